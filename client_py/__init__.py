@@ -1,0 +1,1 @@
+"""Dermline client_py package."""

@@ -1,0 +1,1 @@
+"""Dermline storage package."""
