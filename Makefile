@@ -46,7 +46,7 @@ pytest: $(STAMP) web
 test: lint typecheck web-test pytest
 
 bench: $(STAMP)
-	$(BIN)/python -m bench
+	for m in bench/bench_*.py; do m=$${m%.py}; echo "== $${m#bench/}"; $(BIN)/python -m bench.$${m#bench/} || exit 1; done
 
 vectors: $(STAMP)
 	$(BIN)/python -m tools.gen_vectors

@@ -1,1 +1,24 @@
-"""Dermline crypto package."""
+"""Dermline protocol core, v1 (docs/protocol.md): pure functions over bytes, no I/O.
+
+Application code uses the recipe modules; ``crypto.primitives`` is the hazmat layer below
+them and ``crypto.at_rest`` is the server's storage recipe.
+
+=====================  ===========================================================
+``crypto.password``    password -> auth key + KEK; KDF-parameters record; fake salt
+``crypto.recovery_key`` the printed recovery key (Crockford base32 with a checksum)
+``crypto.usk``         user symmetric key and its KEK / recovery / organisation wraps
+``crypto.account``     account key pairs; private keys sealed under the USK
+``crypto.fingerprint`` key ids, account fingerprints, safety numbers
+``crypto.case_key``    case keys and their signed HPKE wrap records
+``crypto.envelope``    the signed, encrypted message envelope
+``crypto.content``     content types and message bodies
+``crypto.attachment``  streaming attachment (photo) encryption
+``crypto.records_key`` the records key pair and its passphrase file
+``crypto.errors``      the error classes
+=====================  ===========================================================
+
+Importing this package imports none of them, so ``import crypto.errors`` stays cheap and
+free of import cycles.
+"""
+
+__all__: list[str] = []

@@ -25,9 +25,11 @@ __all__ = [
     "KdfParamsError",
     "MessageHeaderError",
     "MessageOpenError",
+    "MessageSignatureError",
     "PrimitiveError",
     "PrivateKeyUnsealError",
     "PublicKeyError",
+    "RecordsKeyFileError",
     "RecoveryKeyFormatError",
     "UskKekUnwrapError",
     "UskOrgUnwrapError",
@@ -85,6 +87,12 @@ class RecoveryKeyFormatError(ValueError):
     """The text typed as a recovery key is not one (length, alphabet or checksum)."""
 
 
+class RecordsKeyFileError(CryptoError):
+    """``open_records_key_file``: wrong passphrase or damaged file."""
+
+    message = "cannot open the records key file"
+
+
 class PublicKeyError(CryptoError):
     """A public key from a peer or the directory is not a valid P-256 point."""
 
@@ -125,6 +133,12 @@ class MessageOpenError(CryptoError):
     """``open_message``: bad signature, wrong key or context, or corrupted envelope."""
 
     message = "cannot open the message"
+
+
+class MessageSignatureError(CryptoError):
+    """``verify_message_signature``: malformed envelope or bad signature."""
+
+    message = "message signature does not verify"
 
 
 class ContentError(CryptoError):

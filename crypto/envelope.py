@@ -1,0 +1,292 @@
+"""The message envelope: an encrypted, signed message in a case thread (record type 0x07).
+
+Layout (all integers big-endian)::
+
+    off  len
+      0    3  01 01 07                version, suite, record type
+      3   16  case id
+     19    4  epoch (u32)             which case key
+     23   16  client message id       (UUIDv7 made by the sender; de-duplication key)
+     39   16  sender user id
+     55   16  sender key id           (key id of the sender's signing public key)
+     71    1  content type            (crypto.content.ContentType)
+     72    8  timestamp (u64, Unix milliseconds, sender's clock; informative only)
+     80   32  previous message hash   (message_hash of the previous envelope, or 32 zeros)
+    112   12  nonce                   (random)
+    124    4  ciphertext length N     (16 <= N <= 1 MiB + 16)
+    128    N  AES-256-GCM ciphertext || tag
+  128+N   64  ECDSA P-256 signature (r || s)
+
+    message key = HKDF-SHA256(case key, salt="",
+                              info="dermline/v1/message-key" || 0x00 || case id || epoch, 32)
+    aad         = bytes 0..111 (the header)
+    signed      = "dermline/v1/sig/message" || 0x00 || bytes 0..128+N-1
+                  (header || nonce || length || ciphertext)
+
+:func:`open_message` parses strictly, checks that the signing key matches the header's
+sender key id, verifies the signature, checks the expected case and epoch, and only then
+decrypts; on any failure it raises :class:`MessageOpenError` and returns nothing.
+:func:`parse_message_header` reads the header without keys (for the server's routing) and
+checks only the structure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Final
+
+from crypto._wire import (
+    LABEL_PREFIX,
+    Malformed,
+    Reader,
+    RecordType,
+    check_bytes,
+    check_uint,
+    check_uuid,
+    prefix,
+    u32,
+    u64,
+)
+from crypto.account import KeyPair
+from crypto.content import MAX_BODY_BYTES, ContentType
+from crypto.errors import (
+    MessageHeaderError,
+    MessageOpenError,
+    MessageSignatureError,
+    PrimitiveError,
+    PublicKeyError,
+)
+from crypto.fingerprint import key_id
+from crypto.primitives.aead import aes256gcm_open, aes256gcm_seal
+from crypto.primitives.ecc import p256_sign, p256_verify
+from crypto.primitives.kdf import hkdf_sha256
+
+__all__ = [
+    "GENESIS_HASH",
+    "HEADER_LENGTH",
+    "MessageHeader",
+    "OpenedMessage",
+    "message_hash",
+    "open_message",
+    "parse_message_header",
+    "seal_message",
+    "seal_message_from_parts",
+    "verify_message_signature",
+]
+
+HEADER_LENGTH: Final = 112
+GENESIS_HASH: Final = bytes(32)
+_NONCE: Final = 12
+_TAG: Final = 16
+_SIGNATURE: Final = 64
+_KEY_INFO: Final = LABEL_PREFIX + b"message-key\x00"
+_SIG_LABEL: Final = LABEL_PREFIX + b"sig/message\x00"
+
+
+@dataclass(frozen=True)
+class MessageHeader:
+    """The clear header of an envelope."""
+
+    case_id: uuid.UUID
+    epoch: int
+    client_message_id: uuid.UUID
+    sender_user_id: uuid.UUID
+    sender_key_id: bytes
+    content_type: ContentType
+    timestamp_ms: int
+    previous_hash: bytes
+
+
+@dataclass(frozen=True)
+class OpenedMessage:
+    """A verified, decrypted message: its header and plaintext body."""
+
+    header: MessageHeader
+    body: bytes
+
+
+def message_hash(record: bytes) -> bytes:
+    """The next message's ``previous_hash``: SHA-256 of the envelope without its signature.
+
+    The signature is left out because ECDSA signatures are malleable (``(r, n - s)`` also
+    verifies), so whoever relays a message could change its bytes without the key; the
+    signed part cannot change. Raises :class:`MessageHeaderError` if the record is malformed.
+    """
+    try:
+        signed = _parse(record)[1]
+    except Malformed:
+        raise MessageHeaderError from None
+    return hashlib.sha256(signed).digest()
+
+
+def _message_key(case_key: bytes, case_id: bytes, epoch: int) -> bytes:
+    case_key = check_bytes("case_key", case_key, 32)
+    return hkdf_sha256(case_key, salt=b"", info=_KEY_INFO + case_id + u32(epoch), length=32)
+
+
+def seal_message_from_parts(
+    body: bytes,
+    *,
+    case_key: bytes,
+    case_id: uuid.UUID,
+    epoch: int,
+    client_message_id: uuid.UUID,
+    sender_user_id: uuid.UUID,
+    sender_signing_key: KeyPair,
+    content_type: ContentType,
+    timestamp_ms: int,
+    previous_hash: bytes,
+    nonce: bytes,
+) -> bytes:
+    """Deterministic form of :func:`seal_message` (time and nonce given)."""
+    body = check_bytes("body", body)
+    if len(body) > MAX_BODY_BYTES:
+        raise ValueError("body is larger than 1 MiB")
+    if not isinstance(sender_signing_key, KeyPair):
+        raise TypeError("sender_signing_key must be a KeyPair")
+    case = check_uuid("case_id", case_id)
+    epoch = check_uint("epoch", epoch, 32)
+    header = (
+        prefix(RecordType.MESSAGE)
+        + case
+        + u32(epoch)
+        + check_uuid("client_message_id", client_message_id)
+        + check_uuid("sender_user_id", sender_user_id)
+        + sender_signing_key.key_id
+        + bytes((ContentType(content_type),))
+        + u64(check_uint("timestamp_ms", timestamp_ms, 64))
+        + check_bytes("previous_hash", previous_hash, 32)
+    )
+    nonce = check_bytes("nonce", nonce, _NONCE)
+    ciphertext = aes256gcm_seal(_message_key(case_key, case, epoch), nonce, body, header)
+    signed = header + nonce + u32(len(ciphertext)) + ciphertext
+    return signed + p256_sign(sender_signing_key.private_key, _SIG_LABEL + signed)
+
+
+def seal_message(
+    body: bytes,
+    *,
+    case_key: bytes,
+    case_id: uuid.UUID,
+    epoch: int,
+    client_message_id: uuid.UUID,
+    sender_user_id: uuid.UUID,
+    sender_signing_key: KeyPair,
+    content_type: ContentType,
+    previous_hash: bytes,
+) -> bytes:
+    """Encrypt and sign one message body (from :mod:`crypto.content`) for a case."""
+    return seal_message_from_parts(
+        body,
+        case_key=case_key,
+        case_id=case_id,
+        epoch=epoch,
+        client_message_id=client_message_id,
+        sender_user_id=sender_user_id,
+        sender_signing_key=sender_signing_key,
+        content_type=content_type,
+        timestamp_ms=time.time_ns() // 1_000_000,
+        previous_hash=previous_hash,
+        nonce=os.urandom(_NONCE),
+    )
+
+
+def _parse(record: bytes) -> tuple[MessageHeader, bytes, bytes, bytes]:
+    """(header, raw signed part, ciphertext, signature); raises :class:`Malformed`."""
+    reader = Reader(record)
+    reader.prefix(RecordType.MESSAGE)
+    case_id = reader.uuid()
+    epoch = reader.u32()
+    client_message_id = reader.uuid()
+    sender_user_id = reader.uuid()
+    sender_key_id = reader.take(16)
+    try:
+        content_type = ContentType(reader.byte())
+    except ValueError:
+        raise Malformed from None
+    header = MessageHeader(
+        case_id=case_id,
+        epoch=epoch,
+        client_message_id=client_message_id,
+        sender_user_id=sender_user_id,
+        sender_key_id=sender_key_id,
+        content_type=content_type,
+        timestamp_ms=reader.u64(),
+        previous_hash=reader.take(32),
+    )
+    reader.take(_NONCE)
+    length = reader.u32()
+    if not _TAG <= length <= MAX_BODY_BYTES + _TAG:
+        raise Malformed
+    ciphertext = reader.take(length)
+    signed = reader.consumed()
+    signature = reader.take(_SIGNATURE)
+    reader.end()
+    return header, signed, ciphertext, signature
+
+
+def parse_message_header(record: bytes) -> MessageHeader:
+    """The clear header, for routing (no key, no signature check).
+
+    Checks the whole record's structure (prefix, known content type, length field, no
+    trailing bytes); raises :class:`MessageHeaderError`.
+    """
+    try:
+        return _parse(record)[0]
+    except Malformed:
+        raise MessageHeaderError from None
+
+
+def _verify(record: bytes, sender_signing_public_key: bytes) -> tuple[MessageHeader, bytes, bytes]:
+    """(header, signed part, ciphertext) after the key-id and signature checks."""
+    header, signed, ciphertext, signature = _parse(record)
+    if not hmac.compare_digest(key_id(sender_signing_public_key), header.sender_key_id):
+        raise Malformed
+    p256_verify(sender_signing_public_key, _SIG_LABEL + signed, signature)
+    return header, signed, ciphertext
+
+
+def verify_message_signature(record: bytes, sender_signing_public_key: bytes) -> MessageHeader:
+    """Structure and signature only, no key needed: for the server at upload.
+
+    The server can refuse an envelope whose sender user id is not the session's user or whose
+    signature does not verify with that user's directory key, before storing it. Readers
+    verify again in :func:`open_message`. Raises :class:`MessageSignatureError`.
+    """
+    try:
+        return _verify(record, sender_signing_public_key)[0]
+    except (Malformed, PrimitiveError, PublicKeyError):
+        raise MessageSignatureError from None
+
+
+def open_message(
+    record: bytes,
+    *,
+    case_key: bytes,
+    case_id: uuid.UUID,
+    epoch: int,
+    sender_signing_public_key: bytes,
+) -> OpenedMessage:
+    """Verify, then decrypt. Raises :class:`MessageOpenError`; never returns partial output.
+
+    ``sender_signing_public_key`` is the key the caller looked up for the header's sender
+    user id and sender key id (:func:`parse_message_header`); ``case_id`` and ``epoch`` are
+    what the caller expects, and the matching case key.
+    """
+    case = check_uuid("case_id", case_id)
+    epoch = check_uint("epoch", epoch, 32)
+    message_key = _message_key(case_key, case, epoch)
+    try:
+        header, signed, ciphertext = _verify(record, sender_signing_public_key)
+        if header.case_id.bytes != case or header.epoch != epoch:
+            raise Malformed
+        nonce = signed[HEADER_LENGTH : HEADER_LENGTH + _NONCE]
+        body = aes256gcm_open(message_key, nonce, ciphertext, signed[:HEADER_LENGTH])
+    except (Malformed, PrimitiveError, PublicKeyError):
+        raise MessageOpenError from None
+    return OpenedMessage(header=header, body=body)

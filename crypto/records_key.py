@@ -1,0 +1,136 @@
+"""The organisation records key: an HPKE (P-256) key pair whose private part stays offline.
+
+Every case key is also wrapped to the practice's records key (``crypto.case_key``) and every
+USK to the organisation recovery key (``crypto.usk``), so that no clinical record is lost with
+a phone or a password. The records officer keeps the private part in a file protected by a
+passphrase (or in hardware). Records-key file (type 0x09), 85 + L bytes (101 with a 16-byte salt)::
+
+    off len
+      0   3  01 01 09
+      3  16  key id of the records public key
+     19   1  KDF algorithm 0x01 = PBKDF2-HMAC-SHA256
+     20   4  iterations (u32), 600,000 .. 2,000,000 when made by seal_records_key_file
+     24   1  salt length L (16 .. 64)
+     25   L  salt
+   25+L  12  nonce
+   37+L  48  AES-256-GCM(file key, nonce, private scalar, aad)
+
+    file key = HKDF-SHA256(PBKDF2-HMAC-SHA256(UTF-8(NFC(passphrase)), salt, iterations, 32),
+                           salt="", info="dermline/v1/records-key-file", 32)
+    aad      = bytes 0 .. 24+L (everything before the nonce)
+
+Opening checks the decrypted scalar against the key id. Any failure, including a wrong
+passphrase, raises :class:`crypto.errors.RecordsKeyFileError`.
+"""
+
+from __future__ import annotations
+
+import os
+import unicodedata
+from typing import Final
+
+from crypto._wire import LABEL_PREFIX, Malformed, Reader, RecordType, check_bytes, prefix, u32
+from crypto.account import KeyPair, generate_key_pair
+from crypto.errors import PrimitiveError, RecordsKeyFileError
+from crypto.fingerprint import key_id
+from crypto.primitives.aead import aes256gcm_open, aes256gcm_seal
+from crypto.primitives.ecc import p256_public_key
+from crypto.primitives.kdf import hkdf_sha256, pbkdf2_sha256
+
+__all__ = [
+    "generate_records_key",
+    "open_records_key_file",
+    "seal_records_key_file",
+    "seal_records_key_file_from_parts",
+]
+
+_KDF_PBKDF2: Final = 0x01
+_MIN_ITERATIONS: Final = 600_000
+_MAX_ITERATIONS: Final = 2_000_000
+_NONCE: Final = 12
+_INFO: Final = LABEL_PREFIX + b"records-key-file"
+
+
+def generate_records_key() -> KeyPair:
+    """A fresh records key pair (the records officer makes it; the server gets the public key)."""
+    return generate_key_pair()
+
+
+def _passphrase(passphrase: object) -> bytes:
+    if not isinstance(passphrase, str):
+        raise TypeError("passphrase must be str")
+    if not passphrase:
+        raise ValueError("passphrase must not be empty")
+    return unicodedata.normalize("NFC", passphrase).encode("utf-8")
+
+
+def _file_key(passphrase: bytes, salt: bytes, iterations: int) -> bytes:
+    master = pbkdf2_sha256(passphrase, salt, iterations, 32)
+    return hkdf_sha256(master, salt=b"", info=_INFO, length=32)
+
+
+def seal_records_key_file_from_parts(
+    pair: KeyPair, passphrase: str, *, salt: bytes, nonce: bytes, iterations: int
+) -> bytes:
+    """Deterministic form of :func:`seal_records_key_file`; tests may use fewer iterations."""
+    if not isinstance(pair, KeyPair):
+        raise TypeError("pair must be a KeyPair")
+    secret = _passphrase(passphrase)
+    salt = check_bytes("salt", salt)
+    if not 16 <= len(salt) <= 64:
+        raise ValueError("salt must be 16 to 64 bytes")
+    nonce = check_bytes("nonce", nonce, _NONCE)
+    if not isinstance(iterations, int) or isinstance(iterations, bool):
+        raise TypeError("iterations must be int")
+    if not 1 <= iterations <= _MAX_ITERATIONS:
+        raise ValueError("iterations out of range")
+    head = (
+        prefix(RecordType.RECORDS_KEY_FILE)
+        + pair.key_id
+        + bytes((_KDF_PBKDF2,))
+        + u32(iterations)
+        + bytes((len(salt),))
+        + salt
+    )
+    key = _file_key(secret, salt, iterations)
+    return head + nonce + aes256gcm_seal(key, nonce, pair.private_key, head)
+
+
+def seal_records_key_file(
+    pair: KeyPair, passphrase: str, *, iterations: int = _MIN_ITERATIONS
+) -> bytes:
+    """Protect the records private key with a passphrase (at least 600,000 PBKDF2 rounds)."""
+    if isinstance(iterations, int) and iterations < _MIN_ITERATIONS:
+        raise ValueError("a records-key file needs at least 600,000 iterations")
+    return seal_records_key_file_from_parts(
+        pair, passphrase, salt=os.urandom(16), nonce=os.urandom(_NONCE), iterations=iterations
+    )
+
+
+def open_records_key_file(record: bytes, passphrase: str) -> KeyPair:
+    """The records key pair, or :class:`RecordsKeyFileError` (wrong passphrase or damaged)."""
+    secret = _passphrase(passphrase)
+    reader = Reader(record)
+    try:
+        reader.prefix(RecordType.RECORDS_KEY_FILE)
+        record_key_id = reader.take(16)
+        algorithm = reader.byte()
+        iterations = reader.u32()
+        salt = reader.take(reader.byte())
+        head = reader.consumed()
+        nonce = reader.take(_NONCE)
+        ciphertext = reader.take(32 + 16)
+        reader.end()
+        # The range is checked before any work so that a damaged file cannot make us spin.
+        if algorithm != _KDF_PBKDF2 or not 1 <= iterations <= _MAX_ITERATIONS:
+            raise Malformed
+        if not 16 <= len(salt) <= 64:
+            raise Malformed
+        private_key = aes256gcm_open(_file_key(secret, salt, iterations), nonce, ciphertext, head)
+        public_key = p256_public_key(private_key)
+    except (Malformed, PrimitiveError, ValueError):
+        raise RecordsKeyFileError from None
+    pair = KeyPair(private_key=private_key, public_key=public_key, key_id=key_id(public_key))
+    if pair.key_id != record_key_id:
+        raise RecordsKeyFileError
+    return pair

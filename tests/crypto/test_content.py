@@ -1,0 +1,92 @@
+"""crypto.content: bodies and the photo reference."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+
+import pytest
+
+from crypto.content import (
+    ContentType,
+    PhotoReference,
+    decode_content,
+    decode_photo_reference,
+    encode_content,
+    encode_photo_reference,
+)
+from crypto.errors import ContentError
+
+REF = PhotoReference(
+    attachment_id=uuid.uuid4(),
+    file_key=bytes(range(32)),
+    ciphertext_sha256=b"h" * 32,
+    ciphertext_size=10_000_000,
+    media_type="image/jpeg",
+    tag="locator",
+    body_site="back",
+)
+
+
+def test_photo_reference_round_trip() -> None:
+    assert decode_photo_reference(encode_photo_reference(REF)) == REF
+    with_caption = dataclasses.replace(REF, caption="ruler")
+    assert decode_photo_reference(encode_photo_reference(with_caption)) == with_caption
+    assert REF.file_key.hex() not in repr(REF)
+
+
+def test_encode_refuses_invalid_bodies() -> None:
+    with pytest.raises(ValueError, match="text schema"):
+        encode_content(ContentType.TEXT, {"text": ""})
+    with pytest.raises(ValueError):
+        encode_photo_reference(dataclasses.replace(REF, tag="selfie"))
+    with pytest.raises(ValueError):
+        encode_content(ContentType.TEXT, {"text": "x" * 100_000, "more": "y"})
+    with pytest.raises(TypeError):
+        encode_content(ContentType.TEXT, [("text", "x")])  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        encode_photo_reference({"tag": "x"})  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        encode_content(99, {"text": "x"})  # type: ignore[arg-type]
+
+
+def test_too_large() -> None:
+    body = {
+        "attachment_ids": [str(uuid.UUID(int=i)) for i in range(1000)],
+        "reasons": ["r" * 2000] * 1000,
+    }
+    with pytest.raises(ValueError, match="1 MiB"):
+        encode_content(ContentType.RETAKE_REQUEST, body)
+    with pytest.raises(ContentError):
+        decode_content(ContentType.TEXT, b" " * ((1 << 20) + 1))
+
+
+def test_decode_rejects_deep_nesting() -> None:
+    with pytest.raises(ContentError):
+        decode_content(ContentType.TEXT, b"[" * 100_000 + b"]" * 100_000)
+
+
+def test_content_type_must_match() -> None:
+    body = encode_content(ContentType.TEXT, {"text": "x"})
+    assert decode_content(ContentType.QUESTION, body) == {"text": "x", "v": 1}
+    with pytest.raises(ContentError):
+        decode_content(ContentType.RECEIPT, body)
+
+
+def test_nested_object_must_be_an_object() -> None:
+    history = {
+        "patient": "Ada",
+        "body_site": "arm",
+        "duration": "1 week",
+        "changes": {"size": True, "shape": False, "colour": False},
+        "symptoms": {"itch": False, "bleeding": False, "scaling": False, "soreness": False},
+        "previous_skin_cancer": False,
+        "skin_type": "III",
+        "question": "?",
+        "consent_to_photography": True,
+    }
+    with pytest.raises(ValueError):
+        encode_content(ContentType.CLINICAL_HISTORY, history)
+    patient = {"nhs_number": "9434765919", "name": "A", "date_of_birth": "1961-01-01", "sex": "f"}
+    body = encode_content(ContentType.CLINICAL_HISTORY, {**history, "patient": patient})
+    assert decode_content(ContentType.CLINICAL_HISTORY, body)["patient"] == patient

@@ -1,0 +1,91 @@
+"""crypto.usk: the three USK wraps."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from crypto import account, usk
+from crypto.errors import (
+    PublicKeyError,
+    UskKekUnwrapError,
+    UskOrgUnwrapError,
+    UskRecoveryUnwrapError,
+)
+from crypto.recovery_key import decode_recovery_key, encode_recovery_key, new_recovery_secret
+
+KEK = b"k" * 32
+OTHER = uuid.UUID(int=7)
+
+
+def test_generate() -> None:
+    a, b = usk.generate_usk(), usk.generate_usk()
+    assert len(a) == 32 and a != b
+
+
+def test_kek_round_trip_and_fresh_nonce(user_id: uuid.UUID) -> None:
+    key = usk.generate_usk()
+    first = usk.wrap_usk_with_kek(key, KEK, user_id)
+    second = usk.wrap_usk_with_kek(key, KEK, user_id)
+    assert first != second and len(first) == 63
+    assert usk.unwrap_usk_with_kek(first, KEK, user_id) == key
+    with pytest.raises(UskKekUnwrapError):
+        usk.unwrap_usk_with_kek(first, KEK, OTHER)
+    with pytest.raises(UskKekUnwrapError):
+        usk.unwrap_usk_with_kek(first, b"j" * 32, user_id)
+
+
+def test_recovery_round_trip_via_printed_text(user_id: uuid.UUID) -> None:
+    key = usk.generate_usk()
+    secret = new_recovery_secret()
+    printed = encode_recovery_key(secret)
+    record = usk.wrap_usk_with_recovery_key(key, secret, user_id)
+    typed = printed.lower().replace("-", " ")
+    assert usk.unwrap_usk_with_recovery_key(record, decode_recovery_key(typed), user_id) == key
+    with pytest.raises(UskRecoveryUnwrapError):
+        usk.unwrap_usk_with_recovery_key(record, new_recovery_secret(), user_id)
+
+
+def test_kek_and_recovery_records_are_not_interchangeable(user_id: uuid.UUID) -> None:
+    key = usk.generate_usk()
+    record = usk.wrap_usk_with_kek(key, KEK, user_id)
+    # Even with the same 32 bytes as KEK and recovery secret, the type byte and AAD differ.
+    with pytest.raises(UskRecoveryUnwrapError):
+        usk.unwrap_usk_with_recovery_key(record, KEK, user_id)
+
+
+def test_org_round_trip(user_id: uuid.UUID) -> None:
+    org = account.generate_key_pair()
+    key = usk.generate_usk()
+    record = usk.wrap_usk_for_org(key, org.public_key, user_id)
+    assert len(record) == 132
+    assert record[3:19] == org.key_id
+    assert usk.unwrap_usk_for_org(record, org.private_key, user_id) == key
+    with pytest.raises(UskOrgUnwrapError):
+        usk.unwrap_usk_for_org(record, account.generate_key_pair().private_key, user_id)
+
+
+def test_org_bad_public_key(user_id: uuid.UUID) -> None:
+    with pytest.raises(PublicKeyError):
+        usk.wrap_usk_for_org(usk.generate_usk(), b"\x04" + bytes(64), user_id)
+
+
+def test_misuse(user_id: uuid.UUID) -> None:
+    key = usk.generate_usk()
+    with pytest.raises(ValueError):
+        usk.wrap_usk_with_kek(bytes(31), KEK, user_id)
+    with pytest.raises(ValueError):
+        usk.wrap_usk_with_kek(key, bytes(16), user_id)
+    with pytest.raises(TypeError):
+        usk.wrap_usk_with_kek(key, KEK, str(user_id))  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        usk.wrap_usk_with_kek_from_parts(key, KEK, user_id, nonce=bytes(8))
+    with pytest.raises(ValueError):
+        usk.unwrap_usk_with_kek(b"", bytes(16), user_id)
+    with pytest.raises(ValueError):
+        usk.wrap_usk_with_recovery_key(key, bytes(20), user_id)
+    with pytest.raises(ValueError):
+        usk.unwrap_usk_for_org(b"", bytes(32), user_id)  # zero is not a valid scalar
+    with pytest.raises(ValueError):
+        usk.wrap_usk_for_org(bytes(5), account.generate_key_pair().public_key, user_id)

@@ -1,0 +1,1 @@
+"""Generators: test vectors, sample data."""

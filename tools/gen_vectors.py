@@ -1,0 +1,1412 @@
+"""Generate the Dermline v1 protocol test vectors in ``tests/vectors/dermline/``.
+
+Run ``.venv/bin/python -m tools.gen_vectors`` (or ``make vectors``). Every input is fixed:
+"random" bytes come from SHAKE-256 of a label (:func:`rnd`), the clock is a constant, so the
+output is byte-for-byte reproducible; ``tests/crypto/test_vectors.py`` regenerates in memory
+and fails if a committed file differs. The JSON shape is documented in
+``tests/vectors/dermline/README.md``; the browser port must pass exactly these files.
+
+Invalid cases are made by flipping one bit in one field of a valid record, by cutting or
+extending it, by opening it in the wrong context, or by re-signing a modified record with the
+right key (which shows that the AEAD/HPKE layer binds the header by itself, independently of
+the signature).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import sys
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from crypto import (
+    account,
+    attachment,
+    case_key,
+    content,
+    envelope,
+    fingerprint,
+    password,
+    records_key,
+    recovery_key,
+    usk,
+)
+from crypto.primitives.ecc import p256_sign
+
+OUT_DIR = Path(__file__).resolve().parent.parent / "tests" / "vectors" / "dermline"
+TIMESTAMP_MS = 1_790_000_000_000  # 2026-09-21T12:53:20Z, fixed
+FORMAT_VERSION = 1
+
+FLAGS: dict[str, str] = {
+    "Normal": "An ordinary valid case.",
+    "FullIterations": "Uses the real 600,000 PBKDF2 iterations (slow).",
+    "FewIterations": "Fewer PBKDF2 iterations than the record allows; only for the recipe.",
+    "UnicodeNormalisation": "Input given in another Unicode form; the result equals the NFC one.",
+    "LoginNameNormalisation": "Login name differs only by case, width or spaces.",
+    "UnknownVersion": "The version byte (offset 0) is not 0x01.",
+    "UnknownSuite": "The suite byte (offset 1) is not 0x01.",
+    "WrongRecordType": "The record-type byte (offset 2) names another record.",
+    "ModifiedField": "One bit flipped in the field named in the comment.",
+    "ModifiedCiphertext": "One bit flipped in the AEAD ciphertext.",
+    "ModifiedTag": "One bit flipped in the AEAD tag.",
+    "ModifiedSignature": "One bit flipped in the signature.",
+    "Resigned": "A field was modified and the record re-signed with the right key: the "
+    "signature verifies, and the AEAD/HPKE context must still reject it.",
+    "Truncated": "The record is cut short.",
+    "TrailingData": "Bytes appended after the record.",
+    "WrongKey": "Opened with a different key than it was made with.",
+    "WrongUserId": "Opened for a different user id (AAD/info mismatch).",
+    "WrongPurpose": "Opened for the other key purpose.",
+    "WrongContext": "Opened with a different expected case id or epoch.",
+    "WrongRecipient": "Opened by a key pair the record is not wrapped to.",
+    "WrongSigner": "Checked against another signing public key.",
+    "KeyIdMismatch": "Authentic record whose key id does not match the key inside.",
+    "BadParameter": "A parameter is outside the range v1 accepts.",
+    "UnknownContentType": "The content-type byte is not defined in v1.",
+    "LengthMismatch": "A length field disagrees with the bytes present.",
+    "InvalidPublicKey": "Not a valid 65-byte uncompressed P-256 point.",
+    "RecoveryKeyTypo": "A mistyped recovery key: rejected before any decryption.",
+    "RecoveryKeyVariant": "Accepted spelling variant (case, spaces, O/I/L for 0/1).",
+    "Canonical": "Body bytes are what encode_content writes for the decoded object.",
+    "NonCanonicalEncoding": "Valid JSON with other spacing/key order: decodes, not canonical.",
+    "SchemaViolation": "Body does not match its content type's schema.",
+    "InvalidJson": "Body is not strict UTF-8 JSON (bad UTF-8, duplicate key, NaN, ...).",
+    "WrongHash": "The expected SHA-256 does not match the attachment record.",
+    "ChunkReordering": "Two ciphertext chunks swapped.",
+    "EmptyRecord": "Zero bytes.",
+    "MalleableSignature": "Signature replaced by its (r, n - s) twin: verifies, same hash.",
+}
+
+
+def rnd(label: str, length: int) -> bytes:
+    """Deterministic stand-in for randomness: SHAKE-256 of the label."""
+    return hashlib.shake_256(b"dermline-vectors/" + label.encode()).digest(length)
+
+
+def rid(label: str) -> uuid.UUID:
+    """A deterministic UUID (version 4 layout) for a label."""
+    raw = bytearray(rnd("uuid/" + label, 16))
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    return uuid.UUID(bytes=bytes(raw))
+
+
+def flip(record: bytes, offset: int, mask: int = 0x01) -> bytes:
+    out = bytearray(record)
+    out[offset] ^= mask
+    return bytes(out)
+
+
+def set_byte(record: bytes, offset: int, value: int) -> bytes:
+    out = bytearray(record)
+    out[offset] = value
+    return bytes(out)
+
+
+def key_pair(label: str) -> account.KeyPair:
+    return account.key_pair_from_seed(rnd("ikm/" + label, 32))
+
+
+def kp_fields(prefix: str, pair: account.KeyPair) -> dict[str, str]:
+    return {
+        f"{prefix}_private_key": pair.private_key.hex(),
+        f"{prefix}_public_key": pair.public_key.hex(),
+        f"{prefix}_key_id": pair.key_id.hex(),
+    }
+
+
+class VectorFile:
+    """One JSON file: groups of tests with a file-wide tcId counter."""
+
+    def __init__(self, name: str, description: str) -> None:
+        self.name = name
+        self.description = description
+        self.groups: dict[str, list[dict[str, Any]]] = {}
+        self.count = 0
+        self.used: set[str] = set()
+
+    def add(self, group: str, result: str, comment: str, flags: list[str], **fields: Any) -> None:
+        assert result in ("valid", "invalid")
+        for flag in flags:
+            assert flag in FLAGS, flag
+        self.count += 1
+        self.used.update(flags)
+        test = {"tcId": self.count, "comment": comment, "result": result, "flags": flags}
+        test.update(fields)
+        self.groups.setdefault(group, []).append(test)
+
+    def dumps(self) -> str:
+        doc = {
+            "format": f"dermline-v1/{self.name}",
+            "formatVersion": FORMAT_VERSION,
+            "description": self.description,
+            "generator": "tools/gen_vectors.py",
+            "notes": {flag: FLAGS[flag] for flag in sorted(self.used)},
+            "numberOfTests": self.count,
+            "testGroups": [{"type": name, "tests": tests} for name, tests in self.groups.items()],
+        }
+        return json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
+
+
+def prefix_mutations(record: bytes) -> list[tuple[str, list[str], bytes]]:
+    """The mutations every record gets: version, suite, type, truncation, trailing bytes."""
+    return [
+        ("version 0x02", ["UnknownVersion"], set_byte(record, 0, 0x02)),
+        ("version 0x00", ["UnknownVersion"], set_byte(record, 0, 0x00)),
+        (
+            "suite 0x02 (reserved for the post-quantum hybrid)",
+            ["UnknownSuite"],
+            set_byte(record, 1, 0x02),
+        ),
+        ("suite 0x00", ["UnknownSuite"], set_byte(record, 1, 0x00)),
+        ("record type changed", ["WrongRecordType"], flip(record, 2, 0x0F)),
+        ("last byte removed", ["Truncated"], record[:-1]),
+        ("only the 3-byte prefix", ["Truncated"], record[:3]),
+        ("one zero byte appended", ["TrailingData"], record + b"\x00"),
+        ("empty record", ["EmptyRecord"], b""),
+    ]
+
+
+def field_mutations(
+    record: bytes, fields: list[tuple[str, int, int]], flags: dict[str, str] | None = None
+) -> list[tuple[str, list[str], bytes]]:
+    """Flip the first and last byte of each named field (offset, length)."""
+    flags = flags or {}
+    out = []
+    for name, offset, length in fields:
+        flag = flags.get(name, "ModifiedField")
+        out.append((f"{name}: first byte flipped", [flag], flip(record, offset)))
+        if length > 1:
+            out.append(
+                (f"{name}: last byte flipped", [flag], flip(record, offset + length - 1, 0x80))
+            )
+    return out
+
+
+# --- password ---------------------------------------------------------------------------
+
+
+def gen_password() -> VectorFile:
+    f = VectorFile(
+        "password",
+        "Password to master key (PBKDF2-HMAC-SHA256) and the HKDF split "
+        "into auth key and KEK: crypto.password.derive_login_keys.",
+    )
+    cases = [
+        (
+            "correct horse battery staple",
+            rnd("salt/1", 16),
+            password.PBKDF2_ITERATIONS,
+            ["FullIterations"],
+            "v1 parameters: 600,000 iterations",
+        ),
+        ("p\u00e4ssword", rnd("salt/2", 16), 1000, ["FewIterations"], "NFC input"),
+        (
+            "pa\u0308ssword",
+            rnd("salt/2", 16),
+            1000,
+            ["FewIterations", "UnicodeNormalisation"],
+            "NFD input: same keys as the NFC case before",
+        ),
+        (
+            "\u2603 \U0001f511 long passphrase with spaces and emoji",
+            rnd("salt/3", 32),
+            1,
+            ["FewIterations"],
+            "32-byte salt, non-ASCII",
+        ),
+    ]
+    for pw, salt, iterations, flags, comment in cases:
+        master = password.derive_master_key(pw, salt, iterations=iterations)
+        keys = password.split_master_key(master)
+        f.add(
+            "LoginKeys",
+            "valid",
+            comment,
+            flags,
+            password=pw,
+            password_nfc_utf8=__import__("unicodedata").normalize("NFC", pw).encode().hex(),
+            salt=salt.hex(),
+            iterations=iterations,
+            master_key=master.hex(),
+            auth_key=keys.auth_key.hex(),
+            kek=keys.kek.hex(),
+        )
+    return f
+
+
+def gen_kdf_params() -> VectorFile:
+    f = VectorFile(
+        "kdf_params",
+        "KDF-parameters record (type 0x01) handed out at pre-login: "
+        "crypto.password.encode_kdf_params / parse_kdf_params.",
+    )
+    salt = rnd("salt/kdf", 16)
+    record = password.encode_kdf_params(salt)
+    f.add(
+        "KdfParams",
+        "valid",
+        "16-byte salt, 600,000 iterations",
+        ["Normal"],
+        record=record.hex(),
+        algorithm=1,
+        iterations=600_000,
+        salt=salt.hex(),
+    )
+    long_salt = rnd("salt/kdf-long", 64)
+    rec2 = password.encode_kdf_params(long_salt, iterations=password.MAX_PBKDF2_ITERATIONS)
+    f.add(
+        "KdfParams",
+        "valid",
+        "64-byte salt, 2,000,000 iterations (the maxima)",
+        ["Normal"],
+        record=rec2.hex(),
+        algorithm=1,
+        iterations=2_000_000,
+        salt=long_salt.hex(),
+    )
+
+    def raw(alg: int, iterations: int, salt_bytes: bytes, length: int | None = None) -> bytes:
+        n = len(salt_bytes) if length is None else length
+        return (
+            b"\x01\x01\x01"
+            + bytes((alg,))
+            + iterations.to_bytes(4, "big")
+            + bytes((n,))
+            + salt_bytes
+        )
+
+    bad = [
+        ("algorithm 0x02 (unknown)", ["BadParameter"], raw(2, 600_000, salt)),
+        ("algorithm 0x00", ["BadParameter"], raw(0, 600_000, salt)),
+        ("599,999 iterations (downgrade)", ["BadParameter"], raw(1, 599_999, salt)),
+        ("1 iteration (downgrade)", ["BadParameter"], raw(1, 1, salt)),
+        ("2,000,001 iterations (denial of service)", ["BadParameter"], raw(1, 2_000_001, salt)),
+        ("15-byte salt", ["BadParameter"], raw(1, 600_000, salt[:15])),
+        ("65-byte salt", ["BadParameter"], raw(1, 600_000, rnd("salt/65", 65))),
+        ("salt length says 17, 16 bytes present", ["LengthMismatch"], raw(1, 600_000, salt, 17)),
+        ("salt length says 15, 16 bytes present", ["LengthMismatch"], raw(1, 600_000, salt, 15)),
+    ]
+    for comment, flags, rec in prefix_mutations(record) + bad:
+        f.add("KdfParams", "invalid", comment, flags, record=rec.hex())
+    return f
+
+
+def gen_fake_salt() -> VectorFile:
+    f = VectorFile(
+        "fake_salt",
+        "Deterministic fake salt and KDF-parameters record for unknown "
+        "login names: crypto.password.fake_salt / fake_kdf_params (server side).",
+    )
+    secret = rnd("server-secret", 32)
+    names = [
+        ("alice@example.org", ["Normal"], "plain name"),
+        ("  Alice@Example.ORG ", ["LoginNameNormalisation"], "same salt as the plain name"),
+        ("\uff41lice@example.org", ["LoginNameNormalisation"], "fullwidth a (NFKC)"),
+        ("Stra\u00dfe@example.de", ["LoginNameNormalisation"], "sharp s case-folds to ss"),
+        ("bob@example.org", ["Normal"], "another name, another salt"),
+        (
+            "J\u030cane@example.org",
+            ["LoginNameNormalisation"],
+            "J + caron folds to j + caron, which the second NFKC composes to U+01F0",
+        ),
+    ]
+    for name, flags, comment in names:
+        f.add(
+            "FakeSalt",
+            "valid",
+            comment,
+            flags,
+            server_secret=secret.hex(),
+            login_name=name,
+            normalised_login_name=password.normalise_login_name(name),
+            salt=password.fake_salt(secret, name).hex(),
+            record=password.fake_kdf_params(secret, name).hex(),
+        )
+    return f
+
+
+# --- recovery key -------------------------------------------------------------------------
+
+
+def gen_recovery_key() -> VectorFile:
+    f = VectorFile(
+        "recovery_key",
+        "Printed recovery key: 32-byte secret + 3-byte checksum in "
+        "Crockford base32, 14 groups of 4: crypto.recovery_key.",
+    )
+    secrets = [bytes(32), b"\xff" * 32, rnd("recovery/1", 32), rnd("recovery/2", 32)]
+    for i, secret in enumerate(secrets):
+        f.add(
+            "RecoveryKeyEncode",
+            "valid",
+            f"secret {i}",
+            ["Normal"],
+            secret=secret.hex(),
+            text=recovery_key.encode_recovery_key(secret),
+        )
+    secret = secrets[2]
+    text = recovery_key.encode_recovery_key(secret)
+    plain = text.replace("-", "")
+    variants = [
+        (text.lower(), "lower case"),
+        (" ".join(text.split("-")), "spaces instead of hyphens"),
+        (plain, "no separators"),
+        ("\t" + text + "\n", "surrounding whitespace"),
+        (text.replace("0", "O").replace("1", "I"), "O for 0 and I for 1"),
+        (text.replace("1", "l"), "l for 1"),
+    ]
+    for variant, comment in variants:
+        f.add(
+            "RecoveryKeyDecode",
+            "valid",
+            comment,
+            ["RecoveryKeyVariant"],
+            text=variant,
+            secret=secret.hex(),
+        )
+    f.add(
+        "RecoveryKeyDecode", "valid", "canonical form", ["Normal"], text=text, secret=secret.hex()
+    )
+
+    def substitute(pos: int) -> str:
+        chars = list(plain)
+        alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+        chars[pos] = alphabet[(alphabet.index(chars[pos]) + 1) % 32]
+        return "".join(chars)
+
+    swap_at = next(i for i in range(55) if plain[i] != plain[i + 1])
+    swapped = plain[:swap_at] + plain[swap_at + 1] + plain[swap_at] + plain[swap_at + 2 :]
+    typos = [
+        (substitute(0), "first character mistyped"),
+        (substitute(30), "middle character mistyped"),
+        (substitute(55), "last character mistyped (in the checksum)"),
+        (swapped, "two neighbouring characters swapped"),
+        (plain[:-1], "one character missing"),
+        (plain + "A", "one character too many"),
+        (plain[:20] + "U" + plain[21:], "U is not in the alphabet"),
+        (plain[:20] + "*" + plain[21:], "punctuation"),
+        ("", "empty"),
+        (recovery_key.encode_recovery_key(secrets[3])[:35] + text[35:], "groups from two keys"),
+    ]
+    for typo, comment in typos:
+        with_error = _recovery_error(typo)
+        f.add(
+            "RecoveryKeyDecode",
+            "invalid",
+            comment,
+            ["RecoveryKeyTypo"],
+            text=typo,
+            error=with_error,
+        )
+    return f
+
+
+def _recovery_error(text: str) -> str:
+    try:
+        recovery_key.decode_recovery_key(text)
+    except recovery_key.RecoveryKeyFormatError:
+        return "RecoveryKeyFormatError"
+    raise AssertionError("typo vector decodes")  # pragma: no cover
+
+
+# --- USK wraps ----------------------------------------------------------------------------
+
+
+def gen_usk_wrap() -> VectorFile:
+    f = VectorFile(
+        "usk_wrap",
+        "User symmetric key wraps: under the KEK (type 0x02), under the "
+        "recovery key (0x03), HPKE to the organisation recovery key (0x04): "
+        "crypto.usk.",
+    )
+    user = rid("user/gp")
+    other_user = rid("user/other")
+    the_usk = rnd("usk/gp", 32)
+    kek = rnd("kek/gp", 32)
+    nonce = rnd("nonce/usk-kek", 12)
+    rec = usk.wrap_usk_with_kek_from_parts(the_usk, kek, user, nonce=nonce)
+    base = {"user_id": str(user), "usk": the_usk.hex(), "kek": kek.hex(), "nonce": nonce.hex()}
+    f.add("UskKekWrap", "valid", "wrap under the KEK", ["Normal"], **base, record=rec.hex())
+    sym_fields = [("nonce", 3, 12), ("ciphertext", 15, 32), ("tag", 47, 16)]
+    sym_flags = {"ciphertext": "ModifiedCiphertext", "tag": "ModifiedTag"}
+    muts = prefix_mutations(rec) + field_mutations(rec, sym_fields, sym_flags)
+    for comment, flags, bad in muts:
+        f.add("UskKekWrap", "invalid", comment, flags, **base, record=bad.hex())
+    f.add(
+        "UskKekWrap",
+        "invalid",
+        "other user id",
+        ["WrongUserId"],
+        **{**base, "user_id": str(other_user)},
+        record=rec.hex(),
+    )
+    f.add(
+        "UskKekWrap",
+        "invalid",
+        "wrong KEK (wrong password)",
+        ["WrongKey"],
+        **{**base, "kek": rnd("kek/wrong", 32).hex()},
+        record=rec.hex(),
+    )
+
+    secret = rnd("recovery/gp", 32)
+    nonce = rnd("nonce/usk-recovery", 12)
+    rec = usk.wrap_usk_with_recovery_key_from_parts(the_usk, secret, user, nonce=nonce)
+    base = {
+        "user_id": str(user),
+        "usk": the_usk.hex(),
+        "recovery_secret": secret.hex(),
+        "recovery_key": recovery_key.encode_recovery_key(secret),
+        "nonce": nonce.hex(),
+    }
+    f.add(
+        "UskRecoveryWrap",
+        "valid",
+        "wrap under the recovery key",
+        ["Normal"],
+        **base,
+        record=rec.hex(),
+    )
+    for comment, flags, bad in prefix_mutations(rec) + field_mutations(rec, sym_fields, sym_flags):
+        f.add("UskRecoveryWrap", "invalid", comment, flags, **base, record=bad.hex())
+    f.add(
+        "UskRecoveryWrap",
+        "invalid",
+        "other user id",
+        ["WrongUserId"],
+        **{**base, "user_id": str(other_user)},
+        record=rec.hex(),
+    )
+    wrong = rnd("recovery/wrong", 32)
+    f.add(
+        "UskRecoveryWrap",
+        "invalid",
+        "another (well-formed) recovery key",
+        ["WrongKey"],
+        **{
+            **base,
+            "recovery_secret": wrong.hex(),
+            "recovery_key": recovery_key.encode_recovery_key(wrong),
+        },
+        record=rec.hex(),
+    )
+
+    org = key_pair("org-recovery")
+    ikm_e = rnd("ikm-e/usk-org", 32)
+    rec = usk.wrap_usk_for_org_from_parts(the_usk, org.public_key, user, ikm_e=ikm_e)
+    base = {
+        "user_id": str(user),
+        "usk": the_usk.hex(),
+        **kp_fields("org", org),
+        "ikm_e": ikm_e.hex(),
+    }
+    f.add(
+        "UskOrgWrap",
+        "valid",
+        "HPKE wrap to the organisation recovery key",
+        ["Normal"],
+        **base,
+        record=rec.hex(),
+    )
+    org_fields = [("org_key_id", 3, 16), ("enc", 19, 65), ("ciphertext", 84, 32), ("tag", 116, 16)]
+    for comment, flags, bad in prefix_mutations(rec) + field_mutations(rec, org_fields, sym_flags):
+        f.add("UskOrgWrap", "invalid", comment, flags, **base, record=bad.hex())
+    f.add(
+        "UskOrgWrap",
+        "invalid",
+        "other user id (HPKE info mismatch)",
+        ["WrongUserId"],
+        **{**base, "user_id": str(other_user)},
+        record=rec.hex(),
+    )
+    f.add(
+        "UskOrgWrap",
+        "invalid",
+        "opened with another organisation key",
+        ["WrongKey"],
+        **{**base, **kp_fields("org", key_pair("org-other"))},
+        record=rec.hex(),
+    )
+    return f
+
+
+# --- account keys -------------------------------------------------------------------------
+
+
+def gen_private_key_seal() -> VectorFile:
+    f = VectorFile(
+        "private_key_seal",
+        "Account private keys sealed under the USK (type 0x05): "
+        "crypto.account.seal_private_key / unseal_private_key.",
+    )
+    user = rid("user/derm")
+    the_usk = rnd("usk/derm", 32)
+    first: dict[str, Any] = {}
+    for purpose in (account.KeyPurpose.ENCRYPTION, account.KeyPurpose.SIGNING):
+        label = purpose.name.lower()
+        ikm = rnd("ikm/derm-" + label, 32)
+        pair = account.key_pair_from_seed(ikm)
+        nonce = rnd("nonce/seal-" + label, 12)
+        rec = account.seal_private_key_from_parts(pair, purpose, the_usk, user, nonce=nonce)
+        base = {
+            "user_id": str(user),
+            "usk": the_usk.hex(),
+            "purpose": int(purpose),
+            "ikm": ikm.hex(),
+            "private_key": pair.private_key.hex(),
+            "public_key": pair.public_key.hex(),
+            "key_id": pair.key_id.hex(),
+            "nonce": nonce.hex(),
+        }
+        f.add("SealedPrivateKey", "valid", f"{label} key", ["Normal"], **base, record=rec.hex())
+        first = first or {"base": base, "record": rec, "pair": pair}
+    base, rec, pair = first["base"], first["record"], first["pair"]
+    fields = [
+        ("purpose", 3, 1),
+        ("key_id", 4, 16),
+        ("nonce", 20, 12),
+        ("ciphertext", 32, 32),
+        ("tag", 64, 16),
+    ]
+    flags = {"ciphertext": "ModifiedCiphertext", "tag": "ModifiedTag"}
+    for comment, fl, bad in prefix_mutations(rec) + field_mutations(rec, fields, flags):
+        f.add("SealedPrivateKey", "invalid", comment, fl, **base, record=bad.hex())
+    f.add(
+        "SealedPrivateKey",
+        "invalid",
+        "opened as a signing key",
+        ["WrongPurpose"],
+        **{**base, "purpose": 2},
+        record=rec.hex(),
+    )
+    f.add(
+        "SealedPrivateKey",
+        "invalid",
+        "purpose byte rewritten to signing",
+        ["WrongPurpose"],
+        **{**base, "purpose": 2},
+        record=set_byte(rec, 3, 2).hex(),
+    )
+    f.add(
+        "SealedPrivateKey",
+        "invalid",
+        "other user id",
+        ["WrongUserId"],
+        **{**base, "user_id": str(rid("user/other"))},
+        record=rec.hex(),
+    )
+    f.add(
+        "SealedPrivateKey",
+        "invalid",
+        "wrong USK",
+        ["WrongKey"],
+        **{**base, "usk": rnd("usk/wrong", 32).hex()},
+        record=rec.hex(),
+    )
+    other = key_pair("other-key")
+    liar = dataclasses.replace(pair, key_id=other.key_id)
+    nonce = rnd("nonce/seal-liar", 12)
+    bad = account.seal_private_key_from_parts(
+        liar, account.KeyPurpose.ENCRYPTION, the_usk, user, nonce=nonce
+    )
+    f.add(
+        "SealedPrivateKey",
+        "invalid",
+        "authentic record naming another key's id",
+        ["KeyIdMismatch"],
+        **{**base, "nonce": nonce.hex()},
+        record=bad.hex(),
+    )
+    return f
+
+
+def gen_key_id() -> VectorFile:
+    f = VectorFile(
+        "key_id",
+        "Key ids (SHA-256 of the SPKI DER, first 16 bytes), account "
+        "fingerprints and safety numbers: crypto.fingerprint.",
+    )
+    pairs = {}
+    for label in ("gp-signing", "gp-encryption", "derm-signing", "derm-encryption"):
+        ikm = rnd("ikm/" + label, 32)
+        pair = account.key_pair_from_seed(ikm)
+        pairs[label] = pair
+        f.add(
+            "KeyId",
+            "valid",
+            label,
+            ["Normal"],
+            ikm=ikm.hex(),
+            private_key=pair.private_key.hex(),
+            public_key=pair.public_key.hex(),
+            spki=fingerprint.spki_der(pair.public_key).hex(),
+            key_id=pair.key_id.hex(),
+        )
+    pk = pairs["gp-signing"].public_key
+    p = 0xFFFFFFFF00000001000000000000000000000000FFFFFFFFFFFFFFFFFFFFFFFF
+    bad_keys = [
+        ("compressed point", b"\x02" + pk[1:33]),
+        ("uncompressed prefix replaced by 0x02", set_byte(pk, 0, 0x02)),
+        ("point not on the curve (y flipped)", flip(pk, 64)),
+        ("64 bytes (prefix missing)", pk[1:]),
+        ("66 bytes", pk + b"\x00"),
+        ("point at infinity encoding", b"\x00"),
+        ("all zeros", bytes(65)),
+        ("x = p (out of range)", b"\x04" + p.to_bytes(32, "big") + pk[33:]),
+    ]
+    for comment, bad in bad_keys:
+        f.add("KeyId", "invalid", comment, ["InvalidPublicKey"], public_key=bad.hex())
+    for who in ("gp", "derm"):
+        s, e = pairs[f"{who}-signing"], pairs[f"{who}-encryption"]
+        f.add(
+            "AccountFingerprint",
+            "valid",
+            who,
+            ["Normal"],
+            signing_public_key=s.public_key.hex(),
+            encryption_public_key=e.public_key.hex(),
+            fingerprint=fingerprint.account_fingerprint(s.public_key, e.public_key),
+        )
+    gp = (pairs["gp-signing"].public_key, pairs["gp-encryption"].public_key)
+    derm = (pairs["derm-signing"].public_key, pairs["derm-encryption"].public_key)
+    for comment, ours, theirs in (("GP's view", gp, derm), ("dermatologist's view", derm, gp)):
+        f.add(
+            "SafetyNumber",
+            "valid",
+            comment + " (same number)",
+            ["Normal"],
+            ours_signing_public_key=ours[0].hex(),
+            ours_encryption_public_key=ours[1].hex(),
+            theirs_signing_public_key=theirs[0].hex(),
+            theirs_encryption_public_key=theirs[1].hex(),
+            safety_number=fingerprint.safety_number(ours, theirs),
+        )
+    return f
+
+
+# --- case keys ----------------------------------------------------------------------------
+
+
+CASE_WRAP_FIELDS = [
+    ("case_id", 3, 16),
+    ("epoch", 19, 4),
+    ("recipient_key_id", 23, 16),
+    ("wrapper_user_id", 39, 16),
+    ("wrapper_key_id", 55, 16),
+    ("enc", 71, 65),
+    ("ciphertext", 136, 32),
+    ("tag", 168, 16),
+    ("signature", 184, 64),
+]
+
+
+def gen_case_key_wrap() -> VectorFile:
+    f = VectorFile(
+        "case_key_wrap",
+        "Case key wrap records (type 0x06): HPKE base mode "
+        "DHKEM(P-256)/HKDF-SHA256/AES-256-GCM to one recipient, signed by the "
+        "wrapper: crypto.case_key.",
+    )
+    case_id = rid("case/1")
+    gp_user = rid("user/gp")
+    gp_sig = key_pair("gp-signing")
+    derm_enc = key_pair("derm-encryption")
+    records = key_pair("practice-records")
+    ck = rnd("case-key/1", 32)
+    valid = []
+    for label, recipient, epoch in (("dermatologist", derm_enc, 0), ("records key", records, 7)):
+        ikm_e = rnd("ikm-e/case-" + label, 32)
+        rec = case_key.wrap_case_key_from_parts(
+            ck,
+            case_id=case_id,
+            epoch=epoch,
+            recipient_public_key=recipient.public_key,
+            wrapper_user_id=gp_user,
+            wrapper_signing_key=gp_sig,
+            ikm_e=ikm_e,
+        )
+        base = {
+            "case_id": str(case_id),
+            "epoch": epoch,
+            "case_key": ck.hex(),
+            **kp_fields("recipient", recipient),
+            "wrapper_user_id": str(gp_user),
+            **kp_fields("wrapper_signing", gp_sig),
+            "ikm_e": ikm_e.hex(),
+        }
+        f.add(
+            "CaseKeyWrap",
+            "valid",
+            f"wrapped to the {label}, epoch {epoch}",
+            ["Normal"],
+            **base,
+            record=rec.hex(),
+            header_parses=True,
+            signature_verifies=True,
+        )
+        valid.append((base, rec))
+    base, rec = valid[0]
+
+    def add(
+        comment: str, flags: list[str], bad: bytes, parses: bool, verifies: bool, **over: Any
+    ) -> None:
+        f.add(
+            "CaseKeyWrap",
+            "invalid",
+            comment,
+            flags,
+            **{**base, **over},
+            record=bad.hex(),
+            header_parses=parses,
+            signature_verifies=verifies,
+        )
+
+    for comment, flags, bad in prefix_mutations(rec):
+        add(comment, flags, bad, False, False)
+    sig_flags = {
+        "ciphertext": "ModifiedCiphertext",
+        "tag": "ModifiedTag",
+        "signature": "ModifiedSignature",
+    }
+    for comment, flags, bad in field_mutations(rec, CASE_WRAP_FIELDS, sig_flags):
+        add(comment, flags, bad, True, False)
+    for name, offset, length in CASE_WRAP_FIELDS:
+        if name in ("wrapper_key_id", "signature"):
+            continue
+        body = flip(rec[:184], offset + length - 1)
+        resigned = body + p256_sign(gp_sig.private_key, b"dermline/v1/sig/case-key-wrap\x00" + body)
+        add(f"{name} modified, re-signed by the wrapper", ["Resigned"], resigned, True, True)
+    add("expected case id differs", ["WrongContext"], rec, True, True, case_id=str(rid("case/2")))
+    add("expected epoch differs", ["WrongContext"], rec, True, True, epoch=1)
+    add(
+        "opened by the records key, wrapped to the dermatologist",
+        ["WrongRecipient"],
+        rec,
+        True,
+        True,
+        **kp_fields("recipient", records),
+    )
+    other = key_pair("derm-signing")
+    add(
+        "checked against another signing key",
+        ["WrongSigner"],
+        rec,
+        True,
+        False,
+        **kp_fields("wrapper_signing", other),
+    )
+    return f
+
+
+# --- envelope -----------------------------------------------------------------------------
+
+
+ENVELOPE_FIELDS = [
+    ("case_id", 3, 16),
+    ("epoch", 19, 4),
+    ("client_message_id", 23, 16),
+    ("sender_user_id", 39, 16),
+    ("sender_key_id", 55, 16),
+    ("timestamp_ms", 72, 8),
+    ("previous_hash", 80, 32),
+    ("nonce", 112, 12),
+]
+
+
+def gen_envelope() -> VectorFile:
+    f = VectorFile(
+        "envelope",
+        "Message envelopes (type 0x07): AES-256-GCM under a per-epoch "
+        "message key with the header as AAD, ECDSA P-256 signature: "
+        "crypto.envelope.seal_message / open_message / parse_message_header.",
+    )
+    case_id = rid("case/1")
+    ck = rnd("case-key/1", 32)
+    gp_user, derm_user = rid("user/gp"), rid("user/derm")
+    gp_sig, derm_sig = key_pair("gp-signing"), key_pair("derm-signing")
+    ref = content.PhotoReference(
+        attachment_id=rid("attachment/1"),
+        file_key=rnd("file-key/1", 32),
+        ciphertext_sha256=hashlib.sha256(b"example").digest(),
+        ciphertext_size=1_234_567,
+        media_type="image/jpeg",
+        tag="dermoscopic",
+        body_site="left forearm, dorsal",
+    )
+    bodies = [
+        (
+            gp_user,
+            gp_sig,
+            content.ContentType.TEXT,
+            content.encode_content(
+                content.ContentType.TEXT, {"text": "Please advise \u2014 thank you."}
+            ),
+        ),
+        (gp_user, gp_sig, content.ContentType.PHOTO_REFERENCE, content.encode_photo_reference(ref)),
+        (
+            derm_user,
+            derm_sig,
+            content.ContentType.QUESTION,
+            content.encode_content(
+                content.ContentType.QUESTION, {"text": "How long has it been there?"}
+            ),
+        ),
+        (derm_user, derm_sig, content.ContentType.RECEIPT, b""),
+    ]
+    previous = envelope.GENESIS_HASH
+    valid = []
+    for i, (user, sig, ctype, body) in enumerate(bodies):
+        mid = rid(f"message/{i}")
+        nonce = rnd(f"nonce/message-{i}", 12)
+        rec = envelope.seal_message_from_parts(
+            body,
+            case_key=ck,
+            case_id=case_id,
+            epoch=3,
+            client_message_id=mid,
+            sender_user_id=user,
+            sender_signing_key=sig,
+            content_type=ctype,
+            timestamp_ms=TIMESTAMP_MS + 60_000 * i,
+            previous_hash=previous,
+            nonce=nonce,
+        )
+        base = {
+            "case_key": ck.hex(),
+            "case_id": str(case_id),
+            "epoch": 3,
+            "client_message_id": str(mid),
+            "sender_user_id": str(user),
+            **kp_fields("sender_signing", sig),
+            "content_type": int(ctype),
+            "timestamp_ms": TIMESTAMP_MS + 60_000 * i,
+            "previous_hash": previous.hex(),
+            "nonce": nonce.hex(),
+            "body": body.hex(),
+        }
+        comment = f"message {i}: {ctype.name.lower()}" + (" (empty body)" if not body else "")
+        f.add(
+            "MessageEnvelope",
+            "valid",
+            comment,
+            ["Normal"],
+            **base,
+            record=rec.hex(),
+            message_hash=envelope.message_hash(rec).hex(),
+            header_parses=True,
+            signature_verifies=True,
+        )
+        valid.append((base, rec))
+        previous = envelope.message_hash(rec)
+    base, rec = valid[0]
+    n = len(rec)
+
+    def add(comment: str, flags: list[str], bad: bytes, parses: bool, **over: Any) -> None:
+        f.add(
+            "MessageEnvelope",
+            "invalid",
+            comment,
+            flags,
+            **{**base, **over},
+            record=bad.hex(),
+            header_parses=parses,
+            # The signature still verifies (with the sender key given) only when the record
+            # parses and was either untouched or re-signed.
+            signature_verifies=parses
+            and bool({"Resigned", "WrongKey", "WrongContext"} & set(flags)),
+        )
+
+    def resign(body: bytes) -> bytes:
+        return body + p256_sign(gp_sig.private_key, b"dermline/v1/sig/message\x00" + body)
+
+    for comment, flags, bad in prefix_mutations(rec):
+        add(comment, flags, bad, False)
+    fields = [
+        *ENVELOPE_FIELDS,
+        ("content_type", 71, 1),
+        ("ciphertext", 128, n - 128 - 80),
+        ("tag", n - 80, 16),
+        ("signature", n - 64, 64),
+    ]
+    flags = {
+        "ciphertext": "ModifiedCiphertext",
+        "tag": "ModifiedTag",
+        "signature": "ModifiedSignature",
+    }
+    for comment, fl, bad in field_mutations(rec, fields, flags):
+        # Flipping bit 0 of content type 0x01 gives 0x00, which is not a content type.
+        parses = not comment.startswith("content_type")
+        add(comment, ["UnknownContentType"] if not parses else fl, bad, parses)
+    for name, offset, length in [*ENVELOPE_FIELDS, ("ciphertext", 128, n - 128 - 80)]:
+        if name == "sender_key_id":
+            continue
+        bad = resign(flip(rec[:-64], offset + length - 1))
+        add(f"{name} modified, re-signed by the sender", ["Resigned"], bad, True)
+    add(
+        "content type text -> question, re-signed (AAD binds it)",
+        ["Resigned"],
+        resign(set_byte(rec[:-64], 71, 4)),
+        True,
+    )
+    add(
+        "content type 0x08 (unknown), re-signed",
+        ["UnknownContentType"],
+        resign(set_byte(rec[:-64], 71, 8)),
+        False,
+    )
+    add(
+        "content type 0x00, re-signed",
+        ["UnknownContentType"],
+        resign(set_byte(rec[:-64], 71, 0)),
+        False,
+    )
+    length_field = int.from_bytes(rec[124:128], "big")
+    add(
+        "ciphertext length field + 1",
+        ["LengthMismatch"],
+        rec[:124] + (length_field + 1).to_bytes(4, "big") + rec[128:],
+        False,
+    )
+    add(
+        "ciphertext length field - 1",
+        ["LengthMismatch"],
+        rec[:124] + (length_field - 1).to_bytes(4, "big") + rec[128:],
+        False,
+    )
+    add(
+        "ciphertext length 15 (shorter than a tag), re-signed",
+        ["LengthMismatch"],
+        resign(rec[:124] + (15).to_bytes(4, "big") + rec[128:143]),
+        False,
+    )
+    add("signature removed", ["Truncated"], rec[:-64], False)
+    add("wrong case key", ["WrongKey"], rec, True, case_key=rnd("case-key/wrong", 32).hex())
+    add("expected case id differs", ["WrongContext"], rec, True, case_id=str(rid("case/2")))
+    add("expected epoch differs", ["WrongContext"], rec, True, epoch=4)
+    add(
+        "checked against the dermatologist's signing key",
+        ["WrongSigner"],
+        rec,
+        True,
+        **kp_fields("sender_signing", derm_sig),
+    )
+    # ECDSA malleability: (r, n - s) verifies too. Such a twin must open, and its
+    # message_hash (which leaves the signature out) must equal the original's.
+    n_order = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+    s_value = int.from_bytes(rec[-32:], "big")
+    twin = rec[:-32] + (n_order - s_value).to_bytes(32, "big")
+    f.add(
+        "MessageEnvelopeMalleableSignature",
+        "valid",
+        "the (r, n - s) twin of message 0's signature",
+        ["MalleableSignature"],
+        **base,
+        record=twin.hex(),
+        message_hash=envelope.message_hash(rec).hex(),
+    )
+    return f
+
+
+# --- content ------------------------------------------------------------------------------
+
+
+def gen_content() -> VectorFile:
+    f = VectorFile(
+        "content",
+        "Message bodies inside envelopes: UTF-8 JSON per content type: "
+        "crypto.content.encode_content / decode_content.",
+    )
+    T = content.ContentType
+    history = {
+        "patient": {
+            "nhs_number": "9434765919",
+            "name": "Ada Example",
+            "date_of_birth": "1961-04-12",
+            "sex": "female",
+        },
+        "body_site": "left forearm, dorsal",
+        "duration": "3 months",
+        "changes": {"size": True, "shape": False, "colour": True},
+        "symptoms": {"itch": False, "bleeding": True, "scaling": False, "soreness": False},
+        "previous_skin_cancer": False,
+        "skin_type": "II",
+        "relevant_history": "Renal transplant 2015",
+        "medicines": "tacrolimus",
+        "question": "Is this a squamous cell carcinoma? Urgent referral?",
+        "consent_to_photography": True,
+    }
+    photo = {
+        "attachment_id": str(rid("attachment/1")),
+        "file_key": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
+        "ciphertext_sha256": hashlib.sha256(b"example").hexdigest(),
+        "ciphertext_size": 1_234_567,
+        "media_type": "image/jpeg",
+        "tag": "close_up",
+        "body_site": "left forearm, dorsal",
+        "caption": "ruler for scale",
+    }
+    valid = [
+        (T.TEXT, {"text": "Please advise \u2014 \u00e7a va? \U0001f44d"}),
+        (T.CLINICAL_HISTORY, history),
+        (T.PHOTO_REFERENCE, photo),
+        (T.QUESTION, {"text": "Any lymphadenopathy?"}),
+        (
+            T.RETAKE_REQUEST,
+            {
+                "attachment_ids": [str(rid("attachment/1"))],
+                "reasons": ["out_of_focus", "no_dermoscopic_image"],
+                "text": "Please retake closer, with the dermatoscope.",
+            },
+        ),
+        (
+            T.OUTCOME,
+            {
+                "category": "referral",
+                "summary": "Suspected SCC",
+                "details": {
+                    "urgency": "two_week_wait",
+                    "destination": "skin_surgery",
+                    "reasons": ["rapid growth", "bleeding"],
+                },
+            },
+        ),
+        (
+            T.RECEIPT,
+            {"kind": "read", "message_ids": [str(rid("message/0")), str(rid("message/1"))]},
+        ),
+    ]
+    for ctype, body in valid:
+        data = content.encode_content(ctype, body)
+        f.add(
+            "ContentBody",
+            "valid",
+            ctype.name.lower(),
+            ["Canonical"],
+            content_type=int(ctype),
+            body=data.hex(),
+            decoded={**body, "v": 1},
+        )
+    noncanon = b'{ "v" : 1 ,\n "text" : "hi" }'
+    f.add(
+        "ContentBody",
+        "valid",
+        "spaces and newline",
+        ["NonCanonicalEncoding"],
+        content_type=int(T.TEXT),
+        body=noncanon.hex(),
+        decoded={"text": "hi", "v": 1},
+    )
+
+    def bad(
+        ctype: content.ContentType, data: bytes | dict[str, Any], comment: str, flag: str
+    ) -> None:
+        raw = data if isinstance(data, bytes) else json.dumps(data).encode()
+        f.add("ContentBody", "invalid", comment, [flag], content_type=int(ctype), body=raw.hex())
+
+    bad(T.TEXT, {"text": "hi"}, "no version field", "SchemaViolation")
+    bad(T.TEXT, {"v": 2, "text": "hi"}, "body version 2", "SchemaViolation")
+    bad(T.TEXT, {"v": True, "text": "hi"}, "version true", "SchemaViolation")
+    bad(T.TEXT, b'{"v":1.0,"text":"hi"}', "version 1.0", "SchemaViolation")
+    bad(T.TEXT, {"v": 1, "text": ""}, "empty text", "SchemaViolation")
+    bad(T.TEXT, {"v": 1, "text": 5}, "text is a number", "SchemaViolation")
+    bad(T.TEXT, {"v": 1, "text": "hi", "extra": 1}, "unknown field", "SchemaViolation")
+    bad(T.TEXT, {"v": 1}, "missing field", "SchemaViolation")
+    bad(T.TEXT, b'["v",1]', "not an object", "SchemaViolation")
+    bad(T.QUESTION, {"v": 1, "text": "x" * 100_001}, "text longer than 100,000", "SchemaViolation")
+    bad(T.TEXT, b'{"v":1,"text":"a","text":"b"}', "duplicate key", "InvalidJson")
+    bad(T.TEXT, b'{"v":1,"text":"\xff"}', "invalid UTF-8", "InvalidJson")
+    bad(T.TEXT, b'{"v":1,"text":"hi"', "truncated JSON", "InvalidJson")
+    bad(
+        T.PHOTO_REFERENCE,
+        {**photo, "v": 1, "ciphertext_size": float("nan")},
+        "NaN size",
+        "InvalidJson",
+    )
+    bad(
+        T.PHOTO_REFERENCE,
+        {**photo, "v": 1, "file_key": photo["file_key"][:-1] + "9"},
+        "file key with non-zero spare bits (non-canonical base64url)",
+        "SchemaViolation",
+    )
+    bad(
+        T.PHOTO_REFERENCE,
+        {**photo, "v": 1, "file_key": photo["file_key"] + "="},
+        "file key with padding",
+        "SchemaViolation",
+    )
+    bad(
+        T.PHOTO_REFERENCE,
+        {**photo, "v": 1, "ciphertext_sha256": photo["ciphertext_sha256"].upper()},
+        "upper-case hex hash",
+        "SchemaViolation",
+    )
+    bad(
+        T.PHOTO_REFERENCE,
+        {**photo, "v": 1, "tag": "selfie"},
+        "unknown photo tag",
+        "SchemaViolation",
+    )
+    bad(
+        T.PHOTO_REFERENCE,
+        {**photo, "v": 1, "ciphertext_size": -1},
+        "negative size",
+        "SchemaViolation",
+    )
+    bad(
+        T.PHOTO_REFERENCE,
+        {**photo, "v": 1, "ciphertext_size": True},
+        "size true",
+        "SchemaViolation",
+    )
+    bad(
+        T.PHOTO_REFERENCE,
+        {**photo, "v": 1, "attachment_id": photo["attachment_id"].upper()},
+        "upper-case UUID",
+        "SchemaViolation",
+    )
+    bad(
+        T.CLINICAL_HISTORY,
+        {**history, "v": 1, "changes": {"size": True, "shape": False}},
+        "nested object missing a field",
+        "SchemaViolation",
+    )
+    bad(
+        T.CLINICAL_HISTORY,
+        {**history, "v": 1, "previous_skin_cancer": "no"},
+        "boolean given as a string",
+        "SchemaViolation",
+    )
+    bad(
+        T.OUTCOME,
+        {"v": 1, "category": "maybe", "summary": "x", "details": {}},
+        "unknown outcome category",
+        "SchemaViolation",
+    )
+    bad(
+        T.OUTCOME,
+        {"v": 1, "category": "referral", "summary": "x", "details": {"a": 1}},
+        "detail value is a number",
+        "SchemaViolation",
+    )
+    bad(T.RECEIPT, {"v": 1, "kind": "read", "message_ids": []}, "empty id list", "SchemaViolation")
+    bad(
+        T.RETAKE_REQUEST,
+        {"v": 1, "attachment_ids": ["x"], "reasons": ["blur"]},
+        "attachment id not a UUID",
+        "SchemaViolation",
+    )
+    bad(T.TEXT, b"", "empty body", "InvalidJson")
+    return f
+
+
+# --- attachment ---------------------------------------------------------------------------
+
+
+def gen_attachment() -> VectorFile:
+    f = VectorFile(
+        "attachment",
+        "Attachment records (type 0x08): 01 01 08 || C2SP chunked "
+        "AES-256-GCM (Cobblestone-256, 16 KiB chunks, context "
+        '"dermline/v1/attachment"): crypto.attachment.',
+    )
+    file_key = rnd("file-key/attachment", 32)
+    valid = {}
+    for size in (0, 5, 16383, 16384, 16385, 32769):
+        plaintext = rnd(f"photo/{size}", size) if size else b""
+        salt = rnd(f"salt/attachment-{size}", 24)
+        rec, digest = attachment.encrypt_attachment_from_parts(file_key, plaintext, salt=salt)
+        valid[size] = (plaintext, salt, rec, digest)
+        f.add(
+            "Attachment",
+            "valid",
+            f"{size} bytes",
+            ["Normal"],
+            file_key=file_key.hex(),
+            salt=salt.hex(),
+            plaintext=plaintext.hex(),
+            record=rec.hex(),
+            sha256=digest.hex(),
+            size=len(rec),
+        )
+    small = valid[5][2]
+    rec = valid[32769][2]
+
+    def add(
+        comment: str,
+        flags: list[str],
+        bad: bytes,
+        *,
+        key: bytes = file_key,
+        expected: bytes | None = None,
+    ) -> None:
+        f.add(
+            "Attachment",
+            "invalid",
+            comment,
+            flags,
+            file_key=key.hex(),
+            record=bad.hex(),
+            expected_sha256=(expected or hashlib.sha256(bad).digest()).hex(),
+        )
+
+    # expected_sha256 is the hash of the (bad) record itself, so these fail in the chunked
+    # layer, not at the hash check. Most use the 5-byte attachment to keep the file small;
+    # the chunk-boundary cases need the 32769-byte one (two full chunks and a final one).
+    for comment, flags, bad in prefix_mutations(small):
+        add(comment, flags, bad)
+    for name, offset in {"salt": 3, "commitment": 27, "final chunk": 59}.items():
+        add(f"{name}: first byte flipped", ["ModifiedField"], flip(small, offset))
+    add("last byte (final tag) flipped", ["ModifiedTag"], flip(small, len(small) - 1))
+    add("an empty final chunk appended after the real one", ["TrailingData"], small + small[-16:])
+    chunk = 16384 + 16
+    add("32769 bytes: chunk 1 first byte flipped", ["ModifiedField"], flip(rec, 59 + chunk))
+    add(
+        "32769 bytes: final chunk removed (cut at a chunk boundary)",
+        ["Truncated"],
+        rec[: 59 + 2 * chunk],
+    )
+    add(
+        "32769 bytes: chunks 0 and 1 swapped",
+        ["ChunkReordering"],
+        rec[:59] + rec[59 + chunk : 59 + 2 * chunk] + rec[59 : 59 + chunk] + rec[59 + 2 * chunk :],
+    )
+    add("wrong file key", ["WrongKey"], small, key=rnd("file-key/wrong", 32))
+    add("expected SHA-256 of another record", ["WrongHash"], small, expected=valid[0][3])
+    return f
+
+
+def gen_records_key_file() -> VectorFile:
+    f = VectorFile(
+        "records_key_file",
+        "The records officer's passphrase-protected records private key (type 0x09): "
+        "crypto.records_key.seal_records_key_file / open_records_key_file.",
+    )
+    pair = key_pair("practice-records")
+    cases = [
+        ("correct horse battery staple", 600_000, ["FullIterations"], "600,000 iterations"),
+        ("r\u00e9cords officer", 1000, ["FewIterations"], "NFC passphrase"),
+    ]
+    made = []
+    for i, (phrase, iterations, flags, comment) in enumerate(cases):
+        salt, nonce = rnd(f"salt/records-{i}", 16), rnd(f"nonce/records-{i}", 12)
+        rec = records_key.seal_records_key_file_from_parts(
+            pair, phrase, salt=salt, nonce=nonce, iterations=iterations
+        )
+        base = {
+            "passphrase": phrase,
+            **kp_fields("records", pair),
+            "iterations": iterations,
+            "salt": salt.hex(),
+            "nonce": nonce.hex(),
+        }
+        f.add("RecordsKeyFile", "valid", comment, flags, **base, record=rec.hex())
+        made.append((base, rec))
+    base, rec = made[1]
+    f.add(
+        "RecordsKeyFile",
+        "valid",
+        "NFD passphrase opens the NFC-sealed file",
+        ["UnicodeNormalisation"],
+        **{**base, "passphrase": "re\u0301cords officer"},
+        record=rec.hex(),
+    )
+    fields = [
+        ("key_id", 3, 16),
+        ("algorithm", 19, 1),
+        ("iterations", 20, 4),
+        ("salt", 25, 16),
+        ("nonce", 41, 12),
+        ("ciphertext", 53, 32),
+        ("tag", 85, 16),
+    ]
+    flags = {"ciphertext": "ModifiedCiphertext", "tag": "ModifiedTag"}
+    for comment, fl, bad in prefix_mutations(rec) + field_mutations(rec, fields, flags):
+        f.add("RecordsKeyFile", "invalid", comment, fl, **base, record=bad.hex())
+    f.add(
+        "RecordsKeyFile",
+        "invalid",
+        "salt length byte 17",
+        ["LengthMismatch"],
+        **base,
+        record=set_byte(rec, 24, 17).hex(),
+    )
+    f.add(
+        "RecordsKeyFile",
+        "invalid",
+        "iterations 2,000,001 (refused before any work)",
+        ["BadParameter"],
+        **base,
+        record=(rec[:20] + (2_000_001).to_bytes(4, "big") + rec[24:]).hex(),
+    )
+    f.add(
+        "RecordsKeyFile",
+        "invalid",
+        "wrong passphrase",
+        ["WrongKey"],
+        **{**base, "passphrase": "records officer"},
+        record=rec.hex(),
+    )
+    other = key_pair("org-other")
+    liar = dataclasses.replace(pair, key_id=other.key_id)
+    bad = records_key.seal_records_key_file_from_parts(
+        liar,
+        base["passphrase"],
+        salt=h_(base["salt"]),
+        nonce=h_(base["nonce"]),
+        iterations=base["iterations"],
+    )
+    f.add(
+        "RecordsKeyFile",
+        "invalid",
+        "authentic file naming another key's id",
+        ["KeyIdMismatch"],
+        **base,
+        record=bad.hex(),
+    )
+    return f
+
+
+def h_(value: str) -> bytes:
+    return bytes.fromhex(value)
+
+
+GENERATORS: list[Callable[[], VectorFile]] = [
+    gen_password,
+    gen_kdf_params,
+    gen_fake_salt,
+    gen_recovery_key,
+    gen_usk_wrap,
+    gen_private_key_seal,
+    gen_key_id,
+    gen_case_key_wrap,
+    gen_envelope,
+    gen_content,
+    gen_attachment,
+    gen_records_key_file,
+]
+
+
+def build_all() -> dict[str, str]:
+    """File name -> JSON text, for every vector file."""
+    out = {}
+    for gen in GENERATORS:
+        vf = gen()
+        out[f"{vf.name}.json"] = vf.dumps()
+    return out
+
+
+def main() -> int:
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    for name, text in build_all().items():
+        (OUT_DIR / name).write_text(text, encoding="utf-8")
+        print(f"wrote {OUT_DIR / name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
