@@ -38,7 +38,7 @@ from crypto._wire import (
 from crypto.errors import PrimitiveError, PrivateKeyUnsealError
 from crypto.fingerprint import key_id
 from crypto.primitives.aead import aes256gcm_open, aes256gcm_seal
-from crypto.primitives.ecc import p256_derive_keypair, p256_public_key
+from crypto.primitives.ecc import P256_N, p256_derive_keypair, p256_public_key
 from crypto.primitives.kdf import hkdf_sha256
 from crypto.usk import USK_LENGTH
 
@@ -160,10 +160,13 @@ def unseal_private_key(
         reader.end()
         private_key = aes256gcm_open(seal_key, nonce, ciphertext, head + _AAD_LABEL + user)
         # An authentic but invalid scalar (0 or >= n) can only come from a holder of the USK;
-        # it is still refused with the same error.
-        public_key = p256_public_key(private_key)
-    except (Malformed, PrimitiveError, ValueError):
+        # it is still refused with the same error. Checked here rather than by catching the
+        # ValueError of p256_public_key, so that no misuse error of ours is ever swallowed.
+        if not 1 <= int.from_bytes(private_key, "big") < P256_N:
+            raise Malformed
+    except (Malformed, PrimitiveError):
         raise PrivateKeyUnsealError from None
+    public_key = p256_public_key(private_key)
     pair = KeyPair(private_key=private_key, public_key=public_key, key_id=key_id(public_key))
     if pair.key_id != record_key_id:
         raise PrivateKeyUnsealError

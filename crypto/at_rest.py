@@ -39,6 +39,7 @@ Wire formats::
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
@@ -188,8 +189,14 @@ def unwrap_data_key(master_key: bytes, wrapped: bytes, *, key_id: int, purpose: 
 # --------------------------------------------------------------------------- fields
 
 
+@functools.lru_cache(maxsize=256)
+def _field_ad_prefix(table: str, column: str) -> bytes:
+    # A handful of (table, column) pairs exist; caching their prefix keeps the hot path short.
+    return _FIELD_LABEL + _lp(table) + _lp(column)
+
+
 def _field_ad(table: str, column: str, row_id: str, key_id: int) -> bytes:
-    return _FIELD_LABEL + _lp(table) + _lp(column) + _lp(row_id) + struct.pack(">I", key_id)
+    return _field_ad_prefix(table, column) + _lp(row_id) + struct.pack(">I", key_id)
 
 
 def seal_field_with_nonce(

@@ -140,9 +140,13 @@ class AttachmentDecryptor:
     def update(self, data: Buffer) -> bytes:
         """Feed attachment bytes; return plaintext of the chunks that authenticated."""
         self._guard()
-        view = memoryview(data) if isinstance(data, bytes | bytearray | memoryview) else None
-        if view is None:
+        if not isinstance(data, bytes | bytearray | memoryview):
             raise TypeError("data must be bytes-like")
+        view = memoryview(data)
+        # Offsets below count bytes: a view of another item format (array('I'), ...) is
+        # recast, exactly as the chunked layer does, so the 3-byte prefix check stays right.
+        if view.format != "B" or view.ndim != 1:
+            view = view.cast("B")
         self._hash.update(view)
         try:
             if len(self._head) < len(_PREFIX):

@@ -210,13 +210,18 @@ def open_case_key_wrap(
     epoch: int,
     recipient: KeyPair,
     wrapper_signing_public_key: bytes,
+    wrapper_user_id: uuid.UUID | None = None,
 ) -> bytes:
     """Verify the signature, check case, epoch and recipient, then decrypt the case key.
 
     Nothing is decrypted unless the signature verifies. Raises :class:`CaseKeyUnwrapError`.
+    ``wrapper_user_id`` is the user the caller's directory says owns
+    ``wrapper_signing_public_key``; when given (recommended), the header's wrapper user id
+    must equal it, so a record cannot claim to come from another member.
     """
     case = check_uuid("case_id", case_id)
     epoch = check_uint("epoch", epoch, 32)
+    wrapper = None if wrapper_user_id is None else check_uuid("wrapper_user_id", wrapper_user_id)
     if not isinstance(recipient, KeyPair):
         raise TypeError("recipient must be a KeyPair")
     try:
@@ -225,6 +230,7 @@ def open_case_key_wrap(
             header.case_id.bytes != case
             or header.epoch != epoch
             or header.recipient_key_id != recipient.key_id
+            or (wrapper is not None and header.wrapper_user_id.bytes != wrapper)
         ):
             raise Malformed
         return open_base(

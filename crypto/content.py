@@ -230,9 +230,15 @@ def encode_content(content_type: ContentType, body: Mapping[str, Any]) -> bytes:
         _validate(content_type, full)
     except _Invalid:
         raise ValueError(f"body does not match the {content_type.name.lower()} schema") from None
-    data = json.dumps(
+    text = json.dumps(
         full, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    )
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate has no UTF-8 form. Refused with a plain ValueError, as the browser
+        # port does, rather than a UnicodeEncodeError whose message quotes the text.
+        raise ValueError("body holds a string that is not valid Unicode") from None
     if len(data) > MAX_BODY_BYTES:
         raise ValueError("body is larger than 1 MiB")
     return data
@@ -260,17 +266,27 @@ def decode_content(content_type: ContentType, data: bytes) -> dict[str, Any]:
     try:
         if len(data) > MAX_BODY_BYTES:
             raise _Invalid
+        # ValueError covers JSONDecodeError, UnicodeDecodeError and an integer too long to
+        # convert; RecursionError, nesting deeper than the parser's stack. Only the parse is
+        # inside this clause, so no ValueError from our own checks can be turned into a
+        # ContentError by mistake.
         body = json.loads(
             data.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_no_constants
         )
+    except (_Invalid, ValueError, RecursionError):
+        raise ContentError from None
+    try:
         return _validate(content_type, body)
-    except (_Invalid, UnicodeDecodeError, ValueError, RecursionError):
+    except _Invalid:
         raise ContentError from None
 
 
 @dataclass(frozen=True)
 class PhotoReference:
-    """A photo-reference body, with its key and hash as bytes."""
+    """A photo-reference body, with its key and hash as bytes.
+
+    ``repr`` shows neither the file key nor the clinical text (body site, caption).
+    """
 
     attachment_id: uuid.UUID
     file_key: bytes = field(repr=False)
@@ -278,8 +294,8 @@ class PhotoReference:
     ciphertext_size: int
     media_type: str
     tag: str
-    body_site: str
-    caption: str | None = None
+    body_site: str = field(repr=False)
+    caption: str | None = field(default=None, repr=False)
 
 
 def encode_photo_reference(ref: PhotoReference) -> bytes:

@@ -37,7 +37,7 @@ import hmac
 import os
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 from crypto._wire import (
@@ -104,10 +104,13 @@ class MessageHeader:
 
 @dataclass(frozen=True)
 class OpenedMessage:
-    """A verified, decrypted message: its header and plaintext body."""
+    """A verified, decrypted message: its header and plaintext body.
+
+    ``repr`` leaves the body out: it is patient data and must not reach a log by accident.
+    """
 
     header: MessageHeader
-    body: bytes
+    body: bytes = field(repr=False)
 
 
 def message_hash(record: bytes) -> bytes:
@@ -271,19 +274,29 @@ def open_message(
     case_id: uuid.UUID,
     epoch: int,
     sender_signing_public_key: bytes,
+    sender_user_id: uuid.UUID | None = None,
 ) -> OpenedMessage:
     """Verify, then decrypt. Raises :class:`MessageOpenError`; never returns partial output.
 
     ``sender_signing_public_key`` is the key the caller looked up for the header's sender
     user id and sender key id (:func:`parse_message_header`); ``case_id`` and ``epoch`` are
     what the caller expects, and the matching case key.
+
+    ``sender_user_id`` is the user the caller's directory says owns that key. Pass it: the
+    signature proves who holds the key, not which user id the header names, so without it
+    a participant could sign a header that names another participant as the sender (the
+    server refuses that at upload, but a reader should not rely on the server). When given,
+    the header's sender user id must equal it.
     """
     case = check_uuid("case_id", case_id)
     epoch = check_uint("epoch", epoch, 32)
+    sender = None if sender_user_id is None else check_uuid("sender_user_id", sender_user_id)
     message_key = _message_key(case_key, case, epoch)
     try:
         header, signed, ciphertext = _verify(record, sender_signing_public_key)
         if header.case_id.bytes != case or header.epoch != epoch:
+            raise Malformed
+        if sender is not None and header.sender_user_id.bytes != sender:
             raise Malformed
         nonce = signed[HEADER_LENGTH : HEADER_LENGTH + _NONCE]
         body = aes256gcm_open(message_key, nonce, ciphertext, signed[:HEADER_LENGTH])

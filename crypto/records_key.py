@@ -34,7 +34,7 @@ from crypto.account import KeyPair, generate_key_pair
 from crypto.errors import PrimitiveError, RecordsKeyFileError
 from crypto.fingerprint import key_id
 from crypto.primitives.aead import aes256gcm_open, aes256gcm_seal
-from crypto.primitives.ecc import p256_public_key
+from crypto.primitives.ecc import P256_N, p256_public_key
 from crypto.primitives.kdf import hkdf_sha256, pbkdf2_sha256
 
 __all__ = [
@@ -127,9 +127,13 @@ def open_records_key_file(record: bytes, passphrase: str) -> KeyPair:
         if not 16 <= len(salt) <= 64:
             raise Malformed
         private_key = aes256gcm_open(_file_key(secret, salt, iterations), nonce, ciphertext, head)
-        public_key = p256_public_key(private_key)
-    except (Malformed, PrimitiveError, ValueError):
+        # An authentic scalar outside [1, n-1] (only the passphrase holder could make one) is
+        # refused with the same error; checked explicitly so no ValueError is swallowed.
+        if not 1 <= int.from_bytes(private_key, "big") < P256_N:
+            raise Malformed
+    except (Malformed, PrimitiveError):
         raise RecordsKeyFileError from None
+    public_key = p256_public_key(private_key)
     pair = KeyPair(private_key=private_key, public_key=public_key, key_id=key_id(public_key))
     if pair.key_id != record_key_id:
         raise RecordsKeyFileError

@@ -16,6 +16,7 @@ then says the text does not look like a recovery key, before any decryption is a
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 from typing import Final
 
@@ -92,7 +93,8 @@ def decode_recovery_key(text: str) -> bytes:
         )
     payload = number.to_bytes(RECOVERY_SECRET_LENGTH + _CHECKSUM_LENGTH, "big")
     secret, checksum = payload[:RECOVERY_SECRET_LENGTH], payload[RECOVERY_SECRET_LENGTH:]
-    if _checksum(secret) != checksum:
+    # Constant-time out of habit: the checksum is derived from the secret.
+    if not hmac.compare_digest(_checksum(secret), checksum):
         raise RecoveryKeyFormatError(
             "That does not look like a recovery key: the characters do not add up, so "
             "something was probably mistyped. Please check each group against the printout."

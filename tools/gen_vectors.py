@@ -35,6 +35,7 @@ from crypto import (
     recovery_key,
     usk,
 )
+from crypto.errors import RecoveryKeyFormatError
 from crypto.primitives.ecc import p256_sign
 
 OUT_DIR = Path(__file__).resolve().parent.parent / "tests" / "vectors" / "dermline"
@@ -409,7 +410,7 @@ def gen_recovery_key() -> VectorFile:
 def _recovery_error(text: str) -> str:
     try:
         recovery_key.decode_recovery_key(text)
-    except recovery_key.RecoveryKeyFormatError:
+    except RecoveryKeyFormatError:
         return "RecoveryKeyFormatError"
     raise AssertionError("typo vector decodes")  # pragma: no cover
 
@@ -933,12 +934,12 @@ def gen_envelope() -> VectorFile:
         ("tag", n - 80, 16),
         ("signature", n - 64, 64),
     ]
-    flags = {
+    field_flags = {
         "ciphertext": "ModifiedCiphertext",
         "tag": "ModifiedTag",
         "signature": "ModifiedSignature",
     }
-    for comment, fl, bad in field_mutations(rec, fields, flags):
+    for comment, fl, bad in field_mutations(rec, fields, field_flags):
         # Flipping bit 0 of content type 0x01 gives 0x00, which is not a content type.
         parses = not comment.startswith("content_type")
         add(comment, ["UnknownContentType"] if not parses else fl, bad, parses)
@@ -1040,7 +1041,7 @@ def gen_content() -> VectorFile:
         "question": "Is this a squamous cell carcinoma? Urgent referral?",
         "consent_to_photography": True,
     }
-    photo = {
+    photo: dict[str, Any] = {
         "attachment_id": str(rid("attachment/1")),
         "file_key": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
         "ciphertext_sha256": hashlib.sha256(b"example").hexdigest(),
@@ -1050,7 +1051,7 @@ def gen_content() -> VectorFile:
         "body_site": "left forearm, dorsal",
         "caption": "ruler for scale",
     }
-    valid = [
+    valid: list[tuple[content.ContentType, dict[str, Any]]] = [
         (T.TEXT, {"text": "Please advise \u2014 \u00e7a va? \U0001f44d"}),
         (T.CLINICAL_HISTORY, history),
         (T.PHOTO_REFERENCE, photo),
@@ -1297,7 +1298,7 @@ def gen_records_key_file() -> VectorFile:
         rec = records_key.seal_records_key_file_from_parts(
             pair, phrase, salt=salt, nonce=nonce, iterations=iterations
         )
-        base = {
+        base: dict[str, Any] = {
             "passphrase": phrase,
             **kp_fields("records", pair),
             "iterations": iterations,
@@ -1324,8 +1325,8 @@ def gen_records_key_file() -> VectorFile:
         ("ciphertext", 53, 32),
         ("tag", 85, 16),
     ]
-    flags = {"ciphertext": "ModifiedCiphertext", "tag": "ModifiedTag"}
-    for comment, fl, bad in prefix_mutations(rec) + field_mutations(rec, fields, flags):
+    field_flags = {"ciphertext": "ModifiedCiphertext", "tag": "ModifiedTag"}
+    for comment, fl, bad in prefix_mutations(rec) + field_mutations(rec, fields, field_flags):
         f.add("RecordsKeyFile", "invalid", comment, fl, **base, record=bad.hex())
     f.add(
         "RecordsKeyFile",

@@ -9,6 +9,7 @@ import pytest
 from crypto import account, fingerprint
 from crypto.errors import PrivateKeyUnsealError
 from crypto.primitives.aead import aes256gcm_seal
+from crypto.primitives.ecc import P256_N
 from crypto.primitives.kdf import hkdf_sha256
 
 USK = b"u" * 32
@@ -38,13 +39,14 @@ def test_seal_round_trip(alice: account.AccountKeys, user_id: uuid.UUID) -> None
             account.unseal_private_key(record, other, USK, user_id)
 
 
-def test_authentic_but_invalid_scalar_is_refused(user_id: uuid.UUID) -> None:
+@pytest.mark.parametrize("scalar", [0, P256_N, P256_N + 1, 2**256 - 1])
+def test_authentic_but_invalid_scalar_is_refused(user_id: uuid.UUID, scalar: int) -> None:
     # Built by hand with the real seal key: only a holder of the USK could make this, and it
-    # must still be refused with the same opaque error.
+    # must still be refused with the same opaque error (not a ValueError from the curve code).
     head = b"\x01\x01\x05\x01" + bytes(16)
     key = hkdf_sha256(USK, salt=b"", info=b"dermline/v1/private-key-seal", length=32)
     aad = head + b"dermline/v1/private-key\x00" + user_id.bytes
-    record = head + bytes(12) + aes256gcm_seal(key, bytes(12), bytes(32), aad)
+    record = head + bytes(12) + aes256gcm_seal(key, bytes(12), scalar.to_bytes(32, "big"), aad)
     with pytest.raises(PrivateKeyUnsealError):
         account.unseal_private_key(record, account.KeyPurpose.ENCRYPTION, USK, user_id)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import array
 import os
 
 import pytest
@@ -65,3 +66,17 @@ def test_misuse() -> None:
     dec = attachment.AttachmentDecryptor(KEY, expected_sha256=bytes(32))
     with pytest.raises(TypeError):
         dec.update("text")  # type: ignore[arg-type]
+
+
+def test_decryptor_counts_bytes_for_any_buffer_format() -> None:
+    # A memoryview of multi-byte items must be read as its bytes: the 3-byte prefix check
+    # and the chunk offsets count bytes, not items (review finding).
+    words = array.array("I", range(3000))
+    record, digest = attachment.encrypt_attachment(KEY, memoryview(words))
+    # After an odd-length head, feed the rest as 2-byte items (its length is made even).
+    split = 1 if (len(record) - 1) % 2 == 0 else 2
+    items = memoryview(record[split:]).cast("H")
+    assert items.format == "H" and len(items) * 2 == len(record) - split
+    dec = attachment.AttachmentDecryptor(KEY, expected_sha256=digest)
+    out = dec.update(record[:split]) + dec.update(items)
+    assert out + dec.finalize() == words.tobytes()

@@ -97,3 +97,21 @@ def test_misuse(alice: account.AccountKeys, bob: account.AccountKeys, user_id: u
             recipient=bob.encryption.private_key,  # type: ignore[arg-type]
             wrapper_signing_public_key=alice.signing.public_key,
         )
+
+
+def test_expected_wrapper_user_id_is_checked(
+    alice: account.AccountKeys, bob: account.AccountKeys, user_id: uuid.UUID
+) -> None:
+    ck = case_key.generate_case_key()
+    record = wrap(alice, bob, user_id, ck)
+    kwargs: dict[str, object] = dict(
+        case_id=CASE,
+        epoch=2,
+        recipient=bob.encryption,
+        wrapper_signing_public_key=alice.signing.public_key,
+    )
+    assert case_key.open_case_key_wrap(record, wrapper_user_id=user_id, **kwargs) == ck  # type: ignore[arg-type]
+    with pytest.raises(CaseKeyUnwrapError):
+        case_key.open_case_key_wrap(record, wrapper_user_id=uuid.UUID(int=7), **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        case_key.open_case_key_wrap(record, wrapper_user_id=str(user_id), **kwargs)  # type: ignore[arg-type]

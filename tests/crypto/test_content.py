@@ -90,3 +90,26 @@ def test_nested_object_must_be_an_object() -> None:
     patient = {"nhs_number": "9434765919", "name": "A", "date_of_birth": "1961-01-01", "sex": "f"}
     body = encode_content(ContentType.CLINICAL_HISTORY, {**history, "patient": patient})
     assert decode_content(ContentType.CLINICAL_HISTORY, body)["patient"] == patient
+
+
+def test_photo_reference_repr_hides_key_and_clinical_text() -> None:
+    ref = PhotoReference(
+        attachment_id=uuid.UUID(int=5),
+        file_key=b"\xab" * 32,
+        ciphertext_sha256=bytes(32),
+        ciphertext_size=10,
+        media_type="image/jpeg",
+        tag="close_up",
+        body_site="left-forearm-lesion",
+        caption="bleeding-since-tuesday",
+    )
+    text = repr(ref)
+    assert "ab" * 4 not in text and "left-forearm" not in text and "bleeding" not in text
+
+
+def test_encode_refuses_lone_surrogates_without_quoting_them() -> None:
+    with pytest.raises(ValueError) as info:
+        encode_content(ContentType.TEXT, {"text": "name \ud800 here"})
+    assert type(info.value) is ValueError and "name" not in str(info.value)
+    # A proper surrogate pair (an astral character) is fine.
+    assert "\U0001f44d".encode() in encode_content(ContentType.TEXT, {"text": "\U0001f44d"})

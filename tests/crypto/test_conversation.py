@@ -114,6 +114,7 @@ class Client:
                 epoch=epoch,
                 recipient=self.keys.encryption,
                 wrapper_signing_public_key=server.directory[wrapper][0],
+                wrapper_user_id=wrapper,
             )
         return self.case_keys[(case_id, epoch)]
 
@@ -150,6 +151,7 @@ class Client:
                 case_id=case_id,
                 epoch=header.epoch,
                 sender_signing_public_key=server.directory[header.sender_user_id][0],
+                sender_user_id=header.sender_user_id,
             )
             if opened.header.previous_hash != previous:  # the thread must be complete, in order
                 raise ChainBrokenError
@@ -161,6 +163,23 @@ class Client:
                 )
             )
         return out
+
+
+class RecoveryRefusedError(Exception):
+    """The recovered key pair is not the one the user's contacts know."""
+
+
+def recover_signing_key(
+    server: FakeServer, user_id: uuid.UUID, org: account.KeyPair, pinned_key_id: bytes
+) -> account.KeyPair:
+    """Admin-assisted recovery as section 5 requires it: unwrap, unseal, check the key id."""
+    the_usk = usk.unwrap_usk_for_org(server.vault[user_id]["usk_org"], org.private_key, user_id)
+    pair = account.unseal_private_key(
+        server.vault[user_id]["sig"], account.KeyPurpose.SIGNING, the_usk, user_id
+    )
+    if pair.key_id != pinned_key_id:
+        raise RecoveryRefusedError
+    return pair
 
 
 def test_gp_and_dermatologist_exchange_a_case() -> None:
@@ -289,15 +308,12 @@ def test_gp_and_dermatologist_exchange_a_case() -> None:
     )
     assert officer_ck == ck
 
-    # A lost password: admin-assisted recovery with the organisation key gives back the USK.
-    recovered = usk.unwrap_usk_for_org(
-        server.vault[gp.user_id]["usk_org"], org_recovery.private_key, gp.user_id
-    )
-    sealed = server.vault[gp.user_id]["sig"]
-    assert (
-        account.unseal_private_key(sealed, account.KeyPurpose.SIGNING, recovered, gp.user_id)
-        == gp.keys.signing
-    )
+    # A lost password: admin-assisted recovery with the organisation key gives back the USK,
+    # and the recovered keys are checked against the key ids the GP's contacts know
+    # (docs/protocol.md section 5).
+    pinned = gp.keys.signing.key_id
+    recovered_pair = recover_signing_key(server, gp.user_id, org_recovery, pinned)
+    assert recovered_pair == gp.keys.signing
 
     # Nothing the server holds contains the plaintexts.
     stored = b"".join(server.messages[case_id]) + blob + b"".join(server.wraps.values())
@@ -361,3 +377,75 @@ def test_server_cannot_swap_or_reorder_messages() -> None:
     server.messages[case_id].reverse()
     with pytest.raises(ChainBrokenError):
         derm.read(server, case_id)
+
+
+def _two_people_one_case() -> tuple[FakeServer, Client, Client, account.KeyPair, uuid.UUID]:
+    org = account.generate_key_pair()
+    server = FakeServer(records_key=account.generate_key_pair().public_key)
+    gp = Client(uuid.uuid4(), "gp", "pw")
+    derm = Client(uuid.uuid4(), "derm", "pw")
+    for person in (gp, derm):
+        person.enrol(server, org.public_key)
+        person.unlock(server)
+    assert gp.keys is not None
+    case_id, ck = uuid.uuid4(), case_key.generate_case_key()
+    server.store_case_wraps(
+        [
+            case_key.wrap_case_key(
+                ck,
+                case_id=case_id,
+                epoch=0,
+                recipient_public_key=pk,
+                wrapper_user_id=gp.user_id,
+                wrapper_signing_key=gp.keys.signing,
+            )
+            for pk in (*(server.directory[p.user_id][1] for p in (gp, derm)), server.records_key)
+        ]
+    )
+    return server, gp, derm, org, case_id
+
+
+def test_a_participant_cannot_send_in_another_participants_name() -> None:
+    # The dermatologist signs (with its own key) a header that names the GP as sender. A
+    # reader that looks the key up by the header's key id alone would accept it; passing the
+    # directory's owner as sender_user_id refuses it (docs/protocol.md section 9).
+    server, gp, derm, _, case_id = _two_people_one_case()
+    assert derm.keys is not None
+    forged = envelope.seal_message(
+        content.encode_content(ContentType.TEXT, {"text": "stop the referral"}),
+        case_key=derm.case_key_for(server, case_id, 0),
+        case_id=case_id,
+        epoch=0,
+        client_message_id=uuid.uuid4(),
+        sender_user_id=gp.user_id,
+        sender_signing_key=derm.keys.signing,
+        content_type=ContentType.TEXT,
+        previous_hash=envelope.GENESIS_HASH,
+    )
+    kwargs = dict(
+        case_key=gp.case_key_for(server, case_id, 0),
+        case_id=case_id,
+        epoch=0,
+        sender_signing_public_key=derm.keys.signing.public_key,
+    )
+    assert envelope.open_message(forged, **kwargs).header.sender_user_id == gp.user_id  # type: ignore[arg-type]
+    with pytest.raises(MessageOpenError):
+        envelope.open_message(forged, sender_user_id=derm.user_id, **kwargs)  # type: ignore[arg-type]
+
+
+def test_recovery_refuses_keys_substituted_by_the_server() -> None:
+    # Records 0x04 and 0x05 are unsigned: a server can replace both with records built from a
+    # USK and key pair of its own. Unwrapping and unsealing then succeed, and only the key-id
+    # check against what the user's contacts know catches it (docs/protocol.md section 5).
+    server, gp, _, org, _ = _two_people_one_case()
+    assert gp.keys is not None
+    pinned = gp.keys.signing.key_id
+    server_usk, server_pair = usk.generate_usk(), account.generate_key_pair()
+    server.vault[gp.user_id]["usk_org"] = usk.wrap_usk_for_org(
+        server_usk, org.public_key, gp.user_id
+    )
+    server.vault[gp.user_id]["sig"] = account.seal_private_key(
+        server_pair, account.KeyPurpose.SIGNING, server_usk, gp.user_id
+    )
+    with pytest.raises(RecoveryRefusedError):
+        recover_signing_key(server, gp.user_id, org, pinned)

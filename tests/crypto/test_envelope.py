@@ -138,3 +138,32 @@ def test_verify_message_signature(
         )
     with pytest.raises(MessageSignatureError):
         envelope.verify_message_signature(record[:50], alice.signing.public_key)
+
+
+def test_expected_sender_user_id_is_checked(alice: account.AccountKeys, user_id: uuid.UUID) -> None:
+    # Review finding: the signature proves who holds the key, not which user id the header
+    # names. A reader that passes the directory's owner of the key gets that binding too.
+    record = seal(alice, user_id, b"x")
+    kwargs: dict[str, object] = dict(
+        case_key=CK, case_id=CASE, epoch=0, sender_signing_public_key=alice.signing.public_key
+    )
+    opened = envelope.open_message(record, sender_user_id=user_id, **kwargs)  # type: ignore[arg-type]
+    assert opened.body == b"x"
+    with pytest.raises(MessageOpenError):
+        envelope.open_message(record, sender_user_id=uuid.UUID(int=7), **kwargs)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        envelope.open_message(record, sender_user_id=str(user_id), **kwargs)  # type: ignore[arg-type]
+
+
+def test_opened_message_repr_hides_the_body(alice: account.AccountKeys, user_id: uuid.UUID) -> None:
+    secret_text = "patient-name-that-must-not-be-logged"
+    record = seal(alice, user_id, encode_content(ContentType.TEXT, {"text": secret_text}))
+    opened = envelope.open_message(
+        record,
+        case_key=CK,
+        case_id=CASE,
+        epoch=0,
+        sender_signing_public_key=alice.signing.public_key,
+    )
+    assert secret_text in opened.body.decode()
+    assert secret_text not in repr(opened) and "body" not in repr(opened)

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crypto import account, attachment, case_key, envelope, usk
+from crypto import account, attachment, case_key, envelope, records_key, usk
 from crypto.content import ContentType
 from crypto.errors import (
     AttachmentError,
@@ -23,6 +23,7 @@ from crypto.errors import (
     CryptoError,
     MessageOpenError,
     PrivateKeyUnsealError,
+    RecordsKeyFileError,
     UskKekUnwrapError,
     UskOrgUnwrapError,
     UskRecoveryUnwrapError,
@@ -119,6 +120,14 @@ RECORDS: dict[str, tuple[bytes, Callable[[bytes], object], type[CryptoError]]] =
         CaseKeyWrapSignatureError,
     ),
     "message": (_message(), _open_message, MessageOpenError),
+    # iterations=1 keeps each attempt cheap; the count is in the AAD like every other field.
+    "records-key-file": (
+        records_key.seal_records_key_file_from_parts(
+            ORG, "passphrase", salt=b"s" * 16, nonce=b"n" * 12, iterations=1
+        ),
+        lambda r: records_key.open_records_key_file(r, "passphrase"),
+        RecordsKeyFileError,
+    ),
     "attachment": (
         _ATTACHMENT,
         lambda r: attachment.decrypt_attachment(FILE_KEY, r, expected_sha256=_ATTACHMENT_HASH),

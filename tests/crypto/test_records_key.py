@@ -6,6 +6,7 @@ import pytest
 
 from crypto import account, records_key
 from crypto.errors import RecordsKeyFileError
+from crypto.primitives.ecc import P256_N
 
 
 def test_round_trip_with_the_real_count() -> None:
@@ -18,9 +19,12 @@ def test_round_trip_with_the_real_count() -> None:
         records_key.open_records_key_file(record, "a long passphrasE")
 
 
-def test_authentic_but_invalid_scalar_is_refused() -> None:
+@pytest.mark.parametrize("scalar", [0, P256_N, 2**256 - 1])
+def test_authentic_but_invalid_scalar_is_refused(scalar: int) -> None:
     pair = records_key.generate_records_key()
-    zero = account.KeyPair(private_key=bytes(32), public_key=pair.public_key, key_id=pair.key_id)
+    zero = account.KeyPair(
+        private_key=scalar.to_bytes(32, "big"), public_key=pair.public_key, key_id=pair.key_id
+    )
     record = records_key.seal_records_key_file_from_parts(
         zero, "pw", salt=bytes(16), nonce=bytes(12), iterations=1
     )

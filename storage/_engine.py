@@ -1,0 +1,112 @@
+"""What differs between the backends, in one place (after Synapse ``storage/engines``).
+
+Transaction functions (``*_txn`` in :mod:`storage._sql`) are written once, against the small
+:class:`Txn` interface, with ``?`` placeholders. Each engine adapts them:
+
+============================  ============================  =================================
+                              SQLite (aiosqlite)            PostgreSQL (asyncpg)
+============================  ============================  =================================
+placeholders                  ``?``                         ``$1, $2, ...`` (rewritten here)
+binary type                   BLOB                          BYTEA (migrations per backend)
+row locks                     none needed: one writer       ``SELECT ... FOR UPDATE``
+write concurrency             one writer, group commit      pool; each unit its own txn,
+                              (SAVEPOINT per unit)          retried on serialization failure
+errors -> storage.errors      :func:`sqlite_error`          :func:`postgres_error`
+============================  ============================  =================================
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, Protocol, TypeVar
+
+import asyncpg
+
+from storage.errors import Conflict, NotFound, StorageError, Unavailable
+
+__all__ = ["Dialect", "Row", "Txn", "TxnFn", "postgres_error", "sqlite_error", "to_dollar"]
+
+Row = Sequence[Any]
+T = TypeVar("T")
+
+
+class Dialect:
+    """Backend-specific SQL fragments."""
+
+    def __init__(self, name: str, *, for_update: str, single_statement_units: bool) -> None:
+        self.name = name
+        #: suffix that locks the selected rows until commit ("" where one writer suffices)
+        self.for_update = for_update
+        #: hot units run as one server-side function call (round trips cost here)
+        self.single_statement_units = single_statement_units
+
+
+SQLITE = Dialect("sqlite", for_update="", single_statement_units=False)
+POSTGRES = Dialect("postgres", for_update=" FOR UPDATE", single_statement_units=True)
+
+
+class Txn(Protocol):
+    """One open transaction (or, for reads, one connection)."""
+
+    dialect: Dialect
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        """Run a statement (use ``RETURNING`` and :meth:`fetchall` to count rows)."""
+        ...
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run a statement once per parameter row (bulk loads)."""
+        ...
+
+    async def fetchone(self, sql: str, *args: Any) -> Row | None:
+        """Run a query; return its first row or None."""
+        ...
+
+    async def fetchall(self, sql: str, *args: Any) -> list[Row]:
+        """Run a query; return all rows."""
+        ...
+
+
+TxnFn = Callable[[Txn], Coroutine[Any, Any, T]]
+
+
+@functools.lru_cache(maxsize=512)
+def to_dollar(sql: str) -> str:
+    """Rewrite ``?`` placeholders as ``$n`` for asyncpg. Our SQL never has ``?`` inside a
+    string literal (checked by the contract tests running every statement on both)."""
+    parts = sql.split("?")
+    out = [parts[0]]
+    for i, part in enumerate(parts[1:], start=1):
+        out.append(f"${i}{part}")
+    return "".join(out)
+
+
+def sqlite_error(exc: sqlite3.Error) -> StorageError:
+    """Translate a sqlite3 exception into a typed storage error (never leaks the driver's
+    message, which may quote values)."""
+    if isinstance(exc, sqlite3.IntegrityError):
+        text = str(exc)
+        if "FOREIGN KEY" in text:
+            return NotFound("referenced record")
+        return Conflict("duplicate")
+    return Unavailable("database error")
+
+
+def postgres_error(exc: BaseException) -> StorageError:
+    """Translate an asyncpg (or connection) exception into a typed storage error."""
+    if isinstance(exc, asyncpg.UniqueViolationError):
+        return Conflict("duplicate")
+    if isinstance(exc, asyncpg.ForeignKeyViolationError):
+        return NotFound("referenced record")
+    if isinstance(exc, asyncpg.NoDataFoundError):
+        # raised by our server-side functions, whose message is a record kind (e.g. "case")
+        what = str(exc)
+        return NotFound(what if what in {"case"} else "record")
+    return Unavailable("database error")
+
+
+def is_retryable_postgres(exc: BaseException) -> bool:
+    """Serialization failures and deadlocks: rerun the whole unit."""
+    return isinstance(exc, asyncpg.SerializationError | asyncpg.DeadlockDetectedError)

@@ -1,0 +1,149 @@
+"""Fixtures of the storage contract suite.
+
+Every test that takes ``store`` runs against SQLite and, when ``DERMLINE_TEST_POSTGRES_DSN``
+is set (CI sets it), against PostgreSQL too, in a fresh schema that is dropped afterwards
+(after Synapse's ``SYNAPSE_POSTGRES``).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import os
+import secrets
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from storage import (
+    CaseState,
+    KeyRecipientKind,
+    Membership,
+    NewCase,
+    NewUser,
+    Organisation,
+    OrgKind,
+    Participant,
+    Priority,
+    Role,
+    Storage,
+    StorageConfig,
+    WrappedCaseKey,
+    open_storage,
+)
+
+PG_DSN = os.environ.get("DERMLINE_TEST_POSTGRES_DSN")
+BACKENDS = ["sqlite", "postgres"] if PG_DSN else ["sqlite"]
+T0 = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
+
+
+def fresh_key() -> str:
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def pg_schema() -> AsyncIterator[str]:
+    """A fresh PostgreSQL schema, dropped afterwards."""
+    assert PG_DSN is not None
+    schema = f"t_{secrets.token_hex(6)}"
+    yield schema
+    conn = await asyncpg.connect(PG_DSN)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def make_config(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Callable[..., StorageConfig]:
+    """Build configs for this test's backend (same data dir and schema each call)."""
+    schema = request.getfixturevalue("pg_schema") if backend == "postgres" else "public"
+
+    def make(**kw: object) -> StorageConfig:
+        base: dict[str, object] = {
+            "backend": backend,
+            "data_dir": tmp_path / "data",
+            "postgres_dsn": PG_DSN,
+            "postgres_schema": schema,
+            "master_key_env": "DERMLINE_TEST_UNSET_MASTER_KEY",
+        }
+        base.update(kw)
+        return StorageConfig(**base)  # type: ignore[arg-type]
+
+    return make
+
+
+@pytest.fixture
+async def store(make_config: Callable[..., StorageConfig]) -> AsyncIterator[Storage]:
+    s = await open_storage(make_config())
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+def new_user(user_id: str, login: str | None = None, **kw: object) -> NewUser:
+    base: dict[str, object] = {
+        "user_id": user_id,
+        "login_name": login or f"{user_id}@example.org",
+        "display_name": f"Dr {user_id}",
+        "kdf_params": b"kdf:" + user_id.encode(),
+        "auth_key_hash": "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA",
+        "wrapped_usk": b"usk-" + user_id.encode(),
+        "encryption_public_key": b"epk-" + user_id.encode(),
+        "signing_public_key": b"spk-" + user_id.encode(),
+        "sealed_private_keys": b"priv-" + user_id.encode(),
+        "created_at": T0,
+    }
+    base.update(kw)
+    return NewUser(**base)  # type: ignore[arg-type]
+
+
+class World:
+    """A practice with a GP, a service with two dermatologists."""
+
+    practice = "prac-1"
+    service = "serv-1"
+    gp = "gp-1"
+    derm = "derm-1"
+    derm2 = "derm-2"
+
+
+async def make_world(store: Storage) -> type[World]:
+    await store.create_organisation(
+        Organisation(World.practice, OrgKind.PRACTICE, "Riverside Surgery", b"rk-pub", T0)
+    )
+    await store.create_organisation(
+        Organisation(World.service, OrgKind.SERVICE, "City Dermatology", None, T0)
+    )
+    await store.create_user(new_user(World.gp), [Membership(World.practice, Role.GP)])
+    await store.create_user(new_user(World.derm), [Membership(World.service, Role.DERMATOLOGIST)])
+    await store.create_user(new_user(World.derm2), [Membership(World.service, Role.DERMATOLOGIST)])
+    return World
+
+
+async def make_case(
+    store: Storage,
+    case_id: str,
+    *,
+    priority: Priority = Priority.ROUTINE,
+    at: dt.datetime = T0,
+    state: CaseState = CaseState.SUBMITTED,
+) -> None:
+    await store.create_case(
+        NewCase(case_id, World.practice, World.service, World.gp, priority, at, state),
+        [Participant(case_id, World.gp, Role.GP, at)],
+        [
+            WrappedCaseKey(case_id, 0, KeyRecipientKind.USER, World.gp, b"ck-gp", at),
+            WrappedCaseKey(case_id, 0, KeyRecipientKind.ORGANISATION, World.practice, b"ck-rk", at),
+        ],
+    )
