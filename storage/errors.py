@@ -62,7 +62,6 @@ class Conflict(StorageError):
     ``invite_revoked``     the invite was revoked
     ``totp_replay``        the TOTP time step is not newer than the last one used
     ``message_id_taken``   the client message id exists in this case with another sender
-    ``not_participant``    the user is not a participant of the case
     """
 
     def __init__(self, reason: str) -> None:
