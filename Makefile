@@ -25,8 +25,9 @@ $(WEB_STAMP): $(wildcard $(WEB)/package-lock.json)
 web: $(WEB_STAMP)
 	if [ -f $(WEB)/package.json ]; then cd $(WEB) && npm run build; fi
 
+# Vitest twice: Node's WebCrypto, then Debian's headless Chromium (what users run).
 web-test: web
-	if [ -f $(WEB)/package.json ]; then cd $(WEB) && npm test; fi
+	if [ -f $(WEB)/package.json ]; then cd $(WEB) && npm test && npm run test:browser; fi
 
 run: $(STAMP) web
 	$(BIN)/dermline serve --data-dir $(DATA_DIR) --host $(HOST) --port $(PORT)
