@@ -1,0 +1,156 @@
+import type { JSX } from "preact";
+import { useEffect, useMemo, useState } from "preact/hooks";
+import type { Api, Me } from "./api";
+import { CaseView } from "./pages/CaseView";
+import { Cases } from "./pages/Cases";
+import { NewCase } from "./pages/NewCase";
+import { Invite } from "./pages/Invite";
+import { Login } from "./pages/Login";
+import { NotFound } from "./pages/NotFound";
+import { Start } from "./pages/Start";
+import { Unlock } from "./pages/Unlock";
+import { navigate, useRoute } from "./router";
+import { Outbox } from "./outbox";
+import { Realtime } from "./realtime";
+import { Session } from "./session";
+
+function Header(): JSX.Element {
+  return (
+    <header class="nhsuk-header" role="banner">
+      <div class="nhsuk-header__container nhsuk-width-container">
+        <div class="nhsuk-header__service">
+          <a class="nhsuk-header__service-logo" href="#/" aria-label="Dermline homepage">
+            <svg class="nhsuk-header__logo" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 200 80" height="40" width="100" focusable="false" role="img" aria-label="NHS">
+              <title>NHS</title>
+              <path
+                fill="currentcolor"
+                d="M200 0v80H0V0h200Zm-27.5 5.5c-14.5 0-29 5-29 22 0 10.2 7.7 13.5 14.7 16.3l.7.3c5.4 2 10.1 3.9 10.1 8.4 0 6.5-8.5 7.5-14 7.5s-12.5-1.5-16-3.5L135 70c5.5 2 13.5 3.5 20 3.5 15.5 0 32-4.5 32-22.5 0-19.5-25.5-16.5-25.5-25.5 0-5.5 5.5-6.5 12.5-6.5a35 35 0 0 1 14.5 3l4-13.5c-4.5-2-12-3-20-3Zm-131 2h-22l-14 65H22l9-45h.5l13.5 45h21.5l14-65H64l-9 45h-.5l-13-45Zm63 0h-18l-13 65h17l6-28H117l-5.5 28H129l13.5-65H125L119.5 32h-20l5-24.5Z"
+              />
+            </svg>
+            <span class="nhsuk-header__service-name">Dermline</span>
+          </a>
+        </div>
+      </div>
+    </header>
+  );
+}
+
+function Footer(): JSX.Element {
+  return (
+    <footer role="contentinfo">
+      <div class="nhsuk-footer" id="nhsuk-footer">
+        <div class="nhsuk-width-container">
+          <p class="nhsuk-body-s">Dermline: secure advice and guidance for skin conditions.</p>
+        </div>
+      </div>
+    </footer>
+  );
+}
+
+export function App({ api }: { api: Api }): JSX.Element {
+  const route = useRoute();
+  const session = useMemo(() => new Session(), []);
+  const realtime = useMemo(() => new Realtime(), []);
+  const outbox = useMemo(() => new Outbox((c, id, env) => api.sendMessage(c, id, env)), [api]);
+  useEffect(() => realtime.onReconnect(() => void outbox.flush()), [realtime, outbox]);
+  const [locked, setLocked] = useState(true);
+  const [me, setMe] = useState<Me | null>(null);
+  const [online, setOnline] = useState(navigator.onLine);
+  useEffect(() => session.subscribe(setLocked), [session]);
+  useEffect(() => {
+    // Any interaction counts as activity for the idle re-lock.
+    const touch = () => session.touch();
+    const up = () => {
+      setOnline(true);
+      void outbox.flush(); // back online: resend what is waiting
+    };
+    const down = () => setOnline(false);
+    window.addEventListener("pointerdown", touch);
+    window.addEventListener("keydown", touch);
+    window.addEventListener("online", up);
+    window.addEventListener("offline", down);
+    return () => {
+      window.removeEventListener("pointerdown", touch);
+      window.removeEventListener("keydown", touch);
+      window.removeEventListener("online", up);
+      window.removeEventListener("offline", down);
+    };
+  }, [session, outbox]);
+  useEffect(() => {
+    document.getElementById("maincontent")?.focus();
+  }, [route.name]);
+
+  const home = () => {
+    // Fetch the profile (memberships) once the keys are unlocked, then show the cases.
+    api.me().then(
+      (m) => {
+        setMe(m);
+        realtime.connect();
+        navigate({ name: "cases" });
+      },
+      () => navigate({ name: "login" }),
+    );
+  };
+  const logout = () => {
+    session.lock();
+    realtime.disconnect();
+    outbox.clear();
+    setMe(null);
+    void api.logout().catch(() => undefined);
+    navigate({ name: "login" });
+  };
+
+  const signedIn = !locked && session.unlocked !== null && me !== null;
+  let page: JSX.Element;
+  switch (route.name) {
+    case "start":
+      page = signedIn ? <Cases api={api} me={me} realtime={realtime} onLogout={logout} /> : <Start />;
+      break;
+    case "login":
+      page = <Login api={api} session={session} onSignedIn={home} />;
+      break;
+    case "unlock":
+      page = <Unlock api={api} session={session} onUnlocked={home} />;
+      break;
+    case "invite":
+      page = <Invite api={api} token={route.token} session={session} onSignedIn={home} />;
+      break;
+    case "cases":
+      page = signedIn ? <Cases api={api} me={me} realtime={realtime} onLogout={logout} /> : <Start />;
+      break;
+    case "newCase":
+      page = signedIn ? <NewCase api={api} me={me} session={session} /> : <Start />;
+      break;
+    case "case":
+      page = signedIn ? <CaseView api={api} me={me} session={session} realtime={realtime} outbox={outbox} caseId={route.caseId} /> : <Start />;
+      break;
+    default:
+      page = <NotFound />;
+  }
+  return (
+    <>
+      <a
+        class="nhsuk-skip-link"
+        href="#maincontent"
+        onClick={(e) => {
+          e.preventDefault();
+          document.getElementById("maincontent")?.focus();
+        }}
+      >
+        Skip to main content
+      </a>
+      <Header />
+      {!online && (
+        <div class="dl-offline-banner" role="status">
+          <div class="nhsuk-width-container">You are offline. Messages will be sent when the connection returns.</div>
+        </div>
+      )}
+      <div class="nhsuk-width-container">
+        <main class="nhsuk-main-wrapper dl-main" id="maincontent" tabIndex={-1}>
+          {page}
+        </main>
+      </div>
+      <Footer />
+    </>
+  );
+}

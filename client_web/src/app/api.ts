@@ -1,0 +1,449 @@
+/**
+ * The server API as the pages see it (docs/api.md). `httpApi` talks to /api/v1 with fetch:
+ * JSON in and out, binary values as unpadded base64url, the session in an HttpOnly cookie, and
+ * the CSRF token in X-CSRF-Token on every unsafe request. Errors become ApiError with the
+ * server's stable code (the fixed server message is never shown raw: pages map codes to
+ * NHS.UK-style text), or ServerUnavailable when the server cannot be reached.
+ */
+import { fromBase64Url, toBase64Url } from "../crypto/bytes";
+
+export class ServerUnavailable extends Error {
+  constructor() {
+    super("Dermline cannot connect to the server. Check your connection and try again.");
+    this.name = "ServerUnavailable";
+  }
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+  ) {
+    super(`server refused the request (${code})`);
+    this.name = "ApiError";
+  }
+}
+
+export interface InviteInfo {
+  orgName: string;
+  orgKind: string;
+  role: string;
+  loginName: string | null;
+}
+
+export interface AcceptInvite {
+  token: string;
+  userId: string;
+  loginName: string;
+  displayName: string;
+  kdfParams: Uint8Array;
+  authKey: Uint8Array;
+  wrappedUsk: Uint8Array;
+  encryptionPublicKey: Uint8Array;
+  signingPublicKey: Uint8Array;
+  /** encryption record followed by signing record, 80 bytes each */
+  sealedPrivateKeys: Uint8Array;
+  recoveryWrappedUsk: Uint8Array;
+}
+
+export interface Membership {
+  orgId: string;
+  role: string;
+}
+
+export interface Me {
+  userId: string;
+  displayName: string;
+  loginName: string;
+  roles: string[];
+  memberships?: Membership[];
+  kdfParams: Uint8Array;
+  wrappedUsk: Uint8Array;
+  sealedPrivateKeys: Uint8Array;
+  encryptionPublicKey: Uint8Array;
+  signingPublicKey: Uint8Array;
+}
+
+export type NextStep = "totp" | "enrol" | "done";
+
+export interface Organisation {
+  orgId: string;
+  kind: "practice" | "service" | string;
+  name: string;
+  recordsPublicKey: Uint8Array | null;
+}
+
+export interface Person {
+  userId: string;
+  displayName: string;
+  roles: Membership[];
+  encryptionPublicKey: Uint8Array;
+  signingPublicKey: Uint8Array;
+}
+
+export interface CaseSummary {
+  caseId: string;
+  practiceId: string;
+  serviceId: string;
+  createdBy: string;
+  state: string;
+  priority: "routine" | "urgent";
+  updatedAt: string;
+  outcomeCategory: string | null;
+  lastSeq: number;
+  claimedBy: string | null;
+}
+
+export interface OutcomeCodes {
+  category: "advice_and_guidance" | "referral" | "image_rejected";
+  urgency?: "routine" | "urgent" | "two_week_wait";
+  destination?: "dermatology_clinic" | "skin_surgery" | "other";
+  reasons?: string[];
+}
+
+export interface OutcomeOut extends OutcomeCodes {
+  payload: Uint8Array;
+  authorId: string;
+}
+
+export interface WrappedKey {
+  epoch: number;
+  recipientKind: "user" | "organisation";
+  recipientId: string;
+  wrappedKey: Uint8Array;
+}
+
+export interface Participant {
+  userId: string;
+  role: string;
+  displayName: string;
+  encryptionPublicKey: Uint8Array;
+  signingPublicKey: Uint8Array;
+}
+
+export interface CaseDetail {
+  case: CaseSummary;
+  participants: Participant[];
+  caseKeys: WrappedKey[];
+  outcome: OutcomeOut | null;
+}
+
+export interface ThreadMessage {
+  seq: number;
+  clientMsgId: string;
+  senderId: string;
+  envelope: Uint8Array;
+  createdAt: string;
+}
+
+export interface NewCaseRequest {
+  caseId: string;
+  practiceId: string;
+  serviceId: string;
+  priority: "routine" | "urgent";
+  participants: string[];
+  caseKeys: { recipientKind: "user" | "organisation"; recipientId: string; wrappedKey: Uint8Array }[];
+  draft: boolean;
+}
+
+export interface Api {
+  inspectInvite(token: string): Promise<InviteInfo>;
+  acceptInvite(req: AcceptInvite): Promise<void>;
+  prelogin(loginName: string): Promise<Uint8Array>;
+  login(loginName: string, authKey: Uint8Array): Promise<NextStep>;
+  totp(code: string): Promise<void>;
+  enrolTotp(): Promise<{ otpauthUri: string; qrSvg: string }>;
+  confirmTotp(code: string): Promise<string[]>;
+  me(): Promise<Me>;
+  logout(): Promise<void>;
+  organisations(): Promise<Organisation[]>;
+  directory(orgId: string): Promise<Person[]>;
+  createCase(req: NewCaseRequest): Promise<CaseSummary>;
+  sendMessage(caseId: string, clientMsgId: string, envelope: Uint8Array): Promise<{ seq: number; duplicate: boolean }>;
+  move(caseId: string, move: "submit" | "claim" | "withdraw"): Promise<CaseSummary>;
+  close(caseId: string, outcome: OutcomeCodes & { payload: Uint8Array }): Promise<CaseSummary>;
+  myCases(): Promise<CaseSummary[]>;
+  queue(serviceId: string): Promise<CaseSummary[]>;
+  caseDetail(caseId: string): Promise<CaseDetail>;
+  messages(caseId: string, afterSeq?: number): Promise<ThreadMessage[]>;
+  receipts(caseId: string): Promise<Receipt[]>;
+}
+
+export interface Receipt {
+  userId: string;
+  kind: "delivered" | "read";
+  seq: number;
+}
+
+function caseOut(r: Record<string, unknown>): CaseSummary {
+  return {
+    caseId: String(r.case_id),
+    practiceId: String(r.practice_id),
+    serviceId: String(r.service_id),
+    createdBy: String(r.created_by),
+    state: String(r.state),
+    priority: r.priority === "urgent" ? "urgent" : "routine",
+    updatedAt: String(r.updated_at),
+    outcomeCategory: typeof r.outcome_category === "string" ? r.outcome_category : null,
+    lastSeq: typeof r.last_seq === "number" ? r.last_seq : 0,
+    claimedBy: typeof r.claimed_by === "string" ? r.claimed_by : null,
+  };
+}
+
+const records = (v: unknown): Record<string, unknown>[] =>
+  Array.isArray(v) ? (v.filter((x) => typeof x === "object" && x !== null) as Record<string, unknown>[]) : [];
+
+function parseOutcome(v: unknown): OutcomeOut | null {
+  if (typeof v !== "object" || v === null) return null;
+  const o = v as Record<string, unknown>;
+  const out: OutcomeOut = {
+    category: o.category as OutcomeCodes["category"],
+    payload: unb64(o.payload),
+    authorId: String(o.author_id),
+    reasons: Array.isArray(o.reasons) ? o.reasons.map(String) : [],
+  };
+  if (typeof o.urgency === "string") out.urgency = o.urgency as NonNullable<OutcomeCodes["urgency"]>;
+  if (typeof o.destination === "string") out.destination = o.destination as NonNullable<OutcomeCodes["destination"]>;
+  return out;
+}
+
+function memberships(v: unknown): Membership[] {
+  return records(v).map((m) => ({ orgId: String(m.org_id), role: String(m.role) }));
+}
+
+const b64 = (u: Uint8Array): string => toBase64Url(u);
+const unb64 = (v: unknown): Uint8Array => {
+  if (typeof v !== "string") throw new ApiError(200, "bad_response");
+  return fromBase64Url(v);
+};
+
+function csrfFromCookie(): string | null {
+  const m = /(?:^|;\s*)dermline_csrf=([^;]+)/.exec(document.cookie);
+  return m ? decodeURIComponent(m[1]!) : null;
+}
+
+export function httpApi(base = "/api/v1"): Api {
+  let csrf: string | null = null;
+
+  async function call(method: "GET" | "POST", path: string, body?: unknown): Promise<Record<string, unknown>> {
+    const headers: Record<string, string> = { Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const token = csrf ?? csrfFromCookie();
+    if (method !== "GET" && token) headers["X-CSRF-Token"] = token;
+    let res: Response;
+    try {
+      res = await fetch(`${base}${path}`, {
+        method,
+        headers,
+        credentials: "same-origin",
+        cache: "no-store",
+        body: body === undefined ? null : JSON.stringify(body),
+      });
+    } catch {
+      throw new ServerUnavailable();
+    }
+    if (res.status === 204) return {};
+    let data: unknown = null;
+    try {
+      data = await res.json();
+    } catch {
+      data = null;
+    }
+    if (!res.ok) {
+      const code =
+        typeof data === "object" && data !== null && typeof (data as { error?: { code?: unknown } }).error?.code === "string"
+          ? (data as { error: { code: string } }).error.code
+          : "internal";
+      throw new ApiError(res.status, code);
+    }
+    const obj = (typeof data === "object" && data !== null ? data : {}) as Record<string, unknown>;
+    if (typeof obj.csrf_token === "string") csrf = obj.csrf_token;
+    return obj;
+  }
+
+  return {
+    async inspectInvite(token) {
+      const r = await call("POST", "/invites/inspect", { token });
+      return {
+        orgName: String(r.org_name),
+        orgKind: String(r.org_kind),
+        role: String(r.role),
+        loginName: typeof r.login_name === "string" ? r.login_name : null,
+      };
+    },
+    async acceptInvite(a) {
+      await call("POST", "/invites/accept", {
+        token: a.token,
+        user_id: a.userId,
+        login_name: a.loginName,
+        display_name: a.displayName,
+        kdf_params: b64(a.kdfParams),
+        auth_key: b64(a.authKey),
+        wrapped_usk: b64(a.wrappedUsk),
+        encryption_public_key: b64(a.encryptionPublicKey),
+        signing_public_key: b64(a.signingPublicKey),
+        sealed_private_keys: b64(a.sealedPrivateKeys),
+        recovery_wrapped_usk: b64(a.recoveryWrappedUsk),
+      });
+    },
+    async prelogin(loginName) {
+      return unb64((await call("POST", "/auth/prelogin", { login_name: loginName })).kdf_params);
+    },
+    async login(loginName, authKey) {
+      const r = await call("POST", "/auth/login", { login_name: loginName, auth_key: b64(authKey) });
+      return r.next as NextStep;
+    },
+    async totp(code) {
+      await call("POST", "/auth/totp", { code });
+    },
+    async enrolTotp() {
+      const r = await call("POST", "/auth/totp/enrol");
+      return { otpauthUri: String(r.otpauth_uri), qrSvg: String(r.qr_svg) };
+    },
+    async confirmTotp(code) {
+      const r = await call("POST", "/auth/totp/confirm", { code });
+      return Array.isArray(r.recovery_codes) ? r.recovery_codes.map(String) : [];
+    },
+    async me() {
+      const r = await call("GET", "/me");
+      const ms = memberships(r.memberships);
+      return {
+        userId: String(r.user_id),
+        displayName: String(r.display_name),
+        loginName: String(r.login_name),
+        roles: ms.map((m) => m.role),
+        memberships: ms,
+        kdfParams: unb64(r.kdf_params),
+        wrappedUsk: unb64(r.wrapped_usk),
+        sealedPrivateKeys: unb64(r.sealed_private_keys),
+        encryptionPublicKey: unb64(r.encryption_public_key),
+        signingPublicKey: unb64(r.signing_public_key),
+      };
+    },
+    async logout() {
+      await call("POST", "/auth/logout");
+      csrf = null;
+    },
+    async organisations() {
+      return records((await call("GET", "/orgs")).organisations).map((o) => ({
+        orgId: String(o.org_id),
+        kind: String(o.kind),
+        name: String(o.name),
+        recordsPublicKey: typeof o.records_public_key === "string" ? unb64(o.records_public_key) : null,
+      }));
+    },
+    async directory(orgId) {
+      const r = await call("GET", `/orgs/${encodeURIComponent(orgId)}/directory`);
+      return records(r.members).map((m) => ({
+        userId: String(m.user_id),
+        displayName: String(m.display_name),
+        roles: memberships(m.memberships),
+        encryptionPublicKey: unb64(m.encryption_public_key),
+        signingPublicKey: unb64(m.signing_public_key),
+      }));
+    },
+    async createCase(q) {
+      const r = await call("POST", "/cases", {
+        case_id: q.caseId,
+        practice_id: q.practiceId,
+        service_id: q.serviceId,
+        priority: q.priority,
+        participants: q.participants,
+        case_keys: q.caseKeys.map((k) => ({
+          recipient_kind: k.recipientKind,
+          recipient_id: k.recipientId,
+          wrapped_key: b64(k.wrappedKey),
+        })),
+        draft: q.draft,
+      });
+      return caseOut(r);
+    },
+    async sendMessage(caseId, clientMsgId, envelope) {
+      const r = await call("POST", `/cases/${encodeURIComponent(caseId)}/messages`, {
+        client_msg_id: clientMsgId,
+        envelope: b64(envelope),
+      });
+      return { seq: Number(r.seq), duplicate: r.duplicate === true };
+    },
+    async move(caseId, move) {
+      return caseOut(await call("POST", `/cases/${encodeURIComponent(caseId)}/${move}`, {}));
+    },
+    async close(caseId, o) {
+      const outcome: Record<string, unknown> = { category: o.category, payload: b64(o.payload) };
+      if (o.urgency) outcome.urgency = o.urgency;
+      if (o.destination) outcome.destination = o.destination;
+      if (o.reasons && o.reasons.length) outcome.reasons = o.reasons;
+      return caseOut(await call("POST", `/cases/${encodeURIComponent(caseId)}/close`, { outcome }));
+    },
+    async myCases() {
+      return records((await call("GET", "/cases")).cases).map(caseOut);
+    },
+    async queue(serviceId) {
+      return records((await call("GET", `/services/${encodeURIComponent(serviceId)}/queue`)).cases).map(caseOut);
+    },
+    async caseDetail(caseId) {
+      const r = await call("GET", `/cases/${encodeURIComponent(caseId)}`);
+      return {
+        case: caseOut((r.case ?? {}) as Record<string, unknown>),
+        participants: records(r.participants).map((p) => ({
+          userId: String(p.user_id),
+          role: String(p.role),
+          displayName: String(p.display_name),
+          encryptionPublicKey: unb64(p.encryption_public_key),
+          signingPublicKey: unb64(p.signing_public_key),
+        })),
+        caseKeys: records(r.case_keys).map((k) => ({
+          epoch: Number(k.epoch),
+          recipientKind: k.recipient_kind === "organisation" ? "organisation" : "user",
+          recipientId: String(k.recipient_id),
+          wrappedKey: unb64(k.wrapped_key),
+        })),
+        outcome: parseOutcome(r.outcome),
+      };
+    },
+    async receipts(caseId) {
+      return records((await call("GET", `/cases/${encodeURIComponent(caseId)}/receipts`)).receipts).map((r) => ({
+        userId: String(r.user_id),
+        kind: r.kind === "read" ? "read" : "delivered",
+        seq: Number(r.seq),
+      }));
+    },
+    async messages(caseId, afterSeq = 0) {
+      const r = await call("GET", `/cases/${encodeURIComponent(caseId)}/messages?after_seq=${afterSeq}`);
+      return records(r.messages).map((m) => ({
+        seq: Number(m.seq),
+        clientMsgId: String(m.client_msg_id),
+        senderId: String(m.sender_id),
+        envelope: unb64(m.envelope),
+        createdAt: String(m.created_at),
+      }));
+    },
+  };
+}
+
+/** User-facing text for an API failure (NHS.UK error message style). */
+export function apiErrorMessage(e: unknown): string {
+  if (e instanceof ServerUnavailable) return e.message;
+  if (e instanceof ApiError) {
+    switch (e.code) {
+      case "invalid_credentials":
+        return "The email address or password is not right. Check them and try again.";
+      case "invalid_totp":
+        return "The security code is not right or has already been used. Wait for a new code and try again.";
+      case "account_locked":
+        return "Your account is locked after too many attempts. Try again in 15 minutes.";
+      case "rate_limited":
+        return "Too many attempts from this device. Wait a minute and try again.";
+      case "invite_invalid":
+        return "This invitation link has expired or has already been used. Ask your administrator for a new one.";
+      case "conflict":
+        return "That email address already has an account. Sign in instead, or use another address.";
+      case "unauthenticated":
+      case "mfa_required":
+        return "Your session has ended. Sign in again.";
+      default:
+        return "Something went wrong. Try again.";
+    }
+  }
+  return "Something went wrong. Try again.";
+}

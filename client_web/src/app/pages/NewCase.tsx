@@ -1,0 +1,178 @@
+import type { JSX } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import { type Api, type Me, type Organisation, apiErrorMessage } from "../api";
+import { buildNewCase, type ClinicalHistory } from "../cases";
+import { Button, Checkboxes, ErrorSummary, type FieldError, Radios, Select, TextInput, Textarea, usePageTitle } from "../components";
+import { navigate } from "../router";
+import type { Session } from "../session";
+import { nhsNumberError, parseDateOfBirth } from "../validation";
+
+const SKIN_TYPES: [string, string][] = [
+  ["", "Select skin type"],
+  ["I", "Type I: always burns, never tans"],
+  ["II", "Type II: usually burns, tans minimally"],
+  ["III", "Type III: sometimes burns, tans uniformly"],
+  ["IV", "Type IV: burns minimally, always tans"],
+  ["V", "Type V: very rarely burns, tans very easily"],
+  ["VI", "Type VI: never burns"],
+];
+
+/**
+ * A GP's new case with the minimum clinical dataset (DESIGN.md section 2). The NHS number is
+ * checked (modulus 11) as it is typed; every field is encrypted on this device before sending.
+ */
+export function NewCase({ api, me, session }: { api: Api; me: Me; session: Session }): JSX.Element {
+  const [services, setServices] = useState<Organisation[]>([]);
+  const [practice, setPractice] = useState<Organisation | null>(null);
+  const [f, setF] = useState({
+    nhs: "",
+    name: "",
+    dob: "",
+    sex: "",
+    bodySite: "",
+    duration: "",
+    changes: new Set<string>(),
+    symptoms: new Set<string>(),
+    previousCancer: "",
+    skinType: "",
+    history: "",
+    medicines: "",
+    question: "",
+    consent: "",
+    priority: "routine",
+    service: "",
+  });
+  const [nhsTouched, setNhsTouched] = useState(false);
+  const [errors, setErrors] = useState<FieldError[]>([]);
+  const [busy, setBusy] = useState(false);
+  usePageTitle("Send a new case", errors.length > 0);
+  const set = <K extends keyof typeof f>(k: K) => (v: (typeof f)[K]) => setF((old) => ({ ...old, [k]: v }));
+  const err = (id: string) => errors.find((e) => e.field === id)?.message ?? null;
+
+  useEffect(() => {
+    api.organisations().then(
+      (orgs) => {
+        const svc = orgs.filter((o) => o.kind === "service");
+        setServices(svc);
+        if (svc.length === 1) setF((old) => ({ ...old, service: svc[0]!.orgId }));
+        const gpOrg = (me.memberships ?? []).find((m) => m.role === "gp")?.orgId;
+        setPractice(orgs.find((o) => o.orgId === gpOrg) ?? null);
+      },
+      (e) => setErrors([{ field: "service", message: apiErrorMessage(e) }]),
+    );
+  }, [api, me]);
+
+  // As-typed check: once 10 digits are in, or the field was left, say what is wrong.
+  const nhsDigits = f.nhs.replace(/[\s-]/g, "");
+  const nhsLive = nhsTouched || nhsDigits.length >= 10 ? nhsNumberError(f.nhs) : null;
+
+  function validate(): FieldError[] {
+    const out: FieldError[] = [];
+    const add = (field: string, message: string | null) => message && out.push({ field, message });
+    add("nhs", nhsNumberError(f.nhs));
+    add("name", f.name.trim() ? null : "Enter the patient's full name");
+    add("dob", parseDateOfBirth(f.dob) ? null : "Enter the patient's date of birth as day, month and year, like 15 3 1984");
+    add("sex", f.sex ? null : "Select the patient's sex");
+    add("body-site", f.bodySite.trim() ? null : "Enter where the lesion is on the body");
+    add("duration", f.duration.trim() ? null : "Enter how long the patient has had it");
+    add("previous-cancer", f.previousCancer ? null : "Select whether the patient has had skin cancer before");
+    add("skin-type", f.skinType ? null : "Select the patient's skin type");
+    add("question", f.question.trim() ? null : "Enter your question for the dermatologist");
+    add("consent", f.consent ? null : "Select whether the patient consents to photographs");
+    add("service", f.service ? null : "Select the dermatology service");
+    return out;
+  }
+
+  async function submit(ev: Event) {
+    ev.preventDefault();
+    setNhsTouched(true);
+    const found = validate();
+    setErrors(found);
+    if (found.length > 0) return;
+    const keys = session.unlocked;
+    if (!keys) {
+      navigate({ name: "unlock" });
+      return;
+    }
+    if (!practice?.recordsPublicKey) {
+      setErrors([{ field: "service", message: "Your practice has no records key yet. Ask your records officer to set it up." }]);
+      return;
+    }
+    setBusy(true);
+    try {
+      const people = await api.directory(f.service);
+      const dermatologists = people.filter((p) => p.roles.some((r) => r.orgId === f.service && r.role === "dermatologist"));
+      if (dermatologists.length === 0) {
+        setErrors([{ field: "service", message: "This service has no dermatologists yet. Choose another service." }]);
+        return;
+      }
+      const optional = (k: "relevant_history" | "medicines", v: string) => (v.trim() ? { [k]: v.trim() } : {});
+      const history: ClinicalHistory = {
+        patient: { nhs_number: nhsDigits, name: f.name.trim(), date_of_birth: parseDateOfBirth(f.dob)!, sex: f.sex },
+        body_site: f.bodySite.trim(),
+        duration: f.duration.trim(),
+        changes: { size: f.changes.has("size"), shape: f.changes.has("shape"), colour: f.changes.has("colour") },
+        symptoms: {
+          itch: f.symptoms.has("itch"),
+          bleeding: f.symptoms.has("bleeding"),
+          scaling: f.symptoms.has("scaling"),
+          soreness: f.symptoms.has("soreness"),
+        },
+        previous_skin_cancer: f.previousCancer === "yes",
+        skin_type: f.skinType,
+        ...optional("relevant_history", f.history),
+        ...optional("medicines", f.medicines),
+        question: f.question.trim(),
+        consent_to_photography: f.consent === "yes",
+      };
+      const made = await buildNewCase(keys, {
+        practiceId: practice.orgId,
+        recordsPublicKey: practice.recordsPublicKey,
+        serviceId: f.service,
+        dermatologists,
+        priority: f.priority === "urgent" ? "urgent" : "routine",
+        history,
+      });
+      await api.createCase(made.request);
+      await api.sendMessage(made.request.caseId, made.firstMessage.clientMsgId, made.firstMessage.envelope);
+      await api.move(made.request.caseId, "submit");
+      navigate({ name: "case", caseId: made.request.caseId });
+    } catch (e) {
+      setErrors([{ field: "service", message: apiErrorMessage(e) }]);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <>
+      <ErrorSummary errors={errors} />
+      <h1>Send a new case</h1>
+      <p>Everything you enter is encrypted on this device. Only the dermatologists and your practice's records can read it.</p>
+      <form onSubmit={submit} noValidate>
+        <h2>Patient</h2>
+        <div onBlur={() => setNhsTouched(true)}>
+          <TextInput id="nhs" label="NHS number" hint="10 digits, for example 943 476 5919" inputMode="numeric" width={10} value={f.nhs} onInput={set("nhs")} error={err("nhs") ?? nhsLive} />
+        </div>
+        <TextInput id="name" label="Full name" autocomplete="off" value={f.name} onInput={set("name")} error={err("name")} />
+        <TextInput id="dob" label="Date of birth" hint="For example, 15 3 1984" inputMode="numeric" width={10} value={f.dob} onInput={set("dob")} error={err("dob")} />
+        <Radios id="sex" legend="Sex" options={[["female", "Female"], ["male", "Male"], ["other", "Other or not known"]]} value={f.sex} onChange={set("sex")} error={err("sex")} />
+        <h2>The skin problem</h2>
+        <TextInput id="body-site" label="Body site" hint="For example, left forearm" value={f.bodySite} onInput={set("bodySite")} error={err("body-site")} />
+        <TextInput id="duration" label="How long has the patient had it?" hint="For example, 6 weeks" value={f.duration} onInput={set("duration")} error={err("duration")} />
+        <Checkboxes id="changes" legend="Has it changed?" hint="Select all that apply" options={[["size", "Size"], ["shape", "Shape"], ["colour", "Colour"]]} value={f.changes} onChange={set("changes")} />
+        <Checkboxes id="symptoms" legend="Symptoms" hint="Select all that apply" options={[["itch", "Itch"], ["bleeding", "Bleeding"], ["scaling", "Scaling"], ["soreness", "Soreness"]]} value={f.symptoms} onChange={set("symptoms")} />
+        <Radios id="previous-cancer" legend="Has the patient had skin cancer before?" options={[["yes", "Yes"], ["no", "No"]]} inline value={f.previousCancer} onChange={set("previousCancer")} error={err("previous-cancer")} />
+        <Select id="skin-type" label="Skin type (Fitzpatrick)" options={SKIN_TYPES} value={f.skinType} onChange={set("skinType")} error={err("skin-type")} />
+        <Textarea id="history" label="Relevant history (optional)" value={f.history} onInput={set("history")} />
+        <Textarea id="medicines" label="Medicines (optional)" value={f.medicines} onInput={set("medicines")} />
+        <h2>Your request</h2>
+        <Textarea id="question" label="Your question for the dermatologist" value={f.question} onInput={set("question")} error={err("question")} />
+        <Radios id="consent" legend="Does the patient consent to photographs of the skin?" options={[["yes", "Yes"], ["no", "No"]]} inline value={f.consent} onChange={set("consent")} error={err("consent")} />
+        <Radios id="priority" legend="Priority" options={[["routine", "Routine"], ["urgent", "Urgent"]]} inline value={f.priority} onChange={set("priority")} />
+        <Select id="service" label="Dermatology service" options={[["", "Select a service"], ...services.map((s): [string, string] => [s.orgId, s.name])]} value={f.service} onChange={set("service")} error={err("service")} />
+        <Button disabled={busy}>{busy ? "Encrypting and sending…" : "Send case"}</Button>
+      </form>
+    </>
+  );
+}

@@ -1,0 +1,64 @@
+/**
+ * A minimal hash router (#/path). Hash routes need no server-side fallback: the server serves
+ * index.html at "/" only, and every deep link still loads the same shell.
+ */
+import { useEffect, useState } from "preact/hooks";
+
+export type Route =
+  | { name: "start" }
+  | { name: "login" }
+  | { name: "invite"; token: string }
+  | { name: "unlock" }
+  | { name: "cases" }
+  | { name: "newCase" }
+  | { name: "case"; caseId: string }
+  | { name: "notFound" };
+
+export function parseRoute(hash: string): Route {
+  const path = hash.replace(/^#/, "") || "/";
+  if (path === "/") return { name: "start" };
+  if (path === "/login") return { name: "login" };
+  if (path === "/unlock") return { name: "unlock" };
+  if (path === "/cases") return { name: "cases" };
+  if (path === "/cases/new") return { name: "newCase" };
+  const c = /^\/cases\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/.exec(path);
+  if (c) return { name: "case", caseId: c[1]! };
+  const invite = /^\/invite\/([A-Za-z0-9_-]{8,128})$/.exec(path);
+  if (invite) return { name: "invite", token: invite[1]! };
+  return { name: "notFound" };
+}
+
+export function href(route: Route): string {
+  switch (route.name) {
+    case "start":
+      return "#/";
+    case "login":
+      return "#/login";
+    case "unlock":
+      return "#/unlock";
+    case "invite":
+      return `#/invite/${route.token}`;
+    case "cases":
+      return "#/cases";
+    case "newCase":
+      return "#/cases/new";
+    case "case":
+      return `#/cases/${route.caseId}`;
+    case "notFound":
+      return "#/not-found";
+  }
+}
+
+export function navigate(route: Route): void {
+  window.location.hash = href(route).slice(1);
+}
+
+export function useRoute(): Route {
+  const [route, setRoute] = useState(() => parseRoute(window.location.hash));
+  useEffect(() => {
+    const onChange = () => setRoute(parseRoute(window.location.hash));
+    window.addEventListener("hashchange", onChange);
+    return () => window.removeEventListener("hashchange", onChange);
+  }, []);
+  return route;
+}

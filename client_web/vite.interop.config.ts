@@ -1,0 +1,17 @@
+import { defineConfig } from "vite";
+
+// Builds interop/cli.ts into a single Node ES module (dist-node/interop.mjs) so the Python
+// test suite can drive the browser port's crypto without a TypeScript toolchain at run time.
+export default defineConfig({
+  build: {
+    outDir: "dist-node",
+    emptyOutDir: true,
+    target: "node20",
+    ssr: "interop/cli.ts",
+    minify: false,
+    rollupOptions: {
+      output: { entryFileNames: "interop.mjs", format: "es" },
+    },
+  },
+  ssr: { noExternal: true },
+});
