@@ -10,7 +10,7 @@ DATA_DIR ?= ./var
 HOST ?= 127.0.0.1
 PORT ?= 8443
 
-.PHONY: run test lint typecheck pytest web web-test bench vectors clean
+.PHONY: run test lint typecheck pytest web web-test e2e bench vectors clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ web: $(WEB_STAMP)
 web-test: web
 	if [ -f $(WEB)/package.json ]; then cd $(WEB) && npm test && npm run test:browser; fi
 
+# Browser end to end against a live server (Playwright driving /usr/bin/chromium), then axe-core
+# on every page state; screenshots land in client_web/test-results/.
+e2e: $(STAMP) web
+	if [ -f $(WEB)/package.json ]; then cd $(WEB) && npm run check:a11y && npm run e2e; fi
+
 run: $(STAMP) web
 	$(BIN)/dermline serve --data-dir $(DATA_DIR) --host $(HOST) --port $(PORT)
 
@@ -44,7 +49,7 @@ pytest: $(STAMP) web
 	$(BIN)/coverage run -m pytest -q -p no:cacheprovider
 	$(BIN)/coverage report --fail-under=100
 
-test: lint typecheck web-test pytest
+test: lint typecheck web-test pytest e2e
 
 bench: $(STAMP)
 	for m in bench/bench_*.py; do m=$${m%.py}; echo "== $${m#bench/}"; $(BIN)/python -m bench.$${m#bench/} || exit 1; done

@@ -5,15 +5,18 @@
 //      (password, recovery key confirmed by typing a group back, keys made in the browser),
 //      enrols TOTP from the key shown on the page (codes computed here, RFC 6238), saves the
 //      recovery codes and lands signed in with the keys unlocked;
-//   2. signs out, signs in again (password, then a fresh TOTP code) and unlocks;
+//   2. signs out, signs in again (password, then a fresh TOTP code) and unlocks, with
+//      "Remember this device": a reload unlocks again without the password;
 //   3. as that administrator, creates a GP practice (with a records public key) and a
 //      dermatology service and invites a GP and a dermatologist (JSON API from the page);
 //   4. the GP (phone, 360x640) accepts the invite, enrols TOTP and sends a new case with the
-//      full minimum dataset (NHS number checked as typed; encrypted in the browser); the
+//      full minimum dataset (NHS number checked as typed) and two photos (prepared on the
+//      device: metadata stripped, quality warning shown; encrypted in the browser); the
 //      dermatologist (desktop, 1280x800, a second browser context) accepts the invite, sees
 //      the case in the triage queue, opens it (decrypted and verified in the browser) and
 //      claims it; the queue and the GP's open case page update live (Socket.IO, no reload);
-//   5. they exchange messages, each appearing on the other side live and exactly once, with
+//   5. the dermatologist asks the GP a question (case -> "Waiting for GP"), the GP answers
+//      (-> "In review"); messages appear on the other side live and exactly once, with
 //      read ("Read by ...") and typing ("... is typing") indicators;
 //      Then the GP's phone goes offline, a message waits, and is resent automatically when the
 //      network returns: it arrives once on both sides;
@@ -226,6 +229,7 @@ try {
   console.log(`     cold load of the sign-in page: interactive form after ${coldMs} ms (domInteractive ${nav.domInteractive} ms, JS transferred ${jsBytes} B)`);
   await page.getByLabel("Email address").fill(email);
   await page.getByLabel("Password").fill(password);
+  await page.getByLabel("Remember this device").check();
   await check(page, "login");
   await page.getByRole("button", { name: "Continue" }).click();
   await page.getByLabel("Security code").waitFor({ timeout: 30000 });
@@ -237,6 +241,13 @@ try {
   await page.getByText(/You have no cases yet|Cases you take part in/).waitFor({ timeout: 30000 });
   console.log(`     signed in, keys unlocked and case list shown ${Date.now() - t1} ms after submitting the code`);
   await check(page, "signed-in-again");
+  // "Remember this device": a reload (keys gone from memory) unlocks from the IndexedDB device
+  // key without the password; nothing is in localStorage.
+  await page.reload();
+  await page.getByTestId("signed-in").waitFor({ timeout: 30000 });
+  if ((await page.evaluate(() => localStorage.length)) !== 0) throw new Error("something was written to localStorage");
+  await check(page, "remembered-after-reload");
+  console.log("ok   remembered device: unlocked after reload without the password");
 
   // 3. Organisations and invites.
   const practice = await apiFromPage(page, "POST", "/orgs", { kind: "practice", name: "Riverside Surgery", records_public_key: recordsPublicKeyB64() });
@@ -276,6 +287,13 @@ try {
   await gp.getByLabel("Skin type (Fitzpatrick)").selectOption("II");
   await gp.getByLabel("Your question for the dermatologist").fill("Is this a basal cell carcinoma? Please advise on management.");
   await gp.locator("#consent").check();
+  // Photos: a close-up carrying EXIF GPS (stripped on the device), and a blurred dermoscopic
+  // photo that earns a quality warning (a warning, not a block).
+  const samples = join(repo, "tests", "vectors", "photos");
+  await gp.locator("#photo-close-up").setInputFiles(join(samples, "metadata.jpg"));
+  await gp.getByTestId("photo-close-up-prepared").waitFor({ timeout: 30000 });
+  await gp.locator("#photo-dermoscopic").setInputFiles(join(samples, "blurred.jpg"));
+  await gp.getByTestId("photo-dermoscopic-warning").waitFor({ timeout: 30000 });
   await check(gp, "gp-new-case-filled");
   await gp.getByRole("button", { name: "Send case" }).click();
   await gp.getByTestId("clinical-history").waitFor({ timeout: 30000 });
@@ -288,6 +306,10 @@ try {
   await derm.getByTestId("clinical-history").waitFor({ timeout: 30000 });
   const seen = await derm.getByTestId("clinical-history").innerText();
   if (!seen.includes("943 476 5919") || !seen.includes("basal cell carcinoma")) throw new Error("dermatologist did not see the decrypted history");
+  await derm.getByTestId("case-photo").first().waitFor({ timeout: 30000 });
+  const photos = await derm.getByTestId("case-photo").evaluateAll((imgs) => imgs.map((i) => [i.alt, i.naturalWidth, i.naturalHeight]));
+  if (photos.length !== 2 || photos.some(([, w]) => w === 0)) throw new Error(`photos not decrypted: ${JSON.stringify(photos)}`);
+  console.log(`ok   photos decrypted by the dermatologist: ${photos.map(([a, w, h]) => `${a} ${w}x${h}`).join("; ")}`);
   await check(derm, "derm-case-decrypted");
   await derm.getByRole("button", { name: "Claim this case" }).click();
   await derm.getByText("In review").waitFor();
@@ -299,7 +321,9 @@ try {
 
   // 5. A conversation: each side's message appears on the other side without reload.
   await derm.getByLabel("Your message").fill("Has it bled on contact, and is it growing?");
+  await derm.getByLabel("This needs an answer from the GP (the case waits for the GP)").check();
   await derm.getByRole("button", { name: "Send message" }).click();
+  await gp.getByText("Waiting for GP").waitFor({ timeout: 30000 });
   await gp.getByText("Has it bled on contact, and is it growing?").waitFor({ timeout: 30000 });
   await check(gp, "gp-sees-question");
   // Read indicator: the GP has read the question (stored receipt, relayed live).
@@ -309,7 +333,8 @@ try {
   await derm.getByText("Dr Grace Practitioner is typing…").waitFor({ timeout: 10000 });
   await check(derm, "derm-sees-typing-and-read");
   await gp.getByLabel("Your message").fill("Yes, it bled twice last week and has grown about 2 mm.");
-  await gp.getByRole("button", { name: "Send message" }).click();
+  await gp.getByRole("button", { name: "Send answer" }).click();
+  await derm.getByText("In review").waitFor({ timeout: 30000 });
   await derm.getByText("Yes, it bled twice last week and has grown about 2 mm.").waitFor({ timeout: 30000 });
   await check(derm, "derm-sees-answer");
   const dermCount = await derm.getByTestId("message-text").count();
@@ -354,6 +379,27 @@ try {
   await gp.getByText("Closed").first().waitFor();
   await check(gp, "gp-sees-outcome");
   console.log("ok   outcome closed by the dermatologist, decrypted by the GP live");
+
+  // 7. Sign out forgets the remembered key: after a reload the admin is not signed in.
+  await page.goto(`${new URL(setupLink).origin}/#/cases`);
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("heading", { name: "Sign in" }).waitFor();
+  await page.goto(`${new URL(setupLink).origin}/#/`);
+  await page.reload();
+  await page.getByRole("heading", { name: "Secure skin advice and guidance" }).waitFor();
+  const left = await page.evaluate(
+    () =>
+      new Promise((resolve) => {
+        const r = indexedDB.open("dermline-device", 1);
+        r.onsuccess = () => {
+          const q = r.result.transaction("keys").objectStore("keys").count();
+          q.onsuccess = () => resolve(q.result);
+        };
+        r.onerror = () => resolve(-1);
+      }),
+  );
+  if (left !== 0) throw new Error(`device store still holds ${left} key(s) after sign out`);
+  console.log("ok   sign out removed the remembered key from the device");
 } catch (e) {
   problems.push(`flow failed: ${e.message}`);
   for (const pg of context.pages ? [page, ...extraPages] : [page]) {

@@ -13,6 +13,7 @@ import { navigate, useRoute } from "./router";
 import { Outbox } from "./outbox";
 import { Realtime } from "./realtime";
 import { Session } from "./session";
+import { forgetUsk, unlockRemembered } from "./unlock";
 
 function Header(): JSX.Element {
   return (
@@ -91,7 +92,25 @@ export function App({ api }: { api: Api }): JSX.Element {
       () => navigate({ name: "login" }),
     );
   };
+  // On a cold load: if the server session is still valid and this device remembers the user's
+  // key, unlock without the password.
+  useEffect(() => {
+    api.me().then(
+      async (m) => {
+        const keys = await unlockRemembered(m);
+        if (keys && session.locked) {
+          session.unlock(keys);
+          setMe(m);
+          realtime.connect();
+          if (route.name === "start" || route.name === "login") navigate({ name: "cases" });
+        }
+      },
+      () => undefined, // not signed in: stay on the public pages
+    );
+  }, []);
   const logout = () => {
+    const userId = session.unlocked?.userId ?? me?.userId;
+    if (userId) void forgetUsk(userId);
     session.lock();
     realtime.disconnect();
     outbox.clear();

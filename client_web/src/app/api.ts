@@ -160,13 +160,15 @@ export interface Api {
   directory(orgId: string): Promise<Person[]>;
   createCase(req: NewCaseRequest): Promise<CaseSummary>;
   sendMessage(caseId: string, clientMsgId: string, envelope: Uint8Array): Promise<{ seq: number; duplicate: boolean }>;
-  move(caseId: string, move: "submit" | "claim" | "withdraw"): Promise<CaseSummary>;
+  move(caseId: string, move: "submit" | "claim" | "withdraw" | "ask" | "answer", message?: { clientMsgId: string; envelope: Uint8Array }): Promise<CaseSummary>;
   close(caseId: string, outcome: OutcomeCodes & { payload: Uint8Array }): Promise<CaseSummary>;
   myCases(): Promise<CaseSummary[]>;
   queue(serviceId: string): Promise<CaseSummary[]>;
   caseDetail(caseId: string): Promise<CaseDetail>;
   messages(caseId: string, afterSeq?: number): Promise<ThreadMessage[]>;
   receipts(caseId: string): Promise<Receipt[]>;
+  uploadAttachment(caseId: string, attachmentId: string, record: Uint8Array, sha256: Uint8Array): Promise<void>;
+  downloadAttachment(caseId: string, attachmentId: string): Promise<Uint8Array>;
 }
 
 export interface Receipt {
@@ -261,7 +263,49 @@ export function httpApi(base = "/api/v1"): Api {
     return obj;
   }
 
+  function unsafeHeaders(): Record<string, string> {
+    const token = csrf ?? csrfFromCookie();
+    return token ? { "X-CSRF-Token": token } : {};
+  }
+
+  async function binary(method: "GET" | "POST", path: string, body?: Uint8Array, headers: Record<string, string> = {}): Promise<Response> {
+    let res: Response;
+    try {
+      res = await fetch(`${base}${path}`, {
+        method,
+        headers: { ...headers, ...(method === "POST" ? unsafeHeaders() : {}) },
+        credentials: "same-origin",
+        cache: "no-store",
+        body: body === undefined ? null : (body as Uint8Array<ArrayBuffer>),
+      });
+    } catch {
+      throw new ServerUnavailable();
+    }
+    if (!res.ok) {
+      let code = "internal";
+      try {
+        const d = (await res.json()) as { error?: { code?: unknown } };
+        if (typeof d.error?.code === "string") code = d.error.code;
+      } catch {
+        // not JSON
+      }
+      throw new ApiError(res.status, code);
+    }
+    return res;
+  }
+
   return {
+    async uploadAttachment(caseId, attachmentId, record, sha256) {
+      await binary("POST", `/cases/${encodeURIComponent(caseId)}/attachments`, record, {
+        "Content-Type": "application/octet-stream",
+        "X-Attachment-Id": attachmentId,
+        "X-Ciphertext-SHA256": [...sha256].map((x) => x.toString(16).padStart(2, "0")).join(""),
+      });
+    },
+    async downloadAttachment(caseId, attachmentId) {
+      const res = await binary("GET", `/cases/${encodeURIComponent(caseId)}/attachments/${encodeURIComponent(attachmentId)}`);
+      return new Uint8Array(await res.arrayBuffer());
+    },
     async inspectInvite(token) {
       const r = await call("POST", "/invites/inspect", { token });
       return {
@@ -365,8 +409,9 @@ export function httpApi(base = "/api/v1"): Api {
       });
       return { seq: Number(r.seq), duplicate: r.duplicate === true };
     },
-    async move(caseId, move) {
-      return caseOut(await call("POST", `/cases/${encodeURIComponent(caseId)}/${move}`, {}));
+    async move(caseId, move, message) {
+      const body = message ? { message: { client_msg_id: message.clientMsgId, envelope: b64(message.envelope) } } : {};
+      return caseOut(await call("POST", `/cases/${encodeURIComponent(caseId)}/${move}`, body));
     },
     async close(caseId, o) {
       const outcome: Record<string, unknown> = { category: o.category, payload: b64(o.payload) };

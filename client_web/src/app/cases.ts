@@ -11,7 +11,12 @@ import {
   ContentType,
   GENESIS_HASH,
   decodeContent,
+  decodePhotoReference,
+  decryptAttachment,
   encodeContent,
+  encodePhotoReference,
+  encryptAttachment,
+  newFileKey,
   generateCaseKey,
   keyId,
   messageHash,
@@ -39,9 +44,18 @@ export interface ClinicalHistory {
   consent_to_photography: boolean;
 }
 
+export interface NewCasePhoto {
+  /** The prepared (upright, metadata-free) JPEG bytes. */
+  jpeg: Uint8Array;
+  tag: "locator" | "close_up" | "dermoscopic";
+}
+
 export interface NewCase {
   request: NewCaseRequest;
+  /** The clinical history (the thread's first message). */
   firstMessage: { clientMsgId: string; envelope: Uint8Array };
+  /** Encrypted photos to upload, each with its photo-reference message (chained after). */
+  photos: { attachmentId: string; record: Uint8Array; sha256: Uint8Array; message: { clientMsgId: string; envelope: Uint8Array } }[];
 }
 
 /** Everything the server needs to create a case, made and signed here. */
@@ -54,6 +68,7 @@ export async function buildNewCase(
     dermatologists: Person[];
     priority: "routine" | "urgent";
     history: ClinicalHistory;
+    photos?: NewCasePhoto[];
   },
 ): Promise<NewCase> {
   const caseId = crypto.randomUUID();
@@ -80,7 +95,43 @@ export async function buildNewCase(
       contentType: ContentType.CLINICAL_HISTORY,
       previousHash: GENESIS_HASH,
     });
+    // Photos: a fresh file key each, encrypted with the chunked attachment format; the key and
+    // the ciphertext hash travel only inside the signed, encrypted photo-reference message.
+    const photos: NewCase["photos"] = [];
+    let previous = await messageHash(envelope);
+    for (const ph of p.photos ?? []) {
+      const fileKey = newFileKey();
+      try {
+        const { record, sha256 } = await encryptAttachment(fileKey, ph.jpeg);
+        const attachmentId = crypto.randomUUID();
+        const ref = encodePhotoReference({
+          attachmentId,
+          fileKey,
+          ciphertextSha256: sha256,
+          ciphertextSize: record.length,
+          mediaType: "image/jpeg",
+          tag: ph.tag,
+          bodySite: p.history.body_site,
+        });
+        const id = crypto.randomUUID();
+        const env = await sealMessage(ref, {
+          caseKey,
+          caseId,
+          epoch: 0,
+          clientMessageId: id,
+          senderUserId: keys.userId,
+          sender: wrapper,
+          contentType: ContentType.PHOTO_REFERENCE,
+          previousHash: previous,
+        });
+        previous = await messageHash(env);
+        photos.push({ attachmentId, record, sha256, message: { clientMsgId: id, envelope: env } });
+      } finally {
+        fileKey.fill(0);
+      }
+    }
     return {
+      photos,
       request: {
         caseId,
         practiceId: p.practiceId,
@@ -175,17 +226,18 @@ export async function openThread(keys: UnlockedKeys, detail: CaseDetail, message
 /** A text message in the thread, sealed and signed here; previousHash chains it. */
 export async function sealText(
   keys: UnlockedKeys,
-  p: { caseKey: Uint8Array; caseId: string; previousHash: Uint8Array; text: string },
+  p: { caseKey: Uint8Array; caseId: string; previousHash: Uint8Array; text: string; question?: boolean },
 ): Promise<{ clientMsgId: string; envelope: Uint8Array }> {
   const clientMsgId = crypto.randomUUID();
-  const envelope = await sealMessage(encodeContent(ContentType.TEXT, { text: p.text }), {
+  const type = p.question ? ContentType.QUESTION : ContentType.TEXT;
+  const envelope = await sealMessage(encodeContent(type, { text: p.text }), {
     caseKey: p.caseKey,
     caseId: p.caseId,
     epoch: 0,
     clientMessageId: clientMsgId,
     senderUserId: keys.userId,
     sender: signingIdentity(keys.signing),
-    contentType: ContentType.TEXT,
+    contentType: type,
     previousHash: p.previousHash,
   });
   return { clientMsgId, envelope };
@@ -235,4 +287,16 @@ export async function openOutcome(caseKey: Uint8Array, detail: CaseDetail): Prom
   const body = decodeContent(ContentType.OUTCOME, opened.body) as unknown as OutcomeBody;
   if (body.category !== o.category) throw new Error("the outcome category does not match its coded form");
   return body;
+}
+
+/** Download, check the hash of and decrypt one photo from its (verified) reference body. */
+export async function openPhoto(
+  download: (attachmentId: string) => Promise<Uint8Array>,
+  body: Body,
+): Promise<{ jpeg: Uint8Array; tag: string; bodySite: string }> {
+  const ref = decodePhotoReference(encodeContent(ContentType.PHOTO_REFERENCE, body));
+  const record = await download(ref.attachmentId);
+  const jpeg = await decryptAttachment(ref.fileKey, record, ref.ciphertextSha256);
+  ref.fileKey.fill(0);
+  return { jpeg, tag: ref.tag, bodySite: ref.bodySite };
 }

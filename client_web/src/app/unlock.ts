@@ -13,8 +13,10 @@ import {
   equalBytes,
   parseKdfParams,
   unsealAccountKey,
+  unwrapUskWithKek,
   unwrapUskWithKekAsKey,
 } from "./cryptoFacade";
+import { forgetUsk, recallUsk, rememberUsk } from "./deviceStore";
 import type { UnlockedKeys } from "./session";
 
 export interface PasswordKeys {
@@ -30,7 +32,39 @@ export async function passwordKeys(kdfRecord: Uint8Array, password: string): Pro
 
 /** The user's key material from /me, opened with the KEK. */
 export async function openKeys(me: Me, kek: CryptoKey): Promise<UnlockedKeys> {
-  const usk = await unwrapUskWithKekAsKey(me.wrappedUsk, kek, me.userId);
+  return openWithUsk(me, await unwrapUskWithKekAsKey(me.wrappedUsk, kek, me.userId));
+}
+
+/**
+ * "Remember this device": unwrap the USK once as bytes, store it wrapped by a non-extractable
+ * device key in IndexedDB (deviceStore.ts), zero the bytes. False when this browser cannot keep
+ * keys (private modes): the caller then tells the person to use the password next time.
+ */
+export async function rememberDevice(me: Me, kek: CryptoKey): Promise<boolean> {
+  const usk = await unwrapUskWithKek(me.wrappedUsk, kek, me.userId);
+  try {
+    return await rememberUsk(me.userId, usk);
+  } finally {
+    usk.fill(0);
+  }
+}
+
+/** Unlock from the remembered device key, or null if there is none (or it no longer opens). */
+export async function unlockRemembered(me: Me): Promise<UnlockedKeys | null> {
+  const usk = await recallUsk(me.userId);
+  if (usk === null) return null;
+  try {
+    return await openWithUsk(me, usk);
+  } catch {
+    // The account's keys changed (e.g. a password change re-wrapped them): forget and ask.
+    await forgetUsk(me.userId);
+    return null;
+  }
+}
+
+export { forgetUsk };
+
+async function openWithUsk(me: Me, usk: CryptoKey): Promise<UnlockedKeys> {
   if (me.sealedPrivateKeys.length !== 160) throw new PrivateKeyUnsealError();
   const encryption = await unsealAccountKey(me.sealedPrivateKeys.subarray(0, 80), KeyPurpose.ENCRYPTION, usk, me.userId);
   const signing = await unsealAccountKey(me.sealedPrivateKeys.subarray(80), KeyPurpose.SIGNING, usk, me.userId);

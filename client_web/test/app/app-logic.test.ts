@@ -164,3 +164,18 @@ function unlockedMe(r: AcceptInvite, userId: string): Me {
     signingPublicKey: r.signingPublicKey,
   };
 }
+
+describe("receipts merge", () => {
+  it("keeps the highest seq per user and kind, whatever the arrival order", async () => {
+    const { mergeReceipts } = await import("../../src/app/pages/CaseView");
+    const live = [{ userId: "gp", kind: "read" as const, seq: 3 }];
+    const staleHttp = [
+      { userId: "gp", kind: "read" as const, seq: 2 },
+      { userId: "gp", kind: "delivered" as const, seq: 3 },
+    ];
+    const merged = mergeReceipts(live, staleHttp);
+    expect(merged).toContainEqual({ userId: "gp", kind: "read", seq: 3 });
+    expect(merged).toContainEqual({ userId: "gp", kind: "delivered", seq: 3 });
+    expect(merged).toHaveLength(2);
+  });
+});

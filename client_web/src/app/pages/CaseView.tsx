@@ -1,14 +1,39 @@
 import type { JSX } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { type Api, type CaseDetail, type Me, type Receipt, apiErrorMessage } from "../api";
-import { type OpenedEntry, type OutcomeBody, openMessages, openMyCaseKey, openOutcome, sealOutcome, sealText } from "../cases";
+import { type OpenedEntry, type OutcomeBody, openMessages, openMyCaseKey, openOutcome, openPhoto, sealOutcome, sealText } from "../cases";
 import { type OutcomeDraft, OutcomeForm, OutcomePanel } from "./Outcome";
-import { BackLink, Button, Textarea, usePageTitle } from "../components";
+import { BackLink, Button, Checkboxes, Textarea, usePageTitle } from "../components";
 import { ContentType, messageHash } from "../cryptoFacade";
 import type { Outbox } from "../outbox";
 import type { Realtime } from "../realtime";
 import type { Session } from "../session";
 import { StateTag } from "./Cases";
+
+const TAG_NAMES: Record<string, string> = { locator: "Locator photo", close_up: "Close-up photo", dermoscopic: "Dermoscopic photo" };
+
+/** A photo from a verified photo-reference message: downloaded, hash-checked, decrypted here. */
+function PhotoView({ api, caseId, body }: { api: Api; caseId: string; body: Record<string, unknown> }): JSX.Element {
+  const [url, setUrl] = useState<string | null>(null);
+  const [failed, setFailed] = useState(false);
+  useEffect(() => {
+    let made: string | null = null;
+    openPhoto((id) => api.downloadAttachment(caseId, id), body).then(
+      (p) => {
+        made = URL.createObjectURL(new Blob([p.jpeg as Uint8Array<ArrayBuffer>], { type: "image/jpeg" }));
+        setUrl(made);
+      },
+      () => setFailed(true),
+    );
+    return () => {
+      if (made) URL.revokeObjectURL(made);
+    };
+  }, [caseId, body.attachment_id]);
+  const name = `${TAG_NAMES[String(body.tag)] ?? "Photo"} of ${String(body.body_site)}`;
+  if (failed) return <p class="nhsuk-error-message">This photo could not be decrypted or has been altered.</p>;
+  if (!url) return <p>Decrypting the photo…</p>;
+  return <img class="dl-photo" src={url} alt={name} data-testid="case-photo" />;
+}
 
 /**
  * Receipts only move forward (the server keeps the highest seq per user and kind), so merging
@@ -75,6 +100,7 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
   const [reply, setReply] = useState("");
   const [replyError, setReplyError] = useState<string | null>(null);
   const [sending, setSending] = useState(false);
+  const [ask, setAsk] = useState(new Set<string>());
   const [outcome, setOutcome] = useState<OutcomeBody | null>(null);
   const [receipts, setReceipts] = useState<Receipt[]>([]);
   const [typingName, setTypingName] = useState<string | null>(null);
@@ -171,7 +197,20 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
       // Chain after the last queued message of this case if any, else after the thread.
       const previousHash = outbox.lastHash(caseId) ?? lastHash.current;
       const text = reply.trim();
-      const m = await sealText(keys, { caseKey: caseKey.current, caseId, previousHash, text });
+      const state = detail?.case.state;
+      const asking = isDermatologist && state === "in_review" && ask.has("yes");
+      const answering = !isDermatologist && state === "awaiting_gp";
+      const m = await sealText(keys, { caseKey: caseKey.current, caseId, previousHash, text, question: asking });
+      if (asking || answering) {
+        // A lifecycle move carrying the message (docs/api.md): sent now, not queued, because
+        // the move must happen in order with what the other side sees.
+        await api.move(caseId, asking ? "ask" : "answer", m);
+        setReply("");
+        setAsk(new Set());
+        setReplyError(null);
+        await load();
+        return;
+      }
       setReply("");
       setReplyError(null);
       // Sealed once; the outbox sends it until the server acknowledges (resends are de-duplicated
@@ -234,10 +273,19 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
         <section key={m.seq} class="nhsuk-card">
           <div class="nhsuk-card__content">
             <h2 class="nhsuk-card__heading nhsuk-heading-s">
-              {m.contentType === ContentType.CLINICAL_HISTORY ? "Clinical history" : "Message"} from {m.sender?.displayName ?? "unknown"}
+              {m.contentType === ContentType.CLINICAL_HISTORY
+                ? "Clinical history"
+                : m.contentType === ContentType.PHOTO_REFERENCE
+                  ? (TAG_NAMES[String(m.body.tag)] ?? "Photo")
+                  : m.contentType === ContentType.QUESTION
+                    ? "Question"
+                    : "Message"}{" "}
+              from {m.sender?.displayName ?? "unknown"}
             </h2>
             {m.contentType === ContentType.CLINICAL_HISTORY ? (
               <ClinicalHistoryView body={m.body} />
+            ) : m.contentType === ContentType.PHOTO_REFERENCE ? (
+              <PhotoView api={api} caseId={caseId} body={m.body} />
             ) : (
               <p class="nhsuk-card__description" data-testid="message-text">
                 {typeof m.body.text === "string" ? m.body.text : ""}
@@ -284,7 +332,18 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
             error={replyError}
             rows={3}
           />
-          <Button disabled={sending}>{sending ? "Sending…" : "Send message"}</Button>
+          {isDermatologist && detail?.case.state === "in_review" && (
+            <Checkboxes
+              id="ask"
+              legend="Waiting for the GP"
+              options={[["yes", "This needs an answer from the GP (the case waits for the GP)"]]}
+              value={ask}
+              onChange={setAsk}
+            />
+          )}
+          <Button disabled={sending}>
+            {sending ? "Sending…" : !isDermatologist && detail?.case.state === "awaiting_gp" ? "Send answer" : "Send message"}
+          </Button>
         </form>
       )}
       {canClose && <OutcomeForm onSubmit={close} />}

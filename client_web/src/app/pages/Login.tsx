@@ -1,9 +1,9 @@
 import type { JSX } from "preact";
 import { useState } from "preact/hooks";
 import { type Api, type NextStep, apiErrorMessage } from "../api";
-import { Button, ErrorSummary, type FieldError, TextInput, usePageTitle } from "../components";
+import { Button, Checkboxes, ErrorSummary, type FieldError, TextInput, usePageTitle } from "../components";
 import type { Session } from "../session";
-import { type PasswordKeys, openKeys, passwordKeys } from "../unlock";
+import { type PasswordKeys, openKeys, passwordKeys, rememberDevice } from "../unlock";
 import { emailError, totpCodeError } from "../validation";
 import { TotpSetup } from "./TotpSetup";
 
@@ -19,12 +19,14 @@ export function Login({ api, session, onSignedIn }: { api: Api; session: Session
   const [keys, setKeys] = useState<PasswordKeys | null>(null);
   const [errors, setErrors] = useState<FieldError[]>([]);
   const [busy, setBusy] = useState(false);
+  const [remember, setRemember] = useState(new Set<string>());
   usePageTitle(step === "password" ? "Sign in" : "Enter your security code", errors.length > 0);
   const err = (f: string) => errors.find((e) => e.field === f)?.message ?? null;
 
   async function finish(k: PasswordKeys) {
     const me = await api.me();
     session.unlock(await openKeys(me, k.kek));
+    if (remember.has("yes")) await rememberDevice(me, k.kek);
     onSignedIn();
   }
 
@@ -82,6 +84,14 @@ export function Login({ api, session, onSignedIn }: { api: Api; session: Session
           <form onSubmit={submitPassword} noValidate>
             <TextInput id="email" label="Email address" type="email" autocomplete="username" inputMode="email" value={email} onInput={setEmail} error={err("email")} />
             <TextInput id="password" label="Password" type="password" autocomplete="current-password" value={password} onInput={setPassword} error={err("password")} />
+            <Checkboxes
+              id="remember"
+              legend="This device"
+              hint="Only on a device that only you use. Your keys stay encrypted on it, and signing out removes them."
+              options={[["yes", "Remember this device"]]}
+              value={remember}
+              onChange={setRemember}
+            />
             <Button disabled={busy}>{busy ? "Signing in…" : "Continue"}</Button>
           </form>
         </>

@@ -1,7 +1,9 @@
 import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { type Api, type Me, type Organisation, apiErrorMessage } from "../api";
-import { buildNewCase, type ClinicalHistory } from "../cases";
+import { buildNewCase, type ClinicalHistory, type NewCasePhoto } from "../cases";
+import type { PreparedPhoto } from "../../photo/index";
+import { PhotoField } from "./PhotoField";
 import { Button, Checkboxes, ErrorSummary, type FieldError, Radios, Select, TextInput, Textarea, usePageTitle } from "../components";
 import { navigate } from "../router";
 import type { Session } from "../session";
@@ -43,6 +45,7 @@ export function NewCase({ api, me, session }: { api: Api; me: Me; session: Sessi
     service: "",
   });
   const [nhsTouched, setNhsTouched] = useState(false);
+  const [photos, setPhotos] = useState<Partial<Record<NewCasePhoto["tag"], PreparedPhoto | null>>>({});
   const [errors, setErrors] = useState<FieldError[]>([]);
   const [busy, setBusy] = useState(false);
   usePageTitle("Send a new case", errors.length > 0);
@@ -125,6 +128,11 @@ export function NewCase({ api, me, session }: { api: Api; me: Me; session: Sessi
         question: f.question.trim(),
         consent_to_photography: f.consent === "yes",
       };
+      const chosen: NewCasePhoto[] = [];
+      for (const tag of ["locator", "close_up", "dermoscopic"] as const) {
+        const ph = photos[tag];
+        if (ph) chosen.push({ tag, jpeg: new Uint8Array(await ph.jpeg.arrayBuffer()) });
+      }
       const made = await buildNewCase(keys, {
         practiceId: practice.orgId,
         recordsPublicKey: practice.recordsPublicKey,
@@ -132,9 +140,14 @@ export function NewCase({ api, me, session }: { api: Api; me: Me; session: Sessi
         dermatologists,
         priority: f.priority === "urgent" ? "urgent" : "routine",
         history,
+        photos: chosen,
       });
       await api.createCase(made.request);
       await api.sendMessage(made.request.caseId, made.firstMessage.clientMsgId, made.firstMessage.envelope);
+      for (const ph of made.photos) {
+        await api.uploadAttachment(made.request.caseId, ph.attachmentId, ph.record, ph.sha256);
+        await api.sendMessage(made.request.caseId, ph.message.clientMsgId, ph.message.envelope);
+      }
       await api.move(made.request.caseId, "submit");
       navigate({ name: "case", caseId: made.request.caseId });
     } catch (e) {
@@ -166,6 +179,15 @@ export function NewCase({ api, me, session }: { api: Api; me: Me; session: Sessi
         <Select id="skin-type" label="Skin type (Fitzpatrick)" options={SKIN_TYPES} value={f.skinType} onChange={set("skinType")} error={err("skin-type")} />
         <Textarea id="history" label="Relevant history (optional)" value={f.history} onInput={set("history")} />
         <Textarea id="medicines" label="Medicines (optional)" value={f.medicines} onInput={set("medicines")} />
+        <h2>Photos</h2>
+        <p>Photos are prepared and encrypted on this device. Location data and other hidden details are removed first.</p>
+        {f.consent !== "no" && (
+          <>
+            <PhotoField id="photo-close-up" label="Close-up photo" hint="The lesion filling most of the frame, in focus" onChange={(ph) => setPhotos((o) => ({ ...o, close_up: ph }))} />
+            <PhotoField id="photo-locator" label="Locator photo (optional)" hint="Shows where on the body the lesion is" onChange={(ph) => setPhotos((o) => ({ ...o, locator: ph }))} />
+            <PhotoField id="photo-dermoscopic" label="Dermoscopic photo (optional)" hint="Taken through a dermatoscope" onChange={(ph) => setPhotos((o) => ({ ...o, dermoscopic: ph }))} />
+          </>
+        )}
         <h2>Your request</h2>
         <Textarea id="question" label="Your question for the dermatologist" value={f.question} onInput={set("question")} error={err("question")} />
         <Radios id="consent" legend="Does the patient consent to photographs of the skin?" options={[["yes", "Yes"], ["no", "No"]]} inline value={f.consent} onChange={set("consent")} error={err("consent")} />
