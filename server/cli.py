@@ -1,26 +1,263 @@
-"""The `dermline` command line (placeholder until the server lands: serves /healthz)."""
+"""The ``dermline`` command line.
+
+    dermline serve --data-dir DIR --host HOST --port PORT [--tls-cert F --tls-key F]
+    dermline db migrate
+    dermline keys rotate [--new-master-key]
+    dermline org create --kind practice|service --name NAME [--records-key-file F]
+    dermline invite --org ORG_ID --role ROLE [--login-name NAME]
+    dermline users list --org ORG_ID
+    dermline sessions revoke --user USER_ID
+    dermline setup-link
+    dermline audit verify | checkpoint
+
+Every command takes ``--data-dir`` and ``--config`` (TOML); ``DERMLINE_*`` environment
+variables override the file (``server.settings``). Administration commands act as the
+local operator (no signed-in user) and are audited with no actor. Invite tokens are printed
+to stdout once, for the operator to hand over; they never go to the log.
+"""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import asyncio
+import base64
+import os
+import ssl
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
 
 from aiohttp import web
 
+import storage
+from server.domain.clock import SystemClock
+from server.domain.policy import OrgKind, Role
+from server.errors import DomainError
+from server.keyfile import load_server_secret
+from server.logs import configure_logging
+from server.services import Services, build_services
+from server.settings import Settings, SettingsError, load_settings
 
-async def _healthz(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+__all__ = ["main"]
+
+T = TypeVar("T")
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", type=Path, default=None)
+    common.add_argument("--config", type=Path, default=None, help="TOML settings file")
+    parser = argparse.ArgumentParser(prog="dermline", description="Dermline server")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", parents=[common], help="start the server")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--tls-cert", type=Path, default=None)
+    serve.add_argument("--tls-key", type=Path, default=None)
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("migrate", parents=[common], help="apply pending migrations")
+
+    keys = sub.add_parser("keys", help="at-rest keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    rotate = keys_sub.add_parser("rotate", parents=[common], help="rotate at-rest keys")
+    rotate.add_argument(
+        "--new-master-key",
+        action="store_true",
+        help="also replace the master key (a new key file is written, printed once)",
+    )
+
+    org = sub.add_parser("org", help="organisations")
+    org_sub = org.add_subparsers(dest="org_command", required=True)
+    create = org_sub.add_parser("create", parents=[common], help="create an organisation")
+    create.add_argument("--kind", choices=[k.value for k in OrgKind], required=True)
+    create.add_argument("--name", required=True)
+    create.add_argument("--records-key-file", type=Path, default=None)
+    org_sub.add_parser("list", parents=[common], help="list organisations")
+
+    invite = sub.add_parser("invite", parents=[common], help="invite a person to a role")
+    invite.add_argument("--org", required=True)
+    invite.add_argument("--role", choices=[r.value for r in Role], required=True)
+    invite.add_argument("--login-name", default=None)
+
+    users = sub.add_parser("users", help="users")
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    lst = users_sub.add_parser("list", parents=[common], help="list users of an organisation")
+    lst.add_argument("--org", required=True)
+
+    sessions = sub.add_parser("sessions", help="sessions")
+    sessions_sub = sessions.add_subparsers(dest="sessions_command", required=True)
+    revoke = sessions_sub.add_parser("revoke", parents=[common], help="revoke a user's sessions")
+    revoke.add_argument("--user", required=True)
+
+    sub.add_parser("setup-link", parents=[common], help="print a first-admin setup link")
+
+    audit = sub.add_parser("audit", help="the audit log")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    audit_sub.add_parser("verify", parents=[common], help="verify the hash chain and checkpoints")
+    audit_sub.add_parser("checkpoint", parents=[common], help="sign the chain's head now")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {"data_dir": args.data_dir}
+    for name in ("host", "port", "tls_cert", "tls_key"):
+        overrides[name] = getattr(args, name, None)
+    settings = load_settings(config_file=args.config, overrides=overrides)
+    if settings.static_dir is None:
+        dist = Path("client_web/dist")
+        if dist.is_dir():
+            settings = load_settings(
+                config_file=args.config, overrides={**overrides, "static_dir": dist}
+            )
+    return settings
+
+
+async def _with_services(settings: Settings, fn: Callable[[Services], Awaitable[T]]) -> T:
+    from server.app import storage_config
+
+    store = await storage.open_storage(storage_config(settings))
+    try:
+        services = build_services(
+            settings, store, SystemClock(), load_server_secret(settings.data_dir)
+        )
+        return await fn(services)
+    finally:
+        await store.close()
+
+
+def _setup_url(settings: Settings, token: str) -> str:
+    return f"{settings.origins()[0]}/#/invite/{token}"
+
+
+def _invite_url(settings: Settings, token: str) -> str:
+    return f"{settings.origins()[0]}/#/invite/{token}"
+
+
+def _serve(settings: Settings) -> int:
+    from server.app import create_app
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ssl_context = None
+    if settings.tls_cert is not None and settings.tls_key is not None:
+        ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ssl_context.minimum_version = ssl.TLSVersion.TLSv1_2
+        ssl_context.load_cert_chain(settings.tls_cert, settings.tls_key)
+
+    async def first_admin_link() -> None:
+        link = await _with_services(settings, lambda svc: svc.accounts.first_admin_invite())
+        if link is not None:
+            # stdout, not the log: the operator needs it once; the log is kept.
+            print(
+                "No administrator yet. Open this one-time setup link to create the first one:\n"
+                f"  {_setup_url(settings, link)}",
+                flush=True,
+            )
+
+    asyncio.run(first_admin_link())
+    app = create_app(settings)
+    print(f"Dermline listening on {settings.scheme}://{settings.host}:{settings.port}", flush=True)
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        ssl_context=ssl_context,
+        access_log=None,
+        print=None,
+    )
+    return 0
+
+
+async def _admin(args: argparse.Namespace, settings: Settings) -> int:
+    cmd = args.command
+    if cmd == "db":
+        from server.app import storage_config
+
+        store = await storage.open_storage(storage_config(settings), migrate=True)
+        try:
+            print(f"schema version {await store.schema_version()}")
+        finally:
+            await store.close()
+        return 0
+    if cmd == "keys":
+        new_key = os.urandom(32) if args.new_master_key else None
+
+        async def rotate(svc: Services) -> storage.RotationReport:
+            return await svc.store.rotate_keys(new_master_key=new_key)
+
+        report = await _with_services(settings, rotate)
+        print(
+            f"rotated: master key {'yes' if report.master_key_rotated else 'no'}, "
+            f"{report.rows_reencrypted} rows and {report.blobs_reencrypted} blobs re-encrypted"
+        )
+        if new_key is not None:
+            print("new master key (store it safely, shown once):")
+            print(base64.b64encode(new_key).decode())
+        return 0
+
+    async def run(svc: Services) -> int:
+        acc = svc.accounts
+        if cmd == "org" and args.org_command == "create":
+            key = args.records_key_file.read_bytes() if args.records_key_file else None
+            org = await acc.create_organisation(
+                OrgKind(args.kind), args.name, records_public_key=key, actor=None, client="cli"
+            )
+            print(org.org_id)
+        elif cmd == "org":
+            for o in await svc.store.list_organisations():
+                print(f"{o.org_id}\t{o.kind.value}\t{o.name}")
+        elif cmd == "invite":
+            token, inv = await acc.invite(
+                None, args.org, Role(args.role), login_name=args.login_name, client="cli"
+            )
+            print(f"invite link (single use, expires {inv.expires_at.isoformat()}):")
+            print(f"  {_invite_url(settings, token)}")
+        elif cmd == "users":
+            for u in await acc.list_users(None, args.org):
+                roles = ",".join(sorted(f"{m.role.value}@{m.org_id}" for m in u.memberships))
+                print(f"{u.user_id}\t{u.login_name}\t{u.display_name}\t{roles}")
+        elif cmd == "sessions":
+            count = await acc.revoke_user_sessions(None, args.user, "cli")
+            print(f"revoked {count} sessions")
+        elif cmd == "audit" and args.audit_command == "verify":
+            try:
+                result = await svc.store.verify_audit()
+            except storage.AuditIntegrityError as exc:
+                print(f"audit log does NOT verify at entry {exc.seq}: {exc.reason}")
+                return 3
+            print(
+                f"audit log verifies: {result.entries} entries, "
+                f"{result.checkpoints} signed checkpoints, head {result.head_hash.hex()[:16]}"
+            )
+        elif cmd == "audit":
+            cp = await svc.store.checkpoint_audit(svc.clock.now())
+            print(f"checkpoint at entry {cp.seq}")
+        elif cmd == "setup-link":
+            setup = await acc.first_admin_invite()
+            if setup is None:
+                print("an administrator exists already", file=sys.stderr)
+                return 1
+            print(_setup_url(settings, setup))
+        return 0
+
+    return await _with_services(settings, run)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="dermline")
-    sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="start the server")
-    serve.add_argument("--data-dir", default="./var")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8443)
-    args = parser.parse_args(argv)
-    app = web.Application()
-    app.router.add_get("/healthz", _healthz)
-    web.run_app(app, host=args.host, port=args.port)
-    return 0
+    args = _parser().parse_args(argv)
+    try:
+        settings = _settings(args)
+    except SettingsError as exc:
+        print(f"dermline: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.log_file)
+    try:
+        if args.command == "serve":
+            return _serve(settings)
+        return asyncio.run(_admin(args, settings))
+    except (DomainError, storage.StorageError) as exc:
+        print(f"dermline: {exc}", file=sys.stderr)
+        return 1

@@ -1,8 +1,65 @@
+"""The `dermline` administration commands on a real SQLite data directory."""
+
+import re
+from pathlib import Path
+
 import pytest
 
 from server.cli import main
 
 
+def run(capsys, *argv: str) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
 def test_cli_requires_a_command() -> None:
     with pytest.raises(SystemExit):
         main([])
+
+
+def test_admin_commands(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("DERMLINE_CONFIG", raising=False)
+    monkeypatch.setenv("DERMLINE_ARGON2_MEMORY_KIB", "1024")
+    d = str(tmp_path / "var")
+    code, out = run(capsys, "db", "migrate", "--data-dir", d)
+    assert code == 0 and out.startswith("schema version")
+
+    code, out = run(capsys, "setup-link", "--data-dir", d)
+    assert code == 0 and re.search(r"/#/invite/[A-Za-z0-9_-]{40,}", out)
+
+    code, out = run(capsys, "org", "create", "--data-dir", d, "--kind", "service", "--name", "Skin")
+    assert code == 0
+    service_id = out.strip()
+    code, out = run(capsys, "org", "list", "--data-dir", d)
+    assert service_id in out and "Administration" in out
+
+    code, out = run(
+        capsys, "invite", "--data-dir", d, "--org", service_id, "--role", "dermatologist"
+    )
+    assert code == 0 and "/#/invite/" in out
+    code, out = run(capsys, "invite", "--data-dir", d, "--org", service_id, "--role", "gp")
+    assert code == 1 and "role does not exist" in out  # a GP belongs in a practice
+
+    code, out = run(capsys, "users", "list", "--data-dir", d, "--org", service_id)
+    assert code == 0 and out == ""
+    code, out = run(capsys, "sessions", "revoke", "--data-dir", d, "--user", "nobody")
+    assert code == 1 and "not found" in out
+
+    code, out = run(capsys, "audit", "checkpoint", "--data-dir", d)
+    assert code == 0 and out.startswith("checkpoint at entry")
+    code, out = run(capsys, "audit", "verify", "--data-dir", d)
+    assert code == 0 and "audit log verifies" in out and "1 signed checkpoints" in out
+
+    code, out = run(capsys, "keys", "rotate", "--data-dir", d)
+    assert code == 0 and out.startswith("rotated:")
+
+    log = tmp_path / "var" / "never.log"
+    assert not log.exists()
+
+
+def test_bad_settings_exit_2(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("DERMLINE_PORT", "not-a-port")
+    code, out = run(capsys, "db", "migrate", "--data-dir", str(tmp_path))
+    assert code == 2 and "port" in out

@@ -1,0 +1,453 @@
+"""The Python client: accept an invite, log in with TOTP, cases, end-to-end encrypted
+messages in real time, close with an outcome.
+
+Example::
+
+    client = DermlineClient("http://127.0.0.1:8443")
+    await client.accept_invite(token, "gp@example.org", "Dr Gee", password)
+    await client.login("gp@example.org", password, totp=lambda: pyotp.TOTP(secret).now())
+    case_id = await client.create_case(practice_id, service_id, history)
+    await client.connect_realtime()
+    await client.send_text(case_id, "Any thoughts?")
+
+Everything the server receives is ciphertext and routing metadata (``crypto/``).
+"""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from client_py.api import ApiError, HttpApi, b64d, b64e
+from client_py.identity import Enrolment, Identity, enrol, login_keys, unlock
+from client_py.realtime import RealtimeClient
+from crypto.attachment import decrypt_attachment, encrypt_attachment, new_file_key
+from crypto.case_key import generate_case_key, open_case_key_wrap, wrap_case_key
+from crypto.content import ContentType, decode_content, encode_content
+from crypto.envelope import GENESIS_HASH, message_hash, open_message, seal_message
+
+__all__ = ["ApiError", "DermlineClient"]
+
+V1 = "/api/v1"
+
+
+def new_message_id() -> str:
+    """A UUIDv7 (time-ordered, RFC 9562) made by the sender (DESIGN section 6)."""
+    import os
+    import time
+
+    ms = time.time_ns() // 1_000_000
+    rand = bytearray(os.urandom(10))
+    raw = ms.to_bytes(6, "big") + bytes([0x70 | (rand[0] & 0x0F), rand[1]])
+    raw += bytes([0x80 | (rand[2] & 0x3F)]) + bytes(rand[3:10])
+    return str(uuid.UUID(bytes=raw))
+
+
+class DermlineClient:
+    def __init__(
+        self, base_url: str, *, origin: str | None = None, ssl: Any = None, ack_timeout: float = 5.0
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.api = HttpApi(base_url, origin=origin, ssl=ssl)
+        self._origin = origin
+        self._ack_timeout = ack_timeout
+        self.identity: Identity | None = None
+        self.me: dict[str, Any] = {}
+        self._case_keys: dict[tuple[str, int], bytes] = {}
+        self._signing_keys: dict[str, bytes] = {}
+        self._last_hash: dict[str, bytes] = {}
+        self.realtime: RealtimeClient | None = None
+
+    async def close(self) -> None:
+        """Idempotent: disconnect the socket and close the HTTP session."""
+        if self.realtime is not None:
+            await self.realtime.disconnect()
+            self.realtime = None
+        if not self.api.session.closed:
+            await self.api.close()
+
+    # ------------------------------------------------------------------ accounts
+
+    async def accept_invite(
+        self,
+        token: str,
+        login_name: str,
+        display_name: str,
+        password: str,
+    ) -> Enrolment:
+        enrolment = enrol(password)
+        body: dict[str, Any] = {
+            k: (v if isinstance(v, str) else b64e(v)) for k, v in enrolment.request.items()
+        }
+        body.update(token=token, login_name=login_name, display_name=display_name)
+        await self.api.post(f"{V1}/invites/accept", body)
+        return enrolment
+
+    async def login(
+        self,
+        login_name: str,
+        password: str,
+        *,
+        totp: Callable[[], str] | None = None,
+        recovery_code: str | None = None,
+    ) -> str:
+        """Password then second factor. Returns "done", or "enrol" when TOTP is not set up
+        yet (then call :meth:`begin_totp_enrolment` and :meth:`confirm_totp`)."""
+        pre = await self.api.post(f"{V1}/auth/prelogin", {"login_name": login_name})
+        auth_key, kek = login_keys(password, b64d(pre["kdf_params"]))
+        self._kek = kek
+        step = await self.api.post(
+            f"{V1}/auth/login", {"login_name": login_name, "auth_key": b64e(auth_key)}
+        )
+        if step["next"] == "enrol":
+            return "enrol"
+        body: dict[str, Any] = (
+            {"recovery_code": recovery_code} if recovery_code else {"code": totp() if totp else ""}
+        )
+        await self.api.post(f"{V1}/auth/totp", body)
+        await self._unlock()
+        return "done"
+
+    async def begin_totp_enrolment(self) -> dict[str, str]:
+        return dict(await self.api.post(f"{V1}/auth/totp/enrol"))
+
+    async def confirm_totp(self, code: str) -> list[str]:
+        answer = await self.api.post(f"{V1}/auth/totp/confirm", {"code": code})
+        await self._unlock()
+        return list(answer["recovery_codes"])
+
+    async def _unlock(self) -> None:
+        self.me = await self.api.get(f"{V1}/me")
+        self.identity = unlock(
+            self.me["user_id"],
+            self._kek,
+            b64d(self.me["wrapped_usk"]),
+            b64d(self.me["sealed_private_keys"]),
+        )
+
+    async def logout(self) -> None:
+        await self.api.post(f"{V1}/auth/logout")
+
+    # ------------------------------------------------------------------ organisations
+
+    async def create_organisation(
+        self, kind: str, name: str, records_public_key: bytes | None = None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"kind": kind, "name": name}
+        if records_public_key is not None:
+            body["records_public_key"] = b64e(records_public_key)
+        return dict(await self.api.post(f"{V1}/orgs", body))
+
+    async def set_records_key(self, org_id: str, public_key: bytes) -> dict[str, Any]:
+        return dict(
+            await self.api.put(
+                f"{V1}/orgs/{org_id}/records-key", {"records_public_key": b64e(public_key)}
+            )
+        )
+
+    async def invite(self, org_id: str, role: str, login_name: str | None = None) -> str:
+        body: dict[str, Any] = {"role": role}
+        if login_name:
+            body["login_name"] = login_name
+        answer = await self.api.post(f"{V1}/orgs/{org_id}/invites", body)
+        return str(answer["token"])
+
+    # ------------------------------------------------------------------ cases
+
+    def _me(self) -> Identity:
+        if self.identity is None:
+            raise RuntimeError("log in first")
+        return self.identity
+
+    async def create_case(
+        self,
+        practice_id: str,
+        service_id: str,
+        clinical_history: dict[str, Any],
+        *,
+        priority: str = "routine",
+    ) -> str:
+        """Open a case addressed to the service's dermatologists and post the history."""
+        me = self._me()
+        orgs = {o["org_id"]: o for o in (await self.api.get(f"{V1}/orgs"))["organisations"]}
+        records_key = b64d(orgs[practice_id]["records_public_key"])
+        directory = await self.api.get(f"{V1}/orgs/{service_id}/directory")
+        derms = [
+            m
+            for m in directory["members"]
+            if any(
+                x["org_id"] == service_id and x["role"] == "dermatologist" for x in m["memberships"]
+            )
+        ]
+        case_id = str(uuid.uuid4())
+        case_key = generate_case_key()
+        cid, uid = uuid.UUID(case_id), uuid.UUID(me.user_id)
+
+        def wrap(public_key: bytes) -> str:
+            return b64e(
+                wrap_case_key(
+                    case_key,
+                    case_id=cid,
+                    epoch=0,
+                    recipient_public_key=public_key,
+                    wrapper_user_id=uid,
+                    wrapper_signing_key=me.signing,
+                )
+            )
+
+        keys = [
+            {
+                "recipient_kind": "user",
+                "recipient_id": me.user_id,
+                "wrapped_key": wrap(me.encryption.public_key),
+            }
+        ]
+        keys += [
+            {
+                "recipient_kind": "user",
+                "recipient_id": d["user_id"],
+                "wrapped_key": wrap(b64d(d["encryption_public_key"])),
+            }
+            for d in derms
+        ]
+        keys.append(
+            {
+                "recipient_kind": "organisation",
+                "recipient_id": practice_id,
+                "wrapped_key": wrap(records_key),
+            }
+        )
+        await self.api.post(
+            f"{V1}/cases",
+            {
+                "case_id": case_id,
+                "practice_id": practice_id,
+                "service_id": service_id,
+                "priority": priority,
+                "participants": [me.user_id, *[d["user_id"] for d in derms]],
+                "case_keys": keys,
+            },
+        )
+        self._case_keys[(case_id, 0)] = case_key
+        await self.post_message(case_id, ContentType.CLINICAL_HISTORY, clinical_history)
+        return case_id
+
+    async def get_case(self, case_id: str) -> dict[str, Any]:
+        detail = await self.api.get(f"{V1}/cases/{case_id}")
+        for p in detail["participants"]:
+            self._signing_keys[p["user_id"]] = b64d(p["signing_public_key"])
+        return dict(detail)
+
+    async def case_key(self, case_id: str, epoch: int = 0) -> bytes:
+        if (case_id, epoch) in self._case_keys:
+            return self._case_keys[(case_id, epoch)]
+        me = self._me()
+        detail = await self.get_case(case_id)
+        creator = detail["case"]["created_by"]
+        for k in detail["case_keys"]:
+            if (
+                k["recipient_kind"] == "user"
+                and k["recipient_id"] == me.user_id
+                and k["epoch"] == epoch
+            ):
+                key = open_case_key_wrap(
+                    b64d(k["wrapped_key"]),
+                    case_id=uuid.UUID(case_id),
+                    epoch=epoch,
+                    recipient=me.encryption,
+                    wrapper_signing_public_key=self._signing_keys[creator],
+                )
+                self._case_keys[(case_id, epoch)] = key
+                return key
+        raise RuntimeError("no case key for this user")
+
+    async def seal(
+        self, case_id: str, content_type: ContentType, body: dict[str, Any]
+    ) -> tuple[str, str]:
+        """(client message id, base64url envelope) for a message body."""
+        me = self._me()
+        key = await self.case_key(case_id)
+        msg_id = new_message_id()
+        envelope = seal_message(
+            encode_content(content_type, body),
+            case_key=key,
+            case_id=uuid.UUID(case_id),
+            epoch=0,
+            client_message_id=uuid.UUID(msg_id),
+            sender_user_id=uuid.UUID(me.user_id),
+            sender_signing_key=me.signing,
+            content_type=content_type,
+            previous_hash=self._last_hash.get(case_id, GENESIS_HASH),
+        )
+        return msg_id, b64e(envelope)
+
+    async def open(self, message: dict[str, Any]) -> tuple[ContentType, dict[str, Any]]:
+        """Verify and decrypt a message dict (as the server sends it)."""
+        case_id = message["case_id"]
+        key = await self.case_key(case_id)
+        sender = message["sender_id"]
+        if sender not in self._signing_keys:
+            await self.get_case(case_id)
+        record = b64d(message["envelope"])
+        opened = open_message(
+            record,
+            case_key=key,
+            case_id=uuid.UUID(case_id),
+            epoch=0,
+            sender_signing_public_key=self._signing_keys[sender],
+        )
+        self._last_hash[case_id] = message_hash(record)
+        return opened.header.content_type, decode_content(opened.header.content_type, opened.body)
+
+    async def post_message(
+        self, case_id: str, content_type: ContentType, body: dict[str, Any]
+    ) -> int:
+        """Send over HTTP (idempotent); returns the sequence number."""
+        msg_id, envelope = await self.seal(case_id, content_type, body)
+        answer = await self.api.post(
+            f"{V1}/cases/{case_id}/messages", {"client_msg_id": msg_id, "envelope": envelope}
+        )
+        return int(answer["seq"])
+
+    async def messages(self, case_id: str, after_seq: int = 0) -> list[dict[str, Any]]:
+        answer = await self.api.get(f"{V1}/cases/{case_id}/messages", after_seq=after_seq)
+        return list(answer["messages"])
+
+    async def my_cases(self) -> list[dict[str, Any]]:
+        return list((await self.api.get(f"{V1}/cases"))["cases"])
+
+    async def queue(self, service_id: str) -> list[dict[str, Any]]:
+        return list((await self.api.get(f"{V1}/services/{service_id}/queue"))["cases"])
+
+    async def move(
+        self,
+        case_id: str,
+        action: str,
+        content_type: ContentType | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """claim, ask, answer, withdraw, submit, resubmit; optionally with a message."""
+        payload = None
+        if content_type is not None and body is not None:
+            msg_id, envelope = await self.seal(case_id, content_type, body)
+            payload = {"message": {"client_msg_id": msg_id, "envelope": envelope}}
+        return dict(await self.api.post(f"{V1}/cases/{case_id}/{action}", payload))
+
+    async def close_case(
+        self,
+        case_id: str,
+        category: str,
+        summary: str,
+        *,
+        details: dict[str, Any] | None = None,
+        urgency: str | None = None,
+        destination: str | None = None,
+        reasons: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """Close with an outcome: the category and codes in the clear, the clinical content
+        sealed as an outcome message (also stored as the outcome's payload)."""
+        _msg_id, envelope = await self.seal(
+            case_id,
+            ContentType.OUTCOME,
+            {"category": category, "summary": summary, "details": details or {}},
+        )
+        outcome: dict[str, Any] = {"category": category, "payload": envelope}
+        if urgency:
+            outcome["urgency"] = urgency
+        if destination:
+            outcome["destination"] = destination
+        if reasons:
+            outcome["reasons"] = reasons
+        return dict(await self.api.post(f"{V1}/cases/{case_id}/close", {"outcome": outcome}))
+
+    async def outcome(self, case_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(coded outcome, decrypted clinical content)."""
+        detail = await self.get_case(case_id)
+        coded = detail["outcome"]
+        record = {
+            "case_id": case_id,
+            "sender_id": coded["author_id"],
+            "envelope": coded["payload"],
+        }
+        _ctype, body = await self.open(record)
+        return coded, body
+
+    # ------------------------------------------------------------------ photos
+
+    async def upload_photo(
+        self,
+        case_id: str,
+        image: bytes,
+        *,
+        tag: str,
+        body_site: str,
+        media_type: str = "image/jpeg",
+        caption: str | None = None,
+    ) -> int:
+        """Encrypt a (prepared) photo with a fresh file key, upload the ciphertext over HTTP,
+        then post the photo-reference message that carries the key and the SHA-256.
+        Returns the message's seq. Photos never travel over Socket.IO (DESIGN section 6)."""
+        file_key = new_file_key()
+        record, digest = encrypt_attachment(file_key, image)
+        attachment_id = str(uuid.uuid4())
+        headers = {
+            "Content-Type": "application/octet-stream",
+            "X-Attachment-Id": attachment_id,
+            "X-Ciphertext-SHA256": digest.hex(),
+        }
+        if self.api.csrf_token:
+            headers["X-CSRF-Token"] = self.api.csrf_token
+        url = f"{self.base_url}{V1}/cases/{case_id}/attachments"
+        async with self.api.session.post(
+            url, data=io.BytesIO(record), headers=headers, ssl=self.api._ssl
+        ) as resp:
+            if resp.status != 201:
+                err = (await resp.json(content_type=None)).get("error", {})
+                raise ApiError(resp.status, err.get("code", "unknown"), err.get("message", ""))
+        body: dict[str, Any] = {
+            "attachment_id": attachment_id,
+            "file_key": b64e(file_key),
+            "ciphertext_sha256": digest.hex(),
+            "ciphertext_size": len(record),
+            "media_type": media_type,
+            "tag": tag,
+            "body_site": body_site,
+        }
+        if caption:
+            body["caption"] = caption
+        return await self.post_message(case_id, ContentType.PHOTO_REFERENCE, body)
+
+    async def download_photo(self, case_id: str, reference: dict[str, Any]) -> bytes:
+        """Fetch, check the SHA-256 from the (signed) reference and decrypt."""
+        url = f"{self.base_url}{V1}/cases/{case_id}/attachments/{reference['attachment_id']}"
+        async with self.api.session.get(url, ssl=self.api._ssl) as resp:
+            if resp.status != 200:
+                err = (await resp.json(content_type=None)).get("error", {})
+                raise ApiError(resp.status, err.get("code", "unknown"), err.get("message", ""))
+            record = await resp.read()
+        return decrypt_attachment(
+            b64d(reference["file_key"]),
+            record,
+            expected_sha256=bytes.fromhex(reference["ciphertext_sha256"]),
+        )
+
+    # ------------------------------------------------------------------ real time
+
+    async def connect_realtime(self) -> RealtimeClient:
+        self.realtime = RealtimeClient(
+            self.base_url,
+            self.api.cookie_header,
+            origin=self._origin,
+            ack_timeout=self._ack_timeout,
+        )
+        await self.realtime.connect()
+        return self.realtime
+
+    async def send_text(self, case_id: str, text: str) -> int:
+        """Seal and send over Socket.IO with retries until acknowledged; returns seq."""
+        if self.realtime is None:
+            raise RuntimeError("connect_realtime first")
+        msg_id, envelope = await self.seal(case_id, ContentType.TEXT, {"text": text})
+        return await self.realtime.send(case_id, msg_id, envelope)

@@ -1,0 +1,228 @@
+"""Real-time side of the Python client: at-least-once sends, exactly-once delivery.
+
+DESIGN section 6, the client's half:
+
+* every send carries a client message id; an unacknowledged send is retried (after a
+  timeout or a reconnect) until the server acknowledges it with a sequence number. The
+  server de-duplicates by id, so a retry never makes a second message.
+* received messages are de-duplicated and ordered by per-case ``seq``: a message is
+  delivered only when it is the next one; a gap triggers a ``sync`` for that case.
+* on every (re)connect the client sends its last ``seq`` per case (``sync``); the server
+  joins the rooms first and then replays, so nothing committed is missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+import socketio
+
+__all__ = ["RealtimeClient", "RealtimeError"]
+
+
+class RealtimeError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class RealtimeClient:
+    def __init__(
+        self,
+        base_url: str,
+        cookie_header: Callable[[], str],
+        *,
+        origin: str | None = None,
+        ack_timeout: float = 5.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._cookie_header = cookie_header
+        self._origin = origin
+        self._ack_timeout = ack_timeout
+        self.sio = socketio.AsyncClient(
+            reconnection=True,
+            reconnection_attempts=0,  # forever
+            reconnection_delay=0.2,
+            reconnection_delay_max=2.0,
+            randomization_factor=0.3,
+            logger=False,
+            engineio_logger=False,
+        )
+        self.last_seq: dict[str, int] = {}
+        self._buffer: dict[str, dict[int, dict[str, Any]]] = {}
+        self.messages: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.case_events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.queue_events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.typing_events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.receipt_events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.connected = asyncio.Event()
+        self.disconnected = asyncio.Event()
+        self.synced = asyncio.Event()
+        self.connect_count = 0
+        self._sync_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._register()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def connect(self) -> None:
+        def headers() -> dict[str, str]:
+            # A callable, so every reconnect builds a fresh dict: the Engine.IO client moves
+            # the Cookie header into its own jar and deletes it from the dict it was given.
+            out = {"Cookie": self._cookie_header()}
+            if self._origin:
+                out["Origin"] = self._origin
+            return out
+
+        await self.sio.connect(
+            self.base_url,
+            headers=headers,
+            transports=["websocket"],
+            socketio_path="socket.io",
+            wait_timeout=10,
+        )
+        await asyncio.wait_for(self.synced.wait(), timeout=30)
+
+    async def disconnect(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await self.sio.disconnect()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _register(self) -> None:
+        sio = self.sio
+
+        async def connect() -> None:
+            self.connect_count += 1
+            self.disconnected.clear()
+            self.connected.set()
+            # Not awaited here: a call() inside the connect handler would deadlock.
+            self._spawn(self._sync_all())
+
+        async def disconnect(*_args: Any) -> None:
+            self.connected.clear()
+            self.disconnected.set()
+            self.synced.clear()
+
+        async def message(data: dict[str, Any]) -> None:
+            self._deliver(data)
+
+        async def case(data: dict[str, Any]) -> None:
+            case_id = data["case_id"]
+            new = case_id not in self.last_seq
+            self.last_seq.setdefault(case_id, 0)
+            await self.case_events.put(data)
+            if new or data.get("last_seq", 0) > self.last_seq[case_id]:
+                # A case we have not joined yet (or missed messages of): sync joins the
+                # room first and then replays.
+                self._spawn(self.sync_case(case_id))
+
+        async def queue(data: dict[str, Any]) -> None:
+            await self.queue_events.put(data)
+
+        async def typing(data: dict[str, Any]) -> None:
+            await self.typing_events.put(data)
+
+        async def receipt(data: dict[str, Any]) -> None:
+            await self.receipt_events.put(data)
+
+        sio.on("connect", connect)
+        sio.on("disconnect", disconnect)
+        sio.on("message", message)
+        sio.on("case", case)
+        sio.on("queue", queue)
+        sio.on("typing", typing)
+        sio.on("receipt", receipt)
+
+    # ------------------------------------------------------------------ delivery
+
+    def _deliver(self, m: dict[str, Any]) -> None:
+        """Exactly-once, in-order delivery per case (de-duplicated by seq)."""
+        case_id, seq = m["case_id"], int(m["seq"])
+        last = self.last_seq.get(case_id, 0)
+        if seq <= last:
+            return  # a duplicate (room + replay, or a retry's echo)
+        buffer = self._buffer.setdefault(case_id, {})
+        buffer[seq] = m
+        while last + 1 in buffer:
+            last += 1
+            self.messages.put_nowait(buffer.pop(last))
+        self.last_seq[case_id] = last
+        if buffer:
+            # A gap: something was published while we were not in the room. Replay.
+            self._spawn(self.sync_case(case_id))
+
+    async def _sync(self, cases: dict[str, int]) -> None:
+        async with self._sync_lock:
+            more = True
+            while more:
+                answer = await self.sio.call(
+                    "sync", {"cases": cases}, timeout=self._ack_timeout * 4
+                )
+                if not answer.get("ok"):
+                    err = answer.get("error", {})
+                    raise RealtimeError(err.get("code", "unknown"), err.get("message", ""))
+                more = False
+                cases = {}
+                for case_id, entry in answer["cases"].items():
+                    if "error" in entry:
+                        continue
+                    self.last_seq.setdefault(case_id, 0)
+                    for m in entry["messages"]:
+                        self._deliver(m)
+                    if entry.get("more"):
+                        more = True
+                        cases[case_id] = self.last_seq[case_id]
+
+    async def _sync_all(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._sync(dict(self.last_seq))
+            self.synced.set()
+
+    async def sync_case(self, case_id: str) -> None:
+        with contextlib.suppress(Exception):
+            await self._sync({case_id: self.last_seq.get(case_id, 0)})
+
+    # ------------------------------------------------------------------ sending
+
+    async def call(self, event: str, data: dict[str, Any]) -> dict[str, Any]:
+        """One request with an acknowledgement; RealtimeError for a refusal."""
+        answer = await self.sio.call(event, data, timeout=self._ack_timeout)
+        if not answer.get("ok"):
+            err = answer.get("error", {})
+            raise RealtimeError(err.get("code", "unknown"), err.get("message", ""))
+        return dict(answer)
+
+    async def send(
+        self, case_id: str, client_msg_id: str, envelope_b64: str, *, deadline: float = 120.0
+    ) -> int:
+        """Send until acknowledged (retries are safe: same id); returns the server's seq."""
+        payload = {"case_id": case_id, "client_msg_id": client_msg_id, "envelope": envelope_b64}
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + deadline
+        while True:
+            try:
+                await asyncio.wait_for(
+                    self.connected.wait(), timeout=max(0.1, give_up - loop.time())
+                )
+                answer = await self.sio.call("send", payload, timeout=self._ack_timeout)
+            except (socketio.exceptions.SocketIOError, TimeoutError):
+                if loop.time() >= give_up:
+                    raise
+                await asyncio.sleep(0.1)
+                continue
+            if answer.get("ok"):
+                return int(answer["seq"])
+            err = answer.get("error", {})
+            if err.get("code") in ("internal", "unavailable") and loop.time() < give_up:
+                await asyncio.sleep(0.2)
+                continue
+            raise RealtimeError(err.get("code", "unknown"), err.get("message", ""))

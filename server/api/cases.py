@@ -1,0 +1,438 @@
+"""Case routes under /api/v1: create, queue, view, thread, moves, close, receipts."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+import storage
+from server.api import schemas as s
+from server.api.http import (
+    Route,
+    UnsupportedMediaType,
+    client,
+    current,
+    parse,
+    query_int,
+    reply,
+)
+from server.api.keys import SERVICES
+from server.domain.cases import NewCaseRequest, WrapIn
+from server.domain.lifecycle import CaseState
+from server.domain.outcomes import OutcomeCategory
+from server.domain.policy import CaseAction, Role
+from server.errors import InvalidInput, PayloadTooLarge
+
+__all__ = ["ROUTES", "case_out", "message_out"]
+
+
+def case_out(c: storage.Case) -> s.CaseOut:
+    return s.CaseOut(
+        case_id=c.case_id,
+        practice_id=c.practice_id,
+        service_id=c.service_id,
+        created_by=c.created_by,
+        state=CaseState(c.state.value),
+        priority=c.priority.value,
+        created_at=c.created_at,
+        updated_at=c.updated_at,
+        submitted_at=c.submitted_at,
+        claimed_by=c.claimed_by,
+        closed_at=c.closed_at,
+        outcome_category=OutcomeCategory(c.outcome_category.value) if c.outcome_category else None,
+        last_seq=c.last_seq,
+        key_epoch=c.key_epoch,
+    )
+
+
+def message_out(m: storage.Message) -> s.MessageOut:
+    return s.MessageOut(
+        case_id=m.case_id,
+        seq=m.seq,
+        client_msg_id=m.client_msg_id,
+        sender_id=m.sender_id,
+        envelope=m.envelope,
+        created_at=m.created_at,
+    )
+
+
+def _page(page: storage.Page[storage.Case]) -> s.CaseList:
+    return s.CaseList(cases=[case_out(c) for c in page.items], next_cursor=page.next_cursor)
+
+
+async def create_case(request: web.Request) -> web.Response:
+    auth = await current(request)
+    b = await parse(request, s.CreateCaseRequest)
+    case = await request.app[SERVICES].cases.create(
+        auth.actor,
+        NewCaseRequest(
+            case_id=b.case_id,
+            practice_id=b.practice_id,
+            service_id=b.service_id,
+            priority=b.priority,
+            participants=b.participants,
+            case_keys=[
+                WrapIn(k.recipient_kind, k.recipient_id, k.wrapped_key) for k in b.case_keys
+            ],
+            draft=b.draft,
+        ),
+        client(request),
+    )
+    return reply(case_out(case), status=201)
+
+
+async def my_cases(request: web.Request) -> web.Response:
+    auth = await current(request)
+    page = await request.app[SERVICES].cases.mine(
+        auth.actor,
+        limit=query_int(request, "limit", 50, 1, 200),
+        cursor=request.query.get("cursor"),
+    )
+    return reply(_page(page))
+
+
+async def queue(request: web.Request) -> web.Response:
+    auth = await current(request)
+    page = await request.app[SERVICES].cases.queue(
+        auth.actor,
+        request.match_info["service_id"],
+        limit=query_int(request, "limit", 50, 1, 200),
+        cursor=request.query.get("cursor"),
+    )
+    return reply(_page(page))
+
+
+async def get_case(request: web.Request) -> web.Response:
+    auth = await current(request)
+    view = await request.app[SERVICES].cases.view(
+        auth.actor, request.match_info["case_id"], client(request)
+    )
+    outcome = None
+    if view.outcome is not None:
+        o = view.outcome
+        outcome = s.OutcomeOut(
+            category=o.outcome.category,
+            urgency=o.outcome.urgency,
+            destination=o.outcome.destination,
+            reasons=list(o.outcome.reasons),
+            payload=o.payload,
+            author_id=o.author_id,
+            created_at=o.created_at,
+        )
+    return reply(
+        s.CaseDetail(
+            case=case_out(view.case),
+            participants=[
+                s.ParticipantOut(
+                    user_id=p.user_id,
+                    role=Role(p.role.value),
+                    display_name=u.display_name,
+                    encryption_public_key=u.encryption_public_key,
+                    signing_public_key=u.signing_public_key,
+                )
+                for p, u in view.participants
+            ],
+            case_keys=[
+                s.WrappedKeyOut(
+                    epoch=k.epoch,
+                    recipient_kind=k.recipient_kind.value,
+                    recipient_id=k.recipient_id,
+                    wrapped_key=k.wrapped_key,
+                )
+                for k in view.case_keys
+            ],
+            outcome=outcome,
+        )
+    )
+
+
+async def list_messages(request: web.Request) -> web.Response:
+    auth = await current(request)
+    msgs = await request.app[SERVICES].cases.messages(
+        auth.actor,
+        request.match_info["case_id"],
+        after_seq=query_int(request, "after_seq", 0, 0, 2**62),
+        limit=query_int(request, "limit", 500, 1, 1000),
+    )
+    return reply(s.MessageList(messages=[message_out(m) for m in msgs]))
+
+
+async def post_message(request: web.Request) -> web.Response:
+    auth = await current(request)
+    b = await parse(request, s.MessageIn)
+    result = await request.app[SERVICES].cases.send(
+        auth.actor, request.match_info["case_id"], b.client_msg_id, b.envelope, client(request)
+    )
+    return reply(
+        s.SendResult(seq=result.message.seq, duplicate=not result.created),
+        status=201 if result.created else 200,
+    )
+
+
+def _mover(action: CaseAction):  # type: ignore[no-untyped-def]
+    async def handler(request: web.Request) -> web.Response:
+        auth = await current(request)
+        b = await parse(request, s.TransitionRequest) if request.can_read_body else None
+        svc = request.app[SERVICES]
+        case_id = request.match_info["case_id"]
+        case = await svc.cases.move(auth.actor, case_id, action, client(request))
+        if b is not None and b.message is not None:
+            await svc.cases.send(
+                auth.actor, case_id, b.message.client_msg_id, b.message.envelope, client(request)
+            )
+            case = await svc.store.get_case(case_id)
+        return reply(case_out(case))
+
+    handler.__name__ = f"case_{action.value}"
+    return handler
+
+
+async def close_case(request: web.Request) -> web.Response:
+    auth = await current(request)
+    b = await parse(request, s.CloseRequest)
+    o = b.outcome
+    case = await request.app[SERVICES].cases.close(
+        auth.actor,
+        request.match_info["case_id"],
+        category=o.category,
+        urgency=o.urgency,
+        destination=o.destination,
+        reasons=o.reasons,
+        payload=o.payload,
+        client=client(request),
+    )
+    return reply(case_out(case))
+
+
+async def list_receipts(request: web.Request) -> web.Response:
+    auth = await current(request)
+    receipts = await request.app[SERVICES].cases.receipts(auth.actor, request.match_info["case_id"])
+    return reply(
+        s.ReceiptList(
+            receipts=[
+                s.ReceiptOut(
+                    user_id=r.user_id,
+                    kind=r.kind.value,
+                    seq=r.seq,
+                    updated_at=r.updated_at,
+                )
+                for r in receipts
+            ]
+        )
+    )
+
+
+async def post_receipt(request: web.Request) -> web.Response:
+    auth = await current(request)
+    b = await parse(request, s.ReceiptIn)
+    r = await request.app[SERVICES].cases.receipt(
+        auth.actor, request.match_info["case_id"], b.kind, b.seq
+    )
+    return reply(
+        s.ReceiptOut(user_id=r.user_id, kind=r.kind.value, seq=r.seq, updated_at=r.updated_at)
+    )
+
+
+def attachment_out(a: storage.Attachment) -> s.AttachmentOut:
+    return s.AttachmentOut(
+        attachment_id=a.attachment_id,
+        uploader_id=a.uploader_id,
+        size=a.size,
+        ciphertext_sha256=a.ciphertext_sha256.hex(),
+        created_at=a.created_at,
+    )
+
+
+async def upload_attachment(request: web.Request) -> web.Response:
+    """Raw ciphertext body; ``X-Attachment-Id`` (UUID) and ``X-Ciphertext-SHA256`` (hex)."""
+    auth = await current(request)
+    svc = request.app[SERVICES]
+    limit = svc.settings.max_upload_bytes
+    if request.content_type != "application/octet-stream":
+        raise UnsupportedMediaType("send the encrypted photo as application/octet-stream")
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge("the photo is larger than the limit")
+    try:
+        declared = bytes.fromhex(request.headers.get("X-Ciphertext-SHA256", ""))
+    except ValueError:
+        raise InvalidInput("X-Ciphertext-SHA256 must be hex") from None
+    attachment = await svc.cases.upload(
+        auth.actor,
+        request.match_info["case_id"],
+        request.headers.get("X-Attachment-Id", ""),
+        declared,
+        request.content.iter_chunked(256 * 1024),
+        max_size=limit,
+        client=client(request),
+    )
+    return reply(attachment_out(attachment), status=201)
+
+
+async def list_attachments(request: web.Request) -> web.Response:
+    auth = await current(request)
+    items = await request.app[SERVICES].cases.attachments(auth.actor, request.match_info["case_id"])
+    return reply(s.AttachmentList(attachments=[attachment_out(a) for a in items]))
+
+
+async def download_attachment(request: web.Request) -> web.StreamResponse:
+    auth = await current(request)
+    attachment, chunks = await request.app[SERVICES].cases.download(
+        auth.actor,
+        request.match_info["case_id"],
+        request.match_info["attachment_id"],
+        client(request),
+    )
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "application/octet-stream",
+            "Content-Length": str(attachment.size),
+            "X-Ciphertext-SHA256": attachment.ciphertext_sha256.hex(),
+            "Cache-Control": "no-store",
+        }
+    )
+    await response.prepare(request)
+    async for chunk in chunks:
+        await response.write(chunk)
+    await response.write_eof()
+    return response
+
+
+V1 = "/api/v1"
+C = f"{V1}/cases/{{case_id}}"
+_MOVES = [
+    (CaseAction.SUBMIT, "Submit a draft (referring GP)"),
+    (CaseAction.CLAIM, "Claim a submitted case (service dermatologist)"),
+    (CaseAction.ASK, "Ask a question or request a retake (responder)"),
+    (CaseAction.ANSWER, "Answer (referring GP)"),
+    (CaseAction.WITHDRAW, "Withdraw (referring GP)"),
+    (CaseAction.RESUBMIT, "Resubmit after an image rejection (referring GP)"),
+]
+ROUTES = [
+    Route(
+        "POST",
+        f"{V1}/cases",
+        create_case,
+        "Open a case (GP)",
+        s.CreateCaseRequest,
+        s.CaseOut,
+        status=201,
+        errors=(401, 403, 404, 409, 422),
+    ),
+    Route(
+        "GET",
+        f"{V1}/cases",
+        my_cases,
+        "Cases I take part in",
+        None,
+        s.CaseList,
+        query=(("limit", "integer"), ("cursor", "string")),
+        errors=(401, 422),
+    ),
+    Route(
+        "GET",
+        f"{V1}/services/{{service_id}}/queue",
+        queue,
+        "The service's triage queue (urgent first, then oldest)",
+        None,
+        s.CaseList,
+        query=(("limit", "integer"), ("cursor", "string")),
+        errors=(401, 403, 404, 422),
+    ),
+    Route(
+        "GET",
+        C,
+        get_case,
+        "A case with my wrapped keys and the outcome",
+        None,
+        s.CaseDetail,
+        errors=(401, 403, 404),
+    ),
+    Route(
+        "GET",
+        f"{C}/messages",
+        list_messages,
+        "Thread replay after a sequence number",
+        None,
+        s.MessageList,
+        query=(("after_seq", "integer"), ("limit", "integer")),
+        errors=(401, 403, 404, 422),
+    ),
+    Route(
+        "POST",
+        f"{C}/messages",
+        post_message,
+        "Send (idempotent by client_msg_id)",
+        s.MessageIn,
+        s.SendResult,
+        status=201,
+        errors=(401, 403, 404, 409, 422),
+    ),
+    *[
+        Route(
+            "POST",
+            f"{C}/{action.value}",
+            _mover(action),
+            summary,
+            s.TransitionRequest,
+            s.CaseOut,
+            errors=(401, 403, 404, 409, 422),
+        )
+        for action, summary in _MOVES
+    ],
+    Route(
+        "POST",
+        f"{C}/close",
+        close_case,
+        "Close with an outcome (responder)",
+        s.CloseRequest,
+        s.CaseOut,
+        errors=(401, 403, 404, 409, 422),
+    ),
+    Route(
+        "POST",
+        f"{C}/attachments",
+        upload_attachment,
+        "Upload a photo's ciphertext (streamed, size-capped)",
+        None,
+        s.AttachmentOut,
+        status=201,
+        binary_request=True,
+        errors=(401, 403, 404, 409, 413, 415, 422),
+    ),
+    Route(
+        "GET",
+        f"{C}/attachments",
+        list_attachments,
+        "The case's attachments",
+        None,
+        s.AttachmentList,
+        errors=(401, 403, 404),
+    ),
+    Route(
+        "GET",
+        f"{C}/attachments/{{attachment_id}}",
+        download_attachment,
+        "Download a photo's ciphertext",
+        None,
+        None,
+        binary_response=True,
+        errors=(401, 403, 404),
+    ),
+    Route(
+        "GET",
+        f"{C}/receipts",
+        list_receipts,
+        "Delivery and read receipts",
+        None,
+        s.ReceiptList,
+        errors=(401, 403, 404),
+    ),
+    Route(
+        "POST",
+        f"{C}/receipts",
+        post_receipt,
+        "Record a delivery or read receipt",
+        s.ReceiptIn,
+        s.ReceiptOut,
+        errors=(401, 403, 404, 422),
+    ),
+]

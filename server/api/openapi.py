@@ -1,0 +1,123 @@
+"""The OpenAPI 3.1 document, generated from the same route table and pydantic models the
+server uses to validate and answer (so the document and the behaviour cannot drift)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from server.api.http import Route
+from server.api.schemas import ErrorResponse, Health
+
+__all__ = ["build_openapi"]
+
+_REF = "#/components/schemas/{model}"
+
+
+def build_openapi(routes: Sequence[Route], version: str) -> dict[str, Any]:
+    models: list[tuple[type[BaseModel], Any]] = [(ErrorResponse, "serialization")]
+    models += [(Health, "serialization")]
+    for r in routes:
+        if r.request is not None:
+            models.append((r.request, "validation"))
+        if r.response is not None:
+            models.append((r.response, "serialization"))
+    key_map, defs = models_json_schema(models, ref_template=_REF)
+    error_ref = key_map[(ErrorResponse, "serialization")]
+    paths: dict[str, dict[str, Any]] = {}
+    for r in routes:
+        op: dict[str, Any] = {
+            "operationId": r.handler.__name__,
+            "summary": r.summary,
+            "responses": {},
+        }
+        params = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in re.findall(r"{(\w+)}", r.path)
+        ]
+        params += [
+            {"name": name, "in": "query", "required": False, "schema": {"type": kind}}
+            for name, kind in r.query
+        ]
+        if params:
+            op["parameters"] = params
+        if r.request is not None:
+            op["requestBody"] = {
+                "required": r.method != "POST" or r.request.__name__ != "TransitionRequest",
+                "content": {"application/json": {"schema": key_map[(r.request, "validation")]}},
+            }
+        if r.binary_request:
+            op["requestBody"] = {
+                "required": True,
+                "content": {
+                    "application/octet-stream": {
+                        "schema": {"type": "string", "contentMediaType": "application/octet-stream"}
+                    }
+                },
+            }
+        if r.binary_response:
+            op["responses"][str(r.status)] = {
+                "description": "The ciphertext",
+                "content": {
+                    "application/octet-stream": {
+                        "schema": {"type": "string", "contentMediaType": "application/octet-stream"}
+                    }
+                },
+            }
+        elif r.response is not None:
+            op["responses"][str(r.status)] = {
+                "description": "OK",
+                "content": {"application/json": {"schema": key_map[(r.response, "serialization")]}},
+            }
+        else:
+            op["responses"][str(r.status)] = {"description": "No content"}
+        for status in sorted(set(r.errors) | {400, 413, 500}):
+            op["responses"][str(status)] = {
+                "description": "Error",
+                "content": {"application/json": {"schema": error_ref}},
+            }
+        if r.auth == "session":
+            op["security"] = [{"session": []}]
+        elif r.auth == "pending":
+            op["security"] = [{"pendingSession": []}]
+        else:
+            op["security"] = []
+        paths.setdefault(r.path, {})[r.method.lower()] = op
+    paths["/healthz"] = {
+        "get": {
+            "operationId": "healthz",
+            "summary": "The server can serve (storage answers)",
+            "security": [],
+            "responses": {
+                "200": {
+                    "description": "OK",
+                    "content": {"application/json": {"schema": key_map[(Health, "serialization")]}},
+                },
+                "503": {
+                    "description": "Error",
+                    "content": {"application/json": {"schema": error_ref}},
+                },
+            },
+        }
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Dermline API", "version": version},
+        "paths": paths,
+        "components": {
+            "schemas": defs.get("$defs", {}),
+            "securitySchemes": {
+                "session": {"type": "apiKey", "in": "cookie", "name": "dermline_session"},
+                "pendingSession": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "dermline_session",
+                    "description": "a session that passed the password step only",
+                },
+            },
+        },
+    }

@@ -1,0 +1,138 @@
+"""The aiohttp application factory: one settings object in, a ready app out.
+
+Resources with a lifetime (storage, the real-time layer's background tasks) are opened in
+``cleanup_ctx`` and closed in reverse order; nothing lives in module globals. Tests pass a
+fake clock (and may pass an already opened storage, which the app then does not close).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Mapping
+
+from aiohttp import web
+
+import storage
+from server.api import admin, auth, cases
+from server.api.http import Route
+from server.api.keys import CSRF_KEY, SERVICES, SETTINGS
+from server.api.middleware import error_mapper, error_response, guard, security_headers
+from server.api.openapi import build_openapi
+from server.domain.clock import Clock, SystemClock
+from server.errors import ErrorCode
+from server.keyfile import derive_key, load_server_secret
+from server.logs import event
+from server.realtime.server import Realtime
+from server.services import build_services
+from server.settings import Settings
+from server.static import add_static_routes
+
+__all__ = ["REALTIME", "ROUTES", "create_app", "storage_config"]
+
+VERSION = "0.1.0"
+ROUTES: list[Route] = [*auth.ROUTES, *admin.ROUTES, *cases.ROUTES]
+REALTIME = web.AppKey("realtime", Realtime)
+
+
+def storage_config(settings: Settings) -> storage.StorageConfig:
+    if settings.database_url is not None:
+        return storage.StorageConfig(
+            backend="postgres",
+            data_dir=settings.data_dir,
+            postgres_dsn=settings.database_url.reveal(),
+            postgres_schema=settings.database_schema,
+            max_blob_size=settings.max_upload_bytes,
+        )
+    return storage.StorageConfig(
+        backend="sqlite", data_dir=settings.data_dir, max_blob_size=settings.max_upload_bytes
+    )
+
+
+async def healthz(request: web.Request) -> web.Response:
+    services = request.app.get(SERVICES)
+    if services is None:
+        return error_response(ErrorCode.INTERNAL, "starting")
+    try:
+        await services.store.check_health()
+    except storage.StorageError:
+        response = error_response(ErrorCode.INTERNAL, "storage is not available")
+        response.set_status(503)
+        return response
+    return web.json_response({"status": "ok"})
+
+
+async def _checkpoints(store: storage.Storage, clock: Clock, settings: Settings) -> None:
+    """Sign the audit chain's head now and then, so a later edit, deletion or truncation
+    is caught by ``dermline audit verify`` even if the whole chain were re-hashed."""
+    interval = settings.audit_checkpoint_interval
+    if interval <= 0:
+        return
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await store.checkpoint_audit(clock.now())
+            event("audit.checkpoint", level=logging.DEBUG)
+        except storage.NotFound:
+            pass  # nothing audited yet
+        except storage.StorageError as exc:
+            event("audit.checkpoint_failed", level=logging.WARNING, error_type=type(exc).__name__)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    store: storage.Storage | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> web.Application:
+    clock = clock or SystemClock()
+    app = web.Application(
+        middlewares=[error_mapper, guard], client_max_size=settings.max_body_bytes
+    )
+    app[SETTINGS] = settings
+    secret = load_server_secret(settings.data_dir, environ)
+    app[CSRF_KEY] = derive_key(secret, "csrf")
+    app.on_response_prepare.append(security_headers)
+
+    openapi_text = json.dumps(build_openapi(ROUTES, VERSION), separators=(",", ":"))
+
+    async def openapi(request: web.Request) -> web.Response:
+        return web.Response(text=openapi_text, content_type="application/json")
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/api/v1/openapi.json", openapi)
+    for r in ROUTES:
+        app.router.add_route(r.method, r.path, r.handler)
+
+    realtime = Realtime(settings, clock)
+    app[REALTIME] = realtime
+    realtime.attach(app)
+
+    async def resources(app: web.Application) -> AsyncIterator[None]:
+        own = store is None
+        opened = store or await storage.open_storage(storage_config(settings))
+        try:
+            app[SERVICES] = build_services(
+                settings, opened, clock, secret, realtime, realtime.sessions_revoked
+            )
+            realtime.bind(app[SERVICES])
+            event("server.started", level=logging.INFO)
+            checkpoints = asyncio.create_task(_checkpoints(opened, clock, settings))
+            try:
+                async with realtime.running():
+                    yield
+            finally:
+                checkpoints.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await checkpoints
+        finally:
+            if own:
+                await opened.close()
+
+    app.cleanup_ctx.append(resources)
+    if settings.static_dir is not None and settings.static_dir.is_dir():
+        add_static_routes(app, settings.static_dir)
+    return app

@@ -1,0 +1,597 @@
+"""Case service: create, triage queue, claim, thread, ask/answer, withdraw, close.
+
+Three layers (STYLE): ``server/api/cases.py`` and ``server/realtime/`` parse and validate,
+this module decides (policy, lifecycle, outcome rules, key-wrap checks) and calls storage
+once per unit of work; storage does the compare-and-set.
+
+Rules
+-----
+* Create (GP): the case key of epoch 0 must be wrapped to every participant's account
+  encryption key *and* to the practice's records key (DESIGN section 3: records are never
+  lost), each wrap signed by the creating GP. The server checks this from the wraps' clear
+  headers (``crypto.case_key.parse_case_key_wrap_header`` / ``verify_case_key_wrap``)
+  without any key; a case without the records-key wrap is refused.
+* Participants at creation are the GP and the service dermatologists the GP addressed
+  (their public keys come from the service directory); the claim picks the responder.
+* Messages are appended with the client's message id (idempotent) and a per-case sequence
+  number assigned in the same transaction (DESIGN section 6); the publisher is told only
+  after the commit, so nothing is announced that could still be lost.
+* The outcome's coded part (category, urgency, destination, reason codes) is in the
+  clear; its clinical content is the client's encrypted payload.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import json
+import struct
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import storage
+from crypto.case_key import verify_case_key_wrap
+from crypto.content import ContentType
+from crypto.envelope import parse_message_header
+from crypto.errors import CryptoError
+from crypto.fingerprint import key_id
+from server.domain.clock import Clock
+from server.domain.lifecycle import TRANSITIONS, CaseEvent, CaseState, Party
+from server.domain.outcomes import (
+    Destination,
+    Outcome,
+    OutcomeCategory,
+    RejectionReason,
+    Urgency,
+    check_resubmit,
+    downgrade,
+    make_outcome,
+)
+from server.domain.policy import (
+    Actor,
+    CaseAction,
+    CaseFacts,
+    Role,
+    check_case,
+    check_create_case,
+    check_queue,
+)
+from server.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    PayloadTooLarge,
+)
+
+__all__ = [
+    "CaseService",
+    "CaseView",
+    "NewCaseRequest",
+    "NullPublisher",
+    "Publisher",
+    "StoredOutcome",
+    "WrapIn",
+]
+
+
+class Publisher(Protocol):
+    """What the real-time layer is told after a commit (implemented in server/realtime)."""
+
+    async def message_appended(self, case: storage.Case, message: storage.Message) -> None: ...
+
+    async def case_changed(self, case: storage.Case) -> None: ...
+
+
+class NullPublisher:
+    async def message_appended(self, case: storage.Case, message: storage.Message) -> None:
+        return None
+
+    async def case_changed(self, case: storage.Case) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class WrapIn:
+    recipient_kind: str  # "user" | "organisation"
+    recipient_id: str
+    wrapped_key: bytes
+
+
+@dataclass(frozen=True)
+class NewCaseRequest:
+    case_id: str
+    practice_id: str
+    service_id: str
+    priority: str
+    participants: Sequence[str]
+    case_keys: Sequence[WrapIn]
+    draft: bool = False
+
+
+@dataclass(frozen=True)
+class StoredOutcome:
+    outcome: Outcome
+    payload: bytes
+    author_id: str
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class CaseView:
+    case: storage.Case
+    participants: list[tuple[storage.Participant, storage.User]]
+    case_keys: list[storage.WrappedCaseKey]
+    outcome: StoredOutcome | None
+
+
+_OUTCOME_MAGIC = b"DLO1"
+
+
+def encode_outcome_record(outcome: Outcome, payload: bytes) -> bytes:
+    """The bytes stored as ``storage.Outcome.payload``: the coded part, then the client's
+    ciphertext. ``DLO1 | u16 length | UTF-8 JSON of the codes | payload``. The codes are
+    routing metadata (docs/architecture.md); the payload stays opaque."""
+    coded = json.dumps(
+        {
+            "urgency": outcome.urgency,
+            "destination": outcome.destination,
+            "reasons": list(outcome.reasons),
+        },
+        separators=(",", ":"),
+    ).encode()
+    return _OUTCOME_MAGIC + struct.pack(">H", len(coded)) + coded + payload
+
+
+def decode_outcome_record(record: storage.Outcome) -> StoredOutcome:
+    raw = record.payload
+    if raw[:4] != _OUTCOME_MAGIC or len(raw) < 6:
+        raise ValueError("not an outcome record")
+    (length,) = struct.unpack(">H", raw[4:6])
+    coded = json.loads(raw[6 : 6 + length])
+    outcome = Outcome(
+        OutcomeCategory(record.category.value),
+        Urgency(coded["urgency"]) if coded["urgency"] else None,
+        Destination(coded["destination"]) if coded["destination"] else None,
+        tuple(RejectionReason(r) for r in coded["reasons"]),
+    )
+    return StoredOutcome(outcome, raw[6 + length :], record.author_id, record.created_at)
+
+
+def facts_of(case: storage.Case, participants: Sequence[storage.Participant]) -> CaseFacts:
+    return CaseFacts(
+        case_id=case.case_id,
+        practice_id=case.practice_id,
+        service_id=case.service_id,
+        creator_id=case.created_by,
+        state=CaseState(case.state.value),
+        participants=frozenset(p.user_id for p in participants),
+        responder_id=case.claimed_by,
+    )
+
+
+_ACTION_EVENT = {
+    CaseAction.SUBMIT: CaseEvent.SUBMIT,
+    CaseAction.CLAIM: CaseEvent.CLAIM,
+    CaseAction.ASK: CaseEvent.ASK,
+    CaseAction.ANSWER: CaseEvent.ANSWER,
+    CaseAction.WITHDRAW: CaseEvent.WITHDRAW,
+    CaseAction.RESUBMIT: CaseEvent.RESUBMIT,
+    CaseAction.CLOSE: CaseEvent.CLOSE,
+}
+
+
+class CaseService:
+    def __init__(self, store: storage.Storage, clock: Clock, publisher: Publisher) -> None:
+        self._store = store
+        self._clock = clock
+        self.publisher = publisher
+
+    async def _audit(self, action: str, actor: Actor, target: str, client: str | None) -> None:
+        await self._store.append_audit(
+            storage.AuditEvent(
+                action=action,
+                occurred_at=self._clock.now(),
+                actor_id=actor.user_id,
+                target=target,
+                client_address=client,
+            )
+        )
+
+    async def load(
+        self, actor: Actor, case_id: str, action: CaseAction
+    ) -> tuple[storage.Case, frozenset[Party], list[storage.Participant]]:
+        """The case, the actor's parties and the participants, after the policy check.
+
+        A malformed, missing or foreign id all answer the same NotFound (policy rule 1).
+        """
+        try:
+            case = await self._store.get_case(case_id)
+        except (storage.NotFound, storage.InvalidArgument):
+            check_case(actor, None, action)
+            raise AssertionError("unreachable") from None
+        participants = await self._store.list_participants(case_id)
+        parties = check_case(actor, facts_of(case, participants), action)
+        return case, parties, participants
+
+    # ------------------------------------------------------------------ create
+
+    async def create(self, actor: Actor, req: NewCaseRequest, client: str | None) -> storage.Case:
+        check_create_case(actor, req.practice_id)
+        try:
+            practice = await self._store.get_organisation(req.practice_id)
+            service = await self._store.get_organisation(req.service_id)
+        except (storage.NotFound, storage.InvalidArgument):
+            raise NotFound() from None
+        if service.kind is not storage.OrgKind.SERVICE:
+            raise NotFound()
+        if practice.records_public_key is None:
+            raise InvalidInput("the practice has no records key yet; ask the records officer")
+        participant_ids = list(dict.fromkeys(req.participants))
+        if actor.user_id not in participant_ids:
+            raise InvalidInput("the creating GP must be a participant")
+        users: dict[str, storage.User] = {}
+        for uid in participant_ids:
+            try:
+                users[uid] = await self._store.get_user(uid)
+            except (storage.NotFound, storage.InvalidArgument):
+                raise InvalidInput("a participant does not exist") from None
+            if uid != actor.user_id and not any(
+                m.org_id == req.service_id and m.role is storage.Role.DERMATOLOGIST
+                for m in users[uid].memberships
+            ):
+                raise InvalidInput("other participants must be dermatologists of the service")
+        creator = users[actor.user_id]
+        wraps = self._check_wraps(req, creator, users, practice.records_public_key)
+        now = self._clock.now()
+        participants = [
+            storage.Participant(
+                req.case_id,
+                uid,
+                storage.Role.GP if uid == actor.user_id else storage.Role.DERMATOLOGIST,
+                now,
+            )
+            for uid in participant_ids
+        ]
+        try:
+            case = await self._store.create_case(
+                storage.NewCase(
+                    case_id=req.case_id,
+                    practice_id=req.practice_id,
+                    service_id=req.service_id,
+                    created_by=actor.user_id,
+                    priority=storage.Priority(req.priority),
+                    created_at=now,
+                    state=storage.CaseState.DRAFT if req.draft else storage.CaseState.SUBMITTED,
+                ),
+                participants,
+                wraps,
+            )
+        except storage.Conflict:
+            raise Conflict("a case with this id exists") from None
+        await self._audit("case.create", actor, case.case_id, client)
+        await self.publisher.case_changed(case)
+        return case
+
+    def _check_wraps(
+        self,
+        req: NewCaseRequest,
+        creator: storage.User,
+        users: dict[str, storage.User],
+        records_key: bytes,
+    ) -> list[storage.WrappedCaseKey]:
+        """Every participant and the records key get exactly one valid epoch-0 wrap."""
+        try:
+            case_uuid = uuid.UUID(req.case_id)
+            creator_uuid = uuid.UUID(creator.user_id)
+        except ValueError:
+            raise InvalidInput("case and user ids are UUIDs") from None
+        now = self._clock.now()
+        out: list[storage.WrappedCaseKey] = []
+        seen: set[tuple[str, str]] = set()
+        for wrap in req.case_keys:
+            try:
+                header = verify_case_key_wrap(wrap.wrapped_key, creator.signing_public_key)
+            except CryptoError:
+                raise InvalidInput("a case key wrap is malformed or not signed by you") from None
+            if (
+                header.case_id != case_uuid
+                or header.epoch != 0
+                or header.wrapper_user_id != creator_uuid
+            ):
+                raise InvalidInput("a case key wrap is for another case, epoch or wrapper")
+            if wrap.recipient_kind == "organisation":
+                if wrap.recipient_id != req.practice_id:
+                    raise InvalidInput("case keys are wrapped to the practice's records key only")
+                expected = key_id(records_key)
+            elif wrap.recipient_id in users:
+                expected = key_id(users[wrap.recipient_id].encryption_public_key)
+            else:
+                raise InvalidInput("a case key wrap names someone who is not a participant")
+            if header.recipient_key_id != expected:
+                raise InvalidInput("a case key wrap is for another recipient key")
+            slot = (wrap.recipient_kind, wrap.recipient_id)
+            if slot in seen:
+                raise InvalidInput("two case key wraps for one recipient")
+            seen.add(slot)
+            out.append(
+                storage.WrappedCaseKey(
+                    req.case_id,
+                    0,
+                    storage.KeyRecipientKind(wrap.recipient_kind),
+                    wrap.recipient_id,
+                    wrap.wrapped_key,
+                    now,
+                )
+            )
+        if ("organisation", req.practice_id) not in seen:
+            # DESIGN section 3: every case key is also wrapped to the records key.
+            raise InvalidInput("the case key must be wrapped to the practice's records key")
+        if any(("user", uid) not in seen for uid in users):
+            raise InvalidInput("the case key must be wrapped to every participant")
+        return out
+
+    # ------------------------------------------------------------------ read
+
+    async def queue(
+        self, actor: Actor, service_id: str, *, limit: int, cursor: str | None
+    ) -> storage.Page[storage.Case]:
+        """Submitted cases addressed to the actor, urgent first, then oldest."""
+        check_queue(actor, service_id)
+        try:
+            return await self._store.triage_queue(service_id, limit=limit, cursor=cursor)
+        except storage.InvalidArgument:
+            raise InvalidInput("the cursor is not valid") from None
+
+    async def mine(
+        self, actor: Actor, *, limit: int, cursor: str | None
+    ) -> storage.Page[storage.Case]:
+        try:
+            return await self._store.list_cases_for_user(actor.user_id, limit=limit, cursor=cursor)
+        except storage.InvalidArgument:
+            raise InvalidInput("the cursor is not valid") from None
+
+    async def view(self, actor: Actor, case_id: str, client: str | None) -> CaseView:
+        case, _parties, participants = await self.load(actor, case_id, CaseAction.VIEW)
+        keys = await self._store.get_case_keys(case_id)
+        records = actor.has(case.practice_id, Role.RECORDS_OFFICER)
+        mine = [
+            k
+            for k in keys
+            if (
+                k.recipient_kind is storage.KeyRecipientKind.USER
+                and k.recipient_id == actor.user_id
+            )
+            or (k.recipient_kind is storage.KeyRecipientKind.ORGANISATION and records)
+        ]
+        outcome = await self._store.get_outcome(case_id)
+        people = [(p, await self._store.get_user(p.user_id)) for p in participants]
+        await self._audit("case.view", actor, case_id, client)
+        return CaseView(case, people, mine, decode_outcome_record(outcome) if outcome else None)
+
+    async def messages(
+        self, actor: Actor, case_id: str, *, after_seq: int, limit: int
+    ) -> list[storage.Message]:
+        await self.load(actor, case_id, CaseAction.VIEW)
+        return await self._store.list_messages(case_id, after_seq=after_seq, limit=limit)
+
+    async def receipts(self, actor: Actor, case_id: str) -> list[storage.Receipt]:
+        await self.load(actor, case_id, CaseAction.VIEW)
+        return await self._store.list_receipts(case_id)
+
+    # ------------------------------------------------------------------ write
+
+    async def send(
+        self,
+        actor: Actor,
+        case_id: str,
+        client_msg_id: str,
+        envelope: bytes,
+        client: str | None,
+        *,
+        action: CaseAction = CaseAction.MESSAGE,
+    ) -> storage.AppendResult:
+        """Append to the thread (idempotent by ``client_msg_id``), then publish."""
+        case, _parties, _ = await self.load(actor, case_id, action)
+        self._check_envelope(actor, case, client_msg_id, envelope)
+        try:
+            result = await self._store.append_message(
+                case_id, client_msg_id, actor.user_id, envelope, self._clock.now()
+            )
+        except storage.Conflict:
+            raise Conflict("this message id is taken") from None
+        except storage.InvalidArgument:
+            raise InvalidInput("the message id is not valid") from None
+        if result.created:
+            await self._audit("message.post", actor, case_id, client)
+            # The publisher needs the case's routing ids only, which did not change.
+            await self.publisher.message_appended(case, result.message)
+        return result
+
+    def _check_envelope(
+        self, actor: Actor, case: storage.Case, client_msg_id: str, envelope: bytes
+    ) -> None:
+        """The clear header must name this case, this message id and the sender itself.
+
+        The server cannot decrypt; it checks the routing header so that a client cannot
+        post a message that claims another case, another id or another author
+        (``crypto.envelope.parse_message_header``). The signature is checked by readers.
+        """
+        try:
+            header = parse_message_header(envelope)
+        except CryptoError:
+            raise InvalidInput("the message is not a v1 envelope") from None
+        if (
+            str(header.case_id) != case.case_id
+            or str(header.client_message_id) != client_msg_id
+            or str(header.sender_user_id) != actor.user_id
+        ):
+            raise InvalidInput("the envelope header does not match the message")
+        if header.epoch > case.key_epoch:
+            raise InvalidInput("the envelope uses an unknown key epoch")
+
+    def _check_outcome_payload(
+        self, actor: Actor, case: storage.Case, outcome: Outcome, payload: bytes
+    ) -> None:
+        """The outcome's clinical content is a v1 envelope of type ``outcome`` for this case,
+        signed by the closing dermatologist (header checked in the clear)."""
+        try:
+            header = parse_message_header(payload)
+        except CryptoError:
+            raise InvalidInput("the outcome content is not a v1 envelope") from None
+        if (
+            header.content_type is not ContentType.OUTCOME
+            or str(header.case_id) != case.case_id
+            or str(header.sender_user_id) != actor.user_id
+        ):
+            raise InvalidInput("the outcome content does not match the case and the sender")
+
+    async def move(
+        self,
+        actor: Actor,
+        case_id: str,
+        action: CaseAction,
+        client: str | None,
+        *,
+        outcome: Outcome | None = None,
+        payload: bytes = b"",
+    ) -> storage.Case:
+        """Apply a lifecycle move with compare-and-set; InvalidTransition if it raced."""
+        case, _parties, _ = await self.load(actor, case_id, action)
+        event = _ACTION_EVENT[action]
+        new_state, _party = TRANSITIONS[(CaseState(case.state.value), event)]
+        stored_outcome = None
+        if action is CaseAction.RESUBMIT:
+            record = await self._store.get_outcome(case_id)
+            check_resubmit(decode_outcome_record(record).outcome if record else None)
+        if action is CaseAction.CLOSE:
+            if outcome is None:
+                raise InvalidInput("closing needs an outcome")
+            self._check_outcome_payload(actor, case, outcome, payload)
+            stored_outcome = storage.Outcome(
+                case_id,
+                storage.OutcomeCategory(outcome.category.value),
+                encode_outcome_record(outcome, payload),
+                actor.user_id,
+                self._clock.now(),
+            )
+        try:
+            updated = await self._store.transition_case(
+                case_id,
+                case.state,
+                storage.CaseState(new_state.value),
+                self._clock.now(),
+                claimed_by=actor.user_id if action is CaseAction.CLAIM else None,
+                outcome=stored_outcome,
+            )
+        except storage.Conflict:
+            raise InvalidTransition("the case changed meanwhile; reload it") from None
+        await self._audit(f"case.{action.value}", actor, case_id, client)
+        await self.publisher.case_changed(updated)
+        return updated
+
+    async def close(
+        self,
+        actor: Actor,
+        case_id: str,
+        *,
+        category: OutcomeCategory,
+        urgency: Urgency | None,
+        destination: Destination | None,
+        reasons: Sequence[RejectionReason],
+        payload: bytes,
+        client: str | None,
+    ) -> storage.Case:
+        outcome = make_outcome(category, urgency=urgency, destination=destination, reasons=reasons)
+        return await self.move(
+            actor, case_id, CaseAction.CLOSE, client, outcome=outcome, payload=payload
+        )
+
+    async def check_downgrade(self, actor: Actor, case_id: str, urgency: Urgency) -> Outcome:
+        """The downgraded outcome if the rules allow it (storage cannot store it yet)."""
+        _case, parties, _ = await self.load(actor, case_id, CaseAction.DOWNGRADE)
+        record = await self._store.get_outcome(case_id)
+        if record is None:
+            raise InvalidTransition()
+        return downgrade(decode_outcome_record(record).outcome, urgency, parties)
+
+    # ------------------------------------------------------------------ attachments
+
+    async def upload(
+        self,
+        actor: Actor,
+        case_id: str,
+        attachment_id: str,
+        declared_sha256: bytes,
+        chunks: AsyncIterable[bytes],
+        *,
+        max_size: int,
+        client: str | None,
+    ) -> storage.Attachment:
+        """Store a photo's *ciphertext* (DESIGN section 9: the server never decodes an
+        image). Streamed into the blob store with a size cap; the SHA-256 the client
+        declared (the one inside its photo-reference message) must match what arrived."""
+        await self.load(actor, case_id, CaseAction.MESSAGE)
+        try:
+            uuid.UUID(attachment_id)
+        except ValueError:
+            raise InvalidInput("the attachment id is a UUID") from None
+        if len(declared_sha256) != 32:
+            raise InvalidInput("the declared SHA-256 is 32 bytes")
+        try:
+            info = await self._store.blobs.put(chunks, max_size=max_size)
+        except storage.BlobTooLarge:
+            raise PayloadTooLarge("the photo is larger than the limit") from None
+        if not hmac.compare_digest(info.sha256, declared_sha256) or info.size == 0:
+            await self._store.blobs.delete(info.blob_id)
+            raise InvalidInput("the upload does not match its declared SHA-256")
+        try:
+            attachment = await self._store.create_attachment(
+                storage.Attachment(
+                    attachment_id=attachment_id,
+                    case_id=case_id,
+                    uploader_id=actor.user_id,
+                    blob_id=info.blob_id,
+                    ciphertext_sha256=info.sha256,
+                    size=info.size,
+                    content_type="application/octet-stream",
+                    metadata=b"",
+                    created_at=self._clock.now(),
+                )
+            )
+        except storage.Conflict:
+            await self._store.blobs.delete(info.blob_id)
+            raise Conflict("an attachment with this id exists") from None
+        await self._audit("attachment.upload", actor, case_id, client)
+        return attachment
+
+    async def attachments(self, actor: Actor, case_id: str) -> list[storage.Attachment]:
+        await self.load(actor, case_id, CaseAction.VIEW)
+        return await self._store.list_attachments(case_id)
+
+    async def download(
+        self, actor: Actor, case_id: str, attachment_id: str, client: str | None
+    ) -> tuple[storage.Attachment, AsyncIterator[bytes]]:
+        await self.load(actor, case_id, CaseAction.VIEW)
+        try:
+            attachment = await self._store.get_attachment(attachment_id)
+        except (storage.NotFound, storage.InvalidArgument):
+            raise NotFound() from None
+        if attachment.case_id != case_id:
+            raise NotFound()
+        await self._audit("attachment.download", actor, case_id, client)
+        return attachment, self._store.blobs.open(attachment.blob_id)
+
+    async def receipt(self, actor: Actor, case_id: str, kind: str, seq: int) -> storage.Receipt:
+        case, parties, _ = await self.load(actor, case_id, CaseAction.VIEW)
+        if not parties:
+            # Records officers and auditors may read a case but are not in its thread.
+            raise Forbidden("only participants send receipts")
+        if seq > case.last_seq:
+            raise InvalidInput("no message has this sequence number yet")
+        return await self._store.record_receipt(
+            case_id, actor.user_id, storage.ReceiptKind(kind), seq, self._clock.now()
+        )

@@ -1,0 +1,147 @@
+"""Stable error codes and the exceptions that carry them to the wire.
+
+Domain code raises :class:`DomainError` subclasses (no aiohttp here); the one HTTP error
+mapper (``server.api.middleware``) and the Socket.IO handlers turn them into
+``{"error": {"code": ..., "message": ...}}``. Codes are part of the public API
+(``docs/api.md``): never rename one. Messages are fixed strings chosen here, never built
+from user input, so no patient data or secret can reach a response or a log line through
+them (STYLE "Errors"; Synapse ``api/errors.py`` ``Codes``).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = [
+    "AuthError",
+    "Conflict",
+    "CsrfFailed",
+    "DomainError",
+    "ErrorCode",
+    "Forbidden",
+    "InvalidInput",
+    "InvalidTransition",
+    "Locked",
+    "NotFound",
+    "PayloadTooLarge",
+    "RateLimited",
+    "Unavailable",
+]
+
+
+class ErrorCode(StrEnum):
+    BAD_REQUEST = "bad_request"
+    VALIDATION_FAILED = "validation_failed"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    UNAUTHENTICATED = "unauthenticated"
+    INVALID_CREDENTIALS = "invalid_credentials"
+    MFA_REQUIRED = "mfa_required"
+    INVALID_TOTP = "invalid_totp"
+    ACCOUNT_LOCKED = "account_locked"
+    CSRF_FAILED = "csrf_failed"
+    FORBIDDEN = "forbidden"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    CONFLICT = "conflict"
+    INVALID_TRANSITION = "invalid_transition"
+    INVITE_INVALID = "invite_invalid"
+    RATE_LIMITED = "rate_limited"
+    UNAVAILABLE = "unavailable"
+    INTERNAL = "internal"
+
+
+#: HTTP status of each code; the Socket.IO layer sends the code alone.
+HTTP_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.BAD_REQUEST: 400,
+    ErrorCode.VALIDATION_FAILED: 422,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
+    ErrorCode.UNAUTHENTICATED: 401,
+    ErrorCode.INVALID_CREDENTIALS: 401,
+    ErrorCode.MFA_REQUIRED: 401,
+    ErrorCode.INVALID_TOTP: 401,
+    ErrorCode.ACCOUNT_LOCKED: 423,
+    ErrorCode.CSRF_FAILED: 403,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
+    ErrorCode.CONFLICT: 409,
+    ErrorCode.INVALID_TRANSITION: 409,
+    ErrorCode.INVITE_INVALID: 410,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.UNAVAILABLE: 503,
+    ErrorCode.INTERNAL: 500,
+}
+
+
+class DomainError(Exception):
+    """Base class: an expected refusal with a stable code and a fixed, data-free message."""
+
+    code: ErrorCode = ErrorCode.BAD_REQUEST
+    message: str = "the request was refused"
+
+    def __init__(self, message: str | None = None, *, retry_after: int | None = None) -> None:
+        if message is not None:
+            self.message = message
+        self.retry_after = retry_after
+        super().__init__(self.message)
+
+
+class InvalidInput(DomainError):
+    code = ErrorCode.VALIDATION_FAILED
+    message = "the request body is not valid"
+
+
+class AuthError(DomainError):
+    code = ErrorCode.UNAUTHENTICATED
+    message = "sign in first"
+
+
+class Forbidden(DomainError):
+    code = ErrorCode.FORBIDDEN
+    message = "you may not do this"
+
+
+class NotFound(DomainError):
+    """Also what another organisation's case answers, so existence is never revealed."""
+
+    code = ErrorCode.NOT_FOUND
+    message = "not found"
+
+
+class Conflict(DomainError):
+    code = ErrorCode.CONFLICT
+    message = "the resource changed or already exists"
+
+
+class InvalidTransition(DomainError):
+    code = ErrorCode.INVALID_TRANSITION
+    message = "the case cannot make this move in its current state"
+
+
+class Locked(DomainError):
+    code = ErrorCode.ACCOUNT_LOCKED
+    message = "too many failed attempts; try again later"
+
+
+class RateLimited(DomainError):
+    code = ErrorCode.RATE_LIMITED
+    message = "too many requests; slow down"
+
+
+class PayloadTooLarge(DomainError):
+    code = ErrorCode.PAYLOAD_TOO_LARGE
+    message = "the request body is too large"
+
+
+class CsrfFailed(DomainError):
+    code = ErrorCode.CSRF_FAILED
+    message = "missing or wrong CSRF token"
+
+
+class Unavailable(DomainError):
+    """The database or disk failed; the request may be retried (503)."""
+
+    code = ErrorCode.UNAVAILABLE
+    message = "the service is briefly unavailable; try again"

@@ -1,0 +1,412 @@
+"""Real time over python-socketio on aiohttp (DESIGN section 6).
+
+Rules
+-----
+* ``connect`` authenticates from the session cookie (the same two-factor session as HTTP)
+  and refuses any Origin outside ``Settings.origins()``. Engine.IO checks the Origin too
+  (``cors_allowed_origins`` is an explicit, non-empty list: an empty list would switch the
+  check off); we check again so the rule does not depend on a library default.
+* Rooms: ``user:<id>`` (own notifications), ``queue:<service id>`` for the service's
+  dermatologists, ``case:<id>`` for the case's parties. Joining a case room is authorised
+  by the policy like every event.
+* Delivery: ``send`` appends through the case service (client message id, per-case
+  sequence number in the same transaction), acknowledges with ``seq`` after the commit,
+  and the service then publishes ``message`` to the case room. Clients retry unacknowledged
+  sends (idempotent) and de-duplicate by ``client_msg_id`` / ``seq``.
+* Catch-up: after (re)connecting the client calls ``sync`` with its last ``seq`` per case.
+  The server joins the rooms *first*, then reads from the database, so a message committed
+  in between arrives twice (room and replay) rather than never; the client de-duplicates.
+* Typing indicators are relayed, never stored; receipts are stored and relayed.
+* A stalled client (its outgoing queue above ``client_backlog_limit`` packets) is
+  disconnected by a watchdog; it reconnects and catches up from the database, so slow
+  readers cost bounded memory.
+* Every event re-checks the session (cached for a few seconds) and the case policy.
+* Errors answer ``{"ok": false, "error": {"code", "message"}}`` with the stable codes of
+  ``server.errors``; successes answer ``{"ok": true, ...}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from http.cookies import CookieError, SimpleCookie
+from typing import TYPE_CHECKING, Annotated, Any
+
+import pydantic
+import socketio
+from aiohttp import web
+from pydantic import Field
+
+import storage
+from server.api import schemas as s
+from server.domain.accounts import Authenticated
+from server.domain.clock import Clock
+from server.domain.policy import CaseAction, Role
+from server.errors import AuthError, DomainError, ErrorCode, InvalidInput, Unavailable
+from server.logs import event
+from server.netaddr import client_address
+from server.settings import Settings
+
+if TYPE_CHECKING:
+    from server.services import Services
+
+__all__ = ["Realtime"]
+
+SESSION_COOKIE = "dermline_session"
+# A socket's session is re-read at most this often (HTTP re-reads it on every request), so a
+# revoked session loses its sockets within this many seconds; it keeps 1,000 busy
+# connections from turning every event into two extra reads.
+AUTH_CACHE_SECONDS = 30.0
+WATCHDOG_INTERVAL = 0.5
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def message_payload(m: storage.Message) -> dict[str, Any]:
+    return {
+        "case_id": m.case_id,
+        "seq": m.seq,
+        "client_msg_id": m.client_msg_id,
+        "sender_id": m.sender_id,
+        "envelope": _b64(m.envelope),
+        "created_at": m.created_at.isoformat(),
+    }
+
+
+def case_payload(c: storage.Case) -> dict[str, Any]:
+    return {
+        "case_id": c.case_id,
+        "practice_id": c.practice_id,
+        "service_id": c.service_id,
+        "state": c.state.value,
+        "priority": c.priority.value,
+        "claimed_by": c.claimed_by,
+        "outcome_category": c.outcome_category.value if c.outcome_category else None,
+        "last_seq": c.last_seq,
+        "updated_at": c.updated_at.isoformat(),
+    }
+
+
+class SendIn(s.Model):
+    case_id: s.Id
+    client_msg_id: s.Uuid
+    envelope: s.B64
+
+
+class CaseRef(s.Model):
+    case_id: s.Id
+
+
+class ReceiptEventIn(s.Model):
+    case_id: s.Id
+    kind: str
+    seq: int
+
+
+class SyncIn(s.Model):
+    # Bounded: one sync cannot make the server load thousands of cases.
+    cases: Annotated[dict[s.Id, Annotated[int, Field(ge=0)]], Field(max_length=500)] = {}
+    limit: Annotated[int, Field(ge=1, le=1000)] = 500
+
+
+def _error(exc: DomainError) -> dict[str, Any]:
+    return {"ok": False, "error": {"code": exc.code.value, "message": exc.message}}
+
+
+class _RedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
+    """python-socketio's Redis manager makes a new Redis client on each (re)connect (the
+    publisher and the listener may each make one) and never closes the replaced ones; keep
+    them all so that shutdown closes every connection."""
+
+    def __init__(self, url: str, channel: str) -> None:
+        super().__init__(url, channel=channel)
+        self.clients: list[Any] = []
+
+    def _redis_connect(self) -> None:
+        super()._redis_connect()
+        self.clients.append((self.redis, self.pubsub))
+
+
+class Realtime:
+    """The Socket.IO server and the case service's publisher."""
+
+    def __init__(self, settings: Settings, clock: Clock) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._services: Services | None = None
+        manager = None
+        if settings.redis_url is not None:
+            # DESIGN section 8: cross-node emits; Redis is lossy, the DB replay is not.
+            manager = _RedisManager(settings.redis_url.reveal(), settings.redis_channel)
+        origins = list(settings.origins())
+        if not origins:  # an empty list would switch Engine.IO's Origin check off
+            raise ValueError("allowed origins must not be empty")
+        self.sio = socketio.AsyncServer(
+            async_mode="aiohttp",
+            cors_allowed_origins=origins,
+            client_manager=manager,
+            logger=False,
+            engineio_logger=False,
+            max_http_buffer_size=settings.max_body_bytes,
+            ping_interval=20,
+            ping_timeout=20,
+        )
+        self._auth_cache: dict[str, tuple[float, Authenticated]] = {}
+        self._register()
+
+    # ------------------------------------------------------------------ wiring
+
+    def attach(self, app: web.Application) -> None:
+        self.sio.attach(app, socketio_path="socket.io")
+
+    def bind(self, services: Services) -> None:
+        self._services = services
+
+    @property
+    def services(self) -> Services:
+        assert self._services is not None, "bind() is called at start-up"
+        return self._services
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        task = asyncio.create_task(self._watchdog())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await self._close_manager()
+
+    async def _close_manager(self) -> None:
+        """Stop the Redis listener and close its connections (python-socketio leaves them
+        open at shutdown)."""
+        manager = self.sio.manager
+        if not isinstance(manager, _RedisManager):
+            return
+        listener = getattr(manager, "thread", None)
+        if isinstance(listener, asyncio.Future):
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await listener
+        for redis, pubsub in manager.clients:
+            for conn in (pubsub, redis):
+                with contextlib.suppress(Exception):
+                    await conn.aclose()
+
+    async def _watchdog(self) -> None:
+        """Disconnect clients whose outgoing backlog exceeds the limit (DESIGN section 6)."""
+        limit = self._settings.client_backlog_limit
+        while True:
+            await asyncio.sleep(WATCHDOG_INTERVAL)
+            for sock in list(self.sio.eio.sockets.values()):
+                if sock.queue.qsize() > limit and not sock.closed:
+                    event("realtime.backlog_disconnect", level=logging.WARNING, count=limit)
+                    # abort: do not queue a CLOSE behind the backlog; the client reconnects
+                    # and catches up from the database.
+                    with contextlib.suppress(Exception):
+                        await sock.close(wait=False, abort=True)
+
+    # ------------------------------------------------------------------ publisher
+
+    async def message_appended(self, case: storage.Case, message: storage.Message) -> None:
+        await self.sio.emit("message", message_payload(message), room=f"case:{case.case_id}")
+
+    async def case_changed(self, case: storage.Case) -> None:
+        """Tell the case room, each participant's own room (a new case has no room members
+        yet: the client then calls ``sync`` to join it) and the service queue."""
+        payload = case_payload(case)
+        rooms = [f"case:{case.case_id}"]
+        rooms += [
+            f"user:{p.user_id}" for p in await self.services.store.list_participants(case.case_id)
+        ]
+        await self.sio.emit("case", payload, room=rooms)
+        await self.sio.emit("queue", payload, room=f"queue:{case.service_id}")
+
+    # ------------------------------------------------------------------ auth
+
+    async def sessions_revoked(self, user_id: str) -> None:
+        """Some of the user's sessions ended: re-check each of the user's sockets on this
+        node now and disconnect those whose session is gone (other nodes notice at their
+        next periodic re-check, within AUTH_CACHE_SECONDS)."""
+        sids = [sid for sid, _eio in self.sio.manager.get_participants("/", f"user:{user_id}")]
+        for sid in sids:
+            self._auth_cache.pop(sid, None)
+            try:
+                await self._auth(sid)
+            except DomainError:
+                await self.sio.disconnect(sid)
+            except KeyError:
+                pass  # the socket went away meanwhile
+
+    async def _auth(self, sid: str) -> tuple[Authenticated, str]:
+        session = await self.sio.get_session(sid)
+        token: str = session["token"]
+        now = time.monotonic()
+        cached = self._auth_cache.get(sid)
+        if cached is not None and now - cached[0] < AUTH_CACHE_SECONDS:
+            return cached[1], session["client"]
+        try:
+            auth = await self.services.accounts.authenticate(token)
+        except DomainError:
+            self._auth_cache.pop(sid, None)
+            raise AuthError() from None
+        self._auth_cache[sid] = (now, auth)
+        return auth, session["client"]
+
+    def _register(self) -> None:
+        sio = self.sio
+
+        async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+            origin = environ.get("HTTP_ORIGIN")
+            if origin is not None and origin.rstrip("/") not in self._settings.origins():
+                raise socketio.exceptions.ConnectionRefusedError("origin_refused")
+            request = environ.get("aiohttp.request")
+            peer = request.remote if request is not None else None
+            client = client_address(
+                peer, environ.get("HTTP_X_FORWARDED_FOR"), self._settings.trusted_proxies
+            )
+            token = None
+            try:
+                cookie = SimpleCookie(environ.get("HTTP_COOKIE", ""))
+                if SESSION_COOKIE in cookie:
+                    token = cookie[SESSION_COOKIE].value
+            except CookieError:
+                token = None
+            try:
+                authed = await self.services.accounts.authenticate(token)
+            except DomainError:
+                event("realtime.refused", level=logging.INFO, client=client, code="auth")
+                raise socketio.exceptions.ConnectionRefusedError("unauthenticated") from None
+            await sio.save_session(sid, {"token": token, "client": client})
+            self._auth_cache[sid] = (time.monotonic(), authed)
+            await sio.enter_room(sid, f"user:{authed.user.user_id}")
+            for org_id, roles in authed.actor.memberships.items():
+                if Role.DERMATOLOGIST in roles:
+                    await sio.enter_room(sid, f"queue:{org_id}")
+            event("realtime.connect", user_id=authed.user.user_id, client=client)
+
+        async def disconnect(sid: str, reason: Any = None) -> None:
+            self._auth_cache.pop(sid, None)
+
+        sio.on("connect", connect)
+        sio.on("disconnect", disconnect)
+
+        def handler(
+            fn: Callable[[str, Authenticated, str, Any], Awaitable[dict[str, Any]]],
+        ) -> None:
+            async def wrapped(sid: str, data: Any = None) -> dict[str, Any]:
+                try:
+                    auth, client = await self._auth(sid)
+                    return await fn(sid, auth, client, data)
+                except DomainError as exc:
+                    if isinstance(exc, AuthError):
+                        # The session ended (logout, revoke, expiry): close the socket too.
+                        asyncio.get_running_loop().create_task(sio.disconnect(sid))
+                    return _error(exc)
+                except pydantic.ValidationError:
+                    return _error(InvalidInput())
+                except storage.Unavailable:
+                    return _error(Unavailable())
+                except Exception as exc:
+                    event(
+                        "realtime.internal_error",
+                        level=logging.ERROR,
+                        action=fn.__name__,
+                        error_type=type(exc).__name__,
+                    )
+                    return {
+                        "ok": False,
+                        "error": {
+                            "code": ErrorCode.INTERNAL.value,
+                            "message": "something went wrong on the server",
+                        },
+                    }
+
+            sio.on(fn.__name__, wrapped)
+
+        @handler
+        async def send(sid: str, auth: Authenticated, client: str, data: Any) -> dict[str, Any]:
+            body = SendIn.model_validate(data)
+            result = await self.services.cases.send(
+                auth.actor, body.case_id, body.client_msg_id, body.envelope, client
+            )
+            # The sender is a party: make sure it hears the room from now on.
+            await sio.enter_room(sid, f"case:{body.case_id}")
+            return {"ok": True, "seq": result.message.seq, "duplicate": not result.created}
+
+        @handler
+        async def join(sid: str, auth: Authenticated, client: str, data: Any) -> dict[str, Any]:
+            body = CaseRef.model_validate(data)
+            case, _p, _ = await self.services.cases.load(auth.actor, body.case_id, CaseAction.VIEW)
+            await sio.enter_room(sid, f"case:{case.case_id}")
+            return {"ok": True, "case": case_payload(case)}
+
+        @handler
+        async def leave(sid: str, auth: Authenticated, client: str, data: Any) -> dict[str, Any]:
+            body = CaseRef.model_validate(data)
+            await sio.leave_room(sid, f"case:{body.case_id}")
+            return {"ok": True}
+
+        @handler
+        async def sync(sid: str, auth: Authenticated, client: str, data: Any) -> dict[str, Any]:
+            body = SyncIn.model_validate(data or {})
+            limit = max(1, min(body.limit, self._settings.replay_batch))
+            wanted = dict(body.cases)
+            # Also every case the user takes part in, so a case opened while this client
+            # was away is not missed (first page: the most recently updated).
+            page = await self.services.store.list_cases_for_user(auth.user.user_id, limit=200)
+            for c in page.items:
+                wanted.setdefault(c.case_id, 0)
+            out: dict[str, Any] = {}
+            for case_id, after in wanted.items():
+                try:
+                    case, _p, _ = await self.services.cases.load(
+                        auth.actor, case_id, CaseAction.VIEW
+                    )
+                except DomainError as exc:
+                    out[case_id] = {"error": {"code": exc.code.value, "message": exc.message}}
+                    continue
+                await sio.enter_room(sid, f"case:{case_id}")  # rooms first, then replay
+                msgs = await self.services.store.list_messages(
+                    case_id, after_seq=max(0, int(after)), limit=limit
+                )
+                out[case_id] = {
+                    "case": case_payload(case),
+                    "messages": [message_payload(m) for m in msgs],
+                    "more": len(msgs) == limit,
+                }
+            return {"ok": True, "cases": out}
+
+        @handler
+        async def typing(sid: str, auth: Authenticated, client: str, data: Any) -> dict[str, Any]:
+            body = CaseRef.model_validate(data)
+            await self.services.cases.load(auth.actor, body.case_id, CaseAction.MESSAGE)
+            await sio.emit(
+                "typing",
+                {"case_id": body.case_id, "user_id": auth.user.user_id},
+                room=f"case:{body.case_id}",
+                skip_sid=sid,
+            )
+            return {"ok": True}
+
+        @handler
+        async def receipt(sid: str, auth: Authenticated, client: str, data: Any) -> dict[str, Any]:
+            body = ReceiptEventIn.model_validate(data)
+            if body.kind not in ("delivered", "read"):
+                raise InvalidInput("kind is delivered or read")
+            r = await self.services.cases.receipt(auth.actor, body.case_id, body.kind, body.seq)
+            payload = {
+                "case_id": r.case_id,
+                "user_id": r.user_id,
+                "kind": r.kind.value,
+                "seq": r.seq,
+            }
+            await sio.emit("receipt", payload, room=f"case:{body.case_id}", skip_sid=sid)
+            return {"ok": True, "seq": r.seq}

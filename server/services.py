@@ -1,0 +1,63 @@
+"""The object graph the handlers use, built once per app from the settings (no globals)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import storage
+from server.domain.accounts import AccountService, AccountSettings
+from server.domain.cases import CaseService, NullPublisher, Publisher
+from server.domain.clock import Clock
+from server.keyfile import derive_key
+from server.ratelimit import RateLimiter
+from server.settings import Settings
+
+__all__ = ["Services", "build_services"]
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: storage.Storage
+    clock: Clock
+    accounts: AccountService
+    cases: CaseService
+    auth_limiter: RateLimiter
+
+
+def build_services(
+    settings: Settings,
+    store: storage.Storage,
+    clock: Clock,
+    server_secret: bytes,
+    publisher: Publisher | None = None,
+    on_sessions_revoked: Callable[[str], Awaitable[None]] | None = None,
+) -> Services:
+    account_settings = AccountSettings(
+        session_ttl=settings.session_ttl,
+        session_idle_timeout=settings.session_idle_timeout,
+        invite_ttl=settings.invite_ttl,
+        login_max_failures=settings.login_max_failures,
+        login_lockout=settings.login_lockout,
+        mfa_pending_ttl=settings.mfa_pending_ttl,
+        argon2_time_cost=settings.argon2_time_cost,
+        argon2_memory_kib=settings.argon2_memory_kib,
+    )
+    return Services(
+        settings=settings,
+        store=store,
+        clock=clock,
+        accounts=AccountService(
+            store,
+            account_settings,
+            clock,
+            derive_key(server_secret, "accounts"),
+            on_sessions_revoked,
+        ),
+        cases=CaseService(store, clock, publisher or NullPublisher()),
+        auth_limiter=RateLimiter(
+            per_minute=settings.auth_rate_per_minute,
+            clock=lambda: clock.now().timestamp(),
+        ),
+    )

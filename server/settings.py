@@ -1,0 +1,184 @@
+"""One typed settings object, built once at start-up and passed through the app factory.
+
+Sources, lowest precedence first:
+
+1. the defaults below;
+2. an optional TOML file (``--config FILE`` or ``DERMLINE_CONFIG``), keys named like the
+   fields (``max_body_bytes = 65536``);
+3. environment variables ``DERMLINE_<FIELD>`` (``DERMLINE_MAX_BODY_BYTES=65536``);
+4. explicit overrides (the command line's ``--host``, ``--port``, ...).
+
+Secrets are :class:`Secret` values whose ``repr`` and ``str`` never show the value, so a
+settings object can be logged (after Starlette ``config.Secret``). There are no module
+globals: :func:`load_settings` returns a new frozen object every time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Secret", "Settings", "SettingsError", "load_settings"]
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class SettingsError(ValueError):
+    """A configuration value is missing or malformed; the message names the setting only."""
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A value that must never be printed: ``repr`` and ``str`` redact it."""
+
+    _value: str = field(repr=False)
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def __str__(self) -> str:
+        return "**********"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Every knob of the server. Durations are seconds, sizes are bytes."""
+
+    data_dir: Path = Path("./var")
+    host: str = "127.0.0.1"
+    port: int = 8443
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    # The origin users type into the browser (e.g. https://dermline.example). Socket.IO and
+    # the CSRF Origin check accept exactly these origins; by default the server's own.
+    allowed_origins: tuple[str, ...] = ()
+    # X-Forwarded-For is believed only when the TCP peer is inside one of these networks.
+    trusted_proxies: tuple[IPNetwork, ...] = ()
+    # PostgreSQL DSN (secret: it may hold a password); SQLite in data_dir when absent.
+    database_url: Secret | None = None
+    # PostgreSQL schema (one database can hold several deployments or test runs).
+    database_schema: str = "public"
+    # Redis for cross-node Socket.IO emits (DESIGN section 8); single node when absent.
+    redis_url: Secret | None = None
+    # Redis pub/sub channel: nodes of one deployment share it; separate deployments (or test
+    # runs) on one Redis must not.
+    redis_channel: str = "dermline"
+    static_dir: Path | None = None
+    max_body_bytes: int = 256 * 1024
+    max_upload_bytes: int = 20 * 1024 * 1024
+    session_ttl: int = 12 * 3600
+    session_idle_timeout: int = 30 * 60
+    invite_ttl: int = 7 * 24 * 3600
+    login_max_failures: int = 5
+    login_lockout: int = 15 * 60
+    auth_rate_per_minute: int = 30
+    mfa_pending_ttl: int = 5 * 60
+    client_backlog_limit: int = 512
+    # Seconds between signed audit checkpoints (DESIGN section 10); 0 switches them off.
+    audit_checkpoint_interval: int = 300
+    replay_batch: int = 500
+    log_level: str = "INFO"
+    log_file: Path | None = None
+    # Argon2id cost for the hash of the auth key (the auth key is already a 256-bit PBKDF2
+    # output, so moderate parameters suffice; RFC 9106 second recommended option scaled down).
+    argon2_time_cost: int = 2
+    argon2_memory_kib: int = 19 * 1024
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
+
+    def origins(self) -> tuple[str, ...]:
+        """The explicit list of origins allowed for Socket.IO and unsafe HTTP methods."""
+        if self.allowed_origins:
+            return self.allowed_origins
+        hosts = {self.host}
+        if self.host in ("127.0.0.1", "0.0.0.0", "::", "::1"):  # noqa: S104 - names, not binds
+            hosts |= {"localhost", "127.0.0.1"}
+        return tuple(sorted(f"{self.scheme}://{h}:{self.port}" for h in hosts))
+
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "dermline.db"
+
+
+_SECRET_FIELDS = {"database_url", "redis_url"}
+
+
+def _coerce(name: str, raw: Any, kind: Any) -> Any:
+    """Turn a TOML or environment value into the field's type; SettingsError names the key."""
+    try:
+        if name in _SECRET_FIELDS:
+            return None if raw in (None, "") else Secret(str(raw))
+        if name in ("tls_cert", "tls_key", "static_dir", "log_file"):
+            return None if raw in (None, "") else Path(str(raw))
+        if name == "data_dir":
+            return Path(str(raw))
+        if name == "allowed_origins":
+            items = raw if isinstance(raw, list) else str(raw).split(",")
+            return tuple(str(i).strip().rstrip("/") for i in items if str(i).strip())
+        if name == "trusted_proxies":
+            items = raw if isinstance(raw, list) else str(raw).split(",")
+            return tuple(
+                ipaddress.ip_network(str(i).strip(), strict=False) for i in items if str(i).strip()
+            )
+        if kind in ("int", int):
+            if isinstance(raw, bool):
+                raise ValueError
+            value = int(raw)
+            if value < 0:
+                raise ValueError
+            return value
+        return str(raw)
+    except (ValueError, TypeError):
+        raise SettingsError(f"invalid value for setting {name!r}") from None
+
+
+def load_settings(
+    *,
+    environ: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build the settings from defaults, an optional TOML file, the environment, overrides."""
+    env = os.environ if environ is None else environ
+    fields = {f.name: f.type for f in dataclasses.fields(Settings)}
+    values: dict[str, Any] = {}
+    if config_file is None and env.get("DERMLINE_CONFIG"):
+        config_file = Path(env["DERMLINE_CONFIG"])
+    if config_file is not None:
+        try:
+            data = tomllib.loads(config_file.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+            raise SettingsError("cannot read the configuration file") from None
+        for key, raw in data.items():
+            if key not in fields:
+                raise SettingsError(f"unknown setting {key!r} in the configuration file")
+            values[key] = _coerce(key, raw, fields[key])
+    for name, kind in fields.items():
+        env_name = "DERMLINE_" + name.upper()
+        if env_name in env:
+            values[name] = _coerce(name, env[env_name], kind)
+    for name, raw in (overrides or {}).items():
+        if name not in fields:
+            raise SettingsError(f"unknown setting {name!r}")
+        if raw is not None:
+            values[name] = _coerce(name, raw, fields[name])
+    settings = Settings(**values)
+    if (settings.tls_cert is None) != (settings.tls_key is None):
+        raise SettingsError("tls_cert and tls_key must be given together")
+    if not 0 < settings.port < 65536:
+        raise SettingsError("invalid value for setting 'port'")
+    return settings

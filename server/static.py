@@ -1,0 +1,40 @@
+"""Serve the built web client (``client_web/dist``) at ``/`` when it exists.
+
+Hashed assets are cacheable for a year; ``index.html`` is never cached so a new release
+is picked up at once. Unknown paths that look like client-side routes (no dot in the last
+segment) get ``index.html``; anything else is a 404. Paths are resolved inside the folder
+only (no ``..`` escapes).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+__all__ = ["add_static_routes"]
+
+
+def add_static_routes(app: web.Application, root: Path) -> None:
+    root = root.resolve()
+    index = root / "index.html"
+
+    async def serve(request: web.Request) -> web.StreamResponse:
+        tail = request.match_info.get("tail", "")
+        if tail:
+            candidate = (root / tail).resolve()
+            if candidate.is_relative_to(root) and candidate.is_file():
+                response = web.FileResponse(candidate)
+                if "/assets/" in f"/{tail}":
+                    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+                return response
+            if "." in tail.rsplit("/", 1)[-1] or tail.startswith("api/"):
+                raise web.HTTPNotFound()
+        if not index.is_file():
+            raise web.HTTPNotFound()
+        response = web.FileResponse(index)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+    app.router.add_get("/", serve)
+    app.router.add_get("/{tail:(?!api/|socket\\.io/).*}", serve)

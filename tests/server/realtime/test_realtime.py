@@ -1,0 +1,161 @@
+"""Socket.IO: authentication, origins, queue and case rooms, delivery, typing, receipts."""
+
+import asyncio
+from pathlib import Path
+
+import pytest
+import socketio
+
+from client_py.realtime import RealtimeClient, RealtimeError
+from crypto.content import ContentType
+from tests.server.harness import BACKENDS, HISTORY, live_server, make_world
+
+
+async def next_event(q: asyncio.Queue) -> dict:
+    return await asyncio.wait_for(q.get(), 5.0)
+
+
+async def test_queue_claim_messages_typing_receipts(tmp_path: Path) -> None:
+    async with live_server(tmp_path) as live:
+        w = await make_world(live)
+        gp, derm = w.gp.client, w.derm.client
+        derm_rt = await derm.connect_realtime()
+        gp_rt = await gp.connect_realtime()
+
+        case_id = await gp.create_case(w.practice_id, w.service_id, HISTORY)
+        appeared = await next_event(derm_rt.queue_events)
+        assert appeared["case_id"] == case_id and appeared["state"] == "submitted"
+        assert "name" not in appeared and "CANARY" not in str(appeared)
+
+        await derm.move(case_id, "claim")
+        await derm_rt.call("join", {"case_id": case_id})
+        seq = await derm.send_text(case_id, "Hello from the service")
+        assert seq == 2
+        got = await next_event(gp_rt.messages)
+        if got["seq"] == 1:  # the history may arrive first through the sync
+            got = await next_event(gp_rt.messages)
+        assert got["seq"] == 2
+        ctype, body = await gp.open(got)
+        assert (ctype, body["text"]) == (ContentType.TEXT, "Hello from the service")
+
+        await gp_rt.call("typing", {"case_id": case_id})
+        typing = await next_event(derm_rt.typing_events)
+        assert typing == {"case_id": case_id, "user_id": w.gp.user_id}
+        await gp_rt.call("receipt", {"case_id": case_id, "kind": "read", "seq": 2})
+        receipt = await next_event(derm_rt.receipt_events)
+        assert receipt["seq"] == 2 and receipt["user_id"] == w.gp.user_id
+        stored = await live.services.store.list_receipts(case_id)
+        assert [(r.user_id, r.kind.value, r.seq) for r in stored] == [(w.gp.user_id, "read", 2)]
+        with pytest.raises(RealtimeError) as err:
+            await gp_rt.call("receipt", {"case_id": case_id, "kind": "read", "seq": 99})
+        assert err.value.code == "validation_failed"
+
+
+async def test_every_event_is_authorised(tmp_path: Path) -> None:
+    async with live_server(tmp_path) as live:
+        w = await make_world(live)
+        case_id = await w.gp.client.create_case(w.practice_id, w.service_id, HISTORY)
+        # A GP of another practice: the case answers not_found, like a missing one.
+        other = await w.admin.client.create_organisation("practice", "Oak Surgery")
+        stranger = await live.person(
+            await w.admin.client.invite(other["org_id"], "gp"), "x@example.org", "Dr X"
+        )
+        rt = await stranger.client.connect_realtime()
+        for event, data in (
+            ("join", {"case_id": case_id}),
+            ("typing", {"case_id": case_id}),
+            ("receipt", {"case_id": case_id, "kind": "read", "seq": 1}),
+            ("join", {"case_id": "00000000-0000-4000-8000-000000000000"}),
+        ):
+            with pytest.raises(RealtimeError) as err:
+                await rt.call(event, data)
+            assert err.value.code == "not_found"
+        msg_id, env = await w.gp.client.seal(case_id, ContentType.TEXT, {"text": "x"})
+        with pytest.raises(RealtimeError) as err:
+            await rt.call("send", {"case_id": case_id, "client_msg_id": msg_id, "envelope": env})
+        assert err.value.code == "not_found"
+        # The dermatologist may not post before claiming.
+        derm_rt = await w.derm.client.connect_realtime()
+        msg_id, env = await w.derm.client.seal(case_id, ContentType.TEXT, {"text": "x"})
+        with pytest.raises(RealtimeError) as err:
+            await derm_rt.call(
+                "send", {"case_id": case_id, "client_msg_id": msg_id, "envelope": env}
+            )
+        assert err.value.code == "forbidden"
+        with pytest.raises(RealtimeError) as err:
+            await derm_rt.call("send", {"case_id": case_id})
+        assert err.value.code == "validation_failed"
+
+
+async def test_connect_needs_a_session_and_an_allowed_origin(tmp_path: Path) -> None:
+    async with live_server(tmp_path) as live:
+        w = await make_world(live)
+        anonymous = RealtimeClient(live.url, lambda: "")
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await anonymous.connect()
+        forged = RealtimeClient(live.url, lambda: "dermline_session=forged")
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await forged.connect()
+        # A page on another origin, even with the victim's cookie, cannot connect.
+        evil = RealtimeClient(
+            live.url, w.gp.client.api.cookie_header, origin="https://evil.example"
+        )
+        with pytest.raises(socketio.exceptions.ConnectionError):
+            await evil.connect()
+        good = RealtimeClient(
+            live.url, w.gp.client.api.cookie_header, origin="http://dermline.test"
+        )
+        await good.connect()
+        await good.disconnect()
+        for c in (anonymous, forged, evil):
+            await c.sio.disconnect()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_replay_after_reconnect_is_exactly_once(tmp_path: Path, backend: str) -> None:
+    async with live_server(tmp_path, backend) as live:
+        w = await make_world(live)
+        gp, derm = w.gp.client, w.derm.client
+        case_id = await gp.create_case(w.practice_id, w.service_id, HISTORY)
+        await derm.move(case_id, "claim")
+        gp_rt = await gp.connect_realtime()
+        derm_rt = await derm.connect_realtime()
+        await derm_rt.call("join", {"case_id": case_id})
+        # The GP goes away; the dermatologist keeps writing.
+        await gp_rt.sio.disconnect()
+        for i in range(20):
+            await derm.send_text(case_id, f"message {i}")
+        await gp_rt.connect()
+        seqs = []
+        while len(seqs) < 21:
+            seqs.append((await next_event(gp_rt.messages))["seq"])
+        assert seqs == list(range(1, 22))
+        await asyncio.sleep(0.2)
+        assert gp_rt.messages.empty()
+
+
+async def test_logout_closes_the_users_sockets_at_once(tmp_path: Path) -> None:
+    async with live_server(tmp_path) as live:
+        w = await make_world(live)
+        second = await live.relogin(w.gp)  # another session of the same person stays
+        rt_gone = await w.gp.client.connect_realtime()
+        rt_kept = await second.connect_realtime()
+        await w.gp.client.logout()
+        await asyncio.wait_for(rt_gone.disconnected.wait(), timeout=5)
+        assert rt_kept.connected.is_set()
+        assert (await rt_kept.call("sync", {}))["ok"]
+        # The closed socket's reconnection attempts are refused (no valid session).
+        await asyncio.sleep(1.0)
+        assert not rt_gone.connected.is_set()
+        await rt_gone.sio.disconnect()
+
+
+async def test_sync_is_bounded(tmp_path: Path) -> None:
+    async with live_server(tmp_path) as live:
+        w = await make_world(live)
+        rt = await w.gp.client.connect_realtime()
+        too_many = {f"00000000-0000-4000-8000-{i:012d}": 0 for i in range(501)}
+        for data in ({"cases": too_many}, {"cases": {"x": -1}}, {"limit": 0}):
+            with pytest.raises(RealtimeError) as err:
+                await rt.call("sync", data)
+            assert err.value.code == "validation_failed"

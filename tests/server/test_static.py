@@ -1,0 +1,31 @@
+"""The built web client is served from client_web/dist with the security headers."""
+
+from pathlib import Path
+
+import aiohttp
+
+from tests.server.harness import live_server
+
+
+async def test_static_client(tmp_path: Path) -> None:
+    dist = tmp_path / "dist"
+    (dist / "assets").mkdir(parents=True)
+    (dist / "index.html").write_text("<!doctype html><title>Dermline</title>")
+    (dist / "assets" / "app-1a2b3c.js").write_text("console.log(1)")
+    (tmp_path / "secret.txt").write_text("outside")
+    async with (
+        live_server(tmp_path / "data", static_dir=dist) as live,
+        aiohttp.ClientSession() as http,
+    ):
+        async with http.get(live.url + "/") as resp:
+            assert resp.status == 200 and "Dermline" in await resp.text()
+            assert resp.headers["Cache-Control"] == "no-cache"
+            assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"]
+        async with http.get(live.url + "/assets/app-1a2b3c.js") as resp:
+            assert resp.status == 200 and "immutable" in resp.headers["Cache-Control"]
+        async with http.get(live.url + "/cases/123") as resp:  # a client-side route
+            assert resp.status == 200 and "Dermline" in await resp.text()
+        for path in ("/assets/missing.js", "/%2e%2e/secret.txt", "/api/v1/unknown"):
+            async with http.get(live.url + path) as resp:
+                assert resp.status == 404, path
+                assert "outside" not in await resp.text()
