@@ -24,7 +24,7 @@ from typing import Any, Protocol, TypeVar
 
 import asyncpg
 
-from storage.errors import Conflict, NotFound, StorageError, Unavailable
+from storage.errors import Conflict, InvalidArgument, NotFound, StorageError, Unavailable
 
 __all__ = ["Dialect", "Row", "Txn", "TxnFn", "postgres_error", "sqlite_error", "to_dollar"]
 
@@ -35,8 +35,13 @@ T = TypeVar("T")
 class Dialect:
     """Backend-specific SQL fragments."""
 
-    def __init__(self, name: str, *, for_update: str, single_statement_units: bool) -> None:
+    def __init__(
+        self, name: str, *, for_update: str, single_statement_units: bool, key_lock: str = ""
+    ) -> None:
         self.name = name
+        #: statement that serialises data-key creation across processes inside a transaction
+        #: ("" where the single writer with BEGIN IMMEDIATE already does)
+        self.key_lock = key_lock
         #: suffix that locks the selected rows until commit ("" where one writer suffices)
         self.for_update = for_update
         #: hot units run as one server-side function call (round trips cost here)
@@ -44,7 +49,13 @@ class Dialect:
 
 
 SQLITE = Dialect("sqlite", for_update="", single_statement_units=False)
-POSTGRES = Dialect("postgres", for_update=" FOR UPDATE", single_statement_units=True)
+#: pg_advisory_xact_lock key: "dkey" (data keys); migrations use "derm" (postgres.py)
+POSTGRES = Dialect(
+    "postgres",
+    for_update=" FOR UPDATE",
+    single_statement_units=True,
+    key_lock="SELECT pg_advisory_xact_lock(1684759929)",
+)
 
 
 class Txn(Protocol):
@@ -87,9 +98,12 @@ def sqlite_error(exc: sqlite3.Error) -> StorageError:
     """Translate a sqlite3 exception into a typed storage error (never leaks the driver's
     message, which may quote values)."""
     if isinstance(exc, sqlite3.IntegrityError):
+        # The driver's text is only inspected for its constraint kind, never passed on.
         text = str(exc)
         if "FOREIGN KEY" in text:
             return NotFound("referenced record")
+        if "NOT NULL" in text or "CHECK" in text:
+            return InvalidArgument("missing or invalid value")
         return Conflict("duplicate")
     return Unavailable("database error")
 
@@ -100,6 +114,11 @@ def postgres_error(exc: BaseException) -> StorageError:
         return Conflict("duplicate")
     if isinstance(exc, asyncpg.ForeignKeyViolationError):
         return NotFound("referenced record")
+    if isinstance(exc, asyncpg.NotNullViolationError | asyncpg.CheckViolationError):
+        return InvalidArgument("missing or invalid value")
+    if isinstance(exc, asyncpg.exceptions._base.DataError):
+        # client side: a parameter asyncpg cannot encode (wrong type, out of range)
+        return InvalidArgument("invalid value")
     if isinstance(exc, asyncpg.NoDataFoundError):
         # raised by our server-side functions, whose message is a record kind (e.g. "case")
         what = str(exc)

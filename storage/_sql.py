@@ -119,6 +119,48 @@ def _check_limit(limit: int) -> int:
     return limit
 
 
+def _check_int64(value: object, what: str, *, minimum: int = 0) -> int:
+    """An int that fits a signed 64-bit column (larger ones would make the drivers raise
+    their own exceptions: sqlite3's OverflowError, asyncpg's DataError)."""
+    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value < 2**63:
+        raise InvalidArgument(f"{what} out of range")
+    return value
+
+
+def _check_text(value: object, what: str, *, max_bytes: int = 0xFFFF) -> str:
+    """A string that encodes to UTF-8 (no lone surrogates) within ``max_bytes``."""
+    if not isinstance(value, str):
+        raise InvalidArgument(f"{what} must be a string")
+    try:
+        size = len(value.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise InvalidArgument(f"{what} is not valid Unicode") from None
+    if size > max_bytes:
+        raise InvalidArgument(f"{what} too long")
+    return value
+
+
+#: Audit entries are small, non-clinical facts (DESIGN.md section 10); a cap keeps one
+#: request from growing the log without bound.
+_MAX_AUDIT_DETAIL = 64 * 1024
+
+
+def _check_audit_event(event: AuditEvent) -> None:
+    """Validate before the unit runs, so a malformed event is the caller's
+    :class:`InvalidArgument` and never a failure inside the append transaction."""
+    if not isinstance(event, AuditEvent):
+        raise InvalidArgument("event must be an AuditEvent")
+    if not _check_text(event.action, "action", max_bytes=200):
+        raise InvalidArgument("action must be a non-empty string")
+    for name in ("actor_id", "target", "client_address"):
+        value = getattr(event, name)
+        if value is not None:
+            _check_text(value, name, max_bytes=1024)
+    _us(event.occurred_at)
+    if len(_check_bytes(event.detail, "detail")) > _MAX_AUDIT_DETAIL:
+        raise InvalidArgument("detail too long")
+
+
 def _us(value: _dt.datetime) -> int:
     if not isinstance(value, _dt.datetime) or value.tzinfo is None:
         raise InvalidArgument("times must be timezone-aware datetimes")
@@ -142,8 +184,16 @@ def _enc_cursor(*parts: object) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+_MAX_CURSOR = 512
+
+
 def _dec_cursor(cursor: str, types: tuple[type, ...]) -> list[Any]:
+    # Cursors come back from clients: bound the length before parsing (deeply nested JSON
+    # would raise RecursionError) and check every part, so that an int too large for a
+    # 64-bit column or a malformed id is InvalidArgument, never a driver exception.
     try:
+        if not isinstance(cursor, str) or len(cursor) > _MAX_CURSOR:
+            raise ValueError
         pad = "=" * (-len(cursor) % 4)
         parts = json.loads(base64.urlsafe_b64decode(cursor + pad))
         if not isinstance(parts, list) or len(parts) != len(types):
@@ -151,8 +201,12 @@ def _dec_cursor(cursor: str, types: tuple[type, ...]) -> list[Any]:
         for p, t in zip(parts, types, strict=True):
             if not isinstance(p, t) or isinstance(p, bool):
                 raise ValueError
+            if isinstance(p, int) and not -(2**63) <= p < 2**63:
+                raise ValueError
+            if isinstance(p, str) and not _ID_RE.match(p):
+                raise ValueError
         return parts
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         raise InvalidArgument("malformed cursor") from None
 
 
@@ -317,6 +371,12 @@ _RELOADING_METHODS = [
     "remove_membership",
     "set_user_disabled",
     "update_credentials",
+    "update_auth_key_hash",
+    "reset_auth_failures",
+    "add_participant",
+    "add_case_keys",
+    "create_attachment",
+    "record_receipt",
     "begin_totp_enrolment",
     "confirm_totp",
     "use_totp_timecode",
@@ -408,7 +468,8 @@ class SqlStorage:
         return None if value is None else self._cipher.seal(table, column, row_id, value)
 
     def _seal_text(self, table: str, column: str, row_id: str, value: str) -> bytes:
-        return self._cipher.seal(table, column, row_id, value.encode("utf-8"))
+        text = _check_text(value, column.removesuffix("_sealed"), max_bytes=1 << 20)
+        return self._cipher.seal(table, column, row_id, text.encode("utf-8"))
 
     def _open(self, table: str, column: str, row_id: str, record: Any) -> bytes:
         return self._cipher.open(table, column, row_id, bytes(record))
@@ -429,6 +490,10 @@ class SqlStorage:
         rotation, and create the audit signing key and head on first start."""
 
         async def ensure_txn(txn: Txn) -> None:
+            # Several nodes starting at once on one PostgreSQL database would otherwise both
+            # see no key, pick the same MAX(key_id) + 1 and one would fail to start.
+            if self.dialect.key_lock:
+                await txn.fetchone(self.dialect.key_lock)
             rows = await txn.fetchall("SELECT purpose FROM data_keys WHERE active = 1")
             have = {r[0] for r in rows}
             for purpose in PURPOSES:
@@ -949,6 +1014,7 @@ class SqlStorage:
         now: _dt.datetime,
     ) -> User:
         uid = _check_id(user_id, "user_id")
+        _check_int64(timecode, "timecode")
         codes = self._seal_codes(uid, recovery_code_hashes)
         when = _us(now)
 
@@ -975,8 +1041,7 @@ class SqlStorage:
 
     async def use_totp_timecode(self, user_id: str, timecode: int, now: _dt.datetime) -> User:
         uid = _check_id(user_id, "user_id")
-        if not isinstance(timecode, int) or isinstance(timecode, bool) or timecode < 0:
-            raise InvalidArgument("timecode must be a non-negative int")
+        _check_int64(timecode, "timecode")
         when = _us(now)
 
         async def txn_fn(txn: Txn) -> User:
@@ -1033,8 +1098,9 @@ class SqlStorage:
         lock_for: _dt.timedelta,
     ) -> AuthFailureState:
         uid = _check_id(user_id, "user_id")
-        if lock_after < 1:
-            raise InvalidArgument("lock_after must be at least 1")
+        _check_int64(lock_after, "lock_after", minimum=1)
+        if not isinstance(lock_for, _dt.timedelta):
+            raise InvalidArgument("lock_for must be a timedelta")
         until = _us(now + lock_for)
 
         async def txn_fn(txn: Txn) -> AuthFailureState:
@@ -1377,8 +1443,9 @@ class SqlStorage:
         cid = _check_id(k.case_id, "case_id")
         kind = KeyRecipientKind(k.recipient_kind).value
         rec = _check_id(k.recipient_id, "recipient_id")
-        if not isinstance(k.epoch, int) or k.epoch < 0:
-            raise InvalidArgument("epoch must be a non-negative int")
+        # INTEGER (32-bit) column on PostgreSQL
+        if not isinstance(k.epoch, int) or isinstance(k.epoch, bool) or not 0 <= k.epoch < 2**31:
+            raise InvalidArgument("epoch must be a non-negative 32-bit int")
         sealed = self._seal(
             "case_keys",
             "wrapped_sealed",
@@ -1818,8 +1885,7 @@ class SqlStorage:
     ) -> list[Message]:
         _check_id(case_id, "case_id")
         n = _check_limit(limit)
-        if not isinstance(after_seq, int) or after_seq < 0:
-            raise InvalidArgument("after_seq must be a non-negative int")
+        _check_int64(after_seq, "after_seq")
         rows = await self._read(
             lambda txn: txn.fetchall(
                 f"SELECT {_MSG_COLS} FROM messages WHERE case_id = ? AND seq > ?"
@@ -1869,8 +1935,7 @@ class SqlStorage:
         cid = _check_id(a.case_id, "case_id")
         if len(_check_bytes(a.ciphertext_sha256, "ciphertext_sha256")) != 32:
             raise InvalidArgument("ciphertext_sha256 must be 32 bytes")
-        if not isinstance(a.size, int) or a.size < 0:
-            raise InvalidArgument("size must be a non-negative int")
+        _check_int64(a.size, "size")
         t = "attachments"
         values = [
             aid,
@@ -1970,8 +2035,7 @@ class SqlStorage:
         cid = _check_id(case_id, "case_id")
         uid = _check_id(user_id, "user_id")
         k = ReceiptKind(kind)
-        if not isinstance(seq, int) or seq < 0:
-            raise InvalidArgument("seq must be a non-negative int")
+        _check_int64(seq, "seq")
         when = _us(now)
 
         async def txn_fn(txn: Txn) -> Row:
@@ -2017,10 +2081,7 @@ class SqlStorage:
 
     async def append_audit(self, event: AuditEvent) -> AuditEntry:
         self._require_audit()
-        if not event.action or not isinstance(event.action, str):
-            raise InvalidArgument("action must be a non-empty string")
-        _us(event.occurred_at)
-        _check_bytes(event.detail, "detail")
+        _check_audit_event(event)
         salt = os.urandom(16)
 
         async def txn_fn(txn: Txn) -> AuditEntry:
@@ -2061,6 +2122,7 @@ class SqlStorage:
 
     async def list_audit(self, *, after_seq: int = 0, limit: int = 1000) -> list[AuditEntry]:
         n = _check_limit(limit)
+        _check_int64(after_seq, "after_seq")
         rows = await self._read(
             lambda txn: txn.fetchall(
                 "SELECT seq, prev_hash, entry_hash, content_sealed FROM audit_log"
@@ -2076,7 +2138,11 @@ class SqlStorage:
         when = _us(now)
 
         async def txn_fn(txn: Txn) -> AuditCheckpoint:
-            head = await txn.fetchone("SELECT head_sealed FROM audit_head WHERE id = 1")
+            # The head row lock (PostgreSQL) serialises this with appends and with another
+            # checkpoint of the same head, which would otherwise meet a unique violation.
+            head = await txn.fetchone(
+                f"SELECT head_sealed FROM audit_head WHERE id = 1{self.dialect.for_update}"
+            )
             assert head is not None
             seq, h = audit_fmt.decode_head(self._open("audit_head", "head_sealed", "1", head[0]))
             if seq == 0:
@@ -2113,6 +2179,15 @@ class SqlStorage:
         )
 
     async def verify_audit(self) -> AuditVerification:
+        """Re-derive the chain and check every checkpoint (``docs/storage.md``, "Audit log").
+
+        Safe beside live appends: the order of the reads is what makes it so. Checkpoints are
+        read first, then the sealed head, then the entries. Every checkpoint read covers an
+        entry at or below the head read after it, and every entry at or below that head was
+        committed together with (or before) it, so nothing appended meanwhile can look like
+        a truncation. Entries appended after the head was read are verified too (they must
+        still decrypt under their seq and chain on), they just are not required.
+        """
         public = self._require_audit().public_key()
         checkpoints = await self._read(
             lambda txn: txn.fetchall(
@@ -2129,7 +2204,19 @@ class SqlStorage:
             except InvalidSignature:
                 raise AuditIntegrityError(int(seq), "bad_checkpoint") from None
         wanted = {int(r[0]): bytes(r[1]) for r in checkpoints}
+        head = await self._read(
+            lambda txn: txn.fetchone("SELECT head_sealed FROM audit_head WHERE id = 1")
+        )
+        try:
+            if head is None:
+                raise ValueError("no audit head")
+            head_seq, head_hash = audit_fmt.decode_head(
+                self._open("audit_head", "head_sealed", "1", head[0])
+            )
+        except (CorruptRecord, ValueError):
+            raise AuditIntegrityError(1, "truncated") from None
         prev, expected, batch = audit_fmt.GENESIS, 1, 1000
+        hash_at_head = audit_fmt.GENESIS if head_seq == 0 else None
         while True:
             after = expected - 1
             rows = await self._read(
@@ -2158,6 +2245,8 @@ class SqlStorage:
                     raise AuditIntegrityError(seq, "hash_mismatch")
                 if seq in wanted and wanted[seq] != computed:
                     raise AuditIntegrityError(seq, "bad_checkpoint")
+                if seq == head_seq:
+                    hash_at_head = computed
                 prev = computed
                 expected += 1
             if len(rows) < batch:
@@ -2165,18 +2254,10 @@ class SqlStorage:
         last = expected - 1
         if wanted and max(wanted) > last:
             raise AuditIntegrityError(last + 1, "truncated")
-        head = await self._read(
-            lambda txn: txn.fetchone("SELECT head_sealed FROM audit_head WHERE id = 1")
-        )
-        try:
-            assert head is not None
-            head_seq, head_hash = audit_fmt.decode_head(
-                self._open("audit_head", "head_sealed", "1", head[0])
-            )
-        except (CorruptRecord, ValueError, AssertionError):
-            raise AuditIntegrityError(last + 1, "truncated") from None
-        if head_seq != last or head_hash != prev:
-            raise AuditIntegrityError(min(head_seq, last) + 1, "truncated")
+        if last < head_seq:
+            raise AuditIntegrityError(last + 1, "truncated")
+        if hash_at_head != head_hash:
+            raise AuditIntegrityError(max(head_seq, 1), "truncated")
         return AuditVerification(last, len(checkpoints), last, prev)
 
     # ------------------------------------------------------------------ rotation
@@ -2188,8 +2269,10 @@ class SqlStorage:
         rotate_data_keys: bool = True,
         batch_size: int = 500,
     ) -> RotationReport:
-        if batch_size < 1:
-            raise InvalidArgument("batch_size must be positive")
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool):
+            raise InvalidArgument("batch_size must be an int")
+        if not 1 <= batch_size <= _MAX_LIMIT:
+            raise InvalidArgument("batch_size out of range")
         if not self._cipher.enabled:
             raise AtRestKeyError("at-rest encryption is disabled")
         master_rotated = False
@@ -2238,6 +2321,8 @@ class SqlStorage:
         under way (old keys still referenced), in which case it is resumed."""
 
         async def txn_fn(txn: Txn) -> list[int]:
+            if self.dialect.key_lock:
+                await txn.fetchone(self.dialect.key_lock)
             progress = await txn.fetchone("SELECT COUNT(*) FROM rotation_progress")
             assert progress is not None
             if int(progress[0]) > 0:

@@ -22,6 +22,7 @@ An S3-compatible store implements the same :class:`storage.interface.BlobStore` 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import re
@@ -29,7 +30,7 @@ import secrets
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from crypto import at_rest
 from crypto.at_rest import AtRestError
@@ -42,6 +43,7 @@ __all__ = ["DEFAULT_CHUNK_SIZE", "FileBlobStore"]
 DEFAULT_CHUNK_SIZE = 1024 * 1024
 _ID_RE = re.compile(r"^[0-9a-f]{32}$")
 _STALE_PART_SECONDS = 3600
+T = TypeVar("T")
 
 
 def _fsync_dir(path: Path) -> None:
@@ -52,11 +54,24 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-async def _io(fn: Callable[..., object], *args: object) -> None:
+async def _io(fn: Callable[..., T], *args: object) -> T:
     """Run blocking file work in a thread; disk errors become :class:`Unavailable` (errors
-    raised by the caller's stream are left as they are)."""
+    raised by the caller's stream are left as they are).
+
+    If the awaiting task is cancelled, the thread's work cannot be: we wait for it to end
+    before the cancellation propagates, so the cleanup that follows (``_Writer.abort``)
+    never runs concurrently with a write, an fsync or the rename on the same file.
+    """
+    work = asyncio.ensure_future(asyncio.to_thread(fn, *args))
     try:
-        await asyncio.to_thread(fn, *args)
+        return await asyncio.shield(work)
+    except asyncio.CancelledError:
+        while not work.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait({work})
+        if not work.cancelled():
+            work.exception()  # retrieved: the cancellation is what the caller hears about
+        raise
     except OSError:
         raise Unavailable("blob store error") from None
 
@@ -69,6 +84,9 @@ class _Writer:
         self.header = header
         self.subkey = subkey
         self.index = 0
+        #: where finish() renamed the file (so abort() can undo a rename the caller never
+        #: heard about, e.g. when it was cancelled while finish() ran)
+        self.placed: Path | None = None
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         self.file: BinaryIO = os.fdopen(fd, "wb", buffering=0)
         self.file.write(header.raw)
@@ -82,11 +100,20 @@ class _Writer:
         self.file.close()
         dest.parent.mkdir(parents=True, exist_ok=True)
         os.replace(self.path, dest)
+        self.placed = dest
         _fsync_dir(dest.parent)
 
     def abort(self) -> None:
-        self.file.close()
-        self.path.unlink(missing_ok=True)
+        """Remove what this write left behind (the temp file, or the renamed file whose
+        success nobody was told about). Never raises: it runs while another error
+        propagates."""
+        with contextlib.suppress(OSError):
+            self.file.close()
+        with contextlib.suppress(OSError):
+            self.path.unlink(missing_ok=True)
+        if self.placed is not None:
+            with contextlib.suppress(OSError):
+                self.placed.unlink(missing_ok=True)
 
 
 class FileBlobStore:
@@ -140,10 +167,7 @@ class FileBlobStore:
         if not isinstance(max_size, int) or max_size < 0:
             raise InvalidArgument("max_size must be a non-negative int")
         blob_id = secrets.token_hex(16)
-        try:
-            writer = await asyncio.to_thread(self._new_writer, blob_id)
-        except OSError:
-            raise Unavailable("blob store error") from None
+        writer = await _io(self._new_writer, blob_id)
         digest = hashlib.sha256()
         size = 0
         buf = bytearray()
@@ -164,6 +188,7 @@ class FileBlobStore:
             await _io(writer.write_chunk, bytes(buf), True)
             await _io(writer.finish, self._path(blob_id))
         except BaseException:
+            # Shielded: a second cancellation must not leave the temp file behind.
             await asyncio.shield(asyncio.to_thread(writer.abort))
             raise
         return BlobInfo(blob_id=blob_id, size=size, sha256=digest.digest())
@@ -210,6 +235,8 @@ class FileBlobStore:
             header = await asyncio.to_thread(self._header_of, path)
         except FileNotFoundError:
             raise NotFound("blob") from None
+        except OSError:
+            raise Unavailable("blob store error") from None
         except AtRestError:
             raise CorruptRecord("blob") from None
         body = raw.st_size - at_rest.BLOB_HEADER_LEN
@@ -242,26 +269,34 @@ class FileBlobStore:
         the new file, never a mix; an interrupted run is resumed by running it again."""
         active_id, _ = self._ring.active(PURPOSE_BLOB)
         done = 0
-        for blob_id in self.blob_ids():
+        for blob_id in await _io(self.blob_ids):
             try:
                 if await asyncio.to_thread(self._key_id_of, blob_id) == active_id:
                     continue
-            except (OSError, AtRestError):
+            except FileNotFoundError:
+                continue  # deleted since we listed the folder
+            except OSError:
+                raise Unavailable("blob store error") from None
+            except AtRestError:
                 raise CorruptRecord("blob") from None
-            writer = await asyncio.to_thread(self._new_writer, blob_id)
+            writer = await _io(self._new_writer, blob_id)
             try:
                 pending: bytes | None = None
                 async for plain in self.open(blob_id):
                     # Re-chunk at this store's chunk size (the old file may differ).
                     data = (pending or b"") + plain
                     while len(data) > self.chunk_size:
-                        await asyncio.to_thread(writer.write_chunk, data[: self.chunk_size], False)
+                        await _io(writer.write_chunk, data[: self.chunk_size], False)
                         data = data[self.chunk_size :]
                     pending = data
-                await asyncio.to_thread(writer.write_chunk, pending or b"", True)
-                await asyncio.to_thread(writer.finish, self._path(blob_id))
+                await _io(writer.write_chunk, pending or b"", True)
+                await _io(writer.finish, self._path(blob_id))
+            except NotFound:
+                # Deleted while we re-encrypted it: drop the copy (never resurrect a blob).
+                await asyncio.shield(asyncio.to_thread(writer.abort))
+                continue
             except BaseException:
-                await asyncio.to_thread(writer.abort)
+                await asyncio.shield(asyncio.to_thread(writer.abort))
                 raise
             done += 1
         return done

@@ -71,22 +71,35 @@ def _decode_master_key(text: str, source: str) -> bytes:
     return key
 
 
+#: a key file holds 44 base64 characters and a newline; anything much larger is not one
+_MAX_KEY_FILE = 256
+
+
 def _read_key_file(path: Path) -> bytes:
+    # Open first, then check what was opened (fstat), so the checks and the read are about
+    # the same file: no window in which it could be swapped. O_NOFOLLOW refuses a symlink
+    # planted in place of the key file; O_NONBLOCK keeps a FIFO from hanging the start.
     try:
-        st = path.stat()
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
-        raise AtRestKeyError("master key file cannot be read") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise AtRestKeyError("master key file is not a regular file")
-    if st.st_uid != os.getuid():
-        raise AtRestKeyError("master key file is owned by another user")
-    if st.st_mode & 0o077:
-        # Like ssh with a private key: a key others can read is treated as compromised.
-        raise AtRestKeyError("master key file is readable by group or others; chmod 600 it")
+        raise AtRestKeyError("master key file cannot be read (missing, or a symlink)") from None
     try:
-        text = path.read_text(encoding="ascii")
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise AtRestKeyError("master key file is not a regular file")
+        if st.st_uid != os.getuid():
+            raise AtRestKeyError("master key file is owned by another user")
+        if st.st_mode & 0o077:
+            # Like ssh with a private key: a key others can read is treated as compromised.
+            raise AtRestKeyError("master key file is readable by group or others; chmod 600 it")
+        raw = os.read(fd, _MAX_KEY_FILE + 1)
+        text = raw.decode("ascii")
     except (OSError, UnicodeDecodeError):
         raise AtRestKeyError("master key file cannot be read") from None
+    finally:
+        os.close(fd)
+    if len(raw) > _MAX_KEY_FILE:
+        raise AtRestKeyError("master key file is too large to be a key file")
     return _decode_master_key(text, "the key file")
 
 
@@ -100,8 +113,8 @@ def _fsync_dir(path: Path) -> None:
 
 def write_key_file(path: Path, key: bytes) -> None:
     """Create ``path`` with mode 0600 holding ``key`` (fails if it exists), fsync it and its
-    folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    folder. New folders are created 0700 (the data folder also holds the database)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         os.write(fd, (encode_master_key(key) + "\n").encode("ascii"))
@@ -138,10 +151,14 @@ def load_master_keys(config: StorageConfig, environ: dict[str, str] | None = Non
         return MasterKeys(current=_decode_master_key(value, "the environment"), from_env=True)
     path = config.resolved_master_key_file
     pending_path = path.with_name(path.name + ".new")
-    if not path.exists() and not pending_path.exists():
-        write_key_file(path, generate_master_key())
-    current = _read_key_file(path) if path.exists() else None
-    pending = _read_key_file(pending_path) if pending_path.exists() else None
+    # lexists: a dangling symlink counts as present (and is then refused by the reader).
+    if not os.path.lexists(path) and not os.path.lexists(pending_path):
+        try:
+            write_key_file(path, generate_master_key())
+        except OSError:
+            raise AtRestKeyError("master key file cannot be created") from None
+    current = _read_key_file(path) if os.path.lexists(path) else None
+    pending = _read_key_file(pending_path) if os.path.lexists(pending_path) else None
     if current is None:
         # Interrupted rotation after the old file was removed: the pending key is current.
         assert pending is not None

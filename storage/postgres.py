@@ -20,9 +20,10 @@ Rules of this module:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -39,6 +40,14 @@ MIGRATIONS = Path(__file__).parent / "migrations" / "postgres"
 _SCHEMA_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _RETRIES = 8
 _MIGRATION_LOCK = 0x6465726D  # "derm": advisory lock id that serialises migrations
+_CLOSE_TIMEOUT = 10.0  # how long close() waits for operations in flight
+#: everything asyncpg (or the socket under it) may raise; mapped by postgres_error()
+_DRIVER_ERRORS = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions._base.InternalClientError,
+    OSError,
+)
 
 
 class _PgTxn:
@@ -66,6 +75,8 @@ class _PgTxn:
 async def migrate_postgres(conn: asyncpg.Connection, schema: str) -> int:
     """Apply ``migrations/postgres/NNNN_*.sql`` newer than the recorded version, each in one
     transaction, under an advisory lock so that several starting nodes migrate once."""
+    if not _SCHEMA_RE.match(schema):  # spliced into SQL below (identifiers cannot be bound)
+        raise InvalidArgument("malformed schema name")
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
         await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
@@ -82,7 +93,8 @@ async def migrate_postgres(conn: asyncpg.Connection, schema: str) -> int:
             version = int(path.name[:4])
             if version <= current:
                 continue
-            await conn.execute(f'SET LOCAL search_path TO "{schema}"')
+            # pg_temp last: no temporary table may shadow ours (by default it comes first).
+            await conn.execute(f'SET LOCAL search_path TO "{schema}", pg_temp')
             await conn.execute(path.read_text(encoding="utf-8"))
             await conn.execute(
                 f'INSERT INTO "{schema}".schema_migrations (version, name, applied_at)'
@@ -108,6 +120,22 @@ class PostgresStorage(SqlStorage):
         self._pool_size = pool_size
         self._pool: asyncpg.Pool | None = None
         self._closed = False
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @contextlib.contextmanager
+    def _track(self) -> Iterator[None]:
+        """Count an admitted operation, so that close() lets it finish before closing the
+        pool (closing a pool under a running query makes asyncpg raise internal errors)."""
+        self._in_flight += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
 
     async def start(self, *, migrate: bool = True) -> None:
         """Migrate (one connection, advisory lock), then open the pool."""
@@ -122,9 +150,11 @@ class PostgresStorage(SqlStorage):
                 self._dsn,
                 min_size=1,
                 max_size=self._pool_size,
-                server_settings={"search_path": self._schema},
+                # The schema only, then pg_temp (which otherwise is searched first for
+                # tables); pg_catalog is always searched first for built-ins.
+                server_settings={"search_path": f'"{self._schema}", pg_temp'},
             )
-        except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
+        except _DRIVER_ERRORS as exc:
             raise postgres_error(exc) from None
 
     def _require_pool(self) -> asyncpg.Pool:
@@ -134,6 +164,10 @@ class PostgresStorage(SqlStorage):
 
     async def _write(self, fn: TxnFn[T], *, single_statement: bool = False) -> T:
         pool = self._require_pool()
+        with self._track():
+            return await self._write_tracked(pool, fn, single_statement)
+
+    async def _write_tracked(self, pool: asyncpg.Pool, fn: TxnFn[T], single_statement: bool) -> T:
         for attempt in range(_RETRIES):
             try:
                 async with pool.acquire() as conn:
@@ -144,7 +178,7 @@ class PostgresStorage(SqlStorage):
                         return await fn(_PgTxn(conn))
             except StorageError:
                 raise
-            except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
+            except _DRIVER_ERRORS as exc:
                 if is_retryable_postgres(exc) and attempt + 1 < _RETRIES:
                     await asyncio.sleep(random.uniform(0, 0.005 * (attempt + 1)))
                     continue
@@ -153,6 +187,10 @@ class PostgresStorage(SqlStorage):
 
     async def _read(self, fn: TxnFn[T], *, snapshot: bool = False) -> T:
         pool = self._require_pool()
+        with self._track():
+            return await self._read_tracked(pool, fn, snapshot)
+
+    async def _read_tracked(self, pool: asyncpg.Pool, fn: TxnFn[T], snapshot: bool) -> T:
         try:
             async with pool.acquire() as conn:
                 if snapshot:
@@ -161,12 +199,16 @@ class PostgresStorage(SqlStorage):
                 return await fn(_PgTxn(conn))
         except StorageError:
             raise
-        except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
+        except _DRIVER_ERRORS as exc:
             raise postgres_error(exc) from None
 
     async def close(self) -> None:
+        """Refuse new work, let every admitted operation finish (its caller gets its result
+        or a typed error), then close the pool."""
         if self._closed:
             return
         self._closed = True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), _CLOSE_TIMEOUT)
         if self._pool is not None:
             await self._pool.close()

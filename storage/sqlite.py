@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import sqlite3
 from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -41,13 +42,16 @@ import aiosqlite
 
 from storage._engine import SQLITE, Row, TxnFn, sqlite_error
 from storage._sql import SqlStorage
-from storage.errors import Unavailable
+from storage.errors import StorageError, Unavailable
 
 __all__ = ["SqliteStorage", "connect_sqlite", "migrate_sqlite_sync"]
 
 T = TypeVar("T")
 MIGRATIONS = Path(__file__).parent / "migrations" / "sqlite"
 BUSY_TIMEOUT_MS = 10_000
+_MIGRATION_NAME = re.compile(r"^[0-9]{4}_[a-z0-9_]+$")
+#: how long close() waits for reads in flight before closing their connections
+_CLOSE_READ_TIMEOUT = 10.0
 
 
 class _SqliteTxn:
@@ -104,14 +108,29 @@ def migrate_sqlite_sync(conn: sqlite3.Connection) -> int:
         version = int(path.name[:4])
         if version <= current:
             continue
+        if not _MIGRATION_NAME.match(path.stem):
+            # The name is spliced into the script below (executescript cannot bind
+            # parameters): only our own plain file names are accepted.
+            raise Unavailable("malformed migration file name")
         script = path.read_text(encoding="utf-8")
-        name = path.stem.replace("'", "")
         # One script, one transaction: BEGIN ... the migration ... its record ... COMMIT.
-        conn.executescript(
-            f"BEGIN IMMEDIATE;\n{script}\n;INSERT INTO schema_migrations (version, name,"
-            f" applied_at) VALUES ({version}, '{name}', CAST(strftime('%s','now') AS INTEGER)"
-            " * 1000000);\nCOMMIT;"
-        )
+        # (``executescript`` cannot run inside a transaction we opened ourselves: Python
+        # 3.11 commits first. Hence the version check after a failure, below.)
+        try:
+            conn.executescript(
+                f"BEGIN IMMEDIATE;\n{script}\n;INSERT INTO schema_migrations (version, name,"
+                f" applied_at) VALUES ({version}, '{path.stem}',"
+                " CAST(strftime('%s','now') AS INTEGER) * 1000000);\nCOMMIT;"
+            )
+        except sqlite3.Error:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            # Another process on the same file may have applied this version between our
+            # read of the version and our BEGIN IMMEDIATE: then its CREATE TABLE failed
+            # here, and there is nothing left to do for this version.
+            done = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+            if int(done.fetchone()[0]) < version:
+                raise
         current = version
     return current
 
@@ -178,6 +197,10 @@ class SqliteStorage(SqlStorage):
         self._queue: asyncio.Queue[_Unit | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        self._close_started = False
+        self._reads_in_flight = 0
+        self._reads_done = asyncio.Event()
+        self._reads_done.set()
         #: batches committed and units run (for tests and the benchmark)
         self.batches = 0
         self.units = 0
@@ -204,7 +227,8 @@ class SqliteStorage(SqlStorage):
     async def start(self, *, migrate: bool = True) -> None:
         """Create the file (0600), open the writer, migrate, open readers, start the
         writer task."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # New folders 0700: the WAL and SHM files appear next to the database.
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         if not self.path.exists():
             os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
         try:
@@ -233,20 +257,34 @@ class SqliteStorage(SqlStorage):
     async def _read(self, fn: TxnFn[T], *, snapshot: bool = False) -> T:
         if self._closed:
             raise Unavailable("storage is closed")
-        conn = await self._readers.get()
-        txn = _SqliteTxn(conn)
+        # Counted from here (including the wait for a free reader) so that close() lets
+        # every read that was admitted finish before it closes the connections.
+        self._reads_in_flight += 1
+        self._reads_done.clear()
         try:
-            if snapshot:
-                await conn.execute("BEGIN")
-                try:
-                    return await fn(txn)
-                finally:
-                    await conn.execute("COMMIT")
-            return await fn(txn)
-        except sqlite3.Error as exc:
-            raise sqlite_error(exc) from None
+            conn = await self._readers.get()
+            txn = _SqliteTxn(conn)
+            try:
+                if snapshot:
+                    await conn.execute("BEGIN")
+                    try:
+                        return await fn(txn)
+                    finally:
+                        await conn.execute("COMMIT")
+                return await fn(txn)
+            except sqlite3.Error as exc:
+                raise sqlite_error(exc) from None
+            except ValueError as exc:
+                if isinstance(exc, StorageError):
+                    raise
+                # aiosqlite's "no active connection" (closed underneath us)
+                raise Unavailable("database error") from None
+            finally:
+                self._readers.put_nowait(conn)
         finally:
-            self._readers.put_nowait(conn)
+            self._reads_in_flight -= 1
+            if self._reads_in_flight == 0:
+                self._reads_done.set()
 
     async def _writer_loop(self) -> None:
         while True:
@@ -319,6 +357,10 @@ class SqliteStorage(SqlStorage):
                         conn.execute("ROLLBACK")
                     return list(failed)
                 out.append((None, err))
+        if not conn.in_transaction:
+            # SQLite rolled the whole transaction back by itself (e.g. SQLITE_FULL inside a
+            # unit whose error was not ours to see): nothing of this batch is committed.
+            return list(failed)
         try:
             conn.execute("COMMIT")
         except sqlite3.Error:
@@ -332,13 +374,27 @@ class SqliteStorage(SqlStorage):
     # ------------------------------------------------------------------ lifecycle
 
     async def close(self) -> None:
-        if self._closed:
+        """Stop accepting work, let the writer finish every unit queued before this call
+        (their callers get their results: a clean shutdown acknowledges or fails each one,
+        never drops it), let admitted reads finish, then close every connection."""
+        # Not ``_closed``: the writer sets that itself when it dies, and the connections
+        # must still be released then.
+        if self._close_started:
             return
+        self._close_started = True
         self._closed = True
-        if self._task is not None:
-            self._queue.put_nowait(None)
-            await self._task
-        await self._close_connections()
+        try:
+            if self._task is not None:
+                self._queue.put_nowait(None)
+                # The writer settles every queued unit before it stops; if it died earlier
+                # it already failed them (see _writer_loop). Its exception is not ours to
+                # raise from close().
+                with contextlib.suppress(Exception):
+                    await self._task
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._reads_done.wait(), _CLOSE_READ_TIMEOUT)
+        finally:
+            await self._close_connections()
 
     async def _close_connections(self) -> None:
         for conn in self._all_readers:

@@ -11,8 +11,10 @@ import base64
 import datetime as dt
 import os
 import secrets
-from collections.abc import AsyncIterator, Callable
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -89,6 +91,31 @@ async def store(make_config: Callable[..., StorageConfig]) -> AsyncIterator[Stor
         yield s
     finally:
         await s.close()
+
+
+Raw = Callable[..., Awaitable[list[Any]]]
+
+
+@pytest.fixture
+def raw(store: Storage, make_config: Callable[..., StorageConfig]) -> Raw:
+    """Run SQL straight against the store's database, as an attacker with file access
+    (``?`` placeholders on both backends)."""
+    cfg = make_config()
+
+    async def run(sql: str, *args: Any) -> list[Any]:
+        if cfg.backend == "sqlite":
+            with sqlite3.connect(cfg.sqlite_path, timeout=10) as db:
+                return db.execute(sql, args).fetchall()
+        assert PG_DSN is not None
+        conn = await asyncpg.connect(PG_DSN, server_settings={"search_path": cfg.postgres_schema})
+        try:
+            n = iter(range(1, 100))
+            pg_sql = "".join(f"${next(n)}" if ch == "?" else ch for ch in sql)
+            return list(await conn.fetch(pg_sql, *args))
+        finally:
+            await conn.close()
+
+    return run
 
 
 def new_user(user_id: str, login: str | None = None, **kw: object) -> NewUser:

@@ -508,3 +508,106 @@ async def test_rotation_with_concurrent_writers_loses_nothing(
         assert live == {mid: mid.encode() for mid in written}
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize("kind", ["symlink", "dangling_symlink", "fifo", "directory", "huge"])
+async def test_hostile_key_file_is_refused(tmp_path: Path, kind: str) -> None:
+    """Whatever sits where the key file should be, the start fails with AtRestKeyError and
+    a message without key material: a symlink (the checks would be about another file, and an
+    attacker could point it at a key of theirs), a FIFO (would hang a naive read), a folder,
+    a file far larger than a key. A dangling symlink is not replaced by a fresh key either."""
+    key_file = tmp_path / "master.key"
+    elsewhere = tmp_path / "elsewhere.key"
+    key = fresh_key()
+    if kind == "symlink":
+        elsewhere.write_text(key)
+        elsewhere.chmod(0o600)
+        key_file.symlink_to(elsewhere)
+    elif kind == "dangling_symlink":
+        key_file.symlink_to(tmp_path / "missing.key")
+    elif kind == "fifo":
+        os.mkfifo(key_file, 0o600)
+    elif kind == "directory":
+        key_file.mkdir(mode=0o700)
+    else:
+        key_file.write_text(key + "\n" * 1000)
+        key_file.chmod(0o600)
+    with pytest.raises(AtRestKeyError) as e:
+        await open_storage(StorageConfig(data_dir=tmp_path, master_key_env="DERMLINE_TEST_UNSET"))
+    assert key not in str(e.value)
+    assert not (tmp_path / "missing.key").exists()
+
+
+async def test_key_file_that_cannot_be_created_is_an_at_rest_key_error(tmp_path: Path) -> None:
+    parent = tmp_path / "not-a-folder"
+    parent.write_text("")
+    cfg = StorageConfig(
+        data_dir=tmp_path, master_key_file=parent / "master.key", master_key_env="DERMLINE_UNSET"
+    )
+    with pytest.raises(AtRestKeyError, match="cannot be created"):
+        await open_storage(cfg)
+
+
+async def test_new_data_folder_is_private(tmp_path: Path) -> None:
+    data = tmp_path / "fresh" / "data"
+    store = await open_storage(StorageConfig(data_dir=data, master_key_env="DERMLINE_TEST_UNSET"))
+    await store.close()
+    assert data.stat().st_mode & 0o077 == 0
+    for name in ("dermline.sqlite3", "master.key"):
+        assert (data / name).stat().st_mode & 0o077 == 0
+
+
+async def test_writes_that_read_sealed_rows_reload_keys_after_another_process_rotates(
+    make_config: Callable[..., StorageConfig],
+) -> None:
+    """Write units that read a sealed value inside their transaction (a case row carries the
+    sealed outcome category, a user row its credentials) meet keys made by another process
+    too: each such method reloads and retries (its transaction was rolled back)."""
+    from storage import (
+        Attachment,
+        KeyRecipientKind,
+        Outcome,
+        OutcomeCategory,
+        Participant,
+        ReceiptKind,
+        Role,
+        WrappedCaseKey,
+    )
+    from storage.keys import KeyRing
+
+    server = await open_storage(make_config())
+    try:
+        await seed(server, n=1)
+        await server.transition_case(
+            "case",
+            CaseState.SUBMITTED,
+            CaseState.CLOSED,
+            T0,
+            outcome=Outcome("case", OutcomeCategory.REFERRAL, b"clinical", "gp", T0),
+        )
+        stale = KeyRing()
+        stale.replace(server._ring)  # type: ignore[attr-defined]
+        cli = await open_storage(make_config())
+        try:
+            await cli.rotate_keys(batch_size=50)
+        finally:
+            await cli.close()
+        calls = [
+            server.add_case_keys(
+                [WrappedCaseKey("case", 1, KeyRecipientKind.USER, "gp", b"k1", T0)]
+            ),
+            server.add_participant(Participant("case", "gp", Role.GP, T0)),
+            server.create_attachment(
+                Attachment("att", "case", "gp", "b" * 32, b"\0" * 32, 1, "image/jpeg", b"m", T0)
+            ),
+            server.record_receipt("case", "gp", ReceiptKind.READ, 1, T0),
+            server.update_auth_key_hash("gp", "$argon2id$new"),
+            server.reset_auth_failures("gp"),
+        ]
+        for call in calls:
+            server._ring.replace(stale)  # type: ignore[attr-defined]
+            await call
+        assert (await server.get_user("gp")).auth_key_hash == "$argon2id$new"
+        assert (await server.get_case("case")).key_epoch == 1
+    finally:
+        await server.close()

@@ -4,41 +4,15 @@ the database (edit, delete, swap, truncate) that ``verify_audit`` detects and lo
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-import asyncpg
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from storage import AuditEvent, AuditIntegrityError, NotFound, Storage, StorageConfig
+from storage import AuditEvent, AuditIntegrityError, NotFound, Storage
 from storage import audit as audit_fmt
-from tests.storage.conftest import PG_DSN, T0
-
-Raw = Callable[..., Awaitable[list[Any]]]
-
-
-@pytest.fixture
-def raw(store: Storage, make_config: Callable[..., StorageConfig]) -> Raw:
-    """Run SQL straight against the store's database, as an attacker with file access."""
-    cfg = make_config()
-
-    async def run(sql: str, *args: Any) -> list[Any]:
-        if cfg.backend == "sqlite":
-            with sqlite3.connect(cfg.sqlite_path, timeout=10) as db:
-                return db.execute(sql, args).fetchall()
-        assert PG_DSN is not None
-        conn = await asyncpg.connect(PG_DSN, server_settings={"search_path": cfg.postgres_schema})
-        try:
-            n = iter(range(1, 100))
-            pg_sql = "".join(f"${next(n)}" if ch == "?" else ch for ch in sql)
-            return list(await conn.fetch(pg_sql, *args))
-        finally:
-            await conn.close()
-
-    return run
+from tests.storage.conftest import T0, Raw
 
 
 async def fill(store: Storage, n: int = 6) -> None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
+import threading
+import time
+import tracemalloc
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -153,3 +157,123 @@ async def test_size_of_a_corrupted_header(store: Storage) -> None:
         await store.blobs.size(info.blob_id)
     with pytest.raises(CorruptRecord):
         await collect(store.blobs.open(info.blob_id))
+
+
+# --------------------------------------------------------------------------- review additions
+# Backend-independent: these use the blob store directly with its own key ring.
+
+
+@pytest.fixture
+def blobs(tmp_path: Path) -> FileBlobStore:
+    from storage.keys import PURPOSE_BLOB, KeyRing
+
+    ring = KeyRing()
+    ring.add(1, PURPOSE_BLOB, os.urandom(32), active=True)
+    return FileBlobStore(tmp_path / "blobs", ring)
+
+
+def leftovers(store: FileBlobStore) -> list[Path]:
+    return sorted(store.root.glob("??/*.blob")) + sorted((store.root / "tmp").iterdir())
+
+
+async def test_cancel_while_streaming_in_leaves_nothing(blobs: FileBlobStore) -> None:
+    started = asyncio.Event()
+
+    async def slow() -> AsyncIterator[bytes]:
+        for _ in range(1000):
+            yield os.urandom(300_000)
+            started.set()
+            await asyncio.sleep(0.001)
+
+    task = asyncio.ensure_future(blobs.put(slow(), max_size=1 << 40))
+    await started.wait()
+    await asyncio.sleep(0.05)  # some chunks are sealed and written by now
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert leftovers(blobs) == []
+
+
+async def test_cancel_during_the_final_fsync_and_rename_leaves_nothing(
+    blobs: FileBlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The caller is cancelled while the worker thread fsyncs and renames: the thread's work
+    cannot be stopped, so the store waits for it and then removes the blob nobody will ever
+    hear about (no orphan, and no cleanup racing the rename)."""
+    from storage import blobs as blobs_mod
+
+    in_finish = threading.Event()
+    real_fsync_dir = blobs_mod._fsync_dir
+
+    def slow_fsync_dir(path: Path) -> None:  # runs after the rename, before put returns
+        in_finish.set()
+        time.sleep(0.2)
+        real_fsync_dir(path)
+
+    monkeypatch.setattr(blobs_mod, "_fsync_dir", slow_fsync_dir)
+    task = asyncio.ensure_future(blobs.put(stream(b"x" * 5000), max_size=10_000))
+    assert await asyncio.to_thread(in_finish.wait, 5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert leftovers(blobs) == []
+
+
+async def test_memory_stays_bounded_by_the_chunk_size(blobs: FileBlobStore) -> None:
+    """Streaming (issue 3, item 7: "never a whole file in memory"): 48 MiB in and out with
+    the Python heap's peak far below the blob size."""
+    total, piece = 48 * 1024 * 1024, 64 * 1024
+    block = os.urandom(piece)
+
+    async def gen() -> AsyncIterator[bytes]:
+        for _ in range(total // piece):
+            yield block
+
+    tracemalloc.start()
+    try:
+        info = await blobs.put(gen(), max_size=total)
+        _, peak_in = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        seen = 0
+        async for chunk in blobs.open(info.blob_id):
+            seen += len(chunk)
+        _, peak_out = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert seen == total == info.size
+    assert peak_in < 8 * 1024 * 1024, peak_in
+    assert peak_out < 8 * 1024 * 1024, peak_out
+
+
+async def test_disk_errors_are_unavailable_not_oserror(blobs: FileBlobStore) -> None:
+    from storage import Unavailable
+
+    info = await blobs.put(stream(b"abc"), max_size=10)
+    path = blobs.root / info.blob_id[:2] / f"{info.blob_id}.blob"
+    path.unlink()
+    path.mkdir()  # something that is not a readable file where the blob was
+    with pytest.raises(Unavailable):
+        await blobs.size(info.blob_id)
+    with pytest.raises(Unavailable):
+        await collect(blobs.open(info.blob_id))
+    tmp = blobs.root / "tmp"
+    tmp.rmdir()
+    tmp.write_bytes(b"")  # the temp folder is gone: nowhere to write
+    with pytest.raises(Unavailable):
+        await blobs.put(stream(b"abc"), max_size=10)
+
+
+async def test_reencryption_skips_blobs_deleted_meanwhile(
+    blobs: FileBlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keep = await blobs.put(stream(b"kept"), max_size=10)
+    gone = "f" * 32  # listed, then deleted before it is re-encrypted
+    listed = [gone, keep.blob_id]
+    monkeypatch.setattr(blobs, "blob_ids", lambda: sorted(listed))
+    from storage.keys import PURPOSE_BLOB
+
+    blobs._ring.add(2, PURPOSE_BLOB, os.urandom(32), active=True)
+    assert await blobs.reencrypt_all() == 1
+    assert await collect(blobs.open(keep.blob_id)) == b"kept"
+    assert not (blobs.root / gone[:2] / f"{gone}.blob").exists()
+    assert leftovers(blobs) == sorted(blobs.root.glob("??/*.blob"))
