@@ -1,6 +1,6 @@
 """A small command line over the Python client, for scripts.
 
-    dermline-client [--url URL] accept-invite --token T --login NAME --name "Dr X"
+    dermline-client [--url URL] accept-invite [--token T] --login NAME --name "Dr X"
     dermline-client [--url URL] enrol-totp            (prints the otpauth URI; then confirm)
     dermline-client [--url URL] cases
     dermline-client [--url URL] create-case --practice P --service S --history FILE.json
@@ -10,8 +10,9 @@
 
 Credentials come from the environment so they never appear in the process list:
 ``DERMLINE_URL``, ``DERMLINE_LOGIN``, ``DERMLINE_PASSWORD`` and ``DERMLINE_TOTP_SECRET``
-(base32, as in the otpauth URI) or ``DERMLINE_TOTP_CODE``. Each command signs in, acts and
-signs out. Output is JSON lines.
+(base32, as in the otpauth URI) or ``DERMLINE_TOTP_CODE``; the invite token may come from
+``DERMLINE_INVITE_TOKEN`` instead of ``--token`` (an argument is visible to every local
+user in the process list). Each command signs in, acts and signs out. Output is JSON lines.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--url", default=None)
     sub = p.add_subparsers(dest="command", required=True)
     a = sub.add_parser("accept-invite")
-    a.add_argument("--token", required=True)
+    a.add_argument("--token", help="prefer DERMLINE_INVITE_TOKEN: arguments are visible in ps")
     a.add_argument("--login", required=True)
     a.add_argument("--name", required=True)
     sub.add_parser("enrol-totp")
@@ -75,7 +76,11 @@ async def run(argv: Sequence[str], env: Mapping[str, str]) -> int:
     client = DermlineClient(url)
     try:
         if args.command == "accept-invite":
-            enrolment = await client.accept_invite(args.token, args.login, args.name, password)
+            token = args.token or env.get("DERMLINE_INVITE_TOKEN", "")
+            if not token:
+                _out({"error": "give the invite token in DERMLINE_INVITE_TOKEN"})
+                return 2
+            enrolment = await client.accept_invite(token, args.login, args.name, password)
             _out({"user_id": enrolment.identity.user_id, "recovery_key": enrolment.recovery_key})
             return 0
 

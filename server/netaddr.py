@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 
-__all__ = ["client_address"]
+__all__ = ["client_address", "joined_forwarded_for", "rate_limit_key"]
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -56,3 +56,32 @@ def client_address(
         if not _trusted(addr, trusted):
             return str(addr)
     return str(peer_addr)
+
+
+def joined_forwarded_for(values: Sequence[str]) -> str | None:
+    """All ``X-Forwarded-For`` header lines as one list, in order.
+
+    RFC 9110 section 5.3: several lines of one field equal one comma-joined line. Some
+    proxies (HAProxy ``option forwardfor``) add a *new* line instead of extending the
+    client's; reading only the first line would then read the client's forged one.
+    """
+    return ", ".join(values) if values else None
+
+
+def rate_limit_key(address: str) -> str:
+    """The key a rate limit counts under: the address, or its /64 for IPv6.
+
+    One IPv6 subscriber routinely holds a whole /64 (RFC 6177), so counting single IPv6
+    addresses would give one client 2**64 fresh buckets.
+
+    >>> rate_limit_key("2001:db8:1:2:3:4:5:6")
+    '2001:db8:1:2::/64'
+    >>> rate_limit_key("203.0.113.9")
+    '203.0.113.9'
+    """
+    addr = _parse(address)
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{addr}/64", strict=False))
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return str(addr.ipv4_mapped)
+    return address

@@ -98,6 +98,17 @@ class Settings:
         return self.tls_cert is not None
 
     @property
+    def https(self) -> bool:
+        """Users reach us over HTTPS: we terminate TLS, or every configured origin is
+        https (a TLS proxy in front). Decides ``Secure`` cookies and HSTS, so they do not
+        depend on the proxy adding them."""
+        if self.tls:
+            return True
+        return bool(self.allowed_origins) and all(
+            o.startswith("https://") for o in self.allowed_origins
+        )
+
+    @property
     def scheme(self) -> str:
         return "https" if self.tls else "http"
 

@@ -79,6 +79,13 @@ async def directory(request: web.Request) -> web.Response:
             )
         ]
     members: list[s.UserOut] = [user_out(u) for u in users]
+    if org_id not in auth.actor.memberships:
+        # Outsiders learn the memberships in *this* organisation only, not which other
+        # practices or services a dermatologist also belongs to (data minimisation).
+        members = [
+            m.model_copy(update={"memberships": [x for x in m.memberships if x.org_id == org_id]})
+            for m in members
+        ]
     return reply(s.DirectoryResponse(org=org_out(org), members=members))
 
 

@@ -19,6 +19,7 @@ from server.api.middleware import CSRF_COOKIE, SESSION_COOKIE, csrf_token_for
 from server.domain.accounts import Authenticated, InviteAcceptance, LoginStep
 from server.domain.policy import OrgKind, Role
 from server.errors import AuthError
+from server.netaddr import rate_limit_key
 
 __all__ = ["ROUTES", "user_out"]
 
@@ -26,7 +27,7 @@ U = TypeVar("U", bound=s.UserOut)
 
 
 def _limit(request: web.Request, bucket: str) -> None:
-    request.app[SERVICES].auth_limiter.hit(bucket, client(request))
+    request.app[SERVICES].auth_limiter.hit(bucket, rate_limit_key(client(request)))
 
 
 def _set_session(request: web.Request, response: web.StreamResponse, step: LoginStep) -> str:
@@ -37,7 +38,7 @@ def _set_session(request: web.Request, response: web.StreamResponse, step: Login
         step.token,
         httponly=True,
         samesite="Strict",
-        secure=settings.tls,
+        secure=settings.https,
         path="/",
         max_age=ttl,
     )
@@ -47,7 +48,7 @@ def _set_session(request: web.Request, response: web.StreamResponse, step: Login
         csrf,
         httponly=False,
         samesite="Strict",
-        secure=settings.tls,
+        secure=settings.https,
         path="/",
         max_age=ttl,
     )
@@ -58,6 +59,13 @@ def _pending_token(request: web.Request) -> str:
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         raise AuthError()
+    return token
+
+
+async def _pending_first(request: web.Request) -> str:
+    """Authenticate the pending session before reading the body (401/409 before 422)."""
+    token = _pending_token(request)
+    await request.app[SERVICES].accounts.pending_session(token)
     return token
 
 
@@ -107,9 +115,10 @@ async def totp_enrol(request: web.Request) -> web.Response:
 
 async def totp_confirm(request: web.Request) -> web.Response:
     _limit(request, "totp")
+    token = await _pending_first(request)
     body = await parse(request, s.ConfirmEnrolmentRequest)
     step, codes = await request.app[SERVICES].accounts.confirm_enrolment(
-        _pending_token(request),
+        token,
         body.code,
         client=client(request),
         user_agent=request.headers.get("User-Agent", ""),
@@ -124,9 +133,10 @@ async def totp_confirm(request: web.Request) -> web.Response:
 
 async def totp_verify(request: web.Request) -> web.Response:
     _limit(request, "totp")
+    token = await _pending_first(request)
     body = await parse(request, s.TotpRequest)
     step = await request.app[SERVICES].accounts.verify_second_factor(
-        _pending_token(request),
+        token,
         code=body.code,
         recovery_code=body.recovery_code,
         client=client(request),

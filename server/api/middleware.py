@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 
 import pydantic
 from aiohttp import web
+from pydantic_core import ErrorDetails
 
 import storage
 from server.api.keys import CLIENT_ADDRESS, CSRF_KEY, SETTINGS
@@ -28,7 +29,7 @@ from server.errors import (
     Unavailable,
 )
 from server.logs import event
-from server.netaddr import client_address
+from server.netaddr import client_address, joined_forwarded_for
 
 __all__ = [
     "CSRF_COOKIE",
@@ -94,7 +95,10 @@ async def error_mapper(request: web.Request, handler: Handler) -> web.StreamResp
     except DomainError as exc:
         response = error_response(exc.code, exc.message, retry_after=exc.retry_after)
     except pydantic.ValidationError as exc:
-        fields = sorted({".".join(str(p) for p in err["loc"]) for err in exc.errors()})
+        if any(err["type"] == "json_invalid" for err in exc.errors()):
+            # Not JSON at all: a malformed request (400), not a schema mismatch (422).
+            return _logged(request, start, route_name, _malformed_json())
+        fields = sorted({_field_path(err) for err in exc.errors()})
         message = "invalid fields: " + ", ".join(fields)[:300] if fields else "invalid body"
         response = error_response(ErrorCode.VALIDATION_FAILED, message)
     except web.HTTPException as exc:
@@ -117,6 +121,26 @@ async def error_mapper(request: web.Request, handler: Handler) -> web.StreamResp
             error_type=type(exc).__name__,
         )
         response = error_response(ErrorCode.INTERNAL, "something went wrong on the server")
+    return _logged(request, start, route_name, response)
+
+
+def _field_path(err: ErrorDetails) -> str:
+    """The field path of one validation error, without anything the client wrote: an
+    unknown field's *name* is submitted text too (it could be a patient's name), so it is
+    shown as ``(unknown field)``."""
+    loc = [str(p) for p in err["loc"]]
+    if err["type"] == "extra_forbidden" and loc:
+        loc[-1] = "(unknown field)"
+    return ".".join(loc)
+
+
+def _malformed_json() -> web.Response:
+    return error_response(ErrorCode.BAD_REQUEST, "the body is not valid JSON")
+
+
+def _logged(
+    request: web.Request, start: float, route_name: str, response: web.StreamResponse
+) -> web.StreamResponse:
     event(
         "http.request",
         level=logging.DEBUG,
@@ -144,7 +168,9 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Client address, request size limit, Origin and CSRF checks for unsafe methods."""
     settings = request.app[SETTINGS]
     request[CLIENT_ADDRESS] = client_address(
-        request.remote, request.headers.get("X-Forwarded-For"), settings.trusted_proxies
+        request.remote,
+        joined_forwarded_for(request.headers.getall("X-Forwarded-For", [])),
+        settings.trusted_proxies,
     )
     length = request.content_length
     if length is not None and length > settings.max_body_bytes and not _is_upload(request):
@@ -184,5 +210,5 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
     h.setdefault("Permissions-Policy", "camera=(self), geolocation=(), microphone=()")
     if request.path.startswith("/api/"):
         h.setdefault("Cache-Control", "no-store")
-    if request.app[SETTINGS].tls:
+    if request.app[SETTINGS].https:
         h.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")

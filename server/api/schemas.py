@@ -363,7 +363,7 @@ class DowngradeRequest(Model):
 
 class ReceiptIn(Model):
     kind: Literal["delivered", "read"]
-    seq: Annotated[int, Field(ge=0)]
+    seq: Annotated[int, Field(ge=0, le=2**62)]
 
 
 class ReceiptOut(Model):

@@ -30,9 +30,12 @@ import asyncio
 import base64
 import datetime as dt
 import hashlib
+import logging
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import argon2
@@ -56,6 +59,7 @@ from server.errors import (
     NotFound,
     RateLimited,
 )
+from server.logs import event
 
 __all__ = [
     "AccountService",
@@ -180,6 +184,15 @@ class AccountService:
         )
         # Per-account "not before" times after failures (see _fail).
         self._backoff: dict[str, dt.datetime] = {}
+        # One credential check at a time per login name / account in this process: without
+        # it, N parallel guesses all pass the lock check before the first failure is
+        # counted, so the lockout would allow N guesses instead of login_max_failures.
+        self._attempt_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+        # Failure counters for login names without an account, so that backoff and lockout
+        # answers (rate_limited, account_locked) do not reveal which names exist.
+        self._ghosts: dict[bytes, storage.AuthFailureState] = {}
         # Verified against when the login name is unknown, so both paths cost one Argon2.
         self._dummy_hash = self._hasher.hash(secrets.token_bytes(32))
 
@@ -405,6 +418,53 @@ class AccountService:
             return fake_kdf_params(self._secret, name)
         return user.kdf_params
 
+    @asynccontextmanager
+    async def _one_attempt(self, key: str) -> AsyncIterator[None]:
+        """Serialise credential checks on one key (see ``_attempt_locks``)."""
+        lock = self._attempt_locks.get(key)
+        if lock is None:
+            lock = self._attempt_locks[key] = asyncio.Lock()
+        async with lock:
+            yield
+
+    def _ghost_key(self, name: str) -> bytes:
+        return hashlib.sha256(self._secret + b"\x00ghost\x00" + name.encode()).digest()
+
+    def _check_ghost(self, name: str) -> None:
+        """The refusal a locked or backing-off account would get, for an unknown name."""
+        state = self._ghosts.get(self._ghost_key(name))
+        now = self._clock.now()
+        if state is not None and state.locked_until is not None and state.locked_until > now:
+            raise Locked(retry_after=int((state.locked_until - now).total_seconds()) + 1)
+        not_before = self._backoff.get("ghost:" + name)
+        if not_before is not None and not_before > now:
+            raise RateLimited(retry_after=int((not_before - now).total_seconds()) + 1)
+
+    def _fail_ghost(self, name: str) -> None:
+        """Count a failure for an unknown name exactly as ``_fail`` and storage's
+        ``record_auth_failure`` count one for a real account."""
+        key = self._ghost_key(name)
+        now = self._clock.now()
+        old = self._ghosts.get(key)
+        count = (old.failed_logins if old else 0) + 1
+        locked = old.locked_until if old else None
+        if count >= self._settings.login_max_failures:
+            locked = now + dt.timedelta(seconds=self._settings.login_lockout)
+        if len(self._ghosts) > 100_000:
+            self._ghosts.clear()
+        self._ghosts[key] = storage.AuthFailureState(count, locked)
+        if locked is None or locked <= now:
+            self._set_backoff("ghost:" + name, count)
+
+    def _set_backoff(self, key: str, failed_logins: int) -> None:
+        if failed_logins >= 2:
+            # Backoff before the lockout: 1, 2, 4, ... seconds (at most a minute) between
+            # attempts on this account, so guessing is slow even below the lock threshold.
+            delay = min(2 ** (failed_logins - 2), 60)
+            if len(self._backoff) > 100_000:
+                self._backoff.clear()
+            self._backoff[key] = self._clock.now() + dt.timedelta(seconds=delay)
+
     async def _check_not_locked(self, user: storage.User) -> None:
         """Refuse before checking anything while locked (database, all processes) or while
         backing off after a failure (this process)."""
@@ -426,13 +486,11 @@ class AccountService:
         await self.audit(action, actor_id=user.user_id, client=client)
         if state.locked_until is not None and state.locked_until > self._clock.now():
             await self.audit("login.locked", actor_id=user.user_id, client=client)
-        elif state.failed_logins >= 2:
-            # Backoff before the lockout: 1, 2, 4, ... seconds (at most a minute) between
-            # attempts on this account, so guessing is slow even below the lock threshold.
-            delay = min(2 ** (state.failed_logins - 2), 60)
-            if len(self._backoff) > 100_000:
-                self._backoff.clear()
-            self._backoff[user.user_id] = self._clock.now() + dt.timedelta(seconds=delay)
+            # Operators must notice a lockout (it may be an attacker keeping a clinician
+            # out: docs/architecture.md "Lockout trade-off"); the user id is opaque.
+            event("auth.account_locked", level=logging.WARNING, user_id=user.user_id)
+        else:
+            self._set_backoff(user.user_id, state.failed_logins)
 
     async def _new_session(
         self, user_id: str, *, mfa_verified: bool, client: str, user_agent: str
@@ -462,15 +520,22 @@ class AccountService:
             name = normalise_login_name(login_name)
         except ValueError:
             raise InvalidCredentials() from None
-        user = await self._store.find_user_by_login(name)
-        if user is None or user.disabled:
-            await self._verify(self._dummy_hash, auth_key)
-            await self.audit("login.unknown", actor_id=None, client=client)
-            raise InvalidCredentials()
-        await self._check_not_locked(user)
-        if not await self._verify(user.auth_key_hash, auth_key):
-            await self._fail(user, "login.password_failed", client)
-            raise InvalidCredentials()
+        # Keyed on the name (not the user id) so known and unknown names queue alike.
+        async with self._one_attempt("login:" + name):
+            user = await self._store.find_user_by_login(name)
+            if user is None or user.disabled:
+                # Same answers as for an account: backoff and lockout are simulated, and
+                # one Argon2 verify is paid, so neither the code nor the timing class
+                # tells whether the name exists.
+                self._check_ghost(name)
+                await self._verify(self._dummy_hash, auth_key)
+                self._fail_ghost(name)
+                await self.audit("login.unknown", actor_id=None, client=client)
+                raise InvalidCredentials()
+            await self._check_not_locked(user)
+            if not await self._verify(user.auth_key_hash, auth_key):
+                await self._fail(user, "login.password_failed", client)
+                raise InvalidCredentials()
         if self._hasher.check_needs_rehash(user.auth_key_hash):
             await self._store.update_auth_key_hash(user.user_id, await self._hash(auth_key))
         token, session = await self._new_session(
@@ -489,13 +554,22 @@ class AccountService:
             raise AuthError()
         return session, user
 
+    async def pending_session(self, token: str) -> storage.Session:
+        """The pending session behind ``token`` (AuthError, or Conflict for a full one)."""
+        session, _user = await self._pending(token)
+        return session
+
     async def begin_enrolment(self, token: str) -> tuple[str, str]:
         """A new unconfirmed TOTP secret: returns the otpauth URI and its QR code (SVG)."""
         _session, user = await self._pending(token)
-        if user.totp_confirmed:
-            raise Conflict("two-factor authentication is already set up")
-        secret = totp_rules.new_totp_secret()
-        await self._store.begin_totp_enrolment(user.user_id, secret, self._clock.now())
+        # Under the account's lock: a confirmation running in parallel must not be undone
+        # by this reset of the secret (storage's begin_totp_enrolment clears "confirmed").
+        async with self._one_attempt("user:" + user.user_id):
+            _session, user = await self._pending(token)
+            if user.totp_confirmed:
+                raise Conflict("two-factor authentication is already set up")
+            secret = totp_rules.new_totp_secret()
+            await self._store.begin_totp_enrolment(user.user_id, secret, self._clock.now())
         uri = totp_rules.provisioning_uri(secret, user.login_name)
         return uri, totp_rules.qr_svg(uri)
 
@@ -504,22 +578,25 @@ class AccountService:
     ) -> tuple[LoginStep, list[str]]:
         """Confirm the TOTP secret with a code; issue recovery codes and a full session."""
         session, user = await self._pending(token)
-        await self._check_not_locked(user)
-        if user.totp_confirmed or user.totp_secret is None:
-            raise Conflict("start the enrolment first")
-        try:
-            step = totp_rules.matching_timecode(user.totp_secret, code, self._clock.now())
-        except totp_rules.InvalidTotp:
-            await self._fail(user, "totp.enrol_failed", client)
-            raise
-        codes = totp_rules.generate_recovery_codes()
-        hashes = [totp_rules.hash_recovery_code(self._secret, c) for c in codes]
-        try:
-            await self._store.confirm_totp(user.user_id, step, hashes, self._clock.now())
-        except storage.Conflict:
-            raise totp_rules.InvalidTotp() from None
-        await self.audit("totp.enrolled", actor_id=user.user_id, client=client)
-        return await self._promote(session, user, client, user_agent), codes
+        async with self._one_attempt("user:" + user.user_id):
+            # Re-read under the lock: a failure counted by a parallel attempt counts here.
+            session, user = await self._pending(token)
+            await self._check_not_locked(user)
+            if user.totp_confirmed or user.totp_secret is None:
+                raise Conflict("start the enrolment first")
+            try:
+                step = totp_rules.matching_timecode(user.totp_secret, code, self._clock.now())
+            except totp_rules.InvalidTotp:
+                await self._fail(user, "totp.enrol_failed", client)
+                raise
+            codes = totp_rules.generate_recovery_codes()
+            hashes = [totp_rules.hash_recovery_code(self._secret, c) for c in codes]
+            try:
+                await self._store.confirm_totp(user.user_id, step, hashes, self._clock.now())
+            except storage.Conflict:
+                raise totp_rules.InvalidTotp() from None
+            await self.audit("totp.enrolled", actor_id=user.user_id, client=client)
+            return await self._promote(session, user, client, user_agent), codes
 
     async def verify_second_factor(
         self,
@@ -532,6 +609,23 @@ class AccountService:
     ) -> LoginStep:
         """Step two: a TOTP code (once only) or a recovery code (once only)."""
         session, user = await self._pending(token)
+        async with self._one_attempt("user:" + user.user_id):
+            # Re-read under the lock: a failure counted by a parallel attempt counts here,
+            # and a pending session already promoted by a parallel success is gone.
+            session, user = await self._pending(token)
+            return await self._check_second_factor(
+                session, user, code, recovery_code, client, user_agent
+            )
+
+    async def _check_second_factor(
+        self,
+        session: storage.Session,
+        user: storage.User,
+        code: str | None,
+        recovery_code: str | None,
+        client: str,
+        user_agent: str,
+    ) -> LoginStep:
         await self._check_not_locked(user)
         if not user.totp_confirmed or user.totp_secret is None:
             raise MfaRequired("set up two-factor authentication first")
@@ -578,11 +672,13 @@ class AccountService:
             raise AuthError()
         return session
 
-    async def authenticate(self, token: str | None) -> Authenticated:
+    async def authenticate(self, token: str | None, *, touch: bool = True) -> Authenticated:
         """The full (two-factor) session behind a cookie; AuthError / MfaRequired otherwise.
 
         ``last_seen_at`` is refreshed at most once a minute, so a busy client does not turn
-        every read into a durable write.
+        every read into a durable write. ``touch=False`` checks without counting as use
+        (the real-time layer's periodic re-check of listening sockets must not keep an
+        unattended session alive past its idle timeout).
         """
         if not token:
             raise AuthError()
@@ -593,7 +689,7 @@ class AccountService:
         if user.disabled:
             raise AuthError()
         now = self._clock.now()
-        if (now - session.last_seen_at).total_seconds() >= 60:
+        if touch and (now - session.last_seen_at).total_seconds() >= 60:
             try:
                 session = await self._store.touch_session(session.session_id_hash, now)
             except storage.NotFound:
@@ -697,11 +793,12 @@ class AccountService:
         The USK itself does not change (the client re-wraps it under the new KEK), so no
         stored ciphertext needs re-encryption.
         """
-        user = await self._store.get_user(auth.user.user_id)
-        await self._check_not_locked(user)
-        if not await self._verify(user.auth_key_hash, current_auth_key):
-            await self._fail(user, "password.change_failed", client)
-            raise InvalidCredentials()
+        async with self._one_attempt("user:" + auth.user.user_id):
+            user = await self._store.get_user(auth.user.user_id)
+            await self._check_not_locked(user)
+            if not await self._verify(user.auth_key_hash, current_auth_key):
+                await self._fail(user, "password.change_failed", client)
+                raise InvalidCredentials()
         try:
             parse_kdf_params(kdf_params)
         except CryptoError:

@@ -213,6 +213,10 @@ class CaseService:
         except (storage.NotFound, storage.InvalidArgument):
             check_case(actor, None, action)
             raise AssertionError("unreachable") from None
+        if not (actor.roles_in(case.practice_id) or actor.roles_in(case.service_id)):
+            # Foreign: answer before reading the participants, so a foreign id costs the
+            # same work as a missing one (no extra query to time).
+            check_case(actor, None, action)
         participants = await self._store.list_participants(case_id)
         parties = check_case(actor, facts_of(case, participants), action)
         return case, parties, participants

@@ -48,7 +48,7 @@ from server.domain.clock import Clock
 from server.domain.policy import CaseAction, Role
 from server.errors import AuthError, DomainError, ErrorCode, InvalidInput, Unavailable
 from server.logs import event
-from server.netaddr import client_address
+from server.netaddr import client_address, joined_forwarded_for
 from server.settings import Settings
 
 if TYPE_CHECKING:
@@ -62,6 +62,10 @@ SESSION_COOKIE = "dermline_session"
 # connections from turning every event into two extra reads.
 AUTH_CACHE_SECONDS = 30.0
 WATCHDOG_INTERVAL = 0.5
+# How often the sweep looks for sockets not re-checked for AUTH_CACHE_SECONDS. A socket that
+# only listens sends no events, so without the sweep it would keep receiving case traffic
+# after its session expired, idled out, or was revoked through another node.
+SWEEP_INTERVAL = 10.0
 
 
 def _b64(data: bytes) -> str:
@@ -103,15 +107,20 @@ class CaseRef(s.Model):
     case_id: s.Id
 
 
+# Sequence numbers are 64-bit in storage; a larger one is a validation error, not a
+# storage failure answered "internal".
+Seq = Annotated[int, Field(ge=0, le=2**62)]
+
+
 class ReceiptEventIn(s.Model):
     case_id: s.Id
     kind: str
-    seq: int
+    seq: Seq
 
 
 class SyncIn(s.Model):
     # Bounded: one sync cannot make the server load thousands of cases.
-    cases: Annotated[dict[s.Id, Annotated[int, Field(ge=0)]], Field(max_length=500)] = {}
+    cases: Annotated[dict[s.Id, Seq], Field(max_length=500)] = {}
     limit: Annotated[int, Field(ge=1, le=1000)] = 500
 
 
@@ -158,6 +167,8 @@ class Realtime:
             ping_timeout=20,
         )
         self._auth_cache: dict[str, tuple[float, Authenticated]] = {}
+        # When the sweep last re-checked each socket (monotonic seconds).
+        self._swept: dict[str, float] = {}
         self._register()
 
     # ------------------------------------------------------------------ wiring
@@ -175,13 +186,15 @@ class Realtime:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        task = asyncio.create_task(self._watchdog())
+        tasks = [asyncio.create_task(self._watchdog()), asyncio.create_task(self._sweeper())]
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await self._close_manager()
 
     async def _close_manager(self) -> None:
@@ -212,6 +225,64 @@ class Realtime:
                     # and catches up from the database.
                     with contextlib.suppress(Exception):
                         await sock.close(wait=False, abort=True)
+                    # Engine.IO keeps the stalled TCP connection (and the queue) until
+                    # its reader times out (ping interval + timeout, up to 40 s): drop the
+                    # queued packets now so the memory bound holds, then wake the writer.
+                    self._drop_queue(sock)
+
+    async def _sweeper(self) -> None:
+        while True:
+            await asyncio.sleep(SWEEP_INTERVAL)
+            try:
+                await self.sweep_sessions()
+            except Exception as exc:  # the sweep must outlive a storage hiccup
+                event("realtime.sweep_failed", level=logging.WARNING, error_type=type(exc).__name__)
+
+    async def sweep_sessions(self) -> int:
+        """Disconnect sockets whose session has ended; returns how many were closed.
+
+        Each socket is re-read at most once per AUTH_CACHE_SECONDS, without counting as use
+        of the session (``authenticate(touch=False)``): listening is not activity, so an
+        unattended screen loses its socket at the session's idle timeout, like its HTTP.
+        """
+        now = time.monotonic()
+        closed = 0
+        # Every socket of this node (room None holds them all), not the cache's keys: a
+        # client can empty its cache entry (an emitted "disconnect" event) but not leave
+        # the namespace without disconnecting.
+        for sid in [sid for sid, _eio in self.sio.manager.get_participants("/", None)]:
+            cached = self._auth_cache.get(sid)
+            last = max(cached[0] if cached else 0.0, self._swept.get(sid, 0.0))
+            if now - last < AUTH_CACHE_SECONDS:
+                continue
+            self._swept[sid] = now
+            try:
+                token = (await self.sio.get_session(sid))["token"]
+                await self.services.accounts.authenticate(token, touch=False)
+            except DomainError:
+                self._auth_cache.pop(sid, None)
+                await self.sio.disconnect(sid)
+                closed += 1
+            except KeyError:  # the socket went away meanwhile
+                self._auth_cache.pop(sid, None)
+                self._swept.pop(sid, None)
+        if closed:
+            event("realtime.sessions_ended", level=logging.INFO, count=closed)
+        return closed
+
+    @staticmethod
+    def _drop_queue(sock: Any) -> None:
+        dropped = 0
+        while True:
+            try:
+                sock.queue.get_nowait()
+            except asyncio.QueueEmpty:
+                break
+            sock.queue.task_done()
+            dropped += 1
+        with contextlib.suppress(Exception):
+            sock.queue.put_nowait(None)  # the writer's "connection closed" signal
+        event("realtime.backlog_dropped", level=logging.DEBUG, count=dropped)
 
     # ------------------------------------------------------------------ publisher
 
@@ -263,15 +334,20 @@ class Realtime:
     def _register(self) -> None:
         sio = self.sio
 
-        async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        async def connect(
+            sid: str, environ: Any = None, auth: Any = None, *_extra: Any
+        ) -> dict[str, Any] | None:
+            request = environ.get("aiohttp.request") if isinstance(environ, dict) else None
+            if not isinstance(request, web.Request):
+                # A connected client can emit an *event* named "connect" (python-socketio
+                # routes it here with a client-made "environ"); only a real handshake
+                # carries the aiohttp request. Answer it like any bad event.
+                return _error(InvalidInput("unknown event"))
             origin = environ.get("HTTP_ORIGIN")
             if origin is not None and origin.rstrip("/") not in self._settings.origins():
                 raise socketio.exceptions.ConnectionRefusedError("origin_refused")
-            request = environ.get("aiohttp.request")
-            peer = request.remote if request is not None else None
-            client = client_address(
-                peer, environ.get("HTTP_X_FORWARDED_FOR"), self._settings.trusted_proxies
-            )
+            forwarded = joined_forwarded_for(request.headers.getall("X-Forwarded-For", []))
+            client = client_address(request.remote, forwarded, self._settings.trusted_proxies)
             token = None
             try:
                 cookie = SimpleCookie(environ.get("HTTP_COOKIE", ""))
@@ -291,9 +367,11 @@ class Realtime:
                 if Role.DERMATOLOGIST in roles:
                     await sio.enter_room(sid, f"queue:{org_id}")
             event("realtime.connect", user_id=authed.user.user_id, client=client)
+            return None
 
         async def disconnect(sid: str, reason: Any = None) -> None:
             self._auth_cache.pop(sid, None)
+            self._swept.pop(sid, None)
 
         sio.on("connect", connect)
         sio.on("disconnect", disconnect)
@@ -301,10 +379,14 @@ class Realtime:
         def handler(
             fn: Callable[[str, Authenticated, str, Any], Awaitable[dict[str, Any]]],
         ) -> None:
-            async def wrapped(sid: str, data: Any = None) -> dict[str, Any]:
+            async def wrapped(sid: str, *args: Any) -> dict[str, Any]:
+                # Any number of arguments of any type: python-socketio passes what the
+                # client sent, and a TypeError here would leave the client without an ack.
                 try:
                     auth, client = await self._auth(sid)
-                    return await fn(sid, auth, client, data)
+                    if len(args) > 1:
+                        raise InvalidInput("send one argument")
+                    return await fn(sid, auth, client, args[0] if args else None)
                 except DomainError as exc:
                     if isinstance(exc, AuthError):
                         # The session ended (logout, revoke, expiry): close the socket too.
@@ -331,6 +413,12 @@ class Realtime:
 
             sio.on(fn.__name__, wrapped)
 
+        async def unknown_event(event_name: Any, sid: str, *args: Any) -> dict[str, Any]:
+            # Catch-all: an event we do not serve still gets an error ack (not silence).
+            return _error(InvalidInput("unknown event"))
+
+        sio.on("*", unknown_event)
+
         @handler
         async def send(sid: str, auth: Authenticated, client: str, data: Any) -> dict[str, Any]:
             body = SendIn.model_validate(data)
@@ -356,7 +444,7 @@ class Realtime:
 
         @handler
         async def sync(sid: str, auth: Authenticated, client: str, data: Any) -> dict[str, Any]:
-            body = SyncIn.model_validate(data or {})
+            body = SyncIn.model_validate({} if data is None else data)
             limit = max(1, min(body.limit, self._settings.replay_batch))
             wanted = dict(body.cases)
             # Also every case the user takes part in, so a case opened while this client

@@ -19,6 +19,10 @@ async def test_cli_accept_enrol_create_send_read_close(tmp_path: Path, capsys) -
             "DERMLINE_PASSWORD": PASSWORD,
             "DERMLINE_LOGIN": "cli@example.org",
         }
+        # Without a token anywhere: a clear refusal, not a crash.
+        assert await run(["accept-invite", "--login", "x@example.org", "--name", "X"], env) == 2
+        capsys.readouterr()
+        env["DERMLINE_INVITE_TOKEN"] = "unused-because-the-argument-wins"
 
         def lines() -> list[dict]:
             return [json.loads(x) for x in capsys.readouterr().out.splitlines()]
@@ -84,3 +88,16 @@ async def test_cli_accept_enrol_create_send_read_close(tmp_path: Path, capsys) -
             == 1
         )
         assert lines()[0]["error"] == "invalid_transition"  # not claimed yet
+
+
+async def test_cli_takes_the_invite_token_from_the_environment(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    async with live_server(tmp_path / "data") as live:
+        w = await make_world(live)
+        env = {
+            "DERMLINE_URL": live.url,
+            "DERMLINE_PASSWORD": PASSWORD,
+            "DERMLINE_INVITE_TOKEN": await w.admin.client.invite(w.practice_id, "gp"),
+        }
+        argv = ["accept-invite", "--login", "env@example.org", "--name", "Dr Env"]
+        assert await run(argv, env) == 0
+        assert "recovery_key" in json.loads(capsys.readouterr().out.splitlines()[0])

@@ -44,7 +44,18 @@ async def test_errors_have_one_shape(tmp_path: Path) -> None:
             headers={"Content-Type": "application/json"},
         ) as resp:
             body = await resp.json()
-            assert resp.status == 422 and body["error"]["code"] == "validation_failed"
+            assert resp.status == 400 and body["error"] == {
+                "code": "bad_request",
+                "message": "the body is not valid JSON",
+            }
+        async with http.post(
+            live.url + "/api/v1/auth/prelogin",
+            json=["a", "list"],
+            headers={"Content-Type": "application/json"},
+        ) as resp:
+            # Valid JSON of the wrong shape is a schema mismatch.
+            assert resp.status == 422
+            assert (await resp.json())["error"]["code"] == "validation_failed"
         secret_value = "CANARY-SECRET-VALUE"
         async with http.post(
             live.url + "/api/v1/auth/prelogin", json={"login_name": 5, "x": secret_value}
@@ -52,6 +63,14 @@ async def test_errors_have_one_shape(tmp_path: Path) -> None:
             text = await resp.text()
             assert resp.status == 422 and secret_value not in text
             assert "login_name" in text
+        async with http.post(
+            live.url + "/api/v1/auth/prelogin",
+            json={"login_name": "a", "CANARY-PATIENT-NAME": 1},
+        ) as resp:
+            # An unknown field's name is submitted text: not echoed either.
+            body = await resp.json()
+            assert resp.status == 422 and "CANARY" not in str(body)
+            assert body["error"]["message"] == "invalid fields: (unknown field)"
         async with http.delete(live.url + "/healthz") as resp:
             assert resp.status == 405
             assert (await resp.json())["error"]["code"] == "method_not_allowed"
