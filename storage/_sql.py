@@ -776,8 +776,14 @@ class SqlStorage:
         )
         return [Membership(str(r[0]), Role(r[1])) for r in rows]
 
-    async def _get_user_txn(self, txn: Txn, user_id: str) -> User:
-        row = await txn.fetchone(f"SELECT {_USER_COLS} FROM users WHERE user_id = ?", user_id)
+    async def _get_user_txn(self, txn: Txn, user_id: str, *, lock: bool = False) -> User:
+        # ``lock``: read-modify-write units take the row lock first (PostgreSQL's READ
+        # COMMITTED would otherwise let concurrent units all read the same old value; SQLite's
+        # single writer serialises them anyway).
+        lock_clause = self.dialect.for_update if lock else ""
+        row = await txn.fetchone(
+            f"SELECT {_USER_COLS} FROM users WHERE user_id = ?{lock_clause}", user_id
+        )
         if row is None:
             raise NotFound("user")
         return self._user(row, await self._memberships_txn(txn, user_id))
@@ -964,7 +970,7 @@ class SqlStorage:
         when = _us(now)
 
         async def txn_fn(txn: Txn) -> User:
-            current = await self._get_user_txn(txn, uid)
+            current = await self._get_user_txn(txn, uid, lock=True)
             if (
                 expected_auth_key_hash is not None
                 and current.auth_key_hash != expected_auth_key_hash
@@ -1067,7 +1073,9 @@ class SqlStorage:
         when = _us(now)
 
         async def txn_fn(txn: Txn) -> User:
-            user = await self._get_user_txn(txn, uid)
+            # Single use across nodes: the row lock makes concurrent consumers of the same
+            # code queue up, and all but the first then find it gone.
+            user = await self._get_user_txn(txn, uid, lock=True)
             if code_hash not in user.recovery_code_hashes:
                 raise NotFound("recovery_code")
             rest = [c for c in user.recovery_code_hashes if c != code_hash]

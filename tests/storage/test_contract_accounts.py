@@ -192,6 +192,44 @@ async def test_recovery_codes_work_once_and_reset(store: Storage) -> None:
     assert (u.totp_secret, u.totp_confirmed, u.recovery_code_hashes) == (None, False, ())
 
 
+async def test_recovery_code_is_single_use_under_concurrency(store: Storage) -> None:
+    w = await make_world(store)
+    codes = [f"code-{i}" for i in range(8)]
+    await store.begin_totp_enrolment(w.gp, b"s", T0)
+    await store.confirm_totp(w.gp, 1, codes, T0)
+    for code in codes[:6]:  # several rounds: one race alone may happen to serialise
+        results = await asyncio.gather(
+            *(store.consume_recovery_code(w.gp, code, T0) for _ in range(6)),
+            return_exceptions=True,
+        )
+        assert sum(1 for r in results if not isinstance(r, BaseException)) == 1
+        assert all(isinstance(r, NotFound) for r in results if isinstance(r, BaseException))
+    assert (await store.get_user(w.gp)).recovery_code_hashes == tuple(codes[6:])
+
+
+async def test_credential_update_compare_and_set_under_concurrency(store: Storage) -> None:
+    w = await make_world(store)
+    before = (await store.get_user(w.gp)).auth_key_hash
+    results = await asyncio.gather(
+        *(
+            store.update_credentials(
+                w.gp,
+                kdf_params=b"k",
+                auth_key_hash=f"new-{i}",
+                wrapped_usk=b"u",
+                now=T0,
+                expected_auth_key_hash=before,
+            )
+            for i in range(6)
+        ),
+        return_exceptions=True,
+    )
+    winners = [r for r in results if not isinstance(r, BaseException)]
+    assert len(winners) == 1
+    assert all(isinstance(r, Conflict) for r in results if isinstance(r, BaseException))
+    assert (await store.get_user(w.gp)).auth_key_hash == winners[0].auth_key_hash
+
+
 async def test_failures_lock_and_reset(store: Storage) -> None:
     w = await make_world(store)
     for i in range(1, 3):
