@@ -167,6 +167,7 @@ def _serve(settings: Settings) -> int:
         ssl_context=ssl_context,
         access_log=None,
         print=None,
+        shutdown_timeout=5,
     )
     return 0
 

@@ -134,7 +134,9 @@ class _RedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
     them all so that shutdown closes every connection."""
 
     def __init__(self, url: str, channel: str) -> None:
-        super().__init__(url, channel=channel)
+        # A bounded connect: the publish happens before the sender's acknowledgement, so a
+        # Redis that drops packets must not stall sends for the kernel's TCP timeout.
+        super().__init__(url, channel=channel, redis_options={"socket_connect_timeout": 2.0})
         self.clients: list[Any] = []
 
     def _redis_connect(self) -> None:
@@ -158,6 +160,9 @@ class Realtime:
             raise ValueError("allowed origins must not be empty")
         self.sio = socketio.AsyncServer(
             async_mode="aiohttp",
+            # WebSocket only: both clients use it, and it needs no sticky sessions behind a
+            # load balancer (long-polling would pin a client to one node).
+            transports=["websocket"],
             cors_allowed_origins=origins,
             client_manager=manager,
             logger=False,
@@ -175,6 +180,13 @@ class Realtime:
 
     def attach(self, app: web.Application) -> None:
         self.sio.attach(app, socketio_path="socket.io")
+        app.on_shutdown.append(self._close_sockets)
+
+    async def _close_sockets(self, app: web.Application) -> None:
+        """At shutdown (SIGTERM) close every socket now, so clients reconnect to another node
+        at once instead of holding the process until aiohttp's shutdown timeout."""
+        with contextlib.suppress(Exception):
+            await self.sio.eio.disconnect()
 
     def bind(self, services: Services) -> None:
         self._services = services
