@@ -7,6 +7,8 @@
 //   critical violation;
 // - no CSP violation and no console error may occur;
 // - nothing may overflow horizontally at 360 px;
+// - every pointer target is at least 24x24 CSS px (WCAG 2.2 SC 2.5.8, scripts/checks.mjs);
+// - after an invalid submission, the NHS.UK error summary has focus and links to each field;
 // - a screenshot is saved to test-results/a11y/<page>-<viewport>.png.
 // The API is stubbed with canned answers (page.route), so every UI state can be reached
 // without a server; `npm run e2e` drives the same pages against a live server.
@@ -17,6 +19,7 @@ import { createRequire } from "node:module";
 import { extname, join, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { errorSummaryProblems, touchTargetProblems } from "./checks.mjs";
 
 const require = createRequire(import.meta.url);
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -83,6 +86,7 @@ const STATES = [
   {
     name: "login-errors",
     route: "#/login",
+    errors: true,
     steps: async (p) => {
       await p.getByRole("button", { name: "Continue" }).click();
       await p.getByText("There is a problem").waitFor();
@@ -93,6 +97,7 @@ const STATES = [
   {
     name: "invite-password-errors",
     route: "#/invite/abcdefgh12345678",
+    errors: true,
     steps: async (p) => {
       await p.getByLabel("Password", { exact: true }).fill("short");
       await p.getByRole("button", { name: "Continue" }).click();
@@ -112,6 +117,15 @@ const STATES = [
     },
   },
   { name: "unlock", route: "#/unlock" },
+  {
+    name: "unlock-errors",
+    route: "#/unlock",
+    errors: true,
+    steps: async (p) => {
+      await p.getByRole("button", { name: "Unlock" }).click();
+      await p.getByText("There is a problem").waitFor();
+    },
+  },
   { name: "not-found", route: "#/no-such-page" },
 ];
 const VIEWPORTS = [
@@ -160,6 +174,8 @@ for (const vp of VIEWPORTS) {
         problems.push(`axe ${v.impact}: ${v.id} (${v.nodes.length} nodes): ${v.help}`);
       }
     }
+    problems.push(...(await page.evaluate(touchTargetProblems)));
+    if (st.errors) problems.push(...(await page.evaluate(errorSummaryProblems)));
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     if (overflow > 0) problems.push(`horizontal overflow of ${overflow}px`);
     await page.screenshot({ path: join(outDir, `${st.name}-${vp.name}.png`), fullPage: true });

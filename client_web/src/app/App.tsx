@@ -12,7 +12,7 @@ import { Unlock } from "./pages/Unlock";
 import { navigate, useRoute } from "./router";
 import { Outbox } from "./outbox";
 import { Realtime } from "./realtime";
-import { Session } from "./session";
+import { Session, idleLockMs } from "./session";
 import { forgetUsk, unlockRemembered } from "./unlock";
 
 function Header(): JSX.Element {
@@ -50,14 +50,25 @@ function Footer(): JSX.Element {
 
 export function App({ api }: { api: Api }): JSX.Element {
   const route = useRoute();
-  const session = useMemo(() => new Session(), []);
+  const session = useMemo(() => new Session(idleLockMs(typeof sessionStorage === "undefined" ? null : sessionStorage)), []);
   const realtime = useMemo(() => new Realtime(), []);
   const outbox = useMemo(() => new Outbox((c, id, env) => api.sendMessage(c, id, env)), [api]);
   useEffect(() => realtime.onReconnect(() => void outbox.flush()), [realtime, outbox]);
   const [locked, setLocked] = useState(true);
   const [me, setMe] = useState<Me | null>(null);
   const [online, setOnline] = useState(navigator.onLine);
-  useEffect(() => session.subscribe(setLocked), [session]);
+  useEffect(
+    () =>
+      session.subscribe((isLocked, reason) => {
+        setLocked(isLocked);
+        // Re-locked after idle: the keys are gone from memory; ask for the password again.
+        if (reason === "idle") {
+          realtime.disconnect();
+          navigate({ name: "unlock" });
+        }
+      }),
+    [session],
+  );
   useEffect(() => {
     // Any interaction counts as activity for the idle re-lock.
     const touch = () => session.touch();

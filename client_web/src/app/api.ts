@@ -160,7 +160,7 @@ export interface Api {
   directory(orgId: string): Promise<Person[]>;
   createCase(req: NewCaseRequest): Promise<CaseSummary>;
   sendMessage(caseId: string, clientMsgId: string, envelope: Uint8Array): Promise<{ seq: number; duplicate: boolean }>;
-  move(caseId: string, move: "submit" | "claim" | "withdraw" | "ask" | "answer", message?: { clientMsgId: string; envelope: Uint8Array }): Promise<CaseSummary>;
+  move(caseId: string, move: "submit" | "claim" | "withdraw" | "ask" | "answer" | "resubmit", message?: { clientMsgId: string; envelope: Uint8Array }): Promise<CaseSummary>;
   close(caseId: string, outcome: OutcomeCodes & { payload: Uint8Array }): Promise<CaseSummary>;
   myCases(): Promise<CaseSummary[]>;
   queue(serviceId: string): Promise<CaseSummary[]>;
@@ -486,6 +486,12 @@ export function apiErrorMessage(e: unknown): string {
       case "unauthenticated":
       case "mfa_required":
         return "Your session has ended. Sign in again.";
+      case "payload_too_large":
+        return "The photo is too large to send. Take it again at a lower resolution.";
+      case "invalid_transition":
+        return "The case has changed since you opened it. Go back to your cases and open it again.";
+      case "unavailable":
+        return "Dermline is busy. Wait a moment and try again.";
       default:
         return "Something went wrong. Try again.";
     }

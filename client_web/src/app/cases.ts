@@ -14,9 +14,6 @@ import {
   decodePhotoReference,
   decryptAttachment,
   encodeContent,
-  encodePhotoReference,
-  encryptAttachment,
-  newFileKey,
   generateCaseKey,
   keyId,
   messageHash,
@@ -29,6 +26,7 @@ import {
   type Body,
 } from "./cryptoFacade";
 import type { UnlockedKeys } from "./session";
+import { type PhotoToSend, type SealedMessage, type SealedUpload, sealPhotos } from "./photos";
 
 export interface ClinicalHistory {
   patient: { nhs_number: string; name: string; date_of_birth: string; sex: string };
@@ -44,18 +42,16 @@ export interface ClinicalHistory {
   consent_to_photography: boolean;
 }
 
-export interface NewCasePhoto {
-  /** The prepared (upright, metadata-free) JPEG bytes. */
-  jpeg: Uint8Array;
-  tag: "locator" | "close_up" | "dermoscopic";
-}
+export type NewCasePhoto = PhotoToSend;
 
 export interface NewCase {
   request: NewCaseRequest;
   /** The clinical history (the thread's first message). */
   firstMessage: { clientMsgId: string; envelope: Uint8Array };
-  /** Encrypted photos to upload, each with its photo-reference message (chained after). */
-  photos: { attachmentId: string; record: Uint8Array; sha256: Uint8Array; message: { clientMsgId: string; envelope: Uint8Array } }[];
+  /** Encrypted photos and thumbnails to upload (thumbnails first) before the messages. */
+  uploads: SealedUpload[];
+  /** Their photo-reference messages, chained after the clinical history. */
+  photoMessages: SealedMessage[];
 }
 
 /** Everything the server needs to create a case, made and signed here. */
@@ -95,43 +91,13 @@ export async function buildNewCase(
       contentType: ContentType.CLINICAL_HISTORY,
       previousHash: GENESIS_HASH,
     });
-    // Photos: a fresh file key each, encrypted with the chunked attachment format; the key and
-    // the ciphertext hash travel only inside the signed, encrypted photo-reference message.
-    const photos: NewCase["photos"] = [];
-    let previous = await messageHash(envelope);
-    for (const ph of p.photos ?? []) {
-      const fileKey = newFileKey();
-      try {
-        const { record, sha256 } = await encryptAttachment(fileKey, ph.jpeg);
-        const attachmentId = crypto.randomUUID();
-        const ref = encodePhotoReference({
-          attachmentId,
-          fileKey,
-          ciphertextSha256: sha256,
-          ciphertextSize: record.length,
-          mediaType: "image/jpeg",
-          tag: ph.tag,
-          bodySite: p.history.body_site,
-        });
-        const id = crypto.randomUUID();
-        const env = await sealMessage(ref, {
-          caseKey,
-          caseId,
-          epoch: 0,
-          clientMessageId: id,
-          senderUserId: keys.userId,
-          sender: wrapper,
-          contentType: ContentType.PHOTO_REFERENCE,
-          previousHash: previous,
-        });
-        previous = await messageHash(env);
-        photos.push({ attachmentId, record, sha256, message: { clientMsgId: id, envelope: env } });
-      } finally {
-        fileKey.fill(0);
-      }
-    }
+    // Photos: thumbnail and full image, a fresh file key each, encrypted with the chunked
+    // attachment format; the keys and the ciphertext hashes travel only inside the signed,
+    // encrypted photo-reference messages (src/app/photos.ts).
+    const sealed = await sealPhotos(keys, { caseKey, caseId, previousHash: await messageHash(envelope), photos: p.photos ?? [] });
     return {
-      photos,
+      uploads: sealed.uploads,
+      photoMessages: sealed.messages,
       request: {
         caseId,
         practiceId: p.practiceId,

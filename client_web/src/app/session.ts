@@ -9,6 +9,28 @@ import type { AccountKey } from "../crypto/account";
 
 export const IDLE_LOCK_MS = 15 * 60 * 1000;
 
+/** sessionStorage key of the test hook below. */
+export const IDLE_TEST_KEY = "dermline.test.idleLockMs";
+
+/**
+ * The idle time before re-locking. A test hook lets the end-to-end test shorten it (issue 5:
+ * prove re-lock after idle without waiting 15 minutes) through sessionStorage. It can only make
+ * the lock EARLIER (1 s to IDLE_LOCK_MS); anything else is ignored, so a page that sets it
+ * cannot weaken key safety.
+ */
+export function idleLockMs(storage: Pick<Storage, "getItem"> | null): number {
+  let raw: string | null = null;
+  try {
+    raw = storage?.getItem(IDLE_TEST_KEY) ?? null;
+  } catch {
+    raw = null; // storage disabled: the default
+  }
+  const n = raw === null ? NaN : Number(raw);
+  return Number.isInteger(n) && n >= 1000 && n < IDLE_LOCK_MS ? n : IDLE_LOCK_MS;
+}
+
+export type LockReason = "idle" | "user";
+
 export interface UnlockedKeys {
   userId: string;
   usk: CryptoKey;
@@ -16,7 +38,7 @@ export interface UnlockedKeys {
   signing: AccountKey;
 }
 
-type Listener = (locked: boolean) => void;
+type Listener = (locked: boolean, reason: LockReason | null) => void;
 
 export class Session {
   private keys: UnlockedKeys | null = null;
@@ -39,20 +61,22 @@ export class Session {
     }
     this.keys = keys;
     this.touch();
-    this.emit();
+    this.emit(null);
   }
 
   /** Call on user activity; restarts the idle timer. */
   touch(): void {
     if (this.timer !== null) clearTimeout(this.timer);
-    if (this.keys !== null) this.timer = setTimeout(() => this.lock(), this.idleMs);
+    if (this.keys !== null) this.timer = setTimeout(() => this.lock("idle"), this.idleMs);
   }
 
-  lock(): void {
+  /** Drop every key reference (sign out, idle, or the user locking). */
+  lock(reason: LockReason = "user"): void {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
+    const had = this.keys !== null;
     this.keys = null;
-    this.emit();
+    this.emit(had ? reason : null);
   }
 
   subscribe(f: Listener): () => void {
@@ -60,7 +84,7 @@ export class Session {
     return () => this.listeners.delete(f);
   }
 
-  private emit(): void {
-    for (const f of this.listeners) f(this.locked);
+  private emit(reason: LockReason | null): void {
+    for (const f of this.listeners) f(this.locked, reason);
   }
 }

@@ -1,9 +1,12 @@
 import type { JSX } from "preact";
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { type Api, type CaseDetail, type Me, type Receipt, apiErrorMessage } from "../api";
 import { type OpenedEntry, type OutcomeBody, openMessages, openMyCaseKey, openOutcome, openPhoto, sealOutcome, sealText } from "../cases";
 import { type OutcomeDraft, OutcomeForm, OutcomePanel } from "./Outcome";
-import { BackLink, Button, Checkboxes, Textarea, usePageTitle } from "../components";
+import { BackLink, Button, Checkboxes, ErrorSummary, type FieldError, Textarea, usePageTitle } from "../components";
+import { RETAKE_REASONS, sealPhotos, sealRetakeRequest, thumbnailTarget, uploadPhotos } from "../photos";
+import { PhotoCapture, type PhotoDraft, draftsToSend, photoErrors } from "./PhotoField";
+import { PhotoViewer, type ViewerPhoto } from "./PhotoViewer";
 import { ContentType, messageHash } from "../cryptoFacade";
 import type { Outbox } from "../outbox";
 import type { Realtime } from "../realtime";
@@ -12,27 +15,85 @@ import { StateTag } from "./Cases";
 
 const TAG_NAMES: Record<string, string> = { locator: "Locator photo", close_up: "Close-up photo", dermoscopic: "Dermoscopic photo" };
 
-/** A photo from a verified photo-reference message: downloaded, hash-checked, decrypted here. */
-function PhotoView({ api, caseId, body }: { api: Api; caseId: string; body: Record<string, unknown> }): JSX.Element {
+const photoName = (body: Record<string, unknown>) => `${TAG_NAMES[String(body.tag)] ?? "Photo"} of ${String(body.body_site)}`;
+const RETAKE_REASON_TEXT = Object.fromEntries(RETAKE_REASONS);
+
+/** Download, hash-check and decrypt a photo reference; a blob: URL of the JPEG. */
+async function photoUrl(api: Api, caseId: string, body: Record<string, unknown>): Promise<string> {
+  const p = await openPhoto((id) => api.downloadAttachment(caseId, id), body);
+  return URL.createObjectURL(new Blob([p.jpeg as Uint8Array<ArrayBuffer>], { type: "image/jpeg" }));
+}
+
+/**
+ * A photo in the thread: its THUMBNAIL (a separate small attachment) is downloaded and shown
+ * first; the full photo is fetched only in the full-screen viewer. A photo that fails to
+ * download, verify or decrypt shows a message in its own card and never breaks the thread.
+ */
+function PhotoCard(p: {
+  api: Api;
+  caseId: string;
+  body: Record<string, unknown>;
+  thumb: Record<string, unknown> | undefined;
+  onView: () => void;
+  compare: boolean;
+  onCompare: (on: boolean) => void;
+  index: number;
+}): JSX.Element {
+  const { api, caseId, body, thumb } = p;
   const [url, setUrl] = useState<string | null>(null);
   const [failed, setFailed] = useState(false);
   useEffect(() => {
     let made: string | null = null;
-    openPhoto((id) => api.downloadAttachment(caseId, id), body).then(
-      (p) => {
-        made = URL.createObjectURL(new Blob([p.jpeg as Uint8Array<ArrayBuffer>], { type: "image/jpeg" }));
-        setUrl(made);
+    let live = true;
+    photoUrl(api, caseId, thumb ?? body).then(
+      (u) => {
+        made = u;
+        if (live) setUrl(u);
+        else URL.revokeObjectURL(u);
       },
-      () => setFailed(true),
+      () => live && setFailed(true),
     );
     return () => {
+      live = false;
       if (made) URL.revokeObjectURL(made);
     };
-  }, [caseId, body.attachment_id]);
-  const name = `${TAG_NAMES[String(body.tag)] ?? "Photo"} of ${String(body.body_site)}`;
-  if (failed) return <p class="nhsuk-error-message">This photo could not be decrypted or has been altered.</p>;
-  if (!url) return <p>Decrypting the photo…</p>;
-  return <img class="dl-photo" src={url} alt={name} data-testid="case-photo" />;
+  }, [caseId, body.attachment_id, thumb?.attachment_id]);
+  const name = photoName(body);
+  const id = `compare-${String(body.attachment_id)}`;
+  return (
+    <div class="dl-photo-card" data-testid="photo-card">
+      {failed ? (
+        <p class="nhsuk-error-message" data-testid="photo-failed">
+          This photo could not be decrypted or has been altered.
+        </p>
+      ) : url ? (
+        // Decrypted and hash-checked but not a decodable image: the same message, no broken icon.
+        <img class="dl-photo" src={url} alt={name} data-testid="case-photo" onError={() => setFailed(true)} />
+      ) : (
+        <p>Decrypting the photo…</p>
+      )}
+      {typeof body.caption === "string" && (
+        <p class="nhsuk-body-s dl-photo-caption" data-testid="photo-caption">
+          {body.caption}
+        </p>
+      )}
+      {!failed && (
+        <div class="dl-photo-actions">
+          <button type="button" class="nhsuk-button nhsuk-button--secondary dl-small-button" onClick={p.onView}>
+            View full screen<span class="nhsuk-u-visually-hidden">: photo {p.index}, {name}</span>
+          </button>
+          <div class="nhsuk-checkboxes">
+            <div class="nhsuk-checkboxes__item">
+              <input class="nhsuk-checkboxes__input" id={id} type="checkbox" checked={p.compare} onChange={(e) => p.onCompare((e.currentTarget as HTMLInputElement).checked)} />
+              <label class="nhsuk-label nhsuk-checkboxes__label" for={id}>
+                Compare photo {p.index}
+              </label>
+            </div>
+          </div>
+        </div>
+      )}
+    </div>
+  );
 }
 
 /**
@@ -99,6 +160,16 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
   const [error, setError] = useState<string | null>(null);
   const [reply, setReply] = useState("");
   const [replyError, setReplyError] = useState<string | null>(null);
+  const [viewer, setViewer] = useState<ViewerPhoto[] | null>(null);
+  const [compare, setCompare] = useState<string[]>([]);
+  const [retakeOpen, setRetakeOpen] = useState(false);
+  const [retakePhotos, setRetakePhotos] = useState(new Set<string>());
+  const [retakeReasons, setRetakeReasons] = useState(new Set<string>());
+  const [retakeText, setRetakeText] = useState("");
+  const [retakeErrors, setRetakeErrors] = useState<FieldError[]>([]);
+  const [newPhotos, setNewPhotos] = useState<PhotoDraft[]>([]);
+  const [photoErrs, setPhotoErrs] = useState<FieldError[]>([]);
+  const [photoBusy, setPhotoBusy] = useState(false);
   const [sending, setSending] = useState(false);
   const [ask, setAsk] = useState(new Set<string>());
   const [outcome, setOutcome] = useState<OutcomeBody | null>(null);
@@ -232,6 +303,106 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
   const canReply = detail !== null && ["in_review", "awaiting_gp"].includes(detail.case.state);
   const canClose = detail !== null && isDermatologist && detail.case.state === "in_review" && detail.case.claimedBy === me.userId;
 
+  // Photos: thumbnail references point at their full photo (src/app/photos.ts); the thread
+  // shows one card per full photo, numbered in thread order.
+  // A thumbnail counts only if the participant who sent the photo also sent it, so one
+  // participant cannot dress another's photo with a different picture.
+  const thumbs = new Map<string, Record<string, unknown>>();
+  const thumbSender = new Map<string, string | undefined>();
+  const fullPhotos: Record<string, unknown>[] = [];
+  const photoSender = new Map<string, string | undefined>();
+  for (const m of thread ?? []) {
+    if (m.contentType !== ContentType.PHOTO_REFERENCE) continue;
+    const target = thumbnailTarget(m.body.media_type);
+    if (target) {
+      if (!thumbs.has(target)) {
+        thumbs.set(target, m.body);
+        thumbSender.set(target, m.sender?.userId);
+      }
+    } else {
+      fullPhotos.push(m.body);
+      photoSender.set(String(m.body.attachment_id), m.sender?.userId);
+    }
+  }
+  for (const [id, sender] of thumbSender) if (photoSender.get(id) !== sender) thumbs.delete(id);
+  const photoIndex = new Map(fullPhotos.map((b, i) => [String(b.attachment_id), i + 1]));
+  const viewerPhoto = (b: Record<string, unknown>): ViewerPhoto => ({
+    id: String(b.attachment_id),
+    name: `Photo ${photoIndex.get(String(b.attachment_id)) ?? ""}: ${photoName(b)}`,
+    load: () => photoUrl(api, caseId, b),
+  });
+  const byId = new Map(fullPhotos.map((b) => [String(b.attachment_id), b]));
+  const toggleCompare = (id: string, on: boolean) => setCompare((c) => (on ? [...c.filter((x) => x !== id), id].slice(-2) : c.filter((x) => x !== id)));
+  const isResponder = detail !== null && isDermatologist && detail.case.state === "in_review" && detail.case.claimedBy === me.userId;
+  const rejected = detail?.case.state === "closed" && detail.outcome?.category === "image_rejected";
+  const canAddPhotos = detail !== null && !isDermatologist && (detail.case.state === "awaiting_gp" || rejected);
+
+  // One NHS.UK error summary for the page's forms; memoised so it takes focus only when the
+  // errors change, not on every live update of the thread.
+  const summary = useMemo<FieldError[]>(() => [...(replyError ? [{ field: "reply", message: replyError }] : []), ...retakeErrors, ...photoErrs], [replyError, retakeErrors, photoErrs]);
+
+  async function requestRetake(ev: Event) {
+    ev.preventDefault();
+    const found: FieldError[] = [];
+    if (retakePhotos.size === 0) found.push({ field: "retake-photos", message: "Select the photos to take again" });
+    if (retakeReasons.size === 0) found.push({ field: "retake-reasons", message: "Select why the photos need to be taken again" });
+    if (!retakeText.trim()) found.push({ field: "retake-text", message: "Enter what the GP should photograph again" });
+    setRetakeErrors(found);
+    const keys = session.unlocked;
+    if (found.length > 0 || !keys || !caseKey.current || !lastHash.current) return;
+    setSending(true);
+    try {
+      // The coded reasons and what to retake travel inside the encrypted retake_request
+      // message (content type 5); the server sees only the "ask" move (case -> awaiting_gp).
+      const m = await sealRetakeRequest(keys, {
+        caseKey: caseKey.current,
+        caseId,
+        previousHash: outbox.lastHash(caseId) ?? lastHash.current,
+        attachmentIds: fullPhotos.map((b) => String(b.attachment_id)).filter((id) => retakePhotos.has(id)),
+        reasons: RETAKE_REASONS.map(([k]) => k).filter((k) => retakeReasons.has(k)),
+        text: retakeText,
+      });
+      await api.move(caseId, "ask", m);
+      setRetakeOpen(false);
+      setRetakePhotos(new Set());
+      setRetakeReasons(new Set());
+      setRetakeText("");
+      await load();
+    } catch (e) {
+      setRetakeErrors([{ field: "retake-text", message: apiErrorMessage(e) }]);
+    } finally {
+      setSending(false);
+    }
+  }
+
+  async function sendNewPhotos(ev: Event) {
+    ev.preventDefault();
+    const found = newPhotos.length === 0 ? [{ field: "new-photos", message: "Take or choose at least one photo" }] : photoErrors("new-photos", newPhotos);
+    setPhotoErrs(found);
+    const keys = session.unlocked;
+    if (found.length > 0 || !keys || !caseKey.current || !lastHash.current || !detail) return;
+    setPhotoBusy(true);
+    try {
+      // After an "image rejected" outcome the case is closed: resubmitting reopens the SAME
+      // case (closed -> submitted, docs/architecture.md) so it can take the new photos.
+      if (detail.case.state === "closed") await api.move(caseId, "resubmit");
+      const sealed = await sealPhotos(keys, { caseKey: caseKey.current, caseId, previousHash: lastHash.current, photos: await draftsToSend(newPhotos) });
+      await uploadPhotos((id, rec, sha) => api.uploadAttachment(caseId, id, rec, sha), sealed.uploads);
+      for (const m of sealed.messages) await api.sendMessage(caseId, m.clientMsgId, m.envelope);
+      const n = newPhotos.length;
+      const note = await sealText(keys, { caseKey: caseKey.current, caseId, previousHash: sealed.lastHash, text: `I have added ${n} new photo${n > 1 ? "s" : ""}.` });
+      if (detail.case.state === "awaiting_gp") await api.move(caseId, "answer", note);
+      else await api.sendMessage(caseId, note.clientMsgId, note.envelope);
+      for (const d of newPhotos) URL.revokeObjectURL(d.preview);
+      setNewPhotos([]);
+      await load();
+    } catch (e) {
+      setPhotoErrs([{ field: "new-photos", message: apiErrorMessage(e) }]);
+    } finally {
+      setPhotoBusy(false);
+    }
+  }
+
   async function close(d: OutcomeDraft): Promise<string | null> {
     const keys = session.unlocked;
     if (!keys || !caseKey.current || !lastHash.current) return "Your keys are locked. Unlock Dermline and try again.";
@@ -247,6 +418,7 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
   return (
     <>
       <BackLink href="#/cases">Back to your cases</BackLink>
+      <ErrorSummary errors={summary} />
       <h1>Case {caseId.slice(0, 8)}</h1>
       {error && <p class="nhsuk-error-message">{error}</p>}
       {detail && (
@@ -269,31 +441,68 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
       )}
       {detail?.outcome && outcome && <OutcomePanel codes={detail.outcome} body={outcome} />}
       {thread === null && !error && <p>Decrypting the case…</p>}
-      {thread?.map((m) => (
-        <section key={m.seq} class="nhsuk-card">
-          <div class="nhsuk-card__content">
-            <h2 class="nhsuk-card__heading nhsuk-heading-s">
-              {m.contentType === ContentType.CLINICAL_HISTORY
-                ? "Clinical history"
-                : m.contentType === ContentType.PHOTO_REFERENCE
-                  ? (TAG_NAMES[String(m.body.tag)] ?? "Photo")
-                  : m.contentType === ContentType.QUESTION
-                    ? "Question"
-                    : "Message"}{" "}
-              from {m.sender?.displayName ?? "unknown"}
-            </h2>
-            {m.contentType === ContentType.CLINICAL_HISTORY ? (
-              <ClinicalHistoryView body={m.body} />
-            ) : m.contentType === ContentType.PHOTO_REFERENCE ? (
-              <PhotoView api={api} caseId={caseId} body={m.body} />
-            ) : (
-              <p class="nhsuk-card__description" data-testid="message-text">
-                {typeof m.body.text === "string" ? m.body.text : ""}
-              </p>
-            )}
-          </div>
-        </section>
-      ))}
+      {compare.length === 2 && (
+        <Button type="button" secondary onClick={() => setViewer(compare.map((id) => viewerPhoto(byId.get(id)!)))}>
+          View the 2 selected photos side by side
+        </Button>
+      )}
+      {thread?.map((m) =>
+        m.contentType === ContentType.PHOTO_REFERENCE && thumbnailTarget(m.body.media_type) ? null : (
+          <section key={m.seq} class={`nhsuk-card${m.contentType === ContentType.RETAKE_REQUEST ? " dl-retake-card" : ""}`} data-testid={m.contentType === ContentType.RETAKE_REQUEST ? "retake-request" : undefined}>
+            <div class="nhsuk-card__content">
+              <h2 class="nhsuk-card__heading nhsuk-heading-s">
+                {m.contentType === ContentType.CLINICAL_HISTORY
+                  ? "Clinical history"
+                  : m.contentType === ContentType.PHOTO_REFERENCE
+                    ? `Photo ${photoIndex.get(String(m.body.attachment_id)) ?? ""}: ${TAG_NAMES[String(m.body.tag)] ?? "Photo"}`
+                    : m.contentType === ContentType.QUESTION
+                      ? "Question"
+                      : m.contentType === ContentType.RETAKE_REQUEST
+                        ? "Photos to take again"
+                        : "Message"}{" "}
+                from {m.sender?.displayName ?? "unknown"}
+              </h2>
+              {m.contentType === ContentType.CLINICAL_HISTORY ? (
+                <ClinicalHistoryView body={m.body} />
+              ) : m.contentType === ContentType.PHOTO_REFERENCE ? (
+                <PhotoCard
+                  api={api}
+                  caseId={caseId}
+                  body={m.body}
+                  thumb={thumbs.get(String(m.body.attachment_id))}
+                  index={photoIndex.get(String(m.body.attachment_id)) ?? 0}
+                  onView={() => setViewer([viewerPhoto(m.body)])}
+                  compare={compare.includes(String(m.body.attachment_id))}
+                  onCompare={(on) => toggleCompare(String(m.body.attachment_id), on)}
+                />
+              ) : m.contentType === ContentType.RETAKE_REQUEST ? (
+                <>
+                  <p class="nhsuk-body-s">
+                    Photos:{" "}
+                    {(m.body.attachment_ids as string[])
+                      .map((id) => {
+                        const b = byId.get(id);
+                        return b ? `photo ${photoIndex.get(id)} (${photoName(b)})` : "a photo not in this thread";
+                      })
+                      .join(", ")}
+                  </p>
+                  <p class="nhsuk-body-s">Reasons: {(m.body.reasons as string[]).map((r) => RETAKE_REASON_TEXT[r] ?? r).join(", ")}</p>
+                  {typeof m.body.text === "string" && (
+                    <p class="nhsuk-card__description" data-testid="retake-text">
+                      {m.body.text}
+                    </p>
+                  )}
+                </>
+              ) : (
+                <p class="nhsuk-card__description" data-testid="message-text">
+                  {typeof m.body.text === "string" ? m.body.text : ""}
+                </p>
+              )}
+            </div>
+          </section>
+        ),
+      )}
+      {viewer && <PhotoViewer photos={viewer} onClose={() => setViewer(null)} />}
       {lastMineSeq > 0 && readers.length > 0 && (
         <p class="nhsuk-body-s" data-testid="read-by">
           Read by {readers.join(", ")}
@@ -344,6 +553,57 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
           <Button disabled={sending}>
             {sending ? "Sending…" : !isDermatologist && detail?.case.state === "awaiting_gp" ? "Send answer" : "Send message"}
           </Button>
+        </form>
+      )}
+      {isResponder && fullPhotos.length > 0 && !retakeOpen && (
+        <Button type="button" secondary onClick={() => setRetakeOpen(true)}>
+          Request a retake
+        </Button>
+      )}
+      {isResponder && retakeOpen && (
+        <form onSubmit={requestRetake} noValidate data-testid="retake-form">
+          <h2>Request a retake</h2>
+          <p>The case goes back to the GP, who adds new photos to this case.</p>
+          <Checkboxes
+            id="retake-photos"
+            legend="Which photos need to be taken again?"
+            options={fullPhotos.map((b): [string, string] => [String(b.attachment_id), `Photo ${photoIndex.get(String(b.attachment_id))}: ${photoName(b)}`])}
+            value={retakePhotos}
+            onChange={setRetakePhotos}
+            error={retakeErrors.find((e) => e.field === "retake-photos")?.message ?? null}
+          />
+          <Checkboxes
+            id="retake-reasons"
+            legend="Why?"
+            hint="Select all that apply"
+            options={RETAKE_REASONS}
+            value={retakeReasons}
+            onChange={setRetakeReasons}
+            error={retakeErrors.find((e) => e.field === "retake-reasons")?.message ?? null}
+          />
+          <Textarea
+            id="retake-text"
+            label="What should the GP photograph again?"
+            value={retakeText}
+            onInput={setRetakeText}
+            error={retakeErrors.find((e) => e.field === "retake-text")?.message ?? null}
+            rows={3}
+          />
+          <Button disabled={sending}>Send retake request</Button>
+        </form>
+      )}
+      {canAddPhotos && (
+        <form onSubmit={sendNewPhotos} noValidate data-testid="add-photos-form">
+          <h2>Add new photos to this case</h2>
+          <PhotoCapture
+            id="new-photos"
+            legend={rejected ? "The photos were rejected. Take new photos" : "New photos"}
+            drafts={newPhotos}
+            onChange={setNewPhotos}
+            defaultBodySite={String(thread?.find((t) => t.contentType === ContentType.CLINICAL_HISTORY)?.body.body_site ?? "")}
+            errors={photoErrs}
+          />
+          <Button disabled={photoBusy}>{photoBusy ? "Encrypting and sending…" : "Send new photos"}</Button>
         </form>
       )}
       {canClose && <OutcomeForm onSubmit={close} />}

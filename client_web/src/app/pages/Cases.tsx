@@ -34,7 +34,7 @@ function CaseTable({ cases, caption }: { cases: CaseSummary[]; caption: string }
           <tr class="nhsuk-table__row" key={c.caseId}>
             <td class="nhsuk-table__cell">
               <span class="nhsuk-table-responsive__heading" aria-hidden="true">Case </span>
-              <a href={`#/cases/${c.caseId}`}>Case {c.caseId.slice(0, 8)}</a>
+              <a class="dl-target" href={`#/cases/${c.caseId}`}>Case {c.caseId.slice(0, 8)}</a>
             </td>
             <td class="nhsuk-table__cell">
               <span class="nhsuk-table-responsive__heading" aria-hidden="true">Priority </span>

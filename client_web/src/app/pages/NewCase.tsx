@@ -1,9 +1,9 @@
 import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { type Api, type Me, type Organisation, apiErrorMessage } from "../api";
-import { buildNewCase, type ClinicalHistory, type NewCasePhoto } from "../cases";
-import type { PreparedPhoto } from "../../photo/index";
-import { PhotoField } from "./PhotoField";
+import { buildNewCase, type ClinicalHistory } from "../cases";
+import { uploadPhotos } from "../photos";
+import { PhotoCapture, type PhotoDraft, draftsToSend, photoErrors } from "./PhotoField";
 import { Button, Checkboxes, ErrorSummary, type FieldError, Radios, Select, TextInput, Textarea, usePageTitle } from "../components";
 import { navigate } from "../router";
 import type { Session } from "../session";
@@ -45,7 +45,7 @@ export function NewCase({ api, me, session }: { api: Api; me: Me; session: Sessi
     service: "",
   });
   const [nhsTouched, setNhsTouched] = useState(false);
-  const [photos, setPhotos] = useState<Partial<Record<NewCasePhoto["tag"], PreparedPhoto | null>>>({});
+  const [photos, setPhotos] = useState<PhotoDraft[]>([]);
   const [errors, setErrors] = useState<FieldError[]>([]);
   const [busy, setBusy] = useState(false);
   usePageTitle("Send a new case", errors.length > 0);
@@ -83,6 +83,7 @@ export function NewCase({ api, me, session }: { api: Api; me: Me; session: Sessi
     add("question", f.question.trim() ? null : "Enter your question for the dermatologist");
     add("consent", f.consent ? null : "Select whether the patient consents to photographs");
     add("service", f.service ? null : "Select the dermatology service");
+    if (f.consent !== "no") out.push(...photoErrors("photos", photos));
     return out;
   }
 
@@ -128,11 +129,7 @@ export function NewCase({ api, me, session }: { api: Api; me: Me; session: Sessi
         question: f.question.trim(),
         consent_to_photography: f.consent === "yes",
       };
-      const chosen: NewCasePhoto[] = [];
-      for (const tag of ["locator", "close_up", "dermoscopic"] as const) {
-        const ph = photos[tag];
-        if (ph) chosen.push({ tag, jpeg: new Uint8Array(await ph.jpeg.arrayBuffer()) });
-      }
+      const chosen = f.consent === "no" ? [] : await draftsToSend(photos);
       const made = await buildNewCase(keys, {
         practiceId: practice.orgId,
         recordsPublicKey: practice.recordsPublicKey,
@@ -144,9 +141,11 @@ export function NewCase({ api, me, session }: { api: Api; me: Me; session: Sessi
       });
       await api.createCase(made.request);
       await api.sendMessage(made.request.caseId, made.firstMessage.clientMsgId, made.firstMessage.envelope);
-      for (const ph of made.photos) {
-        await api.uploadAttachment(made.request.caseId, ph.attachmentId, ph.record, ph.sha256);
-        await api.sendMessage(made.request.caseId, ph.message.clientMsgId, ph.message.envelope);
+      // Ciphertext first (thumbnails, then photos; retried on network failure), then the
+      // references, so a reader never sees a reference to a missing attachment.
+      await uploadPhotos((id, rec, sha) => api.uploadAttachment(made.request.caseId, id, rec, sha), made.uploads);
+      for (const m of made.photoMessages) {
+        await api.sendMessage(made.request.caseId, m.clientMsgId, m.envelope);
       }
       await api.move(made.request.caseId, "submit");
       navigate({ name: "case", caseId: made.request.caseId });
@@ -183,9 +182,7 @@ export function NewCase({ api, me, session }: { api: Api; me: Me; session: Sessi
         <p>Photos are prepared and encrypted on this device. Location data and other hidden details are removed first.</p>
         {f.consent !== "no" && (
           <>
-            <PhotoField id="photo-close-up" label="Close-up photo" hint="The lesion filling most of the frame, in focus" onChange={(ph) => setPhotos((o) => ({ ...o, close_up: ph }))} />
-            <PhotoField id="photo-locator" label="Locator photo (optional)" hint="Shows where on the body the lesion is" onChange={(ph) => setPhotos((o) => ({ ...o, locator: ph }))} />
-            <PhotoField id="photo-dermoscopic" label="Dermoscopic photo (optional)" hint="Taken through a dermatoscope" onChange={(ph) => setPhotos((o) => ({ ...o, dermoscopic: ph }))} />
+            <PhotoCapture id="photos" drafts={photos} onChange={setPhotos} defaultBodySite={f.bodySite.trim()} errors={errors} />
           </>
         )}
         <h2>Your request</h2>

@@ -1,0 +1,222 @@
+/**
+ * Photos in a case thread (issue 6): sealing, thumbnails, upload with retry, retake requests.
+ *
+ * Each photo travels as TWO encrypted attachments, each with a fresh file key (crypto
+ * attachment format, docs/api.md "Photos"): the 320 px thumbnail and the 2048 px photo. Each
+ * has its own signed `photo_reference` message (content type 3); the thumbnail's reference comes
+ * first, so a thread lists small downloads and fetches a full photo only when it is opened.
+ *
+ * The `photo_reference` schema (crypto/content.py) has no thumbnail field and refuses unknown
+ * fields, so the link is carried in the thumbnail's `media_type` with MIME parameters
+ * (RFC 2045 section 5.1): `image/jpeg; dermline-role=thumbnail; for=<photo attachment id>`.
+ * The full photo's reference is an ordinary one (a client that does not know the convention
+ * shows the thumbnail as one more small photo; nothing is lost). "Send anyway" despite a quality
+ * warning is recorded in the full photo's `caption`, inside the encrypted, signed message.
+ */
+import { ApiError, ServerUnavailable } from "./api";
+import { ContentType, encodeContent, encodePhotoReference, encryptAttachment, messageHash, newFileKey, sealMessage, signingIdentity, type Body } from "./cryptoFacade";
+import type { UnlockedKeys } from "./session";
+
+export type PhotoTag = "locator" | "close_up" | "dermoscopic";
+export const PHOTO_TAGS: readonly PhotoTag[] = ["locator", "close_up", "dermoscopic"];
+
+export interface PhotoToSend {
+  /** Prepared (upright, metadata-free) JPEG bytes of the photo and of its thumbnail. */
+  jpeg: Uint8Array;
+  thumbnail: Uint8Array;
+  tag: PhotoTag;
+  bodySite: string;
+  /** Shown with the photo; holds the stated reason when sent despite a quality warning. */
+  caption?: string;
+}
+
+export interface SealedMessage {
+  clientMsgId: string;
+  envelope: Uint8Array;
+}
+
+export interface SealedUpload {
+  attachmentId: string;
+  record: Uint8Array;
+  sha256: Uint8Array;
+}
+
+const THUMB_PREFIX = "image/jpeg; dermline-role=thumbnail; for=";
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export function thumbnailMediaType(photoAttachmentId: string): string {
+  if (!UUID_RE.test(photoAttachmentId)) throw new TypeError("photoAttachmentId must be a lower-case UUID");
+  return THUMB_PREFIX + photoAttachmentId;
+}
+
+/** The photo attachment id a thumbnail reference points at, or null for an ordinary photo. */
+export function thumbnailTarget(mediaType: unknown): string | null {
+  if (typeof mediaType !== "string" || !mediaType.startsWith(THUMB_PREFIX)) return null;
+  const id = mediaType.slice(THUMB_PREFIX.length);
+  return UUID_RE.test(id) ? id : null;
+}
+
+export const QUALITY_REASON_TEXT: Record<string, string> = {
+  blurred: "blurred",
+  over_exposed: "too bright",
+  under_exposed: "too dark",
+  low_resolution: "low resolution",
+  framing: "lesion not centred",
+};
+
+/** The caption recording a "send anyway" decision: the warning and the GP's stated reason. */
+export function sendAnywayCaption(reasons: readonly string[], statedReason: string): string {
+  const reason = statedReason.trim();
+  if (reason.length === 0) throw new RangeError("a stated reason is required to send a photo with a quality warning");
+  const warned = reasons.map((r) => QUALITY_REASON_TEXT[r] ?? r).join(", ");
+  return `Sent despite a quality warning (${warned}). Reason: ${reason}`;
+}
+
+async function sealOne(
+  keys: UnlockedKeys,
+  p: { caseKey: Uint8Array; caseId: string; epoch: number; previousHash: Uint8Array; contentType: ContentType; body: Uint8Array },
+): Promise<SealedMessage> {
+  const clientMsgId = crypto.randomUUID();
+  const envelope = await sealMessage(p.body, {
+    caseKey: p.caseKey,
+    caseId: p.caseId,
+    epoch: p.epoch,
+    clientMessageId: clientMsgId,
+    senderUserId: keys.userId,
+    sender: signingIdentity(keys.signing),
+    contentType: p.contentType,
+    previousHash: p.previousHash,
+  });
+  return { clientMsgId, envelope };
+}
+
+async function encryptOne(bytes: Uint8Array): Promise<{ upload: SealedUpload; fileKey: Uint8Array; size: number }> {
+  const fileKey = newFileKey();
+  const { record, sha256 } = await encryptAttachment(fileKey, bytes);
+  return { upload: { attachmentId: crypto.randomUUID(), record, sha256 }, fileKey, size: record.length };
+}
+
+/**
+ * Encrypt photos (thumbnail and full image, each with a fresh file key) and seal their reference
+ * messages, chained from `previousHash`. File keys are wiped once sealed into the messages.
+ * Returns the uploads (thumbnails first) and the messages in thread order.
+ */
+export async function sealPhotos(
+  keys: UnlockedKeys,
+  p: { caseKey: Uint8Array; caseId: string; previousHash: Uint8Array; photos: readonly PhotoToSend[] },
+): Promise<{ uploads: SealedUpload[]; messages: SealedMessage[]; lastHash: Uint8Array }> {
+  const thumbs: SealedUpload[] = [];
+  const fulls: SealedUpload[] = [];
+  const messages: SealedMessage[] = [];
+  let previous = p.previousHash;
+  for (const ph of p.photos) {
+    const full = await encryptOne(ph.jpeg);
+    const thumb = await encryptOne(ph.thumbnail);
+    try {
+      const thumbRef = encodePhotoReference({
+        attachmentId: thumb.upload.attachmentId,
+        fileKey: thumb.fileKey,
+        ciphertextSha256: thumb.upload.sha256,
+        ciphertextSize: thumb.size,
+        mediaType: thumbnailMediaType(full.upload.attachmentId),
+        tag: ph.tag,
+        bodySite: ph.bodySite,
+      });
+      const fullRef = encodePhotoReference({
+        attachmentId: full.upload.attachmentId,
+        fileKey: full.fileKey,
+        ciphertextSha256: full.upload.sha256,
+        ciphertextSize: full.size,
+        mediaType: "image/jpeg",
+        tag: ph.tag,
+        bodySite: ph.bodySite,
+        ...(ph.caption ? { caption: ph.caption } : {}),
+      });
+      for (const body of [thumbRef, fullRef]) {
+        const m = await sealOne(keys, { caseKey: p.caseKey, caseId: p.caseId, epoch: 0, previousHash: previous, contentType: ContentType.PHOTO_REFERENCE, body });
+        previous = await messageHash(m.envelope);
+        messages.push(m);
+      }
+      thumbs.push(thumb.upload);
+      fulls.push(full.upload);
+    } finally {
+      full.fileKey.fill(0);
+      thumb.fileKey.fill(0);
+    }
+  }
+  return { uploads: [...thumbs, ...fulls], messages, lastHash: previous };
+}
+
+/** Retake request reasons: the same codes as the "image rejected" outcome (docs/api.md). */
+export const RETAKE_REASONS: [string, string][] = [
+  ["out_of_focus", "Out of focus"],
+  ["too_far", "Taken from too far away"],
+  ["poor_lighting", "Poor lighting"],
+  ["no_dermoscopic_image", "No dermoscopic image"],
+  ["wrong_or_missing_locator", "Wrong or missing locator image"],
+  ["other", "Other"],
+];
+
+/** A `retake_request` message (content type 5): which photos, coded reasons, what to retake. */
+export async function sealRetakeRequest(
+  keys: UnlockedKeys,
+  p: { caseKey: Uint8Array; caseId: string; previousHash: Uint8Array; attachmentIds: string[]; reasons: string[]; text: string },
+): Promise<SealedMessage> {
+  const known = new Set(RETAKE_REASONS.map(([k]) => k));
+  if (p.reasons.length === 0 || p.reasons.some((r) => !known.has(r))) throw new RangeError("retake reasons must be known codes");
+  const body: Body = { attachment_ids: p.attachmentIds, reasons: p.reasons };
+  if (p.text.trim()) body.text = p.text.trim();
+  return sealOne(keys, { ...p, epoch: 0, contentType: ContentType.RETAKE_REQUEST, body: encodeContent(ContentType.RETAKE_REQUEST, body) });
+}
+
+/** Whether an upload failure is worth retrying: the network, 429 and 5xx; never 4xx refusals. */
+export function retryable(e: unknown): boolean {
+  if (e instanceof ServerUnavailable) return true;
+  if (e instanceof ApiError) return e.status === 429 || e.status >= 500;
+  return false;
+}
+
+/**
+ * Run `op` until it succeeds, retrying retryable failures with exponential backoff (base, 2x,
+ * 4x ...). The last error is rethrown.
+ */
+export async function withRetry<T>(
+  op: () => Promise<T>,
+  o: { attempts?: number; baseMs?: number; sleep?: (ms: number) => Promise<void> } = {},
+): Promise<T> {
+  const attempts = o.attempts ?? 4;
+  const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  for (let i = 1; ; i++) {
+    try {
+      return await op();
+    } catch (e) {
+      if (i >= attempts || !retryable(e)) throw e;
+      await sleep((o.baseMs ?? 400) * 2 ** (i - 1));
+    }
+  }
+}
+
+/**
+ * Upload encrypted photos with retry. The server answers 409 `conflict` when an attachment id
+ * already exists; on a RETRY that means the earlier attempt landed and only its answer was lost,
+ * so it counts as done (the id is a fresh random UUID, and the reader checks the ciphertext hash
+ * from the signed reference anyway, so nothing else could have been stored under it unnoticed).
+ */
+export async function uploadPhotos(
+  upload: (attachmentId: string, record: Uint8Array, sha256: Uint8Array) => Promise<void>,
+  uploads: readonly SealedUpload[],
+  o: { attempts?: number; baseMs?: number; sleep?: (ms: number) => Promise<void> } = {},
+): Promise<void> {
+  for (const u of uploads) {
+    let tried = 0;
+    await withRetry(async () => {
+      tried += 1;
+      try {
+        await upload(u.attachmentId, u.record, u.sha256);
+      } catch (e) {
+        if (tried > 1 && e instanceof ApiError && e.status === 409) return;
+        throw e;
+      }
+    }, o);
+  }
+}
