@@ -7,31 +7,60 @@
     dermline-client [--url URL] send --case C --text "..."
     dermline-client [--url URL] read --case C
     dermline-client [--url URL] close --case C --category advice_and_guidance --summary "..."
+    dermline-client records-key new --out DIR      (offline: a practice's records key pair)
+    dermline-client records-key check --key FILE [--public FILE]
 
 Credentials come from the environment so they never appear in the process list:
 ``DERMLINE_URL``, ``DERMLINE_LOGIN``, ``DERMLINE_PASSWORD`` and ``DERMLINE_TOTP_SECRET``
 (base32, as in the otpauth URI) or ``DERMLINE_TOTP_CODE``; the invite token may come from
 ``DERMLINE_INVITE_TOKEN`` instead of ``--token`` (an argument is visible to every local
 user in the process list). Each command signs in, acts and signs out. Output is JSON lines.
+
+``records-key`` needs no server and no account: it is what a records officer runs on a machine
+of their own (``docs/operations.md``, "Records key"). ``new`` makes the practice's records key
+pair (``crypto.records_key``), writes ``DIR/records.key``, the private key sealed under a
+passphrase (record type 0x09, ``docs/protocol.md`` section 12, mode 0600), and
+``DIR/records.pub``, the 65-byte public key that ``dermline org create --records-key-file``
+reads, then opens what it wrote again to prove that it opens. The passphrase comes from
+``DERMLINE_RECORDS_PASSPHRASE`` or is asked for twice without echo; it is never an argument.
+Existing files are never overwritten: losing a records key makes records unreadable.
+The fingerprint printed is the key id (``crypto.fingerprint.key_id``: SHA-256 of the public
+key's SubjectPublicKeyInfo, first 16 bytes) as 8 groups of 4 hex digits; the web client's
+"create a practice" page shows the same string for the same key.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pyotp
 
 from client_py.api import ApiError
 from client_py.client import DermlineClient
+from crypto.errors import RecordsKeyFileError
+from crypto.records_key import (
+    generate_records_key,
+    open_records_key_file,
+    seal_records_key_file,
+)
 
-__all__ = ["main", "run"]
+__all__ = ["main", "records_key_fingerprint", "run"]
+
+# The name of an environment variable, not a secret.
+RECORDS_PASSPHRASE_ENV: Final = "DERMLINE_RECORDS_PASSPHRASE"  # noqa: S105
+# The same floor as an account password (client_web/src/app/validation.ts): the file is
+# protected by PBKDF2 600,000 only, so the passphrase is the real defence of an offline copy.
+MIN_PASSPHRASE_LENGTH: Final = 12
+PRIVATE_KEY_FILE: Final = "records.key"
+PUBLIC_KEY_FILE: Final = "records.pub"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -61,15 +90,144 @@ def _parser() -> argparse.ArgumentParser:
     cl.add_argument("--urgency", default=None)
     cl.add_argument("--destination", default=None)
     cl.add_argument("--reason", action="append", default=None)
+    rk = sub.add_parser("records-key", help="a practice's records key (offline, no server)")
+    rk_sub = rk.add_subparsers(dest="records_command", required=True)
+    new = rk_sub.add_parser("new", help="make a records key pair: records.key and records.pub")
+    new.add_argument("--out", type=Path, required=True, help="folder for the two files")
+    chk = rk_sub.add_parser("check", help="open a records key file with its passphrase")
+    chk.add_argument("--key", type=Path, required=True, help="the sealed records.key file")
+    chk.add_argument("--public", type=Path, default=None, help="records.pub to compare with")
     return p
+
+
+class _Refused(Exception):
+    """A records-key command cannot go on; the message is fixed text, never a secret."""
+
+    def __init__(self, message: str, status: int = 2) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def records_key_fingerprint(key_id: bytes) -> str:
+    """The records key id as people compare it: ``"1f0c 93ab ... 77d2"`` (8 groups of 4)."""
+    digits = key_id.hex()
+    return " ".join(digits[i : i + 4] for i in range(0, len(digits), 4))
+
+
+def _passphrase(env: Mapping[str, str], prompt: Callable[[str], str], *, twice: bool) -> str:
+    value = env.get(RECORDS_PASSPHRASE_ENV, "")
+    if not value:
+        value = prompt("Passphrase for the records key file: ")
+        if twice and prompt("Type the same passphrase again: ") != value:
+            raise _Refused("the two passphrases are different")
+    if twice and len(value) < MIN_PASSPHRASE_LENGTH:
+        raise _Refused(f"the passphrase must be {MIN_PASSPHRASE_LENGTH} characters or more")
+    if not value:
+        raise _Refused("give the passphrase (" + RECORDS_PASSPHRASE_ENV + " or the prompt)")
+    return value
+
+
+def _write_new(path: Path, data: bytes, mode: int) -> None:
+    """Create ``path`` (never replace it, never follow a link), exactly ``mode``, synced."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags, mode)
+    with os.fdopen(fd, "wb") as f:
+        os.fchmod(f.fileno(), mode)  # the umask may have taken bits we mean to set
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _records_key_new(out: Path, passphrase: str) -> dict[str, str]:
+    private_path, public_path = out / PRIVATE_KEY_FILE, out / PUBLIC_KEY_FILE
+    for path in (private_path, public_path):
+        if path.exists() or path.is_symlink():
+            raise _Refused(f"{path.name} exists already in that folder: choose another", 1)
+    try:
+        out.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError:
+        raise _Refused("cannot create the output folder") from None
+    pair = generate_records_key()
+    sealed = seal_records_key_file(pair, passphrase)
+    try:
+        _write_new(private_path, sealed, 0o600)
+    except OSError:
+        raise _Refused("cannot write records.key in that folder", 1) from None
+    try:
+        _write_new(public_path, pair.public_key, 0o644)
+        # Read back from disk and open: the file the officer keeps is proven to open.
+        if open_records_key_file(private_path.read_bytes(), passphrase) != pair:
+            raise RecordsKeyFileError
+    except (OSError, RecordsKeyFileError):
+        # A pair without its public file on record is useless; do not leave half of it.
+        private_path.unlink(missing_ok=True)
+        public_path.unlink(missing_ok=True)
+        raise _Refused("writing the key files failed; nothing was kept", 1) from None
+    return {
+        "key_id": pair.key_id.hex(),
+        "fingerprint": records_key_fingerprint(pair.key_id),
+        "private_key_file": str(private_path),
+        "public_key_file": str(public_path),
+    }
+
+
+def _records_key_check(key: Path, public: Path | None, passphrase: str) -> dict[str, Any]:
+    try:
+        record = key.read_bytes()
+        expected = public.read_bytes() if public is not None else None
+    except OSError:
+        raise _Refused("cannot read the key file") from None
+    try:
+        pair = open_records_key_file(record, passphrase)
+    except RecordsKeyFileError:
+        raise _Refused("the file does not open with this passphrase, or it is damaged", 1) from None
+    result: dict[str, Any] = {
+        "key_id": pair.key_id.hex(),
+        "fingerprint": records_key_fingerprint(pair.key_id),
+    }
+    if expected is not None:
+        if expected != pair.public_key:
+            raise _Refused("the public key file belongs to another records key", 1)
+        result["public_key_matches"] = True
+    return result
+
+
+def _records_key(
+    args: argparse.Namespace, env: Mapping[str, str], prompt: Callable[[str], str]
+) -> int:
+    try:
+        if args.records_command == "new":
+            passphrase = _passphrase(env, prompt, twice=True)
+            _out(_records_key_new(args.out, passphrase))
+            print(
+                "Keep records.key and its passphrase apart, each in at least two safe places. "
+                "If both the file and the passphrase are lost, no one can read this practice's "
+                "records with the records key. Give only records.pub to the server.",
+                file=sys.stderr,
+            )
+        else:
+            _out(_records_key_check(args.key, args.public, _passphrase(env, prompt, twice=False)))
+    except _Refused as exc:
+        _out({"error": exc.message})
+        return exc.status
+    return 0
 
 
 def _out(obj: Any) -> None:
     print(json.dumps(obj, sort_keys=True), flush=True)
 
 
-async def run(argv: Sequence[str], env: Mapping[str, str]) -> int:
+async def run(
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    *,
+    prompt: Callable[[str], str] = getpass.getpass,
+) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "records-key":
+        # Offline: key generation and PBKDF2 run in a thread, off the event loop.
+        return await asyncio.to_thread(_records_key, args, env, prompt)
     url = args.url or env.get("DERMLINE_URL", "http://127.0.0.1:8443")
     password = env.get("DERMLINE_PASSWORD", "")
     login = env.get("DERMLINE_LOGIN", "")

@@ -59,6 +59,7 @@ class RealtimeClient:
         self.queue_events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.typing_events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.receipt_events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.patient_photo_events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.connected = asyncio.Event()
         self.disconnected = asyncio.Event()
         self.synced = asyncio.Event()
@@ -134,6 +135,9 @@ class RealtimeClient:
         async def receipt(data: dict[str, Any]) -> None:
             await self.receipt_events.put(data)
 
+        async def patient_photos(data: dict[str, Any]) -> None:
+            await self.patient_photo_events.put(data)
+
         sio.on("connect", connect)
         sio.on("disconnect", disconnect)
         sio.on("message", message)
@@ -141,6 +145,7 @@ class RealtimeClient:
         sio.on("queue", queue)
         sio.on("typing", typing)
         sio.on("receipt", receipt)
+        sio.on("patient_photos", patient_photos)
 
     # ------------------------------------------------------------------ delivery
 

@@ -14,6 +14,7 @@ them and ``crypto.at_rest`` is the server's storage recipe.
 ``crypto.content``     content types and message bodies
 ``crypto.attachment``  streaming attachment (photo) encryption
 ``crypto.records_key`` the records key pair and its passphrase file
+``crypto.patient_drop`` the patient photo link: fragment and drop records
 ``crypto.errors``      the error classes
 =====================  ===========================================================
 

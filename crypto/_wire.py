@@ -50,6 +50,7 @@ class RecordType:
     MESSAGE: Final = 0x07
     ATTACHMENT: Final = 0x08
     RECORDS_KEY_FILE: Final = 0x09
+    PATIENT_DROP: Final = 0x0A
 
 
 class Malformed(Exception):

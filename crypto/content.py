@@ -36,7 +36,13 @@ retake_request (5)  ``attachment_ids``: [uuid], ``reasons``: [str], ``text``?: s
 outcome (6)         ``category``: ``advice_and_guidance`` | ``referral`` |
                     ``image_rejected``, ``summary``: str, ``details``: {str: str | [str]}
 receipt (7)         ``kind``: ``delivered`` | ``read``, ``message_ids``: [uuid] (1 to 1000)
+patient_link (9)    ``link_id``: uuid, ``expires_at_ms``: int, ``max_photos``: int,
+                    ``drop_box_private_key``: 32 bytes (b64url) -- the key that opens what
+                    the patient sends through that link (crypto.patient_drop)
 ==================  ==================================================================
+
+Content type 0x08 is deliberately left unassigned: the published v1 envelope vectors use it
+as their "unknown content type" example, and vectors are never reshaped.
 
 Domain rules (NHS number check digit, outcome codes and who may downgrade a two-week-wait
 referral) belong to the domain layer; this module only guarantees shape and types.
@@ -89,6 +95,8 @@ class ContentType(enum.IntEnum):
     RETAKE_REQUEST = 0x05
     OUTCOME = 0x06
     RECEIPT = 0x07
+    # 0x08 unassigned (see the module docstring).
+    PATIENT_LINK = 0x09
 
 
 class _Invalid(Exception):
@@ -207,6 +215,14 @@ _SCHEMAS: Final[dict[ContentType, _Check]] = {
         {"category": _one_of(_OUTCOMES), "summary": _string, "details": _details}
     ),
     ContentType.RECEIPT: _object({"kind": _one_of(_RECEIPTS), "message_ids": _list_of(_uuid)}),
+    ContentType.PATIENT_LINK: _object(
+        {
+            "link_id": _uuid,
+            "expires_at_ms": _size,
+            "max_photos": _size,
+            "drop_box_private_key": _b64_32,
+        }
+    ),
 }
 
 

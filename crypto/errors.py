@@ -26,6 +26,8 @@ __all__ = [
     "MessageHeaderError",
     "MessageOpenError",
     "MessageSignatureError",
+    "PatientDropError",
+    "PatientLinkFormatError",
     "PrimitiveError",
     "PrivateKeyUnsealError",
     "PublicKeyError",
@@ -151,3 +153,15 @@ class AttachmentError(CryptoError):
     """Attachment decryption: wrong key, wrong hash, truncated, reordered or corrupted."""
 
     message = "cannot decrypt the attachment"
+
+
+class PatientLinkFormatError(CryptoError):
+    """``parse_link_fragment``: the text after ``#/p/`` is not a v1 patient link."""
+
+    message = "invalid patient link"
+
+
+class PatientDropError(CryptoError):
+    """``open_patient_photo`` / ``parse_patient_photo_header``: a drop record does not open."""
+
+    message = "cannot open the patient photo record"

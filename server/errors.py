@@ -21,6 +21,7 @@ __all__ = [
     "Forbidden",
     "InvalidInput",
     "InvalidTransition",
+    "LinkInvalid",
     "Locked",
     "NotFound",
     "PayloadTooLarge",
@@ -46,6 +47,7 @@ class ErrorCode(StrEnum):
     CONFLICT = "conflict"
     INVALID_TRANSITION = "invalid_transition"
     INVITE_INVALID = "invite_invalid"
+    LINK_INVALID = "link_invalid"
     RATE_LIMITED = "rate_limited"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal"
@@ -69,6 +71,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.CONFLICT: 409,
     ErrorCode.INVALID_TRANSITION: 409,
     ErrorCode.INVITE_INVALID: 410,
+    ErrorCode.LINK_INVALID: 410,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.UNAVAILABLE: 503,
     ErrorCode.INTERNAL: 500,
@@ -118,6 +121,13 @@ class Conflict(DomainError):
 class InvalidTransition(DomainError):
     code = ErrorCode.INVALID_TRANSITION
     message = "the case cannot make this move in its current state"
+
+
+class LinkInvalid(DomainError):
+    """A patient link that is unknown, used, revoked or expired: one answer for all."""
+
+    code = ErrorCode.LINK_INVALID
+    message = "this link cannot be used; ask your GP practice for a new one"
 
 
 class Locked(DomainError):

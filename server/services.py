@@ -9,6 +9,7 @@ import storage
 from server.domain.accounts import AccountService, AccountSettings
 from server.domain.cases import CaseService, NullPublisher, Publisher
 from server.domain.clock import Clock
+from server.domain.patient_links import PatientLinkService
 from server.keyfile import derive_key
 from server.ratelimit import RateLimiter
 from server.settings import Settings
@@ -24,6 +25,7 @@ class Services:
     accounts: AccountService
     cases: CaseService
     auth_limiter: RateLimiter
+    patient_links: PatientLinkService
 
 
 def build_services(
@@ -44,6 +46,11 @@ def build_services(
         argon2_time_cost=settings.argon2_time_cost,
         argon2_memory_kib=settings.argon2_memory_kib,
     )
+    cases = CaseService(store, clock, publisher or NullPublisher())
+
+    def now() -> float:
+        return clock.now().timestamp()
+
     return Services(
         settings=settings,
         store=store,
@@ -55,9 +62,16 @@ def build_services(
             derive_key(server_secret, "accounts"),
             on_sessions_revoked,
         ),
-        cases=CaseService(store, clock, publisher or NullPublisher()),
-        auth_limiter=RateLimiter(
-            per_minute=settings.auth_rate_per_minute,
-            clock=lambda: clock.now().timestamp(),
+        cases=cases,
+        auth_limiter=RateLimiter(per_minute=settings.auth_rate_per_minute, clock=now),
+        patient_links=PatientLinkService(
+            store,
+            clock,
+            cases,
+            # Per address: as strict as sign-in (guessing a 256-bit token is hopeless, but
+            # each guess costs a database lookup). Per link: a patient sending ten photos
+            # makes about 22 requests; 60 a minute leaves room for retries.
+            address_limiter=RateLimiter(per_minute=settings.auth_rate_per_minute, clock=now),
+            link_limiter=RateLimiter(per_minute=60, clock=now),
         ),
     )

@@ -67,6 +67,7 @@ from storage.interface import (
     OutcomeCategory,
     Page,
     Participant,
+    PatientLink,
     Priority,
     Receipt,
     ReceiptKind,
@@ -314,6 +315,7 @@ SEALED_TABLES: tuple[_SealedTable, ...] = (
     _SealedTable(
         "outcomes", ("case_id",), lambda r: str(r[0]), ("category_sealed", "payload_sealed")
     ),
+    _SealedTable("patient_links", ("link_id",), lambda r: str(r[0]), ("submission_sealed",)),
     _SealedTable("audit_log", ("seq",), lambda r: str(r[0]), ("content_sealed",)),
     _SealedTable("audit_head", ("id",), lambda r: str(r[0]), ("head_sealed",)),
 )
@@ -333,6 +335,14 @@ _INVITE_COLS = (
     "token_hash, org_id, role, created_by, created_at, expires_at, login_sealed, used_at, "
     "used_by, revoked_at"
 )
+_LINK_COLS = (
+    "link_id, case_id, token_hash, created_by, created_at, expires_at, max_photos, uploads, "
+    "used_at, revoked_at"
+)
+#: A submission holds at most this many drop records, each of a bounded size
+#: (crypto.patient_drop: 23 + 65 + 64 KiB body + 16 < 70,000).
+_MAX_DROP_RECORDS = 100
+_MAX_DROP_RECORD_BYTES = 70_000
 _CASE_SELECT = (
     "SELECT c.case_id, c.practice_id, c.service_id, c.created_by, c.state, c.priority, "
     "c.created_at, c.updated_at, c.submitted_at, c.claimed_by, c.claimed_at, "
@@ -391,6 +401,7 @@ _RELOADING_METHODS = [
     "list_invites",
     "revoke_invite",
     "accept_invite",
+    "get_patient_submission",
     "create_case",
     "get_case",
     "transition_case",
@@ -1129,6 +1140,205 @@ class SqlStorage:
 
     async def reset_auth_failures(self, user_id: str) -> None:
         await self._update_user(user_id, "failed_logins = 0, locked_until = NULL")
+
+    # ------------------------------------------------------------------ patient links
+
+    @staticmethod
+    def _patient_link(r: Row) -> PatientLink:
+        return PatientLink(
+            link_id=str(r[0]),
+            case_id=str(r[1]),
+            token_hash=bytes(r[2]),
+            created_by=str(r[3]),
+            created_at=_dt_of(r[4]),
+            expires_at=_dt_of(r[5]),
+            max_photos=int(r[6]),
+            uploads=int(r[7]),
+            used_at=_dt_opt(r[8]),
+            revoked_at=_dt_opt(r[9]),
+        )
+
+    async def create_patient_link(self, link: PatientLink) -> PatientLink:
+        if not isinstance(link, PatientLink):
+            raise InvalidArgument("link must be a PatientLink")
+        lid = _check_id(link.link_id, "link_id")
+        cid = _check_id(link.case_id, "case_id")
+        th = _check_bytes(link.token_hash, "token_hash")
+        if len(th) != 32:
+            raise InvalidArgument("token_hash must be 32 bytes")
+        if not 1 <= _check_int64(link.max_photos, "max_photos") <= _MAX_DROP_RECORDS:
+            raise InvalidArgument("max_photos out of range")
+        values = [
+            lid,
+            cid,
+            th,
+            _check_id(link.created_by, "created_by"),
+            _us(link.created_at),
+            _us(link.expires_at),
+            link.max_photos,
+        ]
+
+        async def txn_fn(txn: Txn) -> Row:
+            await self._get_case_txn(txn, cid)
+            dup = await txn.fetchone(
+                "SELECT 1 FROM patient_links WHERE link_id = ? OR token_hash = ?", lid, th
+            )
+            if dup is not None:
+                raise Conflict("duplicate")
+            row = await txn.fetchone(
+                "INSERT INTO patient_links (link_id, case_id, token_hash, created_by,"
+                f" created_at, expires_at, max_photos, uploads) VALUES ({_marks(7)}, 0)"
+                f" RETURNING {_LINK_COLS}",
+                *values,
+            )
+            assert row is not None
+            return row
+
+        return self._patient_link(await self._write(txn_fn))
+
+    async def get_patient_link(self, link_id: str) -> PatientLink:
+        _check_id(link_id, "link_id")
+        row = await self._read(
+            lambda txn: txn.fetchone(
+                f"SELECT {_LINK_COLS} FROM patient_links WHERE link_id = ?", link_id
+            )
+        )
+        if row is None:
+            raise NotFound("patient_link")
+        return self._patient_link(row)
+
+    async def find_patient_link(self, token_hash: bytes) -> PatientLink:
+        th = _check_bytes(token_hash, "token_hash")
+        row = await self._read(
+            lambda txn: txn.fetchone(
+                f"SELECT {_LINK_COLS} FROM patient_links WHERE token_hash = ?", th
+            )
+        )
+        if row is None:
+            raise NotFound("patient_link")
+        return self._patient_link(row)
+
+    async def list_patient_links(self, case_id: str) -> list[PatientLink]:
+        _check_id(case_id, "case_id")
+        rows = await self._read(
+            lambda txn: txn.fetchall(
+                f"SELECT {_LINK_COLS} FROM patient_links WHERE case_id = ?"
+                " ORDER BY created_at DESC, link_id",
+                case_id,
+            )
+        )
+        return [self._patient_link(r) for r in rows]
+
+    async def _locked_link_txn(self, txn: Txn, link_id: str) -> PatientLink:
+        row = await txn.fetchone(
+            f"SELECT {_LINK_COLS} FROM patient_links WHERE link_id = ?{self.dialect.for_update}",
+            link_id,
+        )
+        if row is None:
+            raise NotFound("patient_link")
+        return self._patient_link(row)
+
+    async def revoke_patient_link(self, link_id: str, now: _dt.datetime) -> PatientLink:
+        lid = _check_id(link_id, "link_id")
+        when = _us(now)
+
+        async def txn_fn(txn: Txn) -> Row:
+            link = await self._locked_link_txn(txn, lid)
+            if link.used_at is not None:
+                raise Conflict("patient_link_used")
+            out = await txn.fetchone(
+                "UPDATE patient_links SET revoked_at = COALESCE(revoked_at, ?) WHERE link_id = ?"
+                f" RETURNING {_LINK_COLS}",
+                when,
+                lid,
+            )
+            assert out is not None
+            return out
+
+        return self._patient_link(await self._write(txn_fn))
+
+    async def count_patient_upload(
+        self, link_id: str, now: _dt.datetime, max_uploads: int
+    ) -> PatientLink:
+        lid = _check_id(link_id, "link_id")
+        when = _us(now)
+        limit = _check_int64(max_uploads, "max_uploads")
+
+        async def txn_fn(txn: Txn) -> Row:
+            # One conditional UPDATE is the compare-and-set: racing uploads cannot pass the
+            # limit, and a link used, revoked or expired meanwhile takes no more uploads.
+            out = await txn.fetchone(
+                "UPDATE patient_links SET uploads = uploads + 1 WHERE link_id = ?"
+                " AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?"
+                f" AND uploads < ? RETURNING {_LINK_COLS}",
+                lid,
+                when,
+                limit,
+            )
+            if out is None:
+                link = await self._locked_link_txn(txn, lid)
+                usable = link.used_at is None and link.revoked_at is None
+                if usable and _us(link.expires_at) > when:
+                    raise Conflict("patient_link_full")
+                raise Conflict("patient_link_invalid")
+            return out
+
+        return self._patient_link(await self._write(txn_fn))
+
+    @staticmethod
+    def _pack_records(records: Sequence[bytes]) -> bytes:
+        if isinstance(records, bytes | str) or not 1 <= len(records) <= _MAX_DROP_RECORDS:
+            raise InvalidArgument("records must be 1..100 drop records")
+        out = bytearray()
+        for record in records:
+            if not 1 <= len(_check_bytes(record, "record")) <= _MAX_DROP_RECORD_BYTES:
+                raise InvalidArgument("a drop record is empty or too long")
+            out += len(record).to_bytes(4, "big") + record
+        return bytes(out)
+
+    async def submit_patient_link(
+        self, link_id: str, records: Sequence[bytes], now: _dt.datetime
+    ) -> PatientLink:
+        lid = _check_id(link_id, "link_id")
+        when = _us(now)
+        sealed = self._seal("patient_links", "submission_sealed", lid, self._pack_records(records))
+
+        async def txn_fn(txn: Txn) -> Row:
+            out = await txn.fetchone(
+                "UPDATE patient_links SET used_at = ?, submission_sealed = ? WHERE link_id = ?"
+                " AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?"
+                f" RETURNING {_LINK_COLS}",
+                when,
+                sealed,
+                lid,
+                when,
+            )
+            if out is None:
+                await self._locked_link_txn(txn, lid)  # NotFound for an unknown id
+                raise Conflict("patient_link_invalid")
+            return out
+
+        return self._patient_link(await self._write(txn_fn))
+
+    async def get_patient_submission(self, link_id: str) -> list[bytes]:
+        lid = _check_id(link_id, "link_id")
+        row = await self._read(
+            lambda txn: txn.fetchone(
+                "SELECT submission_sealed FROM patient_links WHERE link_id = ?", lid
+            )
+        )
+        if row is None:
+            raise NotFound("patient_link")
+        if row[0] is None:
+            return []
+        packed = self._open("patient_links", "submission_sealed", lid, row[0])
+        out: list[bytes] = []
+        pos = 0
+        while pos < len(packed):
+            size = int.from_bytes(packed[pos : pos + 4], "big")
+            out.append(packed[pos + 4 : pos + 4 + size])
+            pos += 4 + size
+        return out
 
     # ------------------------------------------------------------------ invites + accept
 

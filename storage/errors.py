@@ -62,6 +62,9 @@ class Conflict(StorageError):
     ``invite_revoked``     the invite was revoked
     ``totp_replay``        the TOTP time step is not newer than the last one used
     ``message_id_taken``   the client message id exists in this case with another sender
+    ``patient_link_used``  a patient link was already used (revoking it is refused)
+    ``patient_link_invalid`` a patient link is used, revoked or expired
+    ``patient_link_full``  a patient link has taken its maximum number of uploads
     """
 
     def __init__(self, reason: str) -> None:

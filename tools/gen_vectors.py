@@ -14,6 +14,7 @@ the signature).
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import hashlib
 import json
@@ -31,11 +32,13 @@ from crypto import (
     envelope,
     fingerprint,
     password,
+    patient_drop,
     records_key,
     recovery_key,
     usk,
 )
-from crypto.errors import RecoveryKeyFormatError
+from crypto.errors import PatientDropError, RecoveryKeyFormatError
+from crypto.primitives import hpke as primitives_hpke
 from crypto.primitives.ecc import p256_sign
 
 OUT_DIR = Path(__file__).resolve().parent.parent / "tests" / "vectors" / "dermline"
@@ -80,6 +83,8 @@ FLAGS: dict[str, str] = {
     "ChunkReordering": "Two ciphertext chunks swapped.",
     "EmptyRecord": "Zero bytes.",
     "MalleableSignature": "Signature replaced by its (r, n - s) twin: verifies, same hash.",
+    "WrongLink": "Opened for another link id than the record names.",
+    "ReservedBits": "Base64url whose spare bits are not zero (a second encoding).",
 }
 
 
@@ -1372,6 +1377,187 @@ def gen_records_key_file() -> VectorFile:
     return f
 
 
+def _drop_header_parses(record: bytes) -> bool:
+    try:
+        patient_drop.parse_patient_photo_header(record)
+    except PatientDropError:
+        return False
+    return True
+
+
+def gen_patient_drop() -> VectorFile:
+    f = VectorFile(
+        "patient_drop",
+        "The patient photo link: link fragment (token and drop-box public key, base64url), "
+        "drop records (type 0x0A, HPKE base mode to the drop-box key, info "
+        '"dermline/v1/patient-drop" || 0x00 || link id || index, no signature) and the '
+        "patient_link content body (type 9): crypto.patient_drop, crypto.content.",
+    )
+    box = key_pair("patient-drop-box")
+    other = key_pair("patient-drop-other")
+    link = rid("patient-link")
+    token = rnd("patient-link-token", 32)
+    text = patient_drop.format_link_fragment(token, box.public_key)
+    f.add(
+        "LinkFragment",
+        "valid",
+        "token and public key",
+        ["Normal"],
+        token=token.hex(),
+        public_key=box.public_key.hex(),
+        text=text,
+    )
+    tok, key = text.split(".")
+    not_a_point = base64.urlsafe_b64encode(b"\x04" + bytes(64)).rstrip(b"=").decode()
+    for comment, flags, bad_text in [
+        ("empty", ["EmptyRecord"], ""),
+        ("no dot", ["Truncated"], tok + key),
+        ("public key cut by one character", ["Truncated"], tok + "." + key[:-1]),
+        ("token cut by one character", ["Truncated"], tok[:-1] + "." + key),
+        ("padding added", ["ModifiedField"], tok + "=." + key),
+        ("token spare bits set", ["ReservedBits"], tok[:-1] + "B." + key),
+        ("key spare bits set", ["ReservedBits"], tok + "." + key[:-1] + "B"),
+        ("standard base64 alphabet", ["ModifiedField"], tok + "." + key[:-2] + "+A"),
+        ("public key not on the curve", ["InvalidPublicKey"], tok + "." + not_a_point),
+        ("trailing text", ["TrailingData"], text + ".x"),
+    ]:
+        f.add("LinkFragment", "invalid", comment, flags, text=bad_text)
+
+    def photo(n: int, full: bool) -> patient_drop.PatientPhoto:
+        thumb = patient_drop.PatientThumbnail(
+            attachment_id=rid(f"patient-thumb-{n}"),
+            file_key=rnd(f"file-key/patient-thumb-{n}", 32),
+            ciphertext_sha256=rnd(f"sha/patient-thumb-{n}", 32),
+            ciphertext_size=20_000 + n,
+        )
+        return patient_drop.PatientPhoto(
+            attachment_id=rid(f"patient-photo-{n}"),
+            file_key=rnd(f"file-key/patient-photo-{n}", 32),
+            ciphertext_sha256=rnd(f"sha/patient-photo-{n}", 32),
+            ciphertext_size=900_000 + n,
+            media_type="image/jpeg",
+            tag=("locator", "close_up", "dermoscopic")[n % 3],
+            body_site="Left forearm, 5 cm below the elbow",
+            thumbnail=thumb if full else None,
+            quality_verdict=("warn" if n else "ok") if full else None,
+            quality_reasons=("Blurred: hold the phone still",) if full and n else (),
+            send_anyway_reason="Cannot get closer: the rash is on my back" if full and n else None,
+        )
+
+    common = {
+        "link_id": str(link),
+        **kp_fields("drop_box", box),
+    }
+    valid: list[bytes] = []
+    for n, full in ((0, True), (1, True), (2, False)):
+        ph = photo(n, full)
+        ikm = rnd(f"ikm-e/patient-drop-{n}", 32)
+        rec = patient_drop.seal_patient_photo_from_parts(
+            ph, link_id=link, index=n, drop_box_public_key=box.public_key, ikm_e=ikm
+        )
+        body = patient_drop._encode_body(ph)
+        valid.append(rec)
+        f.add(
+            "PatientDrop",
+            "valid",
+            f"photo {n}" + (" with thumbnail and quality" if full else ", required fields only"),
+            ["Normal"],
+            **common,
+            index=n,
+            ikm_e=ikm.hex(),
+            body=body.hex(),
+            decoded=json.loads(body),
+            record=rec.hex(),
+            header_parses=True,
+        )
+    rec = valid[0]
+    n = len(rec)
+
+    def bad(comment: str, flags: list[str], record: bytes, parses: bool, **over: Any) -> None:
+        fields = {**common, **over}
+        f.add(
+            "PatientDrop",
+            "invalid",
+            comment,
+            flags,
+            **fields,
+            record=record.hex(),
+            header_parses=parses,
+        )
+
+    for comment, flags, mutated in prefix_mutations(rec):
+        bad(comment, flags, mutated, _drop_header_parses(mutated))
+    fields = [("link_id", 3, 16), ("index", 19, 4), ("enc", 23, 65)]
+    for comment, flags, mutated in field_mutations(rec, fields):
+        bad(comment, flags, mutated, True)
+    bad("ciphertext: first byte flipped", ["ModifiedCiphertext"], flip(rec, 88), True)
+    bad("tag: last byte flipped", ["ModifiedTag"], flip(rec, n - 1), True)
+    bad(
+        "photo 0's record relabelled as index 1",
+        ["ModifiedField"],
+        rec[:19] + valid[1][19:23] + rec[23:],
+        True,
+    )
+    bad("opened for another link", ["WrongLink"], rec, True, link_id=str(rid("other-link")))
+    bad("opened with another drop-box key", ["WrongKey"], rec, True, **kp_fields("drop_box", other))
+    header = rec[:23]
+    info = b"dermline/v1/patient-drop\x00" + link.bytes + bytes(4)
+    for comment, body in [
+        ("body not JSON", b"photo"),
+        (
+            "body with an unknown field",
+            json.dumps(
+                {**json.loads(patient_drop._encode_body(photo(0, False))), "gps": "51.5,-0.1"}
+            ).encode(),
+        ),
+        (
+            "body with version 2",
+            patient_drop._encode_body(photo(0, False)).replace(b'"v":1', b'"v":2'),
+        ),
+    ]:
+        enc, ct = primitives_hpke.seal_base(
+            box.public_key, info, header, body, ikm_e=rnd("ikm-e/bad-" + comment, 32)
+        )
+        bad(f"authentic record, {comment}", ["SchemaViolation"], header + enc + ct, True)
+
+    key_text = base64.urlsafe_b64encode(box.private_key).rstrip(b"=").decode()
+    link_body = {
+        "link_id": str(link),
+        "expires_at_ms": TIMESTAMP_MS + 7 * 86_400_000,
+        "max_photos": 6,
+        "drop_box_private_key": key_text,
+    }
+    data = content.encode_content(content.ContentType.PATIENT_LINK, link_body)
+    f.add(
+        "PatientLinkContent",
+        "valid",
+        "patient_link body",
+        ["Canonical"],
+        content_type=9,
+        body=data.hex(),
+        decoded=json.loads(data),
+    )
+    for comment, body_obj in [
+        (
+            "private key missing",
+            {k: v for k, v in link_body.items() if k != "drop_box_private_key"},
+        ),
+        ("private key spare bits set", {**link_body, "drop_box_private_key": key_text[:-1] + "B"}),
+        ("max_photos negative", {**link_body, "max_photos": -1}),
+        ("extra field", {**link_body, "token": "abc"}),
+    ]:
+        raw = json.dumps({**body_obj, "v": 1}, sort_keys=True, separators=(",", ":")).encode()
+        f.add(
+            "PatientLinkContent",
+            "invalid",
+            comment,
+            ["SchemaViolation"],
+            content_type=9,
+            body=raw.hex(),
+        )
+    return f
+
+
 def h_(value: str) -> bytes:
     return bytes.fromhex(value)
 
@@ -1389,6 +1575,7 @@ GENERATORS: list[Callable[[], VectorFile]] = [
     gen_content,
     gen_attachment,
     gen_records_key_file,
+    gen_patient_drop,
 ]
 
 

@@ -19,6 +19,8 @@ import { createRequire } from "node:module";
 import { extname, join, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { ADMIN_STATES } from "./a11y-admin.mjs";
+import { PATIENT_STATES } from "./a11y-patient.mjs";
 import { errorSummaryProblems, touchTargetProblems } from "./checks.mjs";
 
 const require = createRequire(import.meta.url);
@@ -127,6 +129,10 @@ const STATES = [
     },
   },
   { name: "not-found", route: "#/no-such-page" },
+  // Signed-in administration pages, with their own stubbed API (`api`): scripts/a11y-admin.mjs.
+  ...ADMIN_STATES,
+  // The patient's photo page (no account), with its own stubbed link check.
+  ...PATIENT_STATES,
 ];
 const VIEWPORTS = [
   { name: "phone", width: 360, height: 640 },
@@ -145,6 +151,7 @@ for (const vp of VIEWPORTS) {
     });
     page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
     await page.route("**/api/v1/**", (r) => {
+      if (st.api) return st.api(r);
       const url = r.request().url();
       if (url.endsWith("/invites/inspect")) {
         const body = r.request().postDataJSON();

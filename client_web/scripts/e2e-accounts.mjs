@@ -33,6 +33,7 @@
 // leaving no keys in memory (same page) or IndexedDB. Every page state is also checked for
 // touch targets of at least 24x24 CSS px, and every invalid submission for the NHS.UK error
 // summary (scripts/checks.mjs).
+// Added for issue 6 item 8: the patient photo link, end to end (step 9).
 // Every page is checked with axe-core (no serious/critical violation) and for console errors
 // (a CSP violation is one); screenshots go to test-results/e2e/. Exit code 1 on any failure.
 import { spawn } from "node:child_process";
@@ -684,6 +685,95 @@ try {
   await check(derm, "derm-thread-corrupt-photo");
   await derm.unroute(attachmentUrl);
   console.log("ok   a photo altered on the wire shows a message in its own card; the thread and 19 other photos still show");
+
+  // 9. Patient photo link (issue 6 item 8): the GP makes a one-time link for this case (text
+  //    and QR code); a THIRD browser context (the patient: a phone, no account, no cookie)
+  //    opens it, is refused without consent or photos, attaches two photos (one blurred: sent
+  //    anyway with a reason), and sends; the GP and the dermatologist see them arrive without
+  //    reload and view them; reusing the link fails; a cancelled link fails; a mistyped link
+  //    says so. The token never appears in a request URL or in the server's log.
+  await gp.getByRole("button", { name: "Ask the patient for photos" }).click();
+  await gp.getByTestId("patient-link-qr").waitFor({ timeout: 30000 });
+  const patientUrl = await gp.locator("#patient-link-url").inputValue();
+  const fragment = /\/#\/p\/([A-Za-z0-9_-]{43})\.([A-Za-z0-9_-]{87})$/.exec(patientUrl);
+  if (!fragment || !patientUrl.startsWith(origin)) throw new Error(`patient link: ${patientUrl}`);
+  await check(gp, "gp-patient-link-made");
+  const patientContext = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, serviceWorkers: "block" });
+  const patient = await patientContext.newPage();
+  // Expected on this page: the 410 "link_invalid" answers to the used and cancelled links, and
+  // the shell's one "am I signed in?" 401 on load (the browser logs every 4xx resource).
+  // Anything else is a failure, as for the others.
+  patient.on("console", (m) => {
+    if (m.type() === "error" && !/status of 4(01|10)/.test(m.text())) problems.push(`patient: console error: ${m.text()}`);
+  });
+  patient.on("pageerror", (e) => problems.push(`patient: page error: ${e.message}`));
+  extraPages.push(patient);
+  const patientRequests = [];
+  patient.on("request", (r) => {
+    if (!r.isNavigationRequest()) patientRequests.push([r.url(), r.headers().cookie ?? ""]);
+  });
+  await patient.goto(patientUrl);
+  await patient.getByRole("heading", { name: "Send photos to your GP practice" }).waitFor({ timeout: 30000 });
+  await check(patient, "patient-start");
+  await patient.getByRole("button", { name: "Send photos" }).click();
+  await checkErrors(patient, "patient-errors-nothing-chosen");
+  const patientSummary = await patient.locator(".nhsuk-error-summary").innerText();
+  if (!patientSummary.includes("Confirm that you agree") || !patientSummary.includes("Take or choose at least one photo")) throw new Error(`patient errors: ${patientSummary}`);
+  await patient.locator("#patient-photos").setInputFiles([join(samples, "metadata.jpg"), join(samples, "blurred.jpg")]);
+  await patient.getByTestId("patient-photos-1-ok").waitFor({ timeout: 30000 });
+  await patient.getByTestId("patient-photos-2-warning").waitFor({ timeout: 30000 });
+  await check(patient, "patient-photos-chosen");
+  await patient.locator("#patient-photos-1-tag").selectOption("locator");
+  await patient.locator("#patient-photos-1-site").fill("Left forearm");
+  await patient.locator("#patient-photos-2-tag").selectOption("close_up");
+  await patient.locator("#patient-photos-2-site").fill("Left forearm");
+  await patient.locator("#patient-photos-2-anyway").check();
+  await patient.locator("#consent").check();
+  await patient.getByRole("button", { name: "Send photos" }).click();
+  await checkErrors(patient, "patient-errors-reason-missing");
+  await patient.getByLabel("Why are you sending photo 2 anyway?").fill("My hand shakes; this is the best I can do");
+  await patient.getByRole("button", { name: "Send photos" }).click();
+  await patient.getByTestId("patient-sent").waitFor({ timeout: 60000 });
+  await check(patient, "patient-sent");
+  const leaked = patientRequests.filter(([u, c]) => u.includes(fragment[1]) || u.includes(fragment[2]) || c !== "");
+  if (leaked.length) throw new Error(`patient requests carried the link or a cookie: ${JSON.stringify(leaked)}`);
+  // Live on both sides, no reload: the photos arrive and decrypt (thumbnails first).
+  for (const [pg, who] of [[gp, "gp"], [derm, "derm"]]) {
+    await pg.waitForFunction(() => {
+      const imgs = [...document.querySelectorAll("[data-testid=patient-photo]")];
+      return imgs.length === 2 && imgs.every((i) => i.complete && i.naturalWidth > 0);
+    }, undefined, { timeout: 30000 });
+    const note = await pg.getByTestId("patient-photo-warning").innerText();
+    if (!note.includes("this is the best I can do")) throw new Error(`${who}: send-anyway reason not shown: ${note}`);
+    await check(pg, `${who}-patient-photos-arrived`);
+  }
+  await derm.getByTestId("patient-photo-card").nth(1).getByRole("button", { name: /^View full screen/ }).click();
+  await derm.getByTestId("viewer-image").waitFor({ timeout: 30000 });
+  await check(derm, "derm-patient-photo-full-screen");
+  await derm.getByRole("button", { name: "Close", exact: true }).click();
+  // Single use: the same link again.
+  await patient.goto(`${origin}/#/`);
+  await patient.goto(patientUrl);
+  await patient.getByRole("heading", { name: "This link can no longer be used" }).waitFor({ timeout: 30000 });
+  await check(patient, "patient-link-used");
+  // A cancelled link: the GP makes another and cancels it before the patient opens it.
+  await gp.evaluate(() => (location.hash = "#/cases"));
+  await gp.getByRole("link", { name: /^Case / }).first().click();
+  await gp.getByRole("button", { name: "Ask the patient for photos" }).click();
+  await gp.getByTestId("patient-link-qr").waitFor({ timeout: 30000 });
+  const secondUrl = await gp.locator("#patient-link-url").inputValue();
+  await gp.getByRole("button", { name: /^Cancel this link/ }).click();
+  await gp.getByText("Cancelled").first().waitFor({ timeout: 30000 });
+  await check(gp, "gp-patient-link-cancelled");
+  await patient.goto(`${origin}/#/`);
+  await patient.goto(secondUrl);
+  await patient.getByRole("heading", { name: "This link can no longer be used" }).waitFor({ timeout: 30000 });
+  await patient.goto(`${origin}/#/`);
+  await patient.goto(secondUrl.slice(0, -3));
+  await patient.getByRole("heading", { name: "This link is not complete" }).waitFor({ timeout: 30000 });
+  await check(patient, "patient-link-mistyped");
+  if (serverOut.includes(fragment[1]) || serverOut.includes(fragment[2])) throw new Error("the server log holds the patient link");
+  console.log("ok   patient link: sent from a third browser without an account, seen live by GP and dermatologist; reuse, cancel and typo refused");
 
   // 7. Sign out forgets the remembered key: after a reload the admin is not signed in.
   await page.goto(`${new URL(setupLink).origin}/#/cases`);

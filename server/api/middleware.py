@@ -182,7 +182,10 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         if origin is not None and origin.rstrip("/") not in settings.origins():
             raise CsrfFailed("cross-origin request refused")
         session_token = request.cookies.get(SESSION_COOKIE)
-        if session_token:
+        # The patient routes ignore the session cookie (the link token is their only
+        # credential, docs/api.md), so a cookie the browser happens to hold (a GP opening
+        # the link on their own phone) grants nothing there and needs no CSRF token.
+        if session_token and not request.path.startswith("/api/v1/patient/"):
             expected = csrf_token_for(request.app[CSRF_KEY], session_token)
             given = request.headers.get(CSRF_HEADER, "")
             if not hmac.compare_digest(expected.encode(), given.encode()):
@@ -192,10 +195,9 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 def _is_upload(request: web.Request) -> bool:
     # Photo uploads stream with their own cap (max_upload_bytes) in the upload handler.
-    return (
-        request.method == "POST"
-        and request.path.startswith("/api/v1/cases/")
-        and request.path.endswith("/attachments")
+    return request.method == "POST" and (
+        (request.path.startswith("/api/v1/cases/") and request.path.endswith("/attachments"))
+        or request.path == "/api/v1/patient/attachments"
     )
 
 

@@ -390,3 +390,60 @@ class AttachmentOut(Model):
 
 class AttachmentList(Model):
     attachments: list[AttachmentOut]
+
+
+# ---------------------------------------------------------------- patient photo links
+
+
+class PatientLinkCreate(Model):
+    """``ttl_minutes`` 15..4320 (3 days); ``max_photos`` 1..10."""
+
+    ttl_minutes: int = Field(default=24 * 60, ge=15, le=3 * 24 * 60)
+    max_photos: int = Field(default=6, ge=1, le=10)
+
+
+class PatientLinkOut(Model):
+    link_id: Uuid
+    case_id: Id
+    created_by: Id
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    max_photos: int
+    uploads: int
+    used_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+    status: Literal["active", "used", "revoked", "expired"]
+
+
+class PatientLinkCreated(Model):
+    """The token is shown once: the GP's client puts it in the link's URL fragment."""
+
+    link: PatientLinkOut
+    token: B64
+
+
+class PatientLinkList(Model):
+    links: list[PatientLinkOut]
+
+
+class PatientSubmissionOut(Model):
+    """The patient's drop records (type 0x0a, docs/protocol.md section 17), in order."""
+
+    link: PatientLinkOut
+    records: list[B64]
+
+
+class PatientLinkInfo(Model):
+    """What the patient's page learns from a valid token."""
+
+    link_id: Uuid
+    expires_at: dt.datetime
+    max_photos: int
+
+
+class PatientSubmitRequest(Model):
+    records: list[B64] = Field(min_length=1, max_length=10)
+
+
+class PatientSubmitResult(Model):
+    received: int

@@ -14,6 +14,11 @@ Rules
    in the thread. Admins manage people, not cases.
 4. State moves go through ``lifecycle.next_state``: a move outside the table is an
    InvalidTransition whoever asks; a move in the table by the wrong party is Forbidden.
+5. Patient photo links (issue 6 item 8): only the referring GP makes or revokes a link, and
+   only while the case is open (``CaseAction.PATIENT_LINK``); whoever may view the case
+   sees its links and what came through them. The patient has no account: the patient
+   routes are authorised by the link's single-use token alone (``check_patient_link``),
+   and every refusal there is one indistinguishable ``link_invalid``.
 
 Plain Python: no aiohttp, no socketio, no storage. Callers pass facts, we decide.
 """
@@ -25,17 +30,19 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from server.domain.lifecycle import OPEN_STATES, CaseEvent, CaseState, Party, next_state
-from server.errors import Forbidden, InvalidTransition, NotFound
+from server.errors import Forbidden, InvalidTransition, LinkInvalid, NotFound
 
 __all__ = [
     "Actor",
     "CaseAction",
     "CaseFacts",
     "OrgKind",
+    "PatientLinkFacts",
     "Role",
     "check_case",
     "check_create_case",
     "check_org_role",
+    "check_patient_link",
     "check_queue",
     "parties_of",
 ]
@@ -101,6 +108,7 @@ class CaseAction(StrEnum):
     WITHDRAW = "withdraw"
     RESUBMIT = "resubmit"
     DOWNGRADE = "downgrade"
+    PATIENT_LINK = "patient_link"  # make or revoke a patient photo link (rule 5)
 
 
 _MOVES: dict[CaseAction, CaseEvent] = {
@@ -156,6 +164,12 @@ def check_case(actor: Actor, case: CaseFacts | None, action: CaseAction) -> froz
         if case.state not in OPEN_STATES:
             raise InvalidTransition("the case is closed to new messages")
         return parties
+    if action is CaseAction.PATIENT_LINK:
+        if Party.REFERRER not in parties:
+            raise Forbidden()
+        if case.state not in OPEN_STATES:
+            raise InvalidTransition("the case is closed")
+        return parties
     if action is CaseAction.DOWNGRADE:
         # The outcome rule itself is in outcomes.downgrade; here: a party, closed case.
         if not parties:
@@ -183,3 +197,20 @@ def check_org_role(actor: Actor, org_id: str, role: Role) -> None:
         raise NotFound()
     if not actor.has(org_id, role):
         raise Forbidden()
+
+
+@dataclass(frozen=True)
+class PatientLinkFacts:
+    """What the policy needs to know about a patient link at a given moment."""
+
+    used: bool
+    revoked: bool
+    expired: bool
+    case_open: bool
+
+
+def check_patient_link(link: PatientLinkFacts | None) -> None:
+    """Rule 5: the token is the credential. Unknown, used, revoked, expired, or a case no
+    longer open: the same :class:`LinkInvalid`, so a probe learns nothing about a token."""
+    if link is None or link.used or link.revoked or link.expired or not link.case_open:
+        raise LinkInvalid()

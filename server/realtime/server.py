@@ -190,6 +190,7 @@ class Realtime:
 
     def bind(self, services: Services) -> None:
         self._services = services
+        services.patient_links.on_patient_photos = self.patient_photos
 
     @property
     def services(self) -> Services:
@@ -300,6 +301,15 @@ class Realtime:
 
     async def message_appended(self, case: storage.Case, message: storage.Message) -> None:
         await self.sio.emit("message", message_payload(message), room=f"case:{case.case_id}")
+
+    async def patient_photos(self, case: storage.Case, link: storage.PatientLink) -> None:
+        """A patient sent photos through a link: tell the case room, so open threads fetch
+        them at once (the case state does not change; docs/api.md)."""
+        await self.sio.emit(
+            "patient_photos",
+            {"case_id": case.case_id, "link_id": link.link_id},
+            room=f"case:{case.case_id}",
+        )
 
     async def case_changed(self, case: storage.Case) -> None:
         """Tell the case room, each participant's own room (a new case has no room members

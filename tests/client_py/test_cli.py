@@ -1,12 +1,20 @@
 """The client command line against a live server (scripted use, credentials from env)."""
 
+import asyncio
 import datetime as dt
 import json
+import re
+import stat
 from pathlib import Path
 
 import pyotp
+import pytest
 
-from client_py.cli import run
+from client_py.cli import records_key_fingerprint, run
+from crypto.errors import RecordsKeyFileError
+from crypto.fingerprint import key_id
+from crypto.records_key import open_records_key_file
+from server.cli import main as server_main
 from tests.server.harness import HISTORY, PASSWORD, live_server, make_world
 
 
@@ -101,3 +109,159 @@ async def test_cli_takes_the_invite_token_from_the_environment(tmp_path: Path, c
         argv = ["accept-invite", "--login", "env@example.org", "--name", "Dr Env"]
         assert await run(argv, env) == 0
         assert "recovery_key" in json.loads(capsys.readouterr().out.splitlines()[0])
+
+
+# ------------------------------------------------------------------ records-key (offline)
+
+RECORDS_PASSPHRASE = "a records passphrase long enough"
+
+
+def records_key(argv: list[str], env: dict[str, str], answers: list[str] | None = None) -> int:
+    """Run ``records-key ...`` the way a records officer would, with scripted prompt answers."""
+    queue = list(answers or [])
+    asked: list[str] = []
+
+    def prompt(text: str) -> str:
+        asked.append(text)
+        return queue.pop(0)
+
+    code = asyncio.run(run(["records-key", *argv], env, prompt=prompt))
+    assert queue == [], "every scripted answer is asked for"
+    return code
+
+
+def test_records_key_new_writes_a_sealed_file_and_the_public_key(
+    tmp_path: Path,
+    capsys,  # type: ignore[no-untyped-def]
+) -> None:
+    out = tmp_path / "officer" / "keys"  # created, with its parent
+    env = {"DERMLINE_RECORDS_PASSPHRASE": RECORDS_PASSPHRASE}
+    assert records_key(["new", "--out", str(out)], env) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    private_file, public_file = out / "records.key", out / "records.pub"
+    assert result["private_key_file"] == str(private_file)
+    assert result["public_key_file"] == str(public_file)
+    # Only the owner may read the sealed private key; the folder is the owner's too.
+    assert stat.S_IMODE(private_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(out.stat().st_mode) == 0o700
+    public_key = public_file.read_bytes()
+    assert len(public_key) == 65 and public_key[0] == 4  # what `dermline org create` reads
+    pair = open_records_key_file(private_file.read_bytes(), RECORDS_PASSPHRASE)
+    assert pair.public_key == public_key
+    assert result["key_id"] == key_id(public_key).hex() == private_file.read_bytes()[3:19].hex()
+    groups = result["fingerprint"].split(" ")
+    assert len(groups) == 8 and "".join(groups) == result["key_id"]
+    assert all(re.fullmatch(r"[0-9a-f]{4}", g) for g in groups)
+    # The officer is told what losing it means; the passphrase is printed nowhere.
+    assert "at least two safe places" in captured.err
+    assert RECORDS_PASSPHRASE not in captured.out + captured.err
+    with pytest.raises(RecordsKeyFileError):
+        open_records_key_file(private_file.read_bytes(), RECORDS_PASSPHRASE + "x")
+
+
+def test_records_key_public_file_is_what_the_server_cli_accepts(
+    tmp_path: Path,
+    capsys,  # type: ignore[no-untyped-def]
+    monkeypatch,  # type: ignore[no-untyped-def]
+) -> None:
+    env = {"DERMLINE_RECORDS_PASSPHRASE": RECORDS_PASSPHRASE}
+    assert records_key(["new", "--out", str(tmp_path / "k")], env) == 0
+    capsys.readouterr()
+    monkeypatch.delenv("DERMLINE_CONFIG", raising=False)
+    monkeypatch.setenv("DERMLINE_ARGON2_MEMORY_KIB", "1024")
+    data = str(tmp_path / "var")
+    argv = ["org", "create", "--data-dir", data, "--kind", "practice", "--name", "Elm"]
+    assert server_main([*argv, "--records-key-file", str(tmp_path / "k" / "records.pub")]) == 0
+    capsys.readouterr()
+    # And the server refuses the sealed private file in its place (not a public key).
+    assert server_main([*argv, "--records-key-file", str(tmp_path / "k" / "records.key")]) == 1
+
+
+def test_records_key_passphrase_is_asked_twice_and_must_match(
+    tmp_path: Path,
+    capsys,  # type: ignore[no-untyped-def]
+) -> None:
+    out = tmp_path / "k"
+    assert records_key(["new", "--out", str(out)], {}, [RECORDS_PASSPHRASE, "something else!"]) == 2
+    assert json.loads(capsys.readouterr().out) == {"error": "the two passphrases are different"}
+    assert not (out / "records.key").exists() and not (out / "records.pub").exists()
+    assert records_key(["new", "--out", str(out)], {}, ["short", "short"]) == 2
+    assert "12 characters or more" in capsys.readouterr().out
+    assert not (out / "records.key").exists()
+    assert records_key(["new", "--out", str(out)], {}, [RECORDS_PASSPHRASE] * 2) == 0
+    capsys.readouterr()
+    pair = open_records_key_file((out / "records.key").read_bytes(), RECORDS_PASSPHRASE)
+    assert pair.public_key == (out / "records.pub").read_bytes()
+
+
+def test_records_key_new_never_overwrites_a_key(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    env = {"DERMLINE_RECORDS_PASSPHRASE": RECORDS_PASSPHRASE}
+    assert records_key(["new", "--out", str(tmp_path)], env) == 0
+    before = (tmp_path / "records.key").read_bytes(), (tmp_path / "records.pub").read_bytes()
+    capsys.readouterr()
+    assert records_key(["new", "--out", str(tmp_path)], env) == 1
+    assert "exists already" in json.loads(capsys.readouterr().out)["error"]
+    after = (tmp_path / "records.key").read_bytes(), (tmp_path / "records.pub").read_bytes()
+    assert before == after
+    # A public file alone (or a dangling link) also stops it: nothing half-replaced.
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "records.pub").symlink_to(tmp_path / "nowhere")
+    assert records_key(["new", "--out", str(other)], env) == 1
+    assert not (other / "records.key").exists()
+
+
+def test_records_key_new_into_a_folder_it_cannot_create(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    env = {"DERMLINE_RECORDS_PASSPHRASE": RECORDS_PASSPHRASE}
+    assert records_key(["new", "--out", str(blocker / "keys")], env) == 2
+    assert json.loads(capsys.readouterr().out) == {"error": "cannot create the output folder"}
+
+
+def test_records_key_check(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    env = {"DERMLINE_RECORDS_PASSPHRASE": RECORDS_PASSPHRASE}
+    assert records_key(["new", "--out", str(tmp_path / "a")], env) == 0
+    made = json.loads(capsys.readouterr().out)
+    assert records_key(["new", "--out", str(tmp_path / "b")], env) == 0
+    capsys.readouterr()
+    key, pub = str(tmp_path / "a" / "records.key"), str(tmp_path / "a" / "records.pub")
+
+    assert records_key(["check", "--key", key, "--public", pub], {}, [RECORDS_PASSPHRASE]) == 0
+    checked = json.loads(capsys.readouterr().out)
+    assert checked == {
+        "key_id": made["key_id"],
+        "fingerprint": made["fingerprint"],
+        "public_key_matches": True,
+    }
+    assert records_key(["check", "--key", key], env) == 0
+    assert json.loads(capsys.readouterr().out)["key_id"] == made["key_id"]
+    # Wrong passphrase, another key's public file, an empty answer, a missing file.
+    assert records_key(["check", "--key", key], {}, ["not the passphrase"]) == 1
+    assert "does not open" in json.loads(capsys.readouterr().out)["error"]
+    other_pub = str(tmp_path / "b" / "records.pub")
+    assert records_key(["check", "--key", key, "--public", other_pub], env) == 1
+    assert "another records key" in json.loads(capsys.readouterr().out)["error"]
+    assert records_key(["check", "--key", key], {}, [""]) == 2
+    assert "give the passphrase" in json.loads(capsys.readouterr().out)["error"]
+    assert records_key(["check", "--key", str(tmp_path / "missing")], env) == 2
+    assert json.loads(capsys.readouterr().out) == {"error": "cannot read the key file"}
+    # A damaged file is refused with the same answer as a wrong passphrase.
+    damaged = tmp_path / "damaged.key"
+    data = bytearray((tmp_path / "a" / "records.key").read_bytes())
+    data[-1] ^= 1
+    damaged.write_bytes(bytes(data))
+    assert records_key(["check", "--key", str(damaged)], env) == 1
+    capsys.readouterr()
+
+
+def test_records_key_fingerprint_is_the_string_the_web_client_shows() -> None:
+    # The same vector and the same string as client_web/test/app/admin.test.ts: a records
+    # officer compares what the browser showed with what `records-key check` prints.
+    vector_file = Path(__file__).resolve().parents[1] / "vectors/dermline/records_key_file.json"
+    vectors = json.loads(vector_file.read_text())
+    test = vectors["testGroups"][0]["tests"][0]
+    kid = bytes.fromhex(test["records_key_id"])
+    assert kid == key_id(bytes.fromhex(test["records_public_key"]))
+    assert records_key_fingerprint(kid) == "187f fb83 f7a1 4efb b839 a1e8 55f8 27ca"

@@ -7,6 +7,7 @@ functions (so the bytes match exactly) and opened again through the public funct
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import uuid
@@ -24,6 +25,7 @@ from crypto import (
     errors,
     fingerprint,
     password,
+    patient_drop,
     records_key,
     recovery_key,
     usk,
@@ -44,6 +46,7 @@ FILES = [
     "content.json",
     "attachment.json",
     "records_key_file.json",
+    "patient_drop.json",
 ]
 
 
@@ -474,3 +477,82 @@ def test_records_key_file(t: dict[str, Any]) -> None:
     else:
         with pytest.raises(errors.RecordsKeyFileError):
             records_key.open_records_key_file(record, t["passphrase"])
+
+
+# --- patient link and drop records -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("t", cases("patient_drop.json", "LinkFragment"), ids=ids)
+def test_patient_link_fragment(t: dict[str, Any]) -> None:
+    if t["result"] == "valid":
+        token, key = h(t["token"]), h(t["public_key"])
+        assert patient_drop.format_link_fragment(token, key) == t["text"]
+        assert patient_drop.parse_link_fragment(t["text"]) == (token, key)
+    else:
+        with pytest.raises(errors.PatientLinkFormatError):
+            patient_drop.parse_link_fragment(t["text"])
+
+
+def _photo_from_decoded(d: dict[str, Any]) -> patient_drop.PatientPhoto:
+    thumb = d.get("thumbnail")
+    quality = d.get("quality")
+    return patient_drop.PatientPhoto(
+        attachment_id=u(d["attachment_id"]),
+        file_key=base64.urlsafe_b64decode(d["file_key"] + "="),
+        ciphertext_sha256=h(d["ciphertext_sha256"]),
+        ciphertext_size=d["ciphertext_size"],
+        media_type=d["media_type"],
+        tag=d["tag"],
+        body_site=d["body_site"],
+        thumbnail=None
+        if thumb is None
+        else patient_drop.PatientThumbnail(
+            attachment_id=u(thumb["attachment_id"]),
+            file_key=base64.urlsafe_b64decode(thumb["file_key"] + "="),
+            ciphertext_sha256=h(thumb["ciphertext_sha256"]),
+            ciphertext_size=thumb["ciphertext_size"],
+        ),
+        quality_verdict=None if quality is None else quality["verdict"],
+        quality_reasons=() if quality is None else tuple(quality["reasons"]),
+        send_anyway_reason=d.get("send_anyway_reason"),
+    )
+
+
+@pytest.mark.parametrize("t", cases("patient_drop.json", "PatientDrop"), ids=ids)
+def test_patient_drop(t: dict[str, Any]) -> None:
+    record, box, link = h(t["record"]), pair(t, "drop_box"), u(t["link_id"])
+    if t["header_parses"]:
+        assert patient_drop.parse_patient_photo_header(record).link_id.bytes == record[3:19]
+    else:
+        with pytest.raises(errors.PatientDropError):
+            patient_drop.parse_patient_photo_header(record)
+    if t["result"] == "valid":
+        assert json.loads(h(t["body"])) == t["decoded"]
+        photo = _photo_from_decoded(t["decoded"])
+        built = patient_drop.seal_patient_photo_from_parts(
+            photo,
+            link_id=link,
+            index=t["index"],
+            drop_box_public_key=box.public_key,
+            ikm_e=h(t["ikm_e"]),
+        )
+        assert built.hex() == t["record"]
+        assert patient_drop.open_patient_photo(record, link_id=link, drop_box=box) == (
+            t["index"],
+            photo,
+        )
+    else:
+        with pytest.raises(errors.PatientDropError):
+            patient_drop.open_patient_photo(record, link_id=link, drop_box=box)
+
+
+@pytest.mark.parametrize("t", cases("patient_drop.json", "PatientLinkContent"), ids=ids)
+def test_patient_link_content(t: dict[str, Any]) -> None:
+    ctype = content.ContentType(t["content_type"])
+    if t["result"] == "valid":
+        assert content.decode_content(ctype, h(t["body"])) == t["decoded"]
+        body = {k: v for k, v in t["decoded"].items() if k != "v"}
+        assert content.encode_content(ctype, body).hex() == t["body"]
+    else:
+        with pytest.raises(errors.ContentError):
+            content.decode_content(ctype, h(t["body"]))

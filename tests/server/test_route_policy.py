@@ -42,6 +42,10 @@ NONE_ROUTES = {
     ("POST", "/api/v1/auth/logout"),
     ("POST", "/api/v1/invites/inspect"),
     ("POST", "/api/v1/invites/accept"),
+    # Patient photo links: the link's single-use token (a header) is the credential.
+    ("POST", "/api/v1/patient/link"),
+    ("POST", "/api/v1/patient/attachments"),
+    ("POST", "/api/v1/patient/submit"),
 }
 
 

@@ -34,7 +34,7 @@ async def test_migrations_are_applied_once(make_config: Callable[..., StorageCon
     for _ in range(2):
         s = await open_storage(make_config())
         try:
-            assert await s.schema_version() == 2
+            assert await s.schema_version() == 3
         finally:
             await s.close()
 

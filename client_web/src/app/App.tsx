@@ -1,12 +1,14 @@
 import type { JSX } from "preact";
 import { useEffect, useMemo, useState } from "preact/hooks";
 import type { Api, Me } from "./api";
+import { Admin, AdminEntryLink } from "./pages/Admin";
 import { CaseView } from "./pages/CaseView";
 import { Cases } from "./pages/Cases";
 import { NewCase } from "./pages/NewCase";
 import { Invite } from "./pages/Invite";
 import { Login } from "./pages/Login";
 import { NotFound } from "./pages/NotFound";
+import { PatientUpload } from "./pages/PatientUpload";
 import { Start } from "./pages/Start";
 import { Unlock } from "./pages/Unlock";
 import { navigate, useRoute } from "./router";
@@ -136,6 +138,13 @@ export function App({ api }: { api: Api }): JSX.Element {
     case "start":
       page = signedIn ? <Cases api={api} me={me} realtime={realtime} onLogout={logout} /> : <Start />;
       break;
+    case "admin":
+      page = signedIn ? <Admin api={api} me={me} sub={route.sub} /> : <Start />;
+      break;
+    case "patient":
+      // No account: the link's token is the only credential (docs/api.md).
+      page = <PatientUpload fragment={route.fragment} />;
+      break;
     case "login":
       page = <Login api={api} session={session} onSignedIn={home} />;
       break;
@@ -177,6 +186,7 @@ export function App({ api }: { api: Api }): JSX.Element {
       )}
       <div class="nhsuk-width-container">
         <main class="nhsuk-main-wrapper dl-main" id="maincontent" tabIndex={-1}>
+          {signedIn && (route.name === "cases" || route.name === "start") && <AdminEntryLink me={me} />}
           {page}
         </main>
       </div>

@@ -146,7 +146,7 @@ export interface NewCaseRequest {
   draft: boolean;
 }
 
-export interface Api {
+export interface Api extends AdminApi {
   inspectInvite(token: string): Promise<InviteInfo>;
   acceptInvite(req: AcceptInvite): Promise<void>;
   prelogin(loginName: string): Promise<Uint8Array>;
@@ -169,6 +169,35 @@ export interface Api {
   receipts(caseId: string): Promise<Receipt[]>;
   uploadAttachment(caseId: string, attachmentId: string, record: Uint8Array, sha256: Uint8Array): Promise<void>;
   downloadAttachment(caseId: string, attachmentId: string): Promise<Uint8Array>;
+}
+
+/** A user as an administrator of one of their organisations sees them (docs/api.md). */
+export interface AdminUser {
+  userId: string;
+  loginName: string;
+  displayName: string;
+  memberships: Membership[];
+  totpEnrolled: boolean;
+  locked: boolean;
+  disabled: boolean;
+}
+
+/** A new invite: the token is shown once (the link is `#/invite/TOKEN`). */
+export interface CreatedInvite {
+  token: string;
+  orgId: string;
+  role: string;
+  expiresAt: string;
+}
+
+/** Administration (docs/api.md "Organisations and people"); used by pages/Admin*.tsx. */
+export interface AdminApi {
+  createOrganisation(kind: "practice" | "service", name: string, recordsPublicKey: Uint8Array | null): Promise<Organisation>;
+  setRecordsKey(orgId: string, recordsPublicKey: Uint8Array): Promise<Organisation>;
+  invite(orgId: string, role: string, loginName: string | null): Promise<CreatedInvite>;
+  users(orgId: string): Promise<AdminUser[]>;
+  revokeSessions(userId: string): Promise<number>;
+  resetTotp(userId: string): Promise<void>;
 }
 
 export interface Receipt {
@@ -227,7 +256,7 @@ function csrfFromCookie(): string | null {
 export function httpApi(base = "/api/v1"): Api {
   let csrf: string | null = null;
 
-  async function call(method: "GET" | "POST", path: string, body?: unknown): Promise<Record<string, unknown>> {
+  async function call(method: "GET" | "POST" | "PUT", path: string, body?: unknown): Promise<Record<string, unknown>> {
     const headers: Record<string, string> = { Accept: "application/json" };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     const token = csrf ?? csrfFromCookie();
@@ -294,7 +323,45 @@ export function httpApi(base = "/api/v1"): Api {
     return res;
   }
 
+  const org = (o: Record<string, unknown>): Organisation => ({
+    orgId: String(o.org_id),
+    kind: String(o.kind),
+    name: String(o.name),
+    recordsPublicKey: typeof o.records_public_key === "string" ? unb64(o.records_public_key) : null,
+  });
+
   return {
+    async createOrganisation(kind, name, recordsPublicKey) {
+      const body: Record<string, unknown> = { kind, name };
+      if (recordsPublicKey) body.records_public_key = b64(recordsPublicKey);
+      return org(await call("POST", "/orgs", body));
+    },
+    async setRecordsKey(orgId, recordsPublicKey) {
+      return org(await call("PUT", `/orgs/${encodeURIComponent(orgId)}/records-key`, { records_public_key: b64(recordsPublicKey) }));
+    },
+    async invite(orgId, role, loginName) {
+      const body: Record<string, unknown> = { role };
+      if (loginName) body.login_name = loginName;
+      const r = await call("POST", `/orgs/${encodeURIComponent(orgId)}/invites`, body);
+      return { token: String(r.token), orgId: String(r.org_id), role: String(r.role), expiresAt: String(r.expires_at) };
+    },
+    async users(orgId) {
+      return records((await call("GET", `/orgs/${encodeURIComponent(orgId)}/users`)).users).map((u) => ({
+        userId: String(u.user_id),
+        loginName: String(u.login_name),
+        displayName: String(u.display_name),
+        memberships: memberships(u.memberships),
+        totpEnrolled: u.totp_enrolled === true,
+        locked: u.locked === true,
+        disabled: u.disabled === true,
+      }));
+    },
+    async revokeSessions(userId) {
+      return Number((await call("POST", `/users/${encodeURIComponent(userId)}/revoke-sessions`)).revoked);
+    },
+    async resetTotp(userId) {
+      await call("POST", `/users/${encodeURIComponent(userId)}/reset-2fa`);
+    },
     async uploadAttachment(caseId, attachmentId, record, sha256) {
       await binary("POST", `/cases/${encodeURIComponent(caseId)}/attachments`, record, {
         "Content-Type": "application/octet-stream",

@@ -12,6 +12,10 @@ export type Route =
   | { name: "cases" }
   | { name: "newCase" }
   | { name: "case"; caseId: string }
+  /** #/admin and below; pages/Admin.tsx routes the rest (`sub` is "" or "/...") */
+  | { name: "admin"; sub: string }
+  /** #/p/<token>.<drop-box public key>: the patient's photo page (no account) */
+  | { name: "patient"; fragment: string }
   | { name: "notFound" };
 
 export function parseRoute(hash: string): Route {
@@ -21,8 +25,12 @@ export function parseRoute(hash: string): Route {
   if (path === "/unlock") return { name: "unlock" };
   if (path === "/cases") return { name: "cases" };
   if (path === "/cases/new") return { name: "newCase" };
+  if (path === "/admin" || path.startsWith("/admin/")) return { name: "admin", sub: path.slice("/admin".length) };
   const c = /^\/cases\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/.exec(path);
   if (c) return { name: "case", caseId: c[1]! };
+  // Checked strictly by the page itself (parseLinkFragment), which explains a mistyped link.
+  const patient = /^\/p\/([A-Za-z0-9_.-]{1,200})$/.exec(path);
+  if (patient) return { name: "patient", fragment: patient[1]! };
   const invite = /^\/invite\/([A-Za-z0-9_-]{8,128})$/.exec(path);
   if (invite) return { name: "invite", token: invite[1]! };
   return { name: "notFound" };
@@ -44,6 +52,10 @@ export function href(route: Route): string {
       return "#/cases/new";
     case "case":
       return `#/cases/${route.caseId}`;
+    case "admin":
+      return `#/admin${route.sub}`;
+    case "patient":
+      return `#/p/${route.fragment}`;
     case "notFound":
       return "#/not-found";
   }

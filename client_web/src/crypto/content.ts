@@ -27,11 +27,13 @@ export const ContentType = {
   RETAKE_REQUEST: 0x05,
   OUTCOME: 0x06,
   RECEIPT: 0x07,
+  // 0x08 unassigned: the published envelope vectors use it as the unknown type (content.py).
+  PATIENT_LINK: 0x09,
 } as const;
 export type ContentType = (typeof ContentType)[keyof typeof ContentType];
 
 export function isContentType(v: number): v is ContentType {
-  return Number.isInteger(v) && v >= 0x01 && v <= 0x07;
+  return Number.isInteger(v) && ((v >= 0x01 && v <= 0x07) || v === 0x09);
 }
 
 type Check = (v: JsonValue) => boolean;
@@ -114,15 +116,48 @@ const SCHEMAS: Record<ContentType, Check> = {
     details,
   }),
   [ContentType.RECEIPT]: object({ kind: oneOf(["delivered", "read"]), message_ids: listOf(uuid) }),
+  [ContentType.PATIENT_LINK]: object({
+    link_id: uuid,
+    expires_at_ms: size,
+    max_photos: size,
+    drop_box_private_key: b64_32,
+  }),
 };
 
-function validate(contentType: ContentType, body: JsonValue): boolean {
+/** The photo body inside a patient drop record (crypto/patient_drop.py, protocol.md 17). */
+const PATIENT_PHOTO: Check = object(
+  {
+    attachment_id: uuid,
+    file_key: b64_32,
+    ciphertext_sha256: hex32,
+    ciphertext_size: size,
+    media_type: string,
+    tag: oneOf(["locator", "close_up", "dermoscopic"]),
+    body_site: string,
+  },
+  {
+    thumbnail: object({
+      attachment_id: uuid,
+      file_key: b64_32,
+      ciphertext_sha256: hex32,
+      ciphertext_size: size,
+    }),
+    quality: object({ verdict: oneOf(["ok", "warn"]), reasons: listOf(string, 0) }),
+    send_anyway_reason: string,
+  },
+);
+
+function validateWith(check: Check, body: JsonValue): boolean {
   if (!(body instanceof Map)) return false;
   const v = body.get("v");
   if (!(v instanceof JsonInt) || v.value !== BigInt(BODY_VERSION)) return false;
   const fields = new Map(body);
   fields.delete("v");
-  return SCHEMAS[contentType](fields);
+  return check(fields);
+}
+
+function validate(contentType: ContentType, body: JsonValue): boolean {
+  return validateWith(SCHEMAS[contentType], body);
 }
 
 /** A plain JS value as produced by decodeContent and accepted by encodeContent. */
@@ -262,4 +297,26 @@ export function decodePhotoReference(data: Uint8Array): PhotoReference {
   };
   if (typeof b.caption === "string") ref.caption = b.caption;
   return ref;
+}
+
+/** Internal to patientDrop.ts: the canonical photo body; RangeError if it is not valid. */
+export function encodePatientPhotoBody(body: Body, maxBytes: number): Uint8Array {
+  const full = fromPlain({ ...body, v: BODY_VERSION });
+  if (!validateWith(PATIENT_PHOTO, full)) {
+    throw new RangeError("photo does not match the patient photo schema");
+  }
+  const data = utf8.encode(serialise(full));
+  if (data.length > maxBytes) throw new RangeError("photo body is larger than 64 KiB");
+  return data;
+}
+
+/** Internal to patientDrop.ts: parse a decrypted photo body; ContentError if invalid. */
+export function decodePatientPhotoBody(data: Uint8Array): Body {
+  try {
+    const body = parseStrictJson(utf8.decode(data));
+    if (!validateWith(PATIENT_PHOTO, body)) throw new ContentError();
+    return toPlain(body) as Body;
+  } catch {
+    throw new ContentError();
+  }
 }

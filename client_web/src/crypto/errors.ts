@@ -80,6 +80,13 @@ export class MessageSignatureError extends opaque(
 ) {}
 export class ContentError extends opaque("ContentError", "invalid message content") {}
 export class AttachmentError extends opaque("AttachmentError", "cannot decrypt the attachment") {}
+/** parseLinkFragment: the text after "#/p/" is not a v1 patient link. */
+export class PatientLinkFormatError extends opaque("PatientLinkFormatError", "invalid patient link") {}
+/** openPatientPhoto / parsePatientPhotoHeader: a drop record does not open. */
+export class PatientDropError extends opaque(
+  "PatientDropError",
+  "cannot open the patient photo record",
+) {}
 
 /** The text typed as a recovery key is not one (length, alphabet or checksum). */
 export class RecoveryKeyFormatError extends RangeError {

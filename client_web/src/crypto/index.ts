@@ -15,4 +15,5 @@ export * from "./content";
 export * from "./envelope";
 export * from "./attachment";
 export * from "./recordsKey";
+export * from "./patientDrop";
 export { uuidString } from "./wire";

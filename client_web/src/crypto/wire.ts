@@ -23,6 +23,7 @@ export const RecordType = {
   MESSAGE: 0x07,
   ATTACHMENT: 0x08,
   RECORDS_KEY_FILE: 0x09,
+  PATIENT_DROP: 0x0a,
 } as const;
 
 /** Internal: the bytes do not parse. Never escapes a public function. */

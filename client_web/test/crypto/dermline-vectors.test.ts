@@ -26,7 +26,7 @@ import {
   decryptAttachment,
   encryptAttachmentFromParts,
 } from "../../src/crypto/attachment";
-import { type Bytes, concat, fromHex, toHex, utf8 } from "../../src/crypto/bytes";
+import { type Bytes, concat, fromBase64Url, fromHex, toHex, utf8 } from "../../src/crypto/bytes";
 import {
   openCaseKeyWrap,
   parseCaseKeyWrapHeader,
@@ -43,11 +43,22 @@ import {
 } from "../../src/crypto/envelope";
 import { openRecordsKeyFile, sealRecordsKeyFileFromParts } from "../../src/crypto/recordsKey";
 import {
+  encodePatientPhoto,
+  formatLinkFragment,
+  openPatientPhoto,
+  parseLinkFragment,
+  parsePatientPhotoHeader,
+  sealPatientPhotoFromParts,
+  type PatientPhoto,
+} from "../../src/crypto/patientDrop";
+import {
   AttachmentError,
   CaseKeyUnwrapError,
   CaseKeyWrapHeaderError,
   CaseKeyWrapSignatureError,
   ContentError,
+  PatientDropError,
+  PatientLinkFormatError,
   KdfParamsError,
   MessageHeaderError,
   MessageOpenError,
@@ -98,6 +109,7 @@ const FILES = [
   "records_key_file.json",
   "recovery_key.json",
   "usk_wrap.json",
+  "patient_drop.json",
 ];
 const LOADED = new Map<string, VFile>();
 for (const name of FILES) LOADED.set(name, await loadVectors<VFile>(`dermline/${name}`));
@@ -526,6 +538,78 @@ describe("records_key_file.json", () => {
       }
     } else {
       expect(await errorOf(open)).toBe(RecordsKeyFileError.name);
+    }
+  });
+});
+
+describe("patient_drop.json", () => {
+  const f = load("patient_drop.json");
+  it("covers the file", () => covered(f, ["LinkFragment", "PatientDrop", "PatientLinkContent"]));
+  it.each(rows(cases(f, "LinkFragment")))("tc %i %s", async (_i, _c, t) => {
+    if (t.result === "valid") {
+      expect(formatLinkFragment(hx(t, "token"), hx(t, "public_key"))).toBe(t.text);
+      const parsed = parseLinkFragment(s(t, "text"));
+      expect(toHex(parsed.token)).toBe(t.token);
+      expect(toHex(parsed.publicKey)).toBe(t.public_key);
+    } else {
+      expect(await errorOf(() => parseLinkFragment(s(t, "text")))).toBe(PatientLinkFormatError.name);
+    }
+  });
+  const photoFrom = (d: Record<string, unknown>): PatientPhoto => {
+    const photo: PatientPhoto = {
+      attachmentId: d.attachment_id as string,
+      fileKey: fromBase64Url(d.file_key as string),
+      ciphertextSha256: fromHex(d.ciphertext_sha256 as string),
+      ciphertextSize: d.ciphertext_size as number,
+      mediaType: d.media_type as string,
+      tag: d.tag as PatientPhoto["tag"],
+      bodySite: d.body_site as string,
+    };
+    const th = d.thumbnail as Record<string, unknown> | undefined;
+    if (th) {
+      photo.thumbnail = {
+        attachmentId: th.attachment_id as string,
+        fileKey: fromBase64Url(th.file_key as string),
+        ciphertextSha256: fromHex(th.ciphertext_sha256 as string),
+        ciphertextSize: th.ciphertext_size as number,
+      };
+    }
+    if (d.quality) photo.quality = d.quality as NonNullable<PatientPhoto["quality"]>;
+    if (d.send_anyway_reason !== undefined) photo.sendAnywayReason = d.send_anyway_reason as string;
+    return photo;
+  };
+  it.each(rows(cases(f, "PatientDrop")))("tc %i %s", async (_i, _c, t) => {
+    const record = hx(t, "record");
+    const dropBox = await hpkeRecipientFromScalar(hx(t, "drop_box_private_key"));
+    expect(toHex(dropBox.publicKey)).toBe(t.drop_box_public_key);
+    const headerError = await errorOf(() => parsePatientPhotoHeader(record));
+    expect(headerError).toBe(t.header_parses ? "ok" : PatientDropError.name);
+    const open = () => openPatientPhoto(record, { linkId: s(t, "link_id"), dropBox });
+    if (t.result === "valid") {
+      const photo = photoFrom(t.decoded as Record<string, unknown>);
+      expect(toHex(encodePatientPhoto(photo))).toBe(t.body);
+      const built = await sealPatientPhotoFromParts(photo, {
+        linkId: s(t, "link_id"),
+        index: n(t, "index"),
+        dropBoxPublicKey: hx(t, "drop_box_public_key"),
+        ikmE: hx(t, "ikm_e"),
+      });
+      expect(toHex(built)).toBe(t.record);
+      const opened = await open();
+      expect(opened.index).toBe(t.index);
+      expect(opened.photo).toEqual(photo);
+    } else {
+      expect(await errorOf(open)).toBe(PatientDropError.name);
+    }
+  });
+  it.each(rows(cases(f, "PatientLinkContent")))("tc %i %s", async (_i, _c, t) => {
+    const ct = n(t, "content_type") as ContentType;
+    if (t.result === "valid") {
+      expect(decodeContent(ct, hx(t, "body"))).toEqual(t.decoded);
+      const { v: _v, ...rest } = t.decoded as Record<string, unknown>;
+      expect(toHex(encodeContent(ct, rest))).toBe(t.body);
+    } else {
+      expect(await errorOf(() => decodeContent(ct, hx(t, "body")))).toBe(ContentError.name);
     }
   });
 });

@@ -7,6 +7,7 @@ import { BackLink, Button, Checkboxes, ErrorSummary, type FieldError, Textarea, 
 import { RETAKE_REASONS, sealPhotos, sealRetakeRequest, thumbnailTarget, uploadPhotos } from "../photos";
 import { PhotoCapture, type PhotoDraft, draftsToSend, photoErrors } from "./PhotoField";
 import { PhotoViewer, type ViewerPhoto } from "./PhotoViewer";
+import { PatientLinks } from "./PatientLinks";
 import { ContentType, messageHash } from "../cryptoFacade";
 import type { Outbox } from "../outbox";
 import type { Realtime } from "../realtime";
@@ -336,6 +337,9 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
   const isResponder = detail !== null && isDermatologist && detail.case.state === "in_review" && detail.case.claimedBy === me.userId;
   const rejected = detail?.case.state === "closed" && detail.outcome?.category === "image_rejected";
   const canAddPhotos = detail !== null && !isDermatologist && (detail.case.state === "awaiting_gp" || rejected);
+  // Patient photo links: the referring GP, while the case is open (server/domain/policy.py rule 5).
+  const canMakePatientLink =
+    detail !== null && detail.case.createdBy === me.userId && ["draft", "submitted", "in_review", "awaiting_gp"].includes(detail.case.state);
 
   // One NHS.UK error summary for the page's forms; memoised so it takes focus only when the
   // errors change, not on every live update of the thread.
@@ -447,7 +451,8 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
         </Button>
       )}
       {thread?.map((m) =>
-        m.contentType === ContentType.PHOTO_REFERENCE && thumbnailTarget(m.body.media_type) ? null : (
+        // A patient_link message carries a key, not text: the links section below shows it.
+        m.contentType === ContentType.PATIENT_LINK || (m.contentType === ContentType.PHOTO_REFERENCE && thumbnailTarget(m.body.media_type)) ? null : (
           <section key={m.seq} class={`nhsuk-card${m.contentType === ContentType.RETAKE_REQUEST ? " dl-retake-card" : ""}`} data-testid={m.contentType === ContentType.RETAKE_REQUEST ? "retake-request" : undefined}>
             <div class="nhsuk-card__content">
               <h2 class="nhsuk-card__heading nhsuk-heading-s">
@@ -503,6 +508,19 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
         ),
       )}
       {viewer && <PhotoViewer photos={viewer} onClose={() => setViewer(null)} />}
+      {thread && (
+        <PatientLinks
+          api={api}
+          caseId={caseId}
+          session={session}
+          realtime={realtime}
+          thread={thread}
+          canMake={canMakePatientLink}
+          caseKey={() => caseKey.current}
+          lastHash={() => lastHash.current}
+          reload={load}
+        />
+      )}
       {lastMineSeq > 0 && readers.length > 0 && (
         <p class="nhsuk-body-s" data-testid="read-by">
           Read by {readers.join(", ")}
