@@ -22,15 +22,13 @@
 // Invalid submissions show the NHS.UK error summary (scripts/checks.mjs); every page is checked
 // with axe-core (no serious/critical violation), for 24x24 px touch targets and for console
 // errors (a CSP violation is one). Screenshots: test-results/e2e-admin/. Exit 1 on failure.
-import { execFileSync, spawn } from "node:child_process";
-import { createHmac } from "node:crypto";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { launchChromium, nowStep, startServer, totp } from "./e2e-lib.mjs";
 import { errorSummaryProblems, touchTargetProblems } from "./checks.mjs";
 
 const require = createRequire(import.meta.url);
@@ -42,74 +40,10 @@ rmSync(outDir, { recursive: true, force: true });
 mkdirSync(outDir, { recursive: true });
 const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 
-function base32Decode(s) {
-  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-  let bits = 0;
-  let value = 0;
-  const out = [];
-  for (const c of s.replace(/[\s=]/g, "").toUpperCase()) {
-    const i = alphabet.indexOf(c);
-    if (i < 0) throw new Error("bad base32");
-    value = (value << 5) | i;
-    bits += 5;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push((value >> bits) & 0xff);
-    }
-  }
-  return Buffer.from(out);
-}
-
-/** RFC 6238 TOTP, SHA-1, 6 digits, 30 s steps. */
-function totp(secret, step) {
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(step));
-  const mac = createHmac("sha1", base32Decode(secret)).update(counter).digest();
-  const o = mac[19] & 15;
-  const n = ((mac[o] & 0x7f) << 24) | (mac[o + 1] << 16) | (mac[o + 2] << 8) | mac[o + 3];
-  return String(n % 1_000_000).padStart(6, "0");
-}
-const nowStep = () => Math.floor(Date.now() / 1000 / 30);
-
-async function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-const dataDir = mkdtempSync(join(tmpdir(), "dermline-e2e-admin-"));
 const downloads = mkdtempSync(join(tmpdir(), "dermline-e2e-admin-downloads-"));
-const port = await freePort();
-const server = spawn(join(repo, ".venv", "bin", "dermline"), ["serve", "--data-dir", dataDir, "--host", "127.0.0.1", "--port", String(port)], {
-  cwd: repo,
-  env: { ...process.env, DERMLINE_STATIC_DIR: join(root, "dist"), DERMLINE_ARGON2_MEMORY_KIB: "8192" },
-  stdio: ["ignore", "pipe", "pipe"],
-});
-let serverOut = "";
-server.stdout.on("data", (d) => (serverOut += d));
-server.stderr.on("data", (d) => (serverOut += d));
-const setupLink = await new Promise((resolve, reject) => {
-  const t = setTimeout(() => reject(new Error(`server did not print a setup link:\n${serverOut}`)), 20000);
-  const check = () => {
-    const m = /(http:\/\/\S+\/#\/invite\/\S+)/.exec(serverOut);
-    if (m && serverOut.includes("listening")) {
-      clearTimeout(t);
-      resolve(m[1]);
-    } else setTimeout(check, 100);
-  };
-  check();
-});
+const { server, dataDir, setupLink, output } = await startServer({ repo, staticDir: join(root, "dist"), prefix: "dermline-e2e-admin-" });
 const origin = new URL(setupLink).origin;
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launchChromium();
 const problems = [];
 function watch(pg, who) {
   pg.on("console", (m) => {
@@ -389,7 +323,7 @@ try {
     await pg.screenshot({ path: join(outDir, `failure-${i + 1}.png`), fullPage: true }).catch(() => undefined);
   }
 } finally {
-  writeFileSync(join(outDir, "server.log"), serverOut);
+  writeFileSync(join(outDir, "server.log"), output());
   await browser.close();
   server.kill("SIGTERM");
   rmSync(dataDir, { recursive: true, force: true });

@@ -1,0 +1,93 @@
+// Shared pieces of the end-to-end scripts: TOTP codes computed by the test, a real Dermline
+// server on a free port with a fresh data folder (the setup link read from its output), and
+// Debian's Chromium launched with the flags this machine needs.
+import { spawn } from "node:child_process";
+import { createHmac } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+function base32Decode(s) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = 0;
+  let value = 0;
+  const out = [];
+  for (const c of s.replace(/[\s=]/g, "").toUpperCase()) {
+    const i = alphabet.indexOf(c);
+    if (i < 0) throw new Error("bad base32");
+    value = (value << 5) | i;
+    bits += 5;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push((value >> bits) & 0xff);
+    }
+  }
+  return Buffer.from(out);
+}
+
+/** RFC 6238 TOTP, SHA-1, 6 digits, 30 s steps. */
+export function totp(secret, step) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const mac = createHmac("sha1", base32Decode(secret)).update(counter).digest();
+  const o = mac[19] & 15;
+  const n = ((mac[o] & 0x7f) << 24) | (mac[o + 1] << 16) | (mac[o + 2] << 8) | mac[o + 3];
+  return String(n % 1_000_000).padStart(6, "0");
+}
+
+export const nowStep = () => Math.floor(Date.now() / 1000 / 30);
+
+async function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Start `dermline serve` on a fresh data folder and a free port, serving the built client.
+ * Resolves once the server is listening and has printed its first-admin setup link.
+ * `output()` returns everything the server printed so far (for log checks and artifacts).
+ */
+export async function startServer({ repo, staticDir, prefix }) {
+  const dataDir = mkdtempSync(join(tmpdir(), prefix));
+  const port = await freePort();
+  const server = spawn(
+    join(repo, ".venv", "bin", "dermline"),
+    ["serve", "--data-dir", dataDir, "--host", "127.0.0.1", "--port", String(port)],
+    {
+      cwd: repo,
+      env: { ...process.env, DERMLINE_STATIC_DIR: staticDir, DERMLINE_ARGON2_MEMORY_KIB: "8192" },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  let out = "";
+  server.stdout.on("data", (d) => (out += d));
+  server.stderr.on("data", (d) => (out += d));
+  const setupLink = await new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`server did not print a setup link:\n${out}`)), 20000);
+    const check = () => {
+      const m = /(http:\/\/\S+\/#\/invite\/\S+)/.exec(out);
+      if (m && out.includes("listening")) {
+        clearTimeout(t);
+        resolve(m[1]);
+      } else setTimeout(check, 100);
+    };
+    check();
+  });
+  return { server, dataDir, setupLink, output: () => out };
+}
+
+/** Headless Debian Chromium with the flags this machine needs (it cannot download a browser). */
+export function launchChromium() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+}
