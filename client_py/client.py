@@ -403,7 +403,8 @@ class DermlineClient:
         async with self.api.session.post(
             url, data=io.BytesIO(record), headers=headers, ssl=self.api._ssl
         ) as resp:
-            if resp.status != 201:
+            # 201 stored; 200 is a retry whose first answer was lost (same id, hash, bytes).
+            if resp.status not in (200, 201):
                 err = (await resp.json(content_type=None)).get("error", {})
                 raise ApiError(resp.status, err.get("code", "unknown"), err.get("message", ""))
         body: dict[str, Any] = {

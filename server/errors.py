@@ -17,16 +17,21 @@ __all__ = [
     "Conflict",
     "CsrfFailed",
     "DomainError",
+    "EmptyUpload",
     "ErrorCode",
     "Forbidden",
+    "HashMismatch",
+    "InvalidHeader",
     "InvalidInput",
     "InvalidTransition",
+    "LengthRequired",
     "LinkInvalid",
     "Locked",
     "NotFound",
     "PayloadTooLarge",
     "RateLimited",
     "Unavailable",
+    "UploadIncomplete",
 ]
 
 
@@ -34,6 +39,11 @@ class ErrorCode(StrEnum):
     BAD_REQUEST = "bad_request"
     VALIDATION_FAILED = "validation_failed"
     PAYLOAD_TOO_LARGE = "payload_too_large"
+    LENGTH_REQUIRED = "length_required"
+    EMPTY_UPLOAD = "empty_upload"
+    HASH_MISMATCH = "hash_mismatch"
+    INVALID_HEADER = "invalid_header"
+    UPLOAD_INCOMPLETE = "upload_incomplete"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     UNAUTHENTICATED = "unauthenticated"
     INVALID_CREDENTIALS = "invalid_credentials"
@@ -58,6 +68,11 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.BAD_REQUEST: 400,
     ErrorCode.VALIDATION_FAILED: 422,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.LENGTH_REQUIRED: 411,
+    ErrorCode.EMPTY_UPLOAD: 422,
+    ErrorCode.HASH_MISMATCH: 422,
+    ErrorCode.INVALID_HEADER: 400,
+    ErrorCode.UPLOAD_INCOMPLETE: 400,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
     ErrorCode.UNAUTHENTICATED: 401,
     ErrorCode.INVALID_CREDENTIALS: 401,
@@ -155,3 +170,37 @@ class Unavailable(DomainError):
 
     code = ErrorCode.UNAVAILABLE
     message = "the service is briefly unavailable; try again"
+
+
+class LengthRequired(DomainError):
+    """An upload without ``Content-Length`` (chunked): issue 6 asks for uploads "over HTTP
+    with Content-Length", so the cap is checked before any byte is read."""
+
+    code = ErrorCode.LENGTH_REQUIRED
+    message = "send the photo with a Content-Length header"
+
+
+class EmptyUpload(DomainError):
+    """A body too short to be an attachment record (never empty: header plus one tag)."""
+
+    code = ErrorCode.EMPTY_UPLOAD
+    message = "the upload is empty or too short to be an encrypted photo"
+
+
+class HashMismatch(DomainError):
+    code = ErrorCode.HASH_MISMATCH
+    message = "the upload does not match its declared SHA-256"
+
+
+class InvalidHeader(DomainError):
+    """A malformed request header; the message names the header, never its value."""
+
+    code = ErrorCode.INVALID_HEADER
+    message = "a request header is malformed"
+
+
+class UploadIncomplete(DomainError):
+    """The client closed the connection before sending ``Content-Length`` bytes."""
+
+    code = ErrorCode.UPLOAD_INCOMPLETE
+    message = "the upload ended before its declared length"

@@ -8,7 +8,6 @@ import storage
 from server.api import schemas as s
 from server.api.http import (
     Route,
-    UnsupportedMediaType,
     client,
     current,
     parse,
@@ -16,11 +15,11 @@ from server.api.http import (
     reply,
 )
 from server.api.keys import SERVICES
+from server.api.uploads import upload_request
 from server.domain.cases import NewCaseRequest, WrapIn
 from server.domain.lifecycle import CaseState
 from server.domain.outcomes import OutcomeCategory
 from server.domain.policy import CaseAction, Role
-from server.errors import InvalidInput, PayloadTooLarge
 
 __all__ = ["ROUTES", "case_out", "message_out"]
 
@@ -243,28 +242,22 @@ def attachment_out(a: storage.Attachment) -> s.AttachmentOut:
 
 
 async def upload_attachment(request: web.Request) -> web.Response:
-    """Raw ciphertext body; ``X-Attachment-Id`` (UUID) and ``X-Ciphertext-SHA256`` (hex)."""
+    """Raw ciphertext body; ``X-Attachment-Id`` (UUID) and ``X-Ciphertext-SHA256`` (hex).
+    201 when stored, 200 with the same body when it is a retry of a stored upload."""
     auth = await current(request)
     svc = request.app[SERVICES]
-    limit = svc.settings.max_upload_bytes
-    if request.content_type != "application/octet-stream":
-        raise UnsupportedMediaType("send the encrypted photo as application/octet-stream")
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge("the photo is larger than the limit")
-    try:
-        declared = bytes.fromhex(request.headers.get("X-Ciphertext-SHA256", ""))
-    except ValueError:
-        raise InvalidInput("X-Ciphertext-SHA256 must be hex") from None
-    attachment = await svc.cases.upload(
+    up = upload_request(request, svc.settings.max_upload_bytes)
+    stored = await svc.cases.upload(
         auth.actor,
         request.match_info["case_id"],
-        request.headers.get("X-Attachment-Id", ""),
-        declared,
-        request.content.iter_chunked(256 * 1024),
-        max_size=limit,
+        up.attachment_id,
+        up.declared_sha256,
+        up.chunks,
+        declared_length=up.length,
+        max_size=svc.settings.max_upload_bytes,
         client=client(request),
     )
-    return reply(attachment_out(attachment), status=201)
+    return reply(attachment_out(stored.attachment), status=201 if stored.created else 200)
 
 
 async def list_attachments(request: web.Request) -> web.Response:
@@ -395,8 +388,9 @@ ROUTES = [
         None,
         s.AttachmentOut,
         status=201,
+        also=(200,),
         binary_request=True,
-        errors=(401, 403, 404, 409, 413, 415, 422),
+        errors=(400, 401, 403, 404, 409, 411, 413, 415, 422),
     ),
     Route(
         "GET",

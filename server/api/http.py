@@ -36,6 +36,8 @@ class Route:
     request: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
     status: int = 200
+    #: other success statuses with the same response body (an upload retry answers 200)
+    also: tuple[int, ...] = ()
     auth: str = "session"  # "session" | "pending" | "none"
     query: tuple[tuple[str, str], ...] = field(default_factory=tuple)  # (name, type)
     errors: tuple[int, ...] = ()

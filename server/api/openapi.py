@@ -69,10 +69,13 @@ def build_openapi(routes: Sequence[Route], version: str) -> dict[str, Any]:
                 },
             }
         elif r.response is not None:
-            op["responses"][str(r.status)] = {
-                "description": "OK",
-                "content": {"application/json": {"schema": key_map[(r.response, "serialization")]}},
-            }
+            for ok in (r.status, *r.also):
+                op["responses"][str(ok)] = {
+                    "description": "OK",
+                    "content": {
+                        "application/json": {"schema": key_map[(r.response, "serialization")]}
+                    },
+                }
         else:
             op["responses"][str(r.status)] = {"description": "No content"}
         for status in sorted(set(r.errors) | {400, 413, 500}):

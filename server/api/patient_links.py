@@ -15,9 +15,9 @@ from aiohttp import web
 
 import storage
 from server.api import schemas as s
-from server.api.http import Route, UnsupportedMediaType, client, current, parse, reply
+from server.api.http import Route, client, current, parse, reply
 from server.api.keys import SERVICES
-from server.errors import InvalidInput, PayloadTooLarge
+from server.api.uploads import upload_request
 from server.netaddr import rate_limit_key
 
 __all__ = ["LINK_TOKEN_HEADER", "ROUTES", "link_out"]
@@ -126,35 +126,30 @@ async def patient_open(request: web.Request) -> web.Response:
 
 
 async def patient_upload(request: web.Request) -> web.Response:
-    """Raw ciphertext body; ``X-Attachment-Id`` (UUID) and ``X-Ciphertext-SHA256`` (hex)."""
+    """Raw ciphertext body; ``X-Attachment-Id`` (UUID) and ``X-Ciphertext-SHA256`` (hex).
+    201 when stored, 200 with the same body when it is a retry of a stored upload."""
     svc = request.app[SERVICES]
-    limit = svc.settings.max_upload_bytes
-    if request.content_type != "application/octet-stream":
-        raise UnsupportedMediaType("send the encrypted photo as application/octet-stream")
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge("the photo is larger than the limit")
-    try:
-        declared = bytes.fromhex(request.headers.get("X-Ciphertext-SHA256", ""))
-    except ValueError:
-        raise InvalidInput("X-Ciphertext-SHA256 must be hex") from None
-    attachment = await svc.patient_links.upload(
+    up = upload_request(request, svc.settings.max_upload_bytes)
+    stored = await svc.patient_links.upload(
         _token(request),
-        request.headers.get("X-Attachment-Id", ""),
-        declared,
-        request.content.iter_chunked(256 * 1024),
-        max_size=limit,
+        up.attachment_id,
+        up.declared_sha256,
+        up.chunks,
+        declared_length=up.length,
+        max_size=svc.settings.max_upload_bytes,
         rate_key=_rate_key(request),
         client=client(request),
     )
+    a = stored.attachment
     return reply(
         s.AttachmentOut(
-            attachment_id=attachment.attachment_id,
-            uploader_id=attachment.uploader_id,
-            size=attachment.size,
-            ciphertext_sha256=attachment.ciphertext_sha256.hex(),
-            created_at=attachment.created_at,
+            attachment_id=a.attachment_id,
+            uploader_id=a.uploader_id,
+            size=a.size,
+            ciphertext_sha256=a.ciphertext_sha256.hex(),
+            created_at=a.created_at,
         ),
-        status=201,
+        status=201 if stored.created else 200,
     )
 
 
@@ -226,9 +221,10 @@ ROUTES = [
         None,
         s.AttachmentOut,
         status=201,
+        also=(200,),
         auth="none",
         binary_request=True,
-        errors=(403, 409, 410, 413, 415, 422, 429),
+        errors=(400, 403, 409, 410, 411, 413, 415, 422, 429),
     ),
     Route(
         "POST",

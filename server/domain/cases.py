@@ -23,7 +23,6 @@ Rules
 from __future__ import annotations
 
 import datetime as dt
-import hmac
 import json
 import struct
 import uuid
@@ -37,6 +36,7 @@ from crypto.content import ContentType
 from crypto.envelope import parse_message_header
 from crypto.errors import CryptoError
 from crypto.fingerprint import key_id
+from server.domain.attachments import Stored, store_attachment
 from server.domain.clock import Clock
 from server.domain.lifecycle import TRANSITIONS, CaseEvent, CaseState, Party
 from server.domain.outcomes import (
@@ -64,7 +64,6 @@ from server.errors import (
     InvalidInput,
     InvalidTransition,
     NotFound,
-    PayloadTooLarge,
 )
 
 __all__ = [
@@ -532,45 +531,29 @@ class CaseService:
         declared_sha256: bytes,
         chunks: AsyncIterable[bytes],
         *,
+        declared_length: int,
         max_size: int,
         client: str | None,
-    ) -> storage.Attachment:
+    ) -> Stored:
         """Store a photo's *ciphertext* (DESIGN section 9: the server never decodes an
         image). Streamed into the blob store with a size cap; the SHA-256 the client
-        declared (the one inside its photo-reference message) must match what arrived."""
+        declared (the one inside its photo-reference message) must match what arrived.
+        Checks and idempotent retry: ``server.domain.attachments``."""
         await self.load(actor, case_id, CaseAction.MESSAGE)
-        try:
-            uuid.UUID(attachment_id)
-        except ValueError:
-            raise InvalidInput("the attachment id is a UUID") from None
-        if len(declared_sha256) != 32:
-            raise InvalidInput("the declared SHA-256 is 32 bytes")
-        try:
-            info = await self._store.blobs.put(chunks, max_size=max_size)
-        except storage.BlobTooLarge:
-            raise PayloadTooLarge("the photo is larger than the limit") from None
-        if not hmac.compare_digest(info.sha256, declared_sha256) or info.size == 0:
-            await self._store.blobs.delete(info.blob_id)
-            raise InvalidInput("the upload does not match its declared SHA-256")
-        try:
-            attachment = await self._store.create_attachment(
-                storage.Attachment(
-                    attachment_id=attachment_id,
-                    case_id=case_id,
-                    uploader_id=actor.user_id,
-                    blob_id=info.blob_id,
-                    ciphertext_sha256=info.sha256,
-                    size=info.size,
-                    content_type="application/octet-stream",
-                    metadata=b"",
-                    created_at=self._clock.now(),
-                )
-            )
-        except storage.Conflict:
-            await self._store.blobs.delete(info.blob_id)
-            raise Conflict("an attachment with this id exists") from None
-        await self._audit("attachment.upload", actor, case_id, client)
-        return attachment
+        stored = await store_attachment(
+            self._store,
+            attachment_id=attachment_id,
+            case_id=case_id,
+            uploader_id=actor.user_id,
+            declared_sha256=declared_sha256,
+            declared_length=declared_length,
+            chunks=chunks,
+            max_size=max_size,
+            now=self._clock.now(),
+        )
+        if stored.created:
+            await self._audit("attachment.upload", actor, case_id, client)
+        return stored
 
     async def attachments(self, actor: Actor, case_id: str) -> list[storage.Attachment]:
         await self.load(actor, case_id, CaseAction.VIEW)

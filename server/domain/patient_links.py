@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import hmac
 import secrets
 import uuid
 from collections.abc import AsyncIterable, Awaitable, Callable, Sequence
@@ -33,11 +32,12 @@ from dataclasses import dataclass
 import storage
 from crypto.errors import PatientDropError
 from crypto.patient_drop import parse_patient_photo_header
+from server.domain.attachments import Stored, store_attachment
 from server.domain.cases import CaseService
 from server.domain.clock import Clock
 from server.domain.lifecycle import OPEN_STATES, CaseState
 from server.domain.policy import Actor, CaseAction, PatientLinkFacts, check_patient_link
-from server.errors import Conflict, InvalidInput, LinkInvalid, NotFound, PayloadTooLarge
+from server.errors import Conflict, InvalidInput, LinkInvalid, NotFound
 from server.ratelimit import RateLimiter
 
 __all__ = [
@@ -226,19 +226,16 @@ class PatientLinkService:
         declared_sha256: bytes,
         chunks: AsyncIterable[bytes],
         *,
+        declared_length: int,
         max_size: int,
         rate_key: str,
         client: str | None,
-    ) -> storage.Attachment:
+    ) -> Stored:
         """Store one encrypted photo or thumbnail of the patient in the link's case, as an
-        attachment whose uploader is the link (the server never decodes it)."""
+        attachment whose uploader is the link (the server never decodes it). Checks and
+        idempotent retry: ``server.domain.attachments``; every attempt counts against the
+        link's upload allowance, retries included (they cost a stream like any upload)."""
         link = await self._usable(token, rate_key, client)
-        try:
-            uuid.UUID(attachment_id)
-        except ValueError:
-            raise InvalidInput("the attachment id is a UUID") from None
-        if len(declared_sha256) != 32:
-            raise InvalidInput("the declared SHA-256 is 32 bytes")
         try:
             await self._store.count_patient_upload(
                 link.link_id, self._clock.now(), link.max_photos * BLOBS_PER_PHOTO + RETRY_ALLOWANCE
@@ -247,32 +244,20 @@ class PatientLinkService:
             if exc.reason == "patient_link_full":
                 raise Conflict("this link takes no more photos") from None
             raise LinkInvalid() from None
-        try:
-            info = await self._store.blobs.put(chunks, max_size=max_size)
-        except storage.BlobTooLarge:
-            raise PayloadTooLarge("the photo is larger than the limit") from None
-        if not hmac.compare_digest(info.sha256, declared_sha256) or info.size == 0:
-            await self._store.blobs.delete(info.blob_id)
-            raise InvalidInput("the upload does not match its declared SHA-256")
-        try:
-            attachment = await self._store.create_attachment(
-                storage.Attachment(
-                    attachment_id=attachment_id,
-                    case_id=link.case_id,
-                    uploader_id=link.link_id,
-                    blob_id=info.blob_id,
-                    ciphertext_sha256=info.sha256,
-                    size=info.size,
-                    content_type="application/octet-stream",
-                    metadata=b"",
-                    created_at=self._clock.now(),
-                )
-            )
-        except storage.Conflict:
-            await self._store.blobs.delete(info.blob_id)
-            raise Conflict("an attachment with this id exists") from None
-        await self._audit("patient_link.upload", None, link.link_id, client)
-        return attachment
+        stored = await store_attachment(
+            self._store,
+            attachment_id=attachment_id,
+            case_id=link.case_id,
+            uploader_id=link.link_id,
+            declared_sha256=declared_sha256,
+            declared_length=declared_length,
+            chunks=chunks,
+            max_size=max_size,
+            now=self._clock.now(),
+        )
+        if stored.created:
+            await self._audit("patient_link.upload", None, link.link_id, client)
+        return stored
 
     async def submit(
         self, token: bytes, records: Sequence[bytes], rate_key: str, client: str | None

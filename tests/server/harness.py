@@ -16,6 +16,7 @@ from typing import Any
 import pyotp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from aiohttp.web_runner import BaseRunner
 
 import storage
 from client_py.client import DermlineClient
@@ -128,26 +129,40 @@ async def _storage_config(data_dir: Path, backend: str) -> AsyncIterator[storage
             await conn.close()
 
 
+class _ProductionTestServer(TestServer):
+    """A test server whose handlers run on when the client goes away, as under
+    ``web.run_app`` (``server.cli``; aiohttp's default ``handler_cancellation=False``).
+    aiohttp's ``TestServer`` cancels them instead, which would hide what production does
+    with a request body cut short."""
+
+    async def _make_runner(self, **kwargs: Any) -> BaseRunner:
+        kwargs["handler_cancellation"] = False
+        return await super()._make_runner(**kwargs)
+
+
 @asynccontextmanager
 async def live_server(
-    data_dir: Path, backend: str = "sqlite", **overrides: Any
+    data_dir: Path, backend: str = "sqlite", *, production_runner: bool = False, **overrides: Any
 ) -> AsyncIterator[Live]:
     async with (
         _storage_config(data_dir, backend) as config,
-        _live(data_dir, config, overrides) as live,
+        _live(data_dir, config, overrides, production_runner) as live,
     ):
         yield live
 
 
 @asynccontextmanager
 async def _live(
-    data_dir: Path, config: storage.StorageConfig, overrides: dict[str, Any]
+    data_dir: Path,
+    config: storage.StorageConfig,
+    overrides: dict[str, Any],
+    production_runner: bool = False,
 ) -> AsyncIterator[Live]:
     settings = settings_for(data_dir, **overrides)
     clock = FakeClock()
     store = await storage.open_storage(config)
     app = create_app(settings, clock=clock, store=store, environ={})
-    server = TestServer(app, host="127.0.0.1")
+    server = (_ProductionTestServer if production_runner else TestServer)(app, host="127.0.0.1")
     await server.start_server()
     live = Live(str(server.make_url("")).rstrip("/"), clock, settings, app[SERVICES], [], app)
     try:
