@@ -18,6 +18,7 @@ Rules of this module:
 
 from __future__ import annotations
 
+import abc
 import base64
 import datetime as _dt
 import functools
@@ -423,7 +424,7 @@ _RELOADING_METHODS = [
 ]
 
 
-class SqlStorage:
+class SqlStorage(abc.ABC):
     """Implements :class:`storage.interface.Storage` over an engine's ``_write``/``_read``."""
 
     dialect: Dialect
@@ -457,14 +458,14 @@ class SqlStorage:
 
     # ------------------------------------------------------------------ engine hooks
 
+    @abc.abstractmethod
     async def _write(self, fn: TxnFn[T], *, single_statement: bool = False) -> T:
         """Run ``fn`` as one durable write unit. ``single_statement``: ``fn`` runs exactly
         one statement, atomic by itself, so an engine may skip BEGIN/COMMIT round trips."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     async def _read(self, fn: TxnFn[T], *, snapshot: bool = False) -> T:
         """Run ``fn`` on a reader (in one snapshot if ``snapshot``)."""
-        raise NotImplementedError
 
     @property
     def blobs(self) -> BlobStore:

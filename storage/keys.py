@@ -17,6 +17,7 @@ The key ring holds the unwrapped data keys by id, and the active id per purpose.
 
 from __future__ import annotations
 
+import abc
 import base64
 import binascii
 import os
@@ -219,26 +220,26 @@ class UnknownDataKey(CorruptRecord):
         self.key_id = key_id
 
 
-class FieldCipher:
+class FieldCipher(abc.ABC):
     """Seals and opens stored values at the storage boundary."""
 
     enabled = True
 
+    @abc.abstractmethod
     def seal(self, table: str, column: str, row_id: str, value: bytes) -> bytes:
         """Seal ``value`` for ``table.column`` of row ``row_id``."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def open(self, table: str, column: str, row_id: str, record: bytes) -> bytes:
         """Open a sealed value; :class:`CorruptRecord` if it does not authenticate."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def index(self, purpose: str, value: bytes) -> bytes:
         """Blind index of ``value``."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def needs_reseal(self, record: bytes) -> bool:
         """Whether ``record`` was sealed under a key other than the active field key."""
-        raise NotImplementedError
 
 
 class SealingFieldCipher(FieldCipher):
