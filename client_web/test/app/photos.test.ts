@@ -8,37 +8,11 @@
  */
 import { describe, expect, it, vi } from "vitest";
 import { ApiError, ServerUnavailable, type CaseDetail, type Participant, type Person, type ThreadMessage } from "../../src/app/api";
-import { type ClinicalHistory, buildNewCase, openMyCaseKey, openMessages, openPhoto } from "../../src/app/cases";
+import { buildNewCase, openMyCaseKey, openMessages, openPhoto } from "../../src/app/cases";
 import { sealPhotos, sealRetakeRequest, sendAnywayCaption, thumbnailMediaType, thumbnailTarget, uploadPhotos, withRetry } from "../../src/app/photos";
-import { IDLE_LOCK_MS, IDLE_TEST_KEY, Session, type UnlockedKeys, idleLockMs } from "../../src/app/session";
-import { ContentType, KeyPurpose, generateKeyPair, generateUsk, importUsk, toAccountKey, type KeyPair } from "../../src/crypto/index";
-
-async function user(): Promise<{ keys: UnlockedKeys; enc: KeyPair; sig: KeyPair }> {
-  const enc = await generateKeyPair();
-  const sig = await generateKeyPair();
-  return {
-    enc,
-    sig,
-    keys: {
-      userId: crypto.randomUUID(),
-      usk: await importUsk(generateUsk()),
-      encryption: await toAccountKey(enc, KeyPurpose.ENCRYPTION),
-      signing: await toAccountKey(sig, KeyPurpose.SIGNING),
-    },
-  };
-}
-
-const history: ClinicalHistory = {
-  patient: { nhs_number: "9434765919", name: "Test Patient", date_of_birth: "1961-03-15", sex: "female" },
-  body_site: "left forearm",
-  duration: "6 weeks",
-  changes: { size: true, shape: false, colour: true },
-  symptoms: { itch: false, bleeding: true, scaling: false, soreness: false },
-  previous_skin_cancer: false,
-  skin_type: "II",
-  question: "Is this a basal cell carcinoma?",
-  consent_to_photography: true,
-};
+import { IDLE_LOCK_MS, IDLE_TEST_KEY, Session, idleLockMs } from "../../src/app/session";
+import { ContentType, generateKeyPair } from "../../src/crypto/index";
+import { history, user } from "../helpers/people";
 
 const bytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
 
