@@ -148,16 +148,13 @@ function errorBits(id: string, error?: string | null) {
   ) : null;
 }
 
-/** Radios in a fieldset with a legend (NHS.UK "Radios"). */
-export function Radios(p: {
+/** The NHS.UK form group around a set of choices: fieldset, legend, hint and error message. */
+function ChoiceFieldset(p: {
   id: string;
   legend: string;
-  options: [value: string, label: string][];
-  value: string;
-  onChange: (v: string) => void;
-  hint?: string;
-  error?: string | null;
-  inline?: boolean;
+  hint?: string | undefined;
+  error?: string | null | undefined;
+  children: ComponentChildren;
 }): JSX.Element {
   const described = [p.hint ? `${p.id}-hint` : "", p.error ? `${p.id}-error` : ""].filter(Boolean).join(" ");
   return (
@@ -170,6 +167,25 @@ export function Radios(p: {
           </div>
         )}
         {errorBits(p.id, p.error)}
+        {p.children}
+      </fieldset>
+    </div>
+  );
+}
+
+/** Radios in a fieldset with a legend (NHS.UK "Radios"). */
+export function Radios(p: {
+  id: string;
+  legend: string;
+  options: [value: string, label: string][];
+  value: string;
+  onChange: (v: string) => void;
+  hint?: string;
+  error?: string | null;
+  inline?: boolean;
+}): JSX.Element {
+  return (
+    <ChoiceFieldset id={p.id} legend={p.legend} hint={p.hint} error={p.error}>
         <div class={`nhsuk-radios${p.inline ? " nhsuk-radios--inline" : ""}`}>
           {p.options.map(([value, label], i) => (
             <div class="nhsuk-radios__item" key={value}>
@@ -188,8 +204,7 @@ export function Radios(p: {
             </div>
           ))}
         </div>
-      </fieldset>
-    </div>
+    </ChoiceFieldset>
   );
 }
 
@@ -203,17 +218,8 @@ export function Checkboxes(p: {
   hint?: string;
   error?: string | null;
 }): JSX.Element {
-  const described = [p.hint ? `${p.id}-hint` : "", p.error ? `${p.id}-error` : ""].filter(Boolean).join(" ");
   return (
-    <div class={`nhsuk-form-group${p.error ? " nhsuk-form-group--error" : ""}`}>
-      <fieldset class="nhsuk-fieldset" aria-describedby={described || undefined}>
-        <legend class="nhsuk-fieldset__legend nhsuk-fieldset__legend--s">{p.legend}</legend>
-        {p.hint && (
-          <div class="nhsuk-hint" id={`${p.id}-hint`}>
-            {p.hint}
-          </div>
-        )}
-        {errorBits(p.id, p.error)}
+    <ChoiceFieldset id={p.id} legend={p.legend} hint={p.hint} error={p.error}>
         <div class="nhsuk-checkboxes">
           {p.options.map(([value, label], i) => (
             <div class="nhsuk-checkboxes__item" key={value}>
@@ -237,8 +243,7 @@ export function Checkboxes(p: {
             </div>
           ))}
         </div>
-      </fieldset>
-    </div>
+    </ChoiceFieldset>
   );
 }
 
