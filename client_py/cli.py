@@ -100,6 +100,39 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _value_options(parser: argparse.ArgumentParser) -> set[str]:
+    """Every ``--option`` of ``parser`` and its sub-commands that takes one value."""
+    found: set[str] = set()
+    for action in parser._actions:  # argparse offers no public walk of its actions
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found |= _value_options(sub)
+        elif action.option_strings and action.nargs is None:
+            found.update(o for o in action.option_strings if o.startswith("--"))
+    return found
+
+
+def _attach_values(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[str]:
+    """``--text "- itchy"`` as ``--text=- itchy``: a value may begin with ``-``.
+
+    argparse takes an argument that begins with ``-`` for an option, so a message that starts
+    with a dash, or an invite token that does (one in 64 of them: base64url uses ``-``), would
+    be refused as a missing value. Joined to its option with ``=``, any value is a value.
+    """
+    options = _value_options(parser)
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg in options and i + 1 < len(argv):
+            out.append(f"{arg}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(arg)
+            i += 1
+    return out
+
+
 class _Refused(Exception):
     """A records-key command cannot go on; the message is fixed text, never a secret."""
 
@@ -224,7 +257,8 @@ async def run(
     *,
     prompt: Callable[[str], str] = getpass.getpass,
 ) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(_attach_values(parser, argv))
     if args.command == "records-key":
         # Offline: key generation and PBKDF2 run in a thread, off the event loop.
         return await asyncio.to_thread(_records_key, args, env, prompt)

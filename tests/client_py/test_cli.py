@@ -77,14 +77,15 @@ async def test_cli_accept_enrol_create_send_read_close(tmp_path: Path, capsys) -
         # Each command logs in again: the next code is for the next time step.
         live.clock.advance(30)
         env["DERMLINE_TOTP_CODE"] = pyotp.TOTP(secret).at(live.clock.now())
-        assert await run(["send", "--case", case_id, "--text", "hello from a script"], env) == 0
+        # A value may begin with a dash (argparse alone would take it for an option).
+        assert await run(["send", "--case", case_id, "--text", "- hello from a script"], env) == 0
         assert lines()[0] == {"seq": 2}
         live.clock.advance(30)
         env["DERMLINE_TOTP_CODE"] = pyotp.TOTP(secret).at(live.clock.now())
         assert await run(["read", "--case", case_id], env) == 0
         out = lines()
         assert [m["type"] for m in out] == ["clinical_history", "text"]
-        assert out[1]["body"]["text"] == "hello from a script"
+        assert out[1]["body"]["text"] == "- hello from a script"
         # A refused command prints the stable error code and exits 1.
         live.clock.advance(30)
         env["DERMLINE_TOTP_CODE"] = pyotp.TOTP(secret).at(live.clock.now())
@@ -109,6 +110,16 @@ async def test_cli_takes_the_invite_token_from_the_environment(tmp_path: Path, c
         argv = ["accept-invite", "--login", "env@example.org", "--name", "Dr Env"]
         assert await run(argv, env) == 0
         assert "recovery_key" in json.loads(capsys.readouterr().out.splitlines()[0])
+
+
+async def test_cli_takes_an_invite_token_that_begins_with_a_dash(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    # One base64url token in 64 begins with "-"; it must reach the server as a token, and an
+    # unknown one is refused with the server's code, not with an argparse usage error.
+    async with live_server(tmp_path / "data") as live:
+        env = {"DERMLINE_URL": live.url, "DERMLINE_PASSWORD": PASSWORD}
+        argv = ["accept-invite", "--token", "-" + "A" * 42, "--login", "d@example.org"]
+        assert await run([*argv, "--name", "Dr Dash"], env) == 1
+        assert json.loads(capsys.readouterr().out.splitlines()[0])["error"] == "invite_invalid"
 
 
 # ------------------------------------------------------------------ records-key (offline)
