@@ -259,7 +259,7 @@ async def test_several_nodes_start_on_a_fresh_database_at_once(
         await stores[0].create_organisation(Organisation("o1", OrgKind.PRACTICE, "n", None, T0))
         for s in stores:  # every node opens what another sealed: one key set
             assert (await s.get_organisation("o1")).name == "n"
-            assert await s.schema_version() == 3
+            assert await s.schema_version() == 4
     finally:
         for s in stores:
             await s.close()
