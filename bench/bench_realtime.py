@@ -210,10 +210,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         if mode == "dermline":
+            probe = ["bench.serve_probed", str(work / "probes.json")] if args.probe else ["server"]
             cmd = [
                 sys.executable,
                 "-m",
-                "server",
+                *probe,
                 "serve",
                 "--data-dir",
                 str(data_dir),
@@ -270,6 +271,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         finally:
             server.terminate()
             server.wait(timeout=30)
+        if mode == "dermline" and args.probe:
+            results[mode]["server_probes"] = json.loads((work / "probes.json").read_text())
     return results
 
 
@@ -279,6 +282,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rate", type=float, default=300, help="messages per second")
     p.add_argument("--duration", type=float, default=20, help="measured seconds")
     p.add_argument("--serve-bare", type=int, default=None, metavar="PORT")
+    p.add_argument(
+        "--probe",
+        action="store_true",
+        help="run the server under bench.serve_probed: loop lag, GC pauses, write and send times",
+    )
     args = p.parse_args(argv)
     if args.serve_bare is not None:
         return serve_bare(args.serve_bare)

@@ -183,6 +183,7 @@ class Load:
         interval = 1.0 / rate
         loop = asyncio.get_running_loop()
         start = loop.time()
+        wall_start = time.time()  # for lining up with the server's probes (bench.serve_probed)
         n = 0
         measured_sends = 0
         while True:
@@ -203,6 +204,7 @@ class Load:
                 measured_sends += 1
             n += 1
         self.measuring = True
+        wall_end = time.time()
         await asyncio.gather(*tasks)
         await asyncio.sleep(1.0)  # let the last deliveries arrive
         catchup = None if self.bare else await self.catch_up(1000)
@@ -219,6 +221,7 @@ class Load:
             "errors": self.errors,
             "ack_ms": summary(self.ack_ms),
             "delivery_ms": summary(self.delivery_ms),
+            "load_wall_seconds": [round(wall_start, 3), round(wall_end, 3)],
         }
 
 

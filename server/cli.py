@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 import storage
+from server import gc_tuning
 from server.domain.clock import SystemClock
 from server.domain.policy import OrgKind, Role
 from server.errors import DomainError
@@ -159,6 +160,11 @@ def _serve(settings: Settings) -> int:
 
     asyncio.run(first_admin_link())
     app = create_app(settings)
+
+    async def settle_gc(_app: web.Application) -> None:
+        gc_tuning.settle_after_startup()  # after every other start-up step (server.gc_tuning)
+
+    app.on_startup.append(settle_gc)
     print(f"Dermline listening on {settings.scheme}://{settings.host}:{settings.port}", flush=True)
     web.run_app(
         app,
