@@ -16,21 +16,55 @@ Everything the server receives is ciphertext and routing metadata (``crypto/``).
 from __future__ import annotations
 
 import io
+import re
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from client_py.api import ApiError, HttpApi, b64d, b64e
 from client_py.identity import Enrolment, Identity, enrol, login_keys, unlock
 from client_py.realtime import RealtimeClient
 from crypto.attachment import decrypt_attachment, encrypt_attachment, new_file_key
-from crypto.case_key import generate_case_key, open_case_key_wrap, wrap_case_key
+from crypto.case_key import (
+    case_key_commitment,
+    case_key_matches_commitment,
+    generate_case_key,
+    open_case_key_wrap,
+    parse_case_key_wrap_header,
+    wrap_case_key,
+)
 from crypto.content import ContentType, decode_content, encode_content
 from crypto.envelope import GENESIS_HASH, message_hash, open_message, seal_message
+from crypto.errors import CaseKeyUnwrapError
 
-__all__ = ["ApiError", "DermlineClient"]
+__all__ = ["ApiError", "DermlineClient", "ThreadPhoto", "legacy_thumbnail_target"]
 
 V1 = "/api/v1"
+
+_LEGACY_THUMB_PREFIX = "image/jpeg; dermline-role=thumbnail; for="
+_UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def legacy_thumbnail_target(media_type: str) -> str | None:
+    """For an old web client's separate thumbnail reference, the attachment id of the photo
+    it belongs to; ``None`` for an ordinary photo reference. Nothing writes this any more:
+    a photo's thumbnail now travels inside its own reference (docs/photos.md)."""
+    if not media_type.startswith(_LEGACY_THUMB_PREFIX):
+        return None
+    target = media_type[len(_LEGACY_THUMB_PREFIX) :]
+    return target if _UUID_RE.fullmatch(target) else None
+
+
+@dataclass
+class ThreadPhoto:
+    """A photo of a case thread: its decrypted reference body and who sent it."""
+
+    seq: int
+    sender_id: str
+    reference: dict[str, Any] = field(repr=False)
+    #: An old client's separate thumbnail reference for this photo (see DermlineClient.photos).
+    legacy_thumbnail: dict[str, Any] | None = field(default=None, repr=False)
 
 
 def new_message_id() -> str:
@@ -56,6 +90,8 @@ class DermlineClient:
         self.identity: Identity | None = None
         self.me: dict[str, Any] = {}
         self._case_keys: dict[tuple[str, int], bytes] = {}
+        # The key commitment verified when each case key was unwrapped (or made here).
+        self._case_key_commitments: dict[tuple[str, int], bytes] = {}
         self._signing_keys: dict[str, bytes] = {}
         self._last_hash: dict[str, bytes] = {}
         self.realtime: RealtimeClient | None = None
@@ -231,6 +267,9 @@ class DermlineClient:
             },
         )
         self._case_keys[(case_id, 0)] = case_key
+        self._case_key_commitments[(case_id, 0)] = case_key_commitment(
+            case_key, case_id=cid, epoch=0
+        )
         await self.post_message(case_id, ContentType.CLINICAL_HISTORY, clinical_history)
         return case_id
 
@@ -241,8 +280,21 @@ class DermlineClient:
         return dict(detail)
 
     async def case_key(self, case_id: str, epoch: int = 0) -> bytes:
+        """The case key of an epoch, for sealing and opening its messages.
+
+        Unwrapped from my wrap (signature, wrapper, addressing and, for a committed 0x0b
+        wrap, the key commitment checked by ``open_case_key_wrap``), then cached with the
+        commitment; every later use checks the cached key against that commitment again
+        (docs/protocol.md section 8). Raises ``CaseKeyUnwrapError`` if it does not match.
+        """
         if (case_id, epoch) in self._case_keys:
-            return self._case_keys[(case_id, epoch)]
+            key = self._case_keys[(case_id, epoch)]
+            commitment = self._case_key_commitments.get((case_id, epoch))
+            if commitment is not None and not case_key_matches_commitment(
+                key, commitment, case_id=uuid.UUID(case_id), epoch=epoch
+            ):
+                raise CaseKeyUnwrapError
+            return key
         me = self._me()
         detail = await self.get_case(case_id)
         creator = detail["case"]["created_by"]
@@ -252,13 +304,18 @@ class DermlineClient:
                 and k["recipient_id"] == me.user_id
                 and k["epoch"] == epoch
             ):
+                record = b64d(k["wrapped_key"])
                 key = open_case_key_wrap(
-                    b64d(k["wrapped_key"]),
+                    record,
                     case_id=uuid.UUID(case_id),
                     epoch=epoch,
                     recipient=me.encryption,
                     wrapper_signing_public_key=self._signing_keys[creator],
+                    wrapper_user_id=uuid.UUID(creator),
                 )
+                commitment = parse_case_key_wrap_header(record).commitment
+                if commitment is not None:  # None: a legacy 0x06 wrap, stored before 0x0b
+                    self._case_key_commitments[(case_id, epoch)] = commitment
                 self._case_keys[(case_id, epoch)] = key
                 return key
         raise RuntimeError("no case key for this user")
@@ -376,21 +433,12 @@ class DermlineClient:
 
     # ------------------------------------------------------------------ photos
 
-    async def upload_photo(
-        self,
-        case_id: str,
-        image: bytes,
-        *,
-        tag: str,
-        body_site: str,
-        media_type: str = "image/jpeg",
-        caption: str | None = None,
-    ) -> int:
-        """Encrypt a (prepared) photo with a fresh file key, upload the ciphertext over HTTP,
-        then post the photo-reference message that carries the key and the SHA-256.
-        Returns the message's seq. Photos never travel over Socket.IO (DESIGN section 6)."""
+    async def _upload_attachment(self, case_id: str, plaintext: bytes) -> dict[str, Any]:
+        """Encrypt under a fresh file key and upload over HTTP. Returns the reference fields
+        (attachment id, file key, ciphertext hash and size) that only the signed, encrypted
+        photo-reference message carries."""
         file_key = new_file_key()
-        record, digest = encrypt_attachment(file_key, image)
+        record, digest = encrypt_attachment(file_key, plaintext)
         attachment_id = str(uuid.uuid4())
         headers = {
             "Content-Type": "application/octet-stream",
@@ -407,32 +455,97 @@ class DermlineClient:
             if resp.status not in (200, 201):
                 err = (await resp.json(content_type=None)).get("error", {})
                 raise ApiError(resp.status, err.get("code", "unknown"), err.get("message", ""))
-        body: dict[str, Any] = {
+        return {
             "attachment_id": attachment_id,
             "file_key": b64e(file_key),
             "ciphertext_sha256": digest.hex(),
             "ciphertext_size": len(record),
+        }
+
+    async def upload_photo(
+        self,
+        case_id: str,
+        image: bytes,
+        *,
+        tag: str,
+        body_site: str,
+        media_type: str = "image/jpeg",
+        caption: str | None = None,
+        thumbnail: bytes | None = None,
+    ) -> int:
+        """Encrypt a (prepared) photo with a fresh file key, upload the ciphertext over HTTP,
+        then post the photo-reference message that carries the key and the SHA-256.
+
+        ``thumbnail``: the prepared thumbnail's JPEG bytes (``client_py.photo.prepare_photo``
+        makes both). It is uploaded first, as its own attachment under its own key, and named
+        in the same reference (its ``thumbnail`` object), so one signature binds the photo
+        and its thumbnail. Returns the message's seq. Photos never travel over Socket.IO
+        (DESIGN section 6)."""
+        thumb = None if thumbnail is None else await self._upload_attachment(case_id, thumbnail)
+        body: dict[str, Any] = {
+            **await self._upload_attachment(case_id, image),
             "media_type": media_type,
             "tag": tag,
             "body_site": body_site,
         }
         if caption:
             body["caption"] = caption
+        if thumb is not None:
+            body["thumbnail"] = thumb
         return await self.post_message(case_id, ContentType.PHOTO_REFERENCE, body)
 
-    async def download_photo(self, case_id: str, reference: dict[str, Any]) -> bytes:
-        """Fetch, check the SHA-256 from the (signed) reference and decrypt."""
-        url = f"{self.base_url}{V1}/cases/{case_id}/attachments/{reference['attachment_id']}"
+    async def _download(self, case_id: str, attachment: dict[str, Any]) -> bytes:
+        """Fetch an attachment, check the SHA-256 from the (signed) reference and decrypt."""
+        url = f"{self.base_url}{V1}/cases/{case_id}/attachments/{attachment['attachment_id']}"
         async with self.api.session.get(url, ssl=self.api._ssl) as resp:
             if resp.status != 200:
                 err = (await resp.json(content_type=None)).get("error", {})
                 raise ApiError(resp.status, err.get("code", "unknown"), err.get("message", ""))
             record = await resp.read()
         return decrypt_attachment(
-            b64d(reference["file_key"]),
+            b64d(attachment["file_key"]),
             record,
-            expected_sha256=bytes.fromhex(reference["ciphertext_sha256"]),
+            expected_sha256=bytes.fromhex(attachment["ciphertext_sha256"]),
         )
+
+    async def download_photo(self, case_id: str, reference: dict[str, Any]) -> bytes:
+        """Fetch, check the SHA-256 from the (signed) reference and decrypt."""
+        return await self._download(case_id, reference)
+
+    async def download_thumbnail(self, case_id: str, reference: dict[str, Any]) -> bytes | None:
+        """The thumbnail named inside a photo reference, fetched, hash-checked and decrypted;
+        ``None`` if the reference has none (a photo sent without one, or by an old client)."""
+        thumb = reference.get("thumbnail")
+        return None if thumb is None else await self._download(case_id, thumb)
+
+    async def photos(self, case_id: str) -> list[ThreadPhoto]:
+        """Every photo of a case thread, opened and signature-checked, in thread order.
+
+        Old web clients posted a photo's thumbnail as a reference of its own, linked by its
+        media type (``image/jpeg; dermline-role=thumbnail; for=<photo attachment id>``).
+        Those references are not photos: they are skipped, and one becomes the
+        ``legacy_thumbnail`` of the photo it names only if that photo has no thumbnail of
+        its own and the same participant sent both (the web client's rule).
+        """
+        photos: list[ThreadPhoto] = []
+        legacy: dict[str, tuple[str, dict[str, Any]]] = {}
+        after = 0
+        while page := await self.messages(case_id, after_seq=after):
+            for m in page:
+                after = max(after, int(m["seq"]))
+                ctype, body = await self.open(m)
+                if ctype is not ContentType.PHOTO_REFERENCE:
+                    continue
+                target = legacy_thumbnail_target(body["media_type"])
+                if target is None:
+                    photos.append(ThreadPhoto(m["seq"], m["sender_id"], body))
+                else:
+                    legacy.setdefault(target, (m["sender_id"], body))
+        for photo in photos:
+            sender, thumb = legacy.get(photo.reference["attachment_id"], (None, None))
+            if "thumbnail" not in photo.reference and sender == photo.sender_id:
+                photo.legacy_thumbnail = thumb
+        return photos
 
     # ------------------------------------------------------------------ real time
 
@@ -442,6 +555,7 @@ class DermlineClient:
             self.api.cookie_header,
             origin=self._origin,
             ack_timeout=self._ack_timeout,
+            ssl=self.api._ssl,
         )
         await self.realtime.connect()
         return self.realtime

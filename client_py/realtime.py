@@ -38,7 +38,11 @@ class RealtimeClient:
         *,
         origin: str | None = None,
         ack_timeout: float = 5.0,
+        ssl: Any = None,
     ) -> None:
+        """``ssl``: what the HTTP API uses (``HttpApi(ssl=)``, for example a context that
+        trusts a private CA); the WebSocket connects with the same, or with the default
+        verification when it is None."""
         self.base_url = base_url.rstrip("/")
         self._cookie_header = cookie_header
         self._origin = origin
@@ -51,6 +55,7 @@ class RealtimeClient:
             randomization_factor=0.3,
             logger=False,
             engineio_logger=False,
+            websocket_extra_options={} if ssl is None else {"ssl": ssl},
         )
         self.last_seq: dict[str, int] = {}
         self._buffer: dict[str, dict[int, dict[str, Any]]] = {}

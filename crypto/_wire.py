@@ -51,6 +51,7 @@ class RecordType:
     ATTACHMENT: Final = 0x08
     RECORDS_KEY_FILE: Final = 0x09
     PATIENT_DROP: Final = 0x0A
+    CASE_KEY_WRAP_COMMITTED: Final = 0x0B
 
 
 class Malformed(Exception):

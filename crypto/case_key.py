@@ -2,28 +2,36 @@
 
 A case key (CK) is 32 random bytes per case and epoch (the epoch goes up when membership
 changes). The client that makes an epoch wraps CK to every recipient: each participant's
-account encryption key and the practice's records key. Wrap record (type 0x06), 248 bytes::
+account encryption key and the practice's records key. Committed wrap record (type 0x0b),
+280 bytes, the one new records use::
 
     off  len
-      0    3  01 01 06
+      0    3  01 01 0b
       3   16  case id
      19    4  epoch (u32 BE)
      23   16  recipient key id     (key id of the HPKE recipient public key)
      39   16  wrapper user id
      55   16  wrapper key id       (key id of the wrapper's signing public key)
-     71   65  HPKE enc             (ephemeral public key, uncompressed point)
-    136   48  HPKE ciphertext      (CK || tag)
-    184   64  ECDSA P-256 signature (r || s)
+     71   32  key commitment       HMAC-SHA256(CK, commitment input)
+    103   65  HPKE enc             (ephemeral public key, uncompressed point)
+    168   48  HPKE ciphertext      (CK || tag)
+    216   64  ECDSA P-256 signature (r || s)
 
+    commitment input = "dermline/v1/case-key-commitment" || 0x00 || case id || epoch
     info      = "dermline/v1/case-key" || 0x00 || case id || epoch || recipient key id
-    aad       = bytes 0..70 (the clear header)
-    signed    = "dermline/v1/sig/case-key-wrap" || 0x00 || bytes 0..183
+    aad       = bytes 0..102 (the clear header, commitment included)
+    signed    = "dermline/v1/sig/case-key-wrap" || 0x00 || bytes 0..215
 
-The clear header (bytes 0..70) can be read without any key
-(:func:`parse_case_key_wrap_header`): the server uses it to refuse a case that is not wrapped
-to the records key. :func:`verify_case_key_wrap` additionally checks the signature, and
-:func:`open_case_key_wrap` checks the signature, the expected case and epoch and the
-recipient, then decrypts.
+The legacy record (type 0x06, 248 bytes) is the same without the commitment: header bytes
+0..70, enc at 71, ciphertext at 136, signature at 184. It still parses, verifies and opens
+(stored records are never rewritten), but nothing new is made in it except the published
+vectors (:func:`wrap_legacy_case_key_from_parts`).
+
+The clear header can be read without any key (:func:`parse_case_key_wrap_header`): the server
+uses it to refuse a case that is not wrapped to the records key, or whose wraps do not all
+carry the same commitment. :func:`verify_case_key_wrap` additionally checks the signature,
+and :func:`open_case_key_wrap` checks the signature, the expected case and epoch and the
+recipient, decrypts, and (type 0x0b) checks that the key it decrypted is the committed one.
 """
 
 from __future__ import annotations
@@ -56,38 +64,55 @@ from crypto.errors import (
 from crypto.fingerprint import key_id
 from crypto.primitives.ecc import p256_sign, p256_verify
 from crypto.primitives.hpke import open_base, seal_base
+from crypto.primitives.kdf import hmac_sha256
 
 __all__ = [
+    "CASE_KEY_COMMITMENT_LENGTH",
     "CASE_KEY_LENGTH",
     "CASE_KEY_WRAP_LENGTH",
+    "COMMITTED_CASE_KEY_WRAP_LENGTH",
     "MAX_EPOCH",
     "CaseKeyWrapHeader",
+    "case_key_commitment",
+    "case_key_matches_commitment",
     "generate_case_key",
     "open_case_key_wrap",
     "parse_case_key_wrap_header",
     "verify_case_key_wrap",
     "wrap_case_key",
     "wrap_case_key_from_parts",
+    "wrap_legacy_case_key_from_parts",
 ]
 
 CASE_KEY_LENGTH: Final = 32
+CASE_KEY_COMMITMENT_LENGTH: Final = 32
+#: The legacy record, type 0x06 (no commitment).
 CASE_KEY_WRAP_LENGTH: Final = 248
+#: The committed record, type 0x0b: what every new wrap is.
+COMMITTED_CASE_KEY_WRAP_LENGTH: Final = 280
 MAX_EPOCH: Final = 0xFFFFFFFF
-_HEADER: Final = 71
-_SIGNED_END: Final = 184
+_LEGACY_HEADER: Final = 71
+_ENC: Final = 65
+_SIGNATURE: Final = 64
 _INFO_LABEL: Final = LABEL_PREFIX + b"case-key\x00"
 _SIG_LABEL: Final = LABEL_PREFIX + b"sig/case-key-wrap\x00"
+_COMMIT_LABEL: Final = LABEL_PREFIX + b"case-key-commitment\x00"
 
 
 @dataclass(frozen=True)
 class CaseKeyWrapHeader:
-    """The clear part of a wrap record."""
+    """The clear part of a wrap record.
+
+    ``commitment`` is the 32-byte key commitment of a type 0x0b record, ``None`` for a legacy
+    type 0x06 record (which commits to nothing).
+    """
 
     case_id: uuid.UUID
     epoch: int
     recipient_key_id: bytes
     wrapper_user_id: uuid.UUID
     wrapper_key_id: bytes
+    commitment: bytes | None = None
 
 
 def generate_case_key() -> bytes:
@@ -97,6 +122,72 @@ def generate_case_key() -> bytes:
 
 def _info(case_id: bytes, epoch: int, recipient_key_id: bytes) -> bytes:
     return _INFO_LABEL + case_id + u32(epoch) + recipient_key_id
+
+
+def _commitment(case_key: bytes, case_id: bytes, epoch: int) -> bytes:
+    return hmac_sha256(case_key, _COMMIT_LABEL + case_id + u32(epoch))
+
+
+def case_key_commitment(case_key: bytes, *, case_id: uuid.UUID, epoch: int) -> bytes:
+    """The key commitment of a case key for one case and epoch (32 bytes)::
+
+    HMAC-SHA256(CK, "dermline/v1/case-key-commitment" || 0x00 || case id || epoch (u32))
+
+    Every type 0x0b wrap of one epoch carries it in its signed clear header; it reveals
+    nothing about CK (HMAC is a PRF) and no other key gives the same value (HMAC-SHA256 with
+    a fixed-length key is collision resistant in the key).
+    """
+    case_key = check_bytes("case_key", case_key, CASE_KEY_LENGTH)
+    return _commitment(case_key, check_uuid("case_id", case_id), check_uint("epoch", epoch, 32))
+
+
+def case_key_matches_commitment(
+    case_key: bytes, commitment: bytes, *, case_id: uuid.UUID, epoch: int
+) -> bool:
+    """Whether ``case_key`` is the key ``commitment`` commits to (constant-time compare).
+
+    For a reader that holds a case key and the commitment it verified when it unwrapped it,
+    and checks the two again before it decrypts messages with that key.
+    """
+    commitment = check_bytes("commitment", commitment, CASE_KEY_COMMITMENT_LENGTH)
+    return hmac.compare_digest(
+        case_key_commitment(case_key, case_id=case_id, epoch=epoch), commitment
+    )
+
+
+def _wrap(
+    case_key: bytes,
+    *,
+    committed: bool,
+    case_id: uuid.UUID,
+    epoch: int,
+    recipient_public_key: bytes,
+    wrapper_user_id: uuid.UUID,
+    wrapper_signing_key: KeyPair,
+    ikm_e: bytes,
+) -> bytes:
+    case_key = check_bytes("case_key", case_key, CASE_KEY_LENGTH)
+    case = check_uuid("case_id", case_id)
+    epoch = check_uint("epoch", epoch, 32)
+    wrapper = check_uuid("wrapper_user_id", wrapper_user_id)
+    if not isinstance(wrapper_signing_key, KeyPair):
+        raise TypeError("wrapper_signing_key must be a KeyPair")
+    recipient_id = key_id(recipient_public_key)
+    header = (
+        prefix(RecordType.CASE_KEY_WRAP_COMMITTED if committed else RecordType.CASE_KEY_WRAP)
+        + case
+        + u32(epoch)
+        + recipient_id
+        + wrapper
+        + wrapper_signing_key.key_id
+    )
+    if committed:
+        header += _commitment(case_key, case, epoch)
+    enc, ciphertext = seal_base(
+        recipient_public_key, _info(case, epoch, recipient_id), header, case_key, ikm_e=ikm_e
+    )
+    body = header + enc + ciphertext
+    return body + p256_sign(wrapper_signing_key.private_key, _SIG_LABEL + body)
 
 
 def wrap_case_key_from_parts(
@@ -109,27 +200,44 @@ def wrap_case_key_from_parts(
     wrapper_signing_key: KeyPair,
     ikm_e: bytes,
 ) -> bytes:
-    """Deterministic form of :func:`wrap_case_key` (HPKE ephemeral ikm given)."""
-    case_key = check_bytes("case_key", case_key, CASE_KEY_LENGTH)
-    case = check_uuid("case_id", case_id)
-    epoch = check_uint("epoch", epoch, 32)
-    wrapper = check_uuid("wrapper_user_id", wrapper_user_id)
-    if not isinstance(wrapper_signing_key, KeyPair):
-        raise TypeError("wrapper_signing_key must be a KeyPair")
-    recipient_id = key_id(recipient_public_key)
-    header = (
-        prefix(RecordType.CASE_KEY_WRAP)
-        + case
-        + u32(epoch)
-        + recipient_id
-        + wrapper
-        + wrapper_signing_key.key_id
+    """Deterministic form of :func:`wrap_case_key` (HPKE ephemeral ikm given); type 0x0b."""
+    return _wrap(
+        case_key,
+        committed=True,
+        case_id=case_id,
+        epoch=epoch,
+        recipient_public_key=recipient_public_key,
+        wrapper_user_id=wrapper_user_id,
+        wrapper_signing_key=wrapper_signing_key,
+        ikm_e=ikm_e,
     )
-    enc, ciphertext = seal_base(
-        recipient_public_key, _info(case, epoch, recipient_id), header, case_key, ikm_e=ikm_e
+
+
+def wrap_legacy_case_key_from_parts(
+    case_key: bytes,
+    *,
+    case_id: uuid.UUID,
+    epoch: int,
+    recipient_public_key: bytes,
+    wrapper_user_id: uuid.UUID,
+    wrapper_signing_key: KeyPair,
+    ikm_e: bytes,
+) -> bytes:
+    """The legacy record (type 0x06, no key commitment), deterministically.
+
+    Only for the published v1 vectors and tests that old records still open: new wraps are
+    type 0x0b, and the server refuses 0x06 wraps for new cases.
+    """
+    return _wrap(
+        case_key,
+        committed=False,
+        case_id=case_id,
+        epoch=epoch,
+        recipient_public_key=recipient_public_key,
+        wrapper_user_id=wrapper_user_id,
+        wrapper_signing_key=wrapper_signing_key,
+        ikm_e=ikm_e,
     )
-    body = header + enc + ciphertext
-    return body + p256_sign(wrapper_signing_key.private_key, _SIG_LABEL + body)
 
 
 def wrap_case_key(
@@ -141,7 +249,7 @@ def wrap_case_key(
     wrapper_user_id: uuid.UUID,
     wrapper_signing_key: KeyPair,
 ) -> bytes:
-    """HPKE-wrap a case key to one recipient and sign the record (type 0x06).
+    """HPKE-wrap a case key to one recipient, commit to it and sign the record (type 0x0b).
 
     Raises :class:`crypto.errors.PublicKeyError` if the recipient key is not a valid point.
     """
@@ -157,17 +265,29 @@ def wrap_case_key(
 
 
 def _parse(record: bytes) -> tuple[CaseKeyWrapHeader, bytes]:
-    """Header and the raw record; raises :class:`Malformed`."""
+    """Header and the raw record, either type; raises :class:`Malformed`."""
     reader = Reader(record)
-    reader.prefix(RecordType.CASE_KEY_WRAP)
+    kind = reader.take(3)
+    if kind == prefix(RecordType.CASE_KEY_WRAP_COMMITTED):
+        committed = True
+    elif kind == prefix(RecordType.CASE_KEY_WRAP):
+        committed = False
+    else:
+        raise Malformed
+    case_id = reader.uuid()
+    epoch = reader.u32()
+    recipient_key_id = reader.take(16)
+    wrapper_user_id = reader.uuid()
+    wrapper_key_id = reader.take(16)
     header = CaseKeyWrapHeader(
-        case_id=reader.uuid(),
-        epoch=reader.u32(),
-        recipient_key_id=reader.take(16),
-        wrapper_user_id=reader.uuid(),
-        wrapper_key_id=reader.take(16),
+        case_id=case_id,
+        epoch=epoch,
+        recipient_key_id=recipient_key_id,
+        wrapper_user_id=wrapper_user_id,
+        wrapper_key_id=wrapper_key_id,
+        commitment=reader.take(CASE_KEY_COMMITMENT_LENGTH) if committed else None,
     )
-    reader.take(65 + CASE_KEY_LENGTH + 16 + 64)
+    reader.take(_ENC + CASE_KEY_LENGTH + 16 + _SIGNATURE)
     reader.end()
     return header, reader.consumed()
 
@@ -175,7 +295,9 @@ def _parse(record: bytes) -> tuple[CaseKeyWrapHeader, bytes]:
 def parse_case_key_wrap_header(record: bytes) -> CaseKeyWrapHeader:
     """Read the clear header without any key (no signature check, no decryption).
 
-    Raises :class:`CaseKeyWrapHeaderError` unless the record has the exact v1 shape.
+    Accepts the committed record (0x0b, ``commitment`` set) and the legacy one (0x06,
+    ``commitment`` None). Raises :class:`CaseKeyWrapHeaderError` unless the record has the
+    exact shape of one of them.
     """
     try:
         return _parse(record)[0]
@@ -187,7 +309,8 @@ def _verify(record: bytes, wrapper_signing_public_key: bytes) -> tuple[CaseKeyWr
     header, raw = _parse(record)
     if not hmac.compare_digest(key_id(wrapper_signing_public_key), header.wrapper_key_id):
         raise Malformed
-    p256_verify(wrapper_signing_public_key, _SIG_LABEL + raw[:_SIGNED_END], raw[_SIGNED_END:])
+    signed_end = len(raw) - _SIGNATURE
+    p256_verify(wrapper_signing_public_key, _SIG_LABEL + raw[:signed_end], raw[signed_end:])
     return header, raw
 
 
@@ -212,12 +335,13 @@ def open_case_key_wrap(
     wrapper_signing_public_key: bytes,
     wrapper_user_id: uuid.UUID | None = None,
 ) -> bytes:
-    """Verify the signature, check case, epoch and recipient, then decrypt the case key.
+    """Verify the signature, check case, epoch and recipient, decrypt, check the commitment.
 
-    Nothing is decrypted unless the signature verifies. Raises :class:`CaseKeyUnwrapError`.
-    ``wrapper_user_id`` is the user the caller's directory says owns
-    ``wrapper_signing_public_key``; when given (recommended), the header's wrapper user id
-    must equal it, so a record cannot claim to come from another member.
+    Nothing is decrypted unless the signature verifies, and for a type 0x0b record nothing
+    is returned unless the decrypted key is the one the signed commitment names. Raises
+    :class:`CaseKeyUnwrapError`. ``wrapper_user_id`` is the user the caller's directory says
+    owns ``wrapper_signing_public_key``; when given (recommended), the header's wrapper user
+    id must equal it, so a record cannot claim to come from another member.
     """
     case = check_uuid("case_id", case_id)
     epoch = check_uint("epoch", epoch, 32)
@@ -233,12 +357,18 @@ def open_case_key_wrap(
             or (wrapper is not None and header.wrapper_user_id.bytes != wrapper)
         ):
             raise Malformed
-        return open_base(
+        clear = _LEGACY_HEADER + (0 if header.commitment is None else CASE_KEY_COMMITMENT_LENGTH)
+        ck = open_base(
             recipient.private_key,
-            raw[_HEADER : _HEADER + 65],
+            raw[clear : clear + _ENC],
             _info(case, epoch, recipient.key_id),
-            raw[:_HEADER],
-            raw[_HEADER + 65 : _SIGNED_END],
+            raw[:clear],
+            raw[clear + _ENC : len(raw) - _SIGNATURE],
         )
+        if header.commitment is not None and not hmac.compare_digest(
+            _commitment(ck, case, epoch), header.commitment
+        ):
+            raise Malformed
+        return ck
     except (Malformed, PrimitiveError, PublicKeyError):
         raise CaseKeyUnwrapError from None

@@ -30,7 +30,11 @@ clinical_history    ``patient``: {``nhs_number``, ``name``, ``date_of_birth``, `
 photo_reference     ``attachment_id``: uuid, ``file_key``: 32 bytes (b64url),
 (3)                 ``ciphertext_sha256``: 32 bytes (hex), ``ciphertext_size``: int,
                     ``media_type``: str, ``tag``: ``locator`` | ``close_up`` |
-                    ``dermoscopic``, ``body_site``: str, ``caption``?: str
+                    ``dermoscopic``, ``body_site``: str, ``caption``?: str,
+                    ``thumbnail``?: {``attachment_id``: uuid, ``file_key``: 32 bytes
+                    (b64url), ``ciphertext_sha256``: 32 bytes (hex), ``ciphertext_size``:
+                    int} -- the photo's small preview, its own attachment under its own
+                    key; its ``attachment_id`` must differ from the photo's
 question (4)        ``text``: str
 retake_request (5)  ``attachment_ids``: [uuid], ``reasons``: [str], ``text``?: str
 outcome (6)         ``category``: ``advice_and_guidance`` | ``referral`` |
@@ -67,6 +71,7 @@ __all__ = [
     "MAX_BODY_BYTES",
     "ContentType",
     "PhotoReference",
+    "PhotoThumbnail",
     "decode_content",
     "decode_photo_reference",
     "encode_content",
@@ -205,7 +210,17 @@ _SCHEMAS: Final[dict[ContentType, _Check]] = {
             "tag": _one_of(_PHOTO_TAGS),
             "body_site": _string,
         },
-        {"caption": _string},
+        {
+            "caption": _string,
+            "thumbnail": _object(
+                {
+                    "attachment_id": _uuid,
+                    "file_key": _b64_32,
+                    "ciphertext_sha256": _hex32,
+                    "ciphertext_size": _size,
+                }
+            ),
+        },
     ),
     ContentType.QUESTION: _object({"text": _string}),
     ContentType.RETAKE_REQUEST: _object(
@@ -232,6 +247,10 @@ def _validate(content_type: ContentType, body: object) -> dict[str, Any]:
         raise _Invalid
     fields = {k: v for k, v in body.items() if k != "v"}
     if not _SCHEMAS[content_type](fields):
+        raise _Invalid
+    # The one rule across fields: a photo's thumbnail is another attachment than the photo.
+    thumbnail = fields.get("thumbnail") if content_type is ContentType.PHOTO_REFERENCE else None
+    if thumbnail is not None and thumbnail["attachment_id"] == fields["attachment_id"]:
         raise _Invalid
     return body
 
@@ -298,10 +317,22 @@ def decode_content(content_type: ContentType, data: bytes) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class PhotoThumbnail:
+    """The thumbnail attachment of a photo (the same shape as a patient drop's thumbnail)."""
+
+    attachment_id: uuid.UUID
+    file_key: bytes = field(repr=False)
+    ciphertext_sha256: bytes
+    ciphertext_size: int
+
+
+@dataclass(frozen=True)
 class PhotoReference:
     """A photo-reference body, with its key and hash as bytes.
 
-    ``repr`` shows neither the file key nor the clinical text (body site, caption).
+    ``repr`` shows neither the file keys nor the clinical text (body site, caption).
+    ``thumbnail``, when present, is a small preview in its own attachment: one signed
+    message binds the photo and its thumbnail together.
     """
 
     attachment_id: uuid.UUID
@@ -312,6 +343,16 @@ class PhotoReference:
     tag: str
     body_site: str = field(repr=False)
     caption: str | None = field(default=None, repr=False)
+    thumbnail: PhotoThumbnail | None = None
+
+
+def _b64(key: bytes) -> str:
+    return base64.urlsafe_b64encode(key).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    # The schema admits only 43 base64url characters with zero spare bits, so this decodes.
+    return base64.urlsafe_b64decode(text + "=")
 
 
 def encode_photo_reference(ref: PhotoReference) -> bytes:
@@ -320,9 +361,7 @@ def encode_photo_reference(ref: PhotoReference) -> bytes:
         raise TypeError("ref must be a PhotoReference")
     body: dict[str, Any] = {
         "attachment_id": str(uuid.UUID(bytes=check_uuid("attachment_id", ref.attachment_id))),
-        "file_key": base64.urlsafe_b64encode(check_bytes("file_key", ref.file_key, 32))
-        .rstrip(b"=")
-        .decode("ascii"),
+        "file_key": _b64(check_bytes("file_key", ref.file_key, 32)),
         "ciphertext_sha256": check_bytes("ciphertext_sha256", ref.ciphertext_sha256, 32).hex(),
         "ciphertext_size": ref.ciphertext_size,
         "media_type": ref.media_type,
@@ -331,21 +370,42 @@ def encode_photo_reference(ref: PhotoReference) -> bytes:
     }
     if ref.caption is not None:
         body["caption"] = ref.caption
+    thumb = ref.thumbnail
+    if thumb is not None:
+        if not isinstance(thumb, PhotoThumbnail):
+            raise TypeError("thumbnail must be a PhotoThumbnail")
+        body["thumbnail"] = {
+            "attachment_id": str(
+                uuid.UUID(bytes=check_uuid("thumbnail.attachment_id", thumb.attachment_id))
+            ),
+            "file_key": _b64(check_bytes("thumbnail.file_key", thumb.file_key, 32)),
+            "ciphertext_sha256": check_bytes(
+                "thumbnail.ciphertext_sha256", thumb.ciphertext_sha256, 32
+            ).hex(),
+            "ciphertext_size": thumb.ciphertext_size,
+        }
     return encode_content(ContentType.PHOTO_REFERENCE, body)
 
 
 def decode_photo_reference(data: bytes) -> PhotoReference:
     """Parse a decrypted photo-reference body; raises :class:`ContentError`."""
     body = decode_content(ContentType.PHOTO_REFERENCE, data)
-    # The schema admits only 43 base64url characters with zero spare bits, so this decodes.
-    file_key = base64.urlsafe_b64decode(body["file_key"] + "=")
+    thumb = body.get("thumbnail")
     return PhotoReference(
         attachment_id=uuid.UUID(body["attachment_id"]),
-        file_key=file_key,
+        file_key=_unb64(body["file_key"]),
         ciphertext_sha256=bytes.fromhex(body["ciphertext_sha256"]),
         ciphertext_size=body["ciphertext_size"],
         media_type=body["media_type"],
         tag=body["tag"],
         body_site=body["body_site"],
         caption=body.get("caption"),
+        thumbnail=None
+        if thumb is None
+        else PhotoThumbnail(
+            attachment_id=uuid.UUID(thumb["attachment_id"]),
+            file_key=_unb64(thumb["file_key"]),
+            ciphertext_sha256=bytes.fromhex(thumb["ciphertext_sha256"]),
+            ciphertext_size=thumb["ciphertext_size"],
+        ),
     )

@@ -14,6 +14,7 @@ from enum import StrEnum
 
 __all__ = [
     "AuthError",
+    "CaseKeyMismatch",
     "Conflict",
     "CsrfFailed",
     "DomainError",
@@ -44,6 +45,7 @@ class ErrorCode(StrEnum):
     HASH_MISMATCH = "hash_mismatch"
     INVALID_HEADER = "invalid_header"
     UPLOAD_INCOMPLETE = "upload_incomplete"
+    CASE_KEY_MISMATCH = "case_key_mismatch"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     UNAUTHENTICATED = "unauthenticated"
     INVALID_CREDENTIALS = "invalid_credentials"
@@ -73,6 +75,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.HASH_MISMATCH: 422,
     ErrorCode.INVALID_HEADER: 400,
     ErrorCode.UPLOAD_INCOMPLETE: 400,
+    ErrorCode.CASE_KEY_MISMATCH: 422,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
     ErrorCode.UNAUTHENTICATED: 401,
     ErrorCode.INVALID_CREDENTIALS: 401,
@@ -204,3 +207,11 @@ class UploadIncomplete(DomainError):
 
     code = ErrorCode.UPLOAD_INCOMPLETE
     message = "the upload ended before its declared length"
+
+
+class CaseKeyMismatch(DomainError):
+    """The case key wraps of one epoch do not all commit to the same case key (their key
+    commitments differ; docs/protocol.md section 8)."""
+
+    code = ErrorCode.CASE_KEY_MISMATCH
+    message = "the case key wraps do not all commit to the same case key"

@@ -85,6 +85,9 @@ FLAGS: dict[str, str] = {
     "MalleableSignature": "Signature replaced by its (r, n - s) twin: verifies, same hash.",
     "WrongLink": "Opened for another link id than the record names.",
     "ReservedBits": "Base64url whose spare bits are not zero (a second encoding).",
+    "ModifiedCommitment": "The key commitment (case key wrap 0x0b) was changed.",
+    "CommitmentMismatch": "Signed and HPKE-valid, but the case key inside is not the one the "
+    "signed key commitment names: only the commitment check refuses it.",
 }
 
 
@@ -727,7 +730,7 @@ def gen_case_key_wrap() -> VectorFile:
     valid = []
     for label, recipient, epoch in (("dermatologist", derm_enc, 0), ("records key", records, 7)):
         ikm_e = rnd("ikm-e/case-" + label, 32)
-        rec = case_key.wrap_case_key_from_parts(
+        rec = case_key.wrap_legacy_case_key_from_parts(
             ck,
             case_id=case_id,
             epoch=epoch,
@@ -806,6 +809,216 @@ def gen_case_key_wrap() -> VectorFile:
         False,
         **kp_fields("wrapper_signing", other),
     )
+    return f
+
+
+COMMITTED_WRAP_FIELDS = [
+    ("case_id", 3, 16),
+    ("epoch", 19, 4),
+    ("recipient_key_id", 23, 16),
+    ("wrapper_user_id", 39, 16),
+    ("wrapper_key_id", 55, 16),
+    ("commitment", 71, 32),
+    ("enc", 103, 65),
+    ("ciphertext", 168, 32),
+    ("tag", 200, 16),
+    ("signature", 216, 64),
+]
+
+
+def _forge_committed_wrap(
+    sealed_key: bytes,
+    commitment: bytes,
+    *,
+    case_id: uuid.UUID,
+    epoch: int,
+    recipient: account.KeyPair,
+    wrapper_user_id: uuid.UUID,
+    wrapper: account.KeyPair,
+    ikm_e: bytes,
+) -> bytes:
+    """A well-formed, correctly signed 0x0b record whose commitment is chosen freely: what a
+    malicious wrapper can make. HPKE opens it; only the commitment check refuses it."""
+    header = (
+        bytes((1, 1, 0x0B))
+        + case_id.bytes
+        + epoch.to_bytes(4, "big")
+        + recipient.key_id
+        + wrapper_user_id.bytes
+        + wrapper.key_id
+        + commitment
+    )
+    info = b"dermline/v1/case-key\x00" + case_id.bytes + epoch.to_bytes(4, "big")
+    enc, ct = primitives_hpke.seal_base(
+        recipient.public_key, info + recipient.key_id, header, sealed_key, ikm_e=ikm_e
+    )
+    body = header + enc + ct
+    return body + p256_sign(wrapper.private_key, b"dermline/v1/sig/case-key-wrap\x00" + body)
+
+
+def gen_case_key_wrap_committed() -> VectorFile:
+    f = VectorFile(
+        "case_key_wrap_committed",
+        "Committed case key wrap records (type 0x0b): the 0x06 record plus a signed key "
+        "commitment HMAC-SHA256(CK, 'dermline/v1/case-key-commitment' 0x00 case id epoch) "
+        "in the clear header; the opener refuses a key that does not match it: "
+        "crypto.case_key.",
+    )
+    group = "CommittedCaseKeyWrap"
+    case_id = rid("case/1")
+    gp_user = rid("user/gp")
+    gp_sig = key_pair("gp-signing")
+    derm_enc = key_pair("derm-encryption")
+    records = key_pair("practice-records")
+    ck = rnd("case-key/1", 32)
+    other_ck = rnd("case-key/other", 32)
+    valid = []
+    for label, recipient, epoch in (("dermatologist", derm_enc, 0), ("records key", records, 7)):
+        ikm_e = rnd("ikm-e/committed-case-" + label, 32)
+        rec = case_key.wrap_case_key_from_parts(
+            ck,
+            case_id=case_id,
+            epoch=epoch,
+            recipient_public_key=recipient.public_key,
+            wrapper_user_id=gp_user,
+            wrapper_signing_key=gp_sig,
+            ikm_e=ikm_e,
+        )
+        base = {
+            "case_id": str(case_id),
+            "epoch": epoch,
+            "case_key": ck.hex(),
+            "commitment": case_key.case_key_commitment(ck, case_id=case_id, epoch=epoch).hex(),
+            **kp_fields("recipient", recipient),
+            "wrapper_user_id": str(gp_user),
+            **kp_fields("wrapper_signing", gp_sig),
+            "ikm_e": ikm_e.hex(),
+        }
+        f.add(
+            group,
+            "valid",
+            f"wrapped to the {label}, epoch {epoch}",
+            ["Normal"],
+            **base,
+            record=rec.hex(),
+            header_parses=True,
+            signature_verifies=True,
+        )
+        valid.append((base, rec))
+    base, rec = valid[0]
+
+    def add(
+        comment: str, flags: list[str], bad: bytes, parses: bool, verifies: bool, **over: Any
+    ) -> None:
+        f.add(
+            group,
+            "invalid",
+            comment,
+            flags,
+            **{**base, **over},
+            record=bad.hex(),
+            header_parses=parses,
+            signature_verifies=verifies,
+        )
+
+    for comment, flags, bad in prefix_mutations(rec):
+        add(comment, flags, bad, False, False)
+    sig_flags = {
+        "commitment": "ModifiedCommitment",
+        "ciphertext": "ModifiedCiphertext",
+        "tag": "ModifiedTag",
+        "signature": "ModifiedSignature",
+    }
+    for comment, flags, bad in field_mutations(rec, COMMITTED_WRAP_FIELDS, sig_flags):
+        add(comment, flags, bad, True, False)
+    for name, offset, length in COMMITTED_WRAP_FIELDS:
+        if name in ("wrapper_key_id", "signature"):
+            continue
+        body = flip(rec[:216], offset + length - 1)
+        resigned = body + p256_sign(gp_sig.private_key, b"dermline/v1/sig/case-key-wrap\x00" + body)
+        flags = ["Resigned", "ModifiedCommitment"] if name == "commitment" else ["Resigned"]
+        add(f"{name} modified, re-signed by the wrapper", flags, resigned, True, True)
+    forged = [
+        (
+            "another case key inside than the one the signed commitment names",
+            other_ck,
+            case_key.case_key_commitment(ck, case_id=case_id, epoch=0),
+            ck,
+        ),
+        (
+            "the signed commitment names another case key than the one inside",
+            ck,
+            case_key.case_key_commitment(other_ck, case_id=case_id, epoch=0),
+            other_ck,
+        ),
+        (
+            "commitment of the right key, but for another case",
+            ck,
+            case_key.case_key_commitment(ck, case_id=rid("case/2"), epoch=0),
+            ck,
+        ),
+        (
+            "commitment of the right key, but for another epoch",
+            ck,
+            case_key.case_key_commitment(ck, case_id=case_id, epoch=1),
+            ck,
+        ),
+    ]
+    for comment, sealed, commitment, shown in forged:
+        bad = _forge_committed_wrap(
+            sealed,
+            commitment,
+            case_id=case_id,
+            epoch=0,
+            recipient=derm_enc,
+            wrapper_user_id=gp_user,
+            wrapper=gp_sig,
+            ikm_e=rnd("ikm-e/forged/" + comment, 32),
+        )
+        add(
+            comment,
+            ["CommitmentMismatch"],
+            bad,
+            True,
+            True,
+            case_key=shown.hex(),
+            commitment=commitment.hex(),
+        )
+    add("expected case id differs", ["WrongContext"], rec, True, True, case_id=str(rid("case/2")))
+    add("expected epoch differs", ["WrongContext"], rec, True, True, epoch=1)
+    add(
+        "opened by the records key, wrapped to the dermatologist",
+        ["WrongRecipient"],
+        rec,
+        True,
+        True,
+        **kp_fields("recipient", records),
+    )
+    add(
+        "checked against another signing key",
+        ["WrongSigner"],
+        rec,
+        True,
+        False,
+        **kp_fields("wrapper_signing", key_pair("derm-signing")),
+    )
+    # Type confusion between the two wrap records: relabelled and re-signed, the lengths no
+    # longer match the type, so neither parses.
+    legacy = case_key.wrap_legacy_case_key_from_parts(
+        ck,
+        case_id=case_id,
+        epoch=0,
+        recipient_public_key=derm_enc.public_key,
+        wrapper_user_id=gp_user,
+        wrapper_signing_key=gp_sig,
+        ikm_e=rnd("ikm-e/committed-case-dermatologist", 32),
+    )
+    for comment, body in (
+        ("legacy 0x06 record relabelled 0x0b and re-signed", set_byte(legacy, 2, 0x0B)[:184]),
+        ("this record relabelled 0x06 and re-signed", set_byte(rec, 2, 0x06)[:216]),
+    ):
+        resigned = body + p256_sign(gp_sig.private_key, b"dermline/v1/sig/case-key-wrap\x00" + body)
+        add(comment, ["WrongRecordType"], resigned, False, False)
     return f
 
 
@@ -1207,6 +1420,54 @@ def gen_content() -> VectorFile:
         "SchemaViolation",
     )
     bad(T.TEXT, b"", "empty body", "InvalidJson")
+    # Added later (vectors are never reshaped, so new cases go at the end): a photo
+    # reference that carries its thumbnail, the patient drop's thumbnail shape.
+    thumbnail: dict[str, Any] = {
+        "attachment_id": str(rid("attachment/1/thumbnail")),
+        "file_key": base64.urlsafe_b64encode(rnd("file-key/attachment/1/thumbnail", 32))
+        .rstrip(b"=")
+        .decode("ascii"),
+        "ciphertext_sha256": hashlib.sha256(b"example thumbnail").hexdigest(),
+        "ciphertext_size": 23_456,
+    }
+    with_thumb = {**photo, "thumbnail": thumbnail}
+    f.add(
+        "ContentBody",
+        "valid",
+        "photo_reference with thumbnail",
+        ["Canonical"],
+        content_type=int(T.PHOTO_REFERENCE),
+        body=content.encode_content(T.PHOTO_REFERENCE, with_thumb).hex(),
+        decoded={**with_thumb, "v": 1},
+    )
+    bad(
+        T.PHOTO_REFERENCE,
+        {**with_thumb, "v": 1, "thumbnail": {**thumbnail, "file_key": thumbnail["file_key"][:-1]}},
+        "thumbnail file key of 42 characters (not 32 bytes)",
+        "SchemaViolation",
+    )
+    bad(
+        T.PHOTO_REFERENCE,
+        {
+            **with_thumb,
+            "v": 1,
+            "thumbnail": {**thumbnail, "attachment_id": photo["attachment_id"]},
+        },
+        "thumbnail attachment id equal to the photo's",
+        "SchemaViolation",
+    )
+    bad(
+        T.PHOTO_REFERENCE,
+        {**with_thumb, "v": 1, "thumbnail": {**thumbnail, "media_type": "image/jpeg"}},
+        "unknown field inside the thumbnail",
+        "SchemaViolation",
+    )
+    bad(
+        T.PHOTO_REFERENCE,
+        {**with_thumb, "v": 1, "thumbnail": None},
+        "thumbnail null (absent is the only way to say none)",
+        "SchemaViolation",
+    )
     return f
 
 
@@ -1571,6 +1832,7 @@ GENERATORS: list[Callable[[], VectorFile]] = [
     gen_private_key_seal,
     gen_key_id,
     gen_case_key_wrap,
+    gen_case_key_wrap_committed,
     gen_envelope,
     gen_content,
     gen_attachment,

@@ -241,6 +241,26 @@ class RevokedCount(Model):
     revoked: int
 
 
+class InviteSummaryOut(Model):
+    """An invite as its organisation's admins see it. ``invite_id`` is the hex of the
+    token's SHA-256 (the token itself is never shown again)."""
+
+    invite_id: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    org_id: str
+    role: Role
+    login_name: str | None
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    created_by: str | None
+    used_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+    status: Literal["pending", "used", "revoked", "expired"]
+
+
+class InviteSummaryList(Model):
+    invites: list[InviteSummaryOut]
+
+
 # ---------------------------------------------------------------- cases
 
 
@@ -256,7 +276,19 @@ class CreateCaseRequest(Model):
     service_id: Id
     priority: Literal["routine", "urgent"]
     participants: Annotated[list[Id], Field(min_length=1, max_length=200)]
-    case_keys: Annotated[list[WrappedKeyIn], Field(min_length=2, max_length=202)]
+    case_keys: Annotated[
+        list[WrappedKeyIn],
+        Field(
+            min_length=2,
+            max_length=202,
+            description=(
+                "The epoch-0 case key wrapped (record type 0x0b, signed by the caller) to every"
+                " participant and to the practice's records key. All wraps must carry the same"
+                " key commitment: otherwise 422 case_key_mismatch. Legacy 0x06 wraps are"
+                " refused (422 validation_failed)."
+            ),
+        ),
+    ]
     draft: bool = False
 
 

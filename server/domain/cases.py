@@ -11,6 +11,10 @@ Rules
   lost), each wrap signed by the creating GP. The server checks this from the wraps' clear
   headers (``crypto.case_key.parse_case_key_wrap_header`` / ``verify_case_key_wrap``)
   without any key; a case without the records-key wrap is refused.
+* Every wrap of the epoch must be a committed wrap (type 0x0b) and all must carry the same
+  key commitment (docs/protocol.md section 8), so the records key and every participant are
+  given the same case key: ``case_key_mismatch`` otherwise. Legacy 0x06 wraps (no
+  commitment) are refused for new cases; stored ones are still served to their readers.
 * Participants at creation are the GP and the service dermatologists the GP addressed
   (their public keys come from the service directory); the claim picks the responder.
 * Messages are appended with the client's message id (idempotent) and a per-case sequence
@@ -59,6 +63,7 @@ from server.domain.policy import (
     check_queue,
 )
 from server.errors import (
+    CaseKeyMismatch,
     Conflict,
     Forbidden,
     InvalidInput,
@@ -286,7 +291,8 @@ class CaseService:
         users: dict[str, storage.User],
         records_key: bytes,
     ) -> list[storage.WrappedCaseKey]:
-        """Every participant and the records key get exactly one valid epoch-0 wrap."""
+        """Every participant and the records key get exactly one valid epoch-0 wrap, and all
+        the wraps commit to the same case key."""
         try:
             case_uuid = uuid.UUID(req.case_id)
             creator_uuid = uuid.UUID(creator.user_id)
@@ -295,6 +301,7 @@ class CaseService:
         now = self._clock.now()
         out: list[storage.WrappedCaseKey] = []
         seen: set[tuple[str, str]] = set()
+        commitments: set[bytes] = set()
         for wrap in req.case_keys:
             try:
                 header = verify_case_key_wrap(wrap.wrapped_key, creator.signing_public_key)
@@ -306,6 +313,10 @@ class CaseService:
                 or header.wrapper_user_id != creator_uuid
             ):
                 raise InvalidInput("a case key wrap is for another case, epoch or wrapper")
+            if header.commitment is None:
+                # Legacy 0x06: commits to nothing, so the wraps could hold different keys.
+                raise InvalidInput("case key wraps must carry a key commitment (type 0x0b)")
+            commitments.add(header.commitment)
             if wrap.recipient_kind == "organisation":
                 if wrap.recipient_id != req.practice_id:
                     raise InvalidInput("case keys are wrapped to the practice's records key only")
@@ -330,6 +341,9 @@ class CaseService:
                     now,
                 )
             )
+        if len(commitments) > 1:
+            # The records key or a participant would be given another key than the rest.
+            raise CaseKeyMismatch()
         if ("organisation", req.practice_id) not in seen:
             # DESIGN section 3: every case key is also wrapped to the records key.
             raise InvalidInput("the case key must be wrapped to the practice's records key")

@@ -11,6 +11,7 @@ checked by verification, not by comparing bytes.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -33,6 +34,7 @@ from crypto import (
     recovery_key,
     usk,
 )
+from crypto.errors import ContentError
 from crypto.primitives import chunked, ecc, hpke
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -333,6 +335,144 @@ def test_content_encoding_is_identical() -> None:
     py = content.encode_content(content.ContentType.CLINICAL_HISTORY, body)
     out = ts("encode_content", content_type=2, decoded=body)
     assert out["body"] == py.hex()
+
+
+def _b64(key: bytes) -> str:
+    return base64.urlsafe_b64encode(key).rstrip(b"=").decode("ascii")
+
+
+def test_photo_reference_with_thumbnail_both_ways() -> None:
+    """A photo and its thumbnail, each its own attachment, named by ONE signed photo_reference:
+    written by the browser port and opened by Python, then the reverse."""
+    case_id, ck = uuid.uuid4(), rnd(32)
+    sender, sender_user = account.generate_key_pair(), uuid.uuid4()
+    photo, thumb = rnd(70_000), rnd(3_000)
+
+    # Browser writes: both attachments, the reference body, the signed envelope.
+    keys = {name: attachment.new_file_key() for name in ("photo", "thumb")}
+    enc = {
+        name: ts("encrypt_attachment", file_key=keys[name].hex(), plaintext=data.hex())
+        for name, data in (("photo", photo), ("thumb", thumb))
+    }
+    ids = {"photo": str(uuid.uuid4()), "thumb": str(uuid.uuid4())}
+    body: dict[str, Any] = {
+        "attachment_id": ids["photo"],
+        "file_key": _b64(keys["photo"]),
+        "ciphertext_sha256": enc["photo"]["sha256"],
+        "ciphertext_size": enc["photo"]["size"],
+        "media_type": "image/jpeg",
+        "tag": "dermoscopic",
+        "body_site": "left forearm",
+        "thumbnail": {
+            "attachment_id": ids["thumb"],
+            "file_key": _b64(keys["thumb"]),
+            "ciphertext_sha256": enc["thumb"]["sha256"],
+            "ciphertext_size": enc["thumb"]["size"],
+        },
+    }
+    ts_body = ts("encode_content", content_type=3, decoded=body)["body"]
+    assert ts_body == content.encode_content(content.ContentType.PHOTO_REFERENCE, body).hex()
+    out = ts(
+        "seal_message",
+        body=ts_body,
+        case_key=ck.hex(),
+        case_id=str(case_id),
+        epoch=0,
+        client_message_id=str(uuid.uuid4()),
+        sender_user_id=str(sender_user),
+        sender_signing_private_key=sender.private_key.hex(),
+        content_type=3,
+        previous_hash=envelope.GENESIS_HASH.hex(),
+    )
+    opened = envelope.open_message(
+        bytes.fromhex(out["record"]),
+        case_key=ck,
+        case_id=case_id,
+        epoch=0,
+        sender_signing_public_key=sender.public_key,
+    )
+    assert opened.header.content_type == content.ContentType.PHOTO_REFERENCE
+    ref = content.decode_photo_reference(opened.body)
+    assert ref.thumbnail is not None and str(ref.thumbnail.attachment_id) == ids["thumb"]
+    assert (
+        attachment.decrypt_attachment(
+            ref.thumbnail.file_key,
+            bytes.fromhex(enc["thumb"]["record"]),
+            expected_sha256=ref.thumbnail.ciphertext_sha256,
+        )
+        == thumb
+    )
+    assert (
+        attachment.decrypt_attachment(
+            ref.file_key,
+            bytes.fromhex(enc["photo"]["record"]),
+            expected_sha256=ref.ciphertext_sha256,
+        )
+        == photo
+    )
+
+    # Python writes; the browser port opens the envelope, reads the thumbnail and decrypts it.
+    t_key = attachment.new_file_key()
+    t_rec, t_sha = attachment.encrypt_attachment(t_key, thumb)
+    p_key = attachment.new_file_key()
+    p_rec, p_sha = attachment.encrypt_attachment(p_key, photo)
+    py_ref = content.PhotoReference(
+        attachment_id=uuid.uuid4(),
+        file_key=p_key,
+        ciphertext_sha256=p_sha,
+        ciphertext_size=len(p_rec),
+        media_type="image/jpeg",
+        tag="close_up",
+        body_site="back",
+        caption="ruler",
+        thumbnail=content.PhotoThumbnail(
+            attachment_id=uuid.uuid4(),
+            file_key=t_key,
+            ciphertext_sha256=t_sha,
+            ciphertext_size=len(t_rec),
+        ),
+    )
+    rec = envelope.seal_message(
+        content.encode_photo_reference(py_ref),
+        case_key=ck,
+        case_id=case_id,
+        epoch=0,
+        client_message_id=uuid.uuid4(),
+        sender_user_id=sender_user,
+        sender_signing_key=sender,
+        content_type=content.ContentType.PHOTO_REFERENCE,
+        previous_hash=envelope.GENESIS_HASH,
+    )
+    out = ts(
+        "open_message",
+        record=rec.hex(),
+        case_key=ck.hex(),
+        case_id=str(case_id),
+        epoch=0,
+        sender_signing_public_key=sender.public_key.hex(),
+    )
+    decoded = ts("decode_content", content_type=3, body=out["body"])["decoded"]
+    assert py_ref.thumbnail is not None
+    assert decoded["thumbnail"] == {
+        "attachment_id": str(py_ref.thumbnail.attachment_id),
+        "file_key": _b64(t_key),
+        "ciphertext_sha256": t_sha.hex(),
+        "ciphertext_size": len(t_rec),
+    }
+    t = decoded["thumbnail"]
+    plain = ts(
+        "decrypt_attachment",
+        file_key=base64.urlsafe_b64decode(t["file_key"] + "=").hex(),
+        record=t_rec.hex(),
+        expected_sha256=t["ciphertext_sha256"],
+    )
+    assert plain["plaintext"] == thumb.hex()
+    # Both refuse a thumbnail that reuses the photo's attachment id.
+    same = {**decoded, "thumbnail": {**t, "attachment_id": decoded["attachment_id"]}}
+    raw = json.dumps(same).encode()
+    assert ts_error("decode_content", content_type=3, body=raw.hex()) == "ContentError"
+    with pytest.raises(ContentError):
+        content.decode_content(content.ContentType.PHOTO_REFERENCE, raw)
 
 
 def test_attachments_both_ways() -> None:

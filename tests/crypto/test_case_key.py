@@ -35,10 +35,15 @@ def test_round_trip(
 ) -> None:
     ck = case_key.generate_case_key()
     record = wrap(alice, bob, user_id, ck)
-    assert len(record) == case_key.CASE_KEY_WRAP_LENGTH
+    assert len(record) == case_key.COMMITTED_CASE_KEY_WRAP_LENGTH
     header = case_key.parse_case_key_wrap_header(record)
     assert header == case_key.CaseKeyWrapHeader(
-        CASE, 2, bob.encryption.key_id, user_id, alice.signing.key_id
+        CASE,
+        2,
+        bob.encryption.key_id,
+        user_id,
+        alice.signing.key_id,
+        case_key.case_key_commitment(ck, case_id=CASE, epoch=2),
     )
     assert case_key.verify_case_key_wrap(record, alice.signing.public_key) == header
     opened = case_key.open_case_key_wrap(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import uuid
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from crypto.content import (
     ContentType,
     PhotoReference,
+    PhotoThumbnail,
     decode_content,
     decode_photo_reference,
     encode_content,
@@ -33,6 +35,69 @@ def test_photo_reference_round_trip() -> None:
     with_caption = dataclasses.replace(REF, caption="ruler")
     assert decode_photo_reference(encode_photo_reference(with_caption)) == with_caption
     assert REF.file_key.hex() not in repr(REF)
+
+
+THUMB = PhotoThumbnail(
+    attachment_id=uuid.uuid4(),
+    file_key=bytes(range(100, 132)),
+    ciphertext_sha256=b"t" * 32,
+    ciphertext_size=20_000,
+)
+
+
+def test_photo_reference_with_thumbnail_round_trip() -> None:
+    ref = dataclasses.replace(REF, caption="ruler", thumbnail=THUMB)
+    data = encode_photo_reference(ref)
+    assert decode_photo_reference(data) == ref
+    body = decode_content(ContentType.PHOTO_REFERENCE, data)
+    assert body["thumbnail"] == {
+        "attachment_id": str(THUMB.attachment_id),
+        "file_key": "ZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXp7fH1-f4CBgoM",
+        "ciphertext_sha256": (b"t" * 32).hex(),
+        "ciphertext_size": 20_000,
+    }
+    # Without a thumbnail the field is absent, not null: old readers see the old body.
+    assert b"thumbnail" not in encode_photo_reference(REF)
+    assert decode_photo_reference(encode_photo_reference(REF)).thumbnail is None
+    text = repr(ref)
+    assert THUMB.file_key.hex()[:8] not in text and str(THUMB.attachment_id) in text
+
+
+def test_photo_reference_thumbnail_is_checked() -> None:
+    same_id = dataclasses.replace(THUMB, attachment_id=REF.attachment_id)
+    with pytest.raises(ValueError):
+        encode_photo_reference(dataclasses.replace(REF, thumbnail=same_id))
+    with pytest.raises(ValueError):
+        encode_photo_reference(
+            dataclasses.replace(REF, thumbnail=dataclasses.replace(THUMB, file_key=b"k" * 31))
+        )
+    with pytest.raises(ValueError):
+        encode_photo_reference(
+            dataclasses.replace(REF, thumbnail=dataclasses.replace(THUMB, ciphertext_size=-1))
+        )
+    with pytest.raises(TypeError):
+        encode_photo_reference(
+            dataclasses.replace(REF, thumbnail={"attachment_id": "x"})  # type: ignore[arg-type]
+        )
+    good = decode_content(
+        ContentType.PHOTO_REFERENCE,
+        encode_photo_reference(dataclasses.replace(REF, thumbnail=THUMB)),
+    )
+    # The generic decoder applies the same rules as the typed one.
+    for bad_thumb in (
+        {**good["thumbnail"], "attachment_id": good["attachment_id"]},
+        {**good["thumbnail"], "media_type": "image/jpeg"},
+        {k: v for k, v in good["thumbnail"].items() if k != "ciphertext_size"},
+        "not an object",
+    ):
+        raw = json.dumps({**good, "thumbnail": bad_thumb}).encode()
+        with pytest.raises(ContentError):
+            decode_content(ContentType.PHOTO_REFERENCE, raw)
+        with pytest.raises(ContentError):
+            decode_photo_reference(raw)
+    # The cross-field rule applies to photo references only: elsewhere "thumbnail" is unknown.
+    with pytest.raises(ValueError):
+        encode_content(ContentType.TEXT, {"text": "x", "thumbnail": good["thumbnail"]})
 
 
 def test_encode_refuses_invalid_bodies() -> None:

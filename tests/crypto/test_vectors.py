@@ -42,6 +42,7 @@ FILES = [
     "private_key_seal.json",
     "key_id.json",
     "case_key_wrap.json",
+    "case_key_wrap_committed.json",
     "envelope.json",
     "content.json",
     "attachment.json",
@@ -285,7 +286,7 @@ def test_case_key_wrap(t: dict[str, Any]) -> None:
     recipient = pair(t, "recipient")
     wrapper = pair(t, "wrapper_signing")
     if t["result"] == "valid":
-        built = case_key.wrap_case_key_from_parts(
+        built = case_key.wrap_legacy_case_key_from_parts(
             h(t["case_key"]),
             case_id=u(t["case_id"]),
             epoch=t["epoch"],

@@ -5,20 +5,30 @@
  * the clinical history as the first message, sealed and signed on this device. Reading a case
  * opens the reader's own wrap (verifying the wrapper's signature with the key the server lists
  * for that participant) and then every message, each verified against its sender's key.
+ *
+ * Key commitment (docs/protocol.md section 8): every wrap is a 0x0b record whose signed header
+ * commits to the case key; the server refuses a case whose wraps commit to different keys,
+ * openCaseKeyWrap refuses a key that its wrap's commitment does not name, and openMessages /
+ * openOutcome check the key they are given (CaseView keeps it across refreshes) against that
+ * commitment again before decrypting anything with it.
  */
 import type { CaseDetail, NewCaseRequest, OutcomeCodes, Participant, Person, ThreadMessage } from "./api";
 import {
   ContentType,
   GENESIS_HASH,
+  caseKeyCommitment,
+  caseKeyMatchesCommitment,
   decodeContent,
   decodePhotoReference,
   decryptAttachment,
   encodeContent,
+  equalBytes,
   generateCaseKey,
   keyId,
   messageHash,
   openCaseKeyWrap,
   openMessage,
+  parseCaseKeyWrapHeader,
   parseMessageHeader,
   sealMessage,
   signingIdentity,
@@ -79,6 +89,13 @@ export async function buildNewCase(
     ];
     for (const d of p.dermatologists) {
       caseKeys.push({ recipientKind: "user", recipientId: d.userId, wrappedKey: await wrapTo(d.encryptionPublicKey) });
+    }
+    // Every wrap commits to this one key (the server checks the same; a bug here would
+    // otherwise leave the records key or a dermatologist with another key).
+    const commitment = await caseKeyCommitment(caseKey, { caseId, epoch: 0 });
+    for (const k of caseKeys) {
+      const c = parseCaseKeyWrapHeader(k.wrappedKey).commitment;
+      if (c === null || !equalBytes(c, commitment)) throw new Error("a case key wrap does not commit to the case key");
     }
     const clientMsgId = crypto.randomUUID();
     const envelope = await sealMessage(encodeHistory(p.history), {
@@ -143,11 +160,28 @@ export async function openMyCaseKey(keys: UnlockedKeys, detail: CaseDetail): Pro
       keyId: await keyId(keys.encryption.publicKey),
     },
     wrapperSigningPublicKey: creator.signingPublicKey,
+    wrapperUserId: creator.userId,
   });
+}
+
+/**
+ * Before decrypting with a case key: it must be the key that the signed commitment of each of
+ * my epoch-0 wraps in the detail names (legacy 0x06 wraps carry none). openMyCaseKey checked
+ * this at unwrap time; this holds a key kept since then to the same rule.
+ */
+export async function checkCaseKeyCommitment(caseKey: Uint8Array, detail: CaseDetail): Promise<void> {
+  for (const k of detail.caseKeys) {
+    if (k.epoch !== 0) continue;
+    const commitment = parseCaseKeyWrapHeader(k.wrappedKey).commitment;
+    if (commitment !== null && !(await caseKeyMatchesCommitment(caseKey, commitment, { caseId: detail.case.caseId, epoch: 0 }))) {
+      throw new Error("the case key does not match the case's key commitment");
+    }
+  }
 }
 
 /** Every message opened with the case key, each verified against its sender's listed key. */
 export async function openMessages(caseKey: Uint8Array, detail: CaseDetail, messages: ThreadMessage[]): Promise<{ entries: OpenedEntry[]; lastHash: Uint8Array }> {
+  await checkCaseKeyCommitment(caseKey, detail);
   const byId = new Map(detail.participants.map((p) => [p.userId, p]));
   const entries: OpenedEntry[] = [];
   let lastHash: Uint8Array = GENESIS_HASH;
@@ -241,6 +275,7 @@ export async function openOutcome(caseKey: Uint8Array, detail: CaseDetail): Prom
   if (!o) return null;
   const author = detail.participants.find((p) => p.userId === o.authorId);
   if (!author) throw new Error("the outcome's author is not a participant");
+  await checkCaseKeyCommitment(caseKey, detail);
   const opened = await openMessage(o.payload, {
     caseKey,
     caseId: detail.case.caseId,

@@ -2,19 +2,20 @@
  * Photos in a case thread (issue 6): sealing, thumbnails, upload with retry, retake requests.
  *
  * Each photo travels as TWO encrypted attachments, each with a fresh file key (crypto
- * attachment format, docs/api.md "Photos"): the 320 px thumbnail and the 2048 px photo. Each
- * has its own signed `photo_reference` message (content type 3); the thumbnail's reference comes
- * first, so a thread lists small downloads and fetches a full photo only when it is opened.
+ * attachment format, docs/api.md "Photos"): the 320 px thumbnail and the 2048 px photo. ONE
+ * signed `photo_reference` message (content type 3) names both: the photo's fields, and the
+ * thumbnail's in its `thumbnail` object (crypto/content.py, docs/protocol.md). The thread shows
+ * the thumbnail and fetches the full photo only when it is opened. Because one signature covers
+ * both, no reader has to pair messages or decide whom to trust for a pairing. "Send anyway"
+ * despite a quality warning is recorded in the `caption`, inside the same signed message.
  *
- * The `photo_reference` schema (crypto/content.py) has no thumbnail field and refuses unknown
- * fields, so the link is carried in the thumbnail's `media_type` with MIME parameters
- * (RFC 2045 section 5.1): `image/jpeg; dermline-role=thumbnail; for=<photo attachment id>`.
- * The full photo's reference is an ordinary one (a client that does not know the convention
- * shows the thumbnail as one more small photo; nothing is lost). "Send anyway" despite a quality
- * warning is recorded in the full photo's `caption`, inside the encrypted, signed message.
+ * Earlier versions of this client posted the thumbnail as a reference of its own, linked by its
+ * `media_type`: `image/jpeg; dermline-role=thumbnail; for=<photo attachment id>`. Nothing writes
+ * that any more, but threads holding such pairs still render: {@link threadPhotos} hides those
+ * references and uses one as the thumbnail of its photo only if the photo's sender sent it.
  */
 import { ApiError, ServerUnavailable } from "./api";
-import { ContentType, encodeContent, encodePhotoReference, encryptAttachment, messageHash, newFileKey, sealMessage, signingIdentity, type Body } from "./cryptoFacade";
+import { ContentType, decodePhotoReference, decryptAttachment, encodeContent, encodePhotoReference, encryptAttachment, messageHash, newFileKey, sealMessage, signingIdentity, type Body } from "./cryptoFacade";
 import type { UnlockedKeys } from "./session";
 
 export type PhotoTag = "locator" | "close_up" | "dermoscopic";
@@ -41,19 +42,67 @@ export interface SealedUpload {
   sha256: Uint8Array;
 }
 
-const THUMB_PREFIX = "image/jpeg; dermline-role=thumbnail; for=";
+/** The legacy link (read only): a thumbnail's own reference named its photo in media_type. */
+const LEGACY_THUMB_PREFIX = "image/jpeg; dermline-role=thumbnail; for=";
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-export function thumbnailMediaType(photoAttachmentId: string): string {
-  if (!UUID_RE.test(photoAttachmentId)) throw new TypeError("photoAttachmentId must be a lower-case UUID");
-  return THUMB_PREFIX + photoAttachmentId;
+/**
+ * For a LEGACY thumbnail reference (an old client's separate message), the photo attachment id
+ * it points at; null for an ordinary photo reference. New messages never carry this link.
+ */
+export function thumbnailTarget(mediaType: unknown): string | null {
+  if (typeof mediaType !== "string" || !mediaType.startsWith(LEGACY_THUMB_PREFIX)) return null;
+  const id = mediaType.slice(LEGACY_THUMB_PREFIX.length);
+  return UUID_RE.test(id) ? id : null;
 }
 
-/** The photo attachment id a thumbnail reference points at, or null for an ordinary photo. */
-export function thumbnailTarget(mediaType: unknown): string | null {
-  if (typeof mediaType !== "string" || !mediaType.startsWith(THUMB_PREFIX)) return null;
-  const id = mediaType.slice(THUMB_PREFIX.length);
-  return UUID_RE.test(id) ? id : null;
+/** A photo as a thread shows it. */
+export interface ThreadPhoto {
+  /** The full photo's reference body: the viewer, side-by-side review and retakes use it. */
+  body: Body;
+  /** An old client's separate thumbnail reference for it, used only when `body` has none. */
+  legacyThumbnail?: Body;
+}
+
+/**
+ * The photos of a thread, in thread order, one per full photo. A photo's thumbnail is the one
+ * inside its own signed reference (`body.thumbnail`). For old threads, a legacy thumbnail
+ * reference (see {@link thumbnailTarget}) is hidden from the list and serves as the thumbnail of
+ * the photo it names only if that photo has none of its own and the same participant sent both,
+ * so one participant cannot dress another's photo with a different picture.
+ */
+export function threadPhotos(
+  entries: readonly { contentType: number; body: Body; sender: { userId: string } | null }[],
+): ThreadPhoto[] {
+  const legacy = new Map<string, { body: Body; sender: string | undefined }>();
+  const photos: { body: Body; sender: string | undefined }[] = [];
+  for (const m of entries) {
+    if (m.contentType !== ContentType.PHOTO_REFERENCE) continue;
+    const target = thumbnailTarget(m.body.media_type);
+    if (target === null) photos.push({ body: m.body, sender: m.sender?.userId });
+    else if (!legacy.has(target)) legacy.set(target, { body: m.body, sender: m.sender?.userId });
+  }
+  return photos.map(({ body, sender }) => {
+    if (body.thumbnail !== undefined) return { body };
+    const t = legacy.get(String(body.attachment_id));
+    return t !== undefined && t.sender !== undefined && t.sender === sender ? { body, legacyThumbnail: t.body } : { body };
+  });
+}
+
+/**
+ * Download, hash-check and decrypt the thumbnail named inside a photo reference body; null if
+ * the reference has no thumbnail. The file key is wiped after use.
+ */
+export async function openThumbnail(download: (attachmentId: string) => Promise<Uint8Array>, body: Body): Promise<Uint8Array | null> {
+  const ref = decodePhotoReference(encodeContent(ContentType.PHOTO_REFERENCE, body));
+  ref.fileKey.fill(0);
+  const t = ref.thumbnail;
+  if (t === undefined) return null;
+  try {
+    return await decryptAttachment(t.fileKey, await download(t.attachmentId), t.ciphertextSha256);
+  } finally {
+    t.fileKey.fill(0);
+  }
 }
 
 export const QUALITY_REASON_TEXT: Record<string, string> = {
@@ -97,9 +146,10 @@ async function encryptOne(bytes: Uint8Array): Promise<{ upload: SealedUpload; fi
 }
 
 /**
- * Encrypt photos (thumbnail and full image, each with a fresh file key) and seal their reference
- * messages, chained from `previousHash`. File keys are wiped once sealed into the messages.
- * Returns the uploads (thumbnails first) and the messages in thread order.
+ * Encrypt photos (thumbnail and full image, each with a fresh file key) and seal ONE reference
+ * message per photo, its thumbnail inside, chained from `previousHash`. File keys are wiped once
+ * sealed into the messages. Returns the uploads (thumbnails first, so a thread can show them as
+ * soon as possible) and the messages in thread order.
  */
 export async function sealPhotos(
   keys: UnlockedKeys,
@@ -113,16 +163,7 @@ export async function sealPhotos(
     const full = await encryptOne(ph.jpeg);
     const thumb = await encryptOne(ph.thumbnail);
     try {
-      const thumbRef = encodePhotoReference({
-        attachmentId: thumb.upload.attachmentId,
-        fileKey: thumb.fileKey,
-        ciphertextSha256: thumb.upload.sha256,
-        ciphertextSize: thumb.size,
-        mediaType: thumbnailMediaType(full.upload.attachmentId),
-        tag: ph.tag,
-        bodySite: ph.bodySite,
-      });
-      const fullRef = encodePhotoReference({
+      const body = encodePhotoReference({
         attachmentId: full.upload.attachmentId,
         fileKey: full.fileKey,
         ciphertextSha256: full.upload.sha256,
@@ -131,12 +172,16 @@ export async function sealPhotos(
         tag: ph.tag,
         bodySite: ph.bodySite,
         ...(ph.caption ? { caption: ph.caption } : {}),
+        thumbnail: {
+          attachmentId: thumb.upload.attachmentId,
+          fileKey: thumb.fileKey,
+          ciphertextSha256: thumb.upload.sha256,
+          ciphertextSize: thumb.size,
+        },
       });
-      for (const body of [thumbRef, fullRef]) {
-        const m = await sealOne(keys, { caseKey: p.caseKey, caseId: p.caseId, epoch: 0, previousHash: previous, contentType: ContentType.PHOTO_REFERENCE, body });
-        previous = await messageHash(m.envelope);
-        messages.push(m);
-      }
+      const m = await sealOne(keys, { caseKey: p.caseKey, caseId: p.caseId, epoch: 0, previousHash: previous, contentType: ContentType.PHOTO_REFERENCE, body });
+      previous = await messageHash(m.envelope);
+      messages.push(m);
       thumbs.push(thumb.upload);
       fulls.push(full.upload);
     } finally {

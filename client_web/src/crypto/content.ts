@@ -8,6 +8,8 @@
  * identifiers lower-case hyphenated UUIDs. encodeContent writes sorted keys (by code point, as
  * Python's sort_keys), no spaces, raw UTF-8 (ensure_ascii=False), so both clients produce the
  * same bytes; decoders accept any key order and spacing. Schemas: see crypto/content.py.
+ * A photo_reference may carry its `thumbnail` ({attachment_id, file_key, ciphertext_sha256,
+ * ciphertext_size}, the patient drop's shape), whose attachment id must differ from the photo's.
  */
 import { fromBase64Url, fromHex, requireBytes, requireLength, toBase64Url, toHex, utf8 } from "./bytes";
 import { ContentError } from "./errors";
@@ -77,6 +79,14 @@ const object =
     return true;
   };
 
+/** A photo's thumbnail attachment: photo_reference and the patient drop's photo body. */
+const THUMBNAIL: Check = object({
+  attachment_id: uuid,
+  file_key: b64_32,
+  ciphertext_sha256: hex32,
+  ciphertext_size: size,
+});
+
 const SCHEMAS: Record<ContentType, Check> = {
   [ContentType.TEXT]: object({ text: string }),
   [ContentType.CLINICAL_HISTORY]: object(
@@ -103,7 +113,7 @@ const SCHEMAS: Record<ContentType, Check> = {
       tag: oneOf(["locator", "close_up", "dermoscopic"]),
       body_site: string,
     },
-    { caption: string },
+    { caption: string, thumbnail: THUMBNAIL },
   ),
   [ContentType.QUESTION]: object({ text: string }),
   [ContentType.RETAKE_REQUEST]: object(
@@ -136,12 +146,7 @@ const PATIENT_PHOTO: Check = object(
     body_site: string,
   },
   {
-    thumbnail: object({
-      attachment_id: uuid,
-      file_key: b64_32,
-      ciphertext_sha256: hex32,
-      ciphertext_size: size,
-    }),
+    thumbnail: THUMBNAIL,
     quality: object({ verdict: oneOf(["ok", "warn"]), reasons: listOf(string, 0) }),
     send_anyway_reason: string,
   },
@@ -157,7 +162,14 @@ function validateWith(check: Check, body: JsonValue): boolean {
 }
 
 function validate(contentType: ContentType, body: JsonValue): boolean {
-  return validateWith(SCHEMAS[contentType], body);
+  if (!validateWith(SCHEMAS[contentType], body)) return false;
+  // The one rule across fields: a photo's thumbnail is another attachment than the photo.
+  if (contentType === ContentType.PHOTO_REFERENCE) {
+    const b = body as Map<string, JsonValue>;
+    const t = b.get("thumbnail");
+    if (t instanceof Map && t.get("attachment_id") === b.get("attachment_id")) return false;
+  }
+  return true;
 }
 
 /** A plain JS value as produced by decodeContent and accepted by encodeContent. */
@@ -259,6 +271,14 @@ export function decodeContent(contentType: ContentType, data: Uint8Array): Body 
   }
 }
 
+/** A photo's thumbnail: its own attachment under its own file key (crypto/content.py). */
+export interface PhotoThumbnail {
+  attachmentId: string;
+  fileKey: Uint8Array;
+  ciphertextSha256: Uint8Array;
+  ciphertextSize: number;
+}
+
 export interface PhotoReference {
   attachmentId: string;
   fileKey: Uint8Array;
@@ -268,6 +288,8 @@ export interface PhotoReference {
   tag: "locator" | "close_up" | "dermoscopic";
   bodySite: string;
   caption?: string;
+  /** One signed message binds the photo and its thumbnail. */
+  thumbnail?: PhotoThumbnail;
 }
 
 export function encodePhotoReference(ref: PhotoReference): Uint8Array {
@@ -281,6 +303,15 @@ export function encodePhotoReference(ref: PhotoReference): Uint8Array {
     body_site: ref.bodySite,
   };
   if (ref.caption !== undefined) body.caption = ref.caption;
+  if (ref.thumbnail !== undefined) {
+    const t = ref.thumbnail;
+    body.thumbnail = {
+      attachment_id: uuidString(uuidBytes("thumbnail.attachmentId", t.attachmentId)),
+      file_key: toBase64Url(requireLength("thumbnail.fileKey", t.fileKey, 32)),
+      ciphertext_sha256: toHex(requireLength("thumbnail.ciphertextSha256", t.ciphertextSha256, 32)),
+      ciphertext_size: t.ciphertextSize,
+    };
+  }
   return encodeContent(ContentType.PHOTO_REFERENCE, body);
 }
 
@@ -296,6 +327,15 @@ export function decodePhotoReference(data: Uint8Array): PhotoReference {
     bodySite: b.body_site as string,
   };
   if (typeof b.caption === "string") ref.caption = b.caption;
+  const t = b.thumbnail as Body | undefined;
+  if (t !== undefined) {
+    ref.thumbnail = {
+      attachmentId: t.attachment_id as string,
+      fileKey: fromBase64Url(t.file_key as string),
+      ciphertextSha256: fromHex(t.ciphertext_sha256 as string),
+      ciphertextSize: t.ciphertext_size as number,
+    };
+  }
   return ref;
 }
 

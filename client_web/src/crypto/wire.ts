@@ -24,6 +24,7 @@ export const RecordType = {
   ATTACHMENT: 0x08,
   RECORDS_KEY_FILE: 0x09,
   PATIENT_DROP: 0x0a,
+  CASE_KEY_WRAP_COMMITTED: 0x0b,
 } as const;
 
 /** Internal: the bytes do not parse. Never escapes a public function. */

@@ -1,23 +1,24 @@
 /**
  * Photo messages of the app layer (issue 6): a case with photos built by the GP, opened by the
- * dermatologist through a simulated server: each photo has a thumbnail reference (first) that
- * points at its full photo, both attachments decrypt to the exact bytes with their hash checked,
- * "send anyway" is recorded in the signed caption; a retake request carries coded reasons;
- * uploads are retried on network and 5xx failures only, and a 409 after a lost answer counts as
- * stored. Plus the idle re-lock hook and the session's lock reasons.
+ * dermatologist through a simulated server: each photo is ONE signed reference that carries its
+ * thumbnail, both attachments decrypt to the exact bytes with their hash checked, "send anyway"
+ * is recorded in the signed caption; old threads' separate thumbnail references still pair with
+ * their photo (same sender only); a retake request carries coded reasons; uploads are retried
+ * on network and 5xx failures only, and a 409 after a lost answer counts as stored. Plus the
+ * idle re-lock hook and the session's lock reasons.
  */
 import { describe, expect, it, vi } from "vitest";
 import { ApiError, ServerUnavailable, type CaseDetail, type Participant, type Person, type ThreadMessage } from "../../src/app/api";
 import { buildNewCase, openMyCaseKey, openMessages, openPhoto } from "../../src/app/cases";
-import { sealPhotos, sealRetakeRequest, sendAnywayCaption, thumbnailMediaType, thumbnailTarget, uploadPhotos, withRetry } from "../../src/app/photos";
+import { openThumbnail, sealPhotos, sealRetakeRequest, sendAnywayCaption, threadPhotos, thumbnailTarget, uploadPhotos, withRetry } from "../../src/app/photos";
 import { IDLE_LOCK_MS, IDLE_TEST_KEY, Session, idleLockMs } from "../../src/app/session";
-import { ContentType, generateKeyPair } from "../../src/crypto/index";
+import { type Body, ContentType, generateKeyPair } from "../../src/crypto/index";
 import { history, user } from "../helpers/people";
 
 const bytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
 
 describe("photos in a case thread", () => {
-  it("thumbnail references point at their photo; both decrypt exactly; the send-anyway reason is signed", async () => {
+  it("one reference per photo carries its thumbnail; both decrypt exactly; the send-anyway reason is signed", async () => {
     const gp = await user();
     const derm = await user();
     const records = await generateKeyPair();
@@ -34,16 +35,16 @@ describe("photos in a case thread", () => {
     ];
     const made = await buildNewCase(gp.keys, { practiceId: "p1", recordsPublicKey: records.publicKey, serviceId: "svc", dermatologists: [dermPerson], priority: "routine", history, photos });
     expect(made.uploads).toHaveLength(4);
-    expect(made.photoMessages).toHaveLength(4);
+    expect(made.photoMessages).toHaveLength(2);
     // Thumbnails are uploaded first (small, so the thread shows something at once).
-    expect(made.uploads.slice(0, 2).map((u) => u.record.length < 10_000)).toEqual([true, true]);
+    expect(made.uploads.map((u) => u.record.length < 10_000)).toEqual([true, true, false, false]);
 
     const participants: Participant[] = [
       { userId: gp.keys.userId, role: "gp", displayName: "Dr GP", encryptionPublicKey: gp.enc.publicKey, signingPublicKey: gp.sig.publicKey },
       { ...dermPerson, role: "dermatologist" },
     ];
     const detail: CaseDetail = {
-      case: { caseId: made.request.caseId, practiceId: "p1", serviceId: "svc", createdBy: gp.keys.userId, state: "submitted", priority: "routine", updatedAt: "", outcomeCategory: null, lastSeq: 5, claimedBy: null },
+      case: { caseId: made.request.caseId, practiceId: "p1", serviceId: "svc", createdBy: gp.keys.userId, state: "submitted", priority: "routine", updatedAt: "", outcomeCategory: null, lastSeq: 3, claimedBy: null },
       participants,
       caseKeys: made.request.caseKeys.map((k) => ({ ...k, epoch: 0 })),
       outcome: null,
@@ -52,47 +53,88 @@ describe("photos in a case thread", () => {
     const caseKey = await openMyCaseKey(derm.keys, detail);
     const { entries } = await openMessages(caseKey, detail, msgs);
     const refs = entries.filter((e) => e.contentType === ContentType.PHOTO_REFERENCE);
-    expect(refs).toHaveLength(4);
-    // Order per photo: thumbnail reference, then the full photo's reference.
-    expect(thumbnailTarget(refs[0]!.body.media_type)).toBe(refs[1]!.body.attachment_id);
-    expect(thumbnailTarget(refs[1]!.body.media_type)).toBeNull();
-    expect(thumbnailTarget(refs[2]!.body.media_type)).toBe(refs[3]!.body.attachment_id);
-    expect(refs[1]!.body.caption).toBeUndefined();
-    expect(refs[3]!.body.caption).toBe("Sent despite a quality warning (blurred). Reason: Patient cannot return this week");
+    expect(refs).toHaveLength(2);
+    // Each reference names its photo (plain media type, no legacy link) and its thumbnail.
+    const ids = new Set(made.uploads.map((u) => u.attachmentId));
+    for (const [i, r] of refs.entries()) {
+      expect(r.body.media_type).toBe("image/jpeg");
+      expect(thumbnailTarget(r.body.media_type)).toBeNull();
+      const t = r.body.thumbnail as Body;
+      expect(Object.keys(t).sort()).toEqual(["attachment_id", "ciphertext_sha256", "ciphertext_size", "file_key"]);
+      expect(t.attachment_id).not.toBe(r.body.attachment_id);
+      expect(ids.has(String(t.attachment_id)) && ids.has(String(r.body.attachment_id))).toBe(true);
+      expect(t.attachment_id).toBe(made.uploads[i]!.attachmentId);
+      expect(t.ciphertext_size).toBe(made.uploads[i]!.record.length);
+    }
+    expect(refs[0]!.body.caption).toBeUndefined();
+    expect(refs[1]!.body.caption).toBe("Sent despite a quality warning (blurred). Reason: Patient cannot return this week");
+    expect(threadPhotos(entries)).toEqual(refs.map((r) => ({ body: r.body })));
 
     const store = new Map(made.uploads.map((u) => [u.attachmentId, u.record]));
     const download = async (id: string) => store.get(id)!;
-    expect((await openPhoto(download, refs[0]!.body)).jpeg).toEqual(photos[0]!.thumbnail);
-    expect((await openPhoto(download, refs[1]!.body)).jpeg).toEqual(photos[0]!.jpeg);
-    expect((await openPhoto(download, refs[3]!.body)).jpeg).toEqual(photos[1]!.jpeg);
-    // A server that swaps two attachments is caught by the hash in the signed reference.
-    await expect(openPhoto(async () => store.get(String(refs[3]!.body.attachment_id))!, refs[1]!.body)).rejects.toThrow();
+    expect(await openThumbnail(download, refs[0]!.body)).toEqual(photos[0]!.thumbnail);
+    expect(await openThumbnail(download, refs[1]!.body)).toEqual(photos[1]!.thumbnail);
+    expect((await openPhoto(download, refs[0]!.body)).jpeg).toEqual(photos[0]!.jpeg);
+    expect((await openPhoto(download, refs[1]!.body)).jpeg).toEqual(photos[1]!.jpeg);
+    const { thumbnail: _t, ...noThumb } = refs[0]!.body;
+    expect(await openThumbnail(download, noThumb)).toBeNull();
+    // A server that swaps two attachments is caught by the hash in the signed reference: the
+    // thumbnail of one photo served for another's, or the photo served for its own thumbnail.
+    const other = String((refs[1]!.body.thumbnail as Body).attachment_id);
+    await expect(openThumbnail(async () => store.get(other)!, refs[0]!.body)).rejects.toThrow();
+    await expect(openThumbnail(async () => store.get(String(refs[0]!.body.attachment_id))!, refs[0]!.body)).rejects.toThrow();
+    await expect(openPhoto(async () => store.get(String(refs[1]!.body.attachment_id))!, refs[0]!.body)).rejects.toThrow();
 
     // More photos later in the same case chain after the thread, and a retake request.
     const more = await sealPhotos(gp.keys, { caseKey, caseId: made.request.caseId, previousHash: (await openMessages(caseKey, detail, msgs)).lastHash, photos: [photos[0]!] });
+    expect(more.messages).toHaveLength(1);
+    expect(more.uploads).toHaveLength(2);
     const retake = await sealRetakeRequest(derm.keys, {
       caseKey,
       caseId: made.request.caseId,
       previousHash: more.lastHash,
-      attachmentIds: [String(refs[3]!.body.attachment_id)],
+      attachmentIds: [String(refs[1]!.body.attachment_id)],
       reasons: ["out_of_focus", "no_dermoscopic_image"],
       text: "Retake the dermoscopic photo in focus",
     });
-    const all = [...msgs, ...more.messages.map((m, i) => ({ seq: 6 + i, clientMsgId: m.clientMsgId, senderId: gp.keys.userId, envelope: m.envelope, createdAt: "" })), { seq: 8, clientMsgId: retake.clientMsgId, senderId: derm.keys.userId, envelope: retake.envelope, createdAt: "" }];
+    const all = [...msgs, ...more.messages.map((m, i) => ({ seq: 4 + i, clientMsgId: m.clientMsgId, senderId: gp.keys.userId, envelope: m.envelope, createdAt: "" })), { seq: 5, clientMsgId: retake.clientMsgId, senderId: derm.keys.userId, envelope: retake.envelope, createdAt: "" }];
     const opened = (await openMessages(caseKey, detail, all)).entries;
+    expect(threadPhotos(opened)).toHaveLength(3);
     expect(opened.at(-1)!.contentType).toBe(ContentType.RETAKE_REQUEST);
-    expect(opened.at(-1)!.body).toEqual({ v: 1, attachment_ids: [refs[3]!.body.attachment_id], reasons: ["out_of_focus", "no_dermoscopic_image"], text: "Retake the dermoscopic photo in focus" });
+    expect(opened.at(-1)!.body).toEqual({ v: 1, attachment_ids: [refs[1]!.body.attachment_id], reasons: ["out_of_focus", "no_dermoscopic_image"], text: "Retake the dermoscopic photo in focus" });
     await expect(sealRetakeRequest(derm.keys, { caseKey, caseId: made.request.caseId, previousHash: more.lastHash, attachmentIds: [], reasons: ["made_up"], text: "" })).rejects.toThrow(RangeError);
     await expect(sealRetakeRequest(derm.keys, { caseKey, caseId: made.request.caseId, previousHash: more.lastHash, attachmentIds: [], reasons: [], text: "" })).rejects.toThrow(RangeError);
   });
 
-  it("media-type convention and the send-anyway caption", () => {
+  it("old threads: a legacy thumbnail reference pairs with its photo only from the same sender", () => {
+    const ids = ["0b0a7f7e-3c1d-4c2e-9f00-1234567890a1", "0b0a7f7e-3c1d-4c2e-9f00-1234567890a2", "0b0a7f7e-3c1d-4c2e-9f00-1234567890a3"];
+    const legacy = (target: string, n: number): Body => ({ attachment_id: `1b0a7f7e-3c1d-4c2e-9f00-12345678900${n}`, media_type: `image/jpeg; dermline-role=thumbnail; for=${target}`, tag: "close_up", body_site: "arm" });
+    const photo = (id: string, extra: Body = {}): Body => ({ attachment_id: id, media_type: "image/jpeg", tag: "close_up", body_site: "arm", ...extra });
+    const gp = { userId: "gp" };
+    const derm = { userId: "derm" };
+    const entry = (body: Body, sender: { userId: string } | null, contentType: number = ContentType.PHOTO_REFERENCE) => ({ contentType, body, sender });
+    const embedded = photo(ids[2]!, { thumbnail: { attachment_id: "2b0a7f7e-3c1d-4c2e-9f00-123456789000" } });
+    const out = threadPhotos([
+      entry(legacy(ids[0]!, 1), gp), // the old pair: thumbnail first, then its photo
+      entry(photo(ids[0]!), gp),
+      entry(legacy(ids[1]!, 2), derm), // another participant's "thumbnail" for the GP's photo
+      entry(photo(ids[1]!), gp),
+      entry(legacy(ids[2]!, 3), gp), // a photo with its own thumbnail ignores a legacy one
+      entry(embedded, gp),
+      entry({ text: "hello" }, gp, ContentType.TEXT),
+      entry(legacy(ids[0]!, 4), gp), // a second legacy thumbnail for the same photo: ignored
+    ]);
+    expect(out).toEqual([{ body: photo(ids[0]!), legacyThumbnail: legacy(ids[0]!, 1) }, { body: photo(ids[1]!) }, { body: embedded }]);
+    // An unknown sender pairs with nothing.
+    expect(threadPhotos([entry(legacy(ids[0]!, 1), null), entry(photo(ids[0]!), null)])).toEqual([{ body: photo(ids[0]!) }]);
+  });
+
+  it("legacy media-type link and the send-anyway caption", () => {
     const id = "0b0a7f7e-3c1d-4c2e-9f00-1234567890ab";
-    expect(thumbnailTarget(thumbnailMediaType(id))).toBe(id);
+    expect(thumbnailTarget(`image/jpeg; dermline-role=thumbnail; for=${id}`)).toBe(id);
     expect(thumbnailTarget("image/jpeg")).toBeNull();
     expect(thumbnailTarget(`image/jpeg; dermline-role=thumbnail; for=${id}x`)).toBeNull();
     expect(thumbnailTarget(42)).toBeNull();
-    expect(() => thumbnailMediaType("not-a-uuid")).toThrow(TypeError);
     expect(() => sendAnywayCaption(["blurred"], "   ")).toThrow(RangeError);
     expect(sendAnywayCaption(["over_exposed", "framing"], " only photo possible ")).toBe("Sent despite a quality warning (too bright, lesion not centred). Reason: only photo possible");
   });

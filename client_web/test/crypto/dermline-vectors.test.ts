@@ -31,9 +31,16 @@ import {
   openCaseKeyWrap,
   parseCaseKeyWrapHeader,
   verifyCaseKeyWrap,
-  wrapCaseKeyFromParts,
+  wrapLegacyCaseKeyFromParts,
 } from "../../src/crypto/caseKey";
-import { decodeContent, encodeContent, type ContentType } from "../../src/crypto/content";
+import {
+  ContentType as CT,
+  decodeContent,
+  decodePhotoReference,
+  encodeContent,
+  encodePhotoReference,
+  type ContentType,
+} from "../../src/crypto/content";
 import {
   messageHash,
   openMessage,
@@ -99,6 +106,7 @@ interface VFile {
 const FILES = [
   "attachment.json",
   "case_key_wrap.json",
+  "case_key_wrap_committed.json", // client_web/test/crypto/caseKeyCommitted.test.ts
   "content.json",
   "envelope.json",
   "fake_salt.json",
@@ -358,13 +366,13 @@ describe("case_key_wrap.json", () => {
         wrapperUserId: s(t, "wrapper_user_id"),
         ikmE: hx(t, "ikm_e"),
       };
-      expect(toHex(await wrapCaseKeyFromParts(hx(t, "case_key"), { ...params, wrapper: wrapperOf(t) }))).toBe(t.record);
+      expect(toHex(await wrapLegacyCaseKeyFromParts(hx(t, "case_key"), { ...params, wrapper: wrapperOf(t) }))).toBe(t.record);
       // Production signer: same bytes up to the (randomised) signature, which verifies.
       const signKey = await toAccountKey(
         { privateKey: hx(t, "wrapper_signing_private_key"), publicKey: hx(t, "wrapper_signing_public_key"), keyId: hx(t, "wrapper_signing_key_id") },
         KeyPurpose.SIGNING,
       );
-      const prod = await wrapCaseKeyFromParts(hx(t, "case_key"), { ...params, wrapper: signingIdentity(signKey) });
+      const prod = await wrapLegacyCaseKeyFromParts(hx(t, "case_key"), { ...params, wrapper: signingIdentity(signKey) });
       expect(toHex(prod.subarray(0, 184))).toBe(s(t, "record").slice(0, 368));
       await verifyCaseKeyWrap(prod, hx(t, "wrapper_signing_public_key"));
       const h = parseCaseKeyWrapHeader(record);
@@ -481,9 +489,36 @@ describe("content.json", () => {
         const { v: _v, ...rest } = t.decoded as Record<string, unknown>;
         expect(toHex(encodeContent(ct, rest))).toBe(t.body);
       }
+      if (ct === CT.PHOTO_REFERENCE) {
+        // The typed API (what the app uses) reads every field, the thumbnail included, and
+        // writes the same bytes back.
+        const ref = decodePhotoReference(hx(t, "body"));
+        const d = t.decoded as Record<string, unknown>;
+        const thumb = d.thumbnail as Record<string, unknown> | undefined;
+        expect(ref.attachmentId).toBe(d.attachment_id);
+        expect(toHex(ref.fileKey)).toBe(toHex(fromBase64Url(d.file_key as string)));
+        expect(ref.thumbnail === undefined).toBe(thumb === undefined);
+        if (thumb !== undefined) {
+          expect(ref.thumbnail!.attachmentId).toBe(thumb.attachment_id);
+          expect(toHex(ref.thumbnail!.fileKey)).toBe(toHex(fromBase64Url(thumb.file_key as string)));
+          expect(toHex(ref.thumbnail!.ciphertextSha256)).toBe(thumb.ciphertext_sha256);
+          expect(ref.thumbnail!.ciphertextSize).toBe(thumb.ciphertext_size);
+        }
+        if (t.flags.includes("Canonical")) expect(toHex(encodePhotoReference(ref))).toBe(t.body);
+      }
     } else {
       expect(await errorOf(() => decodeContent(ct, hx(t, "body")))).toBe(ContentError.name);
+      if (ct === CT.PHOTO_REFERENCE) {
+        expect(await errorOf(() => decodePhotoReference(hx(t, "body")))).toBe(ContentError.name);
+      }
     }
+  });
+  it("photo_reference: a thumbnail sharing the photo's attachment id is refused on encode", () => {
+    const valid = cases(f, "ContentBody").find((t) => t.result === "valid" && t.comment === "photo_reference with thumbnail");
+    expect(valid).toBeDefined();
+    const ref = decodePhotoReference(hx(valid!, "body"));
+    expect(() => encodePhotoReference({ ...ref, thumbnail: { ...ref.thumbnail!, attachmentId: ref.attachmentId } })).toThrow(RangeError);
+    expect(() => encodePhotoReference({ ...ref, thumbnail: { ...ref.thumbnail!, fileKey: new Uint8Array(31) } })).toThrow();
   });
 });
 

@@ -184,7 +184,7 @@ describe("a GP and a dermatologist through a server that only stores bytes", () 
         wrapperUserId: gp.user,
         wrapper: signingIdentity(gp.sigKey),
       });
-      expect(rec.length).toBe(248);
+      expect(rec.length).toBe(280); // committed wrap, type 0x0b
       server.wraps.set(r.user, rec);
     }
 
@@ -295,7 +295,7 @@ describe("a GP and a dermatologist through a server that only stores bytes", () 
       (r) => openCaseKeyWrap(r, { caseId, epoch, recipient: dermRecipient, wrapperSigningPublicKey: gp.sig.publicKey }),
       CaseKeyUnwrapError,
     );
-    expect(n).toBe(248 * 2 + 1);
+    expect(n).toBe(280 * 2 + 1);
     await expectAllRejected(
       reply,
       (r) => openMessage(r, { caseKey: ck, caseId, epoch, senderSigningPublicKey: derm.sig.publicKey }),

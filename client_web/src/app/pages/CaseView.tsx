@@ -4,7 +4,7 @@ import { type Api, type CaseDetail, type Me, type Receipt, apiErrorMessage } fro
 import { type OpenedEntry, type OutcomeBody, openMessages, openMyCaseKey, openOutcome, openPhoto, sealOutcome, sealText } from "../cases";
 import { type OutcomeDraft, OutcomeForm, OutcomePanel } from "./Outcome";
 import { BackLink, Button, Checkboxes, ErrorSummary, type FieldError, Textarea, usePageTitle } from "../components";
-import { RETAKE_REASONS, sealPhotos, sealRetakeRequest, thumbnailTarget, uploadPhotos } from "../photos";
+import { RETAKE_REASONS, openThumbnail, sealPhotos, sealRetakeRequest, threadPhotos, thumbnailTarget, uploadPhotos } from "../photos";
 import { PhotoCapture, type PhotoDraft, draftsToSend, photoErrors } from "./PhotoField";
 import { PhotoViewer, type ViewerPhoto } from "./PhotoViewer";
 import { PatientLinks } from "./PatientLinks";
@@ -19,10 +19,26 @@ const TAG_NAMES: Record<string, string> = { locator: "Locator photo", close_up: 
 const photoName = (body: Record<string, unknown>) => `${TAG_NAMES[String(body.tag)] ?? "Photo"} of ${String(body.body_site)}`;
 const RETAKE_REASON_TEXT = Object.fromEntries(RETAKE_REASONS);
 
+const jpegBlobUrl = (jpeg: Uint8Array) => URL.createObjectURL(new Blob([jpeg as Uint8Array<ArrayBuffer>], { type: "image/jpeg" }));
+
 /** Download, hash-check and decrypt a photo reference; a blob: URL of the JPEG. */
 async function photoUrl(api: Api, caseId: string, body: Record<string, unknown>): Promise<string> {
   const p = await openPhoto((id) => api.downloadAttachment(caseId, id), body);
-  return URL.createObjectURL(new Blob([p.jpeg as Uint8Array<ArrayBuffer>], { type: "image/jpeg" }));
+  return jpegBlobUrl(p.jpeg);
+}
+
+/**
+ * The small image for a photo card: the thumbnail inside the photo's own signed reference; for
+ * an old thread, the legacy thumbnail reference paired with it (src/app/photos.ts); failing
+ * both, the photo itself.
+ */
+async function smallUrl(api: Api, caseId: string, body: Record<string, unknown>, legacyThumb: Record<string, unknown> | undefined): Promise<string> {
+  if (body.thumbnail !== undefined) {
+    const jpeg = await openThumbnail((id) => api.downloadAttachment(caseId, id), body);
+    if (jpeg === null) throw new Error("no thumbnail");
+    return jpegBlobUrl(jpeg);
+  }
+  return photoUrl(api, caseId, legacyThumb ?? body);
 }
 
 /**
@@ -34,19 +50,19 @@ function PhotoCard(p: {
   api: Api;
   caseId: string;
   body: Record<string, unknown>;
-  thumb: Record<string, unknown> | undefined;
+  legacyThumb: Record<string, unknown> | undefined;
   onView: () => void;
   compare: boolean;
   onCompare: (on: boolean) => void;
   index: number;
 }): JSX.Element {
-  const { api, caseId, body, thumb } = p;
+  const { api, caseId, body, legacyThumb } = p;
   const [url, setUrl] = useState<string | null>(null);
   const [failed, setFailed] = useState(false);
   useEffect(() => {
     let made: string | null = null;
     let live = true;
-    photoUrl(api, caseId, thumb ?? body).then(
+    smallUrl(api, caseId, body, legacyThumb).then(
       (u) => {
         made = u;
         if (live) setUrl(u);
@@ -58,7 +74,7 @@ function PhotoCard(p: {
       live = false;
       if (made) URL.revokeObjectURL(made);
     };
-  }, [caseId, body.attachment_id, thumb?.attachment_id]);
+  }, [caseId, body.attachment_id, legacyThumb?.attachment_id]);
   const name = photoName(body);
   const id = `compare-${String(body.attachment_id)}`;
   return (
@@ -304,28 +320,12 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
   const canReply = detail !== null && ["in_review", "awaiting_gp"].includes(detail.case.state);
   const canClose = detail !== null && isDermatologist && detail.case.state === "in_review" && detail.case.claimedBy === me.userId;
 
-  // Photos: thumbnail references point at their full photo (src/app/photos.ts); the thread
-  // shows one card per full photo, numbered in thread order.
-  // A thumbnail counts only if the participant who sent the photo also sent it, so one
-  // participant cannot dress another's photo with a different picture.
-  const thumbs = new Map<string, Record<string, unknown>>();
-  const thumbSender = new Map<string, string | undefined>();
-  const fullPhotos: Record<string, unknown>[] = [];
-  const photoSender = new Map<string, string | undefined>();
-  for (const m of thread ?? []) {
-    if (m.contentType !== ContentType.PHOTO_REFERENCE) continue;
-    const target = thumbnailTarget(m.body.media_type);
-    if (target) {
-      if (!thumbs.has(target)) {
-        thumbs.set(target, m.body);
-        thumbSender.set(target, m.sender?.userId);
-      }
-    } else {
-      fullPhotos.push(m.body);
-      photoSender.set(String(m.body.attachment_id), m.sender?.userId);
-    }
-  }
-  for (const [id, sender] of thumbSender) if (photoSender.get(id) !== sender) thumbs.delete(id);
+  // Photos: one card per full photo, numbered in thread order; each reference carries its own
+  // thumbnail. Old threads may hold legacy thumbnail references instead (threadPhotos pairs
+  // them only with a photo from the same sender; src/app/photos.ts).
+  const photos = threadPhotos(thread ?? []);
+  const fullPhotos = photos.map((ph) => ph.body);
+  const legacyThumbs = new Map(photos.flatMap((ph) => (ph.legacyThumbnail ? [[String(ph.body.attachment_id), ph.legacyThumbnail] as const] : [])));
   const photoIndex = new Map(fullPhotos.map((b, i) => [String(b.attachment_id), i + 1]));
   const viewerPhoto = (b: Record<string, unknown>): ViewerPhoto => ({
     id: String(b.attachment_id),
@@ -451,7 +451,8 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
         </Button>
       )}
       {thread?.map((m) =>
-        // A patient_link message carries a key, not text: the links section below shows it.
+        // A patient_link message carries a key, not text: the links section below shows it. A
+        // legacy thumbnail reference is shown inside its photo's card, not as a card of its own.
         m.contentType === ContentType.PATIENT_LINK || (m.contentType === ContentType.PHOTO_REFERENCE && thumbnailTarget(m.body.media_type)) ? null : (
           <section key={m.seq} class={`nhsuk-card${m.contentType === ContentType.RETAKE_REQUEST ? " dl-retake-card" : ""}`} data-testid={m.contentType === ContentType.RETAKE_REQUEST ? "retake-request" : undefined}>
             <div class="nhsuk-card__content">
@@ -474,7 +475,7 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
                   api={api}
                   caseId={caseId}
                   body={m.body}
-                  thumb={thumbs.get(String(m.body.attachment_id))}
+                  legacyThumb={legacyThumbs.get(String(m.body.attachment_id))}
                   index={photoIndex.get(String(m.body.attachment_id)) ?? 0}
                   onView={() => setViewer([viewerPhoto(m.body)])}
                   compare={compare.includes(String(m.body.attachment_id))}
