@@ -30,11 +30,21 @@ async def test_backends_implement_the_protocols(store: Storage) -> None:
     await store.check_health()
 
 
+LATEST_MIGRATION = 4  # storage/migrations/{sqlite,postgres}/0004_*.sql
+
+
+def test_both_backends_have_the_same_migrations() -> None:
+    root = Path(__file__).parents[2] / "storage" / "migrations"
+    names = {b: sorted(p.name for p in (root / b).glob("*.sql")) for b in ("sqlite", "postgres")}
+    assert names["sqlite"] == names["postgres"]
+    assert [int(n[:4]) for n in names["sqlite"]] == list(range(1, LATEST_MIGRATION + 1))
+
+
 async def test_migrations_are_applied_once(make_config: Callable[..., StorageConfig]) -> None:
     for _ in range(2):
         s = await open_storage(make_config())
         try:
-            assert await s.schema_version() == 3
+            assert await s.schema_version() == LATEST_MIGRATION
         finally:
             await s.close()
 
