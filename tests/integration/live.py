@@ -134,11 +134,15 @@ class Person:
         return self.client.identity.user_id
 
     def next_code(self) -> str:
-        """A code for a time step after the last one used (valid_window=1 allows the next
-        step early), so back-to-back logins never reuse a code."""
+        """A code for the current time step, or for the step after the last one used
+        (valid_window=1 allows the next step early), so back-to-back logins never reuse a code.
+
+        Never the previous step: the server checks the code a moment after it is made, and if a
+        step boundary passes meanwhile, a previous-step code is two steps old and refused (one
+        sign-in in a few hundred). A current-step code stays valid for a whole step longer."""
         now_step = int(time.time()) // 30
-        step = max(now_step - 1, self.last_step + 1)
-        assert step <= now_step + 1, "used too many codes in this minute"
+        step = max(now_step, self.last_step + 1)
+        assert step <= now_step + 1, "used more than two codes in this 30 s step"
         self.last_step = step
         return pyotp.TOTP(self.secret).generate_otp(step)
 

@@ -332,6 +332,22 @@ async def people(cluster: Cluster) -> AsyncIterator[People]:
 # ---------------------------------------------------------------------- helpers
 
 
+async def both_nodes_listen(channel: str) -> None:
+    """Wait until both nodes subscribe to the Redis channel. A node's Socket.IO manager starts
+    its Redis listener only when its first socket connects, and subscribes in the background:
+    until then, what the other node publishes is lost to it (no catch-up for queue events)."""
+    redis = aioredis.from_url(REDIS_URL)
+    try:
+        async with asyncio.timeout(LIVE_TIMEOUT):
+            while True:
+                [(_name, listeners)] = await redis.pubsub_numsub(channel)
+                if listeners == 2:
+                    return
+                await asyncio.sleep(0.05)
+    finally:
+        await redis.aclose()
+
+
 async def wait_for(q: asyncio.Queue[dict[str, Any]], pred: Any) -> dict[str, Any]:
     async with asyncio.timeout(LIVE_TIMEOUT):
         while True:
@@ -393,6 +409,7 @@ async def test_two_nodes_real_time_then_node_b_killed_and_catch_up_on_a(
     w, gp, derm = people.world, people.gp, people.derm
     gp_rt = await gp.connect_realtime()
     derm_rt = await derm.connect_realtime()
+    await both_nodes_listen(cluster.channel)
     assert cluster.derm_front.routed and set(cluster.derm_front.routed) == {cluster.b.port}
     gp_inbox, derm_inbox = Inbox(gp_rt), Inbox(derm_rt)
 
@@ -491,6 +508,7 @@ async def test_redis_loses_a_publish_and_the_database_catch_up_recovers_it(
     await derm.move(case_id, "claim")
     gp_rt = await gp.connect_realtime()
     derm_rt = await derm.connect_realtime()
+    await both_nodes_listen(cluster.channel)
     await derm_rt.call("join", {"case_id": case_id})
     derm_inbox = Inbox(derm_rt)
     await derm_inbox.until(lambda m: m["seq"] == 1)  # the history, from the join's sync

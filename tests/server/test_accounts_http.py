@@ -10,7 +10,7 @@ import pytest
 from client_py.api import ApiError, b64d, b64e
 from client_py.identity import enrol, login_keys
 from crypto.password import parse_kdf_params
-from tests.server.harness import PASSWORD, live_server, make_world
+from tests.server.harness import PASSWORD, live_server, make_world, wrong_codes
 
 
 async def test_prelogin_same_shape_for_unknown_users(tmp_path: Path) -> None:
@@ -75,15 +75,16 @@ async def test_totp_code_works_once_and_wrong_codes_lock(tmp_path: Path) -> None
             await c2.login(p.login_name, PASSWORD, totp=lambda: code)  # same code again
         assert err.value.code == "invalid_totp"
         # Wrong codes count towards the lockout (one failure above already) and back off.
+        wrong = wrong_codes(p.totp_secret, live.clock.now())[0]
         with pytest.raises(ApiError) as err:
-            await live.client().login(p.login_name, PASSWORD, totp=lambda: "000000")
+            await live.client().login(p.login_name, PASSWORD, totp=lambda: wrong)
         assert err.value.code == "invalid_totp"
         with pytest.raises(ApiError) as err:  # too soon after two failures
-            await live.client().login(p.login_name, PASSWORD, totp=lambda: "000000")
+            await live.client().login(p.login_name, PASSWORD, totp=lambda: wrong)
         assert (err.value.status, err.value.code) == (429, "rate_limited")
         live.clock.advance(2)
         with pytest.raises(ApiError) as err:
-            await live.client().login(p.login_name, PASSWORD, totp=lambda: "000000")
+            await live.client().login(p.login_name, PASSWORD, totp=lambda: wrong)
         assert err.value.code == "invalid_totp"
         with pytest.raises(ApiError) as err:
             await live.client().login(p.login_name, PASSWORD, totp=lambda: live.code(p.totp_secret))

@@ -146,6 +146,12 @@ async def test_audit_checkpoints_are_signed_in_the_background(tmp_path: Path) ->
 
     async with live_server(tmp_path, audit_checkpoint_interval=1) as live:
         await make_world(live)
-        await asyncio.sleep(1.5)
-        result = await live.services.store.verify_audit()
-        assert result.checkpoints >= 1 and result.entries > 10
+        # Every second, in the background: wait (bounded) for one rather than sleeping a fixed
+        # time, which a busy machine can outlast before the task has committed its checkpoint.
+        async with asyncio.timeout(30):
+            while True:
+                result = await live.services.store.verify_audit()
+                if result.checkpoints >= 1:
+                    break
+                await asyncio.sleep(0.1)
+        assert result.entries > 10

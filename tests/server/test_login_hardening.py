@@ -8,11 +8,9 @@ import asyncio
 import os
 from pathlib import Path
 
-import pyotp
-
 from client_py.api import ApiError, b64d, b64e
 from client_py.identity import login_keys
-from tests.server.harness import PASSWORD, Live, live_server, make_world
+from tests.server.harness import PASSWORD, Live, live_server, make_world, wrong_codes
 
 
 async def _login_code(live: Live, name: str) -> str:
@@ -48,8 +46,7 @@ async def test_parallel_wrong_totp_codes_cannot_outrun_backoff(tmp_path: Path) -
             "/api/v1/auth/login", {"login_name": w.gp.login_name, "auth_key": b64e(auth_key)}
         )
         live.clock.advance(30)
-        good = pyotp.TOTP(w.gp.totp_secret).at(live.clock.now())
-        wrong = [f"{(int(good) + i) % 1_000_000:06d}" for i in range(1, 21)]
+        wrong = wrong_codes(w.gp.totp_secret, live.clock.now(), 20)
 
         async def attempt(code: str) -> str:
             try:

@@ -9,6 +9,7 @@ import os
 import secrets
 from pathlib import Path
 
+import redis.asyncio as aioredis
 from aiohttp.test_utils import TestServer
 
 import storage
@@ -19,6 +20,20 @@ from server.domain.clock import FakeClock
 from tests.server.harness import HISTORY, Live, make_world, settings_for
 
 REDIS_URL = os.environ.get("DERMLINE_TEST_REDIS_URL")
+
+
+async def _until_subscribed(channel: str, nodes: int) -> None:
+    assert REDIS_URL is not None
+    redis = aioredis.from_url(REDIS_URL)
+    try:
+        async with asyncio.timeout(10):
+            while True:
+                [(_name, listeners)] = await redis.pubsub_numsub(channel)
+                if listeners >= nodes:
+                    return
+                await asyncio.sleep(0.02)
+    finally:
+        await redis.aclose()
 
 
 async def message_crosses_nodes_through_redis(tmp_path: Path, nodes: int = 2) -> None:
@@ -56,6 +71,9 @@ async def message_crosses_nodes_through_redis(tmp_path: Path, nodes: int = 2) ->
         derm_b.identity = w.derm.client.identity
         derm_b._case_keys = w.derm.client._case_keys
         await derm_b.connect_realtime()
+        # A node subscribes to the channel in the background once its first socket connects:
+        # until node A has, what node B publishes is lost to it (and nothing would replay it).
+        await _until_subscribed(channel, nodes)
         seq = await derm_b.send_text(case_id, "via node B")
         async with asyncio.timeout(10):
             while True:
