@@ -69,8 +69,12 @@ def matching_timecode(
     digest: Callable[..., Any] = hashlib.sha1,
     valid_window: int = VALID_WINDOW,
 ) -> int:
-    """The RFC 6238 time step whose code equals ``code``; :class:`InvalidTotp` otherwise.
+    """The newest RFC 6238 time step in the window whose code equals ``code``;
+    :class:`InvalidTotp` otherwise.
 
+    The newest, because the caller refuses a step not newer than the last one used (replay):
+    when two steps of the window happen to share a code (one pair in 10^6), the person typed
+    the current code, and answering with the older step would refuse it as a replay.
     Every candidate step in the window is computed and compared, so the time taken does not
     depend on which step (if any) matched.
     """
@@ -81,7 +85,7 @@ def matching_timecode(
     now_step = totp.timecode(at)
     found: int | None = None
     for step in range(now_step - valid_window, now_step + valid_window + 1):
-        if hmac.compare_digest(totp.generate_otp(step), candidate) and found is None:
+        if hmac.compare_digest(totp.generate_otp(step), candidate):
             found = step
     if found is None:
         raise InvalidTotp()
