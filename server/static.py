@@ -4,6 +4,10 @@ Hashed assets are cacheable for a year; ``index.html`` is never cached so a new 
 is picked up at once. Unknown paths that look like client-side routes (no dot in the last
 segment) get ``index.html``; anything else is a 404. Paths are resolved inside the folder
 only (no ``..`` escapes).
+
+The build leaves pre-compressed copies beside its text files (``x.js.br``, ``x.js.gz``:
+``client_web/vite.config.ts``, ``precompress``); aiohttp's ``FileResponse`` sends the one the
+browser accepts (Brotli first), so every response here varies by ``Accept-Encoding``.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ def add_static_routes(app: web.Application, root: Path) -> None:
             candidate = (root / tail).resolve()
             if candidate.is_relative_to(root) and candidate.is_file():
                 response = web.FileResponse(candidate)
+                response.headers["Vary"] = "Accept-Encoding"
                 if "/assets/" in f"/{tail}":
                     response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
                 return response
@@ -34,6 +39,7 @@ def add_static_routes(app: web.Application, root: Path) -> None:
             raise web.HTTPNotFound()
         response = web.FileResponse(index)
         response.headers["Cache-Control"] = "no-cache"
+        response.headers["Vary"] = "Accept-Encoding"
         return response
 
     app.router.add_get("/", serve)

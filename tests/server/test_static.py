@@ -1,5 +1,6 @@
 """The built web client is served from client_web/dist with the security headers."""
 
+import gzip
 from pathlib import Path
 
 import aiohttp
@@ -29,3 +30,26 @@ async def test_static_client(tmp_path: Path) -> None:
             async with http.get(live.url + path) as resp:
                 assert resp.status == 404, path
                 assert "outside" not in await resp.text()
+
+
+async def test_precompressed_copies_are_sent_to_browsers_that_accept_them(tmp_path: Path) -> None:
+    dist = tmp_path / "dist"
+    (dist / "assets").mkdir(parents=True)
+    (dist / "index.html").write_text("<!doctype html><title>Dermline</title>")
+    script = ("console.log('dermline');\n" * 200).encode()
+    (dist / "assets" / "app-1a2b3c.js").write_bytes(script)
+    (dist / "assets" / "app-1a2b3c.js.gz").write_bytes(gzip.compress(script))
+    async with (
+        live_server(tmp_path / "data", static_dir=dist) as live,
+        aiohttp.ClientSession(auto_decompress=False) as http,
+    ):
+        url = live.url + "/assets/app-1a2b3c.js"
+        async with http.get(url, headers={"Accept-Encoding": "gzip"}) as resp:
+            assert resp.headers["Content-Encoding"] == "gzip"
+            assert resp.headers["Vary"] == "Accept-Encoding"
+            assert "javascript" in resp.headers["Content-Type"]  # the type of x.js, not of .gz
+            body = await resp.read()
+            assert len(body) < len(script) // 10 and gzip.decompress(body) == script
+        async with http.get(url, headers={"Accept-Encoding": "identity"}) as resp:
+            assert "Content-Encoding" not in resp.headers
+            assert await resp.read() == script
