@@ -97,3 +97,15 @@ class HttpApi:
 
     async def delete(self, path: str) -> Any:
         return await self.request("DELETE", path)
+
+    # ---- administration (docs/api.md "Organisations and people")
+
+    async def list_invites(self, org_id: str) -> list[dict[str, Any]]:
+        """The organisation's invites, newest first, each with ``invite_id`` and ``status``
+        (``pending`` | ``used`` | ``revoked`` | ``expired``); admins of it only."""
+        answer = await self.get(f"/api/v1/orgs/{org_id}/invites")
+        return list(answer["invites"])
+
+    async def revoke_invite(self, org_id: str, invite_id: str) -> dict[str, Any]:
+        """Cancel an unused invite; :class:`ApiError` ``conflict`` once used or cancelled."""
+        return dict(await self.post(f"/api/v1/orgs/{org_id}/invites/{invite_id}/revoke"))

@@ -5,6 +5,8 @@
     dermline keys rotate [--new-master-key]
     dermline org create --kind practice|service --name NAME [--records-key-file F]
     dermline invite --org ORG_ID --role ROLE [--login-name NAME]
+    dermline invites list --org ORG_ID
+    dermline invites revoke --org ORG_ID --id INVITE_ID
     dermline users list --org ORG_ID
     dermline sessions revoke --user USER_ID
     dermline setup-link
@@ -83,6 +85,14 @@ def _parser() -> argparse.ArgumentParser:
     invite.add_argument("--org", required=True)
     invite.add_argument("--role", choices=[r.value for r in Role], required=True)
     invite.add_argument("--login-name", default=None)
+
+    invites = sub.add_parser("invites", help="an organisation's invites")
+    invites_sub = invites.add_subparsers(dest="invites_command", required=True)
+    inv_list = invites_sub.add_parser("list", parents=[common], help="list invites and status")
+    inv_list.add_argument("--org", required=True)
+    inv_revoke = invites_sub.add_parser("revoke", parents=[common], help="cancel an unused invite")
+    inv_revoke.add_argument("--org", required=True)
+    inv_revoke.add_argument("--id", required=True, dest="invite_id", help="id from 'invites list'")
 
     users = sub.add_parser("users", help="users")
     users_sub = users.add_subparsers(dest="users_command", required=True)
@@ -222,6 +232,16 @@ async def _admin(args: argparse.Namespace, settings: Settings) -> int:
             )
             print(f"invite link (single use, expires {inv.expires_at.isoformat()}):")
             print(f"  {_invite_url(settings, token)}")
+        elif cmd == "invites" and args.invites_command == "list":
+            for item in await acc.list_invites(None, args.org, "cli"):
+                i = item.invite
+                print(
+                    f"{item.invite_id}\t{item.status.value}\t{i.role.value}\t"
+                    f"{i.login_name or '-'}\t{i.created_at.isoformat()}\t{i.expires_at.isoformat()}"
+                )
+        elif cmd == "invites":
+            await acc.revoke_invite(None, args.org, args.invite_id, "cli")
+            print("invite cancelled")
         elif cmd == "users":
             for u in await acc.list_users(None, args.org):
                 roles = ",".join(sorted(f"{m.role.value}@{m.org_id}" for m in u.memberships))

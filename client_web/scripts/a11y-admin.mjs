@@ -63,6 +63,28 @@ const users = [
   user("66666666-6666-4666-8666-666666666666", "Lee Locked", "locked@riverside.nhs.uk", "gp", { locked: true }),
 ];
 
+// One invitation in each status (GET /orgs/ID/invites): the people page lists them.
+const invite = (n, status, role, login, extra = {}) => ({
+  invite_id: String(n).repeat(64),
+  org_id: PRACTICE,
+  role,
+  login_name: login,
+  created_at: `2026-11-2${n}T09:30:00+00:00`,
+  expires_at: `2026-12-0${n}T09:30:00+00:00`,
+  created_by: ME.user_id,
+  used_at: null,
+  revoked_at: null,
+  status,
+  ...extra,
+});
+const invites = [
+  invite(4, "pending", "gp", "new.gp@riverside.nhs.uk"),
+  invite(3, "pending", "records_officer", null),
+  invite(2, "used", "gp", null, { used_at: "2026-11-22T10:00:00+00:00" }),
+  invite(1, "revoked", "auditor", "audit@example.org", { revoked_at: "2026-11-21T10:00:00+00:00" }),
+  invite(5, "expired", "admin", null, { created_at: "2026-10-01T09:30:00+00:00", expires_at: "2026-10-08T09:30:00+00:00" }),
+];
+
 /** The stubbed API for the admin states (page.route handler). */
 export async function adminApi(r) {
   const req = r.request();
@@ -74,6 +96,7 @@ export async function adminApi(r) {
   if (path === "/cases") return json({ cases: [] });
   if (path === "/orgs" && req.method() === "GET") return json({ organisations: orgs });
   if (path === `/orgs/${PRACTICE}/users`) return json({ users });
+  if (path.endsWith("/invites") && req.method() === "GET") return json({ invites: path === `/orgs/${PRACTICE}/invites` ? invites : [] });
   if (path.endsWith("/invites")) {
     return json({ token: "a11yInviteTokenA11yInviteTokenA11yInviteTok", org_id: PRACTICE, role: req.postDataJSON().role, expires_at: "2026-12-05T09:30:00+00:00" }, 201);
   }
@@ -177,6 +200,17 @@ export const ADMIN_STATES = [
       await p.getByTestId("admin-people").waitFor();
       await p.getByRole("button", { name: "Reset two-factor authentication: Dr Grace Practitioner" }).click();
       await p.getByTestId("admin-confirm").waitFor();
+    },
+  },
+  {
+    name: "admin-invite-cancel-confirm",
+    route: "#/login",
+    api: adminApi,
+    steps: async (p) => {
+      await signIn(p, `#/admin/orgs/${PRACTICE}`);
+      await p.getByTestId("invite-list").waitFor();
+      await p.getByRole("button", { name: "Cancel invite: GP for new.gp@riverside.nhs.uk" }).click();
+      await p.getByTestId("invite-confirm").waitFor();
     },
   },
   {

@@ -19,6 +19,9 @@
 //   6. the admin sees both people with their roles, signs the GP out everywhere (the GP's
 //      session then answers 401) and resets the dermatologist's two-factor authentication
 //      (their session ends; the list then says the authenticator is not set up).
+//   7. the admin invites someone by mistake, sees the invite listed as pending (the accepted GP
+//      invite as used), cancels it with the keyboard after a confirmation, and the cancelled
+//      link then shows the invite page's error (and the server answers 410).
 // Invalid submissions show the NHS.UK error summary (scripts/checks.mjs); every page is checked
 // with axe-core (no serious/critical violation), for 24x24 px touch targets and for console
 // errors (a CSP violation is one). Screenshots: test-results/e2e-admin/. Exit 1 on failure.
@@ -317,6 +320,60 @@ try {
   if (dermMe.status !== 401) throw new Error(`dermatologist session after 2FA reset answered ${dermMe.status}`);
   await check(page, "admin-2fa-reset");
   console.log("ok   people listed with roles; sign out everywhere ended the GP's session; 2FA reset ended the dermatologist's and cleared their authenticator");
+
+  // 7. Invitations: one sent to the wrong person is listed as pending and cancelled (with the
+  //    keyboard, after a confirmation); its link then refuses to be used.
+  await page.goto(`${origin}/#/admin/orgs/${practice.org_id}/invite`);
+  await page.getByLabel(/^GP:/).check();
+  await page.getByLabel("Their email address (optional)").fill("wrong.person@example.org");
+  await page.getByRole("button", { name: "Create invitation link" }).click();
+  await page.getByTestId("invite-created").waitFor();
+  const wrongLink = await page.getByLabel("Invitation link").inputValue();
+  await page.getByRole("button", { name: "Back to people" }).click();
+  await page.getByTestId("invite-list").waitFor();
+  const wrongRow = page.getByTestId("invite").filter({ hasText: "wrong.person@example.org" });
+  if ((await wrongRow.getAttribute("data-status")) !== "pending" || !(await wrongRow.innerText()).includes("Waiting to be used")) {
+    throw new Error(`new invite row: ${await wrongRow.innerText()}`);
+  }
+  const usedRow = page.getByTestId("invite").filter({ hasText: "GP, anyone with the link" }).first();
+  if ((await usedRow.getAttribute("data-status")) !== "used") throw new Error(`the GP's accepted invite shows ${await usedRow.getAttribute("data-status")}`);
+  if ((await usedRow.getByRole("button").count()) !== 0) throw new Error("a used invite offers cancelling");
+  if ((await page.getByTestId("invite-list").innerText()).includes(new URL(wrongLink).hash.split("/").pop())) throw new Error("the invite list shows a token");
+  await check(page, "admin-invites-pending");
+  await page.getByRole("button", { name: "Cancel invite: GP for wrong.person@example.org" }).focus();
+  await page.keyboard.press("Enter");
+  await page.getByTestId("invite-confirm").waitFor();
+  await page.waitForFunction(() => document.activeElement?.textContent?.startsWith("Cancel the invitation"));
+  await check(page, "admin-invite-cancel-confirm");
+  await page.keyboard.press("Tab");
+  const focused = await page.evaluate(() => document.activeElement?.textContent);
+  if (focused !== "Yes, cancel the invitation") throw new Error(`Tab from the question reaches "${focused}"`);
+  await page.keyboard.press("Enter");
+  await page.getByTestId("invite-status").waitFor();
+  await page.waitForFunction(() => document.activeElement?.getAttribute("data-testid") === "invite-status");
+  await wrongRow.and(page.locator('[data-status="revoked"]')).waitFor();
+  if (!(await wrongRow.innerText()).includes("Cancelled") || (await wrongRow.getByRole("button").count()) !== 0) throw new Error(`cancelled row: ${await wrongRow.innerText()}`);
+  await check(page, "admin-invite-cancelled");
+  // The cancelled link, opened by the person it was sent to: the invite page refuses it. Its
+  // 410 answer is expected here (and only here), with the 401 of a browser not signed in, so
+  // this page has its own console watcher.
+  const wrongContext = await browser.newContext({ viewport: { width: 360, height: 640 }, serviceWorkers: "block" });
+  const wrong = await wrongContext.newPage();
+  wrong.on("console", (m) => {
+    if (m.type() === "error" && !/status of (401|410)/.test(m.text())) problems.push(`cancelled-invitee: console error: ${m.text()}`);
+  });
+  wrong.on("pageerror", (e) => problems.push(`cancelled-invitee: page error: ${e.message}`));
+  await wrong.goto(wrongLink);
+  await wrong.getByText("This invitation link has expired, was cancelled or has already been used").first().waitFor();
+  if ((await wrong.getByLabel("Email address").count()) !== 0) throw new Error("a cancelled invite still offers the account form");
+  await check(wrong, "invite-cancelled-link");
+  const inspected = await fetch(`${origin}/api/v1/invites/inspect`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Origin: origin },
+    body: JSON.stringify({ token: new URL(wrongLink).hash.split("/").pop() }),
+  });
+  if (inspected.status !== 410) throw new Error(`a cancelled invite answered ${inspected.status}`);
+  console.log("ok   an invite sent to the wrong person is listed as pending, cancelled with the keyboard after a confirmation, and its link refuses to be used");
 } catch (e) {
   problems.push(`flow failed: ${e.message}`);
   for (const [i, pg] of browser.contexts().flatMap((c) => c.pages()).entries()) {

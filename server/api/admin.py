@@ -9,6 +9,7 @@ from server.api import schemas as s
 from server.api.auth import user_out
 from server.api.http import Route, client, current, parse, reply
 from server.api.keys import SERVICES
+from server.domain.accounts import InviteSummary
 from server.domain.policy import OrgKind, Role
 from server.errors import NotFound
 
@@ -110,6 +111,41 @@ async def create_invite(request: web.Request) -> web.Response:
     )
 
 
+def invite_summary_out(item: InviteSummary) -> s.InviteSummaryOut:
+    i = item.invite
+    return s.InviteSummaryOut(
+        invite_id=item.invite_id,
+        org_id=i.org_id,
+        role=Role(i.role.value),
+        login_name=i.login_name,
+        created_at=i.created_at,
+        expires_at=i.expires_at,
+        created_by=i.created_by,
+        used_at=i.used_at,
+        revoked_at=i.revoked_at,
+        status=item.status.value,
+    )
+
+
+async def list_invites(request: web.Request) -> web.Response:
+    auth = await current(request)
+    items = await request.app[SERVICES].accounts.list_invites(
+        auth.actor, request.match_info["org_id"], client(request)
+    )
+    return reply(s.InviteSummaryList(invites=[invite_summary_out(x) for x in items]))
+
+
+async def revoke_invite(request: web.Request) -> web.Response:
+    auth = await current(request)
+    item = await request.app[SERVICES].accounts.revoke_invite(
+        auth.actor,
+        request.match_info["org_id"],
+        request.match_info["invite_id"],
+        client(request),
+    )
+    return reply(invite_summary_out(item))
+
+
 async def list_users(request: web.Request) -> web.Response:
     auth = await current(request)
     svc = request.app[SERVICES]
@@ -195,6 +231,24 @@ ROUTES = [
         s.InviteOut,
         status=201,
         errors=(401, 403, 404, 422),
+    ),
+    Route(
+        "GET",
+        f"{V1}/orgs/{{org_id}}/invites",
+        list_invites,
+        "The organisation's invites with their status, newest first (admins)",
+        None,
+        s.InviteSummaryList,
+        errors=(401, 403, 404),
+    ),
+    Route(
+        "POST",
+        f"{V1}/orgs/{{org_id}}/invites/{{invite_id}}/revoke",
+        revoke_invite,
+        "Cancel an unused invite (admins; 409 once used or cancelled)",
+        None,
+        s.InviteSummaryOut,
+        errors=(401, 403, 404, 409),
     ),
     Route(
         "GET",

@@ -37,6 +37,7 @@ import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -68,6 +69,8 @@ __all__ = [
     "InvalidCredentials",
     "InviteAcceptance",
     "InviteInvalid",
+    "InviteStatus",
+    "InviteSummary",
     "LoginStep",
     "MfaRequired",
     "hash_token",
@@ -135,6 +138,38 @@ class Authenticated:
     session: storage.Session
     user: storage.User
     actor: Actor
+
+
+class InviteStatus(StrEnum):
+    PENDING = "pending"
+    USED = "used"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True)
+class InviteSummary:
+    """An invite as an administrator sees it: an opaque id (the hex of the token's SHA-256,
+    never the token) and its status at the moment asked."""
+
+    invite_id: str
+    invite: storage.Invite
+    status: InviteStatus
+
+
+def invite_status(invite: storage.Invite, now: dt.datetime) -> InviteStatus:
+    """Used wins over revoked (storage never revokes a used invite), then expiry."""
+    if invite.used_at is not None:
+        return InviteStatus.USED
+    if invite.revoked_at is not None:
+        return InviteStatus.REVOKED
+    if invite.expires_at <= now:
+        return InviteStatus.EXPIRED
+    return InviteStatus.PENDING
+
+
+_INVITE_USED = "this invitation has already been used"
+_INVITE_REVOKED = "this invitation has already been cancelled"
 
 
 def hash_token(token: str) -> bytes:
@@ -205,6 +240,7 @@ class AccountService:
         actor_id: str | None,
         target: str | None = None,
         client: str | None = None,
+        detail: bytes = b"",
     ) -> None:
         await self._store.append_audit(
             storage.AuditEvent(
@@ -213,6 +249,7 @@ class AccountService:
                 actor_id=actor_id,
                 target=target,
                 client_address=client,
+                detail=detail,
             )
         )
 
@@ -341,6 +378,67 @@ class AccountService:
             client=client,
         )
         return token, invite
+
+    async def list_invites(
+        self, actor: Actor | None, org_id: str, client: str | None = None
+    ) -> list[InviteSummary]:
+        """The organisation's invites, newest first, with their status now (admins of it;
+        ``actor`` None: the CLI). Another organisation answers NotFound, like a missing one."""
+        if actor is not None:
+            check_org_role(actor, org_id, Role.ADMIN)
+        try:
+            await self._store.get_organisation(org_id)
+        except (storage.NotFound, storage.InvalidArgument):
+            raise NotFound() from None
+        now = self._clock.now()
+        out = [
+            InviteSummary(i.token_hash.hex(), i, invite_status(i, now))
+            for i in await self._store.list_invites(org_id)
+        ]
+        await self.audit(
+            "invite.list", actor_id=actor.user_id if actor else None, target=org_id, client=client
+        )
+        return out
+
+    async def revoke_invite(
+        self, actor: Actor | None, org_id: str, invite_ref: str, client: str | None
+    ) -> InviteSummary:
+        """Cancel an unused invite of ``org_id`` named by its id (``InviteSummary.invite_id``).
+
+        Unknown ids, and invites of another organisation, answer NotFound; a used or already
+        cancelled invite answers Conflict. An expired one may still be cancelled."""
+        if actor is not None:
+            check_org_role(actor, org_id, Role.ADMIN)
+        invite = await self._org_invite(org_id, invite_ref)
+        if invite.used_at is not None:
+            raise Conflict(_INVITE_USED)
+        if invite.revoked_at is not None:
+            raise Conflict(_INVITE_REVOKED)
+        try:
+            invite = await self._store.revoke_invite(invite.token_hash, self._clock.now())
+        except storage.NotFound:
+            raise NotFound() from None
+        except storage.Conflict:
+            raise Conflict(_INVITE_USED) from None  # accepted meanwhile
+        await self.audit(
+            "invite.revoke",
+            actor_id=actor.user_id if actor else None,
+            target=org_id,
+            client=client,
+            detail=invite_ref.encode("ascii"),
+        )
+        return InviteSummary(invite_ref, invite, invite_status(invite, self._clock.now()))
+
+    async def _org_invite(self, org_id: str, invite_ref: str) -> storage.Invite:
+        if len(invite_ref) != 64 or any(c not in "0123456789abcdef" for c in invite_ref):
+            raise NotFound()
+        try:
+            invite = await self._store.get_invite(bytes.fromhex(invite_ref))
+        except (storage.NotFound, storage.InvalidArgument):
+            raise NotFound() from None
+        if invite.org_id != org_id:
+            raise NotFound()
+        return invite
 
     async def inspect_invite(self, token: str) -> tuple[storage.Invite, storage.Organisation]:
         """An invite that can still be accepted, with its organisation; InviteInvalid else."""

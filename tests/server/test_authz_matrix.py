@@ -8,6 +8,7 @@ Foreign users must get exactly the answer of a case that does not exist (404 /
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -281,6 +282,13 @@ async def test_organisation_routes_matrix(tmp_path: Path) -> None:
         w = await make_world(live)
         who = await people(live, w)
         p, s = w.practice_id, w.service_id
+
+        async def revoke_fresh_invite(c: DermlineClient) -> Any:
+            # A new pending invite for every cell: a successful cancel uses it up.
+            token = await w.admin.client.invite(p, "gp")
+            ref = hashlib.sha256(token.encode("ascii")).hexdigest()
+            return await c.api.revoke_invite(p, ref)
+
         cells: dict[str, tuple[Callable[[DermlineClient], Awaitable[Any]], dict[str, int]]] = {
             "queue": (
                 lambda c: c.api.get(f"/api/v1/services/{s}/queue"),
@@ -318,6 +326,36 @@ async def test_organisation_routes_matrix(tmp_path: Path) -> None:
             ),
             "invite": (
                 lambda c: c.api.post(f"/api/v1/orgs/{p}/invites", {"role": "gp"}),
+                {
+                    "gp": 403,
+                    "gp2": 403,
+                    "derm": 404,
+                    "derm2": 404,
+                    "padmin": 200,
+                    "records": 403,
+                    "auditor": 404,
+                    "x_gp": 404,
+                    "x_derm": 404,
+                    "x_admin": 404,
+                },
+            ),
+            "list invites": (
+                lambda c: c.api.list_invites(p),
+                {
+                    "gp": 403,
+                    "gp2": 403,
+                    "derm": 404,
+                    "derm2": 404,
+                    "padmin": 200,
+                    "records": 403,
+                    "auditor": 404,
+                    "x_gp": 404,
+                    "x_derm": 404,
+                    "x_admin": 404,
+                },
+            ),
+            "revoke invite": (
+                revoke_fresh_invite,
                 {
                     "gp": 403,
                     "gp2": 403,

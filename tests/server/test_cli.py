@@ -1,5 +1,6 @@
 """The `dermline` administration commands on a real SQLite data directory."""
 
+import hashlib
 import re
 from pathlib import Path
 
@@ -39,6 +40,19 @@ def test_admin_commands(tmp_path: Path, capsys, monkeypatch) -> None:  # type: i
         capsys, "invite", "--data-dir", d, "--org", service_id, "--role", "dermatologist"
     )
     assert code == 0 and "/#/invite/" in out
+    token = out.strip().rsplit("/#/invite/", 1)[1]
+    code, out = run(capsys, "invites", "list", "--data-dir", d, "--org", service_id)
+    [line] = out.splitlines()
+    invite_id, status, role = line.split("\t")[:3]
+    assert code == 0 and (status, role) == ("pending", "dermatologist")
+    assert token not in out and invite_id == hashlib.sha256(token.encode()).hexdigest()
+    cancel = ("invites", "revoke", "--data-dir", d, "--org", service_id, "--id", invite_id)
+    code, out = run(capsys, *cancel)
+    assert code == 0 and "cancelled" in out
+    code, out = run(capsys, *cancel)
+    assert code == 1 and "already been cancelled" in out
+    code, out = run(capsys, "invites", "list", "--data-dir", d, "--org", service_id)
+    assert out.split("\t")[1] == "revoked"
     code, out = run(capsys, "invite", "--data-dir", d, "--org", service_id, "--role", "gp")
     assert code == 1 and "role does not exist" in out  # a GP belongs in a practice
 

@@ -97,6 +97,12 @@ async def test_real_traffic_matches_the_document(tmp_path: Path) -> None:
         await gp.my_cases()
         await gp.api.get("/api/v1/auth/sessions")
         await w.admin.client.api.get(f"/api/v1/orgs/{w.practice_id}/users")
+        await w.admin.client.invite(w.practice_id, "gp")
+        invites = await w.admin.client.api.list_invites(w.practice_id)
+        [pending] = [i["invite_id"] for i in invites if i["status"] == "pending"]
+        await w.admin.client.api.revoke_invite(w.practice_id, pending)
+        with contextlib.suppress(ApiError):  # cancelled already: 409
+            await w.admin.client.api.revoke_invite(w.practice_id, pending)
         for bad in (
             lambda: gp.move(case_id, "claim"),
             lambda: gp.api.get("/api/v1/cases/00000000-0000-4000-8000-000000000000"),

@@ -190,6 +190,19 @@ export interface CreatedInvite {
   expiresAt: string;
 }
 
+/** An invite as its organisation's administrators see it (never its token). */
+export interface InviteSummary {
+  /** opaque id: hex of the token's SHA-256 */
+  inviteId: string;
+  role: string;
+  /** the only email address that may use it, if the administrator gave one */
+  loginName: string | null;
+  createdAt: string;
+  expiresAt: string;
+  createdBy: string | null;
+  status: "pending" | "used" | "revoked" | "expired";
+}
+
 /** Administration (docs/api.md "Organisations and people"); used by pages/Admin*.tsx. */
 export interface AdminApi {
   createOrganisation(kind: "practice" | "service", name: string, recordsPublicKey: Uint8Array | null): Promise<Organisation>;
@@ -198,6 +211,8 @@ export interface AdminApi {
   users(orgId: string): Promise<AdminUser[]>;
   revokeSessions(userId: string): Promise<number>;
   resetTotp(userId: string): Promise<void>;
+  invites(orgId: string): Promise<InviteSummary[]>;
+  revokeInvite(orgId: string, inviteId: string): Promise<InviteSummary>;
 }
 
 export interface Receipt {
@@ -236,6 +251,22 @@ function parseOutcome(v: unknown): OutcomeOut | null {
   if (typeof o.urgency === "string") out.urgency = o.urgency as NonNullable<OutcomeCodes["urgency"]>;
   if (typeof o.destination === "string") out.destination = o.destination as NonNullable<OutcomeCodes["destination"]>;
   return out;
+}
+
+const INVITE_STATUSES = ["pending", "used", "revoked", "expired"] as const;
+
+export function inviteSummary(r: Record<string, unknown>): InviteSummary {
+  const status = INVITE_STATUSES.find((x) => x === r.status);
+  if (!status) throw new ApiError(200, "bad_response");
+  return {
+    inviteId: String(r.invite_id),
+    role: String(r.role),
+    loginName: typeof r.login_name === "string" ? r.login_name : null,
+    createdAt: String(r.created_at),
+    expiresAt: String(r.expires_at),
+    createdBy: typeof r.created_by === "string" ? r.created_by : null,
+    status,
+  };
 }
 
 function memberships(v: unknown): Membership[] {
@@ -361,6 +392,12 @@ export function httpApi(base = "/api/v1"): Api {
     },
     async resetTotp(userId) {
       await call("POST", `/users/${encodeURIComponent(userId)}/reset-2fa`);
+    },
+    async invites(orgId) {
+      return records((await call("GET", `/orgs/${encodeURIComponent(orgId)}/invites`)).invites).map(inviteSummary);
+    },
+    async revokeInvite(orgId, inviteId) {
+      return inviteSummary(await call("POST", `/orgs/${encodeURIComponent(orgId)}/invites/${encodeURIComponent(inviteId)}/revoke`));
     },
     async uploadAttachment(caseId, attachmentId, record, sha256) {
       await binary("POST", `/cases/${encodeURIComponent(caseId)}/attachments`, record, {
@@ -547,7 +584,7 @@ export function apiErrorMessage(e: unknown): string {
       case "rate_limited":
         return "Too many attempts from this device. Wait a minute and try again.";
       case "invite_invalid":
-        return "This invitation link has expired or has already been used. Ask your administrator for a new one.";
+        return "This invitation link has expired, was cancelled or has already been used. Ask your administrator for a new one.";
       case "conflict":
         return "That email address already has an account. Sign in instead, or use another address.";
       case "unauthenticated":

@@ -7,7 +7,7 @@
  *   #/admin                          organisations I administer
  *   #/admin/practices/new            create a GP practice (records key made here)
  *   #/admin/services/new             create a dermatology service
- *   #/admin/orgs/ORG                 people of ORG; sign out everywhere; reset 2FA
+ *   #/admin/orgs/ORG                 people of ORG; sign out everywhere; reset 2FA; invitations
  *   #/admin/orgs/ORG/invite          invite a person to a role (the link is shown once)
  *   #/admin/orgs/ORG/records-key     give a practice that has none its records key
  */

@@ -4,7 +4,8 @@
  * locked. Two actions, each confirmed first because each is felt at once by the person:
  * "sign out everywhere" (POST /users/ID/revoke-sessions: every session ends, sockets close)
  * and "reset two-factor authentication" (POST /users/ID/reset-2fa, audited: their sessions
- * end and they set up an authenticator again at their next sign-in).
+ * end and they set up an authenticator again at their next sign-in). Below the people, the
+ * organisation's invitations (AdminInvites.tsx), where a pending one can be cancelled.
  */
 import type { JSX } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
@@ -12,6 +13,7 @@ import type { AdminUser, Api } from "../api";
 import { BackLink, Button, WarningCallout, usePageTitle } from "../components";
 import { keyId } from "../cryptoFacade";
 import { LoadError, adminErrorMessage, kindLabel, roleLabel, useAdministered } from "./AdminCommon";
+import { AdminInvites } from "./AdminInvites";
 import { recordsKeyFingerprint } from "./AdminRecordsKey";
 
 type Action = "revoke" | "reset";
@@ -212,6 +214,7 @@ export function AdminPeople({ api, orgId }: { api: Api; orgId: string }): JSX.El
           </tbody>
         </table>
       )}
+      {org && <AdminInvites api={api} orgId={orgId} />}
     </>
   );
 }
