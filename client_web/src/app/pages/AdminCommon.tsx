@@ -4,7 +4,8 @@
  * (docs/api.md "Organisations and people"); these pages only avoid offering what it refuses.
  */
 import type { JSX } from "preact";
-import { useEffect, useState } from "preact/hooks";
+import type { RefObject } from "preact";
+import { type Dispatch, type StateUpdater, useEffect, useRef, useState } from "preact/hooks";
 import { type Api, ApiError, type Organisation, apiErrorMessage } from "../api";
 
 export const KIND_LABELS: Record<string, string> = {
@@ -103,4 +104,40 @@ export function LoadError({ message }: { message: string | null }): JSX.Element 
       <span class="nhsuk-u-visually-hidden">Error:</span> {message}
     </p>
   );
+}
+
+/**
+ * The state of an "ask, then confirm" action on an administration page (sign out everywhere,
+ * reset 2FA, cancel an invitation): what is awaiting confirmation, the result to announce, a
+ * busy flag, and a reload counter. Keyboard and screen-reader users land on the question the
+ * button asked (`confirmRef`, a heading with tabIndex -1), then on the result (`statusRef`).
+ */
+export interface ConfirmStep<T> {
+  pending: T | null;
+  setPending: Dispatch<StateUpdater<T | null>>;
+  status: string | null;
+  setStatus: Dispatch<StateUpdater<string | null>>;
+  busy: boolean;
+  setBusy: Dispatch<StateUpdater<boolean>>;
+  reload: number;
+  bumpReload: () => void;
+  confirmRef: RefObject<HTMLHeadingElement | null>;
+  statusRef: RefObject<HTMLDivElement | null>;
+}
+
+export function useConfirmStep<T>(): ConfirmStep<T> {
+  const [pending, setPending] = useState<T | null>(null);
+  const [status, setStatus] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [reload, setReload] = useState(0);
+  const confirmRef = useRef<HTMLHeadingElement>(null);
+  const statusRef = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (pending) confirmRef.current?.focus();
+  }, [pending]);
+  useEffect(() => {
+    if (status) statusRef.current?.focus();
+  }, [status]);
+  const bumpReload = () => setReload((r) => r + 1);
+  return { pending, setPending, status, setStatus, busy, setBusy, reload, bumpReload, confirmRef, statusRef };
 }

@@ -6,10 +6,10 @@
  * The server never returns the token; an invitation is named by an opaque id.
  */
 import type { JSX } from "preact";
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { type Api, ApiError, type InviteSummary } from "../api";
 import { Button } from "../components";
-import { LoadError, adminErrorMessage, roleLabel } from "./AdminCommon";
+import { LoadError, adminErrorMessage, roleLabel, useConfirmStep } from "./AdminCommon";
 
 /** Status label and NHS.UK tag colour. */
 export const INVITE_STATUS: Record<InviteSummary["status"], { label: string; tag: string }> = {
@@ -50,18 +50,8 @@ export function cancelErrorMessage(e: unknown): string {
 export function AdminInvites({ api, orgId }: { api: Api; orgId: string }): JSX.Element {
   const [invites, setInvites] = useState<InviteSummary[] | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const [pending, setPending] = useState<InviteSummary | null>(null);
-  const [status, setStatus] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [reload, setReload] = useState(0);
-  const confirmRef = useRef<HTMLHeadingElement>(null);
-  const statusRef = useRef<HTMLDivElement>(null);
-  useEffect(() => {
-    if (pending) confirmRef.current?.focus();
-  }, [pending]);
-  useEffect(() => {
-    if (status) statusRef.current?.focus();
-  }, [status]);
+  const { pending, setPending, status, setStatus, busy, setBusy, reload, bumpReload, confirmRef, statusRef } =
+    useConfirmStep<InviteSummary>();
   useEffect(() => {
     let live = true;
     api.invites(orgId).then(
@@ -85,7 +75,7 @@ export function AdminInvites({ api, orgId }: { api: Api; orgId: string }): JSX.E
     } finally {
       setPending(null);
       setBusy(false);
-      setReload((r) => r + 1);
+      bumpReload();
     }
   }
 

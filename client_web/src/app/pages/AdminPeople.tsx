@@ -8,11 +8,11 @@
  * organisation's invitations (AdminInvites.tsx), where a pending one can be cancelled.
  */
 import type { JSX } from "preact";
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import type { AdminUser, Api } from "../api";
 import { BackLink, Button, WarningCallout, usePageTitle } from "../components";
 import { keyId } from "../cryptoFacade";
-import { LoadError, adminErrorMessage, kindLabel, roleLabel, useAdministered } from "./AdminCommon";
+import { LoadError, adminErrorMessage, kindLabel, roleLabel, useAdministered, useConfirmStep } from "./AdminCommon";
 import { AdminInvites } from "./AdminInvites";
 import { recordsKeyFingerprint } from "./AdminRecordsKey";
 
@@ -36,19 +36,8 @@ export function AdminPeople({ api, orgId }: { api: Api; orgId: string }): JSX.El
   const org = data?.orgs.find((o) => o.orgId === orgId) ?? null;
   const [users, setUsers] = useState<AdminUser[] | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const [pending, setPending] = useState<{ user: AdminUser; action: Action } | null>(null);
-  const [status, setStatus] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [reload, setReload] = useState(0);
-  // Keyboard and screen-reader users land on the question the button asked, and on the result.
-  const confirmRef = useRef<HTMLHeadingElement>(null);
-  const statusRef = useRef<HTMLDivElement>(null);
-  useEffect(() => {
-    if (pending) confirmRef.current?.focus();
-  }, [pending]);
-  useEffect(() => {
-    if (status) statusRef.current?.focus();
-  }, [status]);
+  const { pending, setPending, status, setStatus, busy, setBusy, reload, bumpReload, confirmRef, statusRef } =
+    useConfirmStep<{ user: AdminUser; action: Action }>();
   usePageTitle(org ? `People in ${org.name}` : "People");
   // The records key the server holds, as a fingerprint the records officer can compare with
   // their file (`dermline-client records-key check` prints the same string).
@@ -84,7 +73,7 @@ export function AdminPeople({ api, orgId }: { api: Api; orgId: string }): JSX.El
         setStatus(`Two-factor authentication for ${user.displayName} is reset. They set it up again when they next sign in.`);
       }
       setPending(null);
-      setReload((r) => r + 1);
+      bumpReload();
     } catch (e) {
       setError(adminErrorMessage(e));
     } finally {
