@@ -44,6 +44,7 @@ from pydantic import Field
 import storage
 from server.api import schemas as s
 from server.domain.accounts import Authenticated
+from server.domain.cases import StoredOutcome
 from server.domain.clock import Clock
 from server.domain.policy import CaseAction, Role
 from server.errors import AuthError, DomainError, ErrorCode, InvalidInput, Unavailable
@@ -66,6 +67,8 @@ WATCHDOG_INTERVAL = 0.5
 # only listens sends no events, so without the sweep it would keep receiving case traffic
 # after its session expired, idled out, or was revoked through another node.
 SWEEP_INTERVAL = 10.0
+# How long start-up waits for the Redis subscription (Realtime._start_manager).
+REDIS_SUBSCRIBE_WAIT = 5.0
 
 
 def _b64(data: bytes) -> str:
@@ -83,7 +86,28 @@ def message_payload(m: storage.Message) -> dict[str, Any]:
     }
 
 
-def case_payload(c: storage.Case) -> dict[str, Any]:
+def outcome_codes(o: StoredOutcome | None) -> dict[str, Any] | None:
+    """The outcome's coded part (no clinical content, no payload): what the server sees."""
+    if o is None:
+        return None
+    d = o.downgrade
+    return {
+        "category": o.outcome.category.value,
+        "urgency": o.outcome.urgency.value if o.outcome.urgency else None,
+        "destination": o.outcome.destination.value if o.outcome.destination else None,
+        "reasons": [r.value for r in o.outcome.reasons],
+        "downgrade": None
+        if d is None
+        else {
+            "from_urgency": d.from_urgency.value,
+            "by": d.by,
+            "at": d.at.isoformat(),
+            "reason_msg_id": d.reason_msg_id,
+        },
+    }
+
+
+def case_payload(c: storage.Case, outcome: StoredOutcome | None = None) -> dict[str, Any]:
     return {
         "case_id": c.case_id,
         "practice_id": c.practice_id,
@@ -92,6 +116,7 @@ def case_payload(c: storage.Case) -> dict[str, Any]:
         "priority": c.priority.value,
         "claimed_by": c.claimed_by,
         "outcome_category": c.outcome_category.value if c.outcome_category else None,
+        "outcome": outcome_codes(outcome),
         "last_seq": c.last_seq,
         "updated_at": c.updated_at.isoformat(),
     }
@@ -199,6 +224,7 @@ class Realtime:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
+        await self._start_manager()
         tasks = [asyncio.create_task(self._watchdog()), asyncio.create_task(self._sweeper())]
         try:
             yield
@@ -209,6 +235,28 @@ class Realtime:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await self._close_manager()
+
+    async def _start_manager(self) -> None:
+        """Subscribe to the Redis channel at start-up, before any client can connect.
+
+        python-socketio starts a node's Redis listener only when the node's first socket
+        connects, in the background: until it has subscribed, what other nodes publish (a new
+        case in a queue, a message) is lost to that first client, and queue events are not
+        replayed. Starting it here, and waiting (bounded) for the subscription, closes that
+        window. If Redis is down, the listener keeps retrying and the node serves meanwhile.
+        """
+        if self.sio.manager_initialized:
+            return
+        self.sio.manager_initialized = True
+        self.sio.manager.initialize()
+        manager = self.sio.manager
+        if not isinstance(manager, _RedisManager):
+            return
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(REDIS_SUBSCRIBE_WAIT):
+                # python-socketio subscribes inside its listener task and tells nobody.
+                while not (manager.pubsub is not None and manager.pubsub.subscribed):  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)
 
     async def _close_manager(self) -> None:
         """Stop the Redis listener and close its connections (python-socketio leaves them
@@ -314,7 +362,7 @@ class Realtime:
     async def case_changed(self, case: storage.Case) -> None:
         """Tell the case room, each participant's own room (a new case has no room members
         yet: the client then calls ``sync`` to join it) and the service queue."""
-        payload = case_payload(case)
+        payload = case_payload(case, await self.services.cases.coded_outcome(case))
         rooms = [f"case:{case.case_id}"]
         rooms += [
             f"user:{p.user_id}" for p in await self.services.store.list_participants(case.case_id)
@@ -456,7 +504,8 @@ class Realtime:
             body = CaseRef.model_validate(data)
             case, _p, _ = await self.services.cases.load(auth.actor, body.case_id, CaseAction.VIEW)
             await sio.enter_room(sid, f"case:{case.case_id}")
-            return {"ok": True, "case": case_payload(case)}
+            outcome = await self.services.cases.coded_outcome(case)
+            return {"ok": True, "case": case_payload(case, outcome)}
 
         @handler
         async def leave(sid: str, auth: Authenticated, client: str, data: Any) -> dict[str, Any]:
@@ -488,7 +537,7 @@ class Realtime:
                     case_id, after_seq=max(0, int(after)), limit=limit
                 )
                 out[case_id] = {
-                    "case": case_payload(case),
+                    "case": case_payload(case, await self.services.cases.coded_outcome(case)),
                     "messages": [message_payload(m) for m in msgs],
                     "more": len(msgs) == limit,
                 }

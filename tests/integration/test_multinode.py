@@ -333,9 +333,10 @@ async def people(cluster: Cluster) -> AsyncIterator[People]:
 
 
 async def both_nodes_listen(channel: str) -> None:
-    """Wait until both nodes subscribe to the Redis channel. A node's Socket.IO manager starts
-    its Redis listener only when its first socket connects, and subscribes in the background:
-    until then, what the other node publishes is lost to it (no catch-up for queue events)."""
+    """Wait until both nodes subscribe to the Redis channel. A node subscribes while it starts
+    (server.realtime Realtime._start_manager), but gives up waiting after a few seconds if
+    Redis is slow and then subscribes in the background: until it has, what the other node
+    publishes is lost to it (no catch-up for queue events)."""
     redis = aioredis.from_url(REDIS_URL)
     try:
         async with asyncio.timeout(LIVE_TIMEOUT):
