@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, extname, join } from "node:path";
 import { brotliCompressSync, constants as zlib, gzipSync } from "node:zlib";
@@ -57,7 +57,8 @@ function dropRemoteFonts(): Plugin {
  * Pre-compressed copies of every text file of the build (`x.js.br`, `x.js.gz` beside `x.js`).
  * The server's static handler (aiohttp FileResponse) sends the `.br` or `.gz` sibling when the
  * browser accepts that encoding, so a phone on a slow connection downloads about a third of
- * the bytes, and nothing is compressed per request. Files under 1 KiB are left alone.
+ * the bytes, and nothing is compressed per request. Files under 1 KiB are left alone. The
+ * server never sends a copy older than its file (server/static.py).
  */
 function precompress(): Plugin {
   const text = new Set([".js", ".css", ".html", ".svg", ".json", ".webmanifest"]);
@@ -77,7 +78,12 @@ function precompress(): Plugin {
       for (const path of walk(outDir)) {
         if (!text.has(extname(path))) continue;
         const data = readFileSync(path);
-        if (data.length < 1024) continue;
+        if (data.length < 1024) {
+          // No copy, and none left from an earlier build: the server would send it instead.
+          rmSync(`${path}.gz`, { force: true });
+          rmSync(`${path}.br`, { force: true });
+          continue;
+        }
         writeFileSync(`${path}.gz`, gzipSync(data, { level: 9 }));
         writeFileSync(
           `${path}.br`,

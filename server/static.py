@@ -7,16 +7,35 @@ only (no ``..`` escapes).
 
 The build leaves pre-compressed copies beside its text files (``x.js.br``, ``x.js.gz``:
 ``client_web/vite.config.ts``, ``precompress``); aiohttp's ``FileResponse`` sends the one the
-browser accepts (Brotli first), so every response here varies by ``Accept-Encoding``.
+browser accepts (Brotli first), so every response here varies by ``Accept-Encoding``. A
+copy older than the file beside it is never sent (a release copied over an old folder, or a
+file edited after the build, would otherwise serve the previous content): the file itself is.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from aiohttp import web
 
 __all__ = ["add_static_routes"]
+
+
+class _FreshFileResponse(web.FileResponse):
+    """A FileResponse that sends a pre-compressed sibling only if it is not older than the
+    file itself (aiohttp picks the sibling by name alone)."""
+
+    def _get_file_path_stat_encoding(
+        self, accept_encoding: str
+    ) -> tuple[Path | None, os.stat_result, str | None]:
+        path, st, encoding = super()._get_file_path_stat_encoding(accept_encoding)
+        if encoding is None:
+            return path, st, encoding
+        original = self._path.stat()
+        if st.st_mtime_ns < original.st_mtime_ns:
+            return self._path, original, None
+        return path, st, encoding
 
 
 def add_static_routes(app: web.Application, root: Path) -> None:
@@ -28,7 +47,7 @@ def add_static_routes(app: web.Application, root: Path) -> None:
         if tail:
             candidate = (root / tail).resolve()
             if candidate.is_relative_to(root) and candidate.is_file():
-                response = web.FileResponse(candidate)
+                response = _FreshFileResponse(candidate)
                 response.headers["Vary"] = "Accept-Encoding"
                 if "/assets/" in f"/{tail}":
                     response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
@@ -37,7 +56,7 @@ def add_static_routes(app: web.Application, root: Path) -> None:
                 raise web.HTTPNotFound()
         if not index.is_file():
             raise web.HTTPNotFound()
-        response = web.FileResponse(index)
+        response = _FreshFileResponse(index)
         response.headers["Cache-Control"] = "no-cache"
         response.headers["Vary"] = "Accept-Encoding"
         return response

@@ -1,6 +1,7 @@
 """The built web client is served from client_web/dist with the security headers."""
 
 import gzip
+import os
 from pathlib import Path
 
 import aiohttp
@@ -53,3 +54,11 @@ async def test_precompressed_copies_are_sent_to_browsers_that_accept_them(tmp_pa
         async with http.get(url, headers={"Accept-Encoding": "identity"}) as resp:
             assert "Content-Encoding" not in resp.headers
             assert await resp.read() == script
+        # A copy older than its file (a release copied over an old folder) is never sent.
+        newer = b"console.log('the new release');"
+        (dist / "assets" / "app-1a2b3c.js").write_bytes(newer)
+        stale = dist / "assets" / "app-1a2b3c.js.gz"
+        os.utime(stale, ns=(1_000_000_000, 1_000_000_000))
+        async with http.get(url, headers={"Accept-Encoding": "gzip, br"}) as resp:
+            assert "Content-Encoding" not in resp.headers
+            assert await resp.read() == newer
