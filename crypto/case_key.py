@@ -40,7 +40,7 @@ import hmac
 import os
 import uuid
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypedDict, Unpack
 
 from crypto._wire import (
     LABEL_PREFIX,
@@ -155,17 +155,28 @@ def case_key_matches_commitment(
     )
 
 
+class _WrapTo(TypedDict):
+    """The keyword arguments every wrap takes (described at :func:`wrap_case_key`)."""
+
+    case_id: uuid.UUID
+    epoch: int
+    recipient_public_key: bytes
+    wrapper_user_id: uuid.UUID
+    wrapper_signing_key: KeyPair
+
+
 def _wrap(
     case_key: bytes,
     *,
     committed: bool,
+    ikm_e: bytes,
     case_id: uuid.UUID,
     epoch: int,
     recipient_public_key: bytes,
     wrapper_user_id: uuid.UUID,
     wrapper_signing_key: KeyPair,
-    ikm_e: bytes,
 ) -> bytes:
+    """The record of either type: 0x0b (``committed``) or the legacy 0x06."""
     case_key = check_bytes("case_key", case_key, CASE_KEY_LENGTH)
     case = check_uuid("case_id", case_id)
     epoch = check_uint("epoch", epoch, 32)
@@ -190,78 +201,36 @@ def _wrap(
     return body + p256_sign(wrapper_signing_key.private_key, _SIG_LABEL + body)
 
 
-def wrap_case_key_from_parts(
-    case_key: bytes,
-    *,
-    case_id: uuid.UUID,
-    epoch: int,
-    recipient_public_key: bytes,
-    wrapper_user_id: uuid.UUID,
-    wrapper_signing_key: KeyPair,
-    ikm_e: bytes,
-) -> bytes:
-    """Deterministic form of :func:`wrap_case_key` (HPKE ephemeral ikm given); type 0x0b."""
-    return _wrap(
-        case_key,
-        committed=True,
-        case_id=case_id,
-        epoch=epoch,
-        recipient_public_key=recipient_public_key,
-        wrapper_user_id=wrapper_user_id,
-        wrapper_signing_key=wrapper_signing_key,
-        ikm_e=ikm_e,
-    )
+def wrap_case_key_from_parts(case_key: bytes, *, ikm_e: bytes, **wrap_to: Unpack[_WrapTo]) -> bytes:
+    """Deterministic form of :func:`wrap_case_key` (HPKE ephemeral ikm given); type 0x0b.
+
+    The other keyword arguments (all required) are those of :func:`wrap_case_key`.
+    """
+    return _wrap(case_key, committed=True, ikm_e=ikm_e, **wrap_to)
 
 
 def wrap_legacy_case_key_from_parts(
-    case_key: bytes,
-    *,
-    case_id: uuid.UUID,
-    epoch: int,
-    recipient_public_key: bytes,
-    wrapper_user_id: uuid.UUID,
-    wrapper_signing_key: KeyPair,
-    ikm_e: bytes,
+    case_key: bytes, *, ikm_e: bytes, **wrap_to: Unpack[_WrapTo]
 ) -> bytes:
     """The legacy record (type 0x06, no key commitment), deterministically.
 
-    Only for the published v1 vectors and tests that old records still open: new wraps are
-    type 0x0b, and the server refuses 0x06 wraps for new cases.
+    Takes the arguments of :func:`wrap_case_key_from_parts`. Only for the published v1
+    vectors and tests that old records still open: new wraps are type 0x0b, and the server
+    refuses 0x06 wraps for new cases.
     """
-    return _wrap(
-        case_key,
-        committed=False,
-        case_id=case_id,
-        epoch=epoch,
-        recipient_public_key=recipient_public_key,
-        wrapper_user_id=wrapper_user_id,
-        wrapper_signing_key=wrapper_signing_key,
-        ikm_e=ikm_e,
-    )
+    return _wrap(case_key, committed=False, ikm_e=ikm_e, **wrap_to)
 
 
-def wrap_case_key(
-    case_key: bytes,
-    *,
-    case_id: uuid.UUID,
-    epoch: int,
-    recipient_public_key: bytes,
-    wrapper_user_id: uuid.UUID,
-    wrapper_signing_key: KeyPair,
-) -> bytes:
+def wrap_case_key(case_key: bytes, **wrap_to: Unpack[_WrapTo]) -> bytes:
     """HPKE-wrap a case key to one recipient, commit to it and sign the record (type 0x0b).
+
+    Keyword arguments, all required: ``case_id`` (UUID) and ``epoch`` (u32) of the case
+    key, ``recipient_public_key`` (65-byte P-256 point), ``wrapper_user_id`` (UUID) and
+    ``wrapper_signing_key`` (the wrapper's signing :class:`crypto.account.KeyPair`).
 
     Raises :class:`crypto.errors.PublicKeyError` if the recipient key is not a valid point.
     """
-    return wrap_case_key_from_parts(
-        case_key,
-        case_id=case_id,
-        epoch=epoch,
-        recipient_public_key=recipient_public_key,
-        wrapper_user_id=wrapper_user_id,
-        wrapper_signing_key=wrapper_signing_key,
-        ikm_e=os.urandom(32),
-    )
+    return wrap_case_key_from_parts(case_key, ikm_e=os.urandom(32), **wrap_to)
 
 
 def _parse(record: bytes) -> tuple[CaseKeyWrapHeader, bytes]:

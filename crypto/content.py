@@ -61,7 +61,7 @@ import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Protocol, TypedDict
 
 from crypto._wire import check_bytes, check_uuid
 from crypto.errors import ContentError
@@ -180,6 +180,15 @@ def _object(required: Mapping[str, _Check], optional: Mapping[str, _Check] | Non
     return check
 
 
+#: The four fields that name an encrypted attachment: a photo's own, its thumbnail's, and
+#: the same in a patient drop's photo body (crypto.patient_drop).
+_ATTACHMENT_REF: Final[Mapping[str, _Check]] = {
+    "attachment_id": _uuid,
+    "file_key": _b64_32,
+    "ciphertext_sha256": _hex32,
+    "ciphertext_size": _size,
+}
+
 _SCHEMAS: Final[dict[ContentType, _Check]] = {
     ContentType.TEXT: _object({"text": _string}),
     ContentType.CLINICAL_HISTORY: _object(
@@ -202,25 +211,12 @@ _SCHEMAS: Final[dict[ContentType, _Check]] = {
     ),
     ContentType.PHOTO_REFERENCE: _object(
         {
-            "attachment_id": _uuid,
-            "file_key": _b64_32,
-            "ciphertext_sha256": _hex32,
-            "ciphertext_size": _size,
+            **_ATTACHMENT_REF,
             "media_type": _string,
             "tag": _one_of(_PHOTO_TAGS),
             "body_site": _string,
         },
-        {
-            "caption": _string,
-            "thumbnail": _object(
-                {
-                    "attachment_id": _uuid,
-                    "file_key": _b64_32,
-                    "ciphertext_sha256": _hex32,
-                    "ciphertext_size": _size,
-                }
-            ),
-        },
+        {"caption": _string, "thumbnail": _object(_ATTACHMENT_REF)},
     ),
     ContentType.QUESTION: _object({"text": _string}),
     ContentType.RETAKE_REQUEST: _object(
@@ -317,13 +313,19 @@ def decode_content(content_type: ContentType, data: bytes) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class PhotoThumbnail:
-    """The thumbnail attachment of a photo (the same shape as a patient drop's thumbnail)."""
+class _Attachment:
+    """The fields of a thumbnail here and in :mod:`crypto.patient_drop`; ``repr`` hides the
+    file key."""
 
     attachment_id: uuid.UUID
     file_key: bytes = field(repr=False)
     ciphertext_sha256: bytes
     ciphertext_size: int
+
+
+@dataclass(frozen=True)
+class PhotoThumbnail(_Attachment):
+    """The thumbnail attachment of a photo (the same shape as a patient drop's thumbnail)."""
 
 
 @dataclass(frozen=True)
@@ -355,15 +357,59 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=")
 
 
+class _AttachmentRef(Protocol):
+    """What names an encrypted attachment: a photo, its thumbnail, a patient drop's photo."""
+
+    @property
+    def attachment_id(self) -> uuid.UUID: ...
+    @property
+    def file_key(self) -> bytes: ...
+    @property
+    def ciphertext_sha256(self) -> bytes: ...
+    @property
+    def ciphertext_size(self) -> int: ...
+
+
+class _AttachmentRefFields(TypedDict):
+    attachment_id: uuid.UUID
+    file_key: bytes
+    ciphertext_sha256: bytes
+    ciphertext_size: int
+
+
+def _encode_attachment_ref(ref: _AttachmentRef, where: str = "") -> dict[str, Any]:
+    """The :data:`_ATTACHMENT_REF` fields of ``ref``; ``where`` prefixes the names in errors.
+
+    Also used by :mod:`crypto.patient_drop`.
+    """
+    return {
+        "attachment_id": str(
+            uuid.UUID(bytes=check_uuid(where + "attachment_id", ref.attachment_id))
+        ),
+        "file_key": _b64(check_bytes(where + "file_key", ref.file_key, 32)),
+        "ciphertext_sha256": check_bytes(
+            where + "ciphertext_sha256", ref.ciphertext_sha256, 32
+        ).hex(),
+        "ciphertext_size": ref.ciphertext_size,
+    }
+
+
+def _decode_attachment_ref(body: Mapping[str, Any]) -> _AttachmentRefFields:
+    """The :data:`_ATTACHMENT_REF` fields of a body its schema has checked, as values."""
+    return _AttachmentRefFields(
+        attachment_id=uuid.UUID(body["attachment_id"]),
+        file_key=_unb64(body["file_key"]),
+        ciphertext_sha256=bytes.fromhex(body["ciphertext_sha256"]),
+        ciphertext_size=body["ciphertext_size"],
+    )
+
+
 def encode_photo_reference(ref: PhotoReference) -> bytes:
     """The photo-reference body for ``ref`` (``ValueError`` if a field is invalid)."""
     if not isinstance(ref, PhotoReference):
         raise TypeError("ref must be a PhotoReference")
     body: dict[str, Any] = {
-        "attachment_id": str(uuid.UUID(bytes=check_uuid("attachment_id", ref.attachment_id))),
-        "file_key": _b64(check_bytes("file_key", ref.file_key, 32)),
-        "ciphertext_sha256": check_bytes("ciphertext_sha256", ref.ciphertext_sha256, 32).hex(),
-        "ciphertext_size": ref.ciphertext_size,
+        **_encode_attachment_ref(ref),
         "media_type": ref.media_type,
         "tag": ref.tag,
         "body_site": ref.body_site,
@@ -374,16 +420,7 @@ def encode_photo_reference(ref: PhotoReference) -> bytes:
     if thumb is not None:
         if not isinstance(thumb, PhotoThumbnail):
             raise TypeError("thumbnail must be a PhotoThumbnail")
-        body["thumbnail"] = {
-            "attachment_id": str(
-                uuid.UUID(bytes=check_uuid("thumbnail.attachment_id", thumb.attachment_id))
-            ),
-            "file_key": _b64(check_bytes("thumbnail.file_key", thumb.file_key, 32)),
-            "ciphertext_sha256": check_bytes(
-                "thumbnail.ciphertext_sha256", thumb.ciphertext_sha256, 32
-            ).hex(),
-            "ciphertext_size": thumb.ciphertext_size,
-        }
+        body["thumbnail"] = _encode_attachment_ref(thumb, "thumbnail.")
     return encode_content(ContentType.PHOTO_REFERENCE, body)
 
 
@@ -392,20 +429,10 @@ def decode_photo_reference(data: bytes) -> PhotoReference:
     body = decode_content(ContentType.PHOTO_REFERENCE, data)
     thumb = body.get("thumbnail")
     return PhotoReference(
-        attachment_id=uuid.UUID(body["attachment_id"]),
-        file_key=_unb64(body["file_key"]),
-        ciphertext_sha256=bytes.fromhex(body["ciphertext_sha256"]),
-        ciphertext_size=body["ciphertext_size"],
+        **_decode_attachment_ref(body),
         media_type=body["media_type"],
         tag=body["tag"],
         body_site=body["body_site"],
         caption=body.get("caption"),
-        thumbnail=None
-        if thumb is None
-        else PhotoThumbnail(
-            attachment_id=uuid.UUID(thumb["attachment_id"]),
-            file_key=_unb64(thumb["file_key"]),
-            ciphertext_sha256=bytes.fromhex(thumb["ciphertext_sha256"]),
-            ciphertext_size=thumb["ciphertext_size"],
-        ),
+        thumbnail=None if thumb is None else PhotoThumbnail(**_decode_attachment_ref(thumb)),
     )

@@ -59,19 +59,19 @@ from crypto._wire import (
 )
 from crypto.account import KeyPair
 from crypto.content import (
+    _ATTACHMENT_REF,
     _B64_32_RE,
     BODY_VERSION,
-    _b64_32,
-    _hex32,
+    _Attachment,
+    _decode_attachment_ref,
+    _encode_attachment_ref,
     _Invalid,
     _list_of,
     _no_constants,
     _no_duplicates,
     _object,
     _one_of,
-    _size,
     _string,
-    _uuid,
 )
 from crypto.errors import PatientDropError, PatientLinkFormatError, PrimitiveError, PublicKeyError
 from crypto.primitives.ecc import p256_check_public
@@ -147,13 +147,8 @@ def parse_link_fragment(text: str) -> tuple[bytes, bytes]:
 
 
 @dataclass(frozen=True)
-class PatientThumbnail:
+class PatientThumbnail(_Attachment):
     """The thumbnail attachment of one patient photo."""
-
-    attachment_id: uuid.UUID
-    file_key: bytes = field(repr=False)
-    ciphertext_sha256: bytes
-    ciphertext_size: int
 
 
 @dataclass(frozen=True)
@@ -181,28 +176,21 @@ class DropHeader:
     index: int
 
 
-_THUMB_SCHEMA: Final = _object(
-    {
-        "attachment_id": _uuid,
-        "file_key": _b64_32,
-        "ciphertext_sha256": _hex32,
-        "ciphertext_size": _size,
-    }
-)
 _QUALITY_SCHEMA: Final = _object(
     {"verdict": _one_of(_VERDICTS), "reasons": _list_of(_string, minimum=0)}
 )
 _BODY_SCHEMA: Final = _object(
     {
-        "attachment_id": _uuid,
-        "file_key": _b64_32,
-        "ciphertext_sha256": _hex32,
-        "ciphertext_size": _size,
+        **_ATTACHMENT_REF,
         "media_type": _string,
         "tag": _one_of(_TAGS),
         "body_site": _string,
     },
-    {"thumbnail": _THUMB_SCHEMA, "quality": _QUALITY_SCHEMA, "send_anyway_reason": _string},
+    {
+        "thumbnail": _object(_ATTACHMENT_REF),
+        "quality": _QUALITY_SCHEMA,
+        "send_anyway_reason": _string,
+    },
 )
 
 
@@ -211,10 +199,7 @@ def _encode_body(photo: PatientPhoto) -> bytes:
         raise TypeError("photo must be a PatientPhoto")
     body: dict[str, Any] = {
         "v": BODY_VERSION,
-        "attachment_id": str(uuid.UUID(bytes=check_uuid("attachment_id", photo.attachment_id))),
-        "file_key": _b64(check_bytes("file_key", photo.file_key, 32)),
-        "ciphertext_sha256": check_bytes("ciphertext_sha256", photo.ciphertext_sha256, 32).hex(),
-        "ciphertext_size": photo.ciphertext_size,
+        **_encode_attachment_ref(photo),
         "media_type": photo.media_type,
         "tag": photo.tag,
         "body_site": photo.body_site,
@@ -223,16 +208,7 @@ def _encode_body(photo: PatientPhoto) -> bytes:
     if thumb is not None:
         if not isinstance(thumb, PatientThumbnail):
             raise TypeError("thumbnail must be a PatientThumbnail")
-        body["thumbnail"] = {
-            "attachment_id": str(
-                uuid.UUID(bytes=check_uuid("thumbnail.attachment_id", thumb.attachment_id))
-            ),
-            "file_key": _b64(check_bytes("thumbnail.file_key", thumb.file_key, 32)),
-            "ciphertext_sha256": check_bytes(
-                "thumbnail.ciphertext_sha256", thumb.ciphertext_sha256, 32
-            ).hex(),
-            "ciphertext_size": thumb.ciphertext_size,
-        }
+        body["thumbnail"] = _encode_attachment_ref(thumb, "thumbnail.")
     if photo.quality_verdict is not None:
         body["quality"] = {"verdict": photo.quality_verdict, "reasons": list(photo.quality_reasons)}
     if photo.send_anyway_reason is not None:
@@ -270,23 +246,12 @@ def _decode_body(data: bytes) -> PatientPhoto:
         raise Malformed
     thumb = body.get("thumbnail")
     quality = body.get("quality")
-    # The schema admits only 43 base64url characters with zero spare bits, so these decode.
     return PatientPhoto(
-        attachment_id=uuid.UUID(body["attachment_id"]),
-        file_key=base64.urlsafe_b64decode(body["file_key"] + "="),
-        ciphertext_sha256=bytes.fromhex(body["ciphertext_sha256"]),
-        ciphertext_size=body["ciphertext_size"],
+        **_decode_attachment_ref(body),
         media_type=body["media_type"],
         tag=body["tag"],
         body_site=body["body_site"],
-        thumbnail=None
-        if thumb is None
-        else PatientThumbnail(
-            attachment_id=uuid.UUID(thumb["attachment_id"]),
-            file_key=base64.urlsafe_b64decode(thumb["file_key"] + "="),
-            ciphertext_sha256=bytes.fromhex(thumb["ciphertext_sha256"]),
-            ciphertext_size=thumb["ciphertext_size"],
-        ),
+        thumbnail=None if thumb is None else PatientThumbnail(**_decode_attachment_ref(thumb)),
         quality_verdict=None if quality is None else quality["verdict"],
         quality_reasons=() if quality is None else tuple(quality["reasons"]),
         send_anyway_reason=body.get("send_anyway_reason"),

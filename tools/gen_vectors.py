@@ -714,104 +714,6 @@ CASE_WRAP_FIELDS = [
 ]
 
 
-def gen_case_key_wrap() -> VectorFile:
-    f = VectorFile(
-        "case_key_wrap",
-        "Case key wrap records (type 0x06): HPKE base mode "
-        "DHKEM(P-256)/HKDF-SHA256/AES-256-GCM to one recipient, signed by the "
-        "wrapper: crypto.case_key.",
-    )
-    case_id = rid("case/1")
-    gp_user = rid("user/gp")
-    gp_sig = key_pair("gp-signing")
-    derm_enc = key_pair("derm-encryption")
-    records = key_pair("practice-records")
-    ck = rnd("case-key/1", 32)
-    valid = []
-    for label, recipient, epoch in (("dermatologist", derm_enc, 0), ("records key", records, 7)):
-        ikm_e = rnd("ikm-e/case-" + label, 32)
-        rec = case_key.wrap_legacy_case_key_from_parts(
-            ck,
-            case_id=case_id,
-            epoch=epoch,
-            recipient_public_key=recipient.public_key,
-            wrapper_user_id=gp_user,
-            wrapper_signing_key=gp_sig,
-            ikm_e=ikm_e,
-        )
-        base = {
-            "case_id": str(case_id),
-            "epoch": epoch,
-            "case_key": ck.hex(),
-            **kp_fields("recipient", recipient),
-            "wrapper_user_id": str(gp_user),
-            **kp_fields("wrapper_signing", gp_sig),
-            "ikm_e": ikm_e.hex(),
-        }
-        f.add(
-            "CaseKeyWrap",
-            "valid",
-            f"wrapped to the {label}, epoch {epoch}",
-            ["Normal"],
-            **base,
-            record=rec.hex(),
-            header_parses=True,
-            signature_verifies=True,
-        )
-        valid.append((base, rec))
-    base, rec = valid[0]
-
-    def add(
-        comment: str, flags: list[str], bad: bytes, parses: bool, verifies: bool, **over: Any
-    ) -> None:
-        f.add(
-            "CaseKeyWrap",
-            "invalid",
-            comment,
-            flags,
-            **{**base, **over},
-            record=bad.hex(),
-            header_parses=parses,
-            signature_verifies=verifies,
-        )
-
-    for comment, flags, bad in prefix_mutations(rec):
-        add(comment, flags, bad, False, False)
-    sig_flags = {
-        "ciphertext": "ModifiedCiphertext",
-        "tag": "ModifiedTag",
-        "signature": "ModifiedSignature",
-    }
-    for comment, flags, bad in field_mutations(rec, CASE_WRAP_FIELDS, sig_flags):
-        add(comment, flags, bad, True, False)
-    for name, offset, length in CASE_WRAP_FIELDS:
-        if name in ("wrapper_key_id", "signature"):
-            continue
-        body = flip(rec[:184], offset + length - 1)
-        resigned = body + p256_sign(gp_sig.private_key, b"dermline/v1/sig/case-key-wrap\x00" + body)
-        add(f"{name} modified, re-signed by the wrapper", ["Resigned"], resigned, True, True)
-    add("expected case id differs", ["WrongContext"], rec, True, True, case_id=str(rid("case/2")))
-    add("expected epoch differs", ["WrongContext"], rec, True, True, epoch=1)
-    add(
-        "opened by the records key, wrapped to the dermatologist",
-        ["WrongRecipient"],
-        rec,
-        True,
-        True,
-        **kp_fields("recipient", records),
-    )
-    other = key_pair("derm-signing")
-    add(
-        "checked against another signing key",
-        ["WrongSigner"],
-        rec,
-        True,
-        False,
-        **kp_fields("wrapper_signing", other),
-    )
-    return f
-
-
 COMMITTED_WRAP_FIELDS = [
     ("case_id", 3, 16),
     ("epoch", 19, 4),
@@ -826,56 +728,45 @@ COMMITTED_WRAP_FIELDS = [
 ]
 
 
-def _forge_committed_wrap(
-    sealed_key: bytes,
-    commitment: bytes,
-    *,
-    case_id: uuid.UUID,
-    epoch: int,
-    recipient: account.KeyPair,
-    wrapper_user_id: uuid.UUID,
-    wrapper: account.KeyPair,
-    ikm_e: bytes,
-) -> bytes:
-    """A well-formed, correctly signed 0x0b record whose commitment is chosen freely: what a
-    malicious wrapper can make. HPKE opens it; only the commitment check refuses it."""
-    header = (
-        bytes((1, 1, 0x0B))
-        + case_id.bytes
-        + epoch.to_bytes(4, "big")
-        + recipient.key_id
-        + wrapper_user_id.bytes
-        + wrapper.key_id
-        + commitment
-    )
-    info = b"dermline/v1/case-key\x00" + case_id.bytes + epoch.to_bytes(4, "big")
-    enc, ct = primitives_hpke.seal_base(
-        recipient.public_key, info + recipient.key_id, header, sealed_key, ikm_e=ikm_e
-    )
-    body = header + enc + ct
+def _sign_case_key_wrap(wrapper: account.KeyPair, body: bytes) -> bytes:
+    """``body`` followed by the wrapper's signature over it: a (re-)signed case key wrap."""
     return body + p256_sign(wrapper.private_key, b"dermline/v1/sig/case-key-wrap\x00" + body)
 
 
-def gen_case_key_wrap_committed() -> VectorFile:
-    f = VectorFile(
-        "case_key_wrap_committed",
-        "Committed case key wrap records (type 0x0b): the 0x06 record plus a signed key "
-        "commitment HMAC-SHA256(CK, 'dermline/v1/case-key-commitment' 0x00 case id epoch) "
-        "in the clear header; the opener refuses a key that does not match it: "
-        "crypto.case_key.",
-    )
-    group = "CommittedCaseKeyWrap"
+@dataclasses.dataclass(frozen=True)
+class _CaseKeyWrapFile:
+    """The parties, case key, first valid record and ``add`` of a case key wrap file."""
+
+    case_id: uuid.UUID
+    gp_user: uuid.UUID
+    gp_sig: account.KeyPair
+    derm_enc: account.KeyPair
+    records: account.KeyPair
+    ck: bytes
+    rec: bytes
+    add: Callable[..., None]
+
+
+def _case_key_wrap_common(f: VectorFile, group: str, *, committed: bool) -> _CaseKeyWrapFile:
+    """The cases the two wrap types share, in this order: the valid records (to the
+    dermatologist at epoch 0, to the records key at epoch 7), the prefix and field
+    mutations of the first, and each of its fields modified and re-signed by the wrapper."""
     case_id = rid("case/1")
     gp_user = rid("user/gp")
     gp_sig = key_pair("gp-signing")
     derm_enc = key_pair("derm-encryption")
     records = key_pair("practice-records")
     ck = rnd("case-key/1", 32)
-    other_ck = rnd("case-key/other", 32)
+    if committed:
+        wrap = case_key.wrap_case_key_from_parts
+        fields, ikm_label = COMMITTED_WRAP_FIELDS, "ikm-e/committed-case-"
+    else:
+        wrap = case_key.wrap_legacy_case_key_from_parts
+        fields, ikm_label = CASE_WRAP_FIELDS, "ikm-e/case-"
     valid = []
     for label, recipient, epoch in (("dermatologist", derm_enc, 0), ("records key", records, 7)):
-        ikm_e = rnd("ikm-e/committed-case-" + label, 32)
-        rec = case_key.wrap_case_key_from_parts(
+        ikm_e = rnd(ikm_label + label, 32)
+        rec = wrap(
             ck,
             case_id=case_id,
             epoch=epoch,
@@ -884,11 +775,12 @@ def gen_case_key_wrap_committed() -> VectorFile:
             wrapper_signing_key=gp_sig,
             ikm_e=ikm_e,
         )
+        commitment = case_key.case_key_commitment(ck, case_id=case_id, epoch=epoch)
         base = {
             "case_id": str(case_id),
             "epoch": epoch,
             "case_key": ck.hex(),
-            "commitment": case_key.case_key_commitment(ck, case_id=case_id, epoch=epoch).hex(),
+            **({"commitment": commitment.hex()} if committed else {}),
             **kp_fields("recipient", recipient),
             "wrapper_user_id": str(gp_user),
             **kp_fields("wrapper_signing", gp_sig),
@@ -929,15 +821,93 @@ def gen_case_key_wrap_committed() -> VectorFile:
         "tag": "ModifiedTag",
         "signature": "ModifiedSignature",
     }
-    for comment, flags, bad in field_mutations(rec, COMMITTED_WRAP_FIELDS, sig_flags):
+    for comment, flags, bad in field_mutations(rec, fields, sig_flags):
         add(comment, flags, bad, True, False)
-    for name, offset, length in COMMITTED_WRAP_FIELDS:
+    for name, offset, length in fields:
         if name in ("wrapper_key_id", "signature"):
             continue
-        body = flip(rec[:216], offset + length - 1)
-        resigned = body + p256_sign(gp_sig.private_key, b"dermline/v1/sig/case-key-wrap\x00" + body)
+        resigned = _sign_case_key_wrap(gp_sig, flip(rec[:-64], offset + length - 1))
         flags = ["Resigned", "ModifiedCommitment"] if name == "commitment" else ["Resigned"]
         add(f"{name} modified, re-signed by the wrapper", flags, resigned, True, True)
+    return _CaseKeyWrapFile(case_id, gp_user, gp_sig, derm_enc, records, ck, rec, add)
+
+
+def _case_key_wrap_wrong_context(w: _CaseKeyWrapFile) -> None:
+    """The first valid record opened for another case, epoch or recipient, or checked
+    against another signing key."""
+    w.add(
+        "expected case id differs", ["WrongContext"], w.rec, True, True, case_id=str(rid("case/2"))
+    )
+    w.add("expected epoch differs", ["WrongContext"], w.rec, True, True, epoch=1)
+    w.add(
+        "opened by the records key, wrapped to the dermatologist",
+        ["WrongRecipient"],
+        w.rec,
+        True,
+        True,
+        **kp_fields("recipient", w.records),
+    )
+    w.add(
+        "checked against another signing key",
+        ["WrongSigner"],
+        w.rec,
+        True,
+        False,
+        **kp_fields("wrapper_signing", key_pair("derm-signing")),
+    )
+
+
+def gen_case_key_wrap() -> VectorFile:
+    f = VectorFile(
+        "case_key_wrap",
+        "Case key wrap records (type 0x06): HPKE base mode "
+        "DHKEM(P-256)/HKDF-SHA256/AES-256-GCM to one recipient, signed by the "
+        "wrapper: crypto.case_key.",
+    )
+    _case_key_wrap_wrong_context(_case_key_wrap_common(f, "CaseKeyWrap", committed=False))
+    return f
+
+
+def _forge_committed_wrap(
+    sealed_key: bytes,
+    commitment: bytes,
+    *,
+    case_id: uuid.UUID,
+    epoch: int,
+    recipient: account.KeyPair,
+    wrapper_user_id: uuid.UUID,
+    wrapper: account.KeyPair,
+    ikm_e: bytes,
+) -> bytes:
+    """A well-formed, correctly signed 0x0b record whose commitment is chosen freely: what a
+    malicious wrapper can make. HPKE opens it; only the commitment check refuses it."""
+    header = (
+        bytes((1, 1, 0x0B))
+        + case_id.bytes
+        + epoch.to_bytes(4, "big")
+        + recipient.key_id
+        + wrapper_user_id.bytes
+        + wrapper.key_id
+        + commitment
+    )
+    info = b"dermline/v1/case-key\x00" + case_id.bytes + epoch.to_bytes(4, "big")
+    enc, ct = primitives_hpke.seal_base(
+        recipient.public_key, info + recipient.key_id, header, sealed_key, ikm_e=ikm_e
+    )
+    return _sign_case_key_wrap(wrapper, header + enc + ct)
+
+
+def gen_case_key_wrap_committed() -> VectorFile:
+    f = VectorFile(
+        "case_key_wrap_committed",
+        "Committed case key wrap records (type 0x0b): the 0x06 record plus a signed key "
+        "commitment HMAC-SHA256(CK, 'dermline/v1/case-key-commitment' 0x00 case id epoch) "
+        "in the clear header; the opener refuses a key that does not match it: "
+        "crypto.case_key.",
+    )
+    w = _case_key_wrap_common(f, "CommittedCaseKeyWrap", committed=True)
+    case_id, ck = w.case_id, w.ck
+    other_ck = rnd("case-key/other", 32)
     forged = [
         (
             "another case key inside than the one the signed commitment names",
@@ -970,12 +940,12 @@ def gen_case_key_wrap_committed() -> VectorFile:
             commitment,
             case_id=case_id,
             epoch=0,
-            recipient=derm_enc,
-            wrapper_user_id=gp_user,
-            wrapper=gp_sig,
+            recipient=w.derm_enc,
+            wrapper_user_id=w.gp_user,
+            wrapper=w.gp_sig,
             ikm_e=rnd("ikm-e/forged/" + comment, 32),
         )
-        add(
+        w.add(
             comment,
             ["CommitmentMismatch"],
             bad,
@@ -984,41 +954,23 @@ def gen_case_key_wrap_committed() -> VectorFile:
             case_key=shown.hex(),
             commitment=commitment.hex(),
         )
-    add("expected case id differs", ["WrongContext"], rec, True, True, case_id=str(rid("case/2")))
-    add("expected epoch differs", ["WrongContext"], rec, True, True, epoch=1)
-    add(
-        "opened by the records key, wrapped to the dermatologist",
-        ["WrongRecipient"],
-        rec,
-        True,
-        True,
-        **kp_fields("recipient", records),
-    )
-    add(
-        "checked against another signing key",
-        ["WrongSigner"],
-        rec,
-        True,
-        False,
-        **kp_fields("wrapper_signing", key_pair("derm-signing")),
-    )
+    _case_key_wrap_wrong_context(w)
     # Type confusion between the two wrap records: relabelled and re-signed, the lengths no
     # longer match the type, so neither parses.
     legacy = case_key.wrap_legacy_case_key_from_parts(
         ck,
         case_id=case_id,
         epoch=0,
-        recipient_public_key=derm_enc.public_key,
-        wrapper_user_id=gp_user,
-        wrapper_signing_key=gp_sig,
+        recipient_public_key=w.derm_enc.public_key,
+        wrapper_user_id=w.gp_user,
+        wrapper_signing_key=w.gp_sig,
         ikm_e=rnd("ikm-e/committed-case-dermatologist", 32),
     )
     for comment, body in (
         ("legacy 0x06 record relabelled 0x0b and re-signed", set_byte(legacy, 2, 0x0B)[:184]),
-        ("this record relabelled 0x06 and re-signed", set_byte(rec, 2, 0x06)[:216]),
+        ("this record relabelled 0x06 and re-signed", set_byte(w.rec, 2, 0x06)[:216]),
     ):
-        resigned = body + p256_sign(gp_sig.private_key, b"dermline/v1/sig/case-key-wrap\x00" + body)
-        add(comment, ["WrongRecordType"], resigned, False, False)
+        w.add(comment, ["WrongRecordType"], _sign_case_key_wrap(w.gp_sig, body), False, False)
     return f
 
 

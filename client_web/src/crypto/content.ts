@@ -79,13 +79,15 @@ const object =
     return true;
   };
 
-/** A photo's thumbnail attachment: photo_reference and the patient drop's photo body. */
-const THUMBNAIL: Check = object({
+/** The four fields that name an encrypted attachment: a photo's own and its thumbnail's. */
+const ATTACHMENT_REF: Record<string, Check> = {
   attachment_id: uuid,
   file_key: b64_32,
   ciphertext_sha256: hex32,
   ciphertext_size: size,
-});
+};
+/** A photo's thumbnail attachment: photo_reference and the patient drop's photo body. */
+const THUMBNAIL: Check = object(ATTACHMENT_REF);
 
 const SCHEMAS: Record<ContentType, Check> = {
   [ContentType.TEXT]: object({ text: string }),
@@ -105,10 +107,7 @@ const SCHEMAS: Record<ContentType, Check> = {
   ),
   [ContentType.PHOTO_REFERENCE]: object(
     {
-      attachment_id: uuid,
-      file_key: b64_32,
-      ciphertext_sha256: hex32,
-      ciphertext_size: size,
+      ...ATTACHMENT_REF,
       media_type: string,
       tag: oneOf(["locator", "close_up", "dermoscopic"]),
       body_site: string,
@@ -137,10 +136,7 @@ const SCHEMAS: Record<ContentType, Check> = {
 /** The photo body inside a patient drop record (crypto/patient_drop.py, protocol.md 17). */
 const PATIENT_PHOTO: Check = object(
   {
-    attachment_id: uuid,
-    file_key: b64_32,
-    ciphertext_sha256: hex32,
-    ciphertext_size: size,
+    ...ATTACHMENT_REF,
     media_type: string,
     tag: oneOf(["locator", "close_up", "dermoscopic"]),
     body_site: string,
@@ -271,12 +267,36 @@ export function decodeContent(contentType: ContentType, data: Uint8Array): Body 
   }
 }
 
-/** A photo's thumbnail: its own attachment under its own file key (crypto/content.py). */
-export interface PhotoThumbnail {
+/** What names an encrypted attachment: a photo, its thumbnail, a patient drop's photo. */
+export interface AttachmentRef {
   attachmentId: string;
   fileKey: Uint8Array;
   ciphertextSha256: Uint8Array;
   ciphertextSize: number;
+}
+
+/** A photo's thumbnail: its own attachment under its own file key (crypto/content.py). */
+export type PhotoThumbnail = AttachmentRef;
+
+/** Internal (also patientDrop.ts): the ATTACHMENT_REF body fields; `where` prefixes error names. */
+export function attachmentRefToBody(r: AttachmentRef, where = ""): Body {
+  return {
+    attachment_id: uuidString(uuidBytes(`${where}attachmentId`, r.attachmentId)),
+    file_key: toBase64Url(requireLength(`${where}fileKey`, r.fileKey, 32)),
+    ciphertext_sha256: toHex(requireLength(`${where}ciphertextSha256`, r.ciphertextSha256, 32)),
+    ciphertext_size: r.ciphertextSize,
+  };
+}
+
+/** Internal (also patientDrop.ts): the ATTACHMENT_REF fields of a body its schema has checked. */
+export function attachmentRefFromBody(b: Body): AttachmentRef {
+  // The schema has checked every field; the casts only restate it for the compiler.
+  return {
+    attachmentId: b.attachment_id as string,
+    fileKey: fromBase64Url(b.file_key as string),
+    ciphertextSha256: fromHex(b.ciphertext_sha256 as string),
+    ciphertextSize: b.ciphertext_size as number,
+  };
 }
 
 export interface PhotoReference {
@@ -294,48 +314,27 @@ export interface PhotoReference {
 
 export function encodePhotoReference(ref: PhotoReference): Uint8Array {
   const body: Body = {
-    attachment_id: uuidString(uuidBytes("attachmentId", ref.attachmentId)),
-    file_key: toBase64Url(requireLength("fileKey", ref.fileKey, 32)),
-    ciphertext_sha256: toHex(requireLength("ciphertextSha256", ref.ciphertextSha256, 32)),
-    ciphertext_size: ref.ciphertextSize,
+    ...attachmentRefToBody(ref),
     media_type: ref.mediaType,
     tag: ref.tag,
     body_site: ref.bodySite,
   };
   if (ref.caption !== undefined) body.caption = ref.caption;
-  if (ref.thumbnail !== undefined) {
-    const t = ref.thumbnail;
-    body.thumbnail = {
-      attachment_id: uuidString(uuidBytes("thumbnail.attachmentId", t.attachmentId)),
-      file_key: toBase64Url(requireLength("thumbnail.fileKey", t.fileKey, 32)),
-      ciphertext_sha256: toHex(requireLength("thumbnail.ciphertextSha256", t.ciphertextSha256, 32)),
-      ciphertext_size: t.ciphertextSize,
-    };
-  }
+  if (ref.thumbnail !== undefined) body.thumbnail = attachmentRefToBody(ref.thumbnail, "thumbnail.");
   return encodeContent(ContentType.PHOTO_REFERENCE, body);
 }
 
 export function decodePhotoReference(data: Uint8Array): PhotoReference {
   const b = decodeContent(ContentType.PHOTO_REFERENCE, data);
   const ref: PhotoReference = {
-    attachmentId: b.attachment_id as string,
-    fileKey: fromBase64Url(b.file_key as string),
-    ciphertextSha256: fromHex(b.ciphertext_sha256 as string),
-    ciphertextSize: b.ciphertext_size as number,
+    ...attachmentRefFromBody(b),
     mediaType: b.media_type as string,
     tag: b.tag as PhotoReference["tag"],
     bodySite: b.body_site as string,
   };
   if (typeof b.caption === "string") ref.caption = b.caption;
   const t = b.thumbnail as Body | undefined;
-  if (t !== undefined) {
-    ref.thumbnail = {
-      attachmentId: t.attachment_id as string,
-      fileKey: fromBase64Url(t.file_key as string),
-      ciphertextSha256: fromHex(t.ciphertext_sha256 as string),
-      ciphertextSize: t.ciphertext_size as number,
-    };
-  }
+  if (t !== undefined) ref.thumbnail = attachmentRefFromBody(t);
   return ref;
 }
 

@@ -10,12 +10,19 @@
  *    19   4  photo index (u32)  |
  *   info = "dermline/v1/patient-drop" || 0x00 || link id || index;  aad = bytes 0..22
  */
-import { concat, equalBytes, fromBase64Url, fromHex, requireLength, toBase64Url, toHex, u32be } from "./bytes";
-import { type Body, decodePatientPhotoBody, encodePatientPhotoBody } from "./content";
+import { concat, equalBytes, fromBase64Url, requireLength, toBase64Url, u32be } from "./bytes";
+import {
+  type AttachmentRef,
+  type Body,
+  attachmentRefFromBody,
+  attachmentRefToBody,
+  decodePatientPhotoBody,
+  encodePatientPhotoBody,
+} from "./content";
 import { ContentError, PatientDropError, PatientLinkFormatError, PrimitiveError, PublicKeyError } from "./errors";
 import { p256CheckPublic } from "./primitives/ecc";
 import { type HpkeRecipient, hpkeOpenBase, hpkeSealBase } from "./primitives/hpke";
-import { Malformed, Reader, RecordType, checkUint, label, prefix, uuidBytes, uuidString } from "./wire";
+import { Malformed, Reader, RecordType, checkUint, label, prefix, uuidBytes } from "./wire";
 
 export const LINK_TOKEN_LENGTH = 32;
 export const DROP_HEADER_LENGTH = 23;
@@ -25,12 +32,8 @@ const TAG = 16;
 const INFO_LABEL = label("patient-drop", true);
 const SPARE_ZERO = "AEIMQUYcgkosw048";
 
-export interface PatientThumbnail {
-  attachmentId: string;
-  fileKey: Uint8Array;
-  ciphertextSha256: Uint8Array;
-  ciphertextSize: number;
-}
+/** The thumbnail attachment of one patient photo. */
+export type PatientThumbnail = AttachmentRef;
 
 export type PhotoTag = "locator" | "close_up" | "dermoscopic";
 
@@ -85,23 +88,12 @@ export function parseLinkFragment(text: string): { token: Uint8Array; publicKey:
 
 function photoToBody(p: PatientPhoto): Body {
   const body: Body = {
-    attachment_id: uuidString(uuidBytes("attachmentId", p.attachmentId)),
-    file_key: toBase64Url(requireLength("fileKey", p.fileKey, 32)),
-    ciphertext_sha256: toHex(requireLength("ciphertextSha256", p.ciphertextSha256, 32)),
-    ciphertext_size: p.ciphertextSize,
+    ...attachmentRefToBody(p),
     media_type: p.mediaType,
     tag: p.tag,
     body_site: p.bodySite,
   };
-  if (p.thumbnail !== undefined) {
-    const t = p.thumbnail;
-    body.thumbnail = {
-      attachment_id: uuidString(uuidBytes("thumbnail.attachmentId", t.attachmentId)),
-      file_key: toBase64Url(requireLength("thumbnail.fileKey", t.fileKey, 32)),
-      ciphertext_sha256: toHex(requireLength("thumbnail.ciphertextSha256", t.ciphertextSha256, 32)),
-      ciphertext_size: t.ciphertextSize,
-    };
-  }
+  if (p.thumbnail !== undefined) body.thumbnail = attachmentRefToBody(p.thumbnail, "thumbnail.");
   if (p.quality !== undefined) {
     body.quality = { verdict: p.quality.verdict, reasons: [...p.quality.reasons] };
   }
@@ -117,23 +109,13 @@ export function encodePatientPhoto(photo: PatientPhoto): Uint8Array {
 function bodyToPhoto(b: Body): PatientPhoto {
   // The schema has checked every field; the casts only restate it for the compiler.
   const photo: PatientPhoto = {
-    attachmentId: b.attachment_id as string,
-    fileKey: fromBase64Url(b.file_key as string),
-    ciphertextSha256: fromHex(b.ciphertext_sha256 as string),
-    ciphertextSize: b.ciphertext_size as number,
+    ...attachmentRefFromBody(b),
     mediaType: b.media_type as string,
     tag: b.tag as PhotoTag,
     bodySite: b.body_site as string,
   };
   const t = b.thumbnail as Body | undefined;
-  if (t !== undefined) {
-    photo.thumbnail = {
-      attachmentId: t.attachment_id as string,
-      fileKey: fromBase64Url(t.file_key as string),
-      ciphertextSha256: fromHex(t.ciphertext_sha256 as string),
-      ciphertextSize: t.ciphertext_size as number,
-    };
-  }
+  if (t !== undefined) photo.thumbnail = attachmentRefFromBody(t);
   const q = b.quality as { verdict: "ok" | "warn"; reasons: string[] } | undefined;
   if (q !== undefined) photo.quality = { verdict: q.verdict, reasons: q.reasons };
   if (b.send_anyway_reason !== undefined) photo.sendAnywayReason = b.send_anyway_reason as string;
