@@ -431,6 +431,14 @@ class DermlineClient:
         _ctype, body = await self.open(record)
         return coded, body
 
+    async def downgrade_referral(self, case_id: str, urgency: str, reason: str) -> dict[str, Any]:
+        """Referring GP: lower a two-week-wait referral to ``urgency`` ("urgent" or
+        "routine"). The reason is sealed as a text message for the thread (end-to-end
+        encrypted); the server stores the new coded outcome and keeps the original."""
+        msg_id, envelope = await self.seal(case_id, ContentType.TEXT, {"text": reason})
+        body = {"urgency": urgency, "reason": {"client_msg_id": msg_id, "envelope": envelope}}
+        return dict(await self.api.post(f"{V1}/cases/{case_id}/outcome/downgrade", body))
+
     # ------------------------------------------------------------------ photos
 
     async def _upload_attachment(self, case_id: str, plaintext: bytes) -> dict[str, Any]:

@@ -416,6 +416,7 @@ _RELOADING_METHODS = [
     "get_attachment",
     "list_attachments",
     "get_outcome",
+    "update_outcome",
     "outcome_counts",
     "append_audit",
     "list_audit",
@@ -1425,8 +1426,10 @@ class SqlStorage(abc.ABC):
                 raise NotFound("invite")
             if row[7] is not None:
                 raise Conflict("invite_used")
+            if row[9] is not None:  # two admins cancelling at once: one wins, one is told
+                raise Conflict("invite_revoked")
             out = await txn.fetchone(
-                "UPDATE invites SET revoked_at = COALESCE(revoked_at, ?) WHERE token_hash = ?"
+                "UPDATE invites SET revoked_at = ? WHERE token_hash = ?"
                 f" RETURNING {_INVITE_COLS}",
                 when,
                 th,
@@ -2219,6 +2222,46 @@ class SqlStorage(abc.ABC):
             author_id=str(row[2]),
             created_at=_dt_of(row[3]),
         )
+
+    async def update_outcome(
+        self, case_id: str, expected: bytes, new: Outcome, now: _dt.datetime
+    ) -> Case:
+        cid = _check_id(case_id, "case_id")
+        if new.case_id != cid:
+            raise InvalidArgument("outcome of another case")
+        want = _check_bytes(expected, "expected")
+        category = OutcomeCategory(new.category)
+        values = [
+            self._seal("outcomes", "category_sealed", cid, category.value.encode()),
+            self._seal("outcomes", "payload_sealed", cid, _check_bytes(new.payload, "payload")),
+            _check_id(new.author_id, "author_id"),
+            _us(new.created_at),
+        ]
+        when = _us(now)
+
+        async def txn_fn(txn: Txn) -> Case:
+            # The row lock first: PostgreSQL's READ COMMITTED would otherwise let two racing
+            # updates both read the same old record (SQLite's single writer serialises them).
+            row = await txn.fetchone(
+                f"SELECT payload_sealed FROM outcomes WHERE case_id = ?{self.dialect.for_update}",
+                cid,
+            )
+            if row is None:
+                await self._get_case_txn(txn, cid)  # NotFound if the case is absent
+                raise Conflict("outcome_changed")
+            current = self._open("outcomes", "payload_sealed", cid, row[0])
+            if current != want:
+                raise Conflict("outcome_changed")
+            await txn.execute(
+                "UPDATE outcomes SET category_sealed = ?, payload_sealed = ?, author_id = ?,"
+                " created_at = ? WHERE case_id = ?",
+                *values,
+                cid,
+            )
+            await txn.execute("UPDATE cases SET updated_at = ? WHERE case_id = ?", when, cid)
+            return await self._get_case_txn(txn, cid)
+
+        return await self._write(txn_fn)
 
     async def outcome_counts(
         self, service_id: str, since: _dt.datetime | None = None

@@ -708,7 +708,8 @@ class Storage(Protocol):
         ...
 
     async def revoke_invite(self, token_hash: bytes, now: _dt.datetime) -> Invite:
-        """Revoke an unused invite (:class:`Conflict` "invite_used" if already used)."""
+        """Revoke an unused invite (:class:`Conflict` "invite_used" if already used,
+        "invite_revoked" if already revoked: of two racing revokes exactly one succeeds)."""
         ...
 
     async def accept_invite(self, token_hash: bytes, user: NewUser, now: _dt.datetime) -> User:
@@ -914,6 +915,16 @@ class Storage(Protocol):
 
     async def get_outcome(self, case_id: str) -> Outcome | None:
         """The case's outcome, or None."""
+        ...
+
+    async def update_outcome(
+        self, case_id: str, expected: bytes, new: Outcome, now: _dt.datetime
+    ) -> Case:
+        """Compare-and-set a closed case's outcome (the two-week-wait downgrade): replace it
+        with ``new`` (category and payload sealed at rest like the original) only if the
+        stored payload is still exactly ``expected``; :class:`Conflict` ("outcome_changed")
+        otherwise, or if the case has no outcome; :class:`NotFound` for an unknown case.
+        The case's ``updated_at`` becomes ``now``; its state does not change."""
         ...
 
     async def outcome_counts(

@@ -21,7 +21,9 @@
 //      Then the GP's phone goes offline, a message waits, and is resent automatically when the
 //      network returns: it arrives once on both sides;
 //   6. the dermatologist closes the case with a structured outcome (two-week-wait referral);
-//      the GP sees the decrypted outcome at once, without reload.
+//      the GP sees the decrypted outcome at once, without reload; the referring GP then
+//      changes the urgency (reason required, a check step; the dermatologist has no control)
+//      and both sides see "Urgent (downgraded from two-week wait ...)" and the reason live.
 // Added for issues 5 and 6: the admin's second sign-in is done with the KEYBOARD ONLY (Tab,
 // Space, Enter); re-lock after idle (test hook: 4 s); the GP picks photos from the gallery input
 // (one blurred: warning before sending, "send anyway" needs a stated reason, each photo tagged);
@@ -579,6 +581,27 @@ try {
   await gp.getByText("Closed").first().waitFor();
   await check(gp, "gp-sees-outcome");
   console.log("ok   outcome closed by the dermatologist, decrypted by the GP live");
+
+  // 6c. Only the referring GP may downgrade a two-week-wait decision (DESIGN section 2).
+  if ((await derm.getByRole("button", { name: "Change urgency" }).count()) !== 0) problems.push("the dermatologist is offered Change urgency");
+  await gp.getByRole("button", { name: "Change urgency" }).click();
+  await gp.getByRole("button", { name: "Continue" }).click();
+  await checkErrors(gp, "gp-downgrade-errors");
+  await gp.getByLabel("Urgent", { exact: true }).check();
+  const downgradeReason = "Seen in surgery today: regressing, no features of melanoma.";
+  await gp.getByLabel("Why are you changing the urgency?").fill(downgradeReason);
+  await gp.getByRole("button", { name: "Continue" }).click();
+  await gp.getByTestId("downgrade-check").getByText(downgradeReason).waitFor();
+  await check(gp, "gp-downgrade-check");
+  await gp.getByRole("button", { name: "Confirm change" }).click();
+  const lowered = "Urgent (downgraded from two-week wait by the referring GP)";
+  for (const pg of [gp, derm]) {
+    await pg.getByTestId("outcome").getByText(lowered).waitFor({ timeout: 30000 });
+    await pg.getByTestId("outcome").getByText(downgradeReason).waitFor({ timeout: 30000 });
+  }
+  if ((await gp.getByRole("button", { name: "Change urgency" }).count()) !== 0) problems.push("Change urgency still offered after the downgrade");
+  await check(derm, "derm-sees-downgrade");
+  console.log("ok   the referring GP downgraded the two-week wait with a reason; both sides see it live");
 
   // 8. Performance: a thread with 20 photos. The GP sends a second case with 20 photos; the
   //    dermatologist opens it from the queue; timed from the click to the clinical history and

@@ -1,4 +1,4 @@
-"""Case routes under /api/v1: create, queue, view, thread, moves, close, receipts."""
+"""Case routes under /api/v1: create, queue, view, thread, moves, close, downgrade, receipts."""
 
 from __future__ import annotations
 
@@ -16,12 +16,12 @@ from server.api.http import (
 )
 from server.api.keys import SERVICES
 from server.api.uploads import upload_request
-from server.domain.cases import NewCaseRequest, WrapIn
+from server.domain.cases import NewCaseRequest, StoredOutcome, WrapIn
 from server.domain.lifecycle import CaseState
-from server.domain.outcomes import OutcomeCategory
+from server.domain.outcomes import OutcomeCategory, Urgency
 from server.domain.policy import CaseAction, Role
 
-__all__ = ["ROUTES", "case_out", "message_out"]
+__all__ = ["ROUTES", "case_out", "message_out", "outcome_out"]
 
 
 def case_out(c: storage.Case) -> s.CaseOut:
@@ -40,6 +40,24 @@ def case_out(c: storage.Case) -> s.CaseOut:
         outcome_category=OutcomeCategory(c.outcome_category.value) if c.outcome_category else None,
         last_seq=c.last_seq,
         key_epoch=c.key_epoch,
+    )
+
+
+def outcome_out(o: StoredOutcome) -> s.OutcomeOut:
+    d = o.downgrade
+    return s.OutcomeOut(
+        category=o.outcome.category,
+        urgency=o.outcome.urgency,
+        destination=o.outcome.destination,
+        reasons=list(o.outcome.reasons),
+        payload=o.payload,
+        author_id=o.author_id,
+        created_at=o.created_at,
+        downgrade=None
+        if d is None
+        else s.DowngradeOut(
+            from_urgency=d.from_urgency, by=d.by, at=d.at, reason_msg_id=d.reason_msg_id
+        ),
     )
 
 
@@ -105,18 +123,7 @@ async def get_case(request: web.Request) -> web.Response:
     view = await request.app[SERVICES].cases.view(
         auth.actor, request.match_info["case_id"], client(request)
     )
-    outcome = None
-    if view.outcome is not None:
-        o = view.outcome
-        outcome = s.OutcomeOut(
-            category=o.outcome.category,
-            urgency=o.outcome.urgency,
-            destination=o.outcome.destination,
-            reasons=list(o.outcome.reasons),
-            payload=o.payload,
-            author_id=o.author_id,
-            created_at=o.created_at,
-        )
+    outcome = None if view.outcome is None else outcome_out(view.outcome)
     return reply(
         s.CaseDetail(
             case=case_out(view.case),
@@ -198,6 +205,20 @@ async def close_case(request: web.Request) -> web.Response:
         reasons=o.reasons,
         payload=o.payload,
         client=client(request),
+    )
+    return reply(case_out(case))
+
+
+async def downgrade_outcome(request: web.Request) -> web.Response:
+    auth = await current(request)
+    b = await parse(request, s.DowngradeRequest)
+    case = await request.app[SERVICES].cases.downgrade(
+        auth.actor,
+        request.match_info["case_id"],
+        Urgency(b.urgency),
+        b.reason.client_msg_id,
+        b.reason.envelope,
+        client(request),
     )
     return reply(case_out(case))
 
@@ -377,6 +398,15 @@ ROUTES = [
         close_case,
         "Close with an outcome (responder)",
         s.CloseRequest,
+        s.CaseOut,
+        errors=(401, 403, 404, 409, 422),
+    ),
+    Route(
+        "POST",
+        f"{C}/outcome/downgrade",
+        downgrade_outcome,
+        "Lower a two-week-wait referral, with the reason as a thread message (referring GP)",
+        s.DowngradeRequest,
         s.CaseOut,
         errors=(401, 403, 404, 409, 422),
     ),

@@ -375,6 +375,15 @@ class OutcomeIn(Model):
     payload: Annotated[B64, Field(max_length=192 * 1024)]
 
 
+class DowngradeOut(Model):
+    """A two-week-wait referral lowered by the referring GP: the original decision stays."""
+
+    from_urgency: Urgency
+    by: str
+    at: dt.datetime
+    reason_msg_id: str  # the thread message with the GP's (encrypted) reason
+
+
 class OutcomeOut(Model):
     category: OutcomeCategory
     urgency: Urgency | None
@@ -383,6 +392,7 @@ class OutcomeOut(Model):
     payload: B64
     author_id: str
     created_at: dt.datetime
+    downgrade: DowngradeOut | None = None
 
 
 class CloseRequest(Model):
@@ -390,7 +400,10 @@ class CloseRequest(Model):
 
 
 class DowngradeRequest(Model):
-    urgency: Urgency
+    """Lower a two-week-wait referral; ``reason`` is an encrypted text message (type 0x01)."""
+
+    urgency: Literal["urgent", "routine"]
+    reason: MessageIn
 
 
 class ReceiptIn(Model):

@@ -418,8 +418,10 @@ class AccountService:
             invite = await self._store.revoke_invite(invite.token_hash, self._clock.now())
         except storage.NotFound:
             raise NotFound() from None
-        except storage.Conflict:
-            raise Conflict(_INVITE_USED) from None  # accepted meanwhile
+        except storage.Conflict as exc:  # accepted or cancelled meanwhile
+            raise Conflict(
+                _INVITE_REVOKED if exc.reason == "invite_revoked" else _INVITE_USED
+            ) from None
         await self.audit(
             "invite.revoke",
             actor_id=actor.user_id if actor else None,

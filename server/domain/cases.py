@@ -1,4 +1,4 @@
-"""Case service: create, triage queue, claim, thread, ask/answer, withdraw, close.
+"""Case service: create, triage queue, claim, thread, ask/answer, withdraw, close, downgrade.
 
 Three layers (STYLE): ``server/api/cases.py`` and ``server/realtime/`` parse and validate,
 this module decides (policy, lifecycle, outcome rules, key-wrap checks) and calls storage
@@ -22,6 +22,12 @@ Rules
   after the commit, so nothing is announced that could still be lost.
 * The outcome's coded part (category, urgency, destination, reason codes) is in the
   clear; its clinical content is the client's encrypted payload.
+* Downgrade (DESIGN section 2): only the referring GP lowers a closed two-week-wait
+  referral's urgency (``outcomes.downgrade``). The GP's reason is a thread message (end-to-end
+  encrypted, appended first, idempotent by its id); the new coded outcome is then stored with
+  compare-and-set on the stored record, keeping the dermatologist's encrypted content and
+  recording the original urgency, who lowered it, when, and the reason message's id. The
+  audit entry ``case.downgrade`` carries the old and new urgency codes only.
 """
 
 from __future__ import annotations
@@ -74,6 +80,7 @@ from server.errors import (
 __all__ = [
     "CaseService",
     "CaseView",
+    "Downgrade",
     "NewCaseRequest",
     "NullPublisher",
     "Publisher",
@@ -117,11 +124,22 @@ class NewCaseRequest:
 
 
 @dataclass(frozen=True)
+class Downgrade:
+    """How a two-week-wait referral was lowered: the decision it replaced stays visible."""
+
+    from_urgency: Urgency
+    by: str
+    at: dt.datetime
+    reason_msg_id: str  # the thread message (client_msg_id) carrying the GP's reason
+
+
+@dataclass(frozen=True)
 class StoredOutcome:
     outcome: Outcome
     payload: bytes
     author_id: str
     created_at: dt.datetime
+    downgrade: Downgrade | None = None
 
 
 @dataclass(frozen=True)
@@ -135,18 +153,27 @@ class CaseView:
 _OUTCOME_MAGIC = b"DLO1"
 
 
-def encode_outcome_record(outcome: Outcome, payload: bytes) -> bytes:
+def encode_outcome_record(
+    outcome: Outcome, payload: bytes, downgrade: Downgrade | None = None
+) -> bytes:
     """The bytes stored as ``storage.Outcome.payload``: the coded part, then the client's
     ciphertext. ``DLO1 | u16 length | UTF-8 JSON of the codes | payload``. The codes are
-    routing metadata (docs/architecture.md); the payload stays opaque."""
-    coded = json.dumps(
-        {
-            "urgency": outcome.urgency,
-            "destination": outcome.destination,
-            "reasons": list(outcome.reasons),
-        },
-        separators=(",", ":"),
-    ).encode()
+    routing metadata (docs/architecture.md); the payload stays opaque. A downgraded
+    referral's JSON also has ``downgrade``: the original urgency, the GP's id, the time (ISO
+    8601) and the reason message's id; no clinical text."""
+    codes: dict[str, object] = {
+        "urgency": outcome.urgency,
+        "destination": outcome.destination,
+        "reasons": list(outcome.reasons),
+    }
+    if downgrade is not None:
+        codes["downgrade"] = {
+            "from": downgrade.from_urgency.value,
+            "by": downgrade.by,
+            "at": downgrade.at.isoformat(),
+            "msg": downgrade.reason_msg_id,
+        }
+    coded = json.dumps(codes, separators=(",", ":")).encode()
     return _OUTCOME_MAGIC + struct.pack(">H", len(coded)) + coded + payload
 
 
@@ -162,7 +189,18 @@ def decode_outcome_record(record: storage.Outcome) -> StoredOutcome:
         Destination(coded["destination"]) if coded["destination"] else None,
         tuple(RejectionReason(r) for r in coded["reasons"]),
     )
-    return StoredOutcome(outcome, raw[6 + length :], record.author_id, record.created_at)
+    down = coded.get("downgrade")
+    lowered = (
+        Downgrade(
+            Urgency(down["from"]),
+            str(down["by"]),
+            dt.datetime.fromisoformat(down["at"]),
+            down["msg"],
+        )
+        if down
+        else None
+    )
+    return StoredOutcome(outcome, raw[6 + length :], record.author_id, record.created_at, lowered)
 
 
 def facts_of(case: storage.Case, participants: Sequence[storage.Participant]) -> CaseFacts:
@@ -527,13 +565,89 @@ class CaseService:
             actor, case_id, CaseAction.CLOSE, client, outcome=outcome, payload=payload
         )
 
-    async def check_downgrade(self, actor: Actor, case_id: str, urgency: Urgency) -> Outcome:
-        """The downgraded outcome if the rules allow it (storage cannot store it yet)."""
-        _case, parties, _ = await self.load(actor, case_id, CaseAction.DOWNGRADE)
+    async def downgrade(
+        self,
+        actor: Actor,
+        case_id: str,
+        urgency: Urgency,
+        reason_msg_id: str,
+        reason_envelope: bytes,
+        client: str | None,
+    ) -> storage.Case:
+        """Lower a closed two-week-wait referral (referring GP only, DESIGN section 2).
+
+        ``reason_envelope`` is the GP's reason, an end-to-end encrypted text message for the
+        thread (the server checks its clear header only). Forbidden for anyone else,
+        InvalidTransition if the outcome is not a two-week-wait referral, InvalidInput if
+        ``urgency`` is not lower. A retry with the same reason message id after success
+        answers the case again without a second change.
+        """
+        case, parties, _ = await self.load(actor, case_id, CaseAction.DOWNGRADE)
         record = await self._store.get_outcome(case_id)
         if record is None:
-            raise InvalidTransition()
-        return downgrade(decode_outcome_record(record).outcome, urgency, parties)
+            raise InvalidTransition("the case has no outcome")
+        stored = decode_outcome_record(record)
+        done = stored.downgrade
+        if (
+            done is not None
+            and done.reason_msg_id == reason_msg_id
+            and done.by == actor.user_id
+            and stored.outcome.urgency is urgency
+        ):
+            return case  # a retry of the downgrade that is already stored
+        lowered = downgrade(stored.outcome, urgency, parties)
+        self._check_envelope(actor, case, reason_msg_id, reason_envelope)
+        if parse_message_header(reason_envelope).content_type is not ContentType.TEXT:
+            raise InvalidInput("the reason is a text message")
+        now = self._clock.now()
+        try:
+            appended = await self._store.append_message(
+                case_id, reason_msg_id, actor.user_id, reason_envelope, now
+            )
+        except storage.Conflict:
+            raise Conflict("this message id is taken") from None
+        except storage.InvalidArgument:
+            raise InvalidInput("the message id is not valid") from None
+        assert stored.outcome.urgency is not None  # outcomes.downgrade checked it is a referral
+        new_record = storage.Outcome(
+            case_id,
+            record.category,
+            encode_outcome_record(
+                lowered,
+                stored.payload,
+                Downgrade(stored.outcome.urgency, actor.user_id, now, reason_msg_id),
+            ),
+            record.author_id,
+            record.created_at,
+        )
+        try:
+            updated = await self._store.update_outcome(case_id, record.payload, new_record, now)
+        except storage.Conflict:
+            raise InvalidTransition("the outcome changed meanwhile; reload it") from None
+        detail = json.dumps(
+            {"from": stored.outcome.urgency.value, "to": urgency.value}, separators=(",", ":")
+        ).encode()
+        await self._store.append_audit(
+            storage.AuditEvent(
+                action="case.downgrade",
+                occurred_at=now,
+                actor_id=actor.user_id,
+                target=case_id,
+                client_address=client,
+                detail=detail,
+            )
+        )
+        if appended.created:
+            await self.publisher.message_appended(updated, appended.message)
+        await self.publisher.case_changed(updated)
+        return updated
+
+    async def coded_outcome(self, case: storage.Case) -> StoredOutcome | None:
+        """The case's decoded outcome, for callers that have already checked the policy."""
+        if case.outcome_category is None:
+            return None
+        record = await self._store.get_outcome(case.case_id)
+        return decode_outcome_record(record) if record else None
 
     # ------------------------------------------------------------------ attachments
 

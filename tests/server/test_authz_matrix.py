@@ -172,6 +172,20 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
             "auditor": 403,
         },
     ),
+    # Only the referring GP lowers a two-week-wait referral (DESIGN section 2): the
+    # dermatologists are parties but outcomes.downgrade refuses them.
+    "downgrade": (
+        "closed_2ww",
+        {
+            "gp": 200,
+            "gp2": 403,
+            "derm": 403,
+            "derm2": 403,
+            "padmin": 403,
+            "records": 403,
+            "auditor": 403,
+        },
+    ),
     "claim_again": (
         "in_review",
         {
@@ -194,6 +208,15 @@ async def fresh_case(w: World, state: str) -> str:
     case_id = await w.gp.client.create_case(w.practice_id, w.service_id, HISTORY)
     if state in ("in_review", "awaiting_gp"):
         await w.derm.client.move(case_id, "claim")
+    if state == "closed_2ww":
+        await w.derm.client.move(case_id, "claim")
+        await w.derm.client.close_case(
+            case_id,
+            "referral",
+            "suspected melanoma",
+            urgency="two_week_wait",
+            destination="dermatology_clinic",
+        )
     if state == "awaiting_gp":
         await w.derm.client.move(case_id, "ask")
     return case_id
@@ -221,6 +244,14 @@ async def attempt(route: str, who: DermlineClient, case_id: str) -> int:
         except Exception:
             body = {"client_msg_id": "00000000-0000-4000-8000-000000000001", "envelope": "AAAA"}
         return await status_of(lambda: who.api.post(base + "/messages", body))
+    if route == "downgrade":
+        # As for "post": a stand-in reason for those who cannot seal.
+        try:
+            msg_id, envelope = await who.seal(case_id, ContentType.TEXT, {"text": "seen again"})
+        except Exception:
+            msg_id, envelope = "00000000-0000-4000-8000-000000000002", "AAAA"
+        body = {"urgency": "urgent", "reason": {"client_msg_id": msg_id, "envelope": envelope}}
+        return await status_of(lambda: who.api.post(base + "/outcome/downgrade", body))
     if route == "close":
         return await status_of(
             lambda: who.api.post(
@@ -239,7 +270,15 @@ async def test_case_routes_matrix(tmp_path: Path) -> None:
         shared: dict[str, str] = {}
         for route, (state, expected) in MATRIX.items():
             for actor in ACTORS:
-                mutating = route in ("claim", "ask", "answer", "withdraw", "close", "post")
+                mutating = route in (
+                    "claim",
+                    "ask",
+                    "answer",
+                    "withdraw",
+                    "close",
+                    "post",
+                    "downgrade",
+                )
                 if mutating or state not in shared:
                     case_id = await fresh_case(w, state)
                     if not mutating:

@@ -94,6 +94,12 @@ async def test_real_traffic_matches_the_document(tmp_path: Path) -> None:
             destination="skin_surgery",
         )
         await gp.outcome(case_id)
+        with contextlib.suppress(ApiError):  # only the referring GP downgrades: 403
+            await derm.downgrade_referral(case_id, "urgent", "no")
+        await gp.downgrade_referral(case_id, "urgent", "seen today; smaller")
+        with contextlib.suppress(ApiError):  # no longer a two-week wait: 409
+            await gp.downgrade_referral(case_id, "routine", "again")
+        await gp.outcome(case_id)  # the GET case answer with the downgrade recorded
         await gp.my_cases()
         await gp.api.get("/api/v1/auth/sessions")
         await w.admin.client.api.get(f"/api/v1/orgs/{w.practice_id}/users")

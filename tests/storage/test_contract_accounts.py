@@ -331,6 +331,10 @@ async def test_invite_expired_and_revoked(store: Storage) -> None:
     await store.create_invite(invite("rev", w.practice))
     r = await store.revoke_invite(h("rev"), T0)
     assert r.revoked_at == T0
+    with pytest.raises(Conflict) as e:  # a second revoke (two admins at once) is told
+        await store.revoke_invite(h("rev"), T0 + H)
+    assert e.value.reason == "invite_revoked"
+    assert (await store.get_invite(h("rev"))).revoked_at == T0
     with pytest.raises(Conflict) as e:
         await store.accept_invite(h("rev"), new_user("x"), T0)
     assert e.value.reason == "invite_revoked"

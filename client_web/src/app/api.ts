@@ -104,6 +104,16 @@ export interface OutcomeCodes {
 export interface OutcomeOut extends OutcomeCodes {
   payload: Uint8Array;
   authorId: string;
+  /** A two-week-wait referral lowered by the referring GP (docs/api.md); the original stays. */
+  downgrade?: OutcomeDowngrade;
+}
+
+export interface OutcomeDowngrade {
+  fromUrgency: NonNullable<OutcomeCodes["urgency"]>;
+  by: string;
+  at: string;
+  /** The thread message (client message id) that carries the GP's encrypted reason. */
+  reasonMsgId: string;
 }
 
 export interface WrappedKey {
@@ -162,6 +172,7 @@ export interface Api extends AdminApi {
   sendMessage(caseId: string, clientMsgId: string, envelope: Uint8Array): Promise<{ seq: number; duplicate: boolean }>;
   move(caseId: string, move: "submit" | "claim" | "withdraw" | "ask" | "answer" | "resubmit", message?: { clientMsgId: string; envelope: Uint8Array }): Promise<CaseSummary>;
   close(caseId: string, outcome: OutcomeCodes & { payload: Uint8Array }): Promise<CaseSummary>;
+  downgrade(caseId: string, urgency: "urgent" | "routine", reason: { clientMsgId: string; envelope: Uint8Array }): Promise<CaseSummary>;
   myCases(): Promise<CaseSummary[]>;
   queue(serviceId: string): Promise<CaseSummary[]>;
   caseDetail(caseId: string): Promise<CaseDetail>;
@@ -250,6 +261,16 @@ function parseOutcome(v: unknown): OutcomeOut | null {
   };
   if (typeof o.urgency === "string") out.urgency = o.urgency as NonNullable<OutcomeCodes["urgency"]>;
   if (typeof o.destination === "string") out.destination = o.destination as NonNullable<OutcomeCodes["destination"]>;
+  const d = o.downgrade;
+  if (typeof d === "object" && d !== null) {
+    const r = d as Record<string, unknown>;
+    out.downgrade = {
+      fromUrgency: r.from_urgency as OutcomeDowngrade["fromUrgency"],
+      by: String(r.by),
+      at: String(r.at),
+      reasonMsgId: String(r.reason_msg_id),
+    };
+  }
   return out;
 }
 
@@ -523,6 +544,10 @@ export function httpApi(base = "/api/v1"): Api {
       if (o.destination) outcome.destination = o.destination;
       if (o.reasons && o.reasons.length) outcome.reasons = o.reasons;
       return caseOut(await call("POST", `/cases/${encodeURIComponent(caseId)}/close`, { outcome }));
+    },
+    async downgrade(caseId, urgency, reason) {
+      const body = { urgency, reason: { client_msg_id: reason.clientMsgId, envelope: b64(reason.envelope) } };
+      return caseOut(await call("POST", `/cases/${encodeURIComponent(caseId)}/outcome/downgrade`, body));
     },
     async myCases() {
       return records((await call("GET", "/cases")).cases).map(caseOut);

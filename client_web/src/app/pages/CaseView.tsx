@@ -3,6 +3,8 @@ import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { type Api, type CaseDetail, type Me, type Receipt, apiErrorMessage } from "../api";
 import { type OpenedEntry, type OutcomeBody, openMessages, openMyCaseKey, openOutcome, openPhoto, sealOutcome, sealText } from "../cases";
 import { type OutcomeDraft, OutcomeForm, OutcomePanel } from "./Outcome";
+import { DowngradeControl } from "./Downgrade";
+import { type LowerUrgency, canDowngrade, downgradeReason } from "../downgrade";
 import { BackLink, Button, Checkboxes, ErrorSummary, type FieldError, Textarea, usePageTitle } from "../components";
 import { RETAKE_REASONS, openThumbnail, sealPhotos, sealRetakeRequest, threadPhotos, thumbnailTarget, uploadPhotos } from "../photos";
 import { PhotoCapture, type PhotoDraft, draftsToSend, photoErrors } from "./PhotoField";
@@ -419,6 +421,20 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
       return apiErrorMessage(e);
     }
   }
+  // The referring GP lowers a two-week-wait referral (DESIGN.md section 2): the reason is sealed
+  // as a text message of this thread and sent with the change; both sides then re-read the case.
+  async function downgrade(urgency: LowerUrgency, reasonText: string): Promise<string | null> {
+    const keys = session.unlocked;
+    if (!keys || !caseKey.current || !lastHash.current) return "Your keys are locked. Unlock Dermline and try again.";
+    try {
+      const m = await sealText(keys, { caseKey: caseKey.current, caseId, previousHash: lastHash.current, text: reasonText });
+      await api.downgrade(caseId, urgency, m);
+      await load();
+      return null;
+    } catch (e) {
+      return apiErrorMessage(e);
+    }
+  }
   return (
     <>
       <BackLink href="#/cases">Back to your cases</BackLink>
@@ -443,7 +459,8 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
           Claim this case
         </Button>
       )}
-      {detail?.outcome && outcome && <OutcomePanel codes={detail.outcome} body={outcome} />}
+      {detail?.outcome && outcome && <OutcomePanel codes={detail.outcome} body={outcome} reason={downgradeReason(detail.outcome, thread ?? [])} />}
+      {detail?.outcome && outcome && canDowngrade(detail, me.userId) && <DowngradeControl from={detail.outcome.urgency ?? ""} onSubmit={downgrade} />}
       {thread === null && !error && <p>Decrypting the case…</p>}
       {compare.length === 2 && (
         <Button type="button" secondary onClick={() => setViewer(compare.map((id) => viewerPhoto(byId.get(id)!)))}>

@@ -1,8 +1,9 @@
 import type { JSX } from "preact";
 import { useState } from "preact/hooks";
-import type { OutcomeCodes } from "../api";
+import type { OutcomeCodes, OutcomeDowngrade } from "../api";
 import type { OutcomeBody } from "../cases";
 import { Button, Checkboxes, ErrorSummary, type FieldError, Radios, Textarea } from "../components";
+import { urgencyText } from "../downgrade";
 
 export const CATEGORY_NAMES: Record<string, string> = {
   advice_and_guidance: "Advice and guidance (managed in primary care)",
@@ -118,10 +119,22 @@ export function OutcomeForm({ onSubmit }: { onSubmit: (d: OutcomeDraft) => Promi
   );
 }
 
-/** The outcome as both sides see it: coded fields and the decrypted advice. */
-export function OutcomePanel({ codes, body }: { codes: OutcomeCodes; body: OutcomeBody }): JSX.Element {
+/**
+ * The outcome as both sides see it: coded fields and the decrypted advice. A two-week-wait
+ * referral lowered by the referring GP shows the original decision and the GP's reason.
+ */
+export function OutcomePanel({
+  codes,
+  body,
+  reason,
+}: {
+  codes: OutcomeCodes & { downgrade?: OutcomeDowngrade | undefined };
+  body: OutcomeBody;
+  reason?: string | null;
+}): JSX.Element {
   const rows: [string, string][] = [["Outcome", CATEGORY_NAMES[codes.category] ?? codes.category]];
-  if (codes.urgency) rows.push(["Urgency", label(URGENCY, codes.urgency)]);
+  if (codes.urgency) rows.push(["Urgency", codes.downgrade ? urgencyText(codes) : label(URGENCY, codes.urgency)]);
+  if (codes.downgrade) rows.push(["Reason for the change", reason ?? "The reason is in the case thread."]);
   if (codes.destination) rows.push(["Refer to", label(DESTINATION, codes.destination)]);
   if (codes.reasons?.length) rows.push(["Reasons", codes.reasons.map((r) => label(REASONS, r)).join(", ")]);
   rows.push(["Advice", body.summary]);
