@@ -531,28 +531,36 @@ class DermlineClient:
 
         Old web clients posted a photo's thumbnail as a reference of its own, linked by its
         media type (``image/jpeg; dermline-role=thumbnail; for=<photo attachment id>``).
-        Those references are not photos: they are skipped, and one becomes the
-        ``legacy_thumbnail`` of the photo it names only if that photo has no thumbnail of
-        its own and the same participant sent both (the web client's rule).
+        Such a reference becomes the ``legacy_thumbnail`` of the photo it names, and is left
+        out of the list, only if that photo has no thumbnail of its own and the same
+        participant sent both; the first one wins (the web client's rule, ``threadPhotos``).
+        Any other is listed as the photo it is: nothing a participant signed goes unseen.
         """
-        photos: list[ThreadPhoto] = []
-        legacy: dict[str, tuple[str, dict[str, Any]]] = {}
+        refs: list[ThreadPhoto] = []
         after = 0
         while page := await self.messages(case_id, after_seq=after):
             for m in page:
                 after = max(after, int(m["seq"]))
                 ctype, body = await self.open(m)
-                if ctype is not ContentType.PHOTO_REFERENCE:
-                    continue
-                target = legacy_thumbnail_target(body["media_type"])
-                if target is None:
-                    photos.append(ThreadPhoto(m["seq"], m["sender_id"], body))
-                else:
-                    legacy.setdefault(target, (m["sender_id"], body))
+                if ctype is ContentType.PHOTO_REFERENCE:
+                    refs.append(ThreadPhoto(m["seq"], m["sender_id"], body))
+        bare = {
+            r.reference["attachment_id"]: r.sender_id
+            for r in refs
+            if legacy_thumbnail_target(r.reference["media_type"]) is None
+            and "thumbnail" not in r.reference
+        }
+        pairs: dict[str, ThreadPhoto] = {}
+        for r in refs:
+            target = legacy_thumbnail_target(r.reference["media_type"])
+            if target is not None and target not in pairs and bare.get(target) == r.sender_id:
+                pairs[target] = r
+        paired = {id(r) for r in pairs.values()}
+        photos = [r for r in refs if id(r) not in paired]
         for photo in photos:
-            sender, thumb = legacy.get(photo.reference["attachment_id"], (None, None))
-            if "thumbnail" not in photo.reference and sender == photo.sender_id:
-                photo.legacy_thumbnail = thumb
+            if legacy_thumbnail_target(photo.reference["media_type"]) is None:
+                thumb = pairs.get(photo.reference["attachment_id"])
+                photo.legacy_thumbnail = thumb.reference if thumb is not None else None
         return photos
 
     # ------------------------------------------------------------------ real time

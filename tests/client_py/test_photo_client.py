@@ -98,7 +98,8 @@ async def test_legacy_thumbnail_references_are_not_photos(tmp_path: Path) -> Non
             case_id, prepared.jpeg, tag="locator", body_site="back", thumbnail=prepared.thumbnail
         )
         # The dermatologist's own "thumbnail" for the GP's photo A: it comes after the GP's
-        # and is ignored; even alone it would not dress another participant's photo.
+        # and pairs with nothing (even alone it would not dress another participant's photo),
+        # so it is listed as a photo of its own.
         await derm.move(case_id, "claim")
         await derm.post_message(
             case_id,
@@ -107,7 +108,9 @@ async def test_legacy_thumbnail_references_are_not_photos(tmp_path: Path) -> Non
         )
 
         photos = await derm.photos(case_id)
-        assert [p.reference["tag"] for p in photos] == ["close_up", "dermoscopic", "locator"]
+        assert [p.reference["tag"] for p in photos][:3] == ["close_up", "dermoscopic", "locator"]
+        assert len(photos) == 4 and photos[3].sender_id == w.derm.user_id
+        assert photos[3].reference["attachment_id"] == thumb_b["attachment_id"]
         assert [p.reference["attachment_id"] for p in photos[:2]] == [
             photo_a["attachment_id"],
             photo_b["attachment_id"],
@@ -122,7 +125,8 @@ async def test_legacy_thumbnail_references_are_not_photos(tmp_path: Path) -> Non
         )
         assert await derm.download_thumbnail(case_id, photos[2].reference) == prepared.thumbnail
 
-        # A legacy thumbnail sent by someone else than the photo's sender pairs with nothing.
+        # A legacy thumbnail sent by someone else than the photo's sender pairs with nothing:
+        # it is listed as the photo it is (nothing a participant signed goes unseen).
         case2 = await gp.create_case(w.practice_id, w.service_id, HISTORY)
         photo = await gp._upload_attachment(case2, prepared.jpeg)
         await gp.post_message(
@@ -137,7 +141,11 @@ async def test_legacy_thumbnail_references_are_not_photos(tmp_path: Path) -> Non
             {**thumb_a, "media_type": LEGACY + photo["attachment_id"]},
         )
         photos2 = await derm.photos(case2)
-        assert len(photos2) == 1 and photos2[0].legacy_thumbnail is None
+        assert [p.reference["attachment_id"] for p in photos2] == [
+            photo["attachment_id"],
+            thumb_a["attachment_id"],
+        ]
+        assert [p.legacy_thumbnail for p in photos2] == [None, None]
 
 
 def test_legacy_thumbnail_target() -> None:

@@ -67,26 +67,41 @@ export interface ThreadPhoto {
 /**
  * The photos of a thread, in thread order, one per full photo. A photo's thumbnail is the one
  * inside its own signed reference (`body.thumbnail`). For old threads, a legacy thumbnail
- * reference (see {@link thumbnailTarget}) is hidden from the list and serves as the thumbnail of
- * the photo it names only if that photo has none of its own and the same participant sent both,
- * so one participant cannot dress another's photo with a different picture.
+ * reference (see {@link thumbnailTarget}) serves as the thumbnail of the photo it names only if
+ * that photo has none of its own and the same participant sent both, so one participant cannot
+ * dress another's photo with a different picture; the first such reference wins. Only a paired
+ * legacy reference is hidden (see {@link pairedLegacyThumbnails}): any other is shown as the
+ * photo it is, so nothing a participant signed goes unseen.
  */
 export function threadPhotos(
   entries: readonly { contentType: number; body: Body; sender: { userId: string } | null }[],
 ): ThreadPhoto[] {
-  const legacy = new Map<string, { body: Body; sender: string | undefined }>();
-  const photos: { body: Body; sender: string | undefined }[] = [];
-  for (const m of entries) {
-    if (m.contentType !== ContentType.PHOTO_REFERENCE) continue;
-    const target = thumbnailTarget(m.body.media_type);
-    if (target === null) photos.push({ body: m.body, sender: m.sender?.userId });
-    else if (!legacy.has(target)) legacy.set(target, { body: m.body, sender: m.sender?.userId });
+  const refs = entries.filter((m) => m.contentType === ContentType.PHOTO_REFERENCE);
+  // Photos that may take a legacy thumbnail: ordinary references without one of their own.
+  const bare = new Map<string, string | undefined>();
+  for (const m of refs) {
+    if (thumbnailTarget(m.body.media_type) === null && m.body.thumbnail === undefined) bare.set(String(m.body.attachment_id), m.sender?.userId);
   }
-  return photos.map(({ body, sender }) => {
-    if (body.thumbnail !== undefined) return { body };
-    const t = legacy.get(String(body.attachment_id));
-    return t !== undefined && t.sender !== undefined && t.sender === sender ? { body, legacyThumbnail: t.body } : { body };
-  });
+  const pairs = new Map<string, Body>();
+  for (const m of refs) {
+    const target = thumbnailTarget(m.body.media_type);
+    const sender = m.sender?.userId;
+    if (target === null || pairs.has(target) || sender === undefined || !bare.has(target) || bare.get(target) !== sender) continue;
+    pairs.set(target, m.body);
+  }
+  const paired = new Set(pairs.values());
+  return refs
+    .filter((m) => !paired.has(m.body))
+    .map((m) => {
+      const t = thumbnailTarget(m.body.media_type) === null ? pairs.get(String(m.body.attachment_id)) : undefined;
+      return t === undefined ? { body: m.body } : { body: m.body, legacyThumbnail: t };
+    });
+}
+
+/** The legacy thumbnail references that {@link threadPhotos} paired with a photo: the thread
+ * shows them inside their photo's card, not as cards of their own. */
+export function pairedLegacyThumbnails(photos: readonly ThreadPhoto[]): Set<Body> {
+  return new Set(photos.flatMap((p) => (p.legacyThumbnail === undefined ? [] : [p.legacyThumbnail])));
 }
 
 /**

@@ -10,7 +10,7 @@
 import { describe, expect, it, vi } from "vitest";
 import { ApiError, ServerUnavailable, type CaseDetail, type Participant, type Person, type ThreadMessage } from "../../src/app/api";
 import { buildNewCase, openMyCaseKey, openMessages, openPhoto } from "../../src/app/cases";
-import { openThumbnail, sealPhotos, sealRetakeRequest, sendAnywayCaption, threadPhotos, thumbnailTarget, uploadPhotos, withRetry } from "../../src/app/photos";
+import { openThumbnail, pairedLegacyThumbnails, sealPhotos, sealRetakeRequest, sendAnywayCaption, threadPhotos, thumbnailTarget, uploadPhotos, withRetry } from "../../src/app/photos";
 import { IDLE_LOCK_MS, IDLE_TEST_KEY, Session, idleLockMs } from "../../src/app/session";
 import { type Body, ContentType, generateKeyPair } from "../../src/crypto/index";
 import { history, user } from "../helpers/people";
@@ -124,9 +124,19 @@ describe("photos in a case thread", () => {
       entry({ text: "hello" }, gp, ContentType.TEXT),
       entry(legacy(ids[0]!, 4), gp), // a second legacy thumbnail for the same photo: ignored
     ]);
-    expect(out).toEqual([{ body: photo(ids[0]!), legacyThumbnail: legacy(ids[0]!, 1) }, { body: photo(ids[1]!) }, { body: embedded }]);
+    // Only the paired reference is hidden; every other one is shown as the photo it is, so
+    // nothing a participant signed goes unseen.
+    expect(out).toEqual([
+      { body: photo(ids[0]!), legacyThumbnail: legacy(ids[0]!, 1) },
+      { body: legacy(ids[1]!, 2) },
+      { body: photo(ids[1]!) },
+      { body: legacy(ids[2]!, 3) },
+      { body: embedded },
+      { body: legacy(ids[0]!, 4) },
+    ]);
+    expect([...pairedLegacyThumbnails(out)]).toEqual([legacy(ids[0]!, 1)]);
     // An unknown sender pairs with nothing.
-    expect(threadPhotos([entry(legacy(ids[0]!, 1), null), entry(photo(ids[0]!), null)])).toEqual([{ body: photo(ids[0]!) }]);
+    expect(threadPhotos([entry(legacy(ids[0]!, 1), null), entry(photo(ids[0]!), null)])).toEqual([{ body: legacy(ids[0]!, 1) }, { body: photo(ids[0]!) }]);
   });
 
   it("legacy media-type link and the send-anyway caption", () => {

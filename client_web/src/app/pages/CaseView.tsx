@@ -6,7 +6,7 @@ import { type OutcomeDraft, OutcomeForm, OutcomePanel } from "./Outcome";
 import { DowngradeControl } from "./Downgrade";
 import { type LowerUrgency, canDowngrade, downgradeReason } from "../downgrade";
 import { BackLink, Button, Checkboxes, ErrorSummary, type FieldError, Textarea, usePageTitle } from "../components";
-import { RETAKE_REASONS, openThumbnail, sealPhotos, sealRetakeRequest, threadPhotos, thumbnailTarget, uploadPhotos } from "../photos";
+import { RETAKE_REASONS, openThumbnail, pairedLegacyThumbnails, sealPhotos, sealRetakeRequest, threadPhotos, uploadPhotos } from "../photos";
 import { PhotoCapture, type PhotoDraft, draftsToSend, photoErrors } from "./PhotoField";
 import { PhotoViewer, type ViewerPhoto } from "./PhotoViewer";
 import { PatientLinks } from "./PatientLinks";
@@ -326,6 +326,7 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
   // thumbnail. Old threads may hold legacy thumbnail references instead (threadPhotos pairs
   // them only with a photo from the same sender; src/app/photos.ts).
   const photos = threadPhotos(thread ?? []);
+  const pairedThumbs = pairedLegacyThumbnails(photos);
   const fullPhotos = photos.map((ph) => ph.body);
   const legacyThumbs = new Map(photos.flatMap((ph) => (ph.legacyThumbnail ? [[String(ph.body.attachment_id), ph.legacyThumbnail] as const] : [])));
   const photoIndex = new Map(fullPhotos.map((b, i) => [String(b.attachment_id), i + 1]));
@@ -469,8 +470,8 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
       )}
       {thread?.map((m) =>
         // A patient_link message carries a key, not text: the links section below shows it. A
-        // legacy thumbnail reference is shown inside its photo's card, not as a card of its own.
-        m.contentType === ContentType.PATIENT_LINK || (m.contentType === ContentType.PHOTO_REFERENCE && thumbnailTarget(m.body.media_type)) ? null : (
+        // paired legacy thumbnail reference is shown inside its photo's card, not on its own.
+        m.contentType === ContentType.PATIENT_LINK || pairedThumbs.has(m.body) ? null : (
           <section key={m.seq} class={`nhsuk-card${m.contentType === ContentType.RETAKE_REQUEST ? " dl-retake-card" : ""}`} data-testid={m.contentType === ContentType.RETAKE_REQUEST ? "retake-request" : undefined}>
             <div class="nhsuk-card__content">
               <h2 class="nhsuk-card__heading nhsuk-heading-s">
