@@ -1429,8 +1429,7 @@ class SqlStorage(abc.ABC):
             if row[9] is not None:  # two admins cancelling at once: one wins, one is told
                 raise Conflict("invite_revoked")
             out = await txn.fetchone(
-                "UPDATE invites SET revoked_at = ? WHERE token_hash = ?"
-                f" RETURNING {_INVITE_COLS}",
+                f"UPDATE invites SET revoked_at = ? WHERE token_hash = ? RETURNING {_INVITE_COLS}",
                 when,
                 th,
             )
