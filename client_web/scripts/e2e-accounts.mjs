@@ -154,7 +154,8 @@ async function check(pg, name) {
  * How many elements with this test id the page shows once it shows `n` (within 30 s), else
  * the count at the timeout. Each page updates on its own (one from the real-time event, the
  * other after its own request and a reload of the thread), so a count read at once races the
- * slower page; a duplicate still fails, as the count never settles at `n`.
+ * slower page. A duplicate fails: either the count never reaches `n`, or it passes `n` in the
+ * second after reaching it (a late redelivery or resend).
  */
 async function countOnceSettled(pg, testId, n) {
   try {
@@ -162,6 +163,8 @@ async function countOnceSettled(pg, testId, n) {
   } catch {
     // fall through: report what the page shows
   }
+  // Once the count is reached, give a late duplicate (a redelivery, a resend) time to show.
+  await pg.waitForTimeout(1000);
   return pg.getByTestId(testId).count();
 }
 
