@@ -124,7 +124,9 @@ def _attach_values(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list
     i = 0
     while i < len(argv):
         arg = argv[i]
-        if arg in options and i + 1 < len(argv):
+        # A value that is itself one of our options is not taken as a value: "--text --case C"
+        # stays an error about --text, as a person would expect.
+        if arg in options and i + 1 < len(argv) and argv[i + 1] not in options:
             out.append(f"{arg}={argv[i + 1]}")
             i += 2
         else:

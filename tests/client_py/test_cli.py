@@ -120,6 +120,11 @@ async def test_cli_takes_an_invite_token_that_begins_with_a_dash(tmp_path: Path,
         argv = ["accept-invite", "--token", "-" + "A" * 42, "--login", "d@example.org"]
         assert await run([*argv, "--name", "Dr Dash"], env) == 1
         assert json.loads(capsys.readouterr().out.splitlines()[0])["error"] == "invite_invalid"
+        # An option name is never taken as another option's value.
+        with pytest.raises(SystemExit) as exit_:
+            await run(["accept-invite", "--token", "--login", "d@example.org", "--name", "D"], env)
+        assert exit_.value.code == 2
+        assert "--token: expected one argument" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------ records-key (offline)
