@@ -283,7 +283,8 @@ class DermlineClient:
         """The case key of an epoch, for sealing and opening its messages.
 
         Unwrapped from my wrap (signature, wrapper, addressing and, for a committed 0x0b
-        wrap, the key commitment checked by ``open_case_key_wrap``), then cached with the
+        wrap, the key commitment checked by ``open_case_key_wrap``; the wrapper is the
+        creating GP or, for a key shared later, another participant), then cached with the
         commitment; every later use checks the cached key against that commitment again
         (docs/protocol.md section 8). Raises ``CaseKeyUnwrapError`` if it does not match.
         """
@@ -297,7 +298,7 @@ class DermlineClient:
             return key
         me = self._me()
         detail = await self.get_case(case_id)
-        creator = detail["case"]["created_by"]
+        participants = {p["user_id"] for p in detail["participants"]}
         for k in detail["case_keys"]:
             if (
                 k["recipient_kind"] == "user"
@@ -305,13 +306,18 @@ class DermlineClient:
                 and k["epoch"] == epoch
             ):
                 record = b64d(k["wrapped_key"])
+                # The creating GP wrapped it, or (shared later) another participant: the
+                # wrapper must be a participant, and its listed key must have signed.
+                wrapper = str(parse_case_key_wrap_header(record).wrapper_user_id)
+                if wrapper not in participants:
+                    raise CaseKeyUnwrapError
                 key = open_case_key_wrap(
                     record,
                     case_id=uuid.UUID(case_id),
                     epoch=epoch,
                     recipient=me.encryption,
-                    wrapper_signing_public_key=self._signing_keys[creator],
-                    wrapper_user_id=uuid.UUID(creator),
+                    wrapper_signing_public_key=self._signing_keys[wrapper],
+                    wrapper_user_id=uuid.UUID(wrapper),
                 )
                 commitment = parse_case_key_wrap_header(record).commitment
                 if commitment is not None:  # None: a legacy 0x06 wrap, stored before 0x0b
@@ -319,6 +325,56 @@ class DermlineClient:
                 self._case_keys[(case_id, epoch)] = key
                 return key
         raise RuntimeError("no case key for this user")
+
+    async def colleagues_without_key(self, case_id: str) -> list[dict[str, Any]]:
+        """The service's dermatologists (directory entries) who are not participants of the
+        case, so hold no wrap of its key: "directory dermatologists minus participants"."""
+        detail = await self.get_case(case_id)
+        service_id = detail["case"]["service_id"]
+        participants = {p["user_id"] for p in detail["participants"]}
+        directory = await self.api.get(f"{V1}/orgs/{service_id}/directory")
+        return [
+            m
+            for m in directory["members"]
+            if m["user_id"] not in participants
+            and any(
+                x["org_id"] == service_id and x["role"] == "dermatologist" for x in m["memberships"]
+            )
+        ]
+
+    async def share_case_key(self, case_id: str) -> list[str]:
+        """Wrap the case key (epoch 0) to every dermatologist of the case's service who lacks
+        it and post the wraps; returns the new participants' ids (empty if nobody lacks it).
+
+        The key is the one :meth:`case_key` opened and checked against its commitment, so
+        each new wrap carries the same commitment, which the server compares with the
+        epoch's (``case_key_mismatch`` otherwise). The same epoch: a member joining is no
+        reason for a new key (docs/protocol.md section 8).
+        """
+        me = self._me()
+        key = await self.case_key(case_id)
+        lacking = await self.colleagues_without_key(case_id)
+        if not lacking:
+            return []
+        cid, uid = uuid.UUID(case_id), uuid.UUID(me.user_id)
+        wraps = [
+            {
+                "recipient_id": d["user_id"],
+                "wrapped_key": b64e(
+                    wrap_case_key(
+                        key,
+                        case_id=cid,
+                        epoch=0,
+                        recipient_public_key=b64d(d["encryption_public_key"]),
+                        wrapper_user_id=uid,
+                        wrapper_signing_key=me.signing,
+                    )
+                ),
+            }
+            for d in lacking
+        ]
+        answer = await self.api.post(f"{V1}/cases/{case_id}/keys", {"case_keys": wraps})
+        return list(answer["added"])
 
     async def seal(
         self, case_id: str, content_type: ContentType, body: dict[str, Any]

@@ -386,6 +386,7 @@ _RELOADING_METHODS = [
     "reset_auth_failures",
     "add_participant",
     "add_case_keys",
+    "add_participants_with_keys",
     "create_attachment",
     "record_receipt",
     "begin_totp_enrolment",
@@ -1959,6 +1960,39 @@ class SqlStorage(abc.ABC):
                 cid,
                 top,
             )
+
+        await self._write(txn_fn)
+
+    async def add_participants_with_keys(
+        self, participants: Sequence[Participant], keys: Sequence[WrappedCaseKey]
+    ) -> None:
+        if not participants:
+            raise InvalidArgument("no participants")
+        cid = _check_id(participants[0].case_id, "case_id")
+        people = [
+            (
+                _check_id(p.case_id, "case_id"),
+                _check_id(p.user_id, "user_id"),
+                Role(p.role).value,
+                _us(p.added_at),
+            )
+            for p in participants
+        ]
+        rows = [self._case_key_values(k) for k in keys]
+        if any(p[0] != cid for p in people) or any(r[0] != cid for r in rows):
+            raise InvalidArgument("participants or case keys of more than one case")
+
+        async def txn_fn(txn: Txn) -> None:
+            await self._get_case_txn(txn, cid)
+            for values in people:
+                # No ON CONFLICT: an existing participant is a Conflict, and the whole unit
+                # is rolled back.
+                await txn.execute(
+                    "INSERT INTO participants (case_id, user_id, role, added_at)"
+                    " VALUES (?, ?, ?, ?)",
+                    *values,
+                )
+            await self._insert_case_keys_txn(txn, rows)
 
         await self._write(txn_fn)
 

@@ -860,6 +860,17 @@ class Storage(Protocol):
         ``key_epoch`` is raised to the highest epoch stored."""
         ...
 
+    async def add_participants_with_keys(
+        self, participants: Sequence[Participant], keys: Sequence[WrappedCaseKey]
+    ) -> None:
+        """Add new participants and their wrapped case keys in one transaction (a participant
+        shares the case key of an existing epoch with colleagues, docs/protocol.md section
+        8). All rows must belong to one case (:class:`InvalidArgument` otherwise, or if
+        ``participants`` is empty); :class:`NotFound` if the case or a user does not exist;
+        :class:`Conflict` ("duplicate") if a user already participates or a key exists, and
+        then nothing is stored. The case's ``key_epoch`` is not changed."""
+        ...
+
     async def get_case_keys(
         self,
         case_id: str,

@@ -1,4 +1,5 @@
-"""Case routes under /api/v1: create, queue, view, thread, moves, close, downgrade, receipts."""
+"""Case routes under /api/v1: create, queue, view, thread, moves, close, downgrade, receipts,
+sharing the case key with service colleagues."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from server.api.http import (
 )
 from server.api.keys import SERVICES
 from server.api.uploads import upload_request
-from server.domain.cases import NewCaseRequest, StoredOutcome, WrapIn
+from server.domain.cases import NewCaseRequest, SharedWrap, StoredOutcome, WrapIn
 from server.domain.lifecycle import CaseState
 from server.domain.outcomes import OutcomeCategory, Urgency
 from server.domain.policy import CaseAction, Role
@@ -95,6 +96,19 @@ async def create_case(request: web.Request) -> web.Response:
         client(request),
     )
     return reply(case_out(case), status=201)
+
+
+async def share_case_keys(request: web.Request) -> web.Response:
+    auth = await current(request)
+    b = await parse(request, s.ShareCaseKeysRequest)
+    case_id = request.match_info["case_id"]
+    added = await request.app[SERVICES].cases.share_keys(
+        auth.actor,
+        case_id,
+        [SharedWrap(k.recipient_id, k.wrapped_key) for k in b.case_keys],
+        client(request),
+    )
+    return reply(s.SharedCaseKeysOut(case_id=case_id, added=added), status=201)
 
 
 async def my_cases(request: web.Request) -> web.Response:
@@ -359,6 +373,16 @@ ROUTES = [
         None,
         s.CaseDetail,
         errors=(401, 403, 404),
+    ),
+    Route(
+        "POST",
+        f"{C}/keys",
+        share_case_keys,
+        "Share the case key with service dermatologists who are not participants (participant)",
+        s.ShareCaseKeysRequest,
+        s.SharedCaseKeysOut,
+        status=201,
+        errors=(401, 403, 404, 409, 422),
     ),
     Route(
         "GET",

@@ -292,6 +292,34 @@ class CreateCaseRequest(Model):
     draft: bool = False
 
 
+class SharedWrapIn(Model):
+    recipient_id: Id
+    wrapped_key: B64
+
+
+class ShareCaseKeysRequest(Model):
+    case_keys: Annotated[
+        list[SharedWrapIn],
+        Field(
+            min_length=1,
+            max_length=200,
+            description=(
+                "The epoch-0 case key wrapped (record type 0x0b, signed by the caller, who must"
+                " hold a wrap of epoch 0) to dermatologists of the case's service who are not"
+                " participants yet. Each wrap's key commitment must equal the epoch's:"
+                " otherwise 422 case_key_mismatch. A recipient who already participates: 409"
+                " conflict; one who is not a current dermatologist of the service: 422"
+                " validation_failed."
+            ),
+        ),
+    ]
+
+
+class SharedCaseKeysOut(Model):
+    case_id: str
+    added: list[str]
+
+
 class CaseOut(Model):
     case_id: str
     practice_id: str

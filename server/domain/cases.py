@@ -17,6 +17,14 @@ Rules
   commitment) are refused for new cases; stored ones are still served to their readers.
 * Participants at creation are the GP and the service dermatologists the GP addressed
   (their public keys come from the service directory); the claim picks the responder.
+* Sharing (``share_keys``): a participant who holds a wrap of epoch 0 wraps the same case
+  key to dermatologists of the case's service who are not participants yet (they joined
+  the service later). Each wrap is checked as at creation (signed by the caller, 0x0b,
+  this case, epoch 0, addressed to the recipient's encryption key) and its commitment
+  must equal the epoch's stored commitment (``case_key_mismatch``), so a sharer cannot
+  give a newcomer another key. Recipients become participants (dermatologist) in the same
+  transaction as their wraps. Same epoch: joining is no reason for a new key; only a
+  removal would be, and removal and rotation are not built.
 * Messages are appended with the client's message id (idempotent) and a per-case sequence
   number assigned in the same transaction (DESIGN section 6); the publisher is told only
   after the commit, so nothing is announced that could still be lost.
@@ -41,7 +49,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import storage
-from crypto.case_key import verify_case_key_wrap
+from crypto.case_key import parse_case_key_wrap_header, verify_case_key_wrap
 from crypto.content import ContentType
 from crypto.envelope import parse_message_header
 from crypto.errors import CryptoError
@@ -84,6 +92,7 @@ __all__ = [
     "NewCaseRequest",
     "NullPublisher",
     "Publisher",
+    "SharedWrap",
     "StoredOutcome",
     "WrapIn",
 ]
@@ -108,6 +117,14 @@ class NullPublisher:
 @dataclass(frozen=True)
 class WrapIn:
     recipient_kind: str  # "user" | "organisation"
+    recipient_id: str
+    wrapped_key: bytes
+
+
+@dataclass(frozen=True)
+class SharedWrap:
+    """A wrap of an existing epoch's case key to a colleague who is not a participant yet."""
+
     recipient_id: str
     wrapped_key: bytes
 
@@ -388,6 +405,119 @@ class CaseService:
         if any(("user", uid) not in seen for uid in users):
             raise InvalidInput("the case key must be wrapped to every participant")
         return out
+
+    # ------------------------------------------------------------------ share
+
+    async def share_keys(
+        self,
+        actor: Actor,
+        case_id: str,
+        wraps: Sequence[SharedWrap],
+        client: str | None,
+    ) -> list[str]:
+        """Add dermatologists of the case's service as participants, with the caller's
+        wraps of the epoch-0 case key to them. Returns the new participants' ids.
+
+        404 for a foreign or missing case; 403 for a non-participant or a participant who
+        holds no wrap of epoch 0; 422 ``validation_failed`` for a recipient who is not a
+        current, enabled dermatologist of the service or a wrap that fails the checks of
+        creation; 409 ``conflict`` for a recipient who already participates; 422
+        ``case_key_mismatch`` for a wrap whose commitment is not the epoch's.
+        """
+        case, _parties, participants = await self.load(actor, case_id, CaseAction.SHARE_KEY)
+        stored = await self._store.get_case_keys(case_id)
+        if not any(
+            k.epoch == 0
+            and k.recipient_kind is storage.KeyRecipientKind.USER
+            and k.recipient_id == actor.user_id
+            for k in stored
+        ):
+            raise Forbidden("you hold no key of this case to share")
+        # The epoch's commitment, from the stored wraps' signed clear headers. At creation
+        # they were all required to carry the same one (_check_wraps).
+        epoch_commitments = {
+            parse_case_key_wrap_header(k.wrapped_key).commitment for k in stored if k.epoch == 0
+        }
+        if None in epoch_commitments or len(epoch_commitments) != 1:
+            raise InvalidInput("this case's key carries no single commitment; it cannot be shared")
+        [commitment] = epoch_commitments
+        current = {p.user_id for p in participants}
+        ids = [w.recipient_id for w in wraps]
+        if not ids:
+            raise InvalidInput("no one to share with")
+        if len(set(ids)) != len(ids):
+            raise InvalidInput("two case key wraps for one recipient")
+        sharer = await self._store.get_user(actor.user_id)
+        try:
+            case_uuid = uuid.UUID(case_id)
+            sharer_uuid = uuid.UUID(actor.user_id)
+        except ValueError:
+            raise InvalidInput("case and user ids are UUIDs") from None
+        now = self._clock.now()
+        new_participants: list[storage.Participant] = []
+        new_keys: list[storage.WrappedCaseKey] = []
+        for wrap in wraps:
+            if wrap.recipient_id in current:
+                raise Conflict("a recipient already takes part in this case")
+            try:
+                user = await self._store.get_user(wrap.recipient_id)
+            except (storage.NotFound, storage.InvalidArgument):
+                raise InvalidInput("a recipient is not a dermatologist of the service") from None
+            if user.disabled or not any(
+                m.org_id == case.service_id and m.role is storage.Role.DERMATOLOGIST
+                for m in user.memberships
+            ):
+                raise InvalidInput("a recipient is not a dermatologist of the service")
+            try:
+                header = verify_case_key_wrap(wrap.wrapped_key, sharer.signing_public_key)
+            except CryptoError:
+                raise InvalidInput("a case key wrap is malformed or not signed by you") from None
+            if (
+                header.case_id != case_uuid
+                or header.epoch != 0
+                or header.wrapper_user_id != sharer_uuid
+            ):
+                raise InvalidInput("a case key wrap is for another case, epoch or wrapper")
+            if header.commitment is None:
+                raise InvalidInput("case key wraps must carry a key commitment (type 0x0b)")
+            if header.recipient_key_id != key_id(user.encryption_public_key):
+                raise InvalidInput("a case key wrap is for another recipient key")
+            if header.commitment != commitment:
+                # Another key than the one the participants and the records key hold.
+                raise CaseKeyMismatch()
+            new_participants.append(
+                storage.Participant(case_id, user.user_id, storage.Role.DERMATOLOGIST, now)
+            )
+            new_keys.append(
+                storage.WrappedCaseKey(
+                    case_id,
+                    0,
+                    storage.KeyRecipientKind.USER,
+                    user.user_id,
+                    wrap.wrapped_key,
+                    now,
+                )
+            )
+        try:
+            await self._store.add_participants_with_keys(new_participants, new_keys)
+        except storage.Conflict:
+            # Another participant shared with the same colleague meanwhile.
+            raise Conflict("a recipient already takes part in this case") from None
+        except storage.NotFound:
+            raise NotFound() from None
+        detail = json.dumps({"added": ids}, separators=(",", ":")).encode()
+        await self._store.append_audit(
+            storage.AuditEvent(
+                action="case.keys_shared",
+                occurred_at=now,
+                actor_id=actor.user_id,
+                target=case_id,
+                client_address=client,
+                detail=detail,
+            )
+        )
+        await self.publisher.case_changed(await self._store.get_case(case_id))
+        return ids
 
     # ------------------------------------------------------------------ read
 

@@ -19,6 +19,12 @@ Rules
    sees its links and what came through them. The patient has no account: the patient
    routes are authorised by the link's single-use token alone (``check_patient_link``),
    and every refusal there is one indistinguishable ``link_invalid``.
+6. Sharing the case key (``CaseAction.SHARE_KEY``): a participant who holds a wrap of the
+   epoch (the referring GP or a dermatologist the case was addressed to or shared with)
+   may wrap it to dermatologists of the case's service who are not participants yet, in
+   any state. Records officers, auditors and admins never share (they are not in the
+   thread). The server cannot add a recipient by itself: it needs the participant's
+   signed wrap (docs/protocol.md section 8).
 
 Plain Python: no aiohttp, no socketio, no storage. Callers pass facts, we decide.
 """
@@ -109,6 +115,7 @@ class CaseAction(StrEnum):
     RESUBMIT = "resubmit"
     DOWNGRADE = "downgrade"
     PATIENT_LINK = "patient_link"  # make or revoke a patient photo link (rule 5)
+    SHARE_KEY = "share_key"  # wrap the case key to service colleagues who lack it (rule 6)
 
 
 _MOVES: dict[CaseAction, CaseEvent] = {
@@ -169,6 +176,13 @@ def check_case(actor: Actor, case: CaseFacts | None, action: CaseAction) -> froz
             raise Forbidden()
         if case.state not in OPEN_STATES:
             raise InvalidTransition("the case is closed")
+        return parties
+    if action is CaseAction.SHARE_KEY:
+        # Rule 6: a participant (the referrer or an addressed/claiming dermatologist) shares,
+        # in any state: a closed case may still need reading by a newcomer for follow-up.
+        # Holding a wrap, and who may receive one, is checked by the case service.
+        if not parties & {Party.REFERRER, Party.SERVICE}:
+            raise Forbidden()
         return parties
     if action is CaseAction.DOWNGRADE:
         # The outcome rule itself is in outcomes.downgrade; here: a party, closed case.

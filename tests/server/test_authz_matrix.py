@@ -9,13 +9,15 @@ Foreign users must get exactly the answer of a case that does not exist (404 /
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from client_py.api import ApiError
+from client_py.api import ApiError, b64d, b64e
 from client_py.client import DermlineClient
 from client_py.realtime import RealtimeError
+from crypto.case_key import wrap_case_key
 from crypto.content import ContentType
 from tests.server.harness import HISTORY, Live, World, live_server, make_world
 
@@ -186,6 +188,20 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
             "auditor": 403,
         },
     ),
+    # Sharing the case key with a dermatologist who joined the service after the case was
+    # made (a fresh one for each 200 cell): any participant holding a wrap, in any state.
+    "share": (
+        "closed_2ww",
+        {
+            "gp": 200,
+            "gp2": 403,
+            "derm": 200,
+            "derm2": 200,
+            "padmin": 403,
+            "records": 403,
+            "auditor": 403,
+        },
+    ),
     "claim_again": (
         "in_review",
         {
@@ -222,8 +238,41 @@ async def fresh_case(w: World, state: str) -> str:
     return case_id
 
 
+async def share_body(who: DermlineClient, case_id: str) -> dict[str, Any]:
+    """The caller's wraps to every service dermatologist who lacks the key; for callers who
+    cannot open the key, a well-formed stand-in that the policy must refuse first."""
+    try:
+        key = await who.case_key(case_id)
+        lacking = await who.colleagues_without_key(case_id)
+        assert who.identity is not None
+        wraps = [
+            {
+                "recipient_id": d["user_id"],
+                "wrapped_key": b64e(
+                    wrap_case_key(
+                        key,
+                        case_id=uuid.UUID(case_id),
+                        epoch=0,
+                        recipient_public_key=b64d(d["encryption_public_key"]),
+                        wrapper_user_id=uuid.UUID(who.identity.user_id),
+                        wrapper_signing_key=who.identity.signing,
+                    )
+                ),
+            }
+            for d in lacking
+        ]
+    except Exception:
+        wraps = []
+    if not wraps:
+        wraps = [{"recipient_id": str(uuid.uuid4()), "wrapped_key": "AAAA"}]
+    return {"case_keys": wraps}
+
+
 async def attempt(route: str, who: DermlineClient, case_id: str) -> int:
     base = f"/api/v1/cases/{case_id}"
+    if route == "share":
+        body = await share_body(who, case_id)
+        return await status_of(lambda: who.api.post(base + "/keys", body))
     if route == "view":
         return await status_of(lambda: who.api.get(base))
     if route == "messages":
@@ -278,6 +327,7 @@ async def test_case_routes_matrix(tmp_path: Path) -> None:
                     "close",
                     "post",
                     "downgrade",
+                    "share",
                 )
                 if mutating or state not in shared:
                     case_id = await fresh_case(w, state)
@@ -285,6 +335,13 @@ async def test_case_routes_matrix(tmp_path: Path) -> None:
                         shared[state] = case_id
                 else:
                     case_id = shared[state]
+                if route == "share" and expected[actor] == 200:
+                    late = f"late-{uuid.uuid4().hex[:8]}"
+                    await live.person(
+                        await w.admin.client.invite(w.service_id, "dermatologist"),
+                        f"{late}@example.org",
+                        late,
+                    )
                 got = await attempt(route, who[actor], case_id)
                 want = expected[actor]
                 if route == "close" and want == 200:

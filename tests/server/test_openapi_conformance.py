@@ -81,6 +81,16 @@ async def test_real_traffic_matches_the_document(tmp_path: Path) -> None:
         gp, derm = w.gp.client, w.derm.client
         case_id = await gp.create_case(w.practice_id, w.service_id, HISTORY)
         await derm.queue(w.service_id)
+        # A dermatologist who joins after the case was made gets the key from a participant.
+        late = await live.person(
+            await w.admin.client.invite(w.service_id, "dermatologist"), "late@example.org", "Late"
+        )
+        assert await derm.share_case_key(case_id) == [late.user_id]
+        with contextlib.suppress(ApiError):  # a second share to a participant: 409
+            await gp.api.post(
+                f"/api/v1/cases/{case_id}/keys",
+                {"case_keys": [{"recipient_id": late.user_id, "wrapped_key": "AAAA"}]},
+            )
         await derm.move(case_id, "claim")
         await derm.move(case_id, "ask", ContentType.QUESTION, {"text": "size?"})
         await gp.move(case_id, "answer", ContentType.TEXT, {"text": "5 mm"})
@@ -132,3 +142,5 @@ async def test_real_traffic_matches_the_document(tmp_path: Path) -> None:
             TypeAdapter(route.response).validate_python(answer, strict=False)
         checked.add((method, template))
     assert len(checked) >= 15
+    assert ("POST", "/api/v1/cases/{case_id}/keys") in checked
+    assert any(m == "POST" and p.endswith("/keys") and st == 409 for m, p, st, _b, _a in seen)

@@ -176,6 +176,8 @@ export interface Api extends AdminApi {
   myCases(): Promise<CaseSummary[]>;
   queue(serviceId: string): Promise<CaseSummary[]>;
   caseDetail(caseId: string): Promise<CaseDetail>;
+  /** Share the case key with service colleagues who lack it; the new participants' ids. */
+  shareCaseKeys(caseId: string, wraps: { recipientId: string; wrappedKey: Uint8Array }[]): Promise<string[]>;
   messages(caseId: string, afterSeq?: number): Promise<ThreadMessage[]>;
   receipts(caseId: string): Promise<Receipt[]>;
   uploadAttachment(caseId: string, attachmentId: string, record: Uint8Array, sha256: Uint8Array): Promise<void>;
@@ -526,6 +528,12 @@ export function httpApi(base = "/api/v1"): Api {
         draft: q.draft,
       });
       return caseOut(r);
+    },
+    async shareCaseKeys(caseId, wraps) {
+      const r = await call("POST", `/cases/${encodeURIComponent(caseId)}/keys`, {
+        case_keys: wraps.map((k) => ({ recipient_id: k.recipientId, wrapped_key: b64(k.wrappedKey) })),
+      });
+      return Array.isArray(r.added) ? r.added.map(String) : [];
     },
     async sendMessage(caseId, clientMsgId, envelope) {
       const r = await call("POST", `/cases/${encodeURIComponent(caseId)}/messages`, {

@@ -145,12 +145,17 @@ export interface OpenedEntry {
   createdAt: string;
 }
 
-/** Open my wrap of the case key (epoch 0), verifying the creator's signature on it. */
+/**
+ * Open my wrap of the case key (epoch 0), verifying its wrapper's signature on it. The wrapper
+ * is the creating GP, or for a key shared later (POST /cases/{id}/keys) another participant:
+ * it must be a listed participant, and the key listed for it must have signed.
+ */
 export async function openMyCaseKey(keys: UnlockedKeys, detail: CaseDetail): Promise<Uint8Array> {
   const mine = detail.caseKeys.find((k) => k.recipientKind === "user" && k.recipientId === keys.userId && k.epoch === 0);
   if (!mine) throw new Error("no case key for this user");
-  const creator = detail.participants.find((p) => p.userId === detail.case.createdBy);
-  if (!creator) throw new Error("the case creator is not a participant");
+  const wrapperId = parseCaseKeyWrapHeader(mine.wrappedKey).wrapperUserId;
+  const wrapper = detail.participants.find((p) => p.userId === wrapperId);
+  if (!wrapper) throw new Error("the case key was wrapped by someone who is not a participant");
   return openCaseKeyWrap(mine.wrappedKey, {
     caseId: detail.case.caseId,
     epoch: 0,
@@ -159,9 +164,45 @@ export async function openMyCaseKey(keys: UnlockedKeys, detail: CaseDetail): Pro
       publicKey: keys.encryption.publicKey,
       keyId: await keyId(keys.encryption.publicKey),
     },
-    wrapperSigningPublicKey: creator.signingPublicKey,
-    wrapperUserId: creator.userId,
+    wrapperSigningPublicKey: wrapper.signingPublicKey,
+    wrapperUserId: wrapper.userId,
   });
+}
+
+/**
+ * The service's dermatologists who lack the case key: the directory's dermatologists of the
+ * case's service minus the case's participants (docs/api.md, "Sharing the case key").
+ */
+export function colleaguesWithoutKey(directory: Person[], detail: CaseDetail): Person[] {
+  const serviceId = detail.case.serviceId;
+  const participants = new Set(detail.participants.map((p) => p.userId));
+  return directory.filter((p) => !participants.has(p.userId) && p.roles.some((r) => r.orgId === serviceId && r.role === "dermatologist"));
+}
+
+/**
+ * Wrap the case key I hold (epoch 0, same key, signed by me) to each colleague. Every wrap must
+ * carry the commitment the server compares with the epoch's (else 422 case_key_mismatch).
+ */
+export async function buildShareWraps(
+  keys: UnlockedKeys,
+  p: { caseKey: Uint8Array; caseId: string; colleagues: Person[] },
+): Promise<{ recipientId: string; wrappedKey: Uint8Array }[]> {
+  const wrapper = signingIdentity(keys.signing);
+  const commitment = await caseKeyCommitment(p.caseKey, { caseId: p.caseId, epoch: 0 });
+  const out: { recipientId: string; wrappedKey: Uint8Array }[] = [];
+  for (const c of p.colleagues) {
+    const wrappedKey = await wrapCaseKey(p.caseKey, {
+      caseId: p.caseId,
+      epoch: 0,
+      recipientPublicKey: c.encryptionPublicKey,
+      wrapperUserId: keys.userId,
+      wrapper,
+    });
+    const got = parseCaseKeyWrapHeader(wrappedKey).commitment;
+    if (got === null || !equalBytes(got, commitment)) throw new Error("a case key wrap does not commit to the case key");
+    out.push({ recipientId: c.userId, wrappedKey });
+  }
+  return out;
 }
 
 /**

@@ -112,6 +112,17 @@ MATRIX = [
     (RECORDS, CaseState.CLOSED, A.DOWNGRADE, "403"),
     (GP, CaseState.IN_REVIEW, A.DOWNGRADE, "409"),
     (GP, CaseState.DRAFT, A.SUBMIT, "ok"),
+    (GP, CaseState.SUBMITTED, A.SHARE_KEY, "ok"),
+    (GP, CaseState.CLOSED, A.SHARE_KEY, "ok"),  # any state: a newcomer may follow up
+    (GP, CaseState.WITHDRAWN, A.SHARE_KEY, "ok"),
+    (DERM, CaseState.IN_REVIEW, A.SHARE_KEY, "ok"),
+    (DERM2, CaseState.IN_REVIEW, A.SHARE_KEY, "ok"),  # addressed, not the responder
+    (DERM3, CaseState.SUBMITTED, A.SHARE_KEY, "403"),  # not a participant: nothing to share
+    (GP2, CaseState.SUBMITTED, A.SHARE_KEY, "403"),
+    (RECORDS, CaseState.CLOSED, A.SHARE_KEY, "403"),
+    (AUDITOR, CaseState.CLOSED, A.SHARE_KEY, "403"),
+    (P_ADMIN, CaseState.SUBMITTED, A.SHARE_KEY, "403"),
+    (S_ADMIN, CaseState.SUBMITTED, A.SHARE_KEY, "403"),
 ]
 
 

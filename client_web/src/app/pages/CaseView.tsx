@@ -1,7 +1,18 @@
 import type { JSX } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { type Api, type CaseDetail, type Me, type Receipt, apiErrorMessage } from "../api";
-import { type OpenedEntry, type OutcomeBody, openMessages, openMyCaseKey, openOutcome, openPhoto, sealOutcome, sealText } from "../cases";
+import { type Api, type CaseDetail, type Me, type Person, type Receipt, apiErrorMessage } from "../api";
+import {
+  type OpenedEntry,
+  type OutcomeBody,
+  buildShareWraps,
+  colleaguesWithoutKey,
+  openMessages,
+  openMyCaseKey,
+  openOutcome,
+  openPhoto,
+  sealOutcome,
+  sealText,
+} from "../cases";
 import { type OutcomeDraft, OutcomeForm, OutcomePanel } from "./Outcome";
 import { DowngradeControl } from "./Downgrade";
 import { type LowerUrgency, canDowngrade, downgradeReason } from "../downgrade";
@@ -194,6 +205,10 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
   const [outcome, setOutcome] = useState<OutcomeBody | null>(null);
   const [receipts, setReceipts] = useState<Receipt[]>([]);
   const [typingName, setTypingName] = useState<string | null>(null);
+  // Service dermatologists who joined after the case was made and lack its key.
+  const [lacking, setLacking] = useState<Person[]>([]);
+  const [sharing, setSharing] = useState(false);
+  const [shareStatus, setShareStatus] = useState<string | null>(null);
   const typingTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
   const lastTypingSent = useRef(0);
   const readSent = useRef(0);
@@ -222,6 +237,13 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
       setOutcome(await openOutcome(caseKey.current, d));
       setDetail(d);
       setThread(opened.entries);
+      if (d.participants.some((p) => p.userId === keys.userId)) {
+        // Who lacks the key: the service directory's dermatologists minus the participants.
+        api.directory(d.case.serviceId).then(
+          (people) => setLacking(colleaguesWithoutKey(people, d)),
+          () => setLacking([]),
+        );
+      }
       const stored = await api.receipts(caseId).catch(() => [] as Receipt[]);
       setReceipts((old) => mergeReceipts(old, stored));
       // Read receipt up to the newest message I have now decrypted and shown.
@@ -436,6 +458,23 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
       return apiErrorMessage(e);
     }
   }
+  async function shareKey() {
+    const keys = session.unlocked;
+    if (!keys || !caseKey.current || lacking.length === 0) return;
+    setSharing(true);
+    setShareStatus(null);
+    try {
+      const wraps = await buildShareWraps(keys, { caseKey: caseKey.current, caseId, colleagues: lacking });
+      const added = await api.shareCaseKeys(caseId, wraps);
+      setShareStatus(`Shared with ${added.length} ${added.length === 1 ? "colleague" : "colleagues"}. They can now open this case.`);
+      setLacking([]);
+      await load();
+    } catch (e) {
+      setError(apiErrorMessage(e));
+    } finally {
+      setSharing(false);
+    }
+  }
   return (
     <>
       <BackLink href="#/cases">Back to your cases</BackLink>
@@ -459,6 +498,18 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
         >
           Claim this case
         </Button>
+      )}
+      {detail && caseKey.current && lacking.length > 0 && (
+        <Button type="button" secondary disabled={sharing} onClick={() => void shareKey()}>
+          {sharing
+            ? "Sharing…"
+            : `Share with ${lacking.length} ${lacking.length === 1 ? "colleague" : "colleagues"} who joined the service later`}
+        </Button>
+      )}
+      {shareStatus && (
+        <p class="nhsuk-body" role="status" data-testid="share-status">
+          {shareStatus}
+        </p>
       )}
       {detail?.outcome && outcome && <OutcomePanel codes={detail.outcome} body={outcome} reason={downgradeReason(detail.outcome, thread ?? [])} />}
       {detail?.outcome && outcome && canDowngrade(detail, me.userId) && <DowngradeControl from={detail.outcome.urgency ?? ""} onSubmit={downgrade} />}

@@ -1,0 +1,104 @@
+// End-to-end check of SHARING THE CASE KEY in the browser against a LIVE Dermline server (run:
+// `node scripts/e2e-share.mjs`, after `npm run build`; needs ../.venv). It starts a fresh server
+// (temporary data dir, random port, serving dist/), then:
+//   1. with the Python client (scripts/e2e_share.py setup): the first administrator, a practice
+//      with a records key, a service, a GP and a dermatologist; the GP opens a case; a second
+//      dermatologist joins the service afterwards, so lacks the case key;
+//   2. the GP signs in in headless Chromium on a phone (360x640), opens the case (decrypted in
+//      the browser) and sees "Share with 1 colleague who joined the service later"; pressing
+//      it wraps the case key in the browser and posts it; the status message says it is shared
+//      and the action is gone;
+//   3. with the Python client (scripts/e2e_share.py check): the late dermatologist opens the
+//      case key the browser wrapped, decrypts the clinical history and claims the case.
+// Every page state is checked with axe-core (no serious/critical violation), for 24x24 px touch
+// targets and for console errors. Screenshots: test-results/e2e-share/. Exit 1 on failure.
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { launchChromium, nowStep, startServer, totp } from "./e2e-lib.mjs";
+import { touchTargetProblems } from "./checks.mjs";
+
+const require = createRequire(import.meta.url);
+const root = fileURLToPath(new URL("..", import.meta.url));
+const repo = join(root, "..");
+const python = join(repo, ".venv", "bin", "python");
+const helper = join(root, "scripts", "e2e_share.py");
+const outDir = join(root, "test-results", "e2e-share");
+rmSync(outDir, { recursive: true, force: true });
+mkdirSync(outDir, { recursive: true });
+const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+
+const { server, dataDir, setupLink, output } = await startServer({ repo, staticDir: join(root, "dist"), prefix: "dermline-e2e-share-" });
+const origin = new URL(setupLink).origin;
+const token = new URL(setupLink).hash.split("/").pop();
+const browser = await launchChromium();
+const problems = [];
+function watch(pg, who) {
+  pg.on("console", (m) => {
+    // Expected: 401 while signing in; anything else (a CSP violation, an exception) fails.
+    if (m.type() === "error" && !/status of 401/.test(m.text())) problems.push(`${who}: console error: ${m.text()}`);
+  });
+  pg.on("pageerror", (e) => problems.push(`${who}: page error: ${e.message}`));
+}
+
+async function check(pg, name) {
+  await pg.evaluate(axeSource);
+  const violations = await pg.evaluate(() =>
+    // eslint-disable-next-line no-undef
+    axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"] } }),
+  );
+  for (const v of violations.violations) {
+    if (v.impact === "serious" || v.impact === "critical") problems.push(`${name}: axe ${v.impact} ${v.id}`);
+  }
+  for (const p of await pg.evaluate(touchTargetProblems)) problems.push(`${name}: ${p}`);
+  await pg.screenshot({ path: join(outDir, `${name}.png`), fullPage: true });
+}
+
+function py(...args) {
+  return execFileSync(python, [helper, ...args], { cwd: repo, encoding: "utf8", timeout: 120000 }).trim();
+}
+
+try {
+  const world = JSON.parse(py("setup", origin, token));
+  const gp = world.gp;
+  const context = await browser.newContext({ viewport: { width: 360, height: 640 }, serviceWorkers: "block" });
+  const page = await context.newPage();
+  watch(page, "gp");
+  await page.goto(`${origin}/#/login`);
+  await page.getByLabel("Email address").fill(gp.login);
+  await page.getByLabel("Password").fill(gp.password);
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByLabel("Security code").waitFor({ timeout: 30000 });
+  await page.getByLabel("Security code").fill(totp(gp.secret, Math.max(nowStep(), gp.step) + 1));
+  await page.keyboard.press("Enter");
+  await page.getByTestId("signed-in").waitFor({ timeout: 30000 });
+  await page.evaluate((id) => (location.hash = `#/cases/${id}`), world.case_id);
+  const share = page.getByRole("button", { name: "Share with 1 colleague who joined the service later" });
+  await share.waitFor({ timeout: 30000 });
+  await page.getByText("Shared later: is this a melanoma?").waitFor({ timeout: 30000 });
+  await check(page, "share-offered");
+  await share.click();
+  await page.getByText("Shared with 1 colleague. They can now open this case.").waitFor({ timeout: 30000 });
+  if ((await page.getByRole("button", { name: /Share with/ }).count()) !== 0) throw new Error("the share action is still offered");
+  await check(page, "share-done");
+  console.log("ok   the GP shared the case key in the browser with the dermatologist who joined later");
+  const answer = py("check", origin, JSON.stringify(world));
+  if (answer !== "ok") throw new Error(`the late dermatologist could not read the case: ${answer}`);
+  console.log("ok   the late dermatologist opened the wrap made in the browser, decrypted the history and claimed the case");
+  await context.close();
+} catch (e) {
+  problems.push(`flow failed: ${e.message}`);
+  for (const [i, pg] of browser.contexts().flatMap((c) => c.pages()).entries()) {
+    await pg.screenshot({ path: join(outDir, `failure-${i + 1}.png`), fullPage: true }).catch(() => undefined);
+  }
+} finally {
+  writeFileSync(join(outDir, "server.log"), output());
+  await browser.close();
+  server.kill("SIGTERM");
+  rmSync(dataDir, { recursive: true, force: true });
+}
+for (const p of problems) console.log(`FAIL ${p}`);
+console.log(problems.length ? `${problems.length} problem(s)` : "sharing the case key passes end to end");
+process.exit(problems.length ? 1 : 0);
