@@ -2,7 +2,7 @@
 
     python -m bench.serve_probed OUT.json serve --data-dir DIR --host H --port P
 
-Runs ``server.cli`` unchanged, with four probes whose distributions are written to
+Runs ``server.cli`` unchanged, with five probes whose distributions are written to
 ``OUT.json`` when the server shuts down (SIGTERM):
 
 * ``loop_lag_ms``: how late a 10 ms ``asyncio.sleep`` wakes up (event-loop stalls: anything
@@ -11,6 +11,8 @@ Runs ``server.cli`` unchanged, with four probes whose distributions are written 
   objects of 1,000 connections stops the world);
 * ``storage_write_ms``: each durable write unit from submission to acknowledgement
   (``SqliteStorage._write``: queueing for the writer thread, the batch, the fsync);
+* ``storage_read_ms``: each read unit, waiting for a free reader connection included
+  (``SqliteStorage._read``);
 * ``case_send_ms``: ``CaseService.send`` end to end (policy, storage, publish).
 
 ``DERMLINE_BENCH_GC=default`` leaves the collector as the interpreter sets it, for comparing
@@ -52,6 +54,7 @@ def main(argv: list[str]) -> int:
         "gc_pause_ms": [],
         "gc2_pause_ms": [],
         "storage_write_ms": [],
+        "storage_read_ms": [],
         "case_send_ms": [],
     }
     gc_start: list[float] = [0.0]
@@ -77,7 +80,10 @@ def main(argv: list[str]) -> int:
             try:
                 return await fn(*args, **kwargs)
             finally:
-                samples[name].append((time.perf_counter() - t) * 1000)
+                ms = (time.perf_counter() - t) * 1000
+                samples[name].append(ms)
+                if ms > 100:
+                    events.append({"at": round(time.time(), 3), name: round(ms, 1)})
 
         return wrapper
 
@@ -86,6 +92,7 @@ def main(argv: list[str]) -> int:
     from storage.sqlite import SqliteStorage
 
     SqliteStorage._write = timed("storage_write_ms", SqliteStorage._write)  # type: ignore[method-assign]
+    SqliteStorage._read = timed("storage_read_ms", SqliteStorage._read)  # type: ignore[method-assign]
     CaseService.send = timed("case_send_ms", CaseService.send)  # type: ignore[method-assign]
 
     if os.environ.get("DERMLINE_BENCH_GC") == "default":
