@@ -49,7 +49,11 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import storage
-from crypto.case_key import parse_case_key_wrap_header, verify_case_key_wrap
+from crypto.case_key import (
+    CaseKeyWrapHeader,
+    parse_case_key_wrap_header,
+    verify_case_key_wrap,
+)
 from crypto.content import ContentType
 from crypto.envelope import parse_message_header
 from crypto.errors import CryptoError
@@ -243,6 +247,24 @@ _ACTION_EVENT = {
 }
 
 
+def _verified_wrap(
+    record: bytes, wrapper: storage.User, case_uuid: uuid.UUID, wrapper_uuid: uuid.UUID
+) -> tuple[CaseKeyWrapHeader, bytes]:
+    """The header and key commitment of an epoch-0 case key wrap of this case, signed by
+    ``wrapper`` and naming them as its wrapper (creation and sharing check the same);
+    InvalidInput otherwise. Legacy 0x06 wraps commit to nothing, so they are refused: the
+    wraps of one epoch could then hold different keys."""
+    try:
+        header = verify_case_key_wrap(record, wrapper.signing_public_key)
+    except CryptoError:
+        raise InvalidInput("a case key wrap is malformed or not signed by you") from None
+    if header.case_id != case_uuid or header.epoch != 0 or header.wrapper_user_id != wrapper_uuid:
+        raise InvalidInput("a case key wrap is for another case, epoch or wrapper")
+    if header.commitment is None:
+        raise InvalidInput("case key wraps must carry a key commitment (type 0x0b)")
+    return header, header.commitment
+
+
 class CaseService:
     def __init__(self, store: storage.Storage, clock: Clock, publisher: Publisher) -> None:
         self._store = store
@@ -358,20 +380,8 @@ class CaseService:
         seen: set[tuple[str, str]] = set()
         commitments: set[bytes] = set()
         for wrap in req.case_keys:
-            try:
-                header = verify_case_key_wrap(wrap.wrapped_key, creator.signing_public_key)
-            except CryptoError:
-                raise InvalidInput("a case key wrap is malformed or not signed by you") from None
-            if (
-                header.case_id != case_uuid
-                or header.epoch != 0
-                or header.wrapper_user_id != creator_uuid
-            ):
-                raise InvalidInput("a case key wrap is for another case, epoch or wrapper")
-            if header.commitment is None:
-                # Legacy 0x06: commits to nothing, so the wraps could hold different keys.
-                raise InvalidInput("case key wraps must carry a key commitment (type 0x0b)")
-            commitments.add(header.commitment)
+            header, commitment = _verified_wrap(wrap.wrapped_key, creator, case_uuid, creator_uuid)
+            commitments.add(commitment)
             if wrap.recipient_kind == "organisation":
                 if wrap.recipient_id != req.practice_id:
                     raise InvalidInput("case keys are wrapped to the practice's records key only")
@@ -468,21 +478,12 @@ class CaseService:
                 for m in user.memberships
             ):
                 raise InvalidInput("a recipient is not a dermatologist of the service")
-            try:
-                header = verify_case_key_wrap(wrap.wrapped_key, sharer.signing_public_key)
-            except CryptoError:
-                raise InvalidInput("a case key wrap is malformed or not signed by you") from None
-            if (
-                header.case_id != case_uuid
-                or header.epoch != 0
-                or header.wrapper_user_id != sharer_uuid
-            ):
-                raise InvalidInput("a case key wrap is for another case, epoch or wrapper")
-            if header.commitment is None:
-                raise InvalidInput("case key wraps must carry a key commitment (type 0x0b)")
+            header, wrap_commitment = _verified_wrap(
+                wrap.wrapped_key, sharer, case_uuid, sharer_uuid
+            )
             if header.recipient_key_id != key_id(user.encryption_public_key):
                 raise InvalidInput("a case key wrap is for another recipient key")
-            if header.commitment != commitment:
+            if wrap_commitment != commitment:
                 # Another key than the one the participants and the records key hold.
                 raise CaseKeyMismatch()
             new_participants.append(
