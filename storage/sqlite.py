@@ -32,6 +32,7 @@ import contextlib
 import os
 import re
 import sqlite3
+import time
 from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -92,6 +93,27 @@ async def connect_sqlite(path: Path, *, reader: bool = False) -> aiosqlite.Conne
     if reader:
         await conn.execute("PRAGMA query_only = ON")
     return conn
+
+
+def _enable_wal(conn: sqlite3.Connection) -> Any:
+    """``PRAGMA journal_mode = WAL``, retried while another process holds the file.
+
+    Switching a new file to WAL takes an exclusive lock, and SQLite answers SQLITE_BUSY at once
+    (its busy handler is not consulted for this) when another connection is in the middle of
+    the same switch: two processes starting on a new file together failed 1 time in 16
+    (``tests/storage/test_concurrency.py``). Retried for up to the busy timeout, as any other
+    lock would be waited for.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            return conn.execute("PRAGMA journal_mode = WAL").fetchone()
+        except sqlite3.OperationalError as exc:
+            # The primary result code is the low byte of the extended one (SQLITE_BUSY_*).
+            busy = (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == sqlite3.SQLITE_BUSY
+            if not busy or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.005)
 
 
 def migrate_sqlite_sync(conn: sqlite3.Connection) -> int:
@@ -218,7 +240,7 @@ class SqliteStorage(SqlStorage):
         self._writer = conn
         for pragma in _PRAGMAS:
             conn.execute(pragma)
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+        mode = _enable_wal(conn)
         if str(mode[0]).lower() != "wal":
             raise Unavailable("SQLite WAL mode unavailable")
         if migrate:
