@@ -209,29 +209,12 @@ class DermlineClient:
         me = self._me()
         orgs = {o["org_id"]: o for o in (await self.api.get(f"{V1}/orgs"))["organisations"]}
         records_key = b64d(orgs[practice_id]["records_public_key"])
-        directory = await self.api.get(f"{V1}/orgs/{service_id}/directory")
-        derms = [
-            m
-            for m in directory["members"]
-            if any(
-                x["org_id"] == service_id and x["role"] == "dermatologist" for x in m["memberships"]
-            )
-        ]
+        derms = await self._service_dermatologists(service_id)
         case_id = str(uuid.uuid4())
         case_key = generate_case_key()
-        cid, uid = uuid.UUID(case_id), uuid.UUID(me.user_id)
 
         def wrap(public_key: bytes) -> str:
-            return b64e(
-                wrap_case_key(
-                    case_key,
-                    case_id=cid,
-                    epoch=0,
-                    recipient_public_key=public_key,
-                    wrapper_user_id=uid,
-                    wrapper_signing_key=me.signing,
-                )
-            )
+            return self._wrap_epoch0(case_key, case_id, public_key)
 
         keys = [
             {
@@ -268,7 +251,7 @@ class DermlineClient:
         )
         self._case_keys[(case_id, 0)] = case_key
         self._case_key_commitments[(case_id, 0)] = case_key_commitment(
-            case_key, case_id=cid, epoch=0
+            case_key, case_id=uuid.UUID(case_id), epoch=0
         )
         await self.post_message(case_id, ContentType.CLINICAL_HISTORY, clinical_history)
         return case_id
@@ -332,15 +315,33 @@ class DermlineClient:
         detail = await self.get_case(case_id)
         service_id = detail["case"]["service_id"]
         participants = {p["user_id"] for p in detail["participants"]}
+        derms = await self._service_dermatologists(service_id)
+        return [m for m in derms if m["user_id"] not in participants]
+
+    async def _service_dermatologists(self, service_id: str) -> list[dict[str, Any]]:
+        """The service's dermatologists, as directory entries (with their public keys)."""
         directory = await self.api.get(f"{V1}/orgs/{service_id}/directory")
         return [
             m
             for m in directory["members"]
-            if m["user_id"] not in participants
-            and any(
+            if any(
                 x["org_id"] == service_id and x["role"] == "dermatologist" for x in m["memberships"]
             )
         ]
+
+    def _wrap_epoch0(self, case_key: bytes, case_id: str, recipient_public_key: bytes) -> str:
+        """The case key wrapped (0x0b, signed by me) to one recipient, base64url."""
+        me = self._me()
+        return b64e(
+            wrap_case_key(
+                case_key,
+                case_id=uuid.UUID(case_id),
+                epoch=0,
+                recipient_public_key=recipient_public_key,
+                wrapper_user_id=uuid.UUID(me.user_id),
+                wrapper_signing_key=me.signing,
+            )
+        )
 
     async def share_case_key(self, case_id: str) -> list[str]:
         """Wrap the case key (epoch 0) to every dermatologist of the case's service who lacks
@@ -351,25 +352,14 @@ class DermlineClient:
         epoch's (``case_key_mismatch`` otherwise). The same epoch: a member joining is no
         reason for a new key (docs/protocol.md section 8).
         """
-        me = self._me()
         key = await self.case_key(case_id)
         lacking = await self.colleagues_without_key(case_id)
         if not lacking:
             return []
-        cid, uid = uuid.UUID(case_id), uuid.UUID(me.user_id)
         wraps = [
             {
                 "recipient_id": d["user_id"],
-                "wrapped_key": b64e(
-                    wrap_case_key(
-                        key,
-                        case_id=cid,
-                        epoch=0,
-                        recipient_public_key=b64d(d["encryption_public_key"]),
-                        wrapper_user_id=uid,
-                        wrapper_signing_key=me.signing,
-                    )
-                ),
+                "wrapped_key": self._wrap_epoch0(key, case_id, b64d(d["encryption_public_key"])),
             }
             for d in lacking
         ]

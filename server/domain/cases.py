@@ -271,7 +271,10 @@ class CaseService:
         self._clock = clock
         self.publisher = publisher
 
-    async def _audit(self, action: str, actor: Actor, target: str, client: str | None) -> None:
+    async def _audit(
+        self, action: str, actor: Actor, target: str, client: str | None, detail: bytes = b""
+    ) -> None:
+        """Audit ``action``; ``detail`` holds coded values and ids only, never clinical text."""
         await self._store.append_audit(
             storage.AuditEvent(
                 action=action,
@@ -279,8 +282,22 @@ class CaseService:
                 actor_id=actor.user_id,
                 target=target,
                 client_address=client,
+                detail=detail,
             )
         )
+
+    async def _append(
+        self, case_id: str, client_msg_id: str, actor: Actor, envelope: bytes, now: dt.datetime
+    ) -> storage.AppendResult:
+        """Append a checked envelope to the thread (idempotent by ``client_msg_id``)."""
+        try:
+            return await self._store.append_message(
+                case_id, client_msg_id, actor.user_id, envelope, now
+            )
+        except storage.Conflict:
+            raise Conflict("this message id is taken") from None
+        except storage.InvalidArgument:
+            raise InvalidInput("the message id is not valid") from None
 
     async def load(
         self, actor: Actor, case_id: str, action: CaseAction
@@ -507,16 +524,7 @@ class CaseService:
         except storage.NotFound:
             raise NotFound() from None
         detail = json.dumps({"added": ids}, separators=(",", ":")).encode()
-        await self._store.append_audit(
-            storage.AuditEvent(
-                action="case.keys_shared",
-                occurred_at=now,
-                actor_id=actor.user_id,
-                target=case_id,
-                client_address=client,
-                detail=detail,
-            )
-        )
+        await self._audit("case.keys_shared", actor, case_id, client, detail)
         await self.publisher.case_changed(await self._store.get_case(case_id))
         return ids
 
@@ -583,14 +591,7 @@ class CaseService:
         """Append to the thread (idempotent by ``client_msg_id``), then publish."""
         case, _parties, _ = await self.load(actor, case_id, action)
         self._check_envelope(actor, case, client_msg_id, envelope)
-        try:
-            result = await self._store.append_message(
-                case_id, client_msg_id, actor.user_id, envelope, self._clock.now()
-            )
-        except storage.Conflict:
-            raise Conflict("this message id is taken") from None
-        except storage.InvalidArgument:
-            raise InvalidInput("the message id is not valid") from None
+        result = await self._append(case_id, client_msg_id, actor, envelope, self._clock.now())
         if result.created:
             await self._audit("message.post", actor, case_id, client)
             # The publisher needs the case's routing ids only, which did not change.
@@ -731,14 +732,7 @@ class CaseService:
         if parse_message_header(reason_envelope).content_type is not ContentType.TEXT:
             raise InvalidInput("the reason is a text message")
         now = self._clock.now()
-        try:
-            appended = await self._store.append_message(
-                case_id, reason_msg_id, actor.user_id, reason_envelope, now
-            )
-        except storage.Conflict:
-            raise Conflict("this message id is taken") from None
-        except storage.InvalidArgument:
-            raise InvalidInput("the message id is not valid") from None
+        appended = await self._append(case_id, reason_msg_id, actor, reason_envelope, now)
         assert stored.outcome.urgency is not None  # outcomes.downgrade checked it is a referral
         new_record = storage.Outcome(
             case_id,
@@ -758,16 +752,7 @@ class CaseService:
         detail = json.dumps(
             {"from": stored.outcome.urgency.value, "to": urgency.value}, separators=(",", ":")
         ).encode()
-        await self._store.append_audit(
-            storage.AuditEvent(
-                action="case.downgrade",
-                occurred_at=now,
-                actor_id=actor.user_id,
-                target=case_id,
-                client_address=client,
-                detail=detail,
-            )
-        )
+        await self._audit("case.downgrade", actor, case_id, client, detail)
         if appended.created:
             await self.publisher.message_appended(updated, appended.message)
         await self.publisher.case_changed(updated)
