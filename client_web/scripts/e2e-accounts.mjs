@@ -40,19 +40,16 @@
 // (a CSP violation is one); screenshots go to test-results/e2e/. Exit code 1 on any failure.
 import { generateKeyPairSync } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { launchChromium, nowStep, startServer, totp } from "./e2e-lib.mjs";
-import { errorSummaryProblems, touchTargetProblems } from "./checks.mjs";
+import { accessibilityProblems, launchChromium, nowStep, startServer, totp } from "./e2e-lib.mjs";
+import { errorSummaryProblems } from "./checks.mjs";
 
-const require = createRequire(import.meta.url);
 const root = fileURLToPath(new URL("..", import.meta.url));
 const repo = join(root, "..");
 const outDir = join(root, "test-results", "e2e");
 rmSync(outDir, { recursive: true, force: true });
 mkdirSync(outDir, { recursive: true });
-const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 
 const { server, dataDir, setupLink, output } = await startServer({ repo, staticDir: join(root, "dist"), prefix: "dermline-e2e-" });
 const browser = await launchChromium();
@@ -71,7 +68,6 @@ function watch(pg, who) {
   pg.on("pageerror", (e) => problems.push(`${who}: page error: ${e.message}`));
 }
 watch(page, "admin");
-
 
 async function acceptInvite(pg, link, who, name, pass, label) {
   await pg.goto(link);
@@ -134,15 +130,7 @@ function recordsPublicKeyB64() {
 
 let shot = 0;
 async function check(pg, name) {
-  await pg.evaluate(axeSource);
-  const r = await pg.evaluate(() =>
-    // eslint-disable-next-line no-undef
-    axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"] } }),
-  );
-  for (const v of r.violations) {
-    if (v.impact === "serious" || v.impact === "critical") problems.push(`${name}: axe ${v.impact} ${v.id}`);
-  }
-  for (const t of await pg.evaluate(touchTargetProblems)) problems.push(`${name}: ${t}`);
+  problems.push(...(await accessibilityProblems(pg, name)));
   shot += 1;
   // The full-screen photo viewer is fixed to the viewport: screenshot what the user sees.
   const viewerOpen = (await pg.getByTestId("photo-viewer").count()) > 0;

@@ -27,21 +27,18 @@
 // errors (a CSP violation is one). Screenshots: test-results/e2e-admin/. Exit 1 on failure.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { launchChromium, nowStep, startServer, totp } from "./e2e-lib.mjs";
-import { errorSummaryProblems, touchTargetProblems } from "./checks.mjs";
+import { accessibilityProblems, launchChromium, nowStep, startServer, totp } from "./e2e-lib.mjs";
+import { errorSummaryProblems } from "./checks.mjs";
 
-const require = createRequire(import.meta.url);
 const root = fileURLToPath(new URL("..", import.meta.url));
 const repo = join(root, "..");
 const python = join(repo, ".venv", "bin", "python");
 const outDir = join(root, "test-results", "e2e-admin");
 rmSync(outDir, { recursive: true, force: true });
 mkdirSync(outDir, { recursive: true });
-const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 
 const downloads = mkdtempSync(join(tmpdir(), "dermline-e2e-admin-downloads-"));
 const { server, dataDir, setupLink, output } = await startServer({ repo, staticDir: join(root, "dist"), prefix: "dermline-e2e-admin-" });
@@ -59,15 +56,7 @@ function watch(pg, who) {
 
 let shot = 0;
 async function check(pg, name) {
-  await pg.evaluate(axeSource);
-  const r = await pg.evaluate(() =>
-    // eslint-disable-next-line no-undef
-    axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"] } }),
-  );
-  for (const v of r.violations) {
-    if (v.impact === "serious" || v.impact === "critical") problems.push(`${name}: axe ${v.impact} ${v.id}`);
-  }
-  for (const t of await pg.evaluate(touchTargetProblems)) problems.push(`${name}: ${t}`);
+  problems.push(...(await accessibilityProblems(pg, name)));
   const overflow = await pg.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   if (overflow > 0) problems.push(`${name}: horizontal overflow of ${overflow}px`);
   shot += 1;

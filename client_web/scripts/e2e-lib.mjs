@@ -3,11 +3,30 @@
 // Debian's Chromium launched with the flags this machine needs.
 import { spawn } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
+import { touchTargetProblems } from "./checks.mjs";
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+/**
+ * What the page in its current state fails, one line each, prefixed with `name`: serious or
+ * critical axe-core violations (WCAG 2.0-2.2 A and AA) and touch targets under 24x24 CSS px.
+ */
+export async function accessibilityProblems(pg, name) {
+  await pg.evaluate(axeSource);
+  const r = await pg.evaluate(() =>
+    // eslint-disable-next-line no-undef
+    axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"] } }),
+  );
+  const out = r.violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${name}: axe ${v.impact} ${v.id}`);
+  for (const t of await pg.evaluate(touchTargetProblems)) out.push(`${name}: ${t}`);
+  return out;
+}
 
 function base32Decode(s) {
   const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";

@@ -13,14 +13,11 @@
 // Every page state is checked with axe-core (no serious/critical violation), for 24x24 px touch
 // targets and for console errors. Screenshots: test-results/e2e-share/. Exit 1 on failure.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { launchChromium, nowStep, startServer, totp } from "./e2e-lib.mjs";
-import { touchTargetProblems } from "./checks.mjs";
+import { accessibilityProblems, launchChromium, nowStep, startServer, totp } from "./e2e-lib.mjs";
 
-const require = createRequire(import.meta.url);
 const root = fileURLToPath(new URL("..", import.meta.url));
 const repo = join(root, "..");
 const python = join(repo, ".venv", "bin", "python");
@@ -28,7 +25,6 @@ const helper = join(root, "scripts", "e2e_share.py");
 const outDir = join(root, "test-results", "e2e-share");
 rmSync(outDir, { recursive: true, force: true });
 mkdirSync(outDir, { recursive: true });
-const axeSource = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 
 const { server, dataDir, setupLink, output } = await startServer({ repo, staticDir: join(root, "dist"), prefix: "dermline-e2e-share-" });
 const origin = new URL(setupLink).origin;
@@ -44,15 +40,7 @@ function watch(pg, who) {
 }
 
 async function check(pg, name) {
-  await pg.evaluate(axeSource);
-  const violations = await pg.evaluate(() =>
-    // eslint-disable-next-line no-undef
-    axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"] } }),
-  );
-  for (const v of violations.violations) {
-    if (v.impact === "serious" || v.impact === "critical") problems.push(`${name}: axe ${v.impact} ${v.id}`);
-  }
-  for (const p of await pg.evaluate(touchTargetProblems)) problems.push(`${name}: ${p}`);
+  problems.push(...(await accessibilityProblems(pg, name)));
   await pg.screenshot({ path: join(outDir, `${name}.png`), fullPage: true });
 }
 
