@@ -35,6 +35,9 @@ __all__ = ["REALTIME", "ROUTES", "create_app", "storage_config"]
 VERSION = "0.1.0"
 ROUTES: list[Route] = [*auth.ROUTES, *admin.ROUTES, *cases.ROUTES, *patient_links.ROUTES]
 REALTIME = web.AppKey("realtime", Realtime)
+# The opened storage: the composition root's own, for the health check (the transports
+# reach storage only through the domain services).
+STORE: web.AppKey[storage.Storage] = web.AppKey("store")
 
 
 def storage_config(settings: Settings) -> storage.StorageConfig:
@@ -52,11 +55,11 @@ def storage_config(settings: Settings) -> storage.StorageConfig:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    services = request.app.get(SERVICES)
-    if services is None:
+    store = request.app.get(STORE)
+    if store is None:
         return error_response(ErrorCode.INTERNAL, "starting")
     try:
-        await services.store.check_health()
+        await store.check_health()
     except storage.StorageError:
         response = error_response(ErrorCode.INTERNAL, "storage is not available")
         response.set_status(503)
@@ -115,6 +118,7 @@ def create_app(
         own = store is None
         opened = store or await storage.open_storage(storage_config(settings))
         try:
+            app[STORE] = opened
             app[SERVICES] = build_services(
                 settings, opened, clock, secret, realtime, realtime.sessions_revoked
             )

@@ -35,12 +35,12 @@ from aiohttp import web
 import storage
 from server import gc_tuning
 from server.domain.clock import SystemClock
-from server.domain.policy import OrgKind, Role
 from server.errors import DomainError
 from server.keyfile import load_server_secret
 from server.logs import configure_logging
 from server.services import Services, build_services
 from server.settings import Settings, SettingsError, load_settings
+from storage import OrgKind, Role
 
 __all__ = ["main"]
 
@@ -127,7 +127,11 @@ def _settings(args: argparse.Namespace) -> Settings:
     return settings
 
 
-async def _with_services(settings: Settings, fn: Callable[[Services], Awaitable[T]]) -> T:
+async def _with_services(
+    settings: Settings, fn: Callable[[Services, storage.Storage], Awaitable[T]]
+) -> T:
+    """Run ``fn`` with the domain services and, for the operator's maintenance commands
+    (key rotation, the audit chain, listing every organisation), the store itself."""
     from server.app import storage_config
 
     store = await storage.open_storage(storage_config(settings))
@@ -135,7 +139,7 @@ async def _with_services(settings: Settings, fn: Callable[[Services], Awaitable[
         services = build_services(
             settings, store, SystemClock(), load_server_secret(settings.data_dir)
         )
-        return await fn(services)
+        return await fn(services, store)
     finally:
         await store.close()
 
@@ -159,7 +163,9 @@ def _serve(settings: Settings) -> int:
         ssl_context.load_cert_chain(settings.tls_cert, settings.tls_key)
 
     async def first_admin_link() -> None:
-        link = await _with_services(settings, lambda svc: svc.accounts.first_admin_invite())
+        link = await _with_services(
+            settings, lambda svc, _store: svc.organisations.first_admin_invite()
+        )
         if link is not None:
             # stdout, not the log: the operator needs it once; the log is kept.
             print(
@@ -202,8 +208,8 @@ async def _admin(args: argparse.Namespace, settings: Settings) -> int:
     if cmd == "keys":
         new_key = os.urandom(32) if args.new_master_key else None
 
-        async def rotate(svc: Services) -> storage.RotationReport:
-            return await svc.store.rotate_keys(new_master_key=new_key)
+        async def rotate(_svc: Services, store: storage.Storage) -> storage.RotationReport:
+            return await store.rotate_keys(new_master_key=new_key)
 
         report = await _with_services(settings, rotate)
         print(
@@ -215,8 +221,8 @@ async def _admin(args: argparse.Namespace, settings: Settings) -> int:
             print(base64.b64encode(new_key).decode())
         return 0
 
-    async def run(svc: Services) -> int:
-        acc = svc.accounts
+    async def run(svc: Services, store: storage.Storage) -> int:
+        acc = svc.organisations
         if cmd == "org" and args.org_command == "create":
             key = args.records_key_file.read_bytes() if args.records_key_file else None
             org = await acc.create_organisation(
@@ -224,7 +230,7 @@ async def _admin(args: argparse.Namespace, settings: Settings) -> int:
             )
             print(org.org_id)
         elif cmd == "org":
-            for o in await svc.store.list_organisations():
+            for o in await store.list_organisations():
                 print(f"{o.org_id}\t{o.kind.value}\t{o.name}")
         elif cmd == "invite":
             token, inv = await acc.invite(
@@ -243,15 +249,15 @@ async def _admin(args: argparse.Namespace, settings: Settings) -> int:
             await acc.revoke_invite(None, args.org, args.invite_id, "cli")
             print("invite cancelled")
         elif cmd == "users":
-            for u in await acc.list_users(None, args.org):
+            for u in await svc.administration.list_users(None, args.org):
                 roles = ",".join(sorted(f"{m.role.value}@{m.org_id}" for m in u.memberships))
                 print(f"{u.user_id}\t{u.login_name}\t{u.display_name}\t{roles}")
         elif cmd == "sessions":
-            count = await acc.revoke_user_sessions(None, args.user, "cli")
+            count = await svc.administration.revoke_user_sessions(None, args.user, "cli")
             print(f"revoked {count} sessions")
         elif cmd == "audit" and args.audit_command == "verify":
             try:
-                result = await svc.store.verify_audit()
+                result = await store.verify_audit()
             except storage.AuditIntegrityError as exc:
                 print(f"audit log does NOT verify at entry {exc.seq}: {exc.reason}")
                 return 3
@@ -260,7 +266,7 @@ async def _admin(args: argparse.Namespace, settings: Settings) -> int:
                 f"{result.checkpoints} signed checkpoints, head {result.head_hash.hex()[:16]}"
             )
         elif cmd == "audit":
-            cp = await svc.store.checkpoint_audit(svc.clock.now())
+            cp = await store.checkpoint_audit(svc.clock.now())
             print(f"checkpoint at entry {cp.seq}")
         elif cmd == "setup-link":
             setup = await acc.first_admin_invite()

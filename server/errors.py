@@ -1,7 +1,9 @@
 """Stable error codes and the exceptions that carry them to the wire.
 
-Domain code raises :class:`DomainError` subclasses (no aiohttp here); the one HTTP error
-mapper (``server.api.middleware``) and the Socket.IO handlers turn them into
+Every refusal of the server has its class here, whichever module raises it: the domain
+services (``server/domain/``) and the transports' own edge checks (a media type, a
+header). Domain code raises :class:`DomainError` subclasses (no aiohttp here); the one
+HTTP error mapper (``server.api.middleware``) and the Socket.IO handlers turn them into
 ``{"error": {"code": ..., "message": ...}}``. Codes are part of the public API
 (``docs/api.md``): never rename one. Messages are fixed strings chosen here, never built
 from user input, so no patient data or secret can reach a response or a log line through
@@ -22,16 +24,21 @@ __all__ = [
     "ErrorCode",
     "Forbidden",
     "HashMismatch",
+    "InvalidCredentials",
     "InvalidHeader",
     "InvalidInput",
+    "InvalidTotp",
     "InvalidTransition",
+    "InviteInvalid",
     "LengthRequired",
     "LinkInvalid",
     "Locked",
+    "MfaRequired",
     "NotFound",
     "PayloadTooLarge",
     "RateLimited",
     "Unavailable",
+    "UnsupportedMediaType",
     "UploadIncomplete",
 ]
 
@@ -136,6 +143,34 @@ class Conflict(DomainError):
     message = "the resource changed or already exists"
 
 
+class InvalidCredentials(DomainError):
+    """A wrong login name or password (auth key): one answer for both."""
+
+    code = ErrorCode.INVALID_CREDENTIALS
+    message = "the name or password is not right"
+
+
+class MfaRequired(DomainError):
+    """A password-verified session that has not passed the second factor yet."""
+
+    code = ErrorCode.MFA_REQUIRED
+    message = "finish signing in with your authenticator code"
+
+
+class InvalidTotp(DomainError):
+    """A TOTP or recovery code that is wrong, reused or malformed: one answer for all."""
+
+    code = ErrorCode.INVALID_TOTP
+    message = "the code is not valid"
+
+
+class InviteInvalid(DomainError):
+    """An invite that is unknown, used, cancelled, expired or for another login name."""
+
+    code = ErrorCode.INVITE_INVALID
+    message = "this invitation is not valid any more"
+
+
 class InvalidTransition(DomainError):
     code = ErrorCode.INVALID_TRANSITION
     message = "the case cannot make this move in its current state"
@@ -200,6 +235,13 @@ class InvalidHeader(DomainError):
 
     code = ErrorCode.INVALID_HEADER
     message = "a request header is malformed"
+
+
+class UnsupportedMediaType(DomainError):
+    """A JSON route called with another ``Content-Type`` (raised by the HTTP layer)."""
+
+    code = ErrorCode.UNSUPPORTED_MEDIA_TYPE
+    message = "send application/json"
 
 
 class UploadIncomplete(DomainError):

@@ -1,4 +1,9 @@
-"""The object graph the handlers use, built once per app from the settings (no globals)."""
+"""The object graph the transports use, built once per app from the settings (no globals).
+
+The transports (``server/api``, ``server/realtime``) reach the domain services only; the
+store stays inside them (``Services`` has no ``store``), so every use of the data goes
+through a domain operation that checks who may do it.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,19 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import storage
-from server.domain.accounts import AccountService, AccountSettings
+from server.domain.accounts import (
+    AccountSettings,
+    AdministrationService,
+    AuthKeyHasher,
+    LoginThrottle,
+    OrganisationService,
+    SecondFactorService,
+    SessionService,
+    SignInService,
+)
 from server.domain.cases import CaseService, NullPublisher, Publisher
 from server.domain.clock import Clock
+from server.domain.directory import DirectoryService
 from server.domain.patient_links import PatientLinkService
 from server.keyfile import derive_key
 from server.ratelimit import RateLimiter
@@ -20,12 +35,16 @@ __all__ = ["Services", "build_services"]
 @dataclass
 class Services:
     settings: Settings
-    store: storage.Storage
     clock: Clock
-    accounts: AccountService
+    organisations: OrganisationService
+    signin: SignInService
+    second_factor: SecondFactorService
+    sessions: SessionService
+    administration: AdministrationService
+    directory: DirectoryService
     cases: CaseService
-    auth_limiter: RateLimiter
     patient_links: PatientLinkService
+    auth_limiter: RateLimiter
 
 
 def build_services(
@@ -43,9 +62,11 @@ def build_services(
         login_max_failures=settings.login_max_failures,
         login_lockout=settings.login_lockout,
         mfa_pending_ttl=settings.mfa_pending_ttl,
-        argon2_time_cost=settings.argon2_time_cost,
-        argon2_memory_kib=settings.argon2_memory_kib,
     )
+    secret = derive_key(server_secret, "accounts")
+    hasher = AuthKeyHasher(settings.argon2_time_cost, settings.argon2_memory_kib)
+    throttle = LoginThrottle(store, account_settings, clock, secret)
+    sessions = SessionService(store, account_settings, clock, on_sessions_revoked)
     cases = CaseService(store, clock, publisher or NullPublisher())
 
     def now() -> float:
@@ -53,17 +74,14 @@ def build_services(
 
     return Services(
         settings=settings,
-        store=store,
         clock=clock,
-        accounts=AccountService(
-            store,
-            account_settings,
-            clock,
-            derive_key(server_secret, "accounts"),
-            on_sessions_revoked,
-        ),
+        organisations=OrganisationService(store, account_settings, clock, hasher),
+        signin=SignInService(store, clock, secret, hasher, throttle, sessions),
+        second_factor=SecondFactorService(store, clock, secret, throttle, sessions),
+        sessions=sessions,
+        administration=AdministrationService(store, clock, sessions),
+        directory=DirectoryService(store),
         cases=cases,
-        auth_limiter=RateLimiter(per_minute=settings.auth_rate_per_minute, clock=now),
         patient_links=PatientLinkService(
             store,
             clock,
@@ -74,4 +92,5 @@ def build_services(
             address_limiter=RateLimiter(per_minute=settings.auth_rate_per_minute, clock=now),
             link_limiter=RateLimiter(per_minute=60, clock=now),
         ),
+        auth_limiter=RateLimiter(per_minute=settings.auth_rate_per_minute, clock=now),
     )

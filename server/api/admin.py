@@ -4,40 +4,25 @@ from __future__ import annotations
 
 from aiohttp import web
 
-import storage
-from server.api import schemas as s
-from server.api.auth import user_out
 from server.api.http import Route, client, current, parse, reply
 from server.api.keys import SERVICES
-from server.domain.accounts import InviteSummary
-from server.domain.policy import OrgKind, Role
-from server.errors import NotFound
+from server.wire import schemas as s
+from server.wire.render import invite_summary_out, org_out, user_out
 
-__all__ = ["ROUTES", "org_out"]
-
-
-def org_out(org) -> s.OrganisationOut:  # type: ignore[no-untyped-def]
-    return s.OrganisationOut(
-        org_id=org.org_id,
-        kind=OrgKind(org.kind.value),
-        name=org.name,
-        records_public_key=org.records_public_key,
-    )
+__all__ = ["ROUTES"]
 
 
 async def list_orgs(request: web.Request) -> web.Response:
     """Services (addressable by every signed-in user) and the user's own organisations."""
     auth = await current(request)
-    mine = set(auth.actor.memberships)
-    orgs = await request.app[SERVICES].store.list_organisations()
-    visible = [o for o in orgs if o.org_id in mine or o.kind.value == OrgKind.SERVICE.value]
+    visible = await request.app[SERVICES].directory.visible_organisations(auth.actor)
     return reply(s.OrganisationList(organisations=[org_out(o) for o in visible]))
 
 
 async def create_org(request: web.Request) -> web.Response:
     auth = await current(request)
     body = await parse(request, s.CreateOrganisationRequest)
-    org = await request.app[SERVICES].accounts.create_organisation(
+    org = await request.app[SERVICES].organisations.create_organisation(
         body.kind,
         body.name,
         records_public_key=body.records_public_key,
@@ -50,50 +35,28 @@ async def create_org(request: web.Request) -> web.Response:
 async def set_records_key(request: web.Request) -> web.Response:
     auth = await current(request)
     body = await parse(request, s.RecordsKeyRequest)
-    org = await request.app[SERVICES].accounts.set_records_key(
+    org = await request.app[SERVICES].organisations.set_records_key(
         auth.actor, request.match_info["org_id"], body.records_public_key, client(request)
     )
     return reply(org_out(org))
 
 
 async def directory(request: web.Request) -> web.Response:
-    """Members and public keys: for members of the organisation, and for anyone signed in
-    when it is a service (a GP wraps the case key to the service's dermatologists)."""
+    """Members and public keys, as far as the caller may see them
+    (``server.domain.directory``)."""
     auth = await current(request)
-    svc = request.app[SERVICES]
-    org_id = request.match_info["org_id"]
-    try:
-        org = await svc.store.get_organisation(org_id)
-    except (storage.NotFound, storage.InvalidArgument):
-        raise NotFound() from None
-    if org_id not in auth.actor.memberships and org.kind.value != OrgKind.SERVICE.value:
-        raise NotFound()
-    users = [u for u in await svc.store.list_users(org_id) if not u.disabled]
-    if org_id not in auth.actor.memberships:
-        # Outsiders see a service's dermatologists only: the people a GP addresses a case
-        # to. Its admins, records officers and auditors are nobody else's business.
-        users = [
-            u
-            for u in users
-            if any(
-                m.org_id == org_id and m.role is storage.Role.DERMATOLOGIST for m in u.memberships
-            )
-        ]
-    members: list[s.UserOut] = [user_out(u) for u in users]
-    if org_id not in auth.actor.memberships:
-        # Outsiders learn the memberships in *this* organisation only, not which other
-        # practices or services a dermatologist also belongs to (data minimisation).
-        members = [
-            m.model_copy(update={"memberships": [x for x in m.memberships if x.org_id == org_id]})
-            for m in members
-        ]
-    return reply(s.DirectoryResponse(org=org_out(org), members=members))
+    found = await request.app[SERVICES].directory.visible_members(
+        auth.actor, request.match_info["org_id"]
+    )
+    return reply(
+        s.DirectoryResponse(org=org_out(found.org), members=[user_out(u) for u in found.members])
+    )
 
 
 async def create_invite(request: web.Request) -> web.Response:
     auth = await current(request)
     body = await parse(request, s.CreateInviteRequest)
-    token, invite = await request.app[SERVICES].accounts.invite(
+    token, invite = await request.app[SERVICES].organisations.invite(
         auth.actor,
         request.match_info["org_id"],
         body.role,
@@ -104,32 +67,16 @@ async def create_invite(request: web.Request) -> web.Response:
         s.InviteOut(
             token=token,
             org_id=invite.org_id,
-            role=Role(invite.role.value),
+            role=invite.role,
             expires_at=invite.expires_at,
         ),
         status=201,
     )
 
 
-def invite_summary_out(item: InviteSummary) -> s.InviteSummaryOut:
-    i = item.invite
-    return s.InviteSummaryOut(
-        invite_id=item.invite_id,
-        org_id=i.org_id,
-        role=Role(i.role.value),
-        login_name=i.login_name,
-        created_at=i.created_at,
-        expires_at=i.expires_at,
-        created_by=i.created_by,
-        used_at=i.used_at,
-        revoked_at=i.revoked_at,
-        status=item.status.value,
-    )
-
-
 async def list_invites(request: web.Request) -> web.Response:
     auth = await current(request)
-    items = await request.app[SERVICES].accounts.list_invites(
+    items = await request.app[SERVICES].organisations.list_invites(
         auth.actor, request.match_info["org_id"], client(request)
     )
     return reply(s.InviteSummaryList(invites=[invite_summary_out(x) for x in items]))
@@ -137,7 +84,7 @@ async def list_invites(request: web.Request) -> web.Response:
 
 async def revoke_invite(request: web.Request) -> web.Response:
     auth = await current(request)
-    item = await request.app[SERVICES].accounts.revoke_invite(
+    item = await request.app[SERVICES].organisations.revoke_invite(
         auth.actor,
         request.match_info["org_id"],
         request.match_info["invite_id"],
@@ -149,7 +96,7 @@ async def revoke_invite(request: web.Request) -> web.Response:
 async def list_users(request: web.Request) -> web.Response:
     auth = await current(request)
     svc = request.app[SERVICES]
-    users = await svc.accounts.list_users(auth.actor, request.match_info["org_id"])
+    users = await svc.administration.list_users(auth.actor, request.match_info["org_id"])
     now = svc.clock.now()
     return reply(
         s.UserList(
@@ -169,7 +116,7 @@ async def list_users(request: web.Request) -> web.Response:
 
 async def revoke_user_sessions(request: web.Request) -> web.Response:
     auth = await current(request)
-    count = await request.app[SERVICES].accounts.revoke_user_sessions(
+    count = await request.app[SERVICES].administration.revoke_user_sessions(
         auth.actor, request.match_info["user_id"], client(request)
     )
     return reply(s.RevokedCount(revoked=count))
@@ -177,7 +124,7 @@ async def revoke_user_sessions(request: web.Request) -> web.Response:
 
 async def reset_2fa(request: web.Request) -> web.Response:
     auth = await current(request)
-    await request.app[SERVICES].accounts.reset_totp(
+    await request.app[SERVICES].administration.reset_totp(
         auth.actor, request.match_info["user_id"], client(request)
     )
     return reply(None)

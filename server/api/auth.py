@@ -1,29 +1,25 @@
 """Account routes: invites, pre-login, login (password then TOTP), sessions, password.
 
-Thin handlers: parse with ``schemas``, call ``server.domain.accounts``, answer a schema.
+Thin handlers: parse with ``server.wire.schemas``, call the account services
+(``server.domain.accounts``), answer a schema.
 The session cookie is HttpOnly, SameSite=Strict, Secure under TLS; the CSRF token bound
 to it is returned in the body and in a readable ``dermline_csrf`` cookie.
 """
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
-
 from aiohttp import web
 
-import storage
-from server.api import schemas as s
 from server.api.http import Route, client, current, parse, reply
 from server.api.keys import CSRF_KEY, SERVICES, SETTINGS
 from server.api.middleware import CSRF_COOKIE, SESSION_COOKIE, csrf_token_for
-from server.domain.accounts import Authenticated, InviteAcceptance, LoginStep
-from server.domain.policy import OrgKind, Role
+from server.domain.accounts import InviteAcceptance, LoginStep
 from server.errors import AuthError
 from server.netaddr import rate_limit_key
+from server.wire import schemas as s
+from server.wire.render import session_out, user_out
 
-__all__ = ["ROUTES", "user_out"]
-
-U = TypeVar("U", bound=s.UserOut)
+__all__ = ["ROUTES"]
 
 
 def _limit(request: web.Request, bucket: str) -> None:
@@ -65,35 +61,21 @@ def _pending_token(request: web.Request) -> str:
 async def _pending_first(request: web.Request) -> str:
     """Authenticate the pending session before reading the body (401/409 before 422)."""
     token = _pending_token(request)
-    await request.app[SERVICES].accounts.pending_session(token)
+    await request.app[SERVICES].second_factor.pending_session(token)
     return token
-
-
-def user_out(user: storage.User, cls: type[U] = s.UserOut, **extra: Any) -> U:  # type: ignore[assignment]
-    return cls(
-        user_id=user.user_id,
-        display_name=user.display_name,
-        memberships=[
-            s.MembershipOut(org_id=m.org_id, role=Role(m.role.value)) for m in user.memberships
-        ],
-        encryption_public_key=user.encryption_public_key,
-        signing_public_key=user.signing_public_key,
-        totp_enrolled=user.totp_confirmed,
-        **extra,
-    )
 
 
 async def prelogin(request: web.Request) -> web.Response:
     _limit(request, "prelogin")
     body = await parse(request, s.PreloginRequest)
-    record = await request.app[SERVICES].accounts.prelogin(body.login_name)
+    record = await request.app[SERVICES].signin.prelogin(body.login_name)
     return reply(s.PreloginResponse(kdf_params=record))
 
 
 async def login(request: web.Request) -> web.Response:
     _limit(request, "login")
     body = await parse(request, s.LoginRequest)
-    step = await request.app[SERVICES].accounts.login_password(
+    step = await request.app[SERVICES].signin.login_password(
         body.login_name,
         body.auth_key,
         client=client(request),
@@ -109,7 +91,7 @@ async def login(request: web.Request) -> web.Response:
 
 async def totp_enrol(request: web.Request) -> web.Response:
     _limit(request, "totp")
-    uri, svg = await request.app[SERVICES].accounts.begin_enrolment(_pending_token(request))
+    uri, svg = await request.app[SERVICES].second_factor.begin_enrolment(_pending_token(request))
     return reply(s.EnrolmentResponse(otpauth_uri=uri, qr_svg=svg))
 
 
@@ -117,7 +99,7 @@ async def totp_confirm(request: web.Request) -> web.Response:
     _limit(request, "totp")
     token = await _pending_first(request)
     body = await parse(request, s.ConfirmEnrolmentRequest)
-    step, codes = await request.app[SERVICES].accounts.confirm_enrolment(
+    step, codes = await request.app[SERVICES].second_factor.confirm_enrolment(
         token,
         body.code,
         client=client(request),
@@ -135,7 +117,7 @@ async def totp_verify(request: web.Request) -> web.Response:
     _limit(request, "totp")
     token = await _pending_first(request)
     body = await parse(request, s.TotpRequest)
-    step = await request.app[SERVICES].accounts.verify_second_factor(
+    step = await request.app[SERVICES].second_factor.verify(
         token,
         code=body.code,
         recovery_code=body.recovery_code,
@@ -151,7 +133,7 @@ async def totp_verify(request: web.Request) -> web.Response:
 async def logout(request: web.Request) -> web.Response:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
-        await request.app[SERVICES].accounts.logout(token, client(request))
+        await request.app[SERVICES].sessions.logout(token, client(request))
     response = web.Response(status=204)
     response.del_cookie(SESSION_COOKIE, path="/")
     response.del_cookie(CSRF_COOKIE, path="/")
@@ -175,27 +157,15 @@ async def me(request: web.Request) -> web.Response:
     )
 
 
-def _session_out(auth: Authenticated, sess) -> s.SessionOut:  # type: ignore[no-untyped-def]
-    return s.SessionOut(
-        session_ref=sess.session_id_hash.hex(),
-        current=sess.session_id_hash == auth.session.session_id_hash,
-        created_at=sess.created_at,
-        last_seen_at=sess.last_seen_at,
-        expires_at=sess.expires_at,
-        client_address=sess.client_address,
-        user_agent=sess.user_agent,
-    )
-
-
 async def list_sessions(request: web.Request) -> web.Response:
     auth = await current(request)
-    sessions = await request.app[SERVICES].accounts.list_sessions(auth.user.user_id)
-    return reply(s.SessionList(sessions=[_session_out(auth, x) for x in sessions]))
+    sessions = await request.app[SERVICES].sessions.list_sessions(auth.user.user_id)
+    return reply(s.SessionList(sessions=[session_out(auth, x) for x in sessions]))
 
 
 async def revoke_session(request: web.Request) -> web.Response:
     auth = await current(request)
-    await request.app[SERVICES].accounts.revoke_own_session(
+    await request.app[SERVICES].sessions.revoke_own_session(
         auth, request.match_info["session_ref"], client(request)
     )
     return reply(None)
@@ -205,7 +175,7 @@ async def change_password(request: web.Request) -> web.Response:
     _limit(request, "password")
     auth = await current(request)
     body = await parse(request, s.ChangePasswordRequest)
-    await request.app[SERVICES].accounts.change_password(
+    await request.app[SERVICES].signin.change_password(
         auth,
         current_auth_key=body.current_auth_key,
         kdf_params=body.kdf_params,
@@ -220,13 +190,13 @@ async def change_password(request: web.Request) -> web.Response:
 async def inspect_invite(request: web.Request) -> web.Response:
     _limit(request, "invite")
     body = await parse(request, s.InviteInspectRequest)
-    invite, org = await request.app[SERVICES].accounts.inspect_invite(body.token)
+    invite, org = await request.app[SERVICES].organisations.inspect_invite(body.token)
     return reply(
         s.InviteInspectResponse(
             org_id=org.org_id,
             org_name=org.name,
-            org_kind=OrgKind(org.kind.value),
-            role=Role(invite.role.value),
+            org_kind=org.kind,
+            role=invite.role,
             expires_at=invite.expires_at,
             login_name=invite.login_name,
         )
@@ -236,7 +206,7 @@ async def inspect_invite(request: web.Request) -> web.Response:
 async def accept_invite(request: web.Request) -> web.Response:
     _limit(request, "invite")
     b = await parse(request, s.AcceptInviteRequest)
-    user = await request.app[SERVICES].accounts.accept_invite(
+    user = await request.app[SERVICES].organisations.accept_invite(
         InviteAcceptance(
             token=b.token,
             user_id=b.user_id,

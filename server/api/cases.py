@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-import storage
-from server.api import schemas as s
 from server.api.http import (
     Route,
     client,
@@ -17,63 +15,25 @@ from server.api.http import (
 )
 from server.api.keys import SERVICES
 from server.api.uploads import upload_request
-from server.domain.cases import NewCaseRequest, SharedWrap, StoredOutcome, WrapIn
-from server.domain.lifecycle import CaseState
-from server.domain.outcomes import OutcomeCategory, Urgency
-from server.domain.policy import CaseAction, Role
+from server.domain.cases import NewCaseRequest, SharedWrap, ThreadMessage, WrapIn
+from server.domain.outcomes import Urgency
+from server.domain.policy import CaseAction
+from server.domain.records import Case, Page
+from server.wire import schemas as s
+from server.wire.render import (
+    attachment_out,
+    case_out,
+    message_out,
+    outcome_out,
+    participant_out,
+    receipt_out,
+    wrapped_key_out,
+)
 
-__all__ = ["ROUTES", "case_out", "message_out", "outcome_out"]
-
-
-def case_out(c: storage.Case) -> s.CaseOut:
-    return s.CaseOut(
-        case_id=c.case_id,
-        practice_id=c.practice_id,
-        service_id=c.service_id,
-        created_by=c.created_by,
-        state=CaseState(c.state.value),
-        priority=c.priority.value,
-        created_at=c.created_at,
-        updated_at=c.updated_at,
-        submitted_at=c.submitted_at,
-        claimed_by=c.claimed_by,
-        closed_at=c.closed_at,
-        outcome_category=OutcomeCategory(c.outcome_category.value) if c.outcome_category else None,
-        last_seq=c.last_seq,
-        key_epoch=c.key_epoch,
-    )
+__all__ = ["ROUTES"]
 
 
-def outcome_out(o: StoredOutcome) -> s.OutcomeOut:
-    d = o.downgrade
-    return s.OutcomeOut(
-        category=o.outcome.category,
-        urgency=o.outcome.urgency,
-        destination=o.outcome.destination,
-        reasons=list(o.outcome.reasons),
-        payload=o.payload,
-        author_id=o.author_id,
-        created_at=o.created_at,
-        downgrade=None
-        if d is None
-        else s.DowngradeOut(
-            from_urgency=d.from_urgency, by=d.by, at=d.at, reason_msg_id=d.reason_msg_id
-        ),
-    )
-
-
-def message_out(m: storage.Message) -> s.MessageOut:
-    return s.MessageOut(
-        case_id=m.case_id,
-        seq=m.seq,
-        client_msg_id=m.client_msg_id,
-        sender_id=m.sender_id,
-        envelope=m.envelope,
-        created_at=m.created_at,
-    )
-
-
-def _page(page: storage.Page[storage.Case]) -> s.CaseList:
+def _page(page: Page[Case]) -> s.CaseList:
     return s.CaseList(cases=[case_out(c) for c in page.items], next_cursor=page.next_cursor)
 
 
@@ -141,25 +101,8 @@ async def get_case(request: web.Request) -> web.Response:
     return reply(
         s.CaseDetail(
             case=case_out(view.case),
-            participants=[
-                s.ParticipantOut(
-                    user_id=p.user_id,
-                    role=Role(p.role.value),
-                    display_name=u.display_name,
-                    encryption_public_key=u.encryption_public_key,
-                    signing_public_key=u.signing_public_key,
-                )
-                for p, u in view.participants
-            ],
-            case_keys=[
-                s.WrappedKeyOut(
-                    epoch=k.epoch,
-                    recipient_kind=k.recipient_kind.value,
-                    recipient_id=k.recipient_id,
-                    wrapped_key=k.wrapped_key,
-                )
-                for k in view.case_keys
-            ],
+            participants=[participant_out(p, u) for p, u in view.participants],
+            case_keys=[wrapped_key_out(k) for k in view.case_keys],
             outcome=outcome,
         )
     )
@@ -192,14 +135,12 @@ def _mover(action: CaseAction):  # type: ignore[no-untyped-def]
     async def handler(request: web.Request) -> web.Response:
         auth = await current(request)
         b = await parse(request, s.TransitionRequest) if request.can_read_body else None
-        svc = request.app[SERVICES]
-        case_id = request.match_info["case_id"]
-        case = await svc.cases.move(auth.actor, case_id, action, client(request))
+        message = None
         if b is not None and b.message is not None:
-            await svc.cases.send(
-                auth.actor, case_id, b.message.client_msg_id, b.message.envelope, client(request)
-            )
-            case = await svc.store.get_case(case_id)
+            message = ThreadMessage(b.message.client_msg_id, b.message.envelope)
+        case = await request.app[SERVICES].cases.move(
+            auth.actor, request.match_info["case_id"], action, client(request), message=message
+        )
         return reply(case_out(case))
 
     handler.__name__ = f"case_{action.value}"
@@ -240,19 +181,7 @@ async def downgrade_outcome(request: web.Request) -> web.Response:
 async def list_receipts(request: web.Request) -> web.Response:
     auth = await current(request)
     receipts = await request.app[SERVICES].cases.receipts(auth.actor, request.match_info["case_id"])
-    return reply(
-        s.ReceiptList(
-            receipts=[
-                s.ReceiptOut(
-                    user_id=r.user_id,
-                    kind=r.kind.value,
-                    seq=r.seq,
-                    updated_at=r.updated_at,
-                )
-                for r in receipts
-            ]
-        )
-    )
+    return reply(s.ReceiptList(receipts=[receipt_out(r) for r in receipts]))
 
 
 async def post_receipt(request: web.Request) -> web.Response:
@@ -261,19 +190,7 @@ async def post_receipt(request: web.Request) -> web.Response:
     r = await request.app[SERVICES].cases.receipt(
         auth.actor, request.match_info["case_id"], b.kind, b.seq
     )
-    return reply(
-        s.ReceiptOut(user_id=r.user_id, kind=r.kind.value, seq=r.seq, updated_at=r.updated_at)
-    )
-
-
-def attachment_out(a: storage.Attachment) -> s.AttachmentOut:
-    return s.AttachmentOut(
-        attachment_id=a.attachment_id,
-        uploader_id=a.uploader_id,
-        size=a.size,
-        ciphertext_sha256=a.ciphertext_sha256.hex(),
-        created_at=a.created_at,
-    )
+    return reply(receipt_out(r))
 
 
 async def upload_attachment(request: web.Request) -> web.Response:

@@ -12,17 +12,12 @@ from pydantic import BaseModel
 from server.api.keys import AUTH, CLIENT_ADDRESS, SERVICES
 from server.api.middleware import SESSION_COOKIE
 from server.domain.accounts import Authenticated
-from server.errors import DomainError, ErrorCode, InvalidInput
+from server.errors import InvalidInput, UnsupportedMediaType
 
 __all__ = ["Route", "client", "current", "parse", "query_int", "reply"]
 
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-class UnsupportedMediaType(DomainError):
-    code = ErrorCode.UNSUPPORTED_MEDIA_TYPE
-    message = "send application/json"
 
 
 @dataclass(frozen=True)
@@ -70,7 +65,7 @@ async def current(request: web.Request) -> Authenticated:
     cached: Authenticated | None = request.get(AUTH)
     if cached is not None:
         return cached
-    auth = await request.app[SERVICES].accounts.authenticate(request.cookies.get(SESSION_COOKIE))
+    auth = await request.app[SERVICES].sessions.authenticate(request.cookies.get(SESSION_COOKIE))
     request[AUTH] = auth
     return auth
 

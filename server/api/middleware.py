@@ -18,8 +18,8 @@ import pydantic
 from aiohttp import web
 from pydantic_core import ErrorDetails
 
-import storage
 from server.api.keys import CLIENT_ADDRESS, CSRF_KEY, SETTINGS
+from server.domain.records import StorageUnavailable
 from server.errors import (
     HTTP_STATUS,
     CsrfFailed,
@@ -108,7 +108,7 @@ async def error_mapper(request: web.Request, handler: Handler) -> web.StreamResp
         response = error_response(code, message)
         if exc.status == 405:
             response.headers["Allow"] = exc.headers.get("Allow", "")
-    except storage.Unavailable:
+    except StorageUnavailable:
         event("http.storage_unavailable", level=logging.WARNING, route=route_name)
         err = Unavailable()
         response = error_response(err.code, err.message, retry_after=1)

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from server.api.http import Route
-from server.api.schemas import ErrorResponse, Health
+from server.wire.schemas import ErrorResponse, Health
 
 __all__ = ["build_openapi"]
 

@@ -13,41 +13,16 @@ import datetime as dt
 
 from aiohttp import web
 
-import storage
-from server.api import schemas as s
 from server.api.http import Route, client, current, parse, reply
 from server.api.keys import SERVICES
 from server.api.uploads import upload_request
 from server.netaddr import rate_limit_key
+from server.wire import schemas as s
+from server.wire.render import attachment_out, link_out
 
-__all__ = ["LINK_TOKEN_HEADER", "ROUTES", "link_out"]
+__all__ = ["LINK_TOKEN_HEADER", "ROUTES"]
 
 LINK_TOKEN_HEADER = "X-Dermline-Link-Token"  # noqa: S105 (a header name, not a secret)
-
-
-def _status(link: storage.PatientLink, now: dt.datetime) -> str:
-    if link.used_at is not None:
-        return "used"
-    if link.revoked_at is not None:
-        return "revoked"
-    if now >= link.expires_at:
-        return "expired"
-    return "active"
-
-
-def link_out(link: storage.PatientLink, now: dt.datetime) -> s.PatientLinkOut:
-    return s.PatientLinkOut(
-        link_id=link.link_id,
-        case_id=link.case_id,
-        created_by=link.created_by,
-        created_at=link.created_at,
-        expires_at=link.expires_at,
-        max_photos=link.max_photos,
-        uploads=link.uploads,
-        used_at=link.used_at,
-        revoked_at=link.revoked_at,
-        status=_status(link, now),  # type: ignore[arg-type]
-    )
 
 
 def _token(request: web.Request) -> bytes:
@@ -140,17 +115,7 @@ async def patient_upload(request: web.Request) -> web.Response:
         rate_key=_rate_key(request),
         client=client(request),
     )
-    a = stored.attachment
-    return reply(
-        s.AttachmentOut(
-            attachment_id=a.attachment_id,
-            uploader_id=a.uploader_id,
-            size=a.size,
-            ciphertext_sha256=a.ciphertext_sha256.hex(),
-            created_at=a.created_at,
-        ),
-        status=201 if stored.created else 200,
-    )
+    return reply(attachment_out(stored.attachment), status=201 if stored.created else 200)
 
 
 async def patient_submit(request: web.Request) -> web.Response:

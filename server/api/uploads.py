@@ -18,9 +18,8 @@ import aiohttp
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from server.api.http import UnsupportedMediaType
 from server.domain.attachments import check_upload_headers
-from server.errors import LengthRequired, PayloadTooLarge, UploadIncomplete
+from server.errors import LengthRequired, PayloadTooLarge, UnsupportedMediaType, UploadIncomplete
 
 __all__ = ["READ_CHUNK", "UploadRequest", "upload_request"]
 

@@ -40,11 +40,19 @@ Rules
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import struct
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -60,11 +68,10 @@ from crypto.errors import CryptoError
 from crypto.fingerprint import key_id
 from server.domain.attachments import Stored, store_attachment
 from server.domain.clock import Clock
-from server.domain.lifecycle import TRANSITIONS, CaseEvent, CaseState, Party
+from server.domain.lifecycle import TRANSITIONS, CaseEvent, Party
 from server.domain.outcomes import (
     Destination,
     Outcome,
-    OutcomeCategory,
     RejectionReason,
     Urgency,
     check_resubmit,
@@ -75,7 +82,6 @@ from server.domain.policy import (
     Actor,
     CaseAction,
     CaseFacts,
-    Role,
     check_case,
     check_create_case,
     check_queue,
@@ -83,13 +89,17 @@ from server.domain.policy import (
 from server.errors import (
     CaseKeyMismatch,
     Conflict,
+    DomainError,
     Forbidden,
     InvalidInput,
     InvalidTransition,
     NotFound,
 )
+from storage import OutcomeCategory, Role
 
 __all__ = [
+    "CaseChange",
+    "CaseReplay",
     "CaseService",
     "CaseView",
     "Downgrade",
@@ -98,6 +108,7 @@ __all__ = [
     "Publisher",
     "SharedWrap",
     "StoredOutcome",
+    "ThreadMessage",
     "WrapIn",
 ]
 
@@ -107,14 +118,14 @@ class Publisher(Protocol):
 
     async def message_appended(self, case: storage.Case, message: storage.Message) -> None: ...
 
-    async def case_changed(self, case: storage.Case) -> None: ...
+    async def case_changed(self, change: CaseChange) -> None: ...
 
 
 class NullPublisher:
     async def message_appended(self, case: storage.Case, message: storage.Message) -> None:
         return None
 
-    async def case_changed(self, case: storage.Case) -> None:
+    async def case_changed(self, change: CaseChange) -> None:
         return None
 
 
@@ -131,6 +142,14 @@ class SharedWrap:
 
     recipient_id: str
     wrapped_key: bytes
+
+
+@dataclass(frozen=True)
+class ThreadMessage:
+    """An end-to-end encrypted message for the thread: the client's id and its envelope."""
+
+    client_msg_id: str
+    envelope: bytes
 
 
 @dataclass(frozen=True)
@@ -171,6 +190,27 @@ class CaseView:
     outcome: StoredOutcome | None
 
 
+@dataclass(frozen=True)
+class CaseChange:
+    """What the publisher is told after a case changed: the case, its coded outcome, and
+    its participants (each hears it in their own room, so a new case can be joined)."""
+
+    case: storage.Case
+    outcome: StoredOutcome | None
+    participant_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CaseReplay:
+    """One case of a replay (``CaseService.replay``): the case, its coded outcome, the
+    messages after the asked sequence number, and whether more follow."""
+
+    case: storage.Case
+    outcome: StoredOutcome | None
+    messages: list[storage.Message]
+    more: bool
+
+
 _OUTCOME_MAGIC = b"DLO1"
 
 
@@ -205,7 +245,7 @@ def decode_outcome_record(record: storage.Outcome) -> StoredOutcome:
     (length,) = struct.unpack(">H", raw[4:6])
     coded = json.loads(raw[6 : 6 + length])
     outcome = Outcome(
-        OutcomeCategory(record.category.value),
+        record.category,
         Urgency(coded["urgency"]) if coded["urgency"] else None,
         Destination(coded["destination"]) if coded["destination"] else None,
         tuple(RejectionReason(r) for r in coded["reasons"]),
@@ -230,7 +270,7 @@ def facts_of(case: storage.Case, participants: Sequence[storage.Participant]) ->
         practice_id=case.practice_id,
         service_id=case.service_id,
         creator_id=case.created_by,
-        state=CaseState(case.state.value),
+        state=case.state,
         participants=frozenset(p.user_id for p in participants),
         responder_id=case.claimed_by,
     )
@@ -319,6 +359,13 @@ class CaseService:
         parties = check_case(actor, facts_of(case, participants), action)
         return case, parties, participants
 
+    async def _publish_case(self, case: storage.Case) -> None:
+        """Tell the publisher (after the commit) that ``case`` changed."""
+        participants = await self._store.list_participants(case.case_id)
+        await self.publisher.case_changed(
+            CaseChange(case, await self.coded_outcome(case), tuple(p.user_id for p in participants))
+        )
+
     # ------------------------------------------------------------------ create
 
     async def create(self, actor: Actor, req: NewCaseRequest, client: str | None) -> storage.Case:
@@ -375,7 +422,7 @@ class CaseService:
         except storage.Conflict:
             raise Conflict("a case with this id exists") from None
         await self._audit("case.create", actor, case.case_id, client)
-        await self.publisher.case_changed(case)
+        await self._publish_case(case)
         return case
 
     def _check_wraps(
@@ -525,7 +572,7 @@ class CaseService:
             raise NotFound() from None
         detail = json.dumps({"added": ids}, separators=(",", ":")).encode()
         await self._audit("case.keys_shared", actor, case_id, client, detail)
-        await self.publisher.case_changed(await self._store.get_case(case_id))
+        await self._publish_case(await self._store.get_case(case_id))
         return ids
 
     # ------------------------------------------------------------------ read
@@ -571,6 +618,41 @@ class CaseService:
     ) -> list[storage.Message]:
         await self.load(actor, case_id, CaseAction.VIEW)
         return await self._store.list_messages(case_id, after_seq=after_seq, limit=limit)
+
+    async def replay(
+        self,
+        actor: Actor,
+        since: Mapping[str, int],
+        *,
+        limit: int,
+        join: Callable[[str], Awaitable[None]],
+    ) -> dict[str, CaseReplay | DomainError]:
+        """Catch-up after a (re)connect: for each case in ``since`` (case id -> last seq the
+        client holds), and every case the actor takes part in (the 200 most recently
+        updated, from seq 0), the case and up to ``limit`` messages after that seq.
+
+        Each case is authorised as a view (a refusal is that case's answer, the others go
+        on). ``join(case_id)`` is awaited for each authorised case *before* its messages
+        are read: the real-time layer joins the case room there, so a message committed
+        meanwhile arrives twice (room and replay) rather than never (DESIGN section 6).
+        """
+        wanted = {case_id: max(0, after) for case_id, after in since.items()}
+        page = await self._store.list_cases_for_user(actor.user_id, limit=200)
+        for c in page.items:
+            wanted.setdefault(c.case_id, 0)
+        out: dict[str, CaseReplay | DomainError] = {}
+        for case_id, after in wanted.items():
+            try:
+                case, _parties, _ = await self.load(actor, case_id, CaseAction.VIEW)
+            except DomainError as exc:
+                out[case_id] = exc
+                continue
+            await join(case_id)
+            msgs = await self._store.list_messages(case_id, after_seq=after, limit=limit)
+            out[case_id] = CaseReplay(
+                case, await self.coded_outcome(case), msgs, more=len(msgs) == limit
+            )
+        return out
 
     async def receipts(self, actor: Actor, case_id: str) -> list[storage.Receipt]:
         await self.load(actor, case_id, CaseAction.VIEW)
@@ -645,11 +727,26 @@ class CaseService:
         *,
         outcome: Outcome | None = None,
         payload: bytes = b"",
+        message: ThreadMessage | None = None,
     ) -> storage.Case:
-        """Apply a lifecycle move with compare-and-set; InvalidTransition if it raced."""
-        case, _parties, _ = await self.load(actor, case_id, action)
+        """Apply a lifecycle move with compare-and-set; InvalidTransition if it raced.
+
+        ``message`` (a question with ``ask``, an answer with ``answer``, ...) is appended to
+        the thread with the move: the mover must be allowed to write to the case as it is
+        *after* the move (a claim makes its dermatologist the responder; a withdrawn case
+        takes no message), and its envelope must name this case, its id and the mover.
+        """
+        case, _parties, participants = await self.load(actor, case_id, action)
         event = _ACTION_EVENT[action]
-        new_state, _party = TRANSITIONS[(CaseState(case.state.value), event)]
+        new_state, _party = TRANSITIONS[(case.state, event)]
+        if message is not None:
+            after = dataclasses.replace(
+                facts_of(case, participants),
+                state=new_state,
+                responder_id=actor.user_id if action is CaseAction.CLAIM else case.claimed_by,
+            )
+            check_case(actor, after, CaseAction.MESSAGE)
+            self._check_envelope(actor, case, message.client_msg_id, message.envelope)
         stored_outcome = None
         if action is CaseAction.RESUBMIT:
             record = await self._store.get_outcome(case_id)
@@ -660,7 +757,7 @@ class CaseService:
             self._check_outcome_payload(actor, case, outcome, payload)
             stored_outcome = storage.Outcome(
                 case_id,
-                storage.OutcomeCategory(outcome.category.value),
+                outcome.category,
                 encode_outcome_record(outcome, payload),
                 actor.user_id,
                 self._clock.now(),
@@ -669,7 +766,7 @@ class CaseService:
             updated = await self._store.transition_case(
                 case_id,
                 case.state,
-                storage.CaseState(new_state.value),
+                new_state,
                 self._clock.now(),
                 claimed_by=actor.user_id if action is CaseAction.CLAIM else None,
                 outcome=stored_outcome,
@@ -677,7 +774,15 @@ class CaseService:
         except storage.Conflict:
             raise InvalidTransition("the case changed meanwhile; reload it") from None
         await self._audit(f"case.{action.value}", actor, case_id, client)
-        await self.publisher.case_changed(updated)
+        if message is not None:
+            appended = await self._append(
+                case_id, message.client_msg_id, actor, message.envelope, self._clock.now()
+            )
+            if appended.created:
+                await self._audit("message.post", actor, case_id, client)
+                updated = await self._store.get_case(case_id)
+                await self.publisher.message_appended(updated, appended.message)
+        await self._publish_case(updated)
         return updated
 
     async def close(
@@ -755,8 +860,15 @@ class CaseService:
         await self._audit("case.downgrade", actor, case_id, client, detail)
         if appended.created:
             await self.publisher.message_appended(updated, appended.message)
-        await self.publisher.case_changed(updated)
+        await self._publish_case(updated)
         return updated
+
+    async def case_with_outcome(
+        self, actor: Actor, case_id: str
+    ) -> tuple[storage.Case, StoredOutcome | None]:
+        """The case and its coded outcome, for a viewer (what a real-time join answers)."""
+        case, _parties, _ = await self.load(actor, case_id, CaseAction.VIEW)
+        return case, await self.coded_outcome(case)
 
     async def coded_outcome(self, case: storage.Case) -> StoredOutcome | None:
         """The case's decoded outcome, for callers that have already checked the policy."""

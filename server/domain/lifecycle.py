@@ -2,7 +2,8 @@
 
 Rules
 -----
-* A case is in exactly one :class:`CaseState`. It moves only through :data:`TRANSITIONS`,
+* A case is in exactly one ``storage.CaseState`` (the one definition, which storage's
+  compare-and-set uses too). It moves only through :data:`TRANSITIONS`,
   keyed by ``(state, event)``; the value names the new state and the *party* that may
   cause it. Anything absent from the table is forbidden.
 * Parties are relative to the case, not global roles: ``REFERRER`` is the GP who created
@@ -27,25 +28,16 @@ from __future__ import annotations
 from enum import StrEnum
 
 from server.errors import Forbidden, InvalidTransition
+from storage import CaseState
 
 __all__ = [
     "OPEN_STATES",
     "TRANSITIONS",
     "CaseEvent",
-    "CaseState",
     "Party",
     "describe",
     "next_state",
 ]
-
-
-class CaseState(StrEnum):
-    DRAFT = "draft"
-    SUBMITTED = "submitted"
-    IN_REVIEW = "in_review"
-    AWAITING_GP = "awaiting_gp"
-    CLOSED = "closed"
-    WITHDRAWN = "withdrawn"
 
 
 class CaseEvent(StrEnum):

@@ -24,23 +24,17 @@ from enum import StrEnum
 
 from server.domain.lifecycle import Party
 from server.errors import Forbidden, InvalidInput, InvalidTransition
+from storage import OutcomeCategory
 
 __all__ = [
     "Destination",
     "Outcome",
-    "OutcomeCategory",
     "RejectionReason",
     "Urgency",
     "check_resubmit",
     "downgrade",
     "make_outcome",
 ]
-
-
-class OutcomeCategory(StrEnum):
-    ADVICE_AND_GUIDANCE = "advice_and_guidance"
-    REFERRAL = "referral"
-    IMAGE_REJECTED = "image_rejected"
 
 
 class Urgency(StrEnum):

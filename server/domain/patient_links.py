@@ -35,7 +35,7 @@ from crypto.patient_drop import parse_patient_photo_header
 from server.domain.attachments import Stored, store_attachment
 from server.domain.cases import CaseService
 from server.domain.clock import Clock
-from server.domain.lifecycle import OPEN_STATES, CaseState
+from server.domain.lifecycle import OPEN_STATES
 from server.domain.policy import Actor, CaseAction, PatientLinkFacts, check_patient_link
 from server.errors import Conflict, InvalidInput, LinkInvalid, NotFound
 from server.ratelimit import RateLimiter
@@ -47,6 +47,7 @@ __all__ = [
     "NewPatientLink",
     "PatientLinkService",
     "PatientLinkView",
+    "link_status",
     "token_hash",
 ]
 
@@ -65,6 +66,17 @@ PatientPhotosListener = Callable[[storage.Case, storage.PatientLink], Awaitable[
 def token_hash(token: bytes) -> bytes:
     """What the database holds instead of the token (as for invites)."""
     return hashlib.sha256(b"dermline/v1/patient-link-token\x00" + token).digest()
+
+
+def link_status(link: storage.PatientLink, now: dt.datetime) -> str:
+    """``used``, ``revoked``, ``expired`` or ``active``, in that order of precedence."""
+    if link.used_at is not None:
+        return "used"
+    if link.revoked_at is not None:
+        return "revoked"
+    if now >= link.expires_at:
+        return "expired"
+    return "active"
 
 
 @dataclass(frozen=True)
@@ -201,7 +213,7 @@ class PatientLinkService:
                 used=link.used_at is not None,
                 revoked=link.revoked_at is not None,
                 expired=self._clock.now() >= link.expires_at,
-                case_open=CaseState(case.state.value) in OPEN_STATES,
+                case_open=case.state in OPEN_STATES,
             )
         try:
             check_patient_link(facts)

@@ -26,7 +26,8 @@ Rules
    thread). The server cannot add a recipient by itself: it needs the participant's
    signed wrap (docs/protocol.md section 8).
 
-Plain Python: no aiohttp, no socketio, no storage. Callers pass facts, we decide.
+Plain Python: no aiohttp, no socketio, no storage calls (only storage's enums, the one
+definition of roles, organisation kinds and states). Callers pass facts, we decide.
 """
 
 from __future__ import annotations
@@ -35,16 +36,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from server.domain.lifecycle import OPEN_STATES, CaseEvent, CaseState, Party, next_state
+from server.domain.lifecycle import OPEN_STATES, CaseEvent, Party, next_state
 from server.errors import Forbidden, InvalidTransition, LinkInvalid, NotFound
+from storage import CaseState, OrgKind, Role
 
 __all__ = [
+    "ROLES_BY_KIND",
     "Actor",
     "CaseAction",
     "CaseFacts",
-    "OrgKind",
     "PatientLinkFacts",
-    "Role",
     "check_case",
     "check_create_case",
     "check_org_role",
@@ -52,19 +53,6 @@ __all__ = [
     "check_queue",
     "parties_of",
 ]
-
-
-class Role(StrEnum):
-    GP = "gp"
-    DERMATOLOGIST = "dermatologist"
-    ADMIN = "admin"
-    RECORDS_OFFICER = "records_officer"
-    AUDITOR = "auditor"
-
-
-class OrgKind(StrEnum):
-    PRACTICE = "practice"
-    SERVICE = "service"
 
 
 #: Which roles make sense in which kind of organisation.

@@ -26,11 +26,10 @@ from typing import Any
 import pyotp
 import segno
 
-from server.errors import DomainError, ErrorCode
+from server.errors import InvalidTotp
 
 __all__ = [
     "RECOVERY_CODE_COUNT",
-    "InvalidTotp",
     "generate_recovery_codes",
     "hash_recovery_code",
     "matching_timecode",
@@ -44,11 +43,6 @@ INTERVAL = 30
 VALID_WINDOW = 1
 RECOVERY_CODE_COUNT = 10
 _RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read aloud safely
-
-
-class InvalidTotp(DomainError):
-    code = ErrorCode.INVALID_TOTP
-    message = "the code is not valid"
 
 
 def new_totp_secret() -> bytes:
@@ -70,7 +64,7 @@ def matching_timecode(
     valid_window: int = VALID_WINDOW,
 ) -> int:
     """The newest RFC 6238 time step in the window whose code equals ``code``;
-    :class:`InvalidTotp` otherwise.
+    :class:`server.errors.InvalidTotp` otherwise.
 
     The newest, because the caller refuses a step not newer than the last one used (replay):
     when two steps of the window happen to share a code (one pair in 10^6), the person typed

@@ -28,29 +28,28 @@ Rules
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from http.cookies import CookieError, SimpleCookie
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import pydantic
 import socketio
 from aiohttp import web
-from pydantic import Field
 
-import storage
-from server.api import schemas as s
 from server.domain.accounts import Authenticated
-from server.domain.cases import StoredOutcome
+from server.domain.cases import CaseChange
 from server.domain.clock import Clock
-from server.domain.policy import CaseAction, Role
+from server.domain.policy import CaseAction
+from server.domain.records import Case, Message, PatientLink, Role, StorageUnavailable
 from server.errors import AuthError, DomainError, ErrorCode, InvalidInput, Unavailable
 from server.logs import event
 from server.netaddr import client_address, joined_forwarded_for
 from server.settings import Settings
+from server.wire import schemas as s
+from server.wire.render import live_case_out, live_receipt_out, message_out
 
 if TYPE_CHECKING:
     from server.services import Services
@@ -71,82 +70,9 @@ SWEEP_INTERVAL = 10.0
 REDIS_SUBSCRIBE_WAIT = 5.0
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def message_payload(m: storage.Message) -> dict[str, Any]:
-    return {
-        "case_id": m.case_id,
-        "seq": m.seq,
-        "client_msg_id": m.client_msg_id,
-        "sender_id": m.sender_id,
-        "envelope": _b64(m.envelope),
-        "created_at": m.created_at.isoformat(),
-    }
-
-
-def outcome_codes(o: StoredOutcome | None) -> dict[str, Any] | None:
-    """The outcome's coded part (no clinical content, no payload): what the server sees."""
-    if o is None:
-        return None
-    d = o.downgrade
-    return {
-        "category": o.outcome.category.value,
-        "urgency": o.outcome.urgency.value if o.outcome.urgency else None,
-        "destination": o.outcome.destination.value if o.outcome.destination else None,
-        "reasons": [r.value for r in o.outcome.reasons],
-        "downgrade": None
-        if d is None
-        else {
-            "from_urgency": d.from_urgency.value,
-            "by": d.by,
-            "at": d.at.isoformat(),
-            "reason_msg_id": d.reason_msg_id,
-        },
-    }
-
-
-def case_payload(c: storage.Case, outcome: StoredOutcome | None = None) -> dict[str, Any]:
-    return {
-        "case_id": c.case_id,
-        "practice_id": c.practice_id,
-        "service_id": c.service_id,
-        "state": c.state.value,
-        "priority": c.priority.value,
-        "claimed_by": c.claimed_by,
-        "outcome_category": c.outcome_category.value if c.outcome_category else None,
-        "outcome": outcome_codes(outcome),
-        "last_seq": c.last_seq,
-        "updated_at": c.updated_at.isoformat(),
-    }
-
-
-class SendIn(s.Model):
-    case_id: s.Id
-    client_msg_id: s.Uuid
-    envelope: s.B64
-
-
-class CaseRef(s.Model):
-    case_id: s.Id
-
-
-# Sequence numbers are 64-bit in storage; a larger one is a validation error, not a
-# storage failure answered "internal".
-Seq = Annotated[int, Field(ge=0, le=2**62)]
-
-
-class ReceiptEventIn(s.Model):
-    case_id: s.Id
-    kind: str
-    seq: Seq
-
-
-class SyncIn(s.Model):
-    # Bounded: one sync cannot make the server load thousands of cases.
-    cases: Annotated[dict[s.Id, Seq], Field(max_length=500)] = {}
-    limit: Annotated[int, Field(ge=1, le=1000)] = 500
+def _json(model: pydantic.BaseModel) -> dict[str, Any]:
+    """A wire model as Socket.IO sends it (the JSON form HTTP sends too)."""
+    return model.model_dump(mode="json")
 
 
 def _error(exc: DomainError) -> dict[str, Any]:
@@ -319,7 +245,7 @@ class Realtime:
             self._swept[sid] = now
             try:
                 token = (await self.sio.get_session(sid))["token"]
-                await self.services.accounts.authenticate(token, touch=False)
+                await self.services.sessions.authenticate(token, touch=False)
             except DomainError:
                 self._auth_cache.pop(sid, None)
                 await self.sio.disconnect(sid)
@@ -347,26 +273,24 @@ class Realtime:
 
     # ------------------------------------------------------------------ publisher
 
-    async def message_appended(self, case: storage.Case, message: storage.Message) -> None:
-        await self.sio.emit("message", message_payload(message), room=f"case:{case.case_id}")
+    async def message_appended(self, case: Case, message: Message) -> None:
+        await self.sio.emit("message", _json(message_out(message)), room=f"case:{case.case_id}")
 
-    async def patient_photos(self, case: storage.Case, link: storage.PatientLink) -> None:
+    async def patient_photos(self, case: Case, link: PatientLink) -> None:
         """A patient sent photos through a link: tell the case room, so open threads fetch
         them at once (the case state does not change; docs/api.md)."""
         await self.sio.emit(
             "patient_photos",
-            {"case_id": case.case_id, "link_id": link.link_id},
+            _json(s.PatientPhotosOut(case_id=case.case_id, link_id=link.link_id)),
             room=f"case:{case.case_id}",
         )
 
-    async def case_changed(self, case: storage.Case) -> None:
+    async def case_changed(self, change: CaseChange) -> None:
         """Tell the case room, each participant's own room (a new case has no room members
         yet: the client then calls ``sync`` to join it) and the service queue."""
-        payload = case_payload(case, await self.services.cases.coded_outcome(case))
-        rooms = [f"case:{case.case_id}"]
-        rooms += [
-            f"user:{p.user_id}" for p in await self.services.store.list_participants(case.case_id)
-        ]
+        case = change.case
+        payload = _json(live_case_out(case, change.outcome))
+        rooms = [f"case:{case.case_id}", *(f"user:{uid}" for uid in change.participant_ids)]
         await self.sio.emit("case", payload, room=rooms)
         await self.sio.emit("queue", payload, room=f"queue:{case.service_id}")
 
@@ -394,7 +318,7 @@ class Realtime:
         if cached is not None and now - cached[0] < AUTH_CACHE_SECONDS:
             return cached[1], session["client"]
         try:
-            auth = await self.services.accounts.authenticate(token)
+            auth = await self.services.sessions.authenticate(token)
         except DomainError:
             self._auth_cache.pop(sid, None)
             raise AuthError() from None
@@ -426,7 +350,7 @@ class Realtime:
             except CookieError:
                 token = None
             try:
-                authed = await self.services.accounts.authenticate(token)
+                authed = await self.services.sessions.authenticate(token)
             except DomainError:
                 event("realtime.refused", level=logging.INFO, client=client, code="auth")
                 raise socketio.exceptions.ConnectionRefusedError("unauthenticated") from None
@@ -464,7 +388,7 @@ class Realtime:
                     return _error(exc)
                 except pydantic.ValidationError:
                     return _error(InvalidInput())
-                except storage.Unavailable:
+                except StorageUnavailable:
                     return _error(Unavailable())
                 except Exception as exc:
                     event(
@@ -491,7 +415,7 @@ class Realtime:
 
         @handler
         async def send(sid: str, auth: Authenticated, client: str, data: Any) -> dict[str, Any]:
-            body = SendIn.model_validate(data)
+            body = s.SendIn.model_validate(data)
             result = await self.services.cases.send(
                 auth.actor, body.case_id, body.client_msg_id, body.envelope, client
             )
@@ -501,55 +425,51 @@ class Realtime:
 
         @handler
         async def join(sid: str, auth: Authenticated, client: str, data: Any) -> dict[str, Any]:
-            body = CaseRef.model_validate(data)
-            case, _p, _ = await self.services.cases.load(auth.actor, body.case_id, CaseAction.VIEW)
+            body = s.CaseRef.model_validate(data)
+            case, outcome = await self.services.cases.case_with_outcome(auth.actor, body.case_id)
             await sio.enter_room(sid, f"case:{case.case_id}")
-            outcome = await self.services.cases.coded_outcome(case)
-            return {"ok": True, "case": case_payload(case, outcome)}
+            return {"ok": True, "case": _json(live_case_out(case, outcome))}
 
         @handler
         async def leave(sid: str, auth: Authenticated, client: str, data: Any) -> dict[str, Any]:
-            body = CaseRef.model_validate(data)
+            body = s.CaseRef.model_validate(data)
             await sio.leave_room(sid, f"case:{body.case_id}")
             return {"ok": True}
 
         @handler
         async def sync(sid: str, auth: Authenticated, client: str, data: Any) -> dict[str, Any]:
-            body = SyncIn.model_validate({} if data is None else data)
+            body = s.SyncIn.model_validate({} if data is None else data)
             limit = max(1, min(body.limit, self._settings.replay_batch))
-            wanted = dict(body.cases)
-            # Also every case the user takes part in, so a case opened while this client
-            # was away is not missed (first page: the most recently updated).
-            page = await self.services.store.list_cases_for_user(auth.user.user_id, limit=200)
-            for c in page.items:
-                wanted.setdefault(c.case_id, 0)
+
+            async def join_room(case_id: str) -> None:
+                await sio.enter_room(sid, f"case:{case_id}")
+
+            # The domain joins each authorised case's room before reading its messages
+            # (rooms first, then replay; CaseService.replay).
+            replay = await self.services.cases.replay(
+                auth.actor, body.cases, limit=limit, join=join_room
+            )
             out: dict[str, Any] = {}
-            for case_id, after in wanted.items():
-                try:
-                    case, _p, _ = await self.services.cases.load(
-                        auth.actor, case_id, CaseAction.VIEW
-                    )
-                except DomainError as exc:
-                    out[case_id] = {"error": {"code": exc.code.value, "message": exc.message}}
+            for case_id, item in replay.items():
+                if isinstance(item, DomainError):
+                    out[case_id] = {"error": {"code": item.code.value, "message": item.message}}
                     continue
-                await sio.enter_room(sid, f"case:{case_id}")  # rooms first, then replay
-                msgs = await self.services.store.list_messages(
-                    case_id, after_seq=max(0, int(after)), limit=limit
+                out[case_id] = _json(
+                    s.SyncCaseOut(
+                        case=live_case_out(item.case, item.outcome),
+                        messages=[message_out(m) for m in item.messages],
+                        more=item.more,
+                    )
                 )
-                out[case_id] = {
-                    "case": case_payload(case, await self.services.cases.coded_outcome(case)),
-                    "messages": [message_payload(m) for m in msgs],
-                    "more": len(msgs) == limit,
-                }
             return {"ok": True, "cases": out}
 
         @handler
         async def typing(sid: str, auth: Authenticated, client: str, data: Any) -> dict[str, Any]:
-            body = CaseRef.model_validate(data)
+            body = s.CaseRef.model_validate(data)
             await self.services.cases.load(auth.actor, body.case_id, CaseAction.MESSAGE)
             await sio.emit(
                 "typing",
-                {"case_id": body.case_id, "user_id": auth.user.user_id},
+                _json(s.TypingOut(case_id=body.case_id, user_id=auth.user.user_id)),
                 room=f"case:{body.case_id}",
                 skip_sid=sid,
             )
@@ -557,15 +477,11 @@ class Realtime:
 
         @handler
         async def receipt(sid: str, auth: Authenticated, client: str, data: Any) -> dict[str, Any]:
-            body = ReceiptEventIn.model_validate(data)
+            body = s.ReceiptEventIn.model_validate(data)
             if body.kind not in ("delivered", "read"):
                 raise InvalidInput("kind is delivered or read")
             r = await self.services.cases.receipt(auth.actor, body.case_id, body.kind, body.seq)
-            payload = {
-                "case_id": r.case_id,
-                "user_id": r.user_id,
-                "kind": r.kind.value,
-                "seq": r.seq,
-            }
-            await sio.emit("receipt", payload, room=f"case:{body.case_id}", skip_sid=sid)
+            await sio.emit(
+                "receipt", _json(live_receipt_out(r)), room=f"case:{body.case_id}", skip_sid=sid
+            )
             return {"ok": True, "seq": r.seq}

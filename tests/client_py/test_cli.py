@@ -15,7 +15,8 @@ from crypto.errors import RecordsKeyFileError
 from crypto.fingerprint import key_id
 from crypto.records_key import open_records_key_file
 from server.cli import main as server_main
-from tests.server.harness import HISTORY, PASSWORD, live_server, make_world
+from tests.samples import HISTORY
+from tests.server.harness import PASSWORD, live_server, make_world
 
 
 async def test_cli_accept_enrol_create_send_read_close(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]

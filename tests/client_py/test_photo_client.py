@@ -13,7 +13,8 @@ from client_py.client import DermlineClient, legacy_thumbnail_target
 from client_py.photo import prepare_photo
 from crypto.content import ContentType, decode_photo_reference, encode_content
 from crypto.errors import AttachmentError
-from tests.server.harness import HISTORY, live_server, make_world
+from tests.samples import HISTORY
+from tests.server.harness import live_server, make_world
 
 SAMPLES = Path(__file__).resolve().parents[1] / "vectors" / "photos"
 LEGACY = "image/jpeg; dermline-role=thumbnail; for="

@@ -36,6 +36,7 @@ from crypto import (
 )
 from crypto.errors import ContentError
 from crypto.primitives import chunked, ecc, hpke
+from tests import samples
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = ROOT / "client_web" / "dist-node" / "interop.mjs"
@@ -315,23 +316,14 @@ def test_message_envelopes_both_ways() -> None:
 
 
 def test_content_encoding_is_identical() -> None:
-    body = {
-        "patient": {
-            "nhs_number": "9434765919",
-            "name": "Zoë Ångström",
-            "date_of_birth": "1961-02-03",
-            "sex": "F",
-        },
-        "body_site": "left forearm",
-        "duration": "6 weeks",
-        "changes": {"size": True, "shape": False, "colour": True},
-        "symptoms": {"itch": False, "bleeding": True, "scaling": False, "soreness": False},
-        "previous_skin_cancer": False,
-        "skin_type": "II",
-        "question": 'Is this a BCC? "urgent"\n\t\u2028',
-        "consent_to_photography": True,
-        "medicines": "😀 none",
-    }
+    # Text the two encoders could disagree on: non-ASCII names, quotes, control and line
+    # separator characters, an emoji, an optional field.
+    body = samples.history(
+        patient={"name": "Zoë Ångström", "sex": "F"},
+        duration="6 weeks",
+        question='Is this a BCC? "urgent"\n\t\u2028',
+        medicines="😀 none",
+    )
     py = content.encode_content(content.ContentType.CLINICAL_HISTORY, body)
     out = ts("encode_content", content_type=2, decoded=body)
     assert out["body"] == py.hex()

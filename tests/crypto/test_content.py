@@ -18,6 +18,7 @@ from crypto.content import (
     encode_photo_reference,
 )
 from crypto.errors import ContentError
+from tests.samples import HISTORY
 
 REF = PhotoReference(
     attachment_id=uuid.uuid4(),
@@ -139,22 +140,10 @@ def test_content_type_must_match() -> None:
 
 
 def test_nested_object_must_be_an_object() -> None:
-    history = {
-        "patient": "Ada",
-        "body_site": "arm",
-        "duration": "1 week",
-        "changes": {"size": True, "shape": False, "colour": False},
-        "symptoms": {"itch": False, "bleeding": False, "scaling": False, "soreness": False},
-        "previous_skin_cancer": False,
-        "skin_type": "III",
-        "question": "?",
-        "consent_to_photography": True,
-    }
     with pytest.raises(ValueError):
-        encode_content(ContentType.CLINICAL_HISTORY, history)
-    patient = {"nhs_number": "9434765919", "name": "A", "date_of_birth": "1961-01-01", "sex": "f"}
-    body = encode_content(ContentType.CLINICAL_HISTORY, {**history, "patient": patient})
-    assert decode_content(ContentType.CLINICAL_HISTORY, body)["patient"] == patient
+        encode_content(ContentType.CLINICAL_HISTORY, {**HISTORY, "patient": "Ada"})
+    body = encode_content(ContentType.CLINICAL_HISTORY, HISTORY)
+    assert decode_content(ContentType.CLINICAL_HISTORY, body)["patient"] == HISTORY["patient"]
 
 
 def test_photo_reference_repr_hides_key_and_clinical_text() -> None:

@@ -19,6 +19,7 @@ from crypto import account, attachment, case_key, content, envelope, password, u
 from crypto.content import ContentType, PhotoReference
 from crypto.errors import MessageOpenError
 from crypto.fingerprint import key_id
+from tests import samples
 
 ITERATIONS = 1000  # the real 600,000 is tested in test_password.py
 
@@ -215,22 +216,7 @@ def test_gp_and_dermatologist_exchange_a_case() -> None:
         server.store_case_wraps(wraps[:2])
     server.store_case_wraps(wraps)
 
-    history = {
-        "patient": {
-            "nhs_number": "9434765919",
-            "name": "Ada Example",
-            "date_of_birth": "1961-04-12",
-            "sex": "female",
-        },
-        "body_site": "left forearm",
-        "duration": "3 months",
-        "changes": {"size": True, "shape": False, "colour": True},
-        "symptoms": {"itch": False, "bleeding": True, "scaling": False, "soreness": False},
-        "previous_skin_cancer": False,
-        "skin_type": "II",
-        "question": "SCC?",
-        "consent_to_photography": True,
-    }
+    history = samples.history(question="SCC?")
     gp.send(
         server,
         case_id,
@@ -317,7 +303,8 @@ def test_gp_and_dermatologist_exchange_a_case() -> None:
 
     # Nothing the server holds contains the plaintexts.
     stored = b"".join(server.messages[case_id]) + blob + b"".join(server.wraps.values())
-    for secret in (b"Ada Example", b"9434765919", b"Suspected SCC", photo[:64], ck, file_key):
+    name = history["patient"]["name"].encode()
+    for secret in (name, b"9434765919", b"Suspected SCC", photo[:64], ck, file_key):
         assert secret not in stored
 
 

@@ -20,7 +20,7 @@ import pytest
 
 from crypto.content import ContentType
 from tests.integration.live import ServerProcess, World, make_world
-from tests.server.harness import HISTORY
+from tests.samples import HISTORY
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,8 @@ from typing import Any
 import pyotp
 import pytest
 
-from server.domain.totp import InvalidTotp, matching_timecode
+from server.domain.totp import matching_timecode
+from server.errors import InvalidTotp
 from tests.integration import live
 
 SECRET = b"live-codes-secret-20"

@@ -57,7 +57,7 @@ from tests.integration.live import (
     World,
     make_world,
 )
-from tests.server.harness import HISTORY
+from tests.samples import HISTORY
 
 POSTGRES_DSN = os.environ.get("DERMLINE_TEST_POSTGRES_DSN")
 REDIS_URL = os.environ.get("DERMLINE_TEST_REDIS_URL")
@@ -314,7 +314,7 @@ class People:
 @pytest.fixture
 async def people(cluster: Cluster) -> AsyncIterator[People]:
     # Every node that starts while there is no administrator prints a fresh setup link and
-    # revokes the older ones (``AccountService.first_admin_invite``): B started last.
+    # revokes the older ones (``OrganisationService.first_admin_invite``): B started last.
     world = await make_world(SetupVia(cluster.a.url, cluster.b.setup_token()))
     # The dermatologist signs in again through the front, so HTTP and Socket.IO both go to
     # node B: the session row is in the shared database, so any node accepts it.

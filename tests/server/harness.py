@@ -28,6 +28,18 @@ from server.domain.clock import FakeClock
 from server.services import Services
 from server.settings import Settings, load_settings
 
+__all__ = [
+    "BACKENDS",
+    "PASSWORD",
+    "Live",
+    "Person",
+    "World",
+    "live_server",
+    "make_world",
+    "settings_for",
+    "wrong_codes",
+]
+
 ORIGIN = "http://dermline.test"
 PASSWORD = "correct horse battery staple"
 
@@ -65,6 +77,9 @@ class Live:
     services: Services
     clients: list[DermlineClient]
     app: web.Application
+    #: the storage the app runs on, for tests that look behind the domain (audit entries,
+    #: stored records); the app's own transports never see it
+    store: storage.Storage
 
     def client(self, origin: str | None = None) -> DermlineClient:
         c = DermlineClient(self.url, origin=origin)
@@ -185,7 +200,9 @@ async def _live(
     app = create_app(settings, clock=clock, store=store, environ={})
     server = (_ProductionTestServer if production_runner else TestServer)(app, host="127.0.0.1")
     await server.start_server()
-    live = Live(str(server.make_url("")).rstrip("/"), clock, settings, app[SERVICES], [], app)
+    live = Live(
+        str(server.make_url("")).rstrip("/"), clock, settings, app[SERVICES], [], app, store
+    )
     try:
         yield live
     finally:
@@ -196,7 +213,7 @@ async def _live(
 
 
 async def make_world(live: Live) -> World:
-    token = await live.services.accounts.first_admin_invite()
+    token = await live.services.organisations.first_admin_invite()
     assert token is not None
     admin = await live.person(token, "admin@example.org", "Ada Admin")
     records = generate_key_pair()
@@ -211,21 +228,3 @@ async def make_world(live: Live) -> World:
         "Dr Derm",
     )
     return World(live, admin, gp, derm, practice["org_id"], service["org_id"], records)
-
-
-HISTORY = {
-    "patient": {
-        "nhs_number": "9434765919",
-        "name": "CANARY-PATIENT-NAME",
-        "date_of_birth": "1970-01-01",
-        "sex": "female",
-    },
-    "body_site": "left forearm",
-    "duration": "3 months",
-    "changes": {"size": True, "shape": False, "colour": True},
-    "symptoms": {"itch": False, "bleeding": True, "scaling": False, "soreness": False},
-    "previous_skin_cancer": False,
-    "skin_type": "II",
-    "question": "CANARY-QUESTION: is this a melanoma?",
-    "consent_to_photography": True,
-}

@@ -121,7 +121,7 @@ async def test_recovery_code_works_once(tmp_path: Path) -> None:
         with pytest.raises(ApiError) as err:
             await live.client().login(w.derm.login_name, PASSWORD, recovery_code=code)
         assert err.value.code == "invalid_totp"
-        actions = [e.event.action for e in await live.services.store.list_audit()]
+        actions = [e.event.action for e in await live.store.list_audit()]
         assert "login.recovery_code_used" in actions
 
 
@@ -247,5 +247,5 @@ async def test_admin_resets_2fa_and_revokes_sessions(tmp_path: Path) -> None:
         assert err.value.status == 404
         revoked = await admin.api.post(f"/api/v1/users/{w.derm.user_id}/revoke-sessions")
         assert revoked == {"revoked": 1}
-        actions = [e.event.action for e in await live.services.store.list_audit()]
+        actions = [e.event.action for e in await live.store.list_audit()]
         assert "totp.reset_by_admin" in actions

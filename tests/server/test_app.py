@@ -118,7 +118,7 @@ async def test_storage_failure_answers_503_and_bugs_500(tmp_path: Path) -> None:
 
     async with live_server(tmp_path) as live:
         w = await make_world(live)
-        store = live.services.store
+        store = live.store
 
         async def down(*_a: object, **_k: object) -> None:
             raise storage.Unavailable("disk I/O error CANARY-DETAIL")
@@ -150,7 +150,7 @@ async def test_audit_checkpoints_are_signed_in_the_background(tmp_path: Path) ->
         # time, which a busy machine can outlast before the task has committed its checkpoint.
         async with asyncio.timeout(30):
             while True:
-                result = await live.services.store.verify_audit()
+                result = await live.store.verify_audit()
                 if result.checkpoints >= 1:
                     break
                 await asyncio.sleep(0.1)

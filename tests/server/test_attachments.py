@@ -20,7 +20,8 @@ from crypto.attachment import encrypt_attachment, new_file_key
 from crypto.content import ContentType
 from server.domain.attachments import MIN_ATTACHMENT_BYTES
 from server.logs import LOGGER_NAME
-from tests.server.harness import HISTORY, live_server, make_world
+from tests.samples import HISTORY
+from tests.server.harness import live_server, make_world
 
 
 async def test_photo_round_trip_and_limits(tmp_path: Path) -> None:

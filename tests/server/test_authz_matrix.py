@@ -19,7 +19,8 @@ from client_py.client import DermlineClient
 from client_py.realtime import RealtimeError
 from crypto.case_key import wrap_case_key
 from crypto.content import ContentType
-from tests.server.harness import HISTORY, Live, World, live_server, make_world
+from tests.samples import HISTORY
+from tests.server.harness import Live, World, live_server, make_world
 
 ACTORS = [
     "gp",

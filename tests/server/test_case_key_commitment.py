@@ -18,7 +18,8 @@ from client_py.api import ApiError, b64d, b64e
 from client_py.client import DermlineClient
 from crypto import case_key
 from crypto.errors import CaseKeyUnwrapError
-from tests.server.harness import HISTORY, World, live_server, make_world
+from tests.samples import HISTORY
+from tests.server.harness import World, live_server, make_world
 from tools.gen_vectors import _forge_committed_wrap
 
 Rewrite = Callable[[dict[str, Any], dict[str, Any]], None]
@@ -52,7 +53,7 @@ async def test_a_correct_case_is_accepted_and_every_wrap_commits_to_one_key(
         w = await make_world(live)
         gp, derm = w.gp.client, w.derm.client
         case_id = await gp.create_case(w.practice_id, w.service_id, HISTORY)
-        stored = await live.services.store.get_case_keys(case_id)
+        stored = await live.store.get_case_keys(case_id)
         headers = [case_key.parse_case_key_wrap_header(k.wrapped_key) for k in stored]
         assert len(headers) == 3  # GP, dermatologist, records key
         assert all(k.wrapped_key[:3] == b"\x01\x01\x0b" for k in stored)
@@ -196,7 +197,7 @@ async def test_a_wrong_key_under_the_right_commitment_is_caught_by_the_opener(
 
         hook(gp, forge)
         case_id = await gp.create_case(w.practice_id, w.service_id, HISTORY)
-        stored = await live.services.store.get_case_keys(case_id)
+        stored = await live.store.get_case_keys(case_id)
         org = next(k for k in stored if k.recipient_kind.value == "organisation")
         assert case_key.parse_case_key_wrap_header(org.wrapped_key).commitment == committed["c"]
         with pytest.raises(CaseKeyUnwrapError):

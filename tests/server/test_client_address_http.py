@@ -81,7 +81,7 @@ async def test_behind_a_tls_proxy_cookies_are_secure_and_hsts_is_sent(tmp_path: 
     the session and CSRF cookies must still be Secure, and HSTS sent, whatever the proxy
     adds or forgets."""
     async with live_server(tmp_path, allowed_origins="https://dermline.example") as live:
-        token = await live.services.accounts.first_admin_invite()
+        token = await live.services.organisations.first_admin_invite()
         assert token is not None
         c = live.client()
         await c.accept_invite(token, "admin@example.org", "Ada", PASSWORD)

@@ -17,7 +17,8 @@ import pytest
 from client_py.api import ApiError
 from client_py.client import DermlineClient
 from crypto.content import ContentType
-from tests.server.harness import BACKENDS, HISTORY, World, live_server, make_world
+from tests.samples import HISTORY
+from tests.server.harness import BACKENDS, World, live_server, make_world
 
 REASON = "CANARY-REASON: seen in clinic today, lesion regressing"
 
@@ -111,7 +112,7 @@ async def test_referring_gp_downgrades_two_week_wait(tmp_path: Path, backend: st
             "invalid_transition",
         )
 
-        audit = [e.event for e in await live.services.store.list_audit()]
+        audit = [e.event for e in await live.store.list_audit()]
         downgrades = [e for e in audit if e.action == "case.downgrade"]
         assert len(downgrades) == 1
         assert downgrades[0].actor_id == w.gp.user_id and downgrades[0].target == case_id
@@ -133,7 +134,7 @@ async def test_downgrade_retry_is_idempotent(tmp_path: Path) -> None:
         coded, _ = await gp.outcome(case_id)
         assert coded["urgency"] == "routine"
         assert coded["downgrade"]["from_urgency"] == "two_week_wait"
-        audit = [e.event.action for e in await live.services.store.list_audit()]
+        audit = [e.event.action for e in await live.store.list_audit()]
         assert audit.count("case.downgrade") == 1
         assert [m["client_msg_id"] for m in await gp.messages(case_id)].count(msg_id) == 1
 

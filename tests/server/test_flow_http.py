@@ -6,7 +6,8 @@ import pytest
 
 from client_py.api import ApiError
 from crypto.content import ContentType
-from tests.server.harness import BACKENDS, HISTORY, live_server, make_world
+from tests.samples import HISTORY
+from tests.server.harness import BACKENDS, live_server, make_world
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -54,7 +55,7 @@ async def test_case_flow_over_http(tmp_path: Path, backend: str) -> None:
             await derm.close_case(case_id, "advice_and_guidance", "again")
         assert err.value.status == 409
 
-        actions = [e.event.action for e in await live.services.store.list_audit()]
+        actions = [e.event.action for e in await live.store.list_audit()]
         for expected in (
             "case.create",
             "case.claim",

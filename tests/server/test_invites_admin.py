@@ -123,7 +123,7 @@ async def test_list_revoke_and_refusals(tmp_path: Path) -> None:
         )
 
         # Audited, with the organisation as target and the id (never the token) as detail.
-        entries = [x.event for x in await live.services.store.list_audit(limit=10_000)]
+        entries = [x.event for x in await live.store.list_audit(limit=10_000)]
         revokes = [e for e in entries if e.action == "invite.revoke"]
         assert [(e.actor_id, e.target, e.detail) for e in revokes] == [
             (w.admin.user_id, w.practice_id, invite_id(pinned).encode())
@@ -138,7 +138,7 @@ async def test_expired_invites_show_as_expired_and_can_be_cancelled(tmp_path: Pa
     async with live_server(tmp_path) as live:
         w = await make_world(live)
         token = await w.admin.client.invite(w.service_id, "dermatologist")
-        accounts = live.services.accounts
+        accounts = live.services.organisations
         [item] = [
             i for i in await accounts.list_invites(None, w.service_id) if i.invite.used_at is None
         ]
@@ -156,7 +156,7 @@ async def test_two_admins_cancelling_at_once_one_wins_one_is_told(tmp_path: Path
     async with live_server(tmp_path) as live:
         w = await make_world(live)
         token = await w.admin.client.invite(w.practice_id, "gp")
-        accounts = live.services.accounts
+        accounts = live.services.organisations
         results = await asyncio.gather(
             *(
                 accounts.revoke_invite(None, w.practice_id, invite_id(token), None)
@@ -165,5 +165,5 @@ async def test_two_admins_cancelling_at_once_one_wins_one_is_told(tmp_path: Path
             return_exceptions=True,
         )
         assert sorted(type(r).__name__ for r in results) == ["Conflict", "InviteSummary"]
-        entries = [x.event for x in await live.services.store.list_audit(limit=10_000)]
+        entries = [x.event for x in await live.store.list_audit(limit=10_000)]
         assert [e.action for e in entries].count("invite.revoke") == 1

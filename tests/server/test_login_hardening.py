@@ -32,7 +32,7 @@ async def test_parallel_wrong_passwords_cannot_outrun_backoff(tmp_path: Path) ->
         # the per-account lock all 20 were checked (20 guesses against a limit of 5).
         assert codes.count("invalid_credentials") == 2, codes
         assert codes.count("rate_limited") == 18
-        user = await live.services.store.get_user(w.gp.user_id)
+        user = await live.store.get_user(w.gp.user_id)
         assert user.failed_logins == 2
 
 

@@ -17,9 +17,10 @@ from pydantic import TypeAdapter
 
 from client_py.api import ApiError
 from crypto.content import ContentType
-from server.api.schemas import ErrorResponse
 from server.app import ROUTES
-from tests.server.harness import HISTORY, live_server, make_world
+from server.wire.schemas import ErrorResponse
+from tests.samples import HISTORY
+from tests.server.harness import live_server, make_world
 
 
 def _template(method: str, path: str) -> tuple[Any, str]:

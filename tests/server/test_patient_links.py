@@ -28,9 +28,10 @@ from client_py.patient import (
 from crypto.account import generate_key_pair
 from crypto.errors import PatientLinkFormatError
 from crypto.patient_drop import PatientPhoto, parse_link_fragment, seal_patient_photo
-from server.api.schemas import ErrorResponse
 from server.app import ROUTES
-from tests.server.harness import HISTORY, ORIGIN, Live, World, live_server, make_world
+from server.wire.schemas import ErrorResponse
+from tests.samples import HISTORY
+from tests.server.harness import ORIGIN, Live, World, live_server, make_world
 
 
 def photo(n: int, **kw: Any) -> PatientPhotoIn:
@@ -44,7 +45,7 @@ def photo(n: int, **kw: Any) -> PatientPhotoIn:
 
 
 async def audit_actions(live: Live) -> list[tuple[str, str | None]]:
-    return [(e.event.action, e.event.target) for e in await live.services.store.list_audit()]
+    return [(e.event.action, e.event.target) for e in await live.store.list_audit()]
 
 
 async def new_case(w: World) -> str:

@@ -24,7 +24,8 @@ from client_py.identity import login_keys
 from server.api.keys import CSRF_KEY
 from server.api.middleware import CSRF_HEADER, SESSION_COOKIE, csrf_token_for
 from server.app import ROUTES
-from tests.server.harness import HISTORY, PASSWORD, Live, live_server, make_world
+from tests.samples import HISTORY
+from tests.server.harness import PASSWORD, Live, live_server, make_world
 
 #: Served outside ROUTES, on purpose, without a session.
 PUBLIC_EXTRA = {
@@ -183,7 +184,7 @@ async def test_foreign_case_costs_no_more_storage_work_than_a_missing_one(
         stranger = await live.person(
             await w.admin.client.invite(other["org_id"], "gp"), "x@example.org", "X"
         )
-        store = live.services.store
+        store = live.store
         calls: list[str] = []
         for name in ("get_case", "list_participants", "list_messages", "append_audit"):
             original = getattr(store, name)
@@ -212,7 +213,7 @@ async def test_directory_shows_outsiders_only_this_organisations_memberships(
     async with live_server(tmp_path) as live:
         w = await make_world(live)
         # The dermatologist also belongs to another organisation (here: admin of Elm).
-        await live.services.store.add_membership(
+        await live.store.add_membership(
             w.derm.user_id, storage.Membership(w.practice_id, storage.Role.ADMIN)
         )
         other = await w.admin.client.create_organisation("practice", "Oak Surgery")

@@ -20,7 +20,8 @@ from client_py.api import ApiError, b64e
 from client_py.client import DermlineClient
 from crypto.case_key import generate_case_key, wrap_case_key
 from crypto.content import ContentType
-from tests.server.harness import BACKENDS, HISTORY, Live, World, live_server, make_world
+from tests.samples import HISTORY
+from tests.server.harness import BACKENDS, Live, World, live_server, make_world
 
 PHOTO = b"\xff\xd8\xff\xe0 not really a jpeg, the server never looks \xff\xd9"
 
@@ -143,9 +144,7 @@ async def test_a_newcomer_reads_and_claims_after_a_share(tmp_path: Path, backend
         assert body["text"] == "seen; booking clinic"
 
         audit = [
-            e.event
-            for e in await live.services.store.list_audit()
-            if e.event.action == "case.keys_shared"
+            e.event for e in await live.store.list_audit() if e.event.action == "case.keys_shared"
         ]
         assert len(audit) == 1
         assert audit[0].actor_id == w.derm.user_id
@@ -178,7 +177,7 @@ async def test_closed_case_foreign_and_keyless_callers(tmp_path: Path) -> None:
         # A participant without a wrap (not something the API makes; put in storage here).
         keyless = await newcomer(live, w, "keyless")
         assert keyless.identity is not None
-        await live.services.store.add_participant(
+        await live.store.add_participant(
             storage.Participant(
                 case_id, keyless.identity.user_id, storage.Role.DERMATOLOGIST, live.clock.now()
             )

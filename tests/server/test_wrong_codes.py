@@ -10,7 +10,8 @@ import datetime as dt
 import pyotp
 import pytest
 
-from server.domain.totp import InvalidTotp, matching_timecode
+from server.domain.totp import matching_timecode
+from server.errors import InvalidTotp
 from tests.server.harness import wrong_codes
 
 SECRET = b"wrong-codes-secret-1"

@@ -7,12 +7,12 @@ import pytest
 from server.domain.lifecycle import (
     TRANSITIONS,
     CaseEvent,
-    CaseState,
     Party,
     describe,
     next_state,
 )
 from server.errors import Forbidden, InvalidTransition
+from storage import CaseState
 
 S, E, P = CaseState, CaseEvent, Party
 

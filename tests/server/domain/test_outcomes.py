@@ -4,7 +4,6 @@ from server.domain.lifecycle import Party
 from server.domain.outcomes import (
     Destination,
     Outcome,
-    OutcomeCategory,
     RejectionReason,
     Urgency,
     check_resubmit,
@@ -12,6 +11,7 @@ from server.domain.outcomes import (
     make_outcome,
 )
 from server.errors import Forbidden, InvalidInput, InvalidTransition
+from storage import OutcomeCategory
 
 C = OutcomeCategory
 

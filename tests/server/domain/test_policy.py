@@ -2,12 +2,11 @@
 
 import pytest
 
-from server.domain.lifecycle import CaseState, Party
+from server.domain.lifecycle import Party
 from server.domain.policy import (
     Actor,
     CaseAction,
     CaseFacts,
-    Role,
     check_case,
     check_create_case,
     check_org_role,
@@ -15,6 +14,7 @@ from server.domain.policy import (
     parties_of,
 )
 from server.errors import Forbidden, InvalidTransition, NotFound
+from storage import CaseState, Role
 
 A = CaseAction
 PRACTICE, SERVICE, OTHER_PRACTICE, OTHER_SERVICE = "p1", "s1", "p2", "s2"

@@ -10,7 +10,6 @@ import pyotp
 import pytest
 
 from server.domain.totp import (
-    InvalidTotp,
     generate_recovery_codes,
     hash_recovery_code,
     matching_timecode,
@@ -18,6 +17,7 @@ from server.domain.totp import (
     provisioning_uri,
     qr_svg,
 )
+from server.errors import InvalidTotp
 
 VECTORS = json.loads((Path(__file__).parents[2] / "vectors" / "totp_rfc6238.json").read_text())
 DIGESTS = {"SHA1": hashlib.sha1, "SHA256": hashlib.sha256, "SHA512": hashlib.sha512}

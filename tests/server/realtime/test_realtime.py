@@ -8,7 +8,8 @@ import socketio
 
 from client_py.realtime import RealtimeClient, RealtimeError
 from crypto.content import ContentType
-from tests.server.harness import BACKENDS, HISTORY, live_server, make_world
+from tests.samples import HISTORY
+from tests.server.harness import BACKENDS, live_server, make_world
 
 
 async def next_event(q: asyncio.Queue) -> dict:
@@ -44,11 +45,34 @@ async def test_queue_claim_messages_typing_receipts(tmp_path: Path) -> None:
         await gp_rt.call("receipt", {"case_id": case_id, "kind": "read", "seq": 2})
         receipt = await next_event(derm_rt.receipt_events)
         assert receipt["seq"] == 2 and receipt["user_id"] == w.gp.user_id
-        stored = await live.services.store.list_receipts(case_id)
+        stored = await live.store.list_receipts(case_id)
         assert [(r.user_id, r.kind.value, r.seq) for r in stored] == [(w.gp.user_id, "read", 2)]
         with pytest.raises(RealtimeError) as err:
             await gp_rt.call("receipt", {"case_id": case_id, "kind": "read", "seq": 99})
         assert err.value.code == "validation_failed"
+
+
+async def test_a_case_has_the_same_fields_over_http_and_socketio(tmp_path: Path) -> None:
+    """One set of wire shapes: the ``case`` event, the ``join`` answer and a ``sync`` entry
+    carry every field of the HTTP case (same values, same encodings), plus the outcome's
+    coded part and nothing else."""
+    async with live_server(tmp_path) as live:
+        w = await make_world(live)
+        gp = w.gp.client
+        gp_rt = await gp.connect_realtime()
+        case_id = await gp.create_case(w.practice_id, w.service_id, HISTORY)
+        await w.derm.client.move(case_id, "claim")
+        event = await next_event(gp_rt.case_events)
+        while event["state"] != "in_review":
+            event = await next_event(gp_rt.case_events)
+        http = (await gp.api.get(f"/api/v1/cases/{case_id}"))["case"]
+        assert {"created_by", "created_at", "key_epoch"} <= set(http)
+        joined = (await gp_rt.call("join", {"case_id": case_id}))["case"]
+        synced = (await gp_rt.call("sync", {"cases": {case_id: 0}}))["cases"][case_id]["case"]
+        for live_case in (event, joined, synced):
+            assert set(live_case) == set(http) | {"outcome"}
+            assert {k: live_case[k] for k in http} == http
+            assert live_case["outcome"] is None
 
 
 async def test_every_event_is_authorised(tmp_path: Path) -> None:

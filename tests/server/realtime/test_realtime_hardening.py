@@ -13,7 +13,8 @@ import pytest
 from server.app import REALTIME
 from server.domain.accounts import hash_token
 from server.realtime import server as rt_server
-from tests.server.harness import HISTORY, live_server, make_world
+from tests.samples import HISTORY
+from tests.server.harness import live_server, make_world
 
 EVENTS = ["send", "join", "leave", "sync", "typing", "receipt", "no_such_event", "connect"]
 PAYLOADS: list[Any] = [
@@ -102,12 +103,12 @@ async def test_listening_socket_is_closed_at_idle_timeout_and_sweep_is_not_use(
         rt = await w.gp.client.connect_realtime()
         token = w.gp.client.api.session_token
         assert token is not None
-        before = await live.services.store.get_session(hash_token(token))
+        before = await live.store.get_session(hash_token(token))
         assert before is not None
         for _ in range(5):  # 5 x 100 s of only listening: the sweep must not touch it
             live.clock.advance(100)
             await asyncio.sleep(0.15)
-        after = await live.services.store.get_session(hash_token(token))
+        after = await live.store.get_session(hash_token(token))
         assert after is not None and after.last_seen_at == before.last_seen_at
         assert rt.connected.is_set()
         live.clock.advance(101)  # now 601 s without use
@@ -127,7 +128,7 @@ async def test_revoke_on_another_node_reaches_a_listening_socket(
         token = w.gp.client.api.session_token
         assert token is not None
         # What another node does: revoke in storage, without telling this node.
-        await live.services.store.revoke_session(hash_token(token), live.clock.now())
+        await live.store.revoke_session(hash_token(token), live.clock.now())
         await asyncio.wait_for(rt.disconnected.wait(), timeout=5)
         assert await live.app[REALTIME].sweep_sessions() == 0
         await rt.sio.disconnect()

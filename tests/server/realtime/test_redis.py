@@ -17,7 +17,8 @@ from client_py.client import DermlineClient
 from server.api.keys import SERVICES
 from server.app import create_app
 from server.domain.clock import FakeClock
-from tests.server.harness import HISTORY, Live, make_world, settings_for
+from tests.samples import HISTORY
+from tests.server.harness import Live, make_world, settings_for
 
 REDIS_URL = os.environ.get("DERMLINE_TEST_REDIS_URL")
 
@@ -56,6 +57,7 @@ async def message_crosses_nodes_through_redis(tmp_path: Path, nodes: int = 2) ->
             servers[0][1][SERVICES],
             clients,
             servers[0][1],
+            store,
         )
         w = await make_world(a)
         case_id = await w.gp.client.create_case(w.practice_id, w.service_id, HISTORY)

@@ -1,9 +1,13 @@
-"""Request and response schemas of the HTTP API (pydantic), the single source of truth.
+"""Wire shapes of the HTTP API and the Socket.IO events (pydantic), the single source of
+truth for both transports.
 
-The same models validate requests, serialise responses and generate
+The same models validate requests, serialise responses and events, and generate
 ``/api/v1/openapi.json`` (``server.api.openapi``), so the document cannot drift from what
-the server accepts and returns. Binary values (key records, envelopes) travel as unpadded
-base64url strings. Models forbid unknown fields: a typo is an error, not silently ignored.
+the server accepts and returns, and a resource has the same fields over HTTP and Socket.IO
+(a ``case`` event is a :class:`CaseOut` plus the outcome's coded part). Binary values (key
+records, envelopes) travel as unpadded base64url strings. Models forbid unknown fields: a
+typo is an error, not silently ignored. ``server.wire.render`` builds them from domain
+records.
 """
 
 from __future__ import annotations
@@ -15,11 +19,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
-from server.domain.lifecycle import CaseState
-from server.domain.outcomes import Destination, OutcomeCategory, RejectionReason, Urgency
-from server.domain.policy import OrgKind, Role
+from server.domain.outcomes import Destination, RejectionReason, Urgency
+from server.domain.records import CaseState, OrgKind, OutcomeCategory, Role
 
-__all__ = ["B64", "Model"]
+__all__ = ["B64", "Id", "Model", "Uuid"]
 
 
 def _decode_b64(value: Any) -> bytes:
@@ -412,15 +415,22 @@ class DowngradeOut(Model):
     reason_msg_id: str  # the thread message with the GP's (encrypted) reason
 
 
-class OutcomeOut(Model):
+class OutcomeCodesOut(Model):
+    """The outcome's coded part: what the server sees of it (never the clinical payload)."""
+
     category: OutcomeCategory
     urgency: Urgency | None
     destination: Destination | None
     reasons: list[RejectionReason]
+    downgrade: DowngradeOut | None = None
+
+
+class OutcomeOut(OutcomeCodesOut):
+    """The outcome as its readers fetch it: the codes, the encrypted payload, its author."""
+
     payload: B64
     author_id: str
     created_at: dt.datetime
-    downgrade: DowngradeOut | None = None
 
 
 class CloseRequest(Model):
@@ -451,6 +461,14 @@ class ReceiptList(Model):
 
 
 CaseDetail.model_rebuild()
+
+
+class LiveCaseOut(CaseOut):
+    """A case as the Socket.IO ``case`` and ``queue`` events, and the ``join`` and ``sync``
+    answers, carry it: every :class:`CaseOut` field, and the outcome's coded part (``None``
+    until the case is closed)."""
+
+    outcome: OutcomeCodesOut | None
 
 
 class AttachmentOut(Model):
@@ -520,3 +538,61 @@ class PatientSubmitRequest(Model):
 
 class PatientSubmitResult(Model):
     received: int
+
+
+# ---------------------------------------------------------------- Socket.IO events
+
+# Sequence numbers are 64-bit in storage; a larger one is a validation error, not a
+# storage failure answered "internal".
+Seq = Annotated[int, Field(ge=0, le=2**62)]
+
+
+class SendIn(Model):
+    case_id: Id
+    client_msg_id: Uuid
+    envelope: B64
+
+
+class CaseRef(Model):
+    case_id: Id
+
+
+class ReceiptEventIn(Model):
+    case_id: Id
+    kind: str
+    seq: Seq
+
+
+class SyncIn(Model):
+    # Bounded: one sync cannot make the server load thousands of cases.
+    cases: Annotated[dict[Id, Seq], Field(max_length=500)] = {}
+    limit: Annotated[int, Field(ge=1, le=1000)] = 500
+
+
+class SyncCaseOut(Model):
+    """One case of a ``sync`` answer: the case, the messages after the asked ``seq``, and
+    whether more follow (then ``sync`` again from the last one)."""
+
+    case: LiveCaseOut
+    messages: list[MessageOut]
+    more: bool
+
+
+class LiveReceiptOut(ReceiptOut):
+    """The ``receipt`` event: a :class:`ReceiptOut` and the case it belongs to."""
+
+    case_id: str
+
+
+class TypingOut(Model):
+    """The ``typing`` event (relayed, never stored)."""
+
+    case_id: str
+    user_id: str
+
+
+class PatientPhotosOut(Model):
+    """The ``patient_photos`` event: a patient sent photos through this link."""
+
+    case_id: str
+    link_id: str

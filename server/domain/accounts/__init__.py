@@ -1,0 +1,45 @@
+"""Accounts: one service per job, each module opening with its rules.
+
+* ``organisations``   organisations, invites (make, list, cancel, accept), the first admin
+* ``signin``          pre-login, the password step, changing the password
+* ``throttle``        one check at a time, backoff, lockout, unknown ("ghost") names
+* ``second_factor``   TOTP enrolment and verification, recovery codes
+* ``sessions``        session tokens: create, authenticate, logout, revoke, list
+* ``administration``  admins over people: list users, reset 2FA, revoke a user's sessions
+
+``server.services.build_services`` wires them (one throttle, one Argon2 hasher and one
+session service shared by the others). Every security-relevant action is audited (action
+codes in ``docs/api.md``); the clock and the server secret are given, never global.
+"""
+
+from server.domain.accounts._common import AccountSettings, AuthKeyHasher, hash_token
+from server.domain.accounts.administration import AdministrationService
+from server.domain.accounts.organisations import (
+    InviteAcceptance,
+    InviteStatus,
+    InviteSummary,
+    OrganisationService,
+    invite_status,
+)
+from server.domain.accounts.second_factor import SecondFactorService
+from server.domain.accounts.sessions import Authenticated, LoginStep, SessionService
+from server.domain.accounts.signin import SignInService
+from server.domain.accounts.throttle import LoginThrottle
+
+__all__ = [
+    "AccountSettings",
+    "AdministrationService",
+    "AuthKeyHasher",
+    "Authenticated",
+    "InviteAcceptance",
+    "InviteStatus",
+    "InviteSummary",
+    "LoginStep",
+    "LoginThrottle",
+    "OrganisationService",
+    "SecondFactorService",
+    "SessionService",
+    "SignInService",
+    "hash_token",
+    "invite_status",
+]

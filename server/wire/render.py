@@ -1,0 +1,215 @@
+"""Domain records to wire models: one function per resource, used by both transports.
+
+HTTP answers ``reply(case_out(c))``; Socket.IO emits ``live_case_out(c, o).model_dump(
+mode="json")``; both therefore send the same fields with the same encodings (base64url
+bytes, ISO 8601 times).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, TypeVar
+
+from server.domain.accounts import Authenticated, InviteSummary
+from server.domain.cases import StoredOutcome
+from server.domain.patient_links import link_status
+from server.domain.records import (
+    Attachment,
+    Case,
+    Message,
+    Organisation,
+    Participant,
+    PatientLink,
+    Receipt,
+    Session,
+    User,
+    WrappedCaseKey,
+)
+from server.wire import schemas as s
+
+__all__ = [
+    "attachment_out",
+    "case_out",
+    "invite_summary_out",
+    "link_out",
+    "live_case_out",
+    "live_receipt_out",
+    "message_out",
+    "org_out",
+    "outcome_codes_out",
+    "outcome_out",
+    "participant_out",
+    "receipt_out",
+    "session_out",
+    "user_out",
+    "wrapped_key_out",
+]
+
+U = TypeVar("U", bound=s.UserOut)
+
+
+def org_out(org: Organisation) -> s.OrganisationOut:
+    return s.OrganisationOut(
+        org_id=org.org_id,
+        kind=org.kind,
+        name=org.name,
+        records_public_key=org.records_public_key,
+    )
+
+
+def user_out(user: User, cls: type[U] = s.UserOut, **extra: Any) -> U:  # type: ignore[assignment]
+    return cls(
+        user_id=user.user_id,
+        display_name=user.display_name,
+        memberships=[s.MembershipOut(org_id=m.org_id, role=m.role) for m in user.memberships],
+        encryption_public_key=user.encryption_public_key,
+        signing_public_key=user.signing_public_key,
+        totp_enrolled=user.totp_confirmed,
+        **extra,
+    )
+
+
+def session_out(auth: Authenticated, sess: Session) -> s.SessionOut:
+    return s.SessionOut(
+        session_ref=sess.session_id_hash.hex(),
+        current=sess.session_id_hash == auth.session.session_id_hash,
+        created_at=sess.created_at,
+        last_seen_at=sess.last_seen_at,
+        expires_at=sess.expires_at,
+        client_address=sess.client_address,
+        user_agent=sess.user_agent,
+    )
+
+
+def invite_summary_out(item: InviteSummary) -> s.InviteSummaryOut:
+    i = item.invite
+    return s.InviteSummaryOut(
+        invite_id=item.invite_id,
+        org_id=i.org_id,
+        role=i.role,
+        login_name=i.login_name,
+        created_at=i.created_at,
+        expires_at=i.expires_at,
+        created_by=i.created_by,
+        used_at=i.used_at,
+        revoked_at=i.revoked_at,
+        status=item.status.value,
+    )
+
+
+def case_out(c: Case) -> s.CaseOut:
+    return s.CaseOut(
+        case_id=c.case_id,
+        practice_id=c.practice_id,
+        service_id=c.service_id,
+        created_by=c.created_by,
+        state=c.state,
+        priority=c.priority.value,
+        created_at=c.created_at,
+        updated_at=c.updated_at,
+        submitted_at=c.submitted_at,
+        claimed_by=c.claimed_by,
+        closed_at=c.closed_at,
+        outcome_category=c.outcome_category,
+        last_seq=c.last_seq,
+        key_epoch=c.key_epoch,
+    )
+
+
+def live_case_out(c: Case, outcome: StoredOutcome | None) -> s.LiveCaseOut:
+    """The case of the Socket.IO events: :func:`case_out` and the outcome's coded part."""
+    return s.LiveCaseOut(
+        **dict(case_out(c)),
+        outcome=None if outcome is None else outcome_codes_out(outcome),
+    )
+
+
+def _downgrade_out(o: StoredOutcome) -> s.DowngradeOut | None:
+    d = o.downgrade
+    if d is None:
+        return None
+    return s.DowngradeOut(
+        from_urgency=d.from_urgency, by=d.by, at=d.at, reason_msg_id=d.reason_msg_id
+    )
+
+
+def outcome_codes_out(o: StoredOutcome) -> s.OutcomeCodesOut:
+    return s.OutcomeCodesOut(
+        category=o.outcome.category,
+        urgency=o.outcome.urgency,
+        destination=o.outcome.destination,
+        reasons=list(o.outcome.reasons),
+        downgrade=_downgrade_out(o),
+    )
+
+
+def outcome_out(o: StoredOutcome) -> s.OutcomeOut:
+    return s.OutcomeOut(
+        **dict(outcome_codes_out(o)),
+        payload=o.payload,
+        author_id=o.author_id,
+        created_at=o.created_at,
+    )
+
+
+def message_out(m: Message) -> s.MessageOut:
+    return s.MessageOut(
+        case_id=m.case_id,
+        seq=m.seq,
+        client_msg_id=m.client_msg_id,
+        sender_id=m.sender_id,
+        envelope=m.envelope,
+        created_at=m.created_at,
+    )
+
+
+def participant_out(p: Participant, u: User) -> s.ParticipantOut:
+    return s.ParticipantOut(
+        user_id=p.user_id,
+        role=p.role,
+        display_name=u.display_name,
+        encryption_public_key=u.encryption_public_key,
+        signing_public_key=u.signing_public_key,
+    )
+
+
+def wrapped_key_out(k: WrappedCaseKey) -> s.WrappedKeyOut:
+    return s.WrappedKeyOut(
+        epoch=k.epoch,
+        recipient_kind=k.recipient_kind.value,
+        recipient_id=k.recipient_id,
+        wrapped_key=k.wrapped_key,
+    )
+
+
+def receipt_out(r: Receipt) -> s.ReceiptOut:
+    return s.ReceiptOut(user_id=r.user_id, kind=r.kind.value, seq=r.seq, updated_at=r.updated_at)
+
+
+def live_receipt_out(r: Receipt) -> s.LiveReceiptOut:
+    return s.LiveReceiptOut(**dict(receipt_out(r)), case_id=r.case_id)
+
+
+def attachment_out(a: Attachment) -> s.AttachmentOut:
+    return s.AttachmentOut(
+        attachment_id=a.attachment_id,
+        uploader_id=a.uploader_id,
+        size=a.size,
+        ciphertext_sha256=a.ciphertext_sha256.hex(),
+        created_at=a.created_at,
+    )
+
+
+def link_out(link: PatientLink, now: dt.datetime) -> s.PatientLinkOut:
+    return s.PatientLinkOut(
+        link_id=link.link_id,
+        case_id=link.case_id,
+        created_by=link.created_by,
+        created_at=link.created_at,
+        expires_at=link.expires_at,
+        max_photos=link.max_photos,
+        uploads=link.uploads,
+        used_at=link.used_at,
+        revoked_at=link.revoked_at,
+        status=link_status(link, now),  # type: ignore[arg-type]
+    )
