@@ -1,8 +1,10 @@
 """The authorisation matrix (issue 4 "Show"): every case route and Socket.IO event, for
 every role, in the own and in a foreign organisation, has the expected answer.
 
-Cases that a move would change are made fresh for each cell, in the state the move needs.
-Foreign users must get exactly the answer of a case that does not exist (404 /
+One test per cell, named ``route-actor-own|foreign``, so a failure names its cell. The
+cells share one server and one set of people (a module fixture: making people is the slow
+part); cases that a move would change are made fresh for each cell, in the state the move
+needs. Foreign users must get exactly the answer of a case that does not exist (404 /
 ``not_found``).
 """
 
@@ -10,9 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Awaitable, Callable
-from pathlib import Path
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
+
+import pytest
+import pytest_asyncio
 
 from client_py.api import ApiError, b64d, b64e
 from client_py.client import DermlineClient
@@ -21,6 +26,8 @@ from crypto.case_key import wrap_case_key
 from crypto.content import ContentType
 from tests.samples import HISTORY
 from tests.server.harness import Live, World, live_server, make_world
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 ACTORS = [
     "gp",
@@ -54,7 +61,29 @@ async def people(live: Live, w: World) -> dict[str, DermlineClient]:
     out["x_gp"] = await make(other_practice["org_id"], "gp", "xgp")
     out["x_derm"] = await make(other_service["org_id"], "dermatologist", "xderm")
     out["x_admin"] = await make(other_practice["org_id"], "admin", "xadmin")
+    # Only the target of the "reset 2fa" cells: a reset signs them out, nobody else.
+    out["gp3"] = await make(w.practice_id, "gp", "gp3")
     return out
+
+
+def _where(actor: str) -> str:
+    return "foreign" if actor.startswith("x_") else "own"
+
+
+@dataclass
+class Env:
+    live: Live
+    w: World
+    who: dict[str, DermlineClient]
+    #: cases shared by the cells that do not change them, by state
+    shared: dict[str, str] = field(default_factory=dict)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def env(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
+    async with live_server(tmp_path_factory.mktemp("authz")) as live:
+        w = await make_world(live)
+        yield Env(live, w, await people(live, w))
 
 
 async def status_of(call: Callable[[], Awaitable[Any]]) -> int:
@@ -312,47 +341,41 @@ async def attempt(route: str, who: DermlineClient, case_id: str) -> int:
     return await status_of(lambda: who.api.post(f"{base}/{action}"))
 
 
-async def test_case_routes_matrix(tmp_path: Path) -> None:
-    async with live_server(tmp_path) as live:
-        w = await make_world(live)
-        who = await people(live, w)
-        failures = []
-        shared: dict[str, str] = {}
-        for route, (state, expected) in MATRIX.items():
-            for actor in ACTORS:
-                mutating = route in (
-                    "claim",
-                    "ask",
-                    "answer",
-                    "withdraw",
-                    "close",
-                    "post",
-                    "downgrade",
-                    "share",
-                )
-                if mutating or state not in shared:
-                    case_id = await fresh_case(w, state)
-                    if not mutating:
-                        shared[state] = case_id
-                else:
-                    case_id = shared[state]
-                if route == "share" and expected[actor] == 200:
-                    late = f"late-{uuid.uuid4().hex[:8]}"
-                    await live.person(
-                        await w.admin.client.invite(w.service_id, "dermatologist"),
-                        f"{late}@example.org",
-                        late,
-                    )
-                got = await attempt(route, who[actor], case_id)
-                want = expected[actor]
-                if route == "close" and want == 200:
-                    want = 422  # a stand-in payload is refused only after the policy passed
-                if got != want:
-                    failures.append((route, actor, want, got))
-        assert failures == []
-        # The missing case answers exactly like the foreign one, for everybody.
-        for actor in ACTORS:
-            assert await attempt("view", who[actor], "00000000-0000-4000-8000-00000000abcd") == 404
+MUTATING = {"claim", "ask", "answer", "withdraw", "close", "post", "downgrade", "share"}
+CASE_CELLS = [
+    pytest.param(route, actor, id=f"{route}-{actor}-{_where(actor)}")
+    for route in MATRIX
+    for actor in ACTORS
+]
+
+
+@pytest.mark.parametrize(("route", "actor"), CASE_CELLS)
+async def test_case_route(env: Env, route: str, actor: str) -> None:
+    state, expected = MATRIX[route]
+    w = env.w
+    if route in MUTATING or state not in env.shared:
+        case_id = await fresh_case(w, state)
+        if route not in MUTATING:
+            env.shared[state] = case_id
+    else:
+        case_id = env.shared[state]
+    if route == "share" and expected[actor] == 200:
+        # Someone to share with: a dermatologist who joined after the case was made.
+        late = f"late-{uuid.uuid4().hex[:8]}"
+        await env.live.person(
+            await w.admin.client.invite(w.service_id, "dermatologist"),
+            f"{late}@example.org",
+            late,
+        )
+    want = expected[actor]
+    if route == "close" and want == 200:
+        want = 422  # a stand-in payload is refused only after the policy passed
+    assert await attempt(route, env.who[actor], case_id) == want
+
+
+@pytest.mark.parametrize("actor", ACTORS, ids=[f"{a}-{_where(a)}" for a in ACTORS])
+async def test_a_missing_case_answers_like_a_foreign_one(env: Env, actor: str) -> None:
+    assert await attempt("view", env.who[actor], "00000000-0000-4000-8000-00000000abcd") == 404
 
 
 async def create_case(c: DermlineClient, practice_id: str, service_id: str) -> Any:
@@ -374,224 +397,149 @@ async def create_case(c: DermlineClient, practice_id: str, service_id: str) -> A
     )
 
 
-async def test_organisation_routes_matrix(tmp_path: Path) -> None:
-    async with live_server(tmp_path) as live:
-        w = await make_world(live)
-        who = await people(live, w)
-        p, s = w.practice_id, w.service_id
-
-        async def revoke_fresh_invite(c: DermlineClient) -> Any:
-            # A new pending invite for every cell: a successful cancel uses it up.
-            token = await w.admin.client.invite(p, "gp")
-            ref = hashlib.sha256(token.encode("ascii")).hexdigest()
-            return await c.api.revoke_invite(p, ref)
-
-        cells: dict[str, tuple[Callable[[DermlineClient], Awaitable[Any]], dict[str, int]]] = {
-            "queue": (
-                lambda c: c.api.get(f"/api/v1/services/{s}/queue"),
-                {
-                    "gp": 404,
-                    "gp2": 404,
-                    "derm": 200,
-                    "derm2": 200,
-                    "padmin": 404,
-                    "records": 404,
-                    "auditor": 403,
-                    "x_gp": 404,
-                    "x_derm": 404,
-                    "x_admin": 404,
-                },
-            ),
-            "practice directory": (
-                lambda c: c.api.get(f"/api/v1/orgs/{p}/directory"),
-                {
-                    "gp": 200,
-                    "gp2": 200,
-                    "derm": 404,
-                    "derm2": 404,
-                    "padmin": 200,
-                    "records": 200,
-                    "auditor": 404,
-                    "x_gp": 404,
-                    "x_derm": 404,
-                    "x_admin": 404,
-                },
-            ),
-            "service directory": (
-                lambda c: c.api.get(f"/api/v1/orgs/{s}/directory"),
-                dict.fromkeys(ACTORS, 200),
-            ),
-            "invite": (
-                lambda c: c.api.post(f"/api/v1/orgs/{p}/invites", {"role": "gp"}),
-                {
-                    "gp": 403,
-                    "gp2": 403,
-                    "derm": 404,
-                    "derm2": 404,
-                    "padmin": 200,
-                    "records": 403,
-                    "auditor": 404,
-                    "x_gp": 404,
-                    "x_derm": 404,
-                    "x_admin": 404,
-                },
-            ),
-            "list invites": (
-                lambda c: c.api.list_invites(p),
-                {
-                    "gp": 403,
-                    "gp2": 403,
-                    "derm": 404,
-                    "derm2": 404,
-                    "padmin": 200,
-                    "records": 403,
-                    "auditor": 404,
-                    "x_gp": 404,
-                    "x_derm": 404,
-                    "x_admin": 404,
-                },
-            ),
-            "revoke invite": (
-                revoke_fresh_invite,
-                {
-                    "gp": 403,
-                    "gp2": 403,
-                    "derm": 404,
-                    "derm2": 404,
-                    "padmin": 200,
-                    "records": 403,
-                    "auditor": 404,
-                    "x_gp": 404,
-                    "x_derm": 404,
-                    "x_admin": 404,
-                },
-            ),
-            "users": (
-                lambda c: c.api.get(f"/api/v1/orgs/{p}/users"),
-                {
-                    "gp": 403,
-                    "gp2": 403,
-                    "derm": 404,
-                    "derm2": 404,
-                    "padmin": 200,
-                    "records": 403,
-                    "auditor": 404,
-                    "x_gp": 404,
-                    "x_derm": 404,
-                    "x_admin": 404,
-                },
-            ),
-            "reset 2fa": (
-                lambda c: c.api.post(f"/api/v1/users/{w.gp.user_id}/reset-2fa"),
-                {
-                    "gp": 404,
-                    "gp2": 404,
-                    "derm": 404,
-                    "derm2": 404,
-                    "padmin": 200,
-                    "records": 404,
-                    "auditor": 404,
-                    "x_gp": 404,
-                    "x_derm": 404,
-                    "x_admin": 404,
-                },
-            ),
-            "create case": (
-                lambda c: create_case(c, p, s),
-                {
-                    "gp": 200,
-                    "gp2": 200,
-                    "derm": 404,
-                    "derm2": 404,
-                    "padmin": 403,
-                    "records": 403,
-                    "auditor": 404,
-                    "x_gp": 404,
-                    "x_derm": 404,
-                    "x_admin": 404,
-                },
-            ),
-        }
-        failures = []
-        for name, (call, expected) in cells.items():
-            for actor in ACTORS:
-                if name == "reset 2fa" and actor == "padmin":
-                    continue  # checked last: it logs the GP out
-                got = await status_of(lambda c=who[actor], f=call: f(c))
-                if got != expected[actor]:
-                    failures.append((name, actor, expected[actor], got))
-        assert failures == []
-        # Outsiders see a service's dermatologists only; members see everyone.
-        outside = (await who["x_gp"].api.get(f"/api/v1/orgs/{s}/directory"))["members"]
-        inside = (await who["auditor"].api.get(f"/api/v1/orgs/{s}/directory"))["members"]
-        assert {m["display_name"] for m in outside} == {"Dr Derm", "derm2"}
-        assert {"auditor", "Ada Admin"} <= {m["display_name"] for m in inside}
-        assert (
-            await status_of(
-                lambda: who["padmin"].api.post(f"/api/v1/users/{w.gp.user_id}/reset-2fa")
-            )
-            == 200
-        )
+async def revoke_fresh_invite(env: Env, c: DermlineClient) -> Any:
+    # A new pending invite for every cell: a successful cancel uses it up.
+    p = env.w.practice_id
+    token = await env.w.admin.client.invite(p, "gp")
+    ref = hashlib.sha256(token.encode("ascii")).hexdigest()
+    return await c.api.revoke_invite(p, ref)
 
 
-async def test_socketio_events_matrix(tmp_path: Path) -> None:
-    async with live_server(tmp_path) as live:
-        w = await make_world(live)
-        who = await people(live, w)
-        case_id = await fresh_case(w, "in_review")
-        expected_view = {
-            "gp": "ok",
-            "gp2": "forbidden",
-            "derm": "ok",
-            "derm2": "ok",
-            "padmin": "forbidden",
-            "records": "ok",
-            "auditor": "forbidden",
-        }
-        expected_write = {
-            "gp": "ok",
-            "gp2": "forbidden",
-            "derm": "ok",
-            "derm2": "forbidden",
-            "padmin": "forbidden",
-            "records": "forbidden",
-            "auditor": "forbidden",
-        }
-        expected_receipt = {**expected_view, "records": "forbidden"}
-        for actor in ("x_gp", "x_derm", "x_admin"):
-            expected_view[actor] = expected_write[actor] = expected_receipt[actor] = "not_found"
-        failures = []
-        for actor in ACTORS:
-            c = who[actor]
-            rt = await c.connect_realtime()
+ORG_CALLS: dict[str, Callable[[Env, DermlineClient], Awaitable[Any]]] = {
+    "queue": lambda e, c: c.api.get(f"/api/v1/services/{e.w.service_id}/queue"),
+    "practice directory": lambda e, c: c.api.get(f"/api/v1/orgs/{e.w.practice_id}/directory"),
+    "service directory": lambda e, c: c.api.get(f"/api/v1/orgs/{e.w.service_id}/directory"),
+    "invite": lambda e, c: c.api.post(f"/api/v1/orgs/{e.w.practice_id}/invites", {"role": "gp"}),
+    "list invites": lambda e, c: c.api.list_invites(e.w.practice_id),
+    "revoke invite": revoke_fresh_invite,
+    "users": lambda e, c: c.api.get(f"/api/v1/orgs/{e.w.practice_id}/users"),
+    "reset 2fa": lambda e, c: c.api.post(f"/api/v1/users/{e.who['gp3'].me['user_id']}/reset-2fa"),
+    "create case": lambda e, c: create_case(c, e.w.practice_id, e.w.service_id),
+}
+_FOREIGN_404 = {"x_gp": 404, "x_derm": 404, "x_admin": 404}
+_ADMINS_ONLY = {
+    "gp": 403,
+    "gp2": 403,
+    "derm": 404,
+    "derm2": 404,
+    "padmin": 200,
+    "records": 403,
+    "auditor": 404,
+    **_FOREIGN_404,
+}
+ORG_MATRIX: dict[str, dict[str, int]] = {
+    "queue": {
+        "gp": 404,
+        "gp2": 404,
+        "derm": 200,
+        "derm2": 200,
+        "padmin": 404,
+        "records": 404,
+        "auditor": 403,
+        **_FOREIGN_404,
+    },
+    "practice directory": {
+        "gp": 200,
+        "gp2": 200,
+        "derm": 404,
+        "derm2": 404,
+        "padmin": 200,
+        "records": 200,
+        "auditor": 404,
+        **_FOREIGN_404,
+    },
+    "service directory": dict.fromkeys(ACTORS, 200),
+    "invite": _ADMINS_ONLY,
+    "list invites": _ADMINS_ONLY,
+    "revoke invite": _ADMINS_ONLY,
+    "users": _ADMINS_ONLY,
+    "reset 2fa": {**dict.fromkeys(ACTORS, 404), "padmin": 200},
+    "create case": {
+        "gp": 200,
+        "gp2": 200,
+        "derm": 404,
+        "derm2": 404,
+        "padmin": 403,
+        "records": 403,
+        "auditor": 404,
+        **_FOREIGN_404,
+    },
+}
+ORG_CELLS = [
+    pytest.param(name, actor, id=f"{name.replace(' ', '_')}-{actor}-{_where(actor)}")
+    for name in ORG_MATRIX
+    for actor in ACTORS
+]
 
-            async def code(event: str, data: dict[str, Any], rt: Any = rt) -> str:
-                try:
-                    await rt.call(event, data)
-                except RealtimeError as exc:
-                    return exc.code
-                return "ok"
 
-            try:
-                msg_id, env = await c.seal(case_id, ContentType.TEXT, {"text": "x"})
-            except Exception:
-                msg_id, env = "00000000-0000-4000-8000-000000000002", "AAAA"
-            got = {
-                "join": await code("join", {"case_id": case_id}),
-                "typing": await code("typing", {"case_id": case_id}),
-                "receipt": await code("receipt", {"case_id": case_id, "kind": "read", "seq": 1}),
-                "send": await code(
-                    "send", {"case_id": case_id, "client_msg_id": msg_id, "envelope": env}
-                ),
-            }
-            want = {
-                "join": expected_view[actor],
-                "typing": expected_write[actor],
-                "receipt": expected_receipt[actor],
-                "send": expected_write[actor],
-            }
-            if got != want:
-                failures.append((actor, want, got))
-            await rt.disconnect()
-            c.realtime = None
-        assert failures == []
+@pytest.mark.parametrize(("name", "actor"), ORG_CELLS)
+async def test_organisation_route(env: Env, name: str, actor: str) -> None:
+    assert await status_of(lambda: ORG_CALLS[name](env, env.who[actor])) == ORG_MATRIX[name][actor]
+
+
+async def test_outsiders_see_a_services_dermatologists_only(env: Env) -> None:
+    s = env.w.service_id
+    outside = (await env.who["x_gp"].api.get(f"/api/v1/orgs/{s}/directory"))["members"]
+    inside = (await env.who["auditor"].api.get(f"/api/v1/orgs/{s}/directory"))["members"]
+    assert {"Dr Derm", "derm2"} <= {m["display_name"] for m in outside}
+    # Only dermatologists, and only their membership in this service.
+    assert all(m["memberships"] == [{"org_id": s, "role": "dermatologist"}] for m in outside)
+    assert {"auditor", "Ada Admin"} <= {m["display_name"] for m in inside}
+
+
+SOCKET_EXPECTED: dict[str, dict[str, str]] = {
+    "view": {
+        "gp": "ok",
+        "gp2": "forbidden",
+        "derm": "ok",
+        "derm2": "ok",
+        "padmin": "forbidden",
+        "records": "ok",
+        "auditor": "forbidden",
+    },
+    "write": {
+        "gp": "ok",
+        "gp2": "forbidden",
+        "derm": "ok",
+        "derm2": "forbidden",
+        "padmin": "forbidden",
+        "records": "forbidden",
+        "auditor": "forbidden",
+    },
+}
+SOCKET_EXPECTED["receipt"] = {**SOCKET_EXPECTED["view"], "records": "forbidden"}
+for _kind in SOCKET_EXPECTED.values():
+    _kind.update(dict.fromkeys(("x_gp", "x_derm", "x_admin"), "not_found"))
+SOCKET_EVENTS = {"join": "view", "typing": "write", "receipt": "receipt", "send": "write"}
+SOCKET_CELLS = [
+    pytest.param(event, actor, id=f"{event}-{actor}-{_where(actor)}")
+    for event in SOCKET_EVENTS
+    for actor in ACTORS
+]
+
+
+@pytest.mark.parametrize(("event", "actor"), SOCKET_CELLS)
+async def test_socketio_event(env: Env, event: str, actor: str) -> None:
+    if "socket" not in env.shared:
+        env.shared["socket"] = await fresh_case(env.w, "in_review")
+    case_id = env.shared["socket"]
+    c = env.who[actor]
+    data: dict[str, Any] = {"case_id": case_id}
+    if event == "receipt":
+        data |= {"kind": "read", "seq": 1}
+    if event == "send":
+        try:
+            msg_id, env_b64 = await c.seal(case_id, ContentType.TEXT, {"text": "x"})
+        except Exception:
+            msg_id, env_b64 = "00000000-0000-4000-8000-000000000002", "AAAA"
+        data |= {"client_msg_id": msg_id, "envelope": env_b64}
+    rt = await c.connect_realtime()
+    try:
+        await rt.call(event, data)
+        got = "ok"
+    except RealtimeError as exc:
+        got = exc.code
+    finally:
+        await rt.disconnect()
+        c.realtime = None
+    assert got == SOCKET_EXPECTED[SOCKET_EVENTS[event]][actor]
