@@ -17,6 +17,15 @@ def test_configuration_table_lists_every_setting() -> None:
     assert missing == []
 
 
+def test_layers_diagram_names_every_domain_module() -> None:
+    text = (DOCS / "architecture.md").read_text()
+    layers = text[text.index("## Layers") : text.index("## The case lifecycle")]
+    domain = Path(__file__).parents[2] / "server" / "domain"
+    modules = [p for p in domain.rglob("*.py") if not p.name.startswith("_")]
+    assert modules
+    assert [str(p.relative_to(domain)) for p in modules if p.name not in layers] == []
+
+
 def test_lifecycle_diagram_matches_the_table() -> None:
     text = (DOCS / "architecture.md").read_text()
     for line in describe():
