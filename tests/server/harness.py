@@ -5,7 +5,6 @@ with the Python client, exactly as a user would."""
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import os
 import secrets
 import urllib.parse
@@ -37,7 +36,6 @@ __all__ = [
     "live_server",
     "make_world",
     "settings_for",
-    "wrong_codes",
 ]
 
 ORIGIN = "http://dermline.test"
@@ -106,26 +104,6 @@ class Live:
         c = self.client()
         await c.login(p.login_name, PASSWORD, totp=lambda: self.code(p.totp_secret))
         return c
-
-
-def wrong_codes(secret: str, at: dt.datetime, count: int = 1) -> list[str]:
-    """``count`` distinct codes the server refuses at ``at``, and a step or two either side.
-
-    Real codes of later steps, minus any that equal a code the server would accept: a fixed
-    "000000", or another step's code, is the right code about once in a million tries (the
-    secret is random each run), which is a login that succeeds when the test wants a refusal.
-    """
-    totp = pyotp.TOTP(secret)
-    step = totp.timecode(at)
-    accepted = {totp.generate_otp(s) for s in range(step - 2, step + 4)}
-    out: list[str] = []
-    s = step + 10
-    while len(out) < count:
-        code = totp.generate_otp(s)
-        if code not in accepted and code not in out:
-            out.append(code)
-        s += 1
-    return out
 
 
 @dataclasses.dataclass

@@ -5,7 +5,6 @@ the id is the hex of the token's SHA-256, never the token; another organisation'
 answers exactly like an unknown one.
 """
 
-import asyncio
 import hashlib
 import json
 from collections.abc import Awaitable
@@ -132,38 +131,3 @@ async def test_list_revoke_and_refusals(tmp_path: Path) -> None:
         for token in (pinned, open_, waiting):
             for e in entries:
                 assert token not in f"{e.target} {e.detail!r} {e.client_address}"
-
-
-async def test_expired_invites_show_as_expired_and_can_be_cancelled(tmp_path: Path) -> None:
-    async with live_server(tmp_path) as live:
-        w = await make_world(live)
-        token = await w.admin.client.invite(w.service_id, "dermatologist")
-        accounts = live.services.organisations
-        [item] = [
-            i for i in await accounts.list_invites(None, w.service_id) if i.invite.used_at is None
-        ]
-        assert item.invite_id == invite_id(token) and item.status == "pending"
-        live.clock.advance(live.settings.invite_ttl)
-        [item] = [
-            i for i in await accounts.list_invites(None, w.service_id) if i.invite.used_at is None
-        ]
-        assert item.status == "expired"
-        done = await accounts.revoke_invite(None, w.service_id, item.invite_id, None)
-        assert done.status == "revoked"
-
-
-async def test_two_admins_cancelling_at_once_one_wins_one_is_told(tmp_path: Path) -> None:
-    async with live_server(tmp_path) as live:
-        w = await make_world(live)
-        token = await w.admin.client.invite(w.practice_id, "gp")
-        accounts = live.services.organisations
-        results = await asyncio.gather(
-            *(
-                accounts.revoke_invite(None, w.practice_id, invite_id(token), None)
-                for _ in range(2)
-            ),
-            return_exceptions=True,
-        )
-        assert sorted(type(r).__name__ for r in results) == ["Conflict", "InviteSummary"]
-        entries = [x.event for x in await live.store.list_audit(limit=10_000)]
-        assert [e.action for e in entries].count("invite.revoke") == 1

@@ -15,8 +15,8 @@ import pytest
 from client_py.api import b64d, b64e
 from client_py.identity import login_keys
 from server.logs import configure_logging
-from tests.samples import HISTORY
-from tests.server.harness import PASSWORD, live_server, make_world, wrong_codes
+from tests.samples import HISTORY, wrong_codes
+from tests.server.harness import PASSWORD, live_server, make_world
 
 
 def leaked_codes(codes: set[str], text: str) -> list[str]:

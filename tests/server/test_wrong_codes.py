@@ -12,7 +12,7 @@ import pytest
 
 from server.domain.totp import matching_timecode
 from server.errors import InvalidTotp
-from tests.server.harness import wrong_codes
+from tests.samples import wrong_codes
 
 SECRET = b"wrong-codes-secret-1"
 B32 = base64.b32encode(SECRET).decode().rstrip("=")

@@ -12,7 +12,7 @@ session service shared by the others). Every security-relevant action is audited
 codes in ``docs/api.md``); the clock and the server secret are given, never global.
 """
 
-from server.domain.accounts._common import AccountSettings, AuthKeyHasher, hash_token
+from server.domain.accounts._common import AccountSettings, AuthKeyHasher, actor_of, hash_token
 from server.domain.accounts.administration import AdministrationService
 from server.domain.accounts.organisations import (
     InviteAcceptance,
@@ -40,6 +40,7 @@ __all__ = [
     "SecondFactorService",
     "SessionService",
     "SignInService",
+    "actor_of",
     "hash_token",
     "invite_status",
 ]

@@ -1,0 +1,226 @@
+"""The case service against a store and a fake clock: creation, moves with their message,
+replay, and what the publisher is told."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from crypto.case_key import generate_case_key
+from crypto.content import ContentType
+from server.domain.cases import CaseChange, CaseReplay, NewCaseRequest, ThreadMessage, WrapIn
+from server.domain.policy import CaseAction
+from server.errors import (
+    CaseKeyMismatch,
+    Forbidden,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+)
+from storage import CaseState
+from tests.server.domain.world import Clinic
+
+
+async def history(cast: Clinic, case_id: str) -> int:
+    msg_id, envelope = cast.world.seal(cast.gp, case_id, ContentType.CLINICAL_HISTORY)
+    result = await cast.world.services.cases.send(cast.gp.actor, case_id, msg_id, envelope, None)
+    return result.message.seq
+
+
+# ---------------------------------------------------------------- create
+
+
+async def test_a_new_case_is_published_to_its_participants(cast: Clinic) -> None:
+    case = await cast.case()
+    [change] = cast.world.publisher.of("case")
+    assert isinstance(change, CaseChange)
+    assert change.case == case and change.outcome is None
+    assert set(change.participant_ids) == {cast.gp.user_id, cast.derm.user_id, cast.derm2.user_id}
+    assert case.state is CaseState.SUBMITTED and case.created_by == cast.gp.user_id
+
+
+async def test_every_wrap_must_commit_to_one_key(cast: Clinic) -> None:
+    w = cast.world
+    case_id = str(uuid.uuid4())
+    key, other = generate_case_key(), generate_case_key()
+    wraps = [
+        WrapIn(
+            "user",
+            cast.gp.user_id,
+            w.wrap(key, case_id, cast.gp, cast.gp.keys.encryption.public_key),
+        ),
+        WrapIn(
+            "organisation",
+            cast.practice.org_id,
+            w.wrap(other, case_id, cast.gp, cast.records_key.public_key),
+        ),
+    ]
+    request = NewCaseRequest(
+        case_id, cast.practice.org_id, cast.service.org_id, "routine", [cast.gp.user_id], wraps
+    )
+    with pytest.raises(CaseKeyMismatch):
+        await w.services.cases.create(cast.gp.actor, request, None)
+    without_records = NewCaseRequest(
+        case_id, cast.practice.org_id, cast.service.org_id, "routine", [cast.gp.user_id], wraps[:1]
+    )
+    with pytest.raises(InvalidInput, match="records key"):
+        await w.services.cases.create(cast.gp.actor, without_records, None)
+    assert w.publisher.events == []
+
+
+async def test_only_a_gp_of_the_practice_opens_a_case(cast: Clinic) -> None:
+    request = NewCaseRequest(
+        str(uuid.uuid4()), cast.practice.org_id, cast.service.org_id, "routine", [], []
+    )
+    with pytest.raises(NotFound):
+        await cast.world.services.cases.create(cast.stranger.actor, request, None)
+    with pytest.raises(NotFound):
+        await cast.world.services.cases.create(cast.derm.actor, request, None)
+
+
+# ---------------------------------------------------------------- moves with a message
+
+
+async def test_a_question_moves_the_case_and_joins_the_thread(cast: Clinic) -> None:
+    w = cast.world
+    case = await cast.case()
+    await history(cast, case.case_id)
+    await w.services.cases.move(cast.derm.actor, case.case_id, CaseAction.CLAIM, None)
+    msg_id, envelope = w.seal(cast.derm, case.case_id, body={"text": "how long has it bled?"})
+    moved = await w.services.cases.move(
+        cast.derm.actor,
+        case.case_id,
+        CaseAction.ASK,
+        None,
+        message=ThreadMessage(msg_id, envelope),
+    )
+    assert moved.state is CaseState.AWAITING_GP and moved.last_seq == 2
+    [_, question] = await w.store.list_messages(case.case_id)
+    assert (question.client_msg_id, question.sender_id) == (msg_id, cast.derm.user_id)
+    # The message is announced, then the case as it is with it.
+    kinds = [k for k, _ in w.publisher.events]
+    assert kinds[-2:] == ["message", "case"]
+    assert w.publisher.of("case")[-1].case.last_seq == 2
+    actions = [e.event.action for e in await w.store.list_audit()]
+    assert actions[-2:] == ["case.ask", "message.post"]
+
+
+async def test_a_claim_may_carry_the_claimants_first_message(cast: Clinic) -> None:
+    """The message is checked against the case after the move: the claimant is then the
+    responder, who may write."""
+    w = cast.world
+    case = await cast.case()
+    msg_id, envelope = w.seal(cast.derm2, case.case_id, body={"text": "I will take this"})
+    moved = await w.services.cases.move(
+        cast.derm2.actor,
+        case.case_id,
+        CaseAction.CLAIM,
+        None,
+        message=ThreadMessage(msg_id, envelope),
+    )
+    assert moved.claimed_by == cast.derm2.user_id and moved.last_seq == 1
+
+
+async def test_a_move_whose_message_is_refused_does_not_happen(cast: Clinic) -> None:
+    w = cast.world
+    case = await cast.case()
+    # A withdrawn case takes no message: the withdrawal is refused with it.
+    msg_id, envelope = w.seal(cast.gp, case.case_id, body={"text": "never mind"})
+    with pytest.raises(InvalidTransition):
+        await w.services.cases.move(
+            cast.gp.actor,
+            case.case_id,
+            CaseAction.WITHDRAW,
+            None,
+            message=ThreadMessage(msg_id, envelope),
+        )
+    # An envelope naming another case: refused, and the claim with it.
+    other = await cast.case()
+    msg_id, forged = w.seal(cast.derm, case.case_id, for_case=other.case_id)
+    with pytest.raises(InvalidInput):
+        await w.services.cases.move(
+            cast.derm.actor,
+            case.case_id,
+            CaseAction.CLAIM,
+            None,
+            message=ThreadMessage(msg_id, forged),
+        )
+    after = await w.store.get_case(case.case_id)
+    assert (after.state, after.claimed_by, after.last_seq) == (CaseState.SUBMITTED, None, 0)
+    assert await w.store.list_messages(case.case_id) == []
+
+
+async def test_the_wrong_party_cannot_move_whatever_it_says(cast: Clinic) -> None:
+    w = cast.world
+    case = await cast.case()
+    msg_id, envelope = w.seal(cast.gp, case.case_id)
+    with pytest.raises(Forbidden):
+        await w.services.cases.move(
+            cast.gp.actor,
+            case.case_id,
+            CaseAction.CLAIM,
+            None,
+            message=ThreadMessage(msg_id, envelope),
+        )
+    with pytest.raises(NotFound):
+        await w.services.cases.move(cast.stranger.actor, case.case_id, CaseAction.WITHDRAW, None)
+
+
+# ---------------------------------------------------------------- replay
+
+
+async def test_replay_joins_each_case_before_reading_it(cast: Clinic) -> None:
+    """A message committed after the join and before the read is in the replay (the room
+    would deliver it too: twice, never none)."""
+    w = cast.world
+    case = await cast.case()
+    await history(cast, case.case_id)
+    joined: list[str] = []
+
+    async def join(case_id: str) -> None:
+        joined.append(case_id)
+        msg_id, envelope = w.seal(cast.gp, case_id, body={"text": "meanwhile"})
+        await w.services.cases.send(cast.gp.actor, case_id, msg_id, envelope, None)
+
+    replay = await w.services.cases.replay(cast.derm.actor, {case.case_id: 1}, limit=10, join=join)
+    assert joined == [case.case_id]
+    item = replay[case.case_id]
+    assert isinstance(item, CaseReplay)
+    assert [m.seq for m in item.messages] == [2] and not item.more
+
+
+async def test_replay_adds_my_cases_and_refuses_others_case_by_case(cast: Clinic) -> None:
+    w = cast.world
+    mine = await cast.case()
+    for _ in range(3):
+        await history(cast, mine.case_id)
+    theirs = await w.case(
+        cast.stranger, cast.other_practice, cast.service, [], cast.other_records_key
+    )
+    missing = str(uuid.uuid4())
+    joined: list[str] = []
+
+    async def join(case_id: str) -> None:
+        joined.append(case_id)
+
+    replay = await w.services.cases.replay(
+        cast.gp.actor, {missing: 0, theirs.case_id: 0}, limit=2, join=join
+    )
+    assert joined == [mine.case_id]
+    # A missing case and another practice's answer alike, and only for themselves.
+    assert isinstance(replay[missing], NotFound)
+    assert isinstance(replay[theirs.case_id], NotFound)
+    item = replay[mine.case_id]
+    assert isinstance(item, CaseReplay)
+    assert [m.seq for m in item.messages] == [1, 2] and item.more
+    assert item.case == await w.store.get_case(mine.case_id)
+
+
+async def test_a_viewer_gets_the_case_with_its_coded_outcome(cast: Clinic) -> None:
+    w = cast.world
+    case = await cast.case()
+    with pytest.raises(NotFound):
+        await w.services.cases.case_with_outcome(cast.stranger.actor, case.case_id)
+    got, outcome = await w.services.cases.case_with_outcome(cast.derm2.actor, case.case_id)
+    assert got == case and outcome is None
