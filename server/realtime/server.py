@@ -23,6 +23,9 @@ Rules
 * Every event re-checks the session (cached for a few seconds) and the case policy.
 * Errors answer ``{"ok": false, "error": {"code", "message"}}`` with the stable codes of
   ``server.errors``; successes answer ``{"ok": true, ...}``.
+* Events and answers carry the wire models of ``server.wire`` (the ones HTTP answers
+  with), and every case operation is a call to the domain services: this layer never
+  reads storage and never imports the HTTP layer.
 """
 
 from __future__ import annotations
