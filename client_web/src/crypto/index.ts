@@ -16,4 +16,5 @@ export * from "./envelope";
 export * from "./attachment";
 export * from "./recordsKey";
 export * from "./patientDrop";
+export * from "./merkle";
 export { uuidString } from "./wire";
