@@ -17,4 +17,8 @@ export * from "./attachment";
 export * from "./recordsKey";
 export * from "./patientDrop";
 export * from "./merkle";
+export * from "./treeHead";
+export * from "./logEntry";
+export * from "./statement";
+export * from "./invite";
 export { uuidString } from "./wire";
