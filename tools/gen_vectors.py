@@ -31,13 +31,24 @@ from crypto import (
     content,
     envelope,
     fingerprint,
+    invite,
+    log_entry,
+    merkle,
     password,
     patient_drop,
     records_key,
     recovery_key,
+    statement,
+    tree_head,
     usk,
 )
-from crypto.errors import PatientDropError, RecoveryKeyFormatError
+from crypto.errors import (
+    ConsistencyProofError,
+    InclusionProofError,
+    PatientDropError,
+    RecoveryKeyFormatError,
+    TreeHeadError,
+)
 from crypto.primitives import hpke as primitives_hpke
 from crypto.primitives.ecc import p256_sign
 
@@ -86,6 +97,11 @@ FLAGS: dict[str, str] = {
     "WrongLink": "Opened for another link id than the record names.",
     "ReservedBits": "Base64url whose spare bits are not zero (a second encoding).",
     "ModifiedCommitment": "The key commitment (case key wrap 0x0b) was changed.",
+    "WrongIndex": "A leaf index or tree size that does not match the proof.",
+    "WrongLeaf": "A leaf hash other than the one the proof is for.",
+    "WrongRoot": "A root hash other than the tree's (or two heads of one size that differ).",
+    "WrongProofLength": "A proof with hashes missing or added.",
+    "ModifiedProof": "A proof hash changed, shortened or moved.",
     "CommitmentMismatch": "Signed and HPKE-valid, but the case key inside is not the one the "
     "signed key commitment names: only the commitment check refuses it.",
 }
@@ -1771,6 +1787,607 @@ def gen_patient_drop() -> VectorFile:
     return f
 
 
+# --- the directory: organisation keys, invites, members (shared fixtures) ------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Directory:
+    """The practice of the statement and transparency vectors, its people and statements."""
+
+    org_id: uuid.UUID
+    org_key: account.KeyPair
+    org_statement: bytes
+    gp_user: uuid.UUID
+    gp_sig: account.KeyPair
+    gp_enc: account.KeyPair
+    gp_token: str
+    gp_secret: bytes
+    gp_invite: bytes
+    gp_member: bytes
+    admins: list[tuple[uuid.UUID, account.KeyPair, account.KeyPair, bytes]]
+    records: account.KeyPair
+    records_statement: bytes
+
+
+def _token(label: str) -> str:
+    return base64.urlsafe_b64encode(rnd("invite-token/" + label, 32)).rstrip(b"=").decode()
+
+
+def _directory() -> _Directory:
+    org_id = rid("org/practice")
+    org_key = key_pair("org-key/practice")
+    at = TIMESTAMP_MS
+    org_statement = statement.make_organisation_key_statement(
+        org_id=org_id,
+        org_kind=statement.OrganisationKind.PRACTICE,
+        name="Riverside Medical Practice",
+        org_key=org_key,
+        issued_at_ms=at,
+    )
+    gp_user, gp_sig, gp_enc = rid("user/gp"), key_pair("gp-signing"), key_pair("gp-encryption")
+    gp_token, gp_secret = _token("gp"), rnd("invite-secret/gp", 32)
+    gp_invite = statement.make_invite_statement(
+        org_id=org_id,
+        role=statement.Role.GP,
+        invite_public_key=invite.derive_invite_key(gp_secret).public_key,
+        expires_at_ms=at + 7 * 86_400_000,
+        token_hash=statement.invite_token_hash(gp_token),
+        org_key=org_key,
+        issued_at_ms=at + 1000,
+    )
+    gp_member = statement.make_member_statement(
+        user_id=gp_user,
+        org_id=org_id,
+        role=statement.Role.GP,
+        signing_public_key=gp_sig.public_key,
+        encryption_public_key=gp_enc.public_key,
+        invite_statement=gp_invite,
+        signer=invite.derive_invite_key(gp_secret),
+        issued_at_ms=at + 2000,
+    )
+    admins = []
+    for n in (1, 2, 3):
+        user, sig = rid(f"user/admin-{n}"), key_pair(f"admin-{n}-signing")
+        enc = key_pair(f"admin-{n}-encryption")
+        member = statement.make_member_statement(
+            user_id=user,
+            org_id=org_id,
+            role=statement.Role.ADMIN,
+            signing_public_key=sig.public_key,
+            encryption_public_key=enc.public_key,
+            invite_statement=None,
+            signer=org_key,
+            issued_at_ms=at + 3000 + n,
+        )
+        admins.append((user, sig, enc, member))
+    records = key_pair("practice-records")
+    records_statement = statement.make_records_key_statement(
+        org_id=org_id,
+        sequence=0,
+        records_public_key=records.public_key,
+        records_signing_public_key=records_key.derive_records_signing_key(
+            records.private_key
+        ).public_key,
+        previous_records_key_id=None,
+        signer=org_key,
+        issued_at_ms=at + 4000,
+    )
+    return _Directory(
+        org_id=org_id,
+        org_key=org_key,
+        org_statement=org_statement,
+        gp_user=gp_user,
+        gp_sig=gp_sig,
+        gp_enc=gp_enc,
+        gp_token=gp_token,
+        gp_secret=gp_secret,
+        gp_invite=gp_invite,
+        gp_member=gp_member,
+        admins=admins,
+        records=records,
+        records_statement=records_statement,
+    )
+
+
+# --- transparency log -----------------------------------------------------------------------
+
+
+def _log_entries(d: _Directory) -> list[tuple[str, bytes, dict[str, Any]]]:
+    """(comment, entry, fields) for a small log: one entry of every type and reason."""
+    at = TIMESTAMP_MS + 60_000
+    out: list[tuple[str, bytes, dict[str, Any]]] = []
+
+    def add_statement(comment: str, record: bytes) -> None:
+        when = at + len(out)
+        out.append(
+            (
+                comment,
+                log_entry.encode_statement_entry(record, appended_at_ms=when),
+                {"entry_type": 1, "appended_at_ms": when, "statement": record.hex()},
+            )
+        )
+
+    add_statement("organisation key statement", d.org_statement)
+    add_statement("invite statement", d.gp_invite)
+    add_statement("member statement (through the invite)", d.gp_member)
+    add_statement("records key statement", d.records_statement)
+    derm_sig, derm_enc = key_pair("derm-signing"), key_pair("derm-encryption")
+    when = at + len(out)
+    out.append(
+        (
+            "uncertified member (server-made invite)",
+            log_entry.encode_uncertified_member_entry(
+                user_id=rid("user/derm"),
+                org_id=rid("org/service"),
+                role=statement.Role.DERMATOLOGIST,
+                signing_public_key=derm_sig.public_key,
+                encryption_public_key=derm_enc.public_key,
+                appended_at_ms=when,
+            ),
+            {
+                "entry_type": 2,
+                "appended_at_ms": when,
+                "user_id": str(rid("user/derm")),
+                "org_id": str(rid("org/service")),
+                "role": 2,
+                "signing_public_key": derm_sig.public_key.hex(),
+                "encryption_public_key": derm_enc.public_key.hex(),
+            },
+        )
+    )
+    for comment, org, reason, role in [
+        ("removal: one role removed", d.org_id, 3, 1),
+        ("removal: removed from the organisation", d.org_id, 1, 0),
+        ("removal: account disabled", None, 2, 0),
+    ]:
+        when = at + len(out)
+        out.append(
+            (
+                comment,
+                log_entry.encode_removal_entry(
+                    user_id=d.gp_user,
+                    org_id=org,
+                    reason=log_entry.RemovalReason(reason),
+                    role=None if role == 0 else statement.Role(role),
+                    appended_at_ms=when,
+                ),
+                {
+                    "entry_type": 3,
+                    "appended_at_ms": when,
+                    "user_id": str(d.gp_user),
+                    "org_id": None if org is None else str(org),
+                    "reason": reason,
+                    "role": role,
+                },
+            )
+        )
+    for _user, _sig, _enc, member in d.admins:
+        add_statement("member statement (signed by the organisation key)", member)
+    return out
+
+
+TREE_HEAD_FIELDS = [
+    ("tree size", 3, 8),
+    ("timestamp", 11, 8),
+    ("root hash", 19, 32),
+    ("log key id", 51, 16),
+    ("signature", 67, 64),
+]
+
+
+def _head_parses(record: bytes) -> bool:
+    try:
+        tree_head.parse_tree_head(record)
+    except TreeHeadError:
+        return False
+    return True
+
+
+def gen_transparency_log() -> VectorFile:
+    f = VectorFile(
+        "transparency_log",
+        "The transparency log (docs/protocol.md section 18): log entries (crypto.log_entry), "
+        "the RFC 9162 Merkle tree over them (crypto.merkle: MTH, inclusion and consistency "
+        "proofs), and the signed tree head, type 0x0d (crypto.tree_head).",
+    )
+    d = _directory()
+    entries = _log_entries(d)
+    for comment, entry, fields in entries:
+        f.add(
+            "LogEntry",
+            "valid",
+            comment,
+            ["Normal"],
+            entry=entry.hex(),
+            leaf_hash=merkle.leaf_hash(entry).hex(),
+            **fields,
+        )
+    statement_entry, member_entry, removal_entry = entries[0][1], entries[4][1], entries[5][1]
+    bad_entries: list[tuple[str, list[str], bytes]] = [
+        ("empty entry", ["EmptyRecord"], b""),
+        ("entry type 0x00", ["WrongRecordType"], set_byte(statement_entry, 0, 0x00)),
+        ("entry type 0x04", ["WrongRecordType"], set_byte(statement_entry, 0, 0x04)),
+        ("only type and time", ["Truncated"], statement_entry[:9]),
+        ("statement entry, last byte removed", ["Truncated"], statement_entry[:-1]),
+        ("statement entry, a byte appended", ["TrailingData"], statement_entry + b"\x00"),
+        (
+            "statement entry holding an envelope prefix",
+            ["WrongRecordType"],
+            set_byte(statement_entry, 11, 0x07),
+        ),
+        ("uncertified member, last byte removed", ["Truncated"], member_entry[:-1]),
+        ("uncertified member, a byte appended", ["TrailingData"], member_entry + b"\x00"),
+        ("uncertified member, role 0", ["BadParameter"], set_byte(member_entry, 41, 0)),
+        ("uncertified member, role 6", ["BadParameter"], set_byte(member_entry, 41, 6)),
+        (
+            "uncertified member, signing key not on the curve",
+            ["InvalidPublicKey"],
+            flip(member_entry, 42 + 64),
+        ),
+        (
+            "uncertified member, encryption key compressed",
+            ["InvalidPublicKey"],
+            set_byte(member_entry, 107, 0x02),
+        ),
+        ("removal, a byte appended", ["TrailingData"], removal_entry + b"\x00"),
+        ("removal, last byte removed", ["Truncated"], removal_entry[:-1]),
+        (
+            "appended at 2**53",
+            ["BadParameter"],
+            removal_entry[:1] + (1 << 53).to_bytes(8, "big") + removal_entry[9:],
+        ),
+    ]
+    # Removal: user id at 9, org id at 25, reason at 41, role at 42.
+    for comment, org, reason, role in [
+        ("removal, reason 0", rid("org/practice").bytes, 0, 0),
+        ("removal, reason 4", rid("org/practice").bytes, 4, 0),
+        ("removal from the organisation naming a role", rid("org/practice").bytes, 1, 1),
+        ("removal from no organisation", bytes(16), 1, 0),
+        ("account disabled naming an organisation", rid("org/practice").bytes, 2, 0),
+        ("account disabled naming a role", bytes(16), 2, 1),
+        ("role removed without a role", rid("org/practice").bytes, 3, 0),
+        ("role removed from no organisation", bytes(16), 3, 1),
+        ("role removed, role 6", rid("org/practice").bytes, 3, 6),
+    ]:
+        bad_entries.append(
+            (comment, ["BadParameter"], removal_entry[:25] + org + bytes((reason, role)))
+        )
+    for comment, flags, entry in bad_entries:
+        f.add("LogEntry", "invalid", comment, flags, entry=entry.hex())
+
+    leaves = [merkle.leaf_hash(entry) for _c, entry, _f in entries]
+    tree = merkle.MerkleTree(leaves)
+    n = len(leaves)
+    for size in range(n + 1):
+        f.add(
+            "MerkleRoot",
+            "valid",
+            f"the first {size} entries",
+            ["Normal"],
+            leaf_hashes=[leaf.hex() for leaf in leaves[:size]],
+            root=tree.root(size).hex(),
+        )
+
+    def inclusion(result: str, comment: str, flags: list[str], **fields: Any) -> None:
+        try:
+            merkle.verify_inclusion(
+                leaf_hash=h_(fields["leaf_hash"]),
+                index=fields["index"],
+                tree_size=fields["tree_size"],
+                proof=[h_(p) for p in fields["proof"]],
+                root=h_(fields["root"]),
+            )
+        except InclusionProofError:
+            assert result == "invalid", comment
+        else:
+            assert result == "valid", comment
+        f.add("MerkleInclusion", result, comment, flags, **fields)
+
+    for size in (1, 2, 3, 5, 8, n):
+        for index in sorted({0, size // 2, size - 1}):
+            inclusion(
+                "valid",
+                f"leaf {index} of {size}",
+                ["Normal"],
+                leaf_hash=leaves[index].hex(),
+                index=index,
+                tree_size=size,
+                proof=[p.hex() for p in tree.inclusion_proof(index, size)],
+                root=tree.root(size).hex(),
+            )
+    # The last leaf: a size one larger changes the shape of its path (for a leaf in a
+    # complete left subtree, a larger size with the same right-hand hash would verify).
+    index, size = n - 1, n
+    good = tree.inclusion_proof(index, size)
+    base: dict[str, Any] = {
+        "leaf_hash": leaves[index].hex(),
+        "index": index,
+        "tree_size": size,
+        "proof": [p.hex() for p in good],
+        "root": tree.root(size).hex(),
+    }
+    other = rnd("merkle/other-hash", 32).hex()
+    probes: list[tuple[str, list[str], dict[str, Any]]] = [
+        ("index + 1", ["WrongIndex"], {"index": index + 1}),
+        ("index - 1", ["WrongIndex"], {"index": index - 1}),
+        ("index equal to the tree size", ["WrongIndex"], {"index": size}),
+        ("tree size + 1", ["WrongIndex"], {"tree_size": size + 1}),
+        ("tree size 0", ["WrongIndex"], {"tree_size": 0, "index": 0}),
+        ("another leaf hash", ["WrongLeaf"], {"leaf_hash": leaves[index - 1].hex()}),
+        ("another root", ["WrongRoot"], {"root": tree.root(size - 1).hex()}),
+        ("proof one hash short", ["WrongProofLength"], {"proof": base["proof"][:-1]}),
+        ("proof with a hash appended", ["WrongProofLength"], {"proof": [*base["proof"], other]}),
+        ("proof with a hash prepended", ["WrongProofLength"], {"proof": [other, *base["proof"]]}),
+        ("empty proof", ["WrongProofLength"], {"proof": []}),
+        (
+            "first proof hash flipped",
+            ["ModifiedProof"],
+            {"proof": [flip(good[0], 0).hex(), *base["proof"][1:]]},
+        ),
+        (
+            "last proof hash flipped",
+            ["ModifiedProof"],
+            {"proof": [*base["proof"][:-1], flip(good[-1], 31).hex()]},
+        ),
+        (
+            "proof hash of 31 bytes",
+            ["ModifiedProof"],
+            {"proof": [good[0][:31].hex(), *base["proof"][1:]]},
+        ),
+        ("proof in reverse order", ["ModifiedProof"], {"proof": base["proof"][::-1]}),
+    ]
+    for comment, flags, change in probes:
+        inclusion("invalid", comment, flags, **{**base, **change})
+
+    def consistency(result: str, comment: str, flags: list[str], **fields: Any) -> None:
+        try:
+            merkle.verify_consistency(
+                old_size=fields["old_size"],
+                new_size=fields["new_size"],
+                old_root=h_(fields["old_root"]),
+                new_root=h_(fields["new_root"]),
+                proof=[h_(p) for p in fields["proof"]],
+            )
+        except ConsistencyProofError:
+            assert result == "invalid", comment
+        else:
+            assert result == "valid", comment
+        f.add("MerkleConsistency", result, comment, flags, **fields)
+
+    for old, new in [
+        (0, 0),
+        (0, 5),
+        (1, 1),
+        (1, 2),
+        (1, n),
+        (2, 5),
+        (3, 7),
+        (4, 8),
+        (6, n),
+        (7, n),
+        (8, n),
+        (n, n),
+    ]:
+        consistency(
+            "valid",
+            f"{old} to {new}",
+            ["Normal"],
+            old_size=old,
+            new_size=new,
+            old_root=tree.root(old).hex(),
+            new_root=tree.root(new).hex(),
+            proof=[p.hex() for p in tree.consistency_proof(old, new)],
+        )
+    # Sizes whose proof shape the probes below change (RFC 9162 verification binds the
+    # sizes only through the path's shape; the signed tree head binds size and root).
+    old, new = 9, n
+    good = tree.consistency_proof(old, new)
+    base = {
+        "old_size": old,
+        "new_size": new,
+        "old_root": tree.root(old).hex(),
+        "new_root": tree.root(new).hex(),
+        "proof": [p.hex() for p in good],
+    }
+    probes = [
+        ("old size + 1", ["WrongIndex"], {"old_size": old + 1}),
+        ("old size - 1", ["WrongIndex"], {"old_size": old - 1}),
+        ("new size - 1", ["WrongIndex"], {"new_size": new - 1}),
+        (
+            "new size smaller than the old",
+            ["WrongIndex"],
+            {
+                "old_size": new,
+                "new_size": old,
+                "old_root": base["new_root"],
+                "new_root": base["old_root"],
+            },
+        ),
+        ("another old root", ["WrongRoot"], {"old_root": tree.root(old + 1).hex()}),
+        ("another new root", ["WrongRoot"], {"new_root": tree.root(new - 1).hex()}),
+        (
+            "roots swapped",
+            ["WrongRoot"],
+            {"old_root": base["new_root"], "new_root": base["old_root"]},
+        ),
+        ("empty proof", ["WrongProofLength"], {"proof": []}),
+        ("proof one hash short", ["WrongProofLength"], {"proof": base["proof"][:-1]}),
+        ("proof with a hash appended", ["WrongProofLength"], {"proof": [*base["proof"], other]}),
+        (
+            "proof with the old root prepended",
+            ["WrongProofLength"],
+            {"proof": [base["old_root"], *base["proof"]]},
+        ),
+        (
+            "first proof hash flipped",
+            ["ModifiedProof"],
+            {"proof": [flip(good[0], 0).hex(), *base["proof"][1:]]},
+        ),
+        (
+            "last proof hash flipped",
+            ["ModifiedProof"],
+            {"proof": [*base["proof"][:-1], flip(good[-1], 31).hex()]},
+        ),
+        (
+            "same size, different roots (a fork)",
+            ["WrongRoot"],
+            {"old_size": new, "old_root": other, "proof": []},
+        ),
+        (
+            "same size, non-empty proof",
+            ["WrongProofLength"],
+            {"old_size": new, "old_root": base["new_root"], "proof": [other]},
+        ),
+        (
+            "from 0 with a non-empty proof",
+            ["WrongProofLength"],
+            {"old_size": 0, "old_root": merkle.EMPTY_ROOT.hex(), "proof": [other]},
+        ),
+        (
+            "from 0 with a root other than the empty tree's",
+            ["WrongRoot"],
+            {"old_size": 0, "old_root": other, "proof": []},
+        ),
+    ]
+    for comment, flags, change in probes:
+        consistency("invalid", comment, flags, **{**base, **change})
+
+    log_key = key_pair("log-key")
+    other_log_key = key_pair("log-key/other")
+    heads = {}
+    for size, at in (
+        (0, TIMESTAMP_MS + 50_000),
+        (6, TIMESTAMP_MS + 70_000),
+        (n, TIMESTAMP_MS + 80_000),
+    ):
+        record = tree_head.sign_tree_head(
+            tree_size=size, timestamp_ms=at, root_hash=tree.root(size), log_key=log_key
+        )
+        heads[size] = record
+        f.add(
+            "TreeHead",
+            "valid",
+            f"tree head of size {size}",
+            ["Normal"],
+            **kp_fields("log", log_key),
+            tree_size=size,
+            timestamp_ms=at,
+            root_hash=tree.root(size).hex(),
+            record=record.hex(),
+            parses=True,
+            signature_verifies=True,
+        )
+    head = heads[n]
+    head_fields = {
+        **kp_fields("log", log_key),
+        "tree_size": n,
+        "timestamp_ms": TIMESTAMP_MS + 80_000,
+        "root_hash": tree.root(n).hex(),
+    }
+
+    def bad_head(comment: str, flags: list[str], record: bytes, **extra: Any) -> None:
+        fields = {**head_fields, **extra}
+        f.add(
+            "TreeHead",
+            "invalid",
+            comment,
+            flags,
+            **fields,
+            record=record.hex(),
+            parses=_head_parses(record),
+            signature_verifies=False,
+        )
+
+    for comment, flags, mutated in prefix_mutations(head):
+        bad_head(comment, flags, mutated)
+    for comment, flags, mutated in field_mutations(head, TREE_HEAD_FIELDS):
+        bad_head(comment, flags if "signature" not in comment else ["ModifiedSignature"], mutated)
+    bad_head(
+        "checked with another log key", ["WrongSigner"], head, **kp_fields("log", other_log_key)
+    )
+
+    def resigned(size: int, at: int, root: bytes) -> bytes:
+        signed = b"\x01\x01\x0d" + size.to_bytes(8, "big") + at.to_bytes(8, "big") + root
+        signed += log_key.key_id
+        return signed + p256_sign(log_key.private_key, b"dermline/v1/sig/tree-head\x00" + signed)
+
+    for comment, record in [
+        ("size 0 with a non-empty root, signed", resigned(0, TIMESTAMP_MS, tree.root(1))),
+        ("size 2**53, signed", resigned(1 << 53, TIMESTAMP_MS, tree.root(1))),
+        ("timestamp 2**53, signed", resigned(1, 1 << 53, tree.root(1))),
+    ]:
+        bad_head(comment, ["BadParameter"], record)
+
+    def extends(
+        result: str, comment: str, flags: list[str], old: bytes, new: bytes, proof: list[bytes]
+    ) -> None:
+        f.add(
+            "TreeHeadExtends",
+            result,
+            comment,
+            flags,
+            old_head=old.hex(),
+            new_head=new.hex(),
+            proof=[p.hex() for p in proof],
+        )
+
+    extends("valid", "6 to 10", ["Normal"], heads[6], heads[n], tree.consistency_proof(6, n))
+    extends("valid", "0 to 6", ["Normal"], heads[0], heads[6], [])
+    extends("valid", "the same head", ["Normal"], heads[n], heads[n], [])
+    fork = tree_head.sign_tree_head(
+        tree_size=n,
+        timestamp_ms=TIMESTAMP_MS + 90_000,
+        root_hash=rnd("merkle/fork", 32),
+        log_key=log_key,
+    )
+    extends("invalid", "same size, another root (a fork)", ["WrongRoot"], heads[n], fork, [])
+    extends(
+        "invalid",
+        "the new head is smaller",
+        ["WrongIndex"],
+        heads[n],
+        heads[6],
+        tree.consistency_proof(6, n),
+    )
+    extends(
+        "invalid",
+        "proof for other sizes",
+        ["ModifiedProof"],
+        heads[6],
+        heads[n],
+        tree.consistency_proof(5, n),
+    )
+    rewritten = tree_head.sign_tree_head(
+        tree_size=n,
+        timestamp_ms=TIMESTAMP_MS + 90_000,
+        root_hash=merkle.MerkleTree([*leaves[:5], rnd("merkle/replaced", 32), *leaves[6:]]).root(),
+        log_key=log_key,
+    )
+    extends(
+        "invalid",
+        "entry 5 rewritten",
+        ["WrongRoot"],
+        heads[6],
+        rewritten,
+        tree.consistency_proof(6, n),
+    )
+    other_log = tree_head.sign_tree_head(
+        tree_size=n,
+        timestamp_ms=TIMESTAMP_MS + 80_000,
+        root_hash=tree.root(n),
+        log_key=other_log_key,
+    )
+    extends(
+        "invalid",
+        "the new head is from another log key",
+        ["WrongSigner"],
+        heads[6],
+        other_log,
+        tree.consistency_proof(6, n),
+    )
+    return f
+
+
 def h_(value: str) -> bytes:
     return bytes.fromhex(value)
 
@@ -1790,6 +2407,7 @@ GENERATORS: list[Callable[[], VectorFile]] = [
     gen_attachment,
     gen_records_key_file,
     gen_patient_drop,
+    gen_transparency_log,
 ]
 
 

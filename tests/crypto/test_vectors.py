@@ -48,6 +48,7 @@ FILES = [
     "attachment.json",
     "records_key_file.json",
     "patient_drop.json",
+    "transparency_log.json",
 ]
 
 
