@@ -170,7 +170,7 @@ export interface PublicSigningIdentity extends SigningIdentity {
 }
 
 /** SHA-256 of the invite token's text as it appears in the link (what the server keeps). */
-export function inviteTokenHash(token: string): Promise<Uint8Array> {
+export async function inviteTokenHash(token: string): Promise<Uint8Array> {
   if (typeof token !== "string") throw new TypeError("token must be a string");
   if (!/^[\x00-\x7f]*$/.test(token)) throw new RangeError("token must be ASCII");
   return sha256(utf8.encode(token));
@@ -250,7 +250,7 @@ export async function makeOrganisationKeyStatement(p: {
 }
 
 /** An invite certified by the organisation key (kind 0x02). */
-export function makeInviteStatement(p: {
+export async function makeInviteStatement(p: {
   orgId: string;
   role: Role;
   invitePublicKey: Uint8Array;
@@ -301,7 +301,7 @@ export async function makeMemberStatement(p: {
  * or a two-person change that also needs two approvals) or the previous sequence's records
  * signing key (rollover).
  */
-export function makeRecordsKeyStatement(p: {
+export async function makeRecordsKeyStatement(p: {
   orgId: string;
   sequence: number;
   recordsPublicKey: Uint8Array;
@@ -330,7 +330,7 @@ export function makeRecordsKeyStatement(p: {
 }
 
 /** An administrator's approval (kind 0x05) of another statement, by its hash. */
-export function makeApprovalStatement(p: {
+export async function makeApprovalStatement(p: {
   approvedStatementHash: Uint8Array;
   approverUserId: string;
   approverSigningKey: SigningIdentity;
