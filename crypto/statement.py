@@ -326,13 +326,20 @@ def make_member_statement(
     role: Role,
     signing_public_key: bytes,
     encryption_public_key: bytes,
-    invite_statement: bytes | None,
+    invite_statement_hash: bytes | None,
     signer: KeyPair,
     issued_at_ms: int,
 ) -> bytes:
-    """A member's keys (kind 0x03), signed by the invite key of ``invite_statement`` or, when
-    it is None, directly by the organisation key (``signer`` is that key)."""
-    invite_hash = _ZERO_HASH if invite_statement is None else statement_hash(invite_statement)
+    """A member's keys (kind 0x03), signed by the invite key of the invite statement whose
+    hash is ``invite_statement_hash`` or, when it is None, directly by the organisation key
+    (``signer`` is that key)."""
+    invite_hash = (
+        _ZERO_HASH
+        if invite_statement_hash is None
+        else check_bytes("invite_statement_hash", invite_statement_hash, _HASH)
+    )
+    if invite_hash == _ZERO_HASH and invite_statement_hash is not None:
+        raise ValueError("invite_statement_hash must not be zero")
     body = (
         check_uuid("user_id", user_id)
         + check_uuid("org_id", org_id)

@@ -47,6 +47,7 @@ from crypto.errors import (
     InclusionProofError,
     PatientDropError,
     RecoveryKeyFormatError,
+    StatementError,
     TreeHeadError,
 )
 from crypto.primitives import hpke as primitives_hpke
@@ -1841,7 +1842,7 @@ def _directory() -> _Directory:
         role=statement.Role.GP,
         signing_public_key=gp_sig.public_key,
         encryption_public_key=gp_enc.public_key,
-        invite_statement=gp_invite,
+        invite_statement_hash=statement.statement_hash(gp_invite),
         signer=invite.derive_invite_key(gp_secret),
         issued_at_ms=at + 2000,
     )
@@ -1855,7 +1856,7 @@ def _directory() -> _Directory:
             role=statement.Role.ADMIN,
             signing_public_key=sig.public_key,
             encryption_public_key=enc.public_key,
-            invite_statement=None,
+            invite_statement_hash=None,
             signer=org_key,
             issued_at_ms=at + 3000 + n,
         )
@@ -2388,6 +2389,946 @@ def gen_transparency_log() -> VectorFile:
     return f
 
 
+# --- signed statements ------------------------------------------------------------------------
+
+
+def _resign_statement(signed: bytes, signer: account.KeyPair) -> bytes:
+    """``signed`` (a statement without its signature) followed by ``signer``'s signature."""
+    return signed + p256_sign(signer.private_key, b"dermline/v1/sig/statement\x00" + signed)
+
+
+def _restatement(record: bytes, signer: account.KeyPair, **changes: bytes) -> bytes:
+    """A statement with its body (or the header fields named) replaced, re-signed."""
+    kind = changes.get("kind", record[3:4])
+    signer_id = changes.get("signer_key_id", record[4:20])
+    issued = changes.get("issued_at", record[20:28])
+    length = int.from_bytes(record[28:30], "big")
+    body = changes.get("body", record[30 : 30 + length])
+    length_field = changes.get("length", len(body).to_bytes(2, "big"))
+    signed = record[:3] + kind + signer_id + issued + length_field + body
+    return _resign_statement(signed, signer)
+
+
+def _statement_fields(record: bytes) -> dict[str, Any]:
+    """The parsed fields of a valid statement, as the vectors spell them."""
+    s = statement.parse_statement(record)
+    out: dict[str, Any] = {
+        "kind": int(s.kind),
+        "signer_key_id": s.signer_key_id.hex(),
+        "issued_at_ms": s.issued_at_ms,
+        "statement_hash": s.hash.hex(),
+    }
+    if isinstance(s, statement.OrganisationKeyStatement):
+        out.update(
+            org_id=str(s.org_id),
+            org_kind=int(s.org_kind),
+            org_public_key=s.org_public_key.hex(),
+            name=s.name,
+        )
+    elif isinstance(s, statement.InviteStatement):
+        out.update(
+            org_id=str(s.org_id),
+            role=int(s.role),
+            invite_public_key=s.invite_public_key.hex(),
+            expires_at_ms=s.expires_at_ms,
+            token_hash=s.token_hash.hex(),
+        )
+    elif isinstance(s, statement.MemberStatement):
+        out.update(
+            user_id=str(s.user_id),
+            org_id=str(s.org_id),
+            role=int(s.role),
+            signing_public_key=s.signing_public_key.hex(),
+            encryption_public_key=s.encryption_public_key.hex(),
+            invite_statement_hash=None
+            if s.invite_statement_hash is None
+            else s.invite_statement_hash.hex(),
+        )
+    elif isinstance(s, statement.RecordsKeyStatement):
+        out.update(
+            org_id=str(s.org_id),
+            sequence=s.sequence,
+            records_public_key=s.records_public_key.hex(),
+            records_signing_public_key=s.records_signing_public_key.hex(),
+            previous_records_key_id=None
+            if s.previous_records_key_id is None
+            else s.previous_records_key_id.hex(),
+        )
+    else:
+        assert isinstance(s, statement.ApprovalStatement)
+        out.update(
+            approved_statement_hash=s.approved_statement_hash.hex(),
+            approver_user_id=str(s.approver_user_id),
+        )
+    return out
+
+
+def _statement_parses(record: bytes) -> bool:
+    try:
+        statement.parse_statement(record)
+    except StatementError:
+        return False
+    return True
+
+
+@dataclasses.dataclass(frozen=True)
+class _RecordsChain:
+    """Three records keys of the practice and the statements that chain them."""
+
+    keys: list[account.KeyPair]
+    seq0: bytes
+    rollover1: bytes
+    two_person1: bytes
+    approvals1: list[bytes]
+    rollover2: bytes
+
+
+def _records_chain(d: _Directory) -> _RecordsChain:
+    keys = [d.records, key_pair("practice-records/1"), key_pair("practice-records/2")]
+
+    def link(seq: int, signer: account.KeyPair, at: int) -> bytes:
+        return statement.make_records_key_statement(
+            org_id=d.org_id,
+            sequence=seq,
+            records_public_key=keys[seq].public_key,
+            records_signing_public_key=records_key.derive_records_signing_key(
+                keys[seq].private_key
+            ).public_key,
+            previous_records_key_id=None if seq == 0 else keys[seq - 1].key_id,
+            signer=signer,
+            issued_at_ms=at,
+        )
+
+    rsk = [records_key.derive_records_signing_key(k.private_key) for k in keys]
+    two_person1 = link(1, d.org_key, TIMESTAMP_MS + 20_000)
+    approvals1 = [
+        statement.make_approval_statement(
+            approved_statement_hash=statement.statement_hash(two_person1),
+            approver_user_id=user,
+            approver_signing_key=sig,
+            issued_at_ms=TIMESTAMP_MS + 21_000 + n,
+        )
+        for n, (user, sig, _enc, _member) in enumerate(d.admins)
+    ]
+    return _RecordsChain(
+        keys=keys,
+        seq0=d.records_statement,
+        rollover1=link(1, rsk[0], TIMESTAMP_MS + 10_000),
+        two_person1=two_person1,
+        approvals1=approvals1,
+        rollover2=link(2, rsk[1], TIMESTAMP_MS + 30_000),
+    )
+
+
+def _signer_fields(signer: account.KeyPair) -> dict[str, str]:
+    """The signing key pair of a statement case (its key id is the header's signer key id)."""
+    return {
+        "signer_private_key": signer.private_key.hex(),
+        "signer_public_key": signer.public_key.hex(),
+    }
+
+
+def gen_statement() -> VectorFile:
+    f = VectorFile(
+        "statement",
+        "Signed directory statements, type 0x0c, and their trust rules (docs/protocol.md "
+        "section 20): parse_statement, statement_hash, verify_statement, the make_* functions, "
+        "verify_organisation_key_statement, verify_invite_statement, verify_member_statement "
+        "and verify_records_key_chain (crypto.statement).",
+    )
+    d = _directory()
+    chain = _records_chain(d)
+    gp_invite_key = invite.derive_invite_key(d.gp_secret)
+    admin1_user, admin1_sig, _admin1_enc, admin1_member = d.admins[0]
+    member_via_ok = d.admins[0][3]
+    valid: list[tuple[str, bytes, account.KeyPair]] = [
+        ("organisation key", d.org_statement, d.org_key),
+        ("invite", d.gp_invite, d.org_key),
+        ("member through an invite", d.gp_member, gp_invite_key),
+        ("member certified directly by the organisation key", member_via_ok, d.org_key),
+        ("records key, sequence 0", chain.seq0, d.org_key),
+        (
+            "records key, sequence 1 (rollover)",
+            chain.rollover1,
+            records_key.derive_records_signing_key(chain.keys[0].private_key),
+        ),
+        ("approval", chain.approvals1[0], admin1_sig),
+    ]
+    name_nfd = statement.make_organisation_key_statement(
+        org_id=rid("org/service"),
+        org_kind=statement.OrganisationKind.SERVICE,
+        name="Clinique Dermatologie\u0301 Sud",
+        org_key=key_pair("org-key/service"),
+        issued_at_ms=TIMESTAMP_MS,
+    )
+    valid.append(
+        (
+            "organisation key of a service, name with an accent",
+            name_nfd,
+            key_pair("org-key/service"),
+        )
+    )
+    for comment, record, signer in valid:
+        f.add(
+            "Statement",
+            "valid",
+            comment,
+            ["Normal"],
+            record=record.hex(),
+            **_signer_fields(signer),
+            **_statement_fields(record),
+            parses=True,
+            signature_verifies=True,
+        )
+
+    def bad(comment: str, flags: list[str], record: bytes, signer: account.KeyPair) -> None:
+        f.add(
+            "Statement",
+            "invalid",
+            comment,
+            flags,
+            record=record.hex(),
+            **_signer_fields(signer),
+            parses=_statement_parses(record),
+            signature_verifies=False,
+        )
+
+    member = d.gp_member
+    for comment, flags, mutated in prefix_mutations(member):
+        bad(comment, flags, mutated, gp_invite_key)
+    fields = [
+        ("kind", 3, 1),
+        ("signer key id", 4, 16),
+        ("issued at", 20, 8),
+        ("body length", 28, 2),
+        ("user id", 30, 16),
+        ("org id", 46, 16),
+        ("signing public key", 63, 65),
+        ("invite statement hash", 193, 32),
+        ("signature", 225, 64),
+    ]
+    for comment, flags, mutated in field_mutations(member, fields):
+        bad(
+            comment,
+            ["ModifiedSignature"] if "signature" in comment else flags,
+            mutated,
+            gp_invite_key,
+        )
+    bad("checked with another key", ["WrongSigner"], member, d.org_key)
+    org = d.org_statement
+    org_body = org[30 : 30 + int.from_bytes(org[28:30], "big")]
+    for comment, flags, record, signer in [
+        (
+            "kind 0x00, re-signed",
+            ["WrongRecordType"],
+            _restatement(member, gp_invite_key, kind=b"\x00"),
+            gp_invite_key,
+        ),
+        (
+            "kind 0x06, re-signed",
+            ["WrongRecordType"],
+            _restatement(member, gp_invite_key, kind=b"\x06"),
+            gp_invite_key,
+        ),
+        (
+            "member body labelled as an invite, re-signed",
+            ["WrongRecordType"],
+            _restatement(member, gp_invite_key, kind=b"\x02"),
+            gp_invite_key,
+        ),
+        (
+            "body length one more than the body, re-signed",
+            ["LengthMismatch"],
+            _restatement(member, gp_invite_key, length=(195 + 1).to_bytes(2, "big")),
+            gp_invite_key,
+        ),
+        (
+            "body with a byte appended (and counted), re-signed",
+            ["TrailingData"],
+            _restatement(member, gp_invite_key, body=member[30:225] + b"\x00"),
+            gp_invite_key,
+        ),
+        (
+            "body length over 1024, re-signed",
+            ["BadParameter"],
+            _restatement(member, gp_invite_key, body=member[30:225] + bytes(830)),
+            gp_invite_key,
+        ),
+        (
+            "issued at 2**53, re-signed",
+            ["BadParameter"],
+            _restatement(member, gp_invite_key, issued_at=(1 << 53).to_bytes(8, "big")),
+            gp_invite_key,
+        ),
+        (
+            "member role 0, re-signed",
+            ["BadParameter"],
+            _restatement(member, gp_invite_key, body=member[30:62] + b"\x00" + member[63:225]),
+            gp_invite_key,
+        ),
+        (
+            "member role 6, re-signed",
+            ["BadParameter"],
+            _restatement(member, gp_invite_key, body=member[30:62] + b"\x06" + member[63:225]),
+            gp_invite_key,
+        ),
+        (
+            "member encryption key compressed, re-signed",
+            ["InvalidPublicKey"],
+            _restatement(member, gp_invite_key, body=member[30:128] + b"\x02" + member[129:225]),
+            gp_invite_key,
+        ),
+        (
+            "member signing key off the curve, re-signed",
+            ["InvalidPublicKey"],
+            _restatement(member, gp_invite_key, body=flip(member[30:225], 97)),
+            gp_invite_key,
+        ),
+        (
+            "organisation kind 0, re-signed",
+            ["BadParameter"],
+            _restatement(org, d.org_key, body=org_body[:16] + b"\x00" + org_body[17:]),
+            d.org_key,
+        ),
+        (
+            "organisation kind 3, re-signed",
+            ["BadParameter"],
+            _restatement(org, d.org_key, body=org_body[:16] + b"\x03" + org_body[17:]),
+            d.org_key,
+        ),
+        (
+            "name length 0, re-signed",
+            ["BadParameter"],
+            _restatement(org, d.org_key, body=org_body[:82] + b"\x00"),
+            d.org_key,
+        ),
+        (
+            "name length one more than the name, re-signed",
+            ["LengthMismatch"],
+            _restatement(
+                org, d.org_key, body=org_body[:82] + bytes((org_body[82] + 1,)) + org_body[83:]
+            ),
+            d.org_key,
+        ),
+        (
+            "name not in NFC, re-signed",
+            ["UnicodeNormalisation"],
+            _restatement(
+                org,
+                d.org_key,
+                body=org_body[:82] + bytes((len("Cafe\u0301".encode()),)) + "Cafe\u0301".encode(),
+            ),
+            d.org_key,
+        ),
+        (
+            "name with a control character, re-signed",
+            ["BadParameter"],
+            _restatement(org, d.org_key, body=org_body[:82] + b"\x05Ward\n"),
+            d.org_key,
+        ),
+        (
+            "name not UTF-8, re-signed",
+            ["BadParameter"],
+            _restatement(org, d.org_key, body=org_body[:82] + b"\x04Caf\xe9"),
+            d.org_key,
+        ),
+        (
+            "name of 201 bytes, re-signed",
+            ["BadParameter"],
+            _restatement(org, d.org_key, body=org_body[:82] + b"\xc9" + b"a" * 201),
+            d.org_key,
+        ),
+        (
+            "records key sequence 0 naming a previous key, re-signed",
+            ["BadParameter"],
+            _restatement(chain.seq0, d.org_key, body=chain.seq0[30:180] + chain.keys[1].key_id),
+            d.org_key,
+        ),
+        (
+            "records key sequence 1 naming no previous key, re-signed",
+            ["BadParameter"],
+            _restatement(chain.two_person1, d.org_key, body=chain.two_person1[30:180] + bytes(16)),
+            d.org_key,
+        ),
+    ]:
+        bad(comment, flags, record, signer)
+    long_named = statement.make_organisation_key_statement(
+        org_id=d.org_id,
+        org_kind=statement.OrganisationKind.PRACTICE,
+        name="n" * 200,
+        org_key=d.org_key,
+        issued_at_ms=TIMESTAMP_MS,
+    )
+    f.add(
+        "Statement",
+        "valid",
+        "organisation name of exactly 200 bytes",
+        ["Normal"],
+        record=long_named.hex(),
+        **_signer_fields(d.org_key),
+        **_statement_fields(long_named),
+        parses=True,
+        signature_verifies=True,
+    )
+
+    # --- organisation key statements ---
+    def org_case(
+        result: str, comment: str, flags: list[str], record: bytes, org_id: uuid.UUID
+    ) -> None:
+        extra = {}
+        if result == "valid":
+            extra = {"org_public_key": d.org_key.public_key.hex()}
+        f.add(
+            "OrganisationKeyStatement",
+            result,
+            comment,
+            flags,
+            record=record.hex(),
+            org_id=str(org_id),
+            **extra,
+        )
+
+    org_case("valid", "self-signed organisation key", ["Normal"], d.org_statement, d.org_id)
+    impostor = key_pair("org-key/impostor")
+    org_case(
+        "invalid",
+        "names the organisation key but signed by another key (its id in the header)",
+        ["WrongSigner"],
+        _restatement(d.org_statement, impostor, signer_key_id=impostor.key_id),
+        d.org_id,
+    )
+    org_case(
+        "invalid",
+        "names the organisation key, signed by another key under the organisation key's id",
+        ["WrongSigner"],
+        _restatement(d.org_statement, impostor),
+        d.org_id,
+    )
+    org_case(
+        "invalid",
+        "expected for another organisation",
+        ["WrongContext"],
+        d.org_statement,
+        rid("org/service"),
+    )
+    org_case("invalid", "an invite statement", ["WrongRecordType"], d.gp_invite, d.org_id)
+    org_case(
+        "invalid",
+        "signature flipped",
+        ["ModifiedSignature"],
+        flip(d.org_statement, len(d.org_statement) - 1),
+        d.org_id,
+    )
+
+    # --- invites ---
+    def invite_case(
+        result: str,
+        comment: str,
+        flags: list[str],
+        record: bytes,
+        org_id: uuid.UUID,
+        org_key: account.KeyPair,
+    ) -> None:
+        f.add(
+            "InviteStatement",
+            result,
+            comment,
+            flags,
+            record=record.hex(),
+            org_id=str(org_id),
+            org_public_key=org_key.public_key.hex(),
+        )
+
+    invite_case(
+        "valid",
+        "invite signed by the organisation key",
+        ["Normal"],
+        d.gp_invite,
+        d.org_id,
+        d.org_key,
+    )
+    invite_case(
+        "invalid",
+        "checked with another organisation key",
+        ["WrongSigner"],
+        d.gp_invite,
+        d.org_id,
+        impostor,
+    )
+    invite_case(
+        "invalid",
+        "expected for another organisation",
+        ["WrongContext"],
+        d.gp_invite,
+        rid("org/service"),
+        d.org_key,
+    )
+    invite_case(
+        "invalid",
+        "a member statement signed by the organisation key",
+        ["WrongRecordType"],
+        member_via_ok,
+        d.org_id,
+        d.org_key,
+    )
+    invite_case(
+        "invalid",
+        "invite of another organisation, signed by this organisation's key",
+        ["WrongContext"],
+        _restatement(d.gp_invite, d.org_key, body=rid("org/service").bytes + d.gp_invite[46:152]),
+        d.org_id,
+        d.org_key,
+    )
+
+    # --- members ---
+    def member_case(
+        result: str,
+        comment: str,
+        flags: list[str],
+        record: bytes,
+        invite_record: bytes | None,
+        *,
+        org_id: uuid.UUID | None = None,
+        org_key: account.KeyPair | None = None,
+    ) -> None:
+        fields: dict[str, Any] = _statement_fields(record) if result == "valid" else {}
+        fields.update(
+            record=record.hex(),
+            invite_statement=None if invite_record is None else invite_record.hex(),
+            org_id=str(org_id or d.org_id),
+            org_public_key=(org_key or d.org_key).public_key.hex(),
+        )
+        f.add("MemberStatement", result, comment, flags, **fields)
+
+    member_case("valid", "member certified through an invite", ["Normal"], d.gp_member, d.gp_invite)
+    member_case(
+        "valid",
+        "member certified directly by the organisation key",
+        ["Normal"],
+        member_via_ok,
+        None,
+    )
+    expired = statement.make_invite_statement(
+        org_id=d.org_id,
+        role=statement.Role.DERMATOLOGIST,
+        invite_public_key=invite.derive_invite_key(rnd("invite-secret/expired", 32)).public_key,
+        expires_at_ms=TIMESTAMP_MS - 1,
+        token_hash=statement.invite_token_hash(_token("expired")),
+        org_key=d.org_key,
+        issued_at_ms=TIMESTAMP_MS - 86_400_000,
+    )
+    late_member = statement.make_member_statement(
+        user_id=rid("user/late"),
+        org_id=d.org_id,
+        role=statement.Role.DERMATOLOGIST,
+        signing_public_key=key_pair("late-signing").public_key,
+        encryption_public_key=key_pair("late-encryption").public_key,
+        invite_statement_hash=statement.statement_hash(expired),
+        signer=invite.derive_invite_key(rnd("invite-secret/expired", 32)),
+        issued_at_ms=TIMESTAMP_MS + 5,
+    )
+    member_case(
+        "valid",
+        "invite expired before the member statement was issued: readers do not check expiry",
+        ["Normal"],
+        late_member,
+        expired,
+    )
+    member_case(
+        "invalid",
+        "checked with another organisation key",
+        ["WrongSigner"],
+        d.gp_member,
+        d.gp_invite,
+        org_key=impostor,
+    )
+    member_case(
+        "invalid",
+        "expected for another organisation",
+        ["WrongContext"],
+        d.gp_member,
+        d.gp_invite,
+        org_id=rid("org/service"),
+    )
+    member_case("invalid", "names an invite, given without it", ["WrongContext"], d.gp_member, None)
+    member_case(
+        "invalid",
+        "certified by the organisation key, given with an invite",
+        ["WrongContext"],
+        member_via_ok,
+        d.gp_invite,
+    )
+    member_case(
+        "invalid",
+        "given another invite than the one it names",
+        ["WrongContext"],
+        d.gp_member,
+        expired,
+    )
+    forged_invite = _restatement(d.gp_invite, impostor, signer_key_id=d.org_key.key_id)
+    member_case(
+        "invalid",
+        "its invite is not signed by the organisation key",
+        ["WrongSigner"],
+        statement.make_member_statement(
+            user_id=d.gp_user,
+            org_id=d.org_id,
+            role=statement.Role.GP,
+            signing_public_key=d.gp_sig.public_key,
+            encryption_public_key=d.gp_enc.public_key,
+            invite_statement_hash=statement.statement_hash(forged_invite),
+            signer=gp_invite_key,
+            issued_at_ms=TIMESTAMP_MS + 2000,
+        ),
+        forged_invite,
+    )
+    member_case(
+        "invalid",
+        "role differs from the invite's (an invite for a GP used to become an admin)",
+        ["WrongContext"],
+        statement.make_member_statement(
+            user_id=d.gp_user,
+            org_id=d.org_id,
+            role=statement.Role.ADMIN,
+            signing_public_key=d.gp_sig.public_key,
+            encryption_public_key=d.gp_enc.public_key,
+            invite_statement_hash=statement.statement_hash(d.gp_invite),
+            signer=gp_invite_key,
+            issued_at_ms=TIMESTAMP_MS + 2000,
+        ),
+        d.gp_invite,
+    )
+    member_case(
+        "invalid",
+        "names the invite but signed by another key than the invite key",
+        ["WrongSigner"],
+        statement.make_member_statement(
+            user_id=d.gp_user,
+            org_id=d.org_id,
+            role=statement.Role.GP,
+            signing_public_key=d.gp_sig.public_key,
+            encryption_public_key=d.gp_enc.public_key,
+            invite_statement_hash=statement.statement_hash(d.gp_invite),
+            signer=impostor,
+            issued_at_ms=TIMESTAMP_MS + 2000,
+        ),
+        d.gp_invite,
+    )
+    member_case(
+        "invalid",
+        "names no invite but signed by an invite key",
+        ["WrongSigner"],
+        statement.make_member_statement(
+            user_id=d.gp_user,
+            org_id=d.org_id,
+            role=statement.Role.GP,
+            signing_public_key=d.gp_sig.public_key,
+            encryption_public_key=d.gp_enc.public_key,
+            invite_statement_hash=None,
+            signer=gp_invite_key,
+            issued_at_ms=TIMESTAMP_MS + 2000,
+        ),
+        None,
+    )
+    member_case(
+        "invalid",
+        "member of another organisation through this organisation's invite",
+        ["WrongContext"],
+        statement.make_member_statement(
+            user_id=d.gp_user,
+            org_id=rid("org/service"),
+            role=statement.Role.GP,
+            signing_public_key=d.gp_sig.public_key,
+            encryption_public_key=d.gp_enc.public_key,
+            invite_statement_hash=statement.statement_hash(d.gp_invite),
+            signer=gp_invite_key,
+            issued_at_ms=TIMESTAMP_MS + 2000,
+        ),
+        d.gp_invite,
+    )
+    member_case(
+        "invalid",
+        "signature flipped",
+        ["ModifiedSignature"],
+        flip(d.gp_member, len(d.gp_member) - 1),
+        d.gp_invite,
+    )
+    member_case("invalid", "an invite statement", ["WrongRecordType"], d.gp_invite, None)
+
+    # --- records-key chains ---
+    admins = [{"statement": m.hex(), "invite_statement": None} for _u, _s, _e, m in d.admins]
+    gp_as_admin = {"statement": d.gp_member.hex(), "invite_statement": d.gp_invite.hex()}
+
+    def change(record: bytes, approvals: list[bytes] | None = None) -> dict[str, Any]:
+        return {"statement": record.hex(), "approvals": [a.hex() for a in approvals or []]}
+
+    def chain_case(
+        result: str,
+        comment: str,
+        flags: list[str],
+        changes: list[dict[str, Any]],
+        *,
+        admin_list: list[dict[str, Any]] | None = None,
+        pin: tuple[int, account.KeyPair] | None = None,
+        org_key: account.KeyPair | None = None,
+    ) -> None:
+        extra = {}
+        if result == "valid":
+            last = statement.parse_statement(h_(changes[-1]["statement"]))
+            assert isinstance(last, statement.RecordsKeyStatement)
+            extra = {"sequence": last.sequence, "records_public_key": last.records_public_key.hex()}
+        f.add(
+            "RecordsKeyChain",
+            result,
+            comment,
+            flags,
+            changes=changes,
+            org_id=str(d.org_id),
+            org_public_key=(org_key or d.org_key).public_key.hex(),
+            admins=admins if admin_list is None else admin_list,
+            pin=None
+            if pin is None
+            else {"sequence": pin[0], "records_public_key": pin[1].public_key.hex()},
+            **extra,
+        )
+
+    keys = chain.keys
+    a = chain.approvals1
+    chain_case("valid", "sequence 0 only", ["Normal"], [change(chain.seq0)])
+    chain_case(
+        "valid", "rollover to sequence 1", ["Normal"], [change(chain.seq0), change(chain.rollover1)]
+    )
+    chain_case(
+        "valid",
+        "two-person change to sequence 1, two approvals",
+        ["Normal"],
+        [change(chain.seq0), change(chain.two_person1, a[:2])],
+    )
+    chain_case(
+        "valid",
+        "two-person change with three approvals",
+        ["Normal"],
+        [change(chain.seq0), change(chain.two_person1, a)],
+    )
+    chain_case(
+        "valid",
+        "rollover, rollover; pinned at sequence 1",
+        ["Normal"],
+        [change(chain.seq0), change(chain.rollover1), change(chain.rollover2)],
+        pin=(1, keys[1]),
+    )
+    chain_case(
+        "valid",
+        "an admin entry that does not verify is ignored (two others approve)",
+        ["Normal"],
+        [change(chain.seq0), change(chain.two_person1, a[:2])],
+        admin_list=[*admins, {"statement": d.gp_member.hex(), "invite_statement": None}],
+    )
+    chain_case("invalid", "no statements", ["EmptyRecord"], [])
+    chain_case(
+        "invalid",
+        "checked with another organisation key",
+        ["WrongSigner"],
+        [change(chain.seq0)],
+        org_key=impostor,
+    )
+    chain_case(
+        "invalid",
+        "sequence 0 signed by a records signing key",
+        ["WrongSigner"],
+        [
+            change(
+                _restatement(
+                    chain.seq0,
+                    records_key.derive_records_signing_key(keys[0].private_key),
+                    signer_key_id=records_key.derive_records_signing_key(
+                        keys[0].private_key
+                    ).key_id,
+                )
+            )
+        ],
+    )
+    chain_case("invalid", "starts at sequence 1", ["WrongContext"], [change(chain.rollover1)])
+    chain_case(
+        "invalid",
+        "sequence 2 after 0",
+        ["WrongContext"],
+        [change(chain.seq0), change(chain.rollover2)],
+    )
+    chain_case(
+        "invalid",
+        "two-person change with one approval",
+        ["WrongSigner"],
+        [change(chain.seq0), change(chain.two_person1, a[:1])],
+    )
+    chain_case(
+        "invalid",
+        "two-person change approved twice by the same admin",
+        ["WrongSigner"],
+        [change(chain.seq0), change(chain.two_person1, [a[0], a[0]])],
+    )
+    chain_case(
+        "invalid",
+        "two-person change without approvals",
+        ["WrongSigner"],
+        [change(chain.seq0), change(chain.two_person1)],
+    )
+    gp_approval = statement.make_approval_statement(
+        approved_statement_hash=statement.statement_hash(chain.two_person1),
+        approver_user_id=d.gp_user,
+        approver_signing_key=d.gp_sig,
+        issued_at_ms=TIMESTAMP_MS + 21_500,
+    )
+    chain_case(
+        "invalid",
+        "second approval by a GP (certified, not an admin)",
+        ["WrongSigner"],
+        [change(chain.seq0), change(chain.two_person1, [a[0], gp_approval])],
+        admin_list=[*admins, gp_as_admin],
+    )
+    chain_case(
+        "invalid",
+        "second approval by an admin whose member statement does not verify",
+        ["WrongSigner"],
+        [change(chain.seq0), change(chain.two_person1, a[:2])],
+        admin_list=[
+            admins[0],
+            {
+                "statement": _restatement(
+                    d.admins[1][3], impostor, signer_key_id=d.org_key.key_id
+                ).hex(),
+                "invite_statement": None,
+            },
+        ],
+    )
+    other_hash_approval = statement.make_approval_statement(
+        approved_statement_hash=statement.statement_hash(chain.rollover1),
+        approver_user_id=d.admins[1][0],
+        approver_signing_key=d.admins[1][1],
+        issued_at_ms=TIMESTAMP_MS + 21_600,
+    )
+    chain_case(
+        "invalid",
+        "an approval of another statement",
+        ["WrongContext"],
+        [change(chain.seq0), change(chain.two_person1, [a[0], other_hash_approval, a[2]])],
+    )
+    chain_case(
+        "invalid",
+        "an approval with a flipped signature (two good ones besides)",
+        ["ModifiedSignature"],
+        [change(chain.seq0), change(chain.two_person1, [a[0], flip(a[1], len(a[1]) - 1), a[2]])],
+    )
+    chain_case(
+        "invalid",
+        "an approval signed by another key than the admin's",
+        ["WrongSigner"],
+        [
+            change(chain.seq0),
+            change(
+                chain.two_person1,
+                [a[0], _restatement(a[1], impostor, signer_key_id=d.admins[1][1].key_id)],
+            ),
+        ],
+    )
+    chain_case(
+        "invalid",
+        "an approval that is a member statement",
+        ["WrongRecordType"],
+        [change(chain.seq0), change(chain.two_person1, [a[0], a[1], d.gp_member])],
+    )
+    chain_case(
+        "invalid",
+        "sequence 1 signed by a key that is neither the OK nor the previous RSK",
+        ["WrongSigner"],
+        [
+            change(chain.seq0),
+            change(_restatement(chain.rollover1, impostor, signer_key_id=impostor.key_id)),
+        ],
+    )
+    chain_case(
+        "invalid",
+        "sequence 2 signed by the records signing key of sequence 0",
+        ["WrongSigner"],
+        [
+            change(chain.seq0),
+            change(chain.rollover1),
+            change(
+                statement.make_records_key_statement(
+                    org_id=d.org_id,
+                    sequence=2,
+                    records_public_key=keys[2].public_key,
+                    records_signing_public_key=records_key.derive_records_signing_key(
+                        keys[2].private_key
+                    ).public_key,
+                    previous_records_key_id=keys[1].key_id,
+                    signer=records_key.derive_records_signing_key(keys[0].private_key),
+                    issued_at_ms=TIMESTAMP_MS + 30_000,
+                )
+            ),
+        ],
+    )
+    chain_case(
+        "invalid",
+        "sequence 1 names another previous key",
+        ["WrongContext"],
+        [
+            change(chain.seq0),
+            change(
+                statement.make_records_key_statement(
+                    org_id=d.org_id,
+                    sequence=1,
+                    records_public_key=keys[1].public_key,
+                    records_signing_public_key=records_key.derive_records_signing_key(
+                        keys[1].private_key
+                    ).public_key,
+                    previous_records_key_id=keys[2].key_id,
+                    signer=records_key.derive_records_signing_key(keys[0].private_key),
+                    issued_at_ms=TIMESTAMP_MS + 10_000,
+                )
+            ),
+        ],
+    )
+    other_org_seq0 = statement.make_records_key_statement(
+        org_id=rid("org/service"),
+        sequence=0,
+        records_public_key=keys[0].public_key,
+        records_signing_public_key=records_key.derive_records_signing_key(
+            keys[0].private_key
+        ).public_key,
+        previous_records_key_id=None,
+        signer=d.org_key,
+        issued_at_ms=TIMESTAMP_MS,
+    )
+    chain_case(
+        "invalid", "sequence 0 of another organisation", ["WrongContext"], [change(other_org_seq0)]
+    )
+    chain_case(
+        "invalid", "an invite statement in the chain", ["WrongRecordType"], [change(d.gp_invite)]
+    )
+    chain_case(
+        "invalid",
+        "pinned at sequence 2, chain ends at 1",
+        ["WrongContext"],
+        [change(chain.seq0), change(chain.rollover1)],
+        pin=(2, keys[2]),
+    )
+    chain_case(
+        "invalid",
+        "pinned sequence 1 holds another key (a rewritten chain)",
+        ["WrongContext"],
+        [change(chain.seq0), change(chain.rollover1)],
+        pin=(1, keys[2]),
+    )
+    chain_case(
+        "invalid",
+        "sequence 0 with a flipped signature",
+        ["ModifiedSignature"],
+        [change(flip(chain.seq0, len(chain.seq0) - 1))],
+    )
+    return f
+
+
 def h_(value: str) -> bytes:
     return bytes.fromhex(value)
 
@@ -2408,6 +3349,7 @@ GENERATORS: list[Callable[[], VectorFile]] = [
     gen_records_key_file,
     gen_patient_drop,
     gen_transparency_log,
+    gen_statement,
 ]
 
 

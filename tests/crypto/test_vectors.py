@@ -49,6 +49,7 @@ FILES = [
     "records_key_file.json",
     "patient_drop.json",
     "transparency_log.json",
+    "statement.json",
 ]
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from crypto import errors, log_entry, merkle, tree_head
+from crypto import account, errors, log_entry, merkle, statement, tree_head
 from tests.crypto.test_vectors import cases, h, ids, pair, u
 
 # --- transparency log ---------------------------------------------------------------------
@@ -182,3 +182,173 @@ def test_tree_head_extends(t: dict[str, Any]) -> None:
     else:
         with pytest.raises(errors.ConsistencyProofError):
             tree_head.verify_tree_head_extends(old, new, proof)
+
+
+# --- signed statements ----------------------------------------------------------------------
+
+
+def _make_statement(t: dict[str, Any], signer: account.KeyPair) -> bytes:
+    at = t["issued_at_ms"]
+    kind = statement.StatementKind(t["kind"])
+    if kind is statement.StatementKind.ORGANISATION_KEY:
+        return statement.make_organisation_key_statement(
+            org_id=u(t["org_id"]),
+            org_kind=statement.OrganisationKind(t["org_kind"]),
+            name=t["name"],
+            org_key=signer,
+            issued_at_ms=at,
+        )
+    if kind is statement.StatementKind.INVITE:
+        return statement.make_invite_statement(
+            org_id=u(t["org_id"]),
+            role=statement.Role(t["role"]),
+            invite_public_key=h(t["invite_public_key"]),
+            expires_at_ms=t["expires_at_ms"],
+            token_hash=h(t["token_hash"]),
+            org_key=signer,
+            issued_at_ms=at,
+        )
+    if kind is statement.StatementKind.MEMBER:
+        invite_hash = t["invite_statement_hash"]
+        return statement.make_member_statement(
+            user_id=u(t["user_id"]),
+            org_id=u(t["org_id"]),
+            role=statement.Role(t["role"]),
+            signing_public_key=h(t["signing_public_key"]),
+            encryption_public_key=h(t["encryption_public_key"]),
+            invite_statement_hash=None if invite_hash is None else h(invite_hash),
+            signer=signer,
+            issued_at_ms=at,
+        )
+    if kind is statement.StatementKind.RECORDS_KEY:
+        previous = t["previous_records_key_id"]
+        return statement.make_records_key_statement(
+            org_id=u(t["org_id"]),
+            sequence=t["sequence"],
+            records_public_key=h(t["records_public_key"]),
+            records_signing_public_key=h(t["records_signing_public_key"]),
+            previous_records_key_id=None if previous is None else h(previous),
+            signer=signer,
+            issued_at_ms=at,
+        )
+    return statement.make_approval_statement(
+        approved_statement_hash=h(t["approved_statement_hash"]),
+        approver_user_id=u(t["approver_user_id"]),
+        approver_signing_key=signer,
+        issued_at_ms=at,
+    )
+
+
+def _statement_fields(s: statement.Statement) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "kind": int(s.kind),
+        "signer_key_id": s.signer_key_id.hex(),
+        "issued_at_ms": s.issued_at_ms,
+        "statement_hash": s.hash.hex(),
+    }
+    for name, value in vars(s).items():
+        if name in ("kind", "signer_key_id", "issued_at_ms", "hash", "record"):
+            continue
+        if isinstance(value, bytes):
+            value = value.hex()
+        elif isinstance(value, int):
+            value = int(value)
+        elif value is not None and not isinstance(value, str):
+            value = str(value)
+        out[name] = value
+    return out
+
+
+@pytest.mark.parametrize("t", cases("statement.json", "Statement"), ids=ids)
+def test_statement(t: dict[str, Any]) -> None:
+    record = h(t["record"])
+    signer = account.key_pair_from_private(h(t["signer_private_key"]))
+    assert signer.public_key.hex() == t["signer_public_key"]
+    if t["parses"]:
+        statement.parse_statement(record)
+    else:
+        with pytest.raises(errors.StatementError):
+            statement.parse_statement(record)
+        with pytest.raises(errors.StatementError):
+            statement.statement_hash(record)
+    if t["signature_verifies"]:
+        statement.verify_statement(record, signer.public_key, statement.StatementKind(t["kind"]))
+    else:
+        with pytest.raises(errors.StatementSignatureError):
+            statement.verify_statement(record, signer.public_key)
+    if t["result"] == "valid":
+        parsed = statement.parse_statement(record)
+        expected = {k: t[k] for k in _statement_fields(parsed)}
+        assert _statement_fields(parsed) == expected
+        assert statement.statement_hash(record).hex() == t["statement_hash"]
+        assert _make_statement(t, signer) == record
+    assert t["signature_verifies"] == (t["result"] == "valid")
+
+
+@pytest.mark.parametrize("t", cases("statement.json", "OrganisationKeyStatement"), ids=ids)
+def test_organisation_key_statement(t: dict[str, Any]) -> None:
+    record, org = h(t["record"]), u(t["org_id"])
+    if t["result"] == "valid":
+        got = statement.verify_organisation_key_statement(record, org_id=org)
+        assert got.org_public_key.hex() == t["org_public_key"]
+    else:
+        with pytest.raises(errors.OrganisationKeyStatementError):
+            statement.verify_organisation_key_statement(record, org_id=org)
+
+
+@pytest.mark.parametrize("t", cases("statement.json", "InviteStatement"), ids=ids)
+def test_invite_statement(t: dict[str, Any]) -> None:
+    record, org, key = h(t["record"]), u(t["org_id"]), h(t["org_public_key"])
+    if t["result"] == "valid":
+        got = statement.verify_invite_statement(record, org_id=org, org_public_key=key)
+        assert got.record == record
+    else:
+        with pytest.raises(errors.InviteStatementError):
+            statement.verify_invite_statement(record, org_id=org, org_public_key=key)
+
+
+@pytest.mark.parametrize("t", cases("statement.json", "MemberStatement"), ids=ids)
+def test_member_statement(t: dict[str, Any]) -> None:
+    record, org, key = h(t["record"]), u(t["org_id"]), h(t["org_public_key"])
+    invite = None if t["invite_statement"] is None else h(t["invite_statement"])
+    args = {"org_id": org, "org_public_key": key, "invite_statement": invite}
+    if t["result"] == "valid":
+        got = statement.verify_member_statement(record, **args)
+        assert _statement_fields(got) == {k: t[k] for k in _statement_fields(got)}
+    else:
+        with pytest.raises(errors.MemberStatementError):
+            statement.verify_member_statement(record, **args)
+
+
+@pytest.mark.parametrize("t", cases("statement.json", "RecordsKeyChain"), ids=ids)
+def test_records_key_chain(t: dict[str, Any]) -> None:
+    changes = [
+        statement.RecordsKeyChange(h(c["statement"]), tuple(h(a) for a in c["approvals"]))
+        for c in t["changes"]
+    ]
+    admins = [
+        statement.CertifiedMember(
+            h(a["statement"]), None if a["invite_statement"] is None else h(a["invite_statement"])
+        )
+        for a in t["admins"]
+    ]
+    pin = (
+        None
+        if t["pin"] is None
+        else statement.RecordsKeyPin(t["pin"]["sequence"], h(t["pin"]["records_public_key"]))
+    )
+    args = {
+        "org_id": u(t["org_id"]),
+        "org_public_key": h(t["org_public_key"]),
+        "admins": admins,
+        "pin": pin,
+    }
+    if t["result"] == "valid":
+        got = statement.verify_records_key_chain(changes, **args)
+        assert (got.sequence, got.records_public_key.hex()) == (
+            t["sequence"],
+            t["records_public_key"],
+        )
+    else:
+        with pytest.raises(errors.RecordsKeyChainError):
+            statement.verify_records_key_chain(changes, **args)
