@@ -1,6 +1,11 @@
-"""Cross-language proof: records written by the browser port (client_web/src/crypto, run in
-Node through ``client_web/dist-node/interop.mjs``) are read by the Python reference ``crypto/``,
-and records written by ``crypto/`` are read by the browser port. Random inputs each run.
+"""Cross-language proof: records written by the browser port (client_web/src/crypto) are read
+by the Python reference ``crypto/``, and records written by ``crypto/`` are read by the browser
+port. Random inputs each run.
+
+Every test runs twice, once per engine of ``client_web/dist-node/interop.mjs`` (interop/cli.ts):
+``node`` (Node's WebCrypto, OpenSSL) and ``chromium`` (the port loaded into a page of headless
+Debian Chromium, BoringSSL WebCrypto: what users run). Each engine is one long-lived process
+per module, fed one JSON request per line.
 
 ``make test`` builds the port (``npm run build`` includes ``build:interop``) before pytest runs;
 by hand: ``cd client_web && npm run build:interop``, then
@@ -14,11 +19,14 @@ from __future__ import annotations
 import base64
 import json
 import os
+import select
 import shutil
 import subprocess
+import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
@@ -39,26 +47,79 @@ from crypto.primitives import chunked, ecc, hpke
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = ROOT / "client_web" / "dist-node" / "interop.mjs"
+PAGE = ROOT / "client_web" / "dist-node" / "interop-page.js"
+# Generous: the first Chromium request waits for the browser to start.
+REPLY_TIMEOUT_S = 120
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _port_is_built() -> None:
-    # No skip: a missing build is a failure of the suite, not a reason to pass silently.
+class Engine:
+    """One ``interop.mjs --serve`` process: a request per stdin line, a reply per stdout line."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._log: IO[bytes] = tempfile.TemporaryFile()
+        args = ["node", str(CLI), "--serve", *(["--chromium"] if name == "chromium" else [])]
+        self._proc = subprocess.Popen(
+            args,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+            bufsize=1,
+        )
+
+    def call(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
+        stdin, stdout = self._proc.stdin, self._proc.stdout
+        assert stdin is not None and stdout is not None
+        stdin.write(json.dumps({"op": op, "args": args}) + "\n")
+        stdin.flush()
+        ready, _w, _x = select.select([stdout], [], [], REPLY_TIMEOUT_S)
+        line = stdout.readline() if ready else ""
+        if not line:
+            self._log.seek(0)
+            detail = self._log.read().decode(errors="replace")[-2000:]
+            raise RuntimeError(f"the {self.name} interop engine did not answer {op}: {detail}")
+        reply: dict[str, Any] = json.loads(line)
+        return reply
+
+    def close(self) -> None:
+        if self._proc.stdin is not None:
+            self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
+        self._log.close()
+
+
+_engine: Engine | None = None
+
+
+@pytest.fixture(autouse=True, scope="module", params=["node", "chromium"])
+def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """The port under test, in Node and in Chromium. No skip: a missing build is a failure."""
+    global _engine
     assert shutil.which("node") is not None, "node is not installed"
-    assert CLI.exists(), "client_web/dist-node/interop.mjs is missing: run `make web`"
+    assert CLI.exists() and PAGE.exists(), "client_web/dist-node is missing: run `make web`"
+    _engine = Engine(request.param)
+    try:
+        yield _engine
+    finally:
+        _engine.close()
+        _engine = None
+
+
+def _call(op: str, args: dict[str, Any]) -> dict[str, Any]:
+    assert _engine is not None, "no interop engine"
+    return _engine.call(op, args)
 
 
 def ts(op: str, **args: Any) -> dict[str, Any]:
     """Run one operation in the TypeScript port; raise with the error class name on failure."""
-    proc = subprocess.run(
-        ["node", str(CLI)],
-        input=json.dumps({"op": op, "args": args}),
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    out = json.loads(proc.stdout)
+    out = _call(op, args)
     if "error" in out:
         raise RuntimeError(out["error"])
     result: dict[str, Any] = out["ok"]
@@ -66,15 +127,7 @@ def ts(op: str, **args: Any) -> dict[str, Any]:
 
 
 def ts_error(op: str, **args: Any) -> str:
-    proc = subprocess.run(
-        ["node", str(CLI)],
-        input=json.dumps({"op": op, "args": args}),
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    out = json.loads(proc.stdout)
+    out = _call(op, args)
     assert "error" in out, "the TypeScript port accepted what it must refuse"
     name: str = out["error"]
     return name
