@@ -57,7 +57,8 @@ class Engine:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self._log: IO[bytes] = tempfile.TemporaryFile()
+        # Closed in close(): the file lives as long as the engine.
+        self._log: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
         args = ["node", str(CLI), "--serve", *(["--chromium"] if name == "chromium" else [])]
         self._proc = subprocess.Popen(
             args,
