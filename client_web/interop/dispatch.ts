@@ -512,7 +512,7 @@ const ops: Record<string, (a: Args) => Promise<Result>> = {
       role: num(a, "role") as Role,
       signingPublicKey: b(a, "signing_public_key"),
       encryptionPublicKey: b(a, "encryption_public_key"),
-      inviteStatement: optHex(a, "invite_statement"),
+      inviteStatementHash: optHex(a, "invite_statement_hash"),
       signer: await signer(b(a, "signer_private_key")),
       issuedAtMs: num(a, "issued_at_ms"),
     });

@@ -270,8 +270,9 @@ export async function makeInviteStatement(p: {
 }
 
 /**
- * A member's keys (kind 0x03), signed by the invite key of `inviteStatement` or, when it is
- * null, directly by the organisation key (`signer` is that key).
+ * A member's keys (kind 0x03), signed by the invite key of the invite statement whose hash is
+ * `inviteStatementHash` or, when it is null, directly by the organisation key (`signer` is
+ * that key).
  */
 export async function makeMemberStatement(p: {
   userId: string;
@@ -279,11 +280,15 @@ export async function makeMemberStatement(p: {
   role: Role;
   signingPublicKey: Uint8Array;
   encryptionPublicKey: Uint8Array;
-  inviteStatement: Uint8Array | null;
+  inviteStatementHash: Uint8Array | null;
   signer: SigningIdentity;
   issuedAtMs: number;
 }): Promise<Uint8Array> {
-  const inviteHash = p.inviteStatement === null ? ZERO_HASH : await statementHash(p.inviteStatement);
+  const inviteHash =
+    p.inviteStatementHash === null ? ZERO_HASH : requireLength("inviteStatementHash", p.inviteStatementHash, HASH);
+  if (p.inviteStatementHash !== null && equalBytes(inviteHash, ZERO_HASH)) {
+    throw new RangeError("inviteStatementHash must not be zero");
+  }
   const body = concat(
     uuidBytes("userId", p.userId),
     uuidBytes("orgId", p.orgId),

@@ -102,7 +102,7 @@ async function memberVia(p: Awaited<ReturnType<typeof person>>, role: Role, invi
     role,
     signingPublicKey: p.sig.publicKey,
     encryptionPublicKey: p.enc.publicKey,
-    inviteStatement: invite,
+    inviteStatementHash: invite === null ? null : await statementHash(invite),
     signer: await signer(by),
     issuedAtMs: AT + 1,
   });
