@@ -34,6 +34,7 @@ from crypto import (
     invite,
     log_entry,
     merkle,
+    org_key,
     password,
     patient_drop,
     records_key,
@@ -45,6 +46,7 @@ from crypto import (
 from crypto.errors import (
     ConsistencyProofError,
     InclusionProofError,
+    OrgKeyWrapHeaderError,
     PatientDropError,
     RecoveryKeyFormatError,
     StatementError,
@@ -2539,7 +2541,7 @@ def gen_statement() -> VectorFile:
     d = _directory()
     chain = _records_chain(d)
     gp_invite_key = invite.derive_invite_key(d.gp_secret)
-    admin1_user, admin1_sig, _admin1_enc, admin1_member = d.admins[0]
+    admin1_sig = d.admins[0][1]
     member_via_ok = d.admins[0][3]
     valid: list[tuple[str, bytes, account.KeyPair]] = [
         ("organisation key", d.org_statement, d.org_key),
@@ -3329,6 +3331,307 @@ def gen_statement() -> VectorFile:
     return f
 
 
+# --- invites, organisation key custody, records signing key ---------------------------------
+
+
+def gen_invite() -> VectorFile:
+    f = VectorFile(
+        "invite",
+        "The invite secret, the invite key derived from it, and the invite link fragment "
+        "(docs/protocol.md section 21): derive_invite_key, format_invite_fragment, "
+        "parse_invite_fragment (crypto.invite).",
+    )
+    for label in ("gp", "admin", "zero"):
+        secret = bytes(32) if label == "zero" else rnd("invite-secret/" + label, 32)
+        pair = invite.derive_invite_key(secret)
+        f.add(
+            "InviteKey",
+            "valid",
+            f"invite secret {label}",
+            ["Normal"],
+            secret=secret.hex(),
+            private_key=pair.private_key.hex(),
+            public_key=pair.public_key.hex(),
+            key_id=pair.key_id.hex(),
+        )
+    token = _token("gp")
+    secret = rnd("invite-secret/gp", 32)
+    org_key_id = key_pair("org-key/practice").key_id
+    for comment, fields in [
+        ("certified invite: token, secret, organisation key id", (token, secret, org_key_id)),
+        ("server-made invite: the token alone", (token, None, None)),
+        ("all-zero secret and key id", (_token("zero"), bytes(32), bytes(16))),
+    ]:
+        text = invite.format_invite_fragment(*fields)
+        f.add(
+            "InviteFragment",
+            "valid",
+            comment,
+            ["Normal"],
+            text=text,
+            token=fields[0],
+            secret=None if fields[1] is None else fields[1].hex(),
+            org_key_id=None if fields[2] is None else fields[2].hex(),
+        )
+    good = invite.format_invite_fragment(token, secret, org_key_id)
+    t, s, k = good.split(".")
+    for comment, flags, text in [
+        ("empty", ["EmptyRecord"], ""),
+        ("token one character short", ["Truncated"], t[:-1]),
+        ("token one character long", ["TrailingData"], t + "A"),
+        ("token spare bits set", ["ReservedBits"], t[:-1] + "B"),
+        ("token with padding", ["ReservedBits"], t + "="),
+        ("token in standard base64 (+)", ["ReservedBits"], "+" + t[1:]),
+        ("a trailing dot", ["TrailingData"], t + "."),
+        ("secret without key id", ["Truncated"], f"{t}.{s}"),
+        ("secret spare bits set", ["ReservedBits"], f"{t}.{s[:-1]}B.{k}"),
+        ("key id spare bits set", ["ReservedBits"], f"{t}.{s}.{k[:-1]}B"),
+        ("key id one character short", ["Truncated"], f"{t}.{s}.{k[:-1]}"),
+        ("key id of 32 bytes", ["LengthMismatch"], f"{t}.{s}.{s}"),
+        ("a fourth part", ["TrailingData"], f"{good}.{k}"),
+        ("empty secret", ["Truncated"], f"{t}..{k}"),
+        ("spaces around", ["TrailingData"], f" {good} "),
+        ("patient link text", ["WrongRecordType"], f"{t}.{'A' * 87}"),
+    ]:
+        f.add("InviteFragment", "invalid", comment, flags, text=text)
+    return f
+
+
+ORG_WRAP_FIELDS = [
+    ("org_id", 3, 16),
+    ("recipient_key_id", 19, 16),
+    ("wrapper_user_id", 35, 16),
+    ("wrapper_key_id", 51, 16),
+    ("org_key_id", 67, 16),
+    ("enc", 83, 65),
+    ("ciphertext", 148, 32),
+    ("tag", 180, 16),
+    ("signature", 196, 64),
+]
+
+
+def _forge_org_key_wrap(
+    scalar: bytes,
+    *,
+    org_id: uuid.UUID,
+    org_key_id: bytes,
+    recipient: account.KeyPair,
+    wrapper_user_id: uuid.UUID,
+    wrapper: account.KeyPair,
+    ikm_e: bytes,
+) -> bytes:
+    """A signed 0x0f record holding any scalar under any claimed key id (what a malicious
+    administrator's client can make): HPKE opens it, only the key check refuses it."""
+    header = (
+        b"\x01\x01\x0f"
+        + org_id.bytes
+        + recipient.key_id
+        + wrapper_user_id.bytes
+        + wrapper.key_id
+        + org_key_id
+    )
+    enc, ct = primitives_hpke.seal_base(
+        recipient.public_key,
+        b"dermline/v1/org-key\x00" + org_id.bytes + recipient.key_id,
+        header,
+        scalar,
+        ikm_e=ikm_e,
+    )
+    body = header + enc + ct
+    return body + p256_sign(wrapper.private_key, b"dermline/v1/sig/org-key-wrap\x00" + body)
+
+
+def _org_wrap_header_parses(record: bytes) -> bool:
+    try:
+        org_key.parse_org_key_wrap_header(record)
+    except OrgKeyWrapHeaderError:
+        return False
+    return True
+
+
+def gen_org_key() -> VectorFile:
+    f = VectorFile(
+        "org_key",
+        "The organisation key's custody (docs/protocol.md section 21): the wrap to an "
+        "administrator, type 0x0f (wrap_org_key_from_parts, parse_org_key_wrap_header, "
+        "open_org_key_wrap), the handover in an administrator's invite, type 0x10 "
+        "(seal_org_key_handover_from_parts, open_org_key_handover), and the records signing "
+        "key (records_key.derive_records_signing_key).",
+    )
+    d = _directory()
+    org_id, ok = d.org_id, d.org_key
+    admin1_user, admin1_sig, _e1, _m1 = d.admins[0]
+    _u2, _s2, admin2_enc, _m2 = d.admins[1]
+    other = key_pair("org-key/impostor")
+    base: dict[str, Any] = {
+        "org_id": str(org_id),
+        **kp_fields("org", ok),
+        **kp_fields("recipient", admin2_enc),
+        "wrapper_user_id": str(admin1_user),
+        **kp_fields("wrapper_signing", admin1_sig),
+    }
+    valid = []
+    for label, recipient in (("second admin", admin2_enc), ("the wrapper itself", d.admins[0][2])):
+        ikm_e = rnd("ikm-e/org-key-wrap/" + label, 32)
+        rec = org_key.wrap_org_key_from_parts(
+            ok,
+            org_id=org_id,
+            recipient_public_key=recipient.public_key,
+            wrapper_user_id=admin1_user,
+            wrapper_signing_key=admin1_sig,
+            ikm_e=ikm_e,
+        )
+        fields = {**base, **kp_fields("recipient", recipient), "ikm_e": ikm_e.hex()}
+        f.add(
+            "OrgKeyWrap",
+            "valid",
+            f"wrapped to the {label}",
+            ["Normal"],
+            **fields,
+            record=rec.hex(),
+            header_parses=True,
+        )
+        valid.append(rec)
+    rec = valid[0]
+
+    def bad(comment: str, flags: list[str], record: bytes, **changes: Any) -> None:
+        f.add(
+            "OrgKeyWrap",
+            "invalid",
+            comment,
+            flags,
+            **{**base, **changes},
+            record=record.hex(),
+            header_parses=_org_wrap_header_parses(record),
+        )
+
+    for comment, flags, mutated in prefix_mutations(rec):
+        bad(comment, flags, mutated)
+    flag_of = {
+        "signature": "ModifiedSignature",
+        "ciphertext": "ModifiedCiphertext",
+        "tag": "ModifiedTag",
+    }
+    for comment, flags, mutated in field_mutations(rec, ORG_WRAP_FIELDS, flag_of):
+        bad(comment, flags, mutated)
+    for name, offset, length in ORG_WRAP_FIELDS[:5]:
+        changed = flip(rec[:196], offset + length - 1)
+        resigned = changed + p256_sign(
+            admin1_sig.private_key, b"dermline/v1/sig/org-key-wrap\x00" + changed
+        )
+        bad(f"{name} changed and re-signed", ["Resigned"], resigned)
+    bad(
+        "opened by another key pair",
+        ["WrongRecipient"],
+        rec,
+        **kp_fields("recipient", d.admins[2][2]),
+    )
+    bad("opened for another organisation", ["WrongContext"], rec, org_id=str(rid("org/service")))
+    bad(
+        "opened expecting another organisation key",
+        ["WrongKey"],
+        rec,
+        **kp_fields("org", other),
+    )
+    bad(
+        "checked with another wrapper key",
+        ["WrongSigner"],
+        rec,
+        **kp_fields("wrapper_signing", d.gp_sig),
+    )
+    bad("opened naming another wrapper user", ["WrongUserId"], rec, wrapper_user_id=str(d.gp_user))
+    forged = _forge_org_key_wrap(
+        other.private_key,
+        org_id=org_id,
+        org_key_id=ok.key_id,
+        recipient=admin2_enc,
+        wrapper_user_id=admin1_user,
+        wrapper=admin1_sig,
+        ikm_e=rnd("ikm-e/org-key-wrap/forged", 32),
+    )
+    bad("authentic record holding another key than the one it names", ["KeyIdMismatch"], forged)
+    zero = _forge_org_key_wrap(
+        bytes(32),
+        org_id=org_id,
+        org_key_id=ok.key_id,
+        recipient=admin2_enc,
+        wrapper_user_id=admin1_user,
+        wrapper=admin1_sig,
+        ikm_e=rnd("ikm-e/org-key-wrap/zero", 32),
+    )
+    bad("authentic record holding the scalar 0", ["BadParameter"], zero)
+
+    # --- handover ---
+    secret = rnd("invite-secret/admin", 32)
+    hbase: dict[str, Any] = {
+        "org_id": str(org_id),
+        **kp_fields("org", ok),
+        "invite_secret": secret.hex(),
+    }
+    nonce = rnd("nonce/org-key-handover", 12)
+    hand = org_key.seal_org_key_handover_from_parts(
+        ok, org_id=org_id, invite_secret=secret, nonce=nonce
+    )
+    f.add(
+        "OrgKeyHandover",
+        "valid",
+        "organisation key for a new administrator",
+        ["Normal"],
+        **hbase,
+        invite_key_id=invite.derive_invite_key(secret).key_id.hex(),
+        nonce=nonce.hex(),
+        record=hand.hex(),
+    )
+
+    def bad_handover(comment: str, flags: list[str], record: bytes, **changes: Any) -> None:
+        f.add(
+            "OrgKeyHandover", "invalid", comment, flags, **{**hbase, **changes}, record=record.hex()
+        )
+
+    for comment, flags, mutated in prefix_mutations(hand):
+        bad_handover(comment, flags, mutated)
+    handover_fields = [
+        ("org_id", 3, 16),
+        ("invite_key_id", 19, 16),
+        ("nonce", 35, 12),
+        ("ciphertext", 47, 32),
+        ("tag", 79, 16),
+    ]
+    for comment, flags, mutated in field_mutations(hand, handover_fields, flag_of):
+        bad_handover(comment, flags, mutated)
+    bad_handover(
+        "opened with another invite secret",
+        ["WrongKey"],
+        hand,
+        invite_secret=rnd("invite-secret/gp", 32).hex(),
+    )
+    bad_handover(
+        "opened for another organisation", ["WrongContext"], hand, org_id=str(rid("org/service"))
+    )
+    bad_handover(
+        "opened expecting another organisation key", ["WrongKey"], hand, **kp_fields("org", other)
+    )
+    forged_hand = org_key.seal_org_key_handover_from_parts(
+        other, org_id=org_id, invite_secret=secret, nonce=rnd("nonce/org-key-handover/forged", 12)
+    )
+    bad_handover(
+        "authentic record holding another organisation key", ["KeyIdMismatch"], forged_hand
+    )
+
+    for label in ("practice-records", "practice-records/1"):
+        rk = key_pair(label)
+        rsk = records_key.derive_records_signing_key(rk.private_key)
+        f.add(
+            "RecordsSigningKey",
+            "valid",
+            f"records key {label}",
+            ["Normal"],
+            records_private_key=rk.private_key.hex(),
+            **kp_fields("records_signing", rsk),
+        )
+    return f
+
+
 def h_(value: str) -> bytes:
     return bytes.fromhex(value)
 
@@ -3350,6 +3653,8 @@ GENERATORS: list[Callable[[], VectorFile]] = [
     gen_patient_drop,
     gen_transparency_log,
     gen_statement,
+    gen_invite,
+    gen_org_key,
 ]
 
 

@@ -50,6 +50,8 @@ FILES = [
     "patient_drop.json",
     "transparency_log.json",
     "statement.json",
+    "invite.json",
+    "org_key.json",
 ]
 
 

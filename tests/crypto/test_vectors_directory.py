@@ -11,7 +11,17 @@ from typing import Any
 
 import pytest
 
-from crypto import account, errors, log_entry, merkle, statement, tree_head
+from crypto import (
+    account,
+    errors,
+    invite,
+    log_entry,
+    merkle,
+    org_key,
+    records_key,
+    statement,
+    tree_head,
+)
 from tests.crypto.test_vectors import cases, h, ids, pair, u
 
 # --- transparency log ---------------------------------------------------------------------
@@ -352,3 +362,94 @@ def test_records_key_chain(t: dict[str, Any]) -> None:
     else:
         with pytest.raises(errors.RecordsKeyChainError):
             statement.verify_records_key_chain(changes, **args)
+
+
+# --- invites, organisation key custody, records signing key ---------------------------------
+
+
+@pytest.mark.parametrize("t", cases("invite.json", "InviteKey"), ids=ids)
+def test_invite_key(t: dict[str, Any]) -> None:
+    got = invite.derive_invite_key(h(t["secret"]))
+    assert (got.private_key.hex(), got.public_key.hex(), got.key_id.hex()) == (
+        t["private_key"],
+        t["public_key"],
+        t["key_id"],
+    )
+
+
+@pytest.mark.parametrize("t", cases("invite.json", "InviteFragment"), ids=ids)
+def test_invite_fragment(t: dict[str, Any]) -> None:
+    if t["result"] == "valid":
+        secret = None if t["secret"] is None else h(t["secret"])
+        key = None if t["org_key_id"] is None else h(t["org_key_id"])
+        assert invite.format_invite_fragment(t["token"], secret, key) == t["text"]
+        link = invite.parse_invite_fragment(t["text"])
+        assert (link.token, link.secret, link.org_key_id) == (t["token"], secret, key)
+    else:
+        with pytest.raises(errors.InviteLinkFormatError):
+            invite.parse_invite_fragment(t["text"])
+
+
+@pytest.mark.parametrize("t", cases("org_key.json", "OrgKeyWrap"), ids=ids)
+def test_org_key_wrap(t: dict[str, Any]) -> None:
+    record = h(t["record"])
+    org_pair = account.key_pair_from_private(h(t["org_private_key"]))
+    recipient = pair(t, "recipient")
+    wrapper = pair(t, "wrapper_signing")
+    if t["header_parses"]:
+        header = org_key.parse_org_key_wrap_header(record)
+        assert header.org_key_id == record[67:83]
+    else:
+        with pytest.raises(errors.OrgKeyWrapHeaderError):
+            org_key.parse_org_key_wrap_header(record)
+    args = {
+        "org_id": u(t["org_id"]),
+        "org_key_id": h(t["org_key_id"]),
+        "recipient": recipient,
+        "wrapper_signing_public_key": wrapper.public_key,
+        "wrapper_user_id": u(t["wrapper_user_id"]),
+    }
+    if t["result"] == "valid":
+        built = org_key.wrap_org_key_from_parts(
+            org_pair,
+            org_id=u(t["org_id"]),
+            recipient_public_key=recipient.public_key,
+            wrapper_user_id=u(t["wrapper_user_id"]),
+            wrapper_signing_key=wrapper,
+            ikm_e=h(t["ikm_e"]),
+        )
+        assert built == record
+        assert org_key.open_org_key_wrap(record, **args) == org_pair
+    else:
+        with pytest.raises(errors.OrgKeyUnwrapError):
+            org_key.open_org_key_wrap(record, **args)
+
+
+@pytest.mark.parametrize("t", cases("org_key.json", "OrgKeyHandover"), ids=ids)
+def test_org_key_handover(t: dict[str, Any]) -> None:
+    record = h(t["record"])
+    org_pair = account.key_pair_from_private(h(t["org_private_key"]))
+    args = {
+        "org_id": u(t["org_id"]),
+        "invite_secret": h(t["invite_secret"]),
+        "org_key_id": h(t["org_key_id"]),
+    }
+    if t["result"] == "valid":
+        assert invite.derive_invite_key(h(t["invite_secret"])).key_id.hex() == t["invite_key_id"]
+        built = org_key.seal_org_key_handover_from_parts(
+            org_pair,
+            org_id=u(t["org_id"]),
+            invite_secret=h(t["invite_secret"]),
+            nonce=h(t["nonce"]),
+        )
+        assert built == record
+        assert org_key.open_org_key_handover(record, **args) == org_pair
+    else:
+        with pytest.raises(errors.OrgKeyHandoverError):
+            org_key.open_org_key_handover(record, **args)
+
+
+@pytest.mark.parametrize("t", cases("org_key.json", "RecordsSigningKey"), ids=ids)
+def test_records_signing_key(t: dict[str, Any]) -> None:
+    got = records_key.derive_records_signing_key(h(t["records_private_key"]))
+    assert got == pair(t, "records_signing")
