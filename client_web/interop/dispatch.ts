@@ -59,6 +59,11 @@ import {
   type TreeHead,
   deriveInviteKey,
   deriveRecordsSigningKey,
+  openOrgKeyHandover,
+  openOrgKeyWrap,
+  parseOrgKeyWrapHeader,
+  sealOrgKeyHandover,
+  wrapOrgKey,
   formatInviteFragment,
   inviteTokenHash,
   leafHash,
@@ -560,6 +565,52 @@ const ops: Record<string, (a: Args) => Promise<Result>> = {
   },
   async derive_records_signing_key(a) {
     return keyPairFields(await deriveRecordsSigningKey(b(a, "records_private_key")));
+  },
+  // --- the organisation key's custody (section 21) ---
+  async wrap_org_key(a) {
+    const record = await wrapOrgKey(await keyPairFromPrivate(b(a, "org_private_key")), {
+      orgId: str(a, "org_id"),
+      recipientPublicKey: b(a, "recipient_public_key"),
+      wrapperUserId: str(a, "wrapper_user_id"),
+      wrapperSigningKey: await signer(b(a, "wrapper_signing_private_key")),
+    });
+    return { record: toHex(record) };
+  },
+  async parse_org_key_wrap_header(a) {
+    const h = parseOrgKeyWrapHeader(b(a, "record"));
+    return {
+      org_id: h.orgId,
+      recipient_key_id: toHex(h.recipientKeyId),
+      wrapper_user_id: h.wrapperUserId,
+      wrapper_key_id: toHex(h.wrapperKeyId),
+      org_key_id: toHex(h.orgKeyId),
+    };
+  },
+  async open_org_key_wrap(a) {
+    const r = await hpkeRecipientFromScalar(b(a, "recipient_private_key"));
+    const pair = await openOrgKeyWrap(b(a, "record"), {
+      orgId: str(a, "org_id"),
+      orgKeyId: b(a, "org_key_id"),
+      recipient: { ...r, keyId: await keyId(r.publicKey) },
+      wrapperSigningPublicKey: b(a, "wrapper_signing_public_key"),
+      ...(a.wrapper_user_id === undefined ? {} : { wrapperUserId: str(a, "wrapper_user_id") }),
+    });
+    return keyPairFields(pair);
+  },
+  async seal_org_key_handover(a) {
+    const record = await sealOrgKeyHandover(await keyPairFromPrivate(b(a, "org_private_key")), {
+      orgId: str(a, "org_id"),
+      inviteSecret: b(a, "invite_secret"),
+    });
+    return { record: toHex(record) };
+  },
+  async open_org_key_handover(a) {
+    const pair = await openOrgKeyHandover(b(a, "record"), {
+      orgId: str(a, "org_id"),
+      inviteSecret: b(a, "invite_secret"),
+      orgKeyId: b(a, "org_key_id"),
+    });
+    return keyPairFields(pair);
   },
 };
 

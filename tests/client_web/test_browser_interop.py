@@ -49,6 +49,7 @@ from crypto import (
     tree_head,
     usk,
 )
+from crypto import org_key as org_key_custody
 from crypto.errors import (
     ContentError,
     InviteLinkFormatError,
@@ -1030,3 +1031,79 @@ def test_invite_fragments_both_ways() -> None:
         assert ts_error("parse_invite_fragment", text=bad) == "InviteLinkFormatError"
         with pytest.raises(InviteLinkFormatError):
             invite.parse_invite_fragment(bad)
+
+
+def test_org_key_wraps_and_handovers_both_ways() -> None:
+    org_id, org_key = uuid.uuid4(), account.generate_key_pair()
+    admin, wrapper, wrapper_user = (
+        account.generate_key_pair(),
+        account.generate_key_pair(),
+        uuid.uuid4(),
+    )
+    # The port wraps the organisation key to an administrator; Python opens it.
+    rec = bytes.fromhex(
+        ts(
+            "wrap_org_key",
+            org_private_key=org_key.private_key.hex(),
+            org_id=str(org_id),
+            recipient_public_key=admin.public_key.hex(),
+            wrapper_user_id=str(wrapper_user),
+            wrapper_signing_private_key=wrapper.private_key.hex(),
+        )["record"]
+    )
+    opened = org_key_custody.open_org_key_wrap(
+        rec,
+        org_id=org_id,
+        org_key_id=org_key.key_id,
+        recipient=admin,
+        wrapper_signing_public_key=wrapper.public_key,
+        wrapper_user_id=wrapper_user,
+    )
+    assert opened == org_key
+    header = org_key_custody.parse_org_key_wrap_header(rec)
+    assert ts("parse_org_key_wrap_header", record=rec.hex()) == _fields(header)
+    # Python wraps; the port opens, and refuses it for another administrator.
+    rec = org_key_custody.wrap_org_key(
+        org_key,
+        org_id=org_id,
+        recipient_public_key=admin.public_key,
+        wrapper_user_id=wrapper_user,
+        wrapper_signing_key=wrapper,
+    )
+    args = {
+        "record": rec.hex(),
+        "org_id": str(org_id),
+        "org_key_id": org_key.key_id.hex(),
+        "recipient_private_key": admin.private_key.hex(),
+        "wrapper_signing_public_key": wrapper.public_key.hex(),
+        "wrapper_user_id": str(wrapper_user),
+    }
+    assert ts("open_org_key_wrap", **args)["private_key"] == org_key.private_key.hex()
+    other = {**args, "recipient_private_key": account.generate_key_pair().private_key.hex()}
+    assert ts_error("open_org_key_wrap", **other) == "OrgKeyUnwrapError"
+    # The handover in an administrator's invite, both ways.
+    secret = invite.generate_invite_secret()
+    rec = bytes.fromhex(
+        ts(
+            "seal_org_key_handover",
+            org_private_key=org_key.private_key.hex(),
+            org_id=str(org_id),
+            invite_secret=secret.hex(),
+        )["record"]
+    )
+    assert (
+        org_key_custody.open_org_key_handover(
+            rec, org_id=org_id, invite_secret=secret, org_key_id=org_key.key_id
+        )
+        == org_key
+    )
+    rec = org_key_custody.seal_org_key_handover(org_key, org_id=org_id, invite_secret=secret)
+    handover = {
+        "record": rec.hex(),
+        "org_id": str(org_id),
+        "invite_secret": secret.hex(),
+        "org_key_id": org_key.key_id.hex(),
+    }
+    assert ts("open_org_key_handover", **handover)["public_key"] == org_key.public_key.hex()
+    wrong = {**handover, "invite_secret": invite.generate_invite_secret().hex()}
+    assert ts_error("open_org_key_handover", **wrong) == "OrgKeyHandoverError"

@@ -21,4 +21,5 @@ export * from "./treeHead";
 export * from "./logEntry";
 export * from "./statement";
 export * from "./invite";
+export * from "./orgKey";
 export { uuidString } from "./wire";
