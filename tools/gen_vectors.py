@@ -53,7 +53,9 @@ from crypto.errors import (
     TreeHeadError,
 )
 from crypto.primitives import hpke as primitives_hpke
+from crypto.primitives.aead import aes256gcm_seal
 from crypto.primitives.ecc import p256_sign
+from crypto.primitives.kdf import hkdf_sha256
 
 OUT_DIR = Path(__file__).resolve().parent.parent / "tests" / "vectors" / "dermline"
 TIMESTAMP_MS = 1_790_000_000_000  # 2026-09-21T12:53:20Z, fixed
@@ -105,6 +107,8 @@ FLAGS: dict[str, str] = {
     "WrongRoot": "A root hash other than the tree's (or two heads of one size that differ).",
     "WrongProofLength": "A proof with hashes missing or added.",
     "ModifiedProof": "A proof hash changed, shortened or moved.",
+    "BadPadding": "The decrypted body's padding is not 0x80 then at most 255 zero bytes up to a "
+    "multiple of 256.",
     "CommitmentMismatch": "Signed and HPKE-valid, but the case key inside is not the one the "
     "signed key commitment names: only the commitment check refuses it.",
 }
@@ -1053,7 +1057,7 @@ def gen_envelope() -> VectorFile:
     for i, (user, sig, ctype, body) in enumerate(bodies):
         mid = rid(f"message/{i}")
         nonce = rnd(f"nonce/message-{i}", 12)
-        rec = envelope.seal_message_from_parts(
+        rec = envelope.seal_legacy_message_from_parts(
             body,
             case_key=ck,
             case_id=case_id,
@@ -3632,6 +3636,290 @@ def gen_org_key() -> VectorFile:
     return f
 
 
+# --- committed, padded envelope (0x0e) -----------------------------------------------------
+
+
+def _seal_raw_committed(
+    plaintext: bytes,
+    *,
+    header: bytes,
+    message_key_from: bytes,
+    nonce: bytes,
+    signer: account.KeyPair,
+) -> bytes:
+    """A signed 0x0e record around any plaintext (already padded or not) and any header:
+    what a malicious sender can make. Only the reader's own rules can refuse it."""
+    case = header[3:19]
+    epoch = header[19:23]
+    key = hkdf_sha256(
+        message_key_from, salt=b"", info=b"dermline/v1/message-key\x00" + case + epoch, length=32
+    )
+    ct = aes256gcm_seal(key, nonce, plaintext, header)
+    signed = header + nonce + len(ct).to_bytes(4, "big") + ct
+    return signed + p256_sign(signer.private_key, b"dermline/v1/sig/message\x00" + signed)
+
+
+def gen_envelope_committed() -> VectorFile:
+    f = VectorFile(
+        "envelope_committed",
+        "Message envelopes, type 0x0e (docs/protocol.md section 22): the 0x07 envelope with "
+        "the epoch's case key commitment in the signed header (AAD bytes 0..143) and the body "
+        "padded to a multiple of 256 bytes (0x80 then zeros): crypto.envelope."
+        "seal_message_from_parts / open_message / parse_message_header / "
+        "verify_message_signature / message_hash.",
+    )
+    case_id = rid("case/1")
+    ck = rnd("case-key/1", 32)
+    epoch = 3
+    gp_user, derm_user = rid("user/gp"), rid("user/derm")
+    gp_sig, derm_sig = key_pair("gp-signing"), key_pair("derm-signing")
+    commitment = case_key.case_key_commitment(ck, case_id=case_id, epoch=epoch)
+    bodies = [
+        (
+            gp_user,
+            gp_sig,
+            content.ContentType.TEXT,
+            content.encode_content(
+                content.ContentType.TEXT, {"text": "Please advise \u2014 thank you."}
+            ),
+        ),
+        (derm_user, derm_sig, content.ContentType.RECEIPT, b""),
+        (
+            derm_user,
+            derm_sig,
+            content.ContentType.QUESTION,
+            content.encode_content(content.ContentType.QUESTION, {"text": "Q" * 239}),
+        ),
+        (
+            gp_user,
+            gp_sig,
+            content.ContentType.TEXT,
+            content.encode_content(content.ContentType.TEXT, {"text": "A" * 238}),
+        ),
+    ]
+    previous = envelope.GENESIS_HASH
+    valid = []
+    for i, (user, sig, ctype, body) in enumerate(bodies):
+        mid = rid(f"message-committed/{i}")
+        nonce = rnd(f"nonce/message-committed-{i}", 12)
+        ts = TIMESTAMP_MS + 60_000 * i
+        rec = envelope.seal_message_from_parts(
+            body,
+            case_key=ck,
+            case_id=case_id,
+            epoch=epoch,
+            client_message_id=mid,
+            sender_user_id=user,
+            sender_signing_key=sig,
+            content_type=ctype,
+            timestamp_ms=ts,
+            previous_hash=previous,
+            nonce=nonce,
+        )
+        base: dict[str, Any] = {
+            "case_key": ck.hex(),
+            "case_id": str(case_id),
+            "epoch": epoch,
+            "client_message_id": str(mid),
+            "sender_user_id": str(user),
+            **kp_fields("sender_signing", sig),
+            "content_type": int(ctype),
+            "timestamp_ms": ts,
+            "previous_hash": previous.hex(),
+            "nonce": nonce.hex(),
+            "body": body.hex(),
+        }
+        padded = len(body) // 256 * 256 + 256
+        f.add(
+            "CommittedMessageEnvelope",
+            "valid",
+            f"message {i}: {ctype.name.lower()}, body of {len(body)} bytes padded to {padded}",
+            ["Normal"],
+            **base,
+            commitment=commitment.hex(),
+            padded_length=padded,
+            record=rec.hex(),
+            message_hash=envelope.message_hash(rec).hex(),
+            header_parses=True,
+            signature_verifies=True,
+        )
+        valid.append((base, rec))
+        previous = envelope.message_hash(rec)
+    assert [len(h_(b["body"])) for b, _r in valid] == [45, 0, 256, 255], "padding edges"
+    base, rec = valid[0]
+    n = len(rec)
+
+    def add(
+        comment: str, flags: list[str], bad: bytes, parses: bool, verifies: bool, **over: Any
+    ) -> None:
+        f.add(
+            "CommittedMessageEnvelope",
+            "invalid",
+            comment,
+            flags,
+            **{**base, **over},
+            record=bad.hex(),
+            header_parses=parses,
+            signature_verifies=verifies,
+        )
+
+    def resign(body: bytes, signer: account.KeyPair = gp_sig) -> bytes:
+        return body + p256_sign(signer.private_key, b"dermline/v1/sig/message\x00" + body)
+
+    for comment, flags, bad in prefix_mutations(rec):
+        add(comment, flags, bad, False, False)
+    add(
+        "labelled 0x07 (a 0x0e record read as legacy)",
+        ["WrongRecordType"],
+        set_byte(rec, 2, 0x07),
+        False,
+        False,
+    )
+    fields = [
+        *ENVELOPE_FIELDS[:-1],
+        ("commitment", 112, 32),
+        ("nonce", 144, 12),
+        ("ciphertext", 160, n - 160 - 80),
+        ("tag", n - 80, 16),
+        ("signature", n - 64, 64),
+    ]
+    field_flags = {
+        "ciphertext": "ModifiedCiphertext",
+        "tag": "ModifiedTag",
+        "signature": "ModifiedSignature",
+        "commitment": "ModifiedCommitment",
+    }
+    for comment, fl, bad in field_mutations(rec, fields, field_flags):
+        add(comment, fl, bad, True, False)
+    for name, offset, length in [
+        *ENVELOPE_FIELDS[:-1],
+        ("nonce", 144, 12),
+        ("ciphertext", 160, n - 160 - 80),
+    ]:
+        if name == "sender_key_id":
+            continue
+        bad = resign(flip(rec[:-64], offset + length - 1))
+        add(f"{name} modified, re-signed by the sender", ["Resigned"], bad, True, True)
+    add(
+        "commitment modified, re-signed by the sender (refused before decrypting)",
+        ["Resigned", "ModifiedCommitment"],
+        resign(flip(rec[:-64], 143)),
+        True,
+        True,
+    )
+    length_field = int.from_bytes(rec[156:160], "big")
+    for comment, value in [
+        ("ciphertext length field + 1", length_field + 1),
+        ("ciphertext length field - 1", length_field - 1),
+        ("ciphertext length 16 + 255 (not a padded length)", 271),
+        ("ciphertext length 16 (no padding block)", 16),
+        (
+            "ciphertext length 16 + 1 MiB + 512 (more than the largest body needs)",
+            (1 << 20) + 512 + 16,
+        ),
+    ]:
+        add(
+            comment,
+            ["LengthMismatch"],
+            rec[:156] + value.to_bytes(4, "big") + rec[160:],
+            False,
+            False,
+        )
+    add("signature removed", ["Truncated"], rec[:-64], False, False)
+    add(
+        "wrong case key (its commitment differs)",
+        ["WrongKey"],
+        rec,
+        True,
+        True,
+        case_key=rnd("case-key/wrong", 32).hex(),
+    )
+    add("expected case id differs", ["WrongContext"], rec, True, True, case_id=str(rid("case/2")))
+    add("expected epoch differs", ["WrongContext"], rec, True, True, epoch=4)
+    add(
+        "checked against the dermatologist's signing key",
+        ["WrongSigner"],
+        rec,
+        True,
+        False,
+        **kp_fields("sender_signing", derm_sig),
+    )
+    header = rec[:144]
+    other_ck = rnd("case-key/other-for-epoch", 32)
+    other_header = rec[:112] + case_key.case_key_commitment(other_ck, case_id=case_id, epoch=epoch)
+    for comment, flags, bad in [
+        (
+            "sealed under another case key for the epoch, with that key's commitment "
+            "(a sender holding two keys): the reader's key does not match the commitment",
+            ["CommitmentMismatch"],
+            _seal_raw_committed(
+                b"x\x80" + bytes(254),
+                header=other_header,
+                message_key_from=other_ck,
+                nonce=rnd("nonce/forged-1", 12),
+                signer=gp_sig,
+            ),
+        ),
+        (
+            "the reader's commitment, but sealed under another key (AEAD refuses)",
+            ["WrongKey"],
+            _seal_raw_committed(
+                b"x\x80" + bytes(254),
+                header=header,
+                message_key_from=other_ck,
+                nonce=rnd("nonce/forged-2", 12),
+                signer=gp_sig,
+            ),
+        ),
+        (
+            "authentic, padding without the 0x80 marker",
+            ["BadPadding"],
+            _seal_raw_committed(
+                bytes(256),
+                header=header,
+                message_key_from=ck,
+                nonce=rnd("nonce/forged-3", 12),
+                signer=gp_sig,
+            ),
+        ),
+        (
+            "authentic, last byte 0x01",
+            ["BadPadding"],
+            _seal_raw_committed(
+                b"x" * 255 + b"\x01",
+                header=header,
+                message_key_from=ck,
+                nonce=rnd("nonce/forged-4", 12),
+                signer=gp_sig,
+            ),
+        ),
+        (
+            "authentic, a 1-byte body padded to 512 (a whole block too many)",
+            ["BadPadding"],
+            _seal_raw_committed(
+                b"x\x80" + bytes(510),
+                header=header,
+                message_key_from=ck,
+                nonce=rnd("nonce/forged-5", 12),
+                signer=gp_sig,
+            ),
+        ),
+        (
+            "authentic, an empty body padded to 512",
+            ["BadPadding"],
+            _seal_raw_committed(
+                b"\x80" + bytes(511),
+                header=header,
+                message_key_from=ck,
+                nonce=rnd("nonce/forged-6", 12),
+                signer=gp_sig,
+            ),
+        ),
+    ]:
+        add(comment, flags, bad, True, True)
+    return f
+
+
 def h_(value: str) -> bytes:
     return bytes.fromhex(value)
 
@@ -3655,6 +3943,7 @@ GENERATORS: list[Callable[[], VectorFile]] = [
     gen_statement,
     gen_invite,
     gen_org_key,
+    gen_envelope_committed,
 ]
 
 

@@ -13,6 +13,9 @@ import pytest
 
 from crypto import (
     account,
+    case_key,
+    content,
+    envelope,
     errors,
     invite,
     log_entry,
@@ -453,3 +456,71 @@ def test_org_key_handover(t: dict[str, Any]) -> None:
 def test_records_signing_key(t: dict[str, Any]) -> None:
     got = records_key.derive_records_signing_key(h(t["records_private_key"]))
     assert got == pair(t, "records_signing")
+
+
+# --- committed, padded envelope (0x0e) ------------------------------------------------------
+
+
+@pytest.mark.parametrize("t", cases("envelope_committed.json", "CommittedMessageEnvelope"), ids=ids)
+def test_committed_envelope(t: dict[str, Any]) -> None:
+    record = h(t["record"])
+    sender = pair(t, "sender_signing")
+    if t["header_parses"]:
+        header = envelope.parse_message_header(record)
+        assert header.commitment == record[112:144]
+    else:
+        with pytest.raises(errors.MessageHeaderError):
+            envelope.parse_message_header(record)
+    if t["signature_verifies"]:
+        envelope.verify_message_signature(record, sender.public_key)
+    else:
+        with pytest.raises(errors.MessageSignatureError):
+            envelope.verify_message_signature(record, sender.public_key)
+    args = {
+        "case_key": h(t["case_key"]),
+        "case_id": u(t["case_id"]),
+        "epoch": t["epoch"],
+        "sender_signing_public_key": sender.public_key,
+        "sender_user_id": u(t["sender_user_id"]),
+    }
+    if t["result"] == "valid":
+        built = envelope.seal_message_from_parts(
+            h(t["body"]),
+            case_key=h(t["case_key"]),
+            case_id=u(t["case_id"]),
+            epoch=t["epoch"],
+            client_message_id=u(t["client_message_id"]),
+            sender_user_id=u(t["sender_user_id"]),
+            sender_signing_key=sender,
+            content_type=content.ContentType(t["content_type"]),
+            timestamp_ms=t["timestamp_ms"],
+            previous_hash=h(t["previous_hash"]),
+            nonce=h(t["nonce"]),
+        )
+        assert built == record
+        assert envelope.message_hash(record).hex() == t["message_hash"]
+        assert (
+            case_key.case_key_commitment(
+                h(t["case_key"]), case_id=u(t["case_id"]), epoch=t["epoch"]
+            ).hex()
+            == t["commitment"]
+        )
+        assert int.from_bytes(record[156:160], "big") == t["padded_length"] + 16
+        opened = envelope.open_message(record, **args)
+        assert opened.body.hex() == t["body"]
+        assert opened.header.previous_hash.hex() == t["previous_hash"]
+    else:
+        with pytest.raises(errors.MessageOpenError):
+            envelope.open_message(record, **args)
+
+
+def test_committed_envelope_vectors_form_a_hash_chain() -> None:
+    valid = [
+        t
+        for t in cases("envelope_committed.json", "CommittedMessageEnvelope")
+        if t["result"] == "valid"
+    ]
+    previous = envelope.GENESIS_HASH.hex()
+    for t in valid:
+        assert t["previous_hash"] == previous
+        previous = t["message_hash"]
