@@ -40,6 +40,7 @@ from crypto import (
     records_key,
     recovery_key,
     statement,
+    transcript,
     tree_head,
     usk,
 )
@@ -107,6 +108,11 @@ FLAGS: dict[str, str] = {
     "WrongRoot": "A root hash other than the tree's (or two heads of one size that differ).",
     "WrongProofLength": "A proof with hashes missing or added.",
     "ModifiedProof": "A proof hash changed, shortened or moved.",
+    "Concurrent": "Legitimate concurrency: two messages name the same predecessor.",
+    "Gap": "A message names a hash this reader was not shown (dropped, withheld, or a fork).",
+    "Reorder": "A message names one that comes later in the server's order.",
+    "Replay": "A message hash, or a client message id with another hash, shown again.",
+    "Genesis": "The zero hash named by a message other than the first, or not by the first.",
     "BadPadding": "The decrypted body's padding is not 0x80 then at most 255 zero bytes up to a "
     "multiple of 256.",
     "CommitmentMismatch": "Signed and HPKE-valid, but the case key inside is not the one the "
@@ -3920,6 +3926,139 @@ def gen_envelope_committed() -> VectorFile:
     return f
 
 
+# --- transcripts ---------------------------------------------------------------------------
+
+
+def gen_transcript() -> VectorFile:
+    f = VectorFile(
+        "transcript",
+        "The reader's transcript check over a thread in the server's order (docs/protocol.md "
+        "section 23): crypto.transcript.check_transcript over (seq, client message id, "
+        "previous hash, message hash), and entry_from_record over real 0x0e records. A case is "
+        "valid when no message has a finding.",
+    )
+
+    def msg(label: str, previous: str | None, cmid: str | None = None) -> dict[str, Any]:
+        return {
+            "client_message_id": str(rid("transcript/" + (cmid or label))),
+            "previous_hash": (
+                envelope.GENESIS_HASH if previous is None else rnd("transcript/" + previous, 32)
+            ).hex(),
+            "message_hash": rnd("transcript/" + label, 32).hex(),
+        }
+
+    m1, m2, m3, m4, m5 = (
+        msg("m1", None),
+        msg("m2", "m1"),
+        msg("m3", "m2"),
+        msg("m4", "m3"),
+        msg("m5", "m4"),
+    )
+    threads: list[tuple[str, list[str], list[dict[str, Any]], list[list[str]]]] = [
+        ("a linear thread", ["Normal"], [m1, m2, m3, m4, m5], [[]] * 5),
+        ("an empty thread", ["Normal"], [], []),
+        (
+            "two messages name the same predecessor (people sending at once)",
+            ["Concurrent"],
+            [m1, m2, msg("m2b", "m1"), msg("m3b", "m2b")],
+            [[]] * 4,
+        ),
+        (
+            "a sender posts twice without reading: its second names its first",
+            ["Concurrent"],
+            [m1, m2, msg("m2b", "m1"), msg("m3c", "m2"), msg("m4c", "m2b")],
+            [[]] * 5,
+        ),
+        ("a message dropped from the middle", ["Gap"], [m1, m2, m4, m5], [[], [], ["gap"], []]),
+        ("the first message withheld", ["Gap", "Genesis"], [m2, m3], [["genesis", "gap"], []]),
+        (
+            "two messages swapped",
+            ["Reorder"],
+            [m1, m3, m2, m4],
+            [[], ["reorder"], [], []],
+        ),
+        (
+            "the first two swapped",
+            ["Reorder", "Genesis"],
+            [m2, m1, m3],
+            [["genesis", "reorder"], ["genesis"], []],
+        ),
+        ("a message shown twice", ["Replay"], [m1, m2, m2, m3], [[], [], ["replay"], []]),
+        (
+            "the first message shown again at the end",
+            ["Replay", "Genesis"],
+            [m1, m2, m1],
+            [[], [], ["genesis", "replay"]],
+        ),
+        (
+            "a client message id reused with another hash",
+            ["Replay"],
+            [m1, m2, msg("m2-again", "m1", cmid="m2")],
+            [[], [], ["replay"]],
+        ),
+        (
+            "a second first message later in the thread",
+            ["Genesis"],
+            [m1, m2, msg("other-first", None)],
+            [[], [], ["genesis"]],
+        ),
+        (
+            "a fork: this reader was shown m2b but a later message names m2",
+            ["Gap"],
+            [m1, msg("m2b", "m1"), m3],
+            [[], [], ["gap"]],
+        ),
+        (
+            "the last message names one this reader was never shown",
+            ["Gap"],
+            [m1, m2, msg("m4x", "m3x")],
+            [[], [], ["gap"]],
+        ),
+    ]
+    for comment, flags, thread, findings in threads:
+        messages = [{"seq": i + 1, **m} for i, m in enumerate(thread)]
+        entries = [
+            transcript.TranscriptEntry(
+                seq=m["seq"],
+                client_message_id=uuid.UUID(m["client_message_id"]),
+                previous_hash=h_(m["previous_hash"]),
+                message_hash=h_(m["message_hash"]),
+            )
+            for m in messages
+        ]
+        got = [[str(x) for x in per] for per in transcript.check_transcript(entries)]
+        assert got == findings, (comment, got)
+        result = "valid" if not any(findings) else "invalid"
+        f.add("Transcript", result, comment, flags, messages=messages, findings=findings)
+
+    records = [
+        h_(t["record"])
+        for g in json.loads(gen_envelope_committed().dumps())["testGroups"]
+        for t in g["tests"]
+        if t["result"] == "valid"
+    ]
+    r0, r1, r2, r3 = records
+    record_threads: list[tuple[str, list[str], list[bytes], list[list[str]]]] = [
+        ("the committed envelope vectors in order", ["Normal"], [r0, r1, r2, r3], [[]] * 4),
+        ("message 2 dropped", ["Gap"], [r0, r1, r3], [[], [], ["gap"]]),
+        ("messages 1 and 2 swapped", ["Reorder"], [r0, r2, r1, r3], [[], ["reorder"], [], []]),
+        ("message 1 replayed", ["Replay"], [r0, r1, r1, r2], [[], [], ["replay"], []]),
+    ]
+    for comment, flags, record_thread, findings in record_threads:
+        entries = [transcript.entry_from_record(i + 1, r) for i, r in enumerate(record_thread)]
+        got = [[str(x) for x in per] for per in transcript.check_transcript(entries)]
+        assert got == findings, (comment, got)
+        f.add(
+            "TranscriptRecords",
+            "valid" if not any(findings) else "invalid",
+            comment,
+            flags,
+            records=[r.hex() for r in record_thread],
+            findings=findings,
+        )
+    return f
+
+
 def h_(value: str) -> bytes:
     return bytes.fromhex(value)
 
@@ -3944,6 +4083,7 @@ GENERATORS: list[Callable[[], VectorFile]] = [
     gen_invite,
     gen_org_key,
     gen_envelope_committed,
+    gen_transcript,
 ]
 
 

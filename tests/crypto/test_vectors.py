@@ -53,6 +53,7 @@ FILES = [
     "invite.json",
     "org_key.json",
     "envelope_committed.json",
+    "transcript.json",
 ]
 
 

@@ -23,6 +23,7 @@ from crypto import (
     org_key,
     records_key,
     statement,
+    transcript,
     tree_head,
 )
 from tests.crypto.test_vectors import cases, h, ids, pair, u
@@ -524,3 +525,29 @@ def test_committed_envelope_vectors_form_a_hash_chain() -> None:
     for t in valid:
         assert t["previous_hash"] == previous
         previous = t["message_hash"]
+
+
+# --- transcripts ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("t", cases("transcript.json", "Transcript"), ids=ids)
+def test_transcript(t: dict[str, Any]) -> None:
+    entries = [
+        transcript.TranscriptEntry(
+            seq=m["seq"],
+            client_message_id=u(m["client_message_id"]),
+            previous_hash=h(m["previous_hash"]),
+            message_hash=h(m["message_hash"]),
+        )
+        for m in t["messages"]
+    ]
+    got = [[str(f) for f in per] for per in transcript.check_transcript(entries)]
+    assert got == t["findings"]
+    assert (t["result"] == "valid") == (not any(got))
+
+
+@pytest.mark.parametrize("t", cases("transcript.json", "TranscriptRecords"), ids=ids)
+def test_transcript_of_records(t: dict[str, Any]) -> None:
+    entries = [transcript.entry_from_record(i + 1, h(r)) for i, r in enumerate(t["records"])]
+    got = [[str(f) for f in per] for per in transcript.check_transcript(entries)]
+    assert got == t["findings"]
