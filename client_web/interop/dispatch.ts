@@ -34,6 +34,7 @@ import {
   safetyNumber,
   sealMessage,
   sealMessageFromParts,
+  sealLegacyMessageFromParts,
   sealPrivateKey,
   signingIdentity,
   toAccountKey,
@@ -312,13 +313,15 @@ const ops: Record<string, (a: Args) => Promise<Result>> = {
       contentType: num(a, "content_type") as ContentType,
       previousHash: b(a, "previous_hash"),
     };
+    // `legacy: true` makes the old type 0x07 (tests that old records still open).
+    const fromParts = a.legacy === true ? sealLegacyMessageFromParts : sealMessageFromParts;
     const rec =
-      a.nonce === undefined
+      a.nonce === undefined && a.legacy !== true
         ? await sealMessage(b(a, "body"), p)
-        : await sealMessageFromParts(b(a, "body"), {
+        : await fromParts(b(a, "body"), {
             ...p,
-            nonce: b(a, "nonce"),
-            timestampMs: BigInt(num(a, "timestamp_ms")),
+            nonce: a.nonce === undefined ? crypto.getRandomValues(new Uint8Array(12)) : b(a, "nonce"),
+            timestampMs: BigInt(a.timestamp_ms === undefined ? Date.now() : num(a, "timestamp_ms")),
           });
     return { record: toHex(rec), message_hash: toHex(await messageHash(rec)) };
   },
@@ -333,6 +336,7 @@ const ops: Record<string, (a: Args) => Promise<Result>> = {
       content_type: h.contentType,
       timestamp_ms: Number(h.timestampMs),
       previous_hash: toHex(h.previousHash),
+      commitment: h.commitment === null ? null : toHex(h.commitment),
     };
   },
   async open_message(a) {
@@ -341,8 +345,14 @@ const ops: Record<string, (a: Args) => Promise<Result>> = {
       caseId: str(a, "case_id"),
       epoch: num(a, "epoch"),
       senderSigningPublicKey: b(a, "sender_signing_public_key"),
+      ...(a.sender_user_id === undefined ? {} : { senderUserId: str(a, "sender_user_id") }),
     });
-    return { body: toHex(m.body), content_type: m.header.contentType, client_message_id: m.header.clientMessageId };
+    return {
+      body: toHex(m.body),
+      content_type: m.header.contentType,
+      client_message_id: m.header.clientMessageId,
+      commitment: m.header.commitment === null ? null : toHex(m.header.commitment),
+    };
   },
   async verify_message_signature(a) {
     const h = await verifyMessageSignature(b(a, "record"), b(a, "sender_signing_public_key"));

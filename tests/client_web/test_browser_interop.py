@@ -54,6 +54,7 @@ from crypto.errors import (
     ContentError,
     InviteLinkFormatError,
     MemberStatementError,
+    MessageOpenError,
     RecordsKeyChainError,
 )
 from crypto.primitives import chunked, ecc, hpke
@@ -1107,3 +1108,117 @@ def test_org_key_wraps_and_handovers_both_ways() -> None:
     assert ts("open_org_key_handover", **handover)["public_key"] == org_key.public_key.hex()
     wrong = {**handover, "invite_secret": invite.generate_invite_secret().hex()}
     assert ts_error("open_org_key_handover", **wrong) == "OrgKeyHandoverError"
+
+
+@pytest.mark.parametrize("size", [0, 255, 256, 1000])
+def test_committed_padded_envelopes_both_ways(size: int) -> None:
+    case_id, ck, other_ck = uuid.uuid4(), rnd(32), rnd(32)
+    sender, sender_user = account.generate_key_pair(), uuid.uuid4()
+    body = rnd(size)
+    commitment = case_key.case_key_commitment(ck, case_id=case_id, epoch=2)
+    common = {
+        "case_id": str(case_id),
+        "epoch": 2,
+        "client_message_id": str(uuid.uuid4()),
+        "sender_user_id": str(sender_user),
+        "content_type": 1,
+        "previous_hash": envelope.GENESIS_HASH.hex(),
+    }
+    out = ts(
+        "seal_message",
+        body=body.hex(),
+        case_key=ck.hex(),
+        sender_signing_private_key=sender.private_key.hex(),
+        **common,
+    )
+    rec = bytes.fromhex(out["record"])
+    assert rec[2] == 0x0E and (len(rec) - 160 - 16 - 64) % 256 == 0
+    opened = envelope.open_message(
+        rec,
+        case_key=ck,
+        case_id=case_id,
+        epoch=2,
+        sender_signing_public_key=sender.public_key,
+        sender_user_id=sender_user,
+    )
+    assert opened.body == body and opened.header.commitment == commitment
+    with pytest.raises(MessageOpenError):
+        envelope.open_message(
+            rec,
+            case_key=other_ck,
+            case_id=case_id,
+            epoch=2,
+            sender_signing_public_key=sender.public_key,
+        )
+    rec = envelope.seal_message(
+        body,
+        case_key=ck,
+        case_id=case_id,
+        epoch=2,
+        client_message_id=uuid.uuid4(),
+        sender_user_id=sender_user,
+        sender_signing_key=sender,
+        content_type=content.ContentType.TEXT,
+        previous_hash=envelope.message_hash(rec),
+    )
+    args = {
+        "record": rec.hex(),
+        "case_key": ck.hex(),
+        "case_id": str(case_id),
+        "epoch": 2,
+        "sender_signing_public_key": sender.public_key.hex(),
+        "sender_user_id": str(sender_user),
+    }
+    out = ts("open_message", **args)
+    assert out["body"] == body.hex() and out["commitment"] == commitment.hex()
+    assert ts("parse_message_header", record=rec.hex())["commitment"] == commitment.hex()
+    assert ts_error("open_message", **{**args, "case_key": other_ck.hex()}) == "MessageOpenError"
+    assert ts_error("open_message", **{**args, "sender_user_id": str(uuid.uuid4())}) == (
+        "MessageOpenError"
+    )
+
+
+def test_legacy_envelopes_still_open_both_ways() -> None:
+    case_id, ck, sender = uuid.uuid4(), rnd(32), account.generate_key_pair()
+    body = content.encode_content(content.ContentType.TEXT, {"text": "old app"})
+    out = ts(
+        "seal_message",
+        legacy=True,
+        body=body.hex(),
+        case_key=ck.hex(),
+        case_id=str(case_id),
+        epoch=0,
+        client_message_id=str(uuid.uuid4()),
+        sender_user_id=str(uuid.uuid4()),
+        sender_signing_private_key=sender.private_key.hex(),
+        content_type=1,
+        previous_hash=envelope.GENESIS_HASH.hex(),
+    )
+    rec = bytes.fromhex(out["record"])
+    assert rec[2] == 0x07
+    opened = envelope.open_message(
+        rec, case_key=ck, case_id=case_id, epoch=0, sender_signing_public_key=sender.public_key
+    )
+    assert opened.body == body and opened.header.commitment is None
+    rec = envelope.seal_legacy_message_from_parts(
+        body,
+        case_key=ck,
+        case_id=case_id,
+        epoch=0,
+        client_message_id=uuid.uuid4(),
+        sender_user_id=uuid.uuid4(),
+        sender_signing_key=sender,
+        content_type=content.ContentType.TEXT,
+        timestamp_ms=1_790_000_000_000,
+        previous_hash=envelope.message_hash(rec),
+        nonce=rnd(12),
+    )
+    out = ts(
+        "open_message",
+        record=rec.hex(),
+        case_key=ck.hex(),
+        case_id=str(case_id),
+        epoch=0,
+        sender_signing_public_key=sender.public_key.hex(),
+    )
+    assert out["body"] == body.hex() and out["commitment"] is None
