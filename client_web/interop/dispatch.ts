@@ -60,6 +60,8 @@ import {
   type TreeHead,
   deriveInviteKey,
   deriveRecordsSigningKey,
+  checkTranscript,
+  entryFromRecord,
   openOrgKeyHandover,
   openOrgKeyWrap,
   parseOrgKeyWrapHeader,
@@ -575,6 +577,21 @@ const ops: Record<string, (a: Args) => Promise<Result>> = {
   },
   async derive_records_signing_key(a) {
     return keyPairFields(await deriveRecordsSigningKey(b(a, "records_private_key")));
+  },
+  // --- transcripts (section 23) ---
+  async check_transcript(a) {
+    // Either `records` (envelopes in the server's order, seq from 1) or `messages`
+    // ({seq, client_message_id, previous_hash, message_hash}).
+    const entries =
+      a.records !== undefined
+        ? await Promise.all(hexList(a, "records").map((r, i) => entryFromRecord(i + 1, r)))
+        : (a.messages as Args[]).map((m) => ({
+            seq: num(m, "seq"),
+            clientMessageId: str(m, "client_message_id"),
+            previousHash: b(m, "previous_hash"),
+            messageHash: b(m, "message_hash"),
+          }));
+    return { findings: checkTranscript(entries) };
   },
   // --- the organisation key's custody (section 21) ---
   async wrap_org_key(a) {

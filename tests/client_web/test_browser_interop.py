@@ -46,6 +46,7 @@ from crypto import (
     records_key,
     recovery_key,
     statement,
+    transcript,
     tree_head,
     usk,
 )
@@ -1222,3 +1223,62 @@ def test_legacy_envelopes_still_open_both_ways() -> None:
         sender_signing_public_key=sender.public_key.hex(),
     )
     assert out["body"] == body.hex() and out["commitment"] is None
+
+
+def test_transcripts_agree_on_threads_made_by_both() -> None:
+    """A thread written alternately by the port and by Python; both readers draw the same
+    conclusions from it and from its dropped, reordered and replayed versions."""
+    case_id, ck = uuid.uuid4(), rnd(32)
+    gp, derm = account.generate_key_pair(), account.generate_key_pair()
+    gp_user, derm_user = uuid.uuid4(), uuid.uuid4()
+    thread: list[bytes] = []
+    previous = envelope.GENESIS_HASH
+    for i in range(6):
+        body = content.encode_content(content.ContentType.TEXT, {"text": f"message {i}"})
+        if i % 2 == 0:
+            rec = bytes.fromhex(
+                ts(
+                    "seal_message",
+                    body=body.hex(),
+                    case_key=ck.hex(),
+                    case_id=str(case_id),
+                    epoch=0,
+                    client_message_id=str(uuid.uuid4()),
+                    sender_user_id=str(gp_user),
+                    sender_signing_private_key=gp.private_key.hex(),
+                    content_type=1,
+                    previous_hash=previous.hex(),
+                )["record"]
+            )
+        else:
+            rec = envelope.seal_message(
+                body,
+                case_key=ck,
+                case_id=case_id,
+                epoch=0,
+                client_message_id=uuid.uuid4(),
+                sender_user_id=derm_user,
+                sender_signing_key=derm,
+                content_type=content.ContentType.TEXT,
+                previous_hash=previous,
+            )
+        thread.append(rec)
+        previous = envelope.message_hash(rec)
+    views = {
+        "as sent": thread,
+        "dropped": [thread[0], thread[1], thread[3], thread[4], thread[5]],
+        "reordered": [thread[0], thread[2], thread[1], *thread[3:]],
+        "replayed": [*thread[:3], thread[1], *thread[3:]],
+        "first withheld": thread[1:],
+        "fork": [*thread[:2], thread[3]],
+    }
+    for name, view in views.items():
+        expected = [
+            [str(f) for f in found]
+            for found in transcript.check_transcript(
+                [transcript.entry_from_record(i + 1, r) for i, r in enumerate(view)]
+            )
+        ]
+        got = ts("check_transcript", records=_hexes(view))["findings"]
+        assert got == expected, name
+        assert (name == "as sent") == all(not f for f in got), name

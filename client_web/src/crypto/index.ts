@@ -22,4 +22,5 @@ export * from "./logEntry";
 export * from "./statement";
 export * from "./invite";
 export * from "./orgKey";
+export * from "./transcript";
 export { uuidString } from "./wire";

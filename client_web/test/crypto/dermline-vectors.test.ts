@@ -123,6 +123,7 @@ const FILES = [
   "invite.json", // statementVectors.test.ts
   "org_key.json", // orgKey.test.ts
   "envelope_committed.json", // envelopeCommitted.test.ts
+  "transcript.json", // transcript.test.ts
 ];
 const LOADED = new Map<string, VFile>();
 for (const name of FILES) LOADED.set(name, await loadVectors<VFile>(`dermline/${name}`));
