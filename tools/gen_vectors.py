@@ -26,6 +26,7 @@ from typing import Any
 
 from crypto import (
     account,
+    at_rest,
     attachment,
     case_key,
     content,
@@ -4059,6 +4060,205 @@ def gen_transcript() -> VectorFile:
     return f
 
 
+# --- the server's at-rest format ------------------------------------------------------------
+
+
+def gen_at_rest() -> VectorFile:
+    f = VectorFile(
+        "at_rest",
+        "The server's at-rest encryption (crypto.at_rest, docs/storage.md section 4): master "
+        "key id, data-key wraps, sealed fields, blind indexes, blob headers and chunks. Known "
+        "answers computed once and committed, so a change of the stored format fails the "
+        "tests; not a protocol record (no version/suite prefix).",
+    )
+    mk, dk = rnd("at-rest/master-key", 32), rnd("at-rest/data-key", 32)
+    other = rnd("at-rest/other-key", 32)
+    f.add(
+        "MasterKeyId",
+        "valid",
+        "id of a master key",
+        ["Normal"],
+        master_key=mk.hex(),
+        master_key_id=at_rest.master_key_id(mk),
+    )
+    for purpose, key_id in (("field", 1), ("index", 2), ("blob", 0xFFFFFFFF)):
+        nonce = rnd(f"at-rest/wrap-nonce/{purpose}", 12)
+        wrapped = at_rest.wrap_data_key_with_nonce(
+            mk, dk, key_id=key_id, purpose=purpose, nonce=nonce
+        )
+        f.add(
+            "DataKeyWrap",
+            "valid",
+            f"data key for {purpose}, key id {key_id}",
+            ["Normal"],
+            master_key=mk.hex(),
+            data_key=dk.hex(),
+            key_id=key_id,
+            purpose=purpose,
+            nonce=nonce.hex(),
+            wrapped=wrapped.hex(),
+        )
+    wrapped = at_rest.wrap_data_key_with_nonce(
+        mk, dk, key_id=1, purpose="field", nonce=rnd("at-rest/wrap-nonce/field", 12)
+    )
+    base: dict[str, Any] = {"master_key": mk.hex(), "key_id": 1, "purpose": "field"}
+    wrap_cases: list[tuple[str, list[str], bytes, dict[str, Any]]] = [
+        ("unwrapped for another key id", ["WrongContext"], wrapped, {"key_id": 2}),
+        ("unwrapped for another purpose", ["WrongContext"], wrapped, {"purpose": "index"}),
+        ("under another master key", ["WrongKey"], wrapped, {"master_key": other.hex()}),
+        ("version 0x02", ["UnknownVersion"], set_byte(wrapped, 0, 2), {}),
+        ("tag flipped", ["ModifiedTag"], flip(wrapped, len(wrapped) - 1), {}),
+        ("truncated", ["Truncated"], wrapped[:-1], {}),
+        ("a byte appended", ["TrailingData"], wrapped + b"\x00", {}),
+    ]
+    for comment, flags, record, change in wrap_cases:
+        f.add("DataKeyWrap", "invalid", comment, flags, **{**base, **change}, wrapped=record.hex())
+
+    place = {"table": "messages", "column": "envelope", "row_id": "case-1/7"}
+    for comment, key_id, plaintext in [
+        ("a message envelope", 258, b"\x01\x01\x0e" + rnd("at-rest/envelope", 61)),
+        ("an empty value", 1, b""),
+        ("a UTF-8 value, largest key id", 0xFFFFFFFF, "Dr D\u00e9rm".encode()),
+    ]:
+        nonce = rnd(f"at-rest/field-nonce/{comment}", 12)
+        sealed = at_rest.seal_field_with_nonce(dk, key_id, plaintext, nonce=nonce, **place)
+        f.add(
+            "SealedField",
+            "valid",
+            comment,
+            ["Normal"],
+            data_key=dk.hex(),
+            key_id=key_id,
+            **place,
+            nonce=nonce.hex(),
+            plaintext=plaintext.hex(),
+            sealed=sealed.hex(),
+        )
+    sealed = at_rest.seal_field_with_nonce(
+        dk, 258, b"canary", nonce=rnd("at-rest/field-nonce/canary", 12), **place
+    )
+    fbase: dict[str, Any] = {"data_key": dk.hex(), **place}
+    field_cases: list[tuple[str, list[str], bytes, dict[str, Any]]] = [
+        ("moved to another row", ["WrongContext"], sealed, {"row_id": "case-1/8"}),
+        ("moved to another column", ["WrongContext"], sealed, {"column": "outcome"}),
+        ("moved to another table", ["WrongContext"], sealed, {"table": "drafts"}),
+        ("opened with another data key", ["WrongKey"], sealed, {"data_key": other.hex()}),
+        ("key id in the record changed", ["ModifiedField"], flip(sealed, 4), {}),
+        ("version 0x02", ["UnknownVersion"], set_byte(sealed, 0, 2), {}),
+        ("ciphertext flipped", ["ModifiedCiphertext"], flip(sealed, 17), {}),
+        ("tag flipped", ["ModifiedTag"], flip(sealed, len(sealed) - 1), {}),
+        ("shorter than the overhead", ["Truncated"], sealed[:32], {}),
+    ]
+    for comment, flags, record, change in field_cases:
+        f.add("SealedField", "invalid", comment, flags, **{**fbase, **change}, sealed=record.hex())
+
+    for purpose, value in (("login", b"alice@example.org"), ("login", b""), ("invite", b"x" * 40)):
+        f.add(
+            "BlindIndex",
+            "valid",
+            f"{purpose} index of {len(value)} bytes",
+            ["Normal"],
+            index_key=dk.hex(),
+            purpose=purpose,
+            value=value.hex(),
+            index=at_rest.blind_index(dk, purpose, value).hex(),
+        )
+
+    salt = rnd("at-rest/blob-salt", 32)
+    header = at_rest.blob_header(7, salt, 4)
+    parsed = at_rest.parse_blob_header(header)
+    subkey = at_rest.blob_subkey(dk, parsed, "attachment-1")
+    chunks = [(0, False, b"abcd"), (1, False, b"efgh"), (2, True, b"ij")]
+    sealed_chunks = [at_rest.seal_blob_chunk(subkey, parsed, i, fin, c) for i, fin, c in chunks]
+    f.add(
+        "Blob",
+        "valid",
+        "a 10-byte blob in chunks of 4",
+        ["Normal"],
+        data_key=dk.hex(),
+        key_id=7,
+        salt=salt.hex(),
+        chunk_size=4,
+        blob_id="attachment-1",
+        header=header.hex(),
+        subkey=subkey.hex(),
+        chunks=[
+            {"index": i, "final": fin, "plaintext": c.hex(), "sealed": s.hex()}
+            for (i, fin, c), s in zip(chunks, sealed_chunks, strict=True)
+        ],
+    )
+    bblob: dict[str, Any] = {
+        "data_key": dk.hex(),
+        "blob_id": "attachment-1",
+        "header": header.hex(),
+    }
+    s0, s1, s2 = sealed_chunks
+    blob_cases: list[tuple[str, list[str], dict[str, Any]]] = [
+        (
+            "chunks 0 and 1 swapped",
+            ["ChunkReordering"],
+            {"chunks": [{"index": 0, "final": False, "sealed": s1.hex()}]},
+        ),
+        (
+            "the last chunk dropped: chunk 1 presented as final",
+            ["Truncated"],
+            {"chunks": [{"index": 1, "final": True, "sealed": s1.hex()}]},
+        ),
+        (
+            "the final chunk presented as not final",
+            ["Truncated"],
+            {"chunks": [{"index": 2, "final": False, "sealed": s2.hex()}]},
+        ),
+        (
+            "opened under another blob id",
+            ["WrongContext"],
+            {
+                "blob_id": "attachment-2",
+                "chunks": [{"index": 0, "final": False, "sealed": s0.hex()}],
+            },
+        ),
+        (
+            "a chunk tag flipped",
+            ["ModifiedTag"],
+            {"chunks": [{"index": 0, "final": False, "sealed": flip(s0, len(s0) - 1).hex()}]},
+        ),
+        (
+            "header with another key id (the header is the chunks' AD)",
+            ["ModifiedField"],
+            {
+                "header": at_rest.blob_header(8, salt, 4).hex(),
+                "chunks": [{"index": 0, "final": False, "sealed": s0.hex()}],
+            },
+        ),
+    ]
+    for comment, flags, change in blob_cases:
+        f.add("Blob", "invalid", comment, flags, **{**bblob, **change})
+    for comment, flags, raw in [
+        ("bad magic", ["WrongRecordType"], b"DLC" + header[3:]),
+        ("version 0x02", ["UnknownVersion"], set_byte(header, 3, 2)),
+        ("chunk size 0", ["BadParameter"], header[:40] + bytes(4)),
+        (
+            "chunk size over 16 MiB",
+            ["BadParameter"],
+            header[:40] + ((1 << 24) + 1).to_bytes(4, "big"),
+        ),
+        ("truncated", ["Truncated"], header[:-1]),
+        ("a byte appended", ["TrailingData"], header + b"\x00"),
+    ]:
+        f.add("BlobHeader", "invalid", comment, flags, header=raw.hex())
+    f.add(
+        "BlobHeader",
+        "valid",
+        "header of the blob above",
+        ["Normal"],
+        header=header.hex(),
+        key_id=7,
+        salt=salt.hex(),
+        chunk_size=4,
+    )
+    return f
+
+
 def h_(value: str) -> bytes:
     return bytes.fromhex(value)
 
@@ -4084,6 +4284,7 @@ GENERATORS: list[Callable[[], VectorFile]] = [
     gen_org_key,
     gen_envelope_committed,
     gen_transcript,
+    gen_at_rest,
 ]
 
 

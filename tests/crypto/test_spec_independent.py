@@ -228,8 +228,15 @@ def test_attachment_section_11(t: dict[str, Any]) -> None:
     key, base, expected_commitment = okm[:32], int.from_bytes(okm[32:44], "big"), okm[44:]
     assert commitment == expected_commitment
     aead, plain = AESGCM(key), b""
+    assert len(h(t["file_key"])) == 32
     chunks = [body[i : i + 16400] for i in range(0, len(body), 16400)]
-    assert len(chunks[-1]) < 16400  # the final chunk is short (possibly just a tag)
+    if len(body) % 16400 == 0:
+        chunks.append(b"")  # slicing drops an empty tail; the format never has one
+    assert 16 <= len(chunks[-1]) < 16400  # the final chunk is short (possibly just a tag)
+    plain_length = len(h(t["plaintext"]))
+    assert len(chunks) == plain_length // 16384 + 1
+    if plain_length % 16384 == 0:
+        assert len(chunks[-1]) == 16  # the empty final chunk: its tag alone
     for i, chunk in enumerate(chunks):
         plain += aead.decrypt((base ^ i).to_bytes(12, "big"), chunk, None)
     assert plain.hex() == t["plaintext"]

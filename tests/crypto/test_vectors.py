@@ -54,6 +54,7 @@ FILES = [
     "org_key.json",
     "envelope_committed.json",
     "transcript.json",
+    "at_rest.json",
 ]
 
 
