@@ -1,7 +1,8 @@
 /**
  * Interop dispatcher: every protocol operation of the browser port behind one JSON-in /
  * JSON-out function, so the Python side can drive the TypeScript implementation (through
- * `node dist-node/interop.mjs`, see interop/README.md) and prove both directions:
+ * `node dist-node/interop.mjs`, in Node or in headless Chromium: interop/cli.ts and
+ * client_web/README.md "Cross-language proof") and prove both directions:
  * records the browser port writes are opened by crypto/, and the reverse.
  *
  * Conventions follow tests/vectors/dermline/README.md: byte strings are lower-case hex,
