@@ -15,6 +15,13 @@ them and ``crypto.at_rest`` is the server's storage recipe.
 ``crypto.attachment``  streaming attachment (photo) encryption
 ``crypto.records_key`` the records key pair and its passphrase file
 ``crypto.patient_drop`` the patient photo link: fragment and drop records
+``crypto.merkle``      the transparency log's RFC 9162 Merkle tree and proofs
+``crypto.log_entry``   transparency log entries (the leaves)
+``crypto.tree_head``   the log's signed tree head (0x0d)
+``crypto.statement``   signed directory statements (0x0c) and their trust rules
+``crypto.invite``      invite secrets, invite keys, invite link fragments
+``crypto.org_key``     the organisation key's wraps (0x0f) and invite handover (0x10)
+``crypto.transcript``  the reader's hash-chain check of a thread
 ``crypto.errors``      the error classes
 =====================  ===========================================================
 
