@@ -21,7 +21,7 @@ import { hkdfSha256 } from "./primitives/kdf";
 import { label } from "./wire";
 
 export const INVITE_SECRET_LENGTH = 32;
-const INFO = label("invite-key");
+const INFO = /* @__PURE__ */ label("invite-key");
 // 32 bytes are 43 characters whose last carries 2 spare bits; 16 bytes are 22 characters whose
 // last carries 4. Spare bits must be zero so that every value has one spelling.
 const B64_32 = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/;

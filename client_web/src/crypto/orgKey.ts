@@ -54,9 +54,9 @@ const SCALAR = 32;
 const TAG = 16;
 const SIGNATURE = 64;
 const NONCE = 12;
-const INFO_LABEL = label("org-key", true);
-const SIG_LABEL = label("sig/org-key-wrap", true);
-const HANDOVER_INFO = label("invite-org-key");
+const INFO_LABEL = /* @__PURE__ */ label("org-key", true);
+const SIG_LABEL = /* @__PURE__ */ label("sig/org-key-wrap", true);
+const HANDOVER_INFO = /* @__PURE__ */ label("invite-org-key");
 
 /** The clear part of a 0x0f record (readable without any key). */
 export interface OrgKeyWrapHeader {

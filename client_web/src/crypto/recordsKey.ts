@@ -31,7 +31,7 @@ const MIN_ITERATIONS = 600_000;
 const MAX_ITERATIONS = 2_000_000;
 const NONCE = 12;
 const INFO = label("records-key-file");
-const SIGNING_INFO = label("records-signing-key");
+const SIGNING_INFO = /* @__PURE__ */ label("records-signing-key");
 
 function passphraseBytes(passphrase: unknown): Uint8Array {
   if (typeof passphrase !== "string") throw new TypeError("passphrase must be a string");

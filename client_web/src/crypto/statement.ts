@@ -66,7 +66,7 @@ const PUBLIC = 65;
 const HASH = 32;
 const ZERO_HASH = new Uint8Array(HASH);
 const ZERO_ID = new Uint8Array(KEY_ID_LENGTH);
-const SIG_LABEL = label("sig/statement", true);
+const SIG_LABEL = /* @__PURE__ */ label("sig/statement", true);
 
 export const StatementKind = {
   ORGANISATION_KEY: 0x01,

@@ -27,7 +27,7 @@ import { Malformed, Reader, RecordType, label } from "./wire";
 export const TREE_HEAD_LENGTH = 131;
 const SIGNED = 67;
 const SIGNATURE = 64;
-const SIG_LABEL = label("sig/tree-head", true);
+const SIG_LABEL = /* @__PURE__ */ label("sig/tree-head", true);
 
 /** A parsed signed tree head (`record` is the whole 131-byte record). */
 export interface TreeHead {
