@@ -17,6 +17,7 @@ from __future__ import annotations
 
 __all__ = [
     "AttachmentError",
+    "AuditCheckpointError",
     "CaseKeyUnwrapError",
     "CaseKeyWrapHeaderError",
     "CaseKeyWrapSignatureError",
@@ -165,3 +166,10 @@ class PatientDropError(CryptoError):
     """``open_patient_photo`` / ``parse_patient_photo_header``: a drop record does not open."""
 
     message = "cannot open the patient photo record"
+
+
+class AuditCheckpointError(CryptoError):
+    """``load_signing_key`` / ``verify_checkpoint``: a stored audit key or checkpoint does
+    not parse or does not verify."""
+
+    message = "audit checkpoint does not verify"

@@ -14,9 +14,8 @@ checkpoint; the plaintext form is stable across rotations. The random 16-byte sa
 the (sealed) canonical form keeps the clear ``entry_hash`` from confirming a guess such as
 "user X viewed case Y" by brute force.
 
-A **checkpoint** signs (ECDSA P-256, SHA-256, DER)::
-
-    "dermline/audit-checkpoint/v1" | seq:u64be | entry_hash:32 | created_at_us:i64be
+A **checkpoint** signs the head (seq, entry_hash, time) with the server's audit key: the
+recipe and its format are :mod:`crypto.audit_checkpoint`.
 """
 
 from __future__ import annotations
@@ -25,12 +24,11 @@ import datetime as _dt
 import hashlib
 import struct
 
-from storage.interface import AuditEvent
+from storage.records import AuditEvent
 
 __all__ = [
     "GENESIS",
     "chain_hash",
-    "checkpoint_message",
     "decode_canonical",
     "decode_head",
     "encode_canonical",
@@ -127,16 +125,6 @@ def decode_canonical(data: bytes) -> tuple[int, AuditEvent]:
 def chain_hash(prev_hash: bytes, canonical: bytes) -> bytes:
     """``entry_hash`` of an entry given the previous entry's hash."""
     return hashlib.sha256(b"dermline/audit/v1" + prev_hash + canonical).digest()
-
-
-def checkpoint_message(seq: int, entry_hash: bytes, created_at_us: int) -> bytes:
-    """The bytes a checkpoint signature covers."""
-    return (
-        b"dermline/audit-checkpoint/v1"
-        + struct.pack(">Q", seq)
-        + entry_hash
-        + struct.pack(">q", created_at_us)
-    )
 
 
 def encode_head(seq: int, head_hash: bytes) -> bytes:

@@ -461,7 +461,8 @@ async def test_a_running_server_keeps_reading_after_another_process_rotates(
         await server.close()
     fresh = await open_storage(make_config())
     try:
-        assert (await fresh.get_message("case", "from-server")).envelope == b"server"
+        [last] = await fresh.list_messages("case", after_seq=6)
+        assert (last.client_msg_id, last.envelope) == ("from-server", b"server")
     finally:
         await fresh.close()
 
@@ -593,10 +594,10 @@ async def test_writes_that_read_sealed_rows_reload_keys_after_another_process_ro
         finally:
             await cli.close()
         calls = [
-            server.add_case_keys(
-                [WrappedCaseKey("case", 1, KeyRecipientKind.USER, "gp", b"k1", T0)]
+            server.add_participants_with_keys(
+                [Participant("case", "gp", Role.GP, T0)],
+                [WrappedCaseKey("case", 0, KeyRecipientKind.USER, "gp", b"k0", T0)],
             ),
-            server.add_participant(Participant("case", "gp", Role.GP, T0)),
             server.create_attachment(
                 Attachment("att", "case", "gp", "b" * 32, b"\0" * 32, 1, "image/jpeg", b"m", T0)
             ),
@@ -608,6 +609,7 @@ async def test_writes_that_read_sealed_rows_reload_keys_after_another_process_ro
             server._ring.replace(stale)  # type: ignore[attr-defined]
             await call
         assert (await server.get_user("gp")).auth_key_hash == "$argon2id$new"
-        assert (await server.get_case("case")).key_epoch == 1
+        [key] = await server.get_case_keys("case")
+        assert key.wrapped_key == b"k0"
     finally:
         await server.close()

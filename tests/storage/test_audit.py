@@ -7,9 +7,10 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from crypto import audit_checkpoint
 from storage import AuditEvent, AuditIntegrityError, NotFound, Storage
 from storage import audit as audit_fmt
 from tests.storage.conftest import T0, Raw
@@ -44,14 +45,8 @@ async def test_append_list_verify_and_checkpoint(store: Storage) -> None:
     cp = await store.checkpoint_audit(T0)
     assert (cp.seq, cp.entry_hash) == (3, entries[2].entry_hash)
     assert await store.checkpoint_audit(T0 + dt.timedelta(hours=1)) == cp  # same head
-    # The checkpoint verifies offline with the published public key.
-    public = serialization.load_der_public_key(await store.audit_public_key())
-    assert isinstance(public, ec.EllipticCurvePublicKey)
-    public.verify(
-        cp.signature,
-        audit_fmt.checkpoint_message(cp.seq, cp.entry_hash, 1_795_856_400_000_000),
-        ec.ECDSA(hashes.SHA256()),
-    )
+    assert cp.created_at == T0
+    assert (await store.verify_audit()).checkpoints == 1
     await fill(store, 2)
     ok = await store.verify_audit()
     assert (ok.entries, ok.checkpoints, ok.head_seq) == (5, 1, 5)
@@ -157,7 +152,8 @@ async def test_forged_checkpoint_is_detected(store: Storage, raw: Raw) -> None:
     await store.checkpoint_audit(T0)
     forger = ec.generate_private_key(ec.SECP256R1())
     [(h,)] = await raw("SELECT entry_hash FROM audit_checkpoints WHERE seq = 6")
-    sig = forger.sign(audit_fmt.checkpoint_message(6, bytes(h), 0), ec.ECDSA(hashes.SHA256()))
+    message = audit_checkpoint.checkpoint_message(6, bytes(h), 0)
+    sig = forger.sign(message, ec.ECDSA(hashes.SHA256()))
     await raw("UPDATE audit_checkpoints SET signature = ?, created_at = 0 WHERE seq = 6", sig)
     with expect(6, "bad_checkpoint"):
         await store.verify_audit()

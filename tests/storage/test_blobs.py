@@ -37,7 +37,6 @@ async def test_roundtrip_at_chunk_boundaries(store: Storage, size: int) -> None:
     info = await store.blobs.put(stream(data), max_size=10 * 1024 * 1024)
     assert (info.size, info.sha256) == (size, hashlib.sha256(data).digest())
     assert await collect(store.blobs.open(info.blob_id)) == data
-    assert await store.blobs.size(info.blob_id) == size
     [path] = blob_files(store)
     assert path.stat().st_mode & 0o077 == 0
     if size >= 64:
@@ -75,8 +74,6 @@ async def test_unknown_and_malformed_ids(store: Storage) -> None:
         await collect(store.blobs.open("0" * 32))
     with pytest.raises(NotFound):
         await collect(store.blobs.open("../../etc/passwd"))
-    with pytest.raises(NotFound):
-        await store.blobs.size("0" * 32)
     await store.blobs.delete("0" * 32)  # idempotent
 
 
@@ -153,8 +150,6 @@ async def test_size_of_a_corrupted_header(store: Storage) -> None:
     info = await store.blobs.put(stream(b"abc"), max_size=100)
     [path] = blob_files(store)
     path.write_bytes(b"garbage")
-    with pytest.raises(CorruptRecord):
-        await store.blobs.size(info.blob_id)
     with pytest.raises(CorruptRecord):
         await collect(store.blobs.open(info.blob_id))
 
@@ -252,8 +247,6 @@ async def test_disk_errors_are_unavailable_not_oserror(blobs: FileBlobStore) -> 
     path = blobs.root / info.blob_id[:2] / f"{info.blob_id}.blob"
     path.unlink()
     path.mkdir()  # something that is not a readable file where the blob was
-    with pytest.raises(Unavailable):
-        await blobs.size(info.blob_id)
     with pytest.raises(Unavailable):
         await collect(blobs.open(info.blob_id))
     tmp = blobs.root / "tmp"
