@@ -24,6 +24,7 @@ from storage import (
     KeyRecipientKind,
     Membership,
     NewCase,
+    NewMessage,
     Organisation,
     OrgKind,
     Outcome,
@@ -95,7 +96,9 @@ async def fill_with_canaries(store: Storage) -> None:
     await store.create_attachment(
         Attachment("att", "case", "gp", "a" * 32, hashlib.sha256(b()).digest(), 9, t(), b(), T0)
     )
-    await store.transition_case("case", CaseState.SUBMITTED, CaseState.IN_REVIEW, T0)
+    await store.transition_case(
+        "case", CaseState.SUBMITTED, CaseState.IN_REVIEW, T0, message=NewMessage("mv", "gp", b())
+    )
     await store.transition_case(
         "case",
         CaseState.IN_REVIEW,
@@ -604,6 +607,13 @@ async def test_writes_that_read_sealed_rows_reload_keys_after_another_process_ro
             server.record_receipt("case", "gp", ReceiptKind.READ, 1, T0),
             server.update_auth_key_hash("gp", "$argon2id$new"),
             server.reset_auth_failures("gp"),
+            server.transition_case(
+                "case",
+                CaseState.CLOSED,
+                CaseState.SUBMITTED,
+                T0,
+                message=NewMessage("resubmit", "gp", b"again"),
+            ),
         ]
         for call in calls:
             server._ring.replace(stale)  # type: ignore[attr-defined]
@@ -611,5 +621,6 @@ async def test_writes_that_read_sealed_rows_reload_keys_after_another_process_ro
         assert (await server.get_user("gp")).auth_key_hash == "$argon2id$new"
         [key] = await server.get_case_keys("case")
         assert key.wrapped_key == b"k0"
+        assert (await server.get_case("case")).state is CaseState.SUBMITTED
     finally:
         await server.close()
