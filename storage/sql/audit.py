@@ -204,10 +204,10 @@ class AuditSql(SqlBase):
             )
         except (CorruptRecord, ValueError):
             raise AuditIntegrityError(1, "truncated") from None
-        prev, expected, batch = audit_fmt.GENESIS, 1, 1000
-        hash_at_head = audit_fmt.GENESIS if head_seq == 0 else None
+        check = audit_fmt.ChainCheck(wanted, head_seq, head_hash)
+        batch = 1000
         while True:
-            after = expected - 1
+            after = check.expected - 1
             rows = await self._read(
                 lambda txn, after=after: txn.fetchall(  # type: ignore[misc]
                     "SELECT seq, prev_hash, entry_hash, content_sealed FROM audit_log"
@@ -218,33 +218,13 @@ class AuditSql(SqlBase):
             )
             for seq_v, prev_hash, entry_hash, sealed in rows:
                 seq = int(seq_v)
-                if seq != expected:
-                    raise AuditIntegrityError(expected, "gap")
-                try:
-                    canonical = self._open("audit_log", "content_sealed", str(seq), sealed)
-                    inner_seq, _ = audit_fmt.decode_canonical(canonical)
-                except (CorruptRecord, ValueError):
-                    raise AuditIntegrityError(seq, "undecryptable") from None
-                if inner_seq != seq:
-                    raise AuditIntegrityError(seq, "undecryptable")
-                if bytes(prev_hash) != prev:
-                    raise AuditIntegrityError(seq, "chain_broken")
-                computed = audit_fmt.chain_hash(prev, canonical)
-                if computed != bytes(entry_hash):
-                    raise AuditIntegrityError(seq, "hash_mismatch")
-                if seq in wanted and wanted[seq] != computed:
-                    raise AuditIntegrityError(seq, "bad_checkpoint")
-                if seq == head_seq:
-                    hash_at_head = computed
-                prev = computed
-                expected += 1
+                canonical: bytes | None = None
+                if seq == check.expected:  # (a gap is reported before anything is opened)
+                    try:
+                        canonical = self._open("audit_log", "content_sealed", str(seq), sealed)
+                    except CorruptRecord:
+                        canonical = None
+                check.entry(seq, bytes(prev_hash), bytes(entry_hash), canonical)
             if len(rows) < batch:
                 break
-        last = expected - 1
-        if wanted and max(wanted) > last:
-            raise AuditIntegrityError(last + 1, "truncated")
-        if last < head_seq:
-            raise AuditIntegrityError(last + 1, "truncated")
-        if hash_at_head != head_hash:
-            raise AuditIntegrityError(max(head_seq, 1), "truncated")
-        return AuditVerification(last, len(checkpoints), last, prev)
+        return check.finish()

@@ -89,11 +89,11 @@ async def test_update_outcome_race_exactly_one_wins(store: Storage) -> None:
     assert stored is not None and stored.payload == winners[0]
 
 
-async def test_updated_outcome_is_sealed_at_rest(store: Storage, raw: Raw) -> None:
-    old = await _closed(store, b"before")
+async def test_updated_outcome_is_sealed_at_rest(sql_store: Storage, raw: Raw) -> None:
+    old = await _closed(sql_store, b"before")
     marker = b"downgraded-outcome-marker"
     new = Outcome("c1", OutcomeCategory.REFERRAL, marker, old.author_id, old.created_at)
-    await store.update_outcome("c1", old.payload, new, T0 + 3 * M)
+    await sql_store.update_outcome("c1", old.payload, new, T0 + 3 * M)
     rows = await raw("SELECT category_sealed, payload_sealed FROM outcomes WHERE case_id = ?", "c1")
     assert len(rows) == 1
     category_sealed, payload_sealed = (bytes(v) for v in rows[0])

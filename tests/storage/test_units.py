@@ -1,7 +1,9 @@
 """The storage interface is a union of per-feature protocols, and every public operation of
 the SQL implementation is marked as a unit of work (``storage.sql._base.unit``: reload the
 key ring and retry once after another process rotated the keys). A method added to a
-protocol without the marker fails here, so none can silently miss the reload."""
+protocol without the marker fails here, so none can silently miss the reload. The memory
+store's operations carry its own marker (``storage._memory_base.op``: refused once closed,
+atomic on the event loop)."""
 
 from __future__ import annotations
 
@@ -10,8 +12,10 @@ import inspect
 import pytest
 
 from storage import Storage
+from storage._memory_base import OP_MARKER
 from storage.interface import FEATURE_PROTOCOLS
 from storage.keys import UnknownDataKey
+from storage.memory import MemoryStorage
 from storage.sql import SqlStorage
 from storage.sql._base import SqlBase, is_unit, unit
 
@@ -48,13 +52,23 @@ def test_every_public_operation_of_the_sql_storage_is_a_unit() -> None:
     assert missing == []
 
 
-def test_the_sql_storage_has_no_public_operation_outside_the_protocols() -> None:
+def test_every_public_operation_of_the_memory_store_is_an_op() -> None:
+    missing = sorted(
+        name
+        for name in protocol_members()
+        if name not in NOT_UNITS and not getattr(getattr(MemoryStorage, name), OP_MARKER, False)
+    )
+    assert missing == []
+
+
+@pytest.mark.parametrize("implementation", [SqlStorage, MemoryStorage])
+def test_no_public_operation_outside_the_protocols(implementation: type) -> None:
     """A public method that no protocol declares is one nothing can call through
     ``Storage``: dead, or missing from the interface."""
     members = set(protocol_members())
     extra = sorted(
         name
-        for name, value in inspect.getmembers(SqlStorage)
+        for name, value in inspect.getmembers(implementation)
         if not name.startswith("_") and inspect.iscoroutinefunction(value) and name not in members
     )
     assert extra == []
