@@ -100,15 +100,19 @@ async def sql_store(make_config: Callable[..., StorageConfig]) -> AsyncIterator[
 
 
 @pytest.fixture(params=BACKENDS)
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Storage]:
-    """A store on each backend, the memory store included (the contract suite)."""
+def store_config(request: pytest.FixtureRequest, tmp_path: Path) -> StorageConfig | None:
+    """The configuration of each backend in turn (None: the memory store, built directly)."""
     name = str(request.param)
-    s: Storage
     if name == "memory":
-        s = MemoryStorage()
-    else:
-        schema = request.getfixturevalue("pg_schema") if name == "postgres" else "public"
-        s = await open_storage(build_config(name, tmp_path / "data", schema))
+        return None
+    schema = request.getfixturevalue("pg_schema") if name == "postgres" else "public"
+    return build_config(name, tmp_path / "data", schema)
+
+
+@pytest.fixture
+async def store(store_config: StorageConfig | None) -> AsyncIterator[Storage]:
+    """A store on each backend, the memory store included (the contract suite)."""
+    s = MemoryStorage() if store_config is None else await open_storage(store_config)
     try:
         yield s
     finally:
