@@ -304,11 +304,12 @@ class MemoryCases(MemoryBase):
             raise InvalidArgument("participants or case keys of more than one case")
         self._case_row(cid)
         joined = self._participants.setdefault(cid, {})
-        ids = [p.user_id for p in people]
-        if len(set(ids)) != len(ids) or any(i in joined for i in ids):
-            raise Conflict("duplicate")
-        for p in people:
+        seen: set[str] = set()
+        for p in people:  # in order, as the SQL inserts meet them
+            if p.user_id in joined or p.user_id in seen:
+                raise Conflict("duplicate")
             self._referenced_user(p.user_id)
+            seen.add(p.user_id)
         self._check_new_keys(wraps)
         joined.update((p.user_id, p) for p in people)
         self._keys.update((self._key_id(k), k) for k in wraps)
