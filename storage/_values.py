@@ -43,7 +43,7 @@ ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
 EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 MAX_LIMIT = 10_000
 _MAX_CURSOR = 512
-#: Audit entries are small, non-clinical facts (DESIGN.md section 10); a cap keeps one
+#: Audit entries are small, non-clinical facts (docs/storage.md, "Audit log"); a cap keeps one
 #: request from growing the log without bound.
 MAX_AUDIT_DETAIL = 64 * 1024
 #: A submission holds at most this many drop records, each of a bounded size

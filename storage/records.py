@@ -73,7 +73,7 @@ class Role(StrEnum):
 
 
 class CaseState(StrEnum):
-    """Case states of DESIGN.md section 2 (transitions are the server's table)."""
+    """Case states (``docs/architecture.md``, "The case lifecycle": the server's table)."""
 
     DRAFT = "draft"
     SUBMITTED = "submitted"
@@ -84,14 +84,15 @@ class CaseState(StrEnum):
 
 
 class Priority(StrEnum):
-    """Routing priority (DESIGN.md section 3). The triage queue shows ``urgent`` first."""
+    """Routing priority (``docs/architecture.md``, "What the server sees"). The triage queue
+    shows ``urgent`` first."""
 
     URGENT = "urgent"
     ROUTINE = "routine"
 
 
 class OutcomeCategory(StrEnum):
-    """Outcome category (DESIGN.md section 2); the clinical content is an E2EE payload."""
+    """Outcome category (``docs/architecture.md``); the clinical content is an E2EE payload."""
 
     ADVICE_AND_GUIDANCE = "advice_and_guidance"
     REFERRAL = "referral"
@@ -118,7 +119,7 @@ class ReceiptKind(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Organisation:
     """A practice or a service. ``records_public_key`` is the HPKE public key of the
-    organisation's records key (DESIGN.md section 4); a practice needs one before it can
+    organisation's records key (``docs/protocol.md``); a practice needs one before it can
     open cases."""
 
     org_id: str
@@ -258,8 +259,8 @@ class PatientLink:
 
 @dataclass(frozen=True, slots=True)
 class NewCase:
-    """Routing metadata of a new case (DESIGN.md section 3). No clinical content here:
-    that travels end-to-end encrypted in messages and attachments."""
+    """Routing metadata of a new case (``docs/architecture.md``, "What the server sees"). No
+    clinical content here: that travels end-to-end encrypted in messages and attachments."""
 
     case_id: str
     practice_id: str

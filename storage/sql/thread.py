@@ -66,7 +66,7 @@ async def append_txn(
         if existing[3] != sender:
             raise Conflict("message_id_taken")
         return existing, False
-    # DESIGN.md section 6: the next per-case sequence number, in the same transaction.
+    # The next per-case sequence number, in the same transaction (docs/storage.md, section 7).
     row = await txn.fetchone(
         "UPDATE cases SET last_seq = last_seq + 1, updated_at = ?,"
         " first_response_at = CASE WHEN first_response_at IS NULL AND created_by <> ?"
