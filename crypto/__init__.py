@@ -1,7 +1,7 @@
 """Dermline protocol core, v1 (docs/protocol.md): pure functions over bytes, no I/O.
 
 Application code uses the recipe modules; ``crypto.primitives`` is the hazmat layer below
-them and ``crypto.at_rest`` is the server's storage recipe.
+them; ``crypto.at_rest`` and ``crypto.audit_checkpoint`` are the server's storage recipes.
 
 =====================  ===========================================================
 ``crypto.password``    password -> auth key + KEK; KDF-parameters record; fake salt
@@ -22,6 +22,7 @@ them and ``crypto.at_rest`` is the server's storage recipe.
 ``crypto.invite``      invite secrets, invite keys, invite link fragments
 ``crypto.org_key``     the organisation key's wraps (0x0f) and invite handover (0x10)
 ``crypto.transcript``  the reader's hash-chain check of a thread
+``crypto.audit_checkpoint`` the server's signature over the audit chain's head
 ``crypto.errors``      the error classes
 =====================  ===========================================================
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 __all__ = [
     "AttachmentError",
+    "AuditCheckpointError",
     "CaseKeyUnwrapError",
     "CaseKeyWrapHeaderError",
     "CaseKeyWrapSignatureError",
@@ -270,3 +271,10 @@ class OrgKeyHandoverError(CryptoError):
     """``open_org_key_handover``: wrong invite secret, wrong organisation or corrupted."""
 
     message = "cannot open the organisation key handover record"
+
+
+class AuditCheckpointError(CryptoError):
+    """``load_signing_key`` / ``verify_checkpoint``: a stored audit key or checkpoint does
+    not parse or does not verify."""
+
+    message = "audit checkpoint does not verify"

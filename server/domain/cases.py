@@ -666,7 +666,7 @@ class CaseService:
                 self._clock.now(),
             )
         try:
-            updated = await self._store.transition_case(
+            moved = await self._store.transition_case(
                 case_id,
                 case.state,
                 storage.CaseState(new_state.value),
@@ -677,8 +677,8 @@ class CaseService:
         except storage.Conflict:
             raise InvalidTransition("the case changed meanwhile; reload it") from None
         await self._audit(f"case.{action.value}", actor, case_id, client)
-        await self.publisher.case_changed(updated)
-        return updated
+        await self.publisher.case_changed(moved.case)
+        return moved.case
 
     async def close(
         self,
