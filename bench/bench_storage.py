@@ -45,7 +45,9 @@ from storage import (
     WrappedCaseKey,
     open_storage,
 )
-from storage._sql import _PRIORITY_RANK, SqlStorage, _rid_message
+from storage.sql import SqlStorage
+from storage.sql._base import rid_message
+from storage.sql.cases import PRIORITY_RANK
 from tests.storage.conftest import new_user
 
 T0 = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
@@ -134,7 +136,7 @@ async def bulk_load(store: SqlStorage, n_cases: int, n_messages: int) -> None:
                     f"serv{c % SERVICES}",
                     "gp",
                     states[(c // SERVICES) % 5],
-                    _PRIORITY_RANK[Priority.URGENT if c % 7 == 0 else Priority.ROUTINE],
+                    PRIORITY_RANK[Priority.URGENT if c % 7 == 0 else Priority.ROUTINE],
                     at,
                     at,
                     at,
@@ -157,7 +159,7 @@ async def bulk_load(store: SqlStorage, n_cases: int, n_messages: int) -> None:
         cid = f"case{c}"
         for s in range(1, per_case + 1):
             mid = f"m{s}"
-            sealed = store._seal("messages", "envelope_sealed", _rid_message(cid, mid), ENVELOPE)
+            sealed = store._seal("messages", "envelope_sealed", rid_message(cid, mid), ENVELOPE)
             mrows.append((cid, s, mid, "gp", sealed, 0))
         if len(mrows) >= 20_000 or c == n_cases - 1:
             chunk = mrows

@@ -10,6 +10,8 @@ export default defineConfig({
     ssr: "interop/cli.ts",
     minify: false,
     rollupOptions: {
+      // `--chromium` loads playwright-core at run time from node_modules (a devDependency).
+      external: ["playwright-core"],
       output: { entryFileNames: "interop.mjs", format: "es" },
     },
   },

@@ -1,7 +1,7 @@
 """Dermline protocol core, v1 (docs/protocol.md): pure functions over bytes, no I/O.
 
 Application code uses the recipe modules; ``crypto.primitives`` is the hazmat layer below
-them and ``crypto.at_rest`` is the server's storage recipe.
+them; ``crypto.at_rest`` and ``crypto.audit_checkpoint`` are the server's storage recipes.
 
 =====================  ===========================================================
 ``crypto.password``    password -> auth key + KEK; KDF-parameters record; fake salt
@@ -15,6 +15,14 @@ them and ``crypto.at_rest`` is the server's storage recipe.
 ``crypto.attachment``  streaming attachment (photo) encryption
 ``crypto.records_key`` the records key pair and its passphrase file
 ``crypto.patient_drop`` the patient photo link: fragment and drop records
+``crypto.merkle``      the transparency log's RFC 9162 Merkle tree and proofs
+``crypto.log_entry``   transparency log entries (the leaves)
+``crypto.tree_head``   the log's signed tree head (0x0d)
+``crypto.statement``   signed directory statements (0x0c) and their trust rules
+``crypto.invite``      invite secrets, invite keys, invite link fragments
+``crypto.org_key``     the organisation key's wraps (0x0f) and invite handover (0x10)
+``crypto.transcript``  the reader's hash-chain check of a thread
+``crypto.audit_checkpoint`` the server's signature over the audit chain's head
 ``crypto.errors``      the error classes
 =====================  ===========================================================
 

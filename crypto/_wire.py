@@ -18,12 +18,14 @@ from typing import Final
 
 __all__ = [
     "LABEL_PREFIX",
+    "MAX_SAFE_INTEGER",
     "SUITE_P256_SHA256_AES256GCM",
     "VERSION_1",
     "Malformed",
     "Reader",
     "RecordType",
     "check_bytes",
+    "check_safe_uint",
     "check_uint",
     "check_uuid",
     "prefix",
@@ -36,6 +38,9 @@ SUITE_P256_SHA256_AES256GCM: Final = 0x01
 # Every label (HKDF info, HPKE info, AAD, signature context) starts with this, so no Dermline
 # key or signature can be confused with another protocol's (domain separation).
 LABEL_PREFIX: Final = b"dermline/v1/"
+# Sizes, indices and timestamps of the records added with the transparency log stay within
+# JavaScript's exact integers, so the browser port can hold them in a number.
+MAX_SAFE_INTEGER: Final = (1 << 53) - 1
 
 
 class RecordType:
@@ -52,6 +57,11 @@ class RecordType:
     RECORDS_KEY_FILE: Final = 0x09
     PATIENT_DROP: Final = 0x0A
     CASE_KEY_WRAP_COMMITTED: Final = 0x0B
+    STATEMENT: Final = 0x0C
+    TREE_HEAD: Final = 0x0D
+    MESSAGE_COMMITTED: Final = 0x0E
+    ORG_KEY_WRAP: Final = 0x0F
+    ORG_KEY_HANDOVER: Final = 0x10
 
 
 class Malformed(Exception):
@@ -87,6 +97,14 @@ def check_uint(name: str, value: object, bits: int) -> int:
         raise TypeError(f"{name} must be int")
     if not 0 <= value < (1 << bits):
         raise ValueError(f"{name} must fit in {bits} unsigned bits")
+    return value
+
+
+def check_safe_uint(name: str, value: object) -> int:
+    """Misuse check for a u64 field that must also be at most 2**53 - 1."""
+    value = check_uint(name, value, 64)
+    if value > MAX_SAFE_INTEGER:
+        raise ValueError(f"{name} must be at most 2**53 - 1")
     return value
 
 
@@ -134,6 +152,10 @@ class Reader:
         """Check version, suite and record type; unknown values are rejected (not skipped)."""
         if self.take(3) != prefix(record_type):
             raise Malformed
+
+    def rest(self) -> bytes:
+        """Everything not read yet (for a record that ends with another record)."""
+        return self.take(len(self._data) - self._pos)
 
     def end(self) -> None:
         """Trailing bytes are an error: a record has exactly one encoding."""

@@ -1,9 +1,15 @@
-"""The message envelope: an encrypted, signed message in a case thread (record type 0x07).
+"""The message envelope: an encrypted, signed message in a case thread.
 
-Layout (all integers big-endian)::
+Two record types. New messages are type 0x0e (docs/protocol.md section 22): the 0x07 layout
+with the epoch's case key commitment in the signed header and a padded body. Type 0x07
+(section 9) still parses, verifies and opens, since stored records are never rewritten;
+readers label such messages "sent with an older app version: not bound to the case key
+commitment".
+
+Type 0x0e (all integers big-endian)::
 
     off  len
-      0    3  01 01 07                version, suite, record type
+      0    3  01 01 0e                version, suite, record type
       3   16  case id
      19    4  epoch (u32)             which case key
      23   16  client message id       (UUIDv7 made by the sender; de-duplication key)
@@ -12,22 +18,28 @@ Layout (all integers big-endian)::
      71    1  content type            (crypto.content.ContentType)
      72    8  timestamp (u64, Unix milliseconds, sender's clock; informative only)
      80   32  previous message hash   (message_hash of the previous envelope, or 32 zeros)
-    112   12  nonce                   (random)
-    124    4  ciphertext length N     (16 <= N <= 1 MiB + 16)
-    128    N  AES-256-GCM ciphertext || tag
-  128+N   64  ECDSA P-256 signature (r || s)
+    112   32  epoch key commitment    (crypto.case_key.case_key_commitment of this case, epoch)
+    144   12  nonce                   (random)
+    156    4  ciphertext length N     (N - 16 a multiple of 256, 272 <= N <= 1 MiB + 272)
+    160    N  AES-256-GCM ciphertext || tag of the padded body
+  160+N   64  ECDSA P-256 signature (r || s)
 
     message key = HKDF-SHA256(case key, salt="",
                               info="dermline/v1/message-key" || 0x00 || case id || epoch, 32)
-    aad         = bytes 0..111 (the header)
-    signed      = "dermline/v1/sig/message" || 0x00 || bytes 0..128+N-1
-                  (header || nonce || length || ciphertext)
+    aad         = bytes 0..143 (the header, commitment included)
+    signed      = "dermline/v1/sig/message" || 0x00 || bytes 0..159+N
+    padded body = body || 0x80 || 0x00 ... up to the next multiple of 256 (at least one byte
+                  added; ISO/IEC 7816-4)
+
+Type 0x07 is the same without the commitment: header bytes 0..111 (the AAD), nonce at 112,
+length at 124 (16 <= N <= 1 MiB + 16), ciphertext at 128, no padding.
 
 :func:`open_message` parses strictly, checks that the signing key matches the header's
-sender key id, verifies the signature, checks the expected case and epoch, and only then
-decrypts; on any failure it raises :class:`MessageOpenError` and returns nothing.
-:func:`parse_message_header` reads the header without keys (for the server's routing) and
-checks only the structure.
+sender key id, verifies the signature, checks the expected case and epoch, for 0x0e checks
+that the header's commitment is the one of the case key it was given, and only then
+decrypts (and for 0x0e removes the padding, refusing malformed padding); on any failure it
+raises :class:`MessageOpenError` and returns nothing. :func:`parse_message_header` reads the
+header without keys (for the server's routing) and checks only the structure.
 """
 
 from __future__ import annotations
@@ -38,7 +50,7 @@ import os
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, TypedDict, Unpack
 
 from crypto._wire import (
     LABEL_PREFIX,
@@ -53,6 +65,7 @@ from crypto._wire import (
     u64,
 )
 from crypto.account import KeyPair
+from crypto.case_key import case_key_commitment
 from crypto.content import MAX_BODY_BYTES, ContentType
 from crypto.errors import (
     MessageHeaderError,
@@ -67,19 +80,28 @@ from crypto.primitives.ecc import p256_sign, p256_verify
 from crypto.primitives.kdf import hkdf_sha256
 
 __all__ = [
+    "COMMITTED_HEADER_LENGTH",
     "GENESIS_HASH",
     "HEADER_LENGTH",
+    "PADDING_BLOCK",
     "MessageHeader",
     "OpenedMessage",
     "message_hash",
     "open_message",
     "parse_message_header",
+    "seal_legacy_message_from_parts",
     "seal_message",
     "seal_message_from_parts",
     "verify_message_signature",
 ]
 
+#: Header (the AAD) of the legacy record, type 0x07.
 HEADER_LENGTH: Final = 112
+#: Header (the AAD) of the committed record, type 0x0e: the 0x07 header and the commitment.
+COMMITTED_HEADER_LENGTH: Final = 144
+PADDING_BLOCK: Final = 256
+_COMMITMENT: Final = 32
+_MAX_PADDED: Final = (MAX_BODY_BYTES // PADDING_BLOCK + 1) * PADDING_BLOCK
 GENESIS_HASH: Final = bytes(32)
 _NONCE: Final = 12
 _TAG: Final = 16
@@ -100,6 +122,9 @@ class MessageHeader:
     content_type: ContentType
     timestamp_ms: int
     previous_hash: bytes
+    #: The epoch's case key commitment (type 0x0e); None for a legacy 0x07 record, which
+    #: readers label as not bound to the case key commitment.
+    commitment: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -132,9 +157,39 @@ def _message_key(case_key: bytes, case_id: bytes, epoch: int) -> bytes:
     return hkdf_sha256(case_key, salt=b"", info=_KEY_INFO + case_id + u32(epoch), length=32)
 
 
-def seal_message_from_parts(
+class _SealArgs(TypedDict):
+    """The keyword arguments of the deterministic sealers (see :func:`seal_message`)."""
+
+    case_key: bytes
+    case_id: uuid.UUID
+    epoch: int
+    client_message_id: uuid.UUID
+    sender_user_id: uuid.UUID
+    sender_signing_key: KeyPair
+    content_type: ContentType
+    timestamp_ms: int
+    previous_hash: bytes
+    nonce: bytes
+
+
+def _pad(body: bytes) -> bytes:
+    """ISO/IEC 7816-4: 0x80 then zeros up to the next multiple of 256 (at least one byte)."""
+    padded = body + b"\x80"
+    return padded + bytes(-len(padded) % PADDING_BLOCK)
+
+
+def _unpad(padded: bytes) -> bytes:
+    """Undo :func:`_pad`; :class:`Malformed` unless the padding is exactly that."""
+    body = padded.rstrip(b"\x00")
+    if not body.endswith(b"\x80") or len(padded) - len(body) >= PADDING_BLOCK:
+        raise Malformed
+    return body[:-1]
+
+
+def _seal(
     body: bytes,
     *,
+    committed: bool,
     case_key: bytes,
     case_id: uuid.UUID,
     epoch: int,
@@ -146,7 +201,6 @@ def seal_message_from_parts(
     previous_hash: bytes,
     nonce: bytes,
 ) -> bytes:
-    """Deterministic form of :func:`seal_message` (time and nonce given)."""
     body = check_bytes("body", body)
     if len(body) > MAX_BODY_BYTES:
         raise ValueError("body is larger than 1 MiB")
@@ -155,7 +209,7 @@ def seal_message_from_parts(
     case = check_uuid("case_id", case_id)
     epoch = check_uint("epoch", epoch, 32)
     header = (
-        prefix(RecordType.MESSAGE)
+        prefix(RecordType.MESSAGE_COMMITTED if committed else RecordType.MESSAGE)
         + case
         + u32(epoch)
         + check_uuid("client_message_id", client_message_id)
@@ -165,10 +219,28 @@ def seal_message_from_parts(
         + u64(check_uint("timestamp_ms", timestamp_ms, 64))
         + check_bytes("previous_hash", previous_hash, 32)
     )
+    key = _message_key(case_key, case, epoch)
+    if committed:
+        header += case_key_commitment(case_key, case_id=case_id, epoch=epoch)
+        body = _pad(body)
     nonce = check_bytes("nonce", nonce, _NONCE)
-    ciphertext = aes256gcm_seal(_message_key(case_key, case, epoch), nonce, body, header)
+    ciphertext = aes256gcm_seal(key, nonce, body, header)
     signed = header + nonce + u32(len(ciphertext)) + ciphertext
     return signed + p256_sign(sender_signing_key.private_key, _SIG_LABEL + signed)
+
+
+def seal_message_from_parts(body: bytes, **args: Unpack[_SealArgs]) -> bytes:
+    """Deterministic form of :func:`seal_message` (time and nonce given): type 0x0e."""
+    return _seal(body, committed=True, **args)
+
+
+def seal_legacy_message_from_parts(body: bytes, **args: Unpack[_SealArgs]) -> bytes:
+    """The legacy record (type 0x07: no commitment, no padding), deterministically.
+
+    Only for the published v1 vectors and for tests that old records still open: new
+    messages are type 0x0e.
+    """
+    return _seal(body, committed=False, **args)
 
 
 def seal_message(
@@ -183,7 +255,11 @@ def seal_message(
     content_type: ContentType,
     previous_hash: bytes,
 ) -> bytes:
-    """Encrypt and sign one message body (from :mod:`crypto.content`) for a case."""
+    """Encrypt, pad and sign one message body (from :mod:`crypto.content`): type 0x0e.
+
+    The header carries the commitment of ``case_key`` for this case and epoch
+    (crypto.case_key), so a reader given another key for the epoch refuses the message.
+    """
     return seal_message_from_parts(
         body,
         case_key=case_key,
@@ -202,7 +278,13 @@ def seal_message(
 def _parse(record: bytes) -> tuple[MessageHeader, bytes, bytes, bytes]:
     """(header, raw signed part, ciphertext, signature); raises :class:`Malformed`."""
     reader = Reader(record)
-    reader.prefix(RecordType.MESSAGE)
+    kind = reader.take(3)
+    if kind == prefix(RecordType.MESSAGE_COMMITTED):
+        committed = True
+    elif kind == prefix(RecordType.MESSAGE):
+        committed = False
+    else:
+        raise Malformed
     case_id = reader.uuid()
     epoch = reader.u32()
     client_message_id = reader.uuid()
@@ -221,10 +303,15 @@ def _parse(record: bytes) -> tuple[MessageHeader, bytes, bytes, bytes]:
         content_type=content_type,
         timestamp_ms=reader.u64(),
         previous_hash=reader.take(32),
+        commitment=reader.take(_COMMITMENT) if committed else None,
     )
     reader.take(_NONCE)
     length = reader.u32()
-    if not _TAG <= length <= MAX_BODY_BYTES + _TAG:
+    if committed:
+        padded = length - _TAG
+        if not (PADDING_BLOCK <= padded <= _MAX_PADDED and padded % PADDING_BLOCK == 0):
+            raise Malformed
+    elif not _TAG <= length <= MAX_BODY_BYTES + _TAG:
         raise Malformed
     ciphertext = reader.take(length)
     signed = reader.consumed()
@@ -234,10 +321,10 @@ def _parse(record: bytes) -> tuple[MessageHeader, bytes, bytes, bytes]:
 
 
 def parse_message_header(record: bytes) -> MessageHeader:
-    """The clear header, for routing (no key, no signature check).
+    """The clear header, for routing (no key, no signature check); either type.
 
     Checks the whole record's structure (prefix, known content type, length field, no
-    trailing bytes); raises :class:`MessageHeaderError`.
+    trailing bytes; for 0x0e a padded length); raises :class:`MessageHeaderError`.
     """
     try:
         return _parse(record)[0]
@@ -287,19 +374,33 @@ def open_message(
     a participant could sign a header that names another participant as the sender (the
     server refuses that at upload, but a reader should not rely on the server). When given,
     the header's sender user id must equal it.
+
+    Type 0x0e: the header's commitment must be the commitment of ``case_key`` for this case
+    and epoch (compared in constant time, before decrypting), and the padding must be
+    well-formed. Type 0x07 opens without either; ``header.commitment`` is then None, and the
+    reader says so.
     """
     case = check_uuid("case_id", case_id)
     epoch = check_uint("epoch", epoch, 32)
     sender = None if sender_user_id is None else check_uuid("sender_user_id", sender_user_id)
     message_key = _message_key(case_key, case, epoch)
+    expected_commitment = case_key_commitment(case_key, case_id=case_id, epoch=epoch)
     try:
         header, signed, ciphertext = _verify(record, sender_signing_public_key)
         if header.case_id.bytes != case or header.epoch != epoch:
             raise Malformed
         if sender is not None and header.sender_user_id.bytes != sender:
             raise Malformed
-        nonce = signed[HEADER_LENGTH : HEADER_LENGTH + _NONCE]
-        body = aes256gcm_open(message_key, nonce, ciphertext, signed[:HEADER_LENGTH])
+        if header.commitment is None:
+            aad_end = HEADER_LENGTH
+        elif hmac.compare_digest(header.commitment, expected_commitment):
+            aad_end = COMMITTED_HEADER_LENGTH
+        else:
+            raise Malformed
+        nonce = signed[aad_end : aad_end + _NONCE]
+        body = aes256gcm_open(message_key, nonce, ciphertext, signed[:aad_end])
+        if header.commitment is not None:
+            body = _unpad(body)
     except (Malformed, PrimitiveError, PublicKeyError):
         raise MessageOpenError from None
     return OpenedMessage(header=header, body=body)

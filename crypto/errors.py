@@ -17,22 +17,38 @@ from __future__ import annotations
 
 __all__ = [
     "AttachmentError",
+    "AuditCheckpointError",
     "CaseKeyUnwrapError",
     "CaseKeyWrapHeaderError",
     "CaseKeyWrapSignatureError",
+    "ConsistencyProofError",
     "ContentError",
     "CryptoError",
+    "InclusionProofError",
+    "InviteLinkFormatError",
+    "InviteStatementError",
     "KdfParamsError",
+    "LogEntryError",
+    "MemberStatementError",
     "MessageHeaderError",
     "MessageOpenError",
     "MessageSignatureError",
+    "OrgKeyHandoverError",
+    "OrgKeyUnwrapError",
+    "OrgKeyWrapHeaderError",
+    "OrganisationKeyStatementError",
     "PatientDropError",
     "PatientLinkFormatError",
     "PrimitiveError",
     "PrivateKeyUnsealError",
     "PublicKeyError",
+    "RecordsKeyChainError",
     "RecordsKeyFileError",
     "RecoveryKeyFormatError",
+    "StatementError",
+    "StatementSignatureError",
+    "TreeHeadError",
+    "TreeHeadSignatureError",
     "UskKekUnwrapError",
     "UskOrgUnwrapError",
     "UskRecoveryUnwrapError",
@@ -165,3 +181,100 @@ class PatientDropError(CryptoError):
     """``open_patient_photo`` / ``parse_patient_photo_header``: a drop record does not open."""
 
     message = "cannot open the patient photo record"
+
+
+class InclusionProofError(CryptoError):
+    """``verify_inclusion``: the proof does not put that leaf in that tree."""
+
+    message = "inclusion proof does not verify"
+
+
+class ConsistencyProofError(CryptoError):
+    """``verify_consistency``: the newer tree does not extend the older one."""
+
+    message = "consistency proof does not verify"
+
+
+class LogEntryError(CryptoError):
+    """``parse_log_entry``: not a well-formed transparency log entry."""
+
+    message = "invalid log entry"
+
+
+class TreeHeadError(CryptoError):
+    """``parse_tree_head``: not a well-formed signed tree head."""
+
+    message = "invalid signed tree head"
+
+
+class TreeHeadSignatureError(CryptoError):
+    """``verify_tree_head``: malformed tree head, wrong log key or bad signature."""
+
+    message = "signed tree head does not verify"
+
+
+class StatementError(CryptoError):
+    """``parse_statement``: not a well-formed signed statement of a known kind."""
+
+    message = "invalid signed statement"
+
+
+class StatementSignatureError(CryptoError):
+    """``verify_statement``: malformed statement, wrong kind, wrong key or bad signature."""
+
+    message = "signed statement does not verify"
+
+
+class OrganisationKeyStatementError(CryptoError):
+    """``verify_organisation_key_statement``: not a valid self-signed organisation key."""
+
+    message = "organisation key statement does not verify"
+
+
+class InviteStatementError(CryptoError):
+    """``verify_invite_statement``: not an invite signed by the organisation key."""
+
+    message = "invite statement does not verify"
+
+
+class MemberStatementError(CryptoError):
+    """``verify_member_statement``: not certified by the organisation key."""
+
+    message = "member statement does not verify"
+
+
+class RecordsKeyChainError(CryptoError):
+    """``verify_records_key_chain``: the chain of records-key statements does not verify."""
+
+    message = "records key chain does not verify"
+
+
+class InviteLinkFormatError(CryptoError):
+    """``parse_invite_fragment``: the text after ``#/invite/`` is not an invite link."""
+
+    message = "invalid invite link"
+
+
+class OrgKeyWrapHeaderError(CryptoError):
+    """``parse_org_key_wrap_header``: not a well-formed organisation key wrap record."""
+
+    message = "invalid organisation key wrap record"
+
+
+class OrgKeyUnwrapError(CryptoError):
+    """``open_org_key_wrap``: anything wrong with an organisation key wrap record."""
+
+    message = "cannot open the organisation key wrap record"
+
+
+class OrgKeyHandoverError(CryptoError):
+    """``open_org_key_handover``: wrong invite secret, wrong organisation or corrupted."""
+
+    message = "cannot open the organisation key handover record"
+
+
+class AuditCheckpointError(CryptoError):
+    """``load_signing_key`` / ``verify_checkpoint``: a stored audit key or checkpoint does
+    not parse or does not verify."""
+
+    message = "audit checkpoint does not verify"

@@ -30,7 +30,7 @@ import unicodedata
 from typing import Final
 
 from crypto._wire import LABEL_PREFIX, Malformed, Reader, RecordType, check_bytes, prefix, u32
-from crypto.account import KeyPair, generate_key_pair
+from crypto.account import KeyPair, generate_key_pair, key_pair_from_seed
 from crypto.errors import PrimitiveError, RecordsKeyFileError
 from crypto.fingerprint import key_id
 from crypto.primitives.aead import aes256gcm_open, aes256gcm_seal
@@ -38,6 +38,7 @@ from crypto.primitives.ecc import P256_N, p256_public_key
 from crypto.primitives.kdf import hkdf_sha256, pbkdf2_sha256
 
 __all__ = [
+    "derive_records_signing_key",
     "generate_records_key",
     "open_records_key_file",
     "seal_records_key_file",
@@ -49,11 +50,23 @@ _MIN_ITERATIONS: Final = 600_000
 _MAX_ITERATIONS: Final = 2_000_000
 _NONCE: Final = 12
 _INFO: Final = LABEL_PREFIX + b"records-key-file"
+_SIGNING_INFO: Final = LABEL_PREFIX + b"records-signing-key"
 
 
 def generate_records_key() -> KeyPair:
     """A fresh records key pair (the records officer makes it; the server gets the public key)."""
     return generate_key_pair()
+
+
+def derive_records_signing_key(records_private_key: bytes) -> KeyPair:
+    """The records signing key pair (RSK) that goes with a records private key.
+
+    ``DeriveKeyPair(HKDF-SHA256(records scalar, "", "dermline/v1/records-signing-key", 32))``
+    (docs/protocol.md section 20): whoever holds the records key file can sign the rollover
+    to the next records key, and the file format (0x09) does not change.
+    """
+    scalar = check_bytes("records_private_key", records_private_key, 32)
+    return key_pair_from_seed(hkdf_sha256(scalar, salt=b"", info=_SIGNING_INFO, length=32))
 
 
 def _passphrase(passphrase: object) -> bytes:

@@ -1,6 +1,6 @@
 """What differs between the backends, in one place (after Synapse ``storage/engines``).
 
-Transaction functions (``*_txn`` in :mod:`storage._sql`) are written once, against the small
+Transaction functions (``*_txn`` in :mod:`storage.sql`) are written once, against the small
 :class:`Txn` interface, with ``?`` placeholders. Each engine adapts them:
 
 ============================  ============================  =================================
@@ -12,6 +12,7 @@ row locks                     none needed: one writer       ``SELECT ... FOR UPD
 write concurrency             one writer, group commit      pool; each unit its own txn,
                               (SAVEPOINT per unit)          retried on serialization failure
 errors -> storage.errors      :func:`sqlite_error`          :func:`postgres_error`
+message append                statements in the writer      server-side function (one trip)
 ============================  ============================  =================================
 """
 
@@ -36,7 +37,7 @@ class Dialect:
     """Backend-specific SQL fragments."""
 
     def __init__(
-        self, name: str, *, for_update: str, single_statement_units: bool, key_lock: str = ""
+        self, name: str, *, for_update: str, server_side_append: bool, key_lock: str = ""
     ) -> None:
         self.name = name
         #: statement that serialises data-key creation across processes inside a transaction
@@ -44,16 +45,18 @@ class Dialect:
         self.key_lock = key_lock
         #: suffix that locks the selected rows until commit ("" where one writer suffices)
         self.for_update = for_update
-        #: hot units run as one server-side function call (round trips cost here)
-        self.single_statement_units = single_statement_units
+        #: the message append runs as the server-side function of
+        #: ``migrations/postgres/0002_append_message.sql`` (round trips cost here); otherwise
+        #: as statements in the single writer (``storage.sql.thread.append_txn``)
+        self.server_side_append = server_side_append
 
 
-SQLITE = Dialect("sqlite", for_update="", single_statement_units=False)
+SQLITE = Dialect("sqlite", for_update="", server_side_append=False)
 #: pg_advisory_xact_lock key: "dkey" (data keys); migrations use "derm" (postgres.py)
 POSTGRES = Dialect(
     "postgres",
     for_update=" FOR UPDATE",
-    single_statement_units=True,
+    server_side_append=True,
     key_lock="SELECT pg_advisory_xact_lock(1684759929)",
 )
 

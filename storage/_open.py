@@ -21,6 +21,10 @@ __all__ = ["open_backend"]
 
 async def open_backend(config: StorageConfig, *, migrate: bool = True) -> Storage:
     """Load keys, start the engine, migrate, load (or create) the data keys."""
+    if config.backend not in ("sqlite", "postgres"):
+        # The memory store (storage.memory) is never opened from a configuration: tests build
+        # it directly, so no setting can make a deployment run on it.
+        raise InvalidArgument("unknown storage backend")
     masters = load_master_keys(config)
     ring = KeyRing()
     cipher: FieldCipher = SealingFieldCipher(ring)
@@ -50,7 +54,7 @@ async def open_backend(config: StorageConfig, *, migrate: bool = True) -> Storag
             blobs=blobs,
         )
     else:
-        raise InvalidArgument("unknown storage backend")
+        raise AssertionError("unreachable")
     await store.start(migrate=migrate)
     try:
         await store._init_keys()

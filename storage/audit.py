@@ -14,9 +14,8 @@ checkpoint; the plaintext form is stable across rotations. The random 16-byte sa
 the (sealed) canonical form keeps the clear ``entry_hash`` from confirming a guess such as
 "user X viewed case Y" by brute force.
 
-A **checkpoint** signs (ECDSA P-256, SHA-256, DER)::
-
-    "dermline/audit-checkpoint/v1" | seq:u64be | entry_hash:32 | created_at_us:i64be
+A **checkpoint** signs the head (seq, entry_hash, time) with the server's audit key: the
+recipe and its format are :mod:`crypto.audit_checkpoint`.
 """
 
 from __future__ import annotations
@@ -24,13 +23,15 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import struct
+from collections.abc import Mapping
 
-from storage.interface import AuditEvent
+from storage.errors import AuditIntegrityError
+from storage.records import AuditEvent, AuditVerification
 
 __all__ = [
     "GENESIS",
+    "ChainCheck",
     "chain_hash",
-    "checkpoint_message",
     "decode_canonical",
     "decode_head",
     "encode_canonical",
@@ -129,16 +130,6 @@ def chain_hash(prev_hash: bytes, canonical: bytes) -> bytes:
     return hashlib.sha256(b"dermline/audit/v1" + prev_hash + canonical).digest()
 
 
-def checkpoint_message(seq: int, entry_hash: bytes, created_at_us: int) -> bytes:
-    """The bytes a checkpoint signature covers."""
-    return (
-        b"dermline/audit-checkpoint/v1"
-        + struct.pack(">Q", seq)
-        + entry_hash
-        + struct.pack(">q", created_at_us)
-    )
-
-
 def encode_head(seq: int, head_hash: bytes) -> bytes:
     """The sealed head record: seq and hash of the newest entry."""
     return struct.pack(">Q", seq) + head_hash
@@ -150,3 +141,54 @@ def decode_head(data: bytes) -> tuple[int, bytes]:
         raise ValueError("bad audit head")
     (seq,) = struct.unpack(">Q", data[:8])
     return seq, data[8:]
+
+
+class ChainCheck:
+    """Re-derives the chain entry by entry and names the first bad one (``verify_audit`` of
+    every backend feeds it). Built with the checkpointed hashes (signatures already
+    checked by the caller) and the head as stored; entries are fed in ``seq`` order, each
+    with its canonical form, or None if that did not open (``undecryptable``)."""
+
+    def __init__(self, checkpoints: Mapping[int, bytes], head_seq: int, head_hash: bytes) -> None:
+        self._wanted = dict(checkpoints)
+        self._head_seq = head_seq
+        self._head_hash = head_hash
+        self._hash_at_head: bytes | None = GENESIS if head_seq == 0 else None
+        self.prev = GENESIS
+        #: the seq the next entry must have
+        self.expected = 1
+
+    def entry(self, seq: int, prev_hash: bytes, entry_hash: bytes, canonical: bytes | None) -> None:
+        """Check the next entry; :class:`AuditIntegrityError` if it breaks the chain."""
+        if seq != self.expected:
+            raise AuditIntegrityError(self.expected, "gap")
+        try:
+            if canonical is None:
+                raise ValueError("did not open")
+            inner_seq, _ = decode_canonical(canonical)
+        except ValueError:
+            raise AuditIntegrityError(seq, "undecryptable") from None
+        if inner_seq != seq:
+            raise AuditIntegrityError(seq, "undecryptable")
+        if prev_hash != self.prev:
+            raise AuditIntegrityError(seq, "chain_broken")
+        computed = chain_hash(self.prev, canonical)
+        if computed != entry_hash:
+            raise AuditIntegrityError(seq, "hash_mismatch")
+        if seq in self._wanted and self._wanted[seq] != computed:
+            raise AuditIntegrityError(seq, "bad_checkpoint")
+        if seq == self._head_seq:
+            self._hash_at_head = computed
+        self.prev = computed
+        self.expected += 1
+
+    def finish(self) -> AuditVerification:
+        """After the last entry: nothing checkpointed or recorded in the head is missing."""
+        last = self.expected - 1
+        if self._wanted and max(self._wanted) > last:
+            raise AuditIntegrityError(last + 1, "truncated")
+        if last < self._head_seq:
+            raise AuditIntegrityError(last + 1, "truncated")
+        if self._hash_at_head != self._head_hash:
+            raise AuditIntegrityError(max(self._head_seq, 1), "truncated")
+        return AuditVerification(last, len(self._wanted), last, self.prev)

@@ -35,8 +35,8 @@ from typing import BinaryIO, TypeVar
 from crypto import at_rest
 from crypto.at_rest import AtRestError
 from storage.errors import BlobTooLarge, CorruptRecord, InvalidArgument, NotFound, Unavailable
-from storage.interface import BlobInfo
 from storage.keys import PURPOSE_BLOB, KeyRing
+from storage.records import BlobInfo
 
 __all__ = ["DEFAULT_CHUNK_SIZE", "FileBlobStore"]
 
@@ -227,22 +227,6 @@ class FileBlobStore:
                 current, index = following, index + 1
         finally:
             f.close()
-
-    async def size(self, blob_id: str) -> int:
-        path = self._path(blob_id)
-        try:
-            raw = await asyncio.to_thread(path.stat)
-            header = await asyncio.to_thread(self._header_of, path)
-        except FileNotFoundError:
-            raise NotFound("blob") from None
-        except OSError:
-            raise Unavailable("blob store error") from None
-        except AtRestError:
-            raise CorruptRecord("blob") from None
-        body = raw.st_size - at_rest.BLOB_HEADER_LEN
-        step = header.chunk_size + at_rest.BLOB_TAG_LEN
-        chunks = max(1, -(-body // step))
-        return body - chunks * at_rest.BLOB_TAG_LEN
 
     async def delete(self, blob_id: str) -> None:
         path = self._path(blob_id)

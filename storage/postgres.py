@@ -30,8 +30,8 @@ from typing import Any, TypeVar
 import asyncpg
 
 from storage._engine import POSTGRES, Row, TxnFn, is_retryable_postgres, postgres_error, to_dollar
-from storage._sql import SqlStorage
 from storage.errors import InvalidArgument, StorageError, Unavailable
+from storage.sql import SqlStorage
 
 __all__ = ["PostgresStorage", "migrate_postgres"]
 

@@ -42,8 +42,8 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from storage._engine import SQLITE, Row, TxnFn, sqlite_error
-from storage._sql import SqlStorage
 from storage.errors import StorageError, Unavailable
+from storage.sql import SqlStorage
 
 __all__ = ["SqliteStorage", "connect_sqlite", "migrate_sqlite_sync"]
 

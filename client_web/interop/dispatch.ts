@@ -1,7 +1,8 @@
 /**
  * Interop dispatcher: every protocol operation of the browser port behind one JSON-in /
  * JSON-out function, so the Python side can drive the TypeScript implementation (through
- * `node dist-node/interop.mjs`, see interop/README.md) and prove both directions:
+ * `node dist-node/interop.mjs`, in Node or in headless Chromium: interop/cli.ts and
+ * client_web/README.md "Cross-language proof") and prove both directions:
  * records the browser port writes are opened by crypto/, and the reverse.
  *
  * Conventions follow tests/vectors/dermline/README.md: byte strings are lower-case hex,
@@ -34,6 +35,7 @@ import {
   safetyNumber,
   sealMessage,
   sealMessageFromParts,
+  sealLegacyMessageFromParts,
   sealPrivateKey,
   signingIdentity,
   toAccountKey,
@@ -52,6 +54,44 @@ import {
   verifyMessageSignature,
   type Body,
   type ContentType,
+  type LogEntry,
+  type Role,
+  type Statement,
+  type StatementKind,
+  type TreeHead,
+  deriveInviteKey,
+  deriveRecordsSigningKey,
+  checkTranscript,
+  entryFromRecord,
+  openOrgKeyHandover,
+  openOrgKeyWrap,
+  parseOrgKeyWrapHeader,
+  sealOrgKeyHandover,
+  wrapOrgKey,
+  formatInviteFragment,
+  inviteTokenHash,
+  leafHash,
+  makeApprovalStatement,
+  makeInviteStatement,
+  makeMemberStatement,
+  makeOrganisationKeyStatement,
+  makeRecordsKeyStatement,
+  parseInviteFragment,
+  parseLogEntry,
+  parseStatement,
+  parseTreeHead,
+  rootHash,
+  statementHash,
+  verifyConsistency,
+  verifyEntryIncluded,
+  verifyInclusion,
+  verifyInviteStatement,
+  verifyMemberStatement,
+  verifyOrganisationKeyStatement,
+  verifyRecordsKeyChain,
+  verifyStatement,
+  verifyTreeHead,
+  verifyTreeHeadExtends,
 } from "../src/crypto/index";
 import { chunkedDecrypt, chunkedEncrypt } from "../src/crypto/primitives/chunked";
 import { p256Sign, p256Verify } from "../src/crypto/primitives/ecc";
@@ -76,9 +116,95 @@ const num = (a: Args, k: string): number => {
   return v;
 };
 
+const hexList = (a: Args, k: string): Uint8Array[] => {
+  const v = a[k];
+  if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) {
+    throw new TypeError(`field ${k} must be a list of hex strings`);
+  }
+  return v.map((x: string) => fromHex(x));
+};
+/** An optional hex field: absent or null gives null. */
+const optHex = (a: Args, k: string): Uint8Array | null => (a[k] === undefined || a[k] === null ? null : b(a, k));
+
 async function signer(privateKeyHex: Uint8Array) {
   const pair = await keyPairFromPrivate(privateKeyHex);
-  return signingIdentity(await toAccountKey(pair, KeyPurpose.SIGNING));
+  return { ...signingIdentity(await toAccountKey(pair, KeyPurpose.SIGNING)), publicKey: pair.publicKey };
+}
+
+/** A parsed statement in the snake_case shape of the vector files. */
+function statementFields(s: Statement): Result {
+  const common: Result = {
+    kind: s.kind,
+    signer_key_id: toHex(s.signerKeyId),
+    issued_at_ms: s.issuedAtMs,
+    hash: toHex(s.hash),
+  };
+  switch (s.kind) {
+    case 1:
+      return { ...common, org_id: s.orgId, org_kind: s.orgKind, org_public_key: toHex(s.orgPublicKey), name: s.name };
+    case 2:
+      return {
+        ...common,
+        org_id: s.orgId,
+        role: s.role,
+        invite_public_key: toHex(s.invitePublicKey),
+        expires_at_ms: s.expiresAtMs,
+        token_hash: toHex(s.tokenHash),
+      };
+    case 3:
+      return {
+        ...common,
+        user_id: s.userId,
+        org_id: s.orgId,
+        role: s.role,
+        signing_public_key: toHex(s.signingPublicKey),
+        encryption_public_key: toHex(s.encryptionPublicKey),
+        invite_statement_hash: s.inviteStatementHash === null ? null : toHex(s.inviteStatementHash),
+      };
+    case 4:
+      return {
+        ...common,
+        org_id: s.orgId,
+        sequence: s.sequence,
+        records_public_key: toHex(s.recordsPublicKey),
+        records_signing_public_key: toHex(s.recordsSigningPublicKey),
+        previous_records_key_id: s.previousRecordsKeyId === null ? null : toHex(s.previousRecordsKeyId),
+      };
+    case 5:
+      return { ...common, approved_statement_hash: toHex(s.approvedStatementHash), approver_user_id: s.approverUserId };
+  }
+}
+
+function logEntryFields(e: LogEntry): Result {
+  const common: Result = { entry_type: e.entryType, appended_at_ms: e.appendedAtMs };
+  switch (e.entryType) {
+    case 1:
+      return { ...common, statement: toHex(e.statement.record) };
+    case 2:
+      return {
+        ...common,
+        user_id: e.userId,
+        org_id: e.orgId,
+        role: e.role,
+        signing_public_key: toHex(e.signingPublicKey),
+        encryption_public_key: toHex(e.encryptionPublicKey),
+      };
+    case 3:
+      return { ...common, user_id: e.userId, org_id: e.orgId, reason: e.reason, role: e.role ?? 0 };
+  }
+}
+
+function treeHeadFields(h: TreeHead): Result {
+  return {
+    tree_size: h.treeSize,
+    timestamp_ms: h.timestampMs,
+    root_hash: toHex(h.rootHash),
+    log_key_id: toHex(h.logKeyId),
+  };
+}
+
+function keyPairFields(p: { privateKey: Uint8Array; publicKey: Uint8Array; keyId: Uint8Array }): Result {
+  return { private_key: toHex(p.privateKey), public_key: toHex(p.publicKey), key_id: toHex(p.keyId) };
 }
 
 const ops: Record<string, (a: Args) => Promise<Result>> = {
@@ -190,13 +316,15 @@ const ops: Record<string, (a: Args) => Promise<Result>> = {
       contentType: num(a, "content_type") as ContentType,
       previousHash: b(a, "previous_hash"),
     };
+    // `legacy: true` makes the old type 0x07 (tests that old records still open).
+    const fromParts = a.legacy === true ? sealLegacyMessageFromParts : sealMessageFromParts;
     const rec =
-      a.nonce === undefined
+      a.nonce === undefined && a.legacy !== true
         ? await sealMessage(b(a, "body"), p)
-        : await sealMessageFromParts(b(a, "body"), {
+        : await fromParts(b(a, "body"), {
             ...p,
-            nonce: b(a, "nonce"),
-            timestampMs: BigInt(num(a, "timestamp_ms")),
+            nonce: a.nonce === undefined ? crypto.getRandomValues(new Uint8Array(12)) : b(a, "nonce"),
+            timestampMs: BigInt(a.timestamp_ms === undefined ? Date.now() : num(a, "timestamp_ms")),
           });
     return { record: toHex(rec), message_hash: toHex(await messageHash(rec)) };
   },
@@ -211,6 +339,7 @@ const ops: Record<string, (a: Args) => Promise<Result>> = {
       content_type: h.contentType,
       timestamp_ms: Number(h.timestampMs),
       previous_hash: toHex(h.previousHash),
+      commitment: h.commitment === null ? null : toHex(h.commitment),
     };
   },
   async open_message(a) {
@@ -219,8 +348,14 @@ const ops: Record<string, (a: Args) => Promise<Result>> = {
       caseId: str(a, "case_id"),
       epoch: num(a, "epoch"),
       senderSigningPublicKey: b(a, "sender_signing_public_key"),
+      ...(a.sender_user_id === undefined ? {} : { senderUserId: str(a, "sender_user_id") }),
     });
-    return { body: toHex(m.body), content_type: m.header.contentType, client_message_id: m.header.clientMessageId };
+    return {
+      body: toHex(m.body),
+      content_type: m.header.contentType,
+      client_message_id: m.header.clientMessageId,
+      commitment: m.header.commitment === null ? null : toHex(m.header.commitment),
+    };
   },
   async verify_message_signature(a) {
     const h = await verifyMessageSignature(b(a, "record"), b(a, "sender_signing_public_key"));
@@ -273,6 +408,237 @@ const ops: Record<string, (a: Args) => Promise<Result>> = {
   },
   async chunked_decrypt(a) {
     return { plaintext: toHex(await chunkedDecrypt(b(a, "key"), b(a, "context"), b(a, "ciphertext"))) };
+  },
+  // --- transparency log (docs/protocol.md section 18) ---
+  async merkle_leaf_hash(a) {
+    return { leaf_hash: toHex(await leafHash(b(a, "entry"))) };
+  },
+  async merkle_root(a) {
+    return { root: toHex(await rootHash(hexList(a, "leaf_hashes"))) };
+  },
+  async verify_inclusion(a) {
+    await verifyInclusion({
+      leafHash: b(a, "leaf_hash"),
+      index: num(a, "index"),
+      treeSize: num(a, "tree_size"),
+      proof: hexList(a, "proof"),
+      root: b(a, "root"),
+    });
+    return { valid: true };
+  },
+  async verify_consistency(a) {
+    await verifyConsistency({
+      oldSize: num(a, "old_size"),
+      newSize: num(a, "new_size"),
+      oldRoot: b(a, "old_root"),
+      newRoot: b(a, "new_root"),
+      proof: hexList(a, "proof"),
+    });
+    return { valid: true };
+  },
+  async parse_tree_head(a) {
+    return treeHeadFields(parseTreeHead(b(a, "record")));
+  },
+  async verify_tree_head(a) {
+    return treeHeadFields(await verifyTreeHead(b(a, "record"), b(a, "log_public_key")));
+  },
+  async verify_tree_head_extends(a) {
+    await verifyTreeHeadExtends(parseTreeHead(b(a, "old_head")), parseTreeHead(b(a, "new_head")), hexList(a, "proof"));
+    return { valid: true };
+  },
+  async verify_entry_included(a) {
+    await verifyEntryIncluded(b(a, "entry"), {
+      index: num(a, "index"),
+      treeHead: parseTreeHead(b(a, "tree_head")),
+      proof: hexList(a, "proof"),
+    });
+    return { valid: true };
+  },
+  async parse_log_entry(a) {
+    return logEntryFields(await parseLogEntry(b(a, "entry")));
+  },
+  // --- signed statements (section 19) ---
+  async parse_statement(a) {
+    return statementFields(await parseStatement(b(a, "record")));
+  },
+  async statement_hash(a) {
+    return { hash: toHex(await statementHash(b(a, "record"))) };
+  },
+  async verify_statement(a) {
+    const kind = a.kind === undefined ? null : (num(a, "kind") as StatementKind);
+    return statementFields(await verifyStatement(b(a, "record"), b(a, "signer_public_key"), kind));
+  },
+  async verify_organisation_key_statement(a) {
+    return statementFields(await verifyOrganisationKeyStatement(b(a, "record"), { orgId: str(a, "org_id") }));
+  },
+  async verify_invite_statement(a) {
+    return statementFields(
+      await verifyInviteStatement(b(a, "record"), { orgId: str(a, "org_id"), orgPublicKey: b(a, "org_public_key") }),
+    );
+  },
+  async verify_member_statement(a) {
+    return statementFields(
+      await verifyMemberStatement(b(a, "record"), {
+        orgId: str(a, "org_id"),
+        orgPublicKey: b(a, "org_public_key"),
+        inviteStatement: optHex(a, "invite_statement"),
+      }),
+    );
+  },
+  async verify_records_key_chain(a) {
+    const changes = (a.changes as Args[]).map((c) => ({ statement: b(c, "statement"), approvals: hexList(c, "approvals") }));
+    const admins = ((a.admins ?? []) as Args[]).map((m) => ({
+      statement: b(m, "statement"),
+      inviteStatement: optHex(m, "invite_statement"),
+    }));
+    const pin = a.pin === undefined || a.pin === null ? null : (a.pin as Args);
+    return statementFields(
+      await verifyRecordsKeyChain(changes, {
+        orgId: str(a, "org_id"),
+        orgPublicKey: b(a, "org_public_key"),
+        admins,
+        pin: pin === null ? null : { sequence: num(pin, "sequence"), recordsPublicKey: b(pin, "records_public_key") },
+      }),
+    );
+  },
+  async make_organisation_key_statement(a) {
+    const record = await makeOrganisationKeyStatement({
+      orgId: str(a, "org_id"),
+      orgKind: num(a, "org_kind") as 1 | 2,
+      name: str(a, "name"),
+      orgKey: await signer(b(a, "org_private_key")),
+      issuedAtMs: num(a, "issued_at_ms"),
+    });
+    return { record: toHex(record) };
+  },
+  async make_invite_statement(a) {
+    const record = await makeInviteStatement({
+      orgId: str(a, "org_id"),
+      role: num(a, "role") as Role,
+      invitePublicKey: b(a, "invite_public_key"),
+      expiresAtMs: num(a, "expires_at_ms"),
+      tokenHash: b(a, "token_hash"),
+      orgKey: await signer(b(a, "org_private_key")),
+      issuedAtMs: num(a, "issued_at_ms"),
+    });
+    return { record: toHex(record) };
+  },
+  async make_member_statement(a) {
+    const record = await makeMemberStatement({
+      userId: str(a, "user_id"),
+      orgId: str(a, "org_id"),
+      role: num(a, "role") as Role,
+      signingPublicKey: b(a, "signing_public_key"),
+      encryptionPublicKey: b(a, "encryption_public_key"),
+      inviteStatementHash: optHex(a, "invite_statement_hash"),
+      signer: await signer(b(a, "signer_private_key")),
+      issuedAtMs: num(a, "issued_at_ms"),
+    });
+    return { record: toHex(record) };
+  },
+  async make_records_key_statement(a) {
+    const record = await makeRecordsKeyStatement({
+      orgId: str(a, "org_id"),
+      sequence: num(a, "sequence"),
+      recordsPublicKey: b(a, "records_public_key"),
+      recordsSigningPublicKey: b(a, "records_signing_public_key"),
+      previousRecordsKeyId: optHex(a, "previous_records_key_id"),
+      signer: await signer(b(a, "signer_private_key")),
+      issuedAtMs: num(a, "issued_at_ms"),
+    });
+    return { record: toHex(record) };
+  },
+  async make_approval_statement(a) {
+    const record = await makeApprovalStatement({
+      approvedStatementHash: b(a, "approved_statement_hash"),
+      approverUserId: str(a, "approver_user_id"),
+      approverSigningKey: await signer(b(a, "approver_signing_private_key")),
+      issuedAtMs: num(a, "issued_at_ms"),
+    });
+    return { record: toHex(record) };
+  },
+  // --- invites and the records signing key (section 20) ---
+  async invite_token_hash(a) {
+    return { token_hash: toHex(await inviteTokenHash(str(a, "token"))) };
+  },
+  async derive_invite_key(a) {
+    return keyPairFields(await deriveInviteKey(b(a, "secret")));
+  },
+  async format_invite_fragment(a) {
+    return { text: formatInviteFragment(str(a, "token"), optHex(a, "secret"), optHex(a, "org_key_id")) };
+  },
+  async parse_invite_fragment(a) {
+    const link = parseInviteFragment(str(a, "text"));
+    return {
+      token: link.token,
+      secret: link.secret === null ? null : toHex(link.secret),
+      org_key_id: link.orgKeyId === null ? null : toHex(link.orgKeyId),
+      certified: link.certified,
+    };
+  },
+  async derive_records_signing_key(a) {
+    return keyPairFields(await deriveRecordsSigningKey(b(a, "records_private_key")));
+  },
+  // --- transcripts (section 23) ---
+  async check_transcript(a) {
+    // Either `records` (envelopes in the server's order, seq from 1) or `messages`
+    // ({seq, client_message_id, previous_hash, message_hash}).
+    const entries =
+      a.records !== undefined
+        ? await Promise.all(hexList(a, "records").map((r, i) => entryFromRecord(i + 1, r)))
+        : (a.messages as Args[]).map((m) => ({
+            seq: num(m, "seq"),
+            clientMessageId: str(m, "client_message_id"),
+            previousHash: b(m, "previous_hash"),
+            messageHash: b(m, "message_hash"),
+          }));
+    return { findings: checkTranscript(entries) };
+  },
+  // --- the organisation key's custody (section 21) ---
+  async wrap_org_key(a) {
+    const record = await wrapOrgKey(await keyPairFromPrivate(b(a, "org_private_key")), {
+      orgId: str(a, "org_id"),
+      recipientPublicKey: b(a, "recipient_public_key"),
+      wrapperUserId: str(a, "wrapper_user_id"),
+      wrapperSigningKey: await signer(b(a, "wrapper_signing_private_key")),
+    });
+    return { record: toHex(record) };
+  },
+  async parse_org_key_wrap_header(a) {
+    const h = parseOrgKeyWrapHeader(b(a, "record"));
+    return {
+      org_id: h.orgId,
+      recipient_key_id: toHex(h.recipientKeyId),
+      wrapper_user_id: h.wrapperUserId,
+      wrapper_key_id: toHex(h.wrapperKeyId),
+      org_key_id: toHex(h.orgKeyId),
+    };
+  },
+  async open_org_key_wrap(a) {
+    const r = await hpkeRecipientFromScalar(b(a, "recipient_private_key"));
+    const pair = await openOrgKeyWrap(b(a, "record"), {
+      orgId: str(a, "org_id"),
+      orgKeyId: b(a, "org_key_id"),
+      recipient: { ...r, keyId: await keyId(r.publicKey) },
+      wrapperSigningPublicKey: b(a, "wrapper_signing_public_key"),
+      ...(a.wrapper_user_id === undefined ? {} : { wrapperUserId: str(a, "wrapper_user_id") }),
+    });
+    return keyPairFields(pair);
+  },
+  async seal_org_key_handover(a) {
+    const record = await sealOrgKeyHandover(await keyPairFromPrivate(b(a, "org_private_key")), {
+      orgId: str(a, "org_id"),
+      inviteSecret: b(a, "invite_secret"),
+    });
+    return { record: toHex(record) };
+  },
+  async open_org_key_handover(a) {
+    const pair = await openOrgKeyHandover(b(a, "record"), {
+      orgId: str(a, "org_id"),
+      inviteSecret: b(a, "invite_secret"),
+      orgKeyId: b(a, "org_key_id"),
+    });
+    return keyPairFields(pair);
   },
 };
 

@@ -735,6 +735,9 @@ class CaseService:
         the thread with the move: the mover must be allowed to write to the case as it is
         *after* the move (a claim makes its dermatologist the responder; a withdrawn case
         takes no message), and its envelope must name this case, its id and the mover.
+        Storage keeps the move and the message in one transaction: both or neither. The
+        message id is the move's idempotency key: a retry whose move is allowed again
+        (an answer retried after a new question) changes nothing and answers the case.
         """
         case, _parties, participants = await self.load(actor, case_id, action)
         event = _ACTION_EVENT[action]
@@ -763,27 +766,36 @@ class CaseService:
                 self._clock.now(),
             )
         try:
-            updated = await self._store.transition_case(
+            moved = await self._store.transition_case(
                 case_id,
                 case.state,
                 new_state,
                 self._clock.now(),
                 claimed_by=actor.user_id if action is CaseAction.CLAIM else None,
                 outcome=stored_outcome,
+                # Stored in the same transaction: the move and its message, or neither.
+                message=None
+                if message is None
+                else storage.NewMessage(message.client_msg_id, actor.user_id, message.envelope),
             )
-        except storage.Conflict:
+        except storage.Conflict as exc:
+            if exc.reason == "message_id_taken":
+                raise Conflict("this message id is taken") from None
             raise InvalidTransition("the case changed meanwhile; reload it") from None
+        except storage.InvalidArgument:
+            if message is None:
+                raise
+            raise InvalidInput("the message id is not valid") from None
+        if moved.message is not None and not moved.message.created:
+            # A retry of a move already made with this message (storage answers the case as
+            # it is, unchanged): nothing to audit or announce again.
+            return moved.case
         await self._audit(f"case.{action.value}", actor, case_id, client)
-        if message is not None:
-            appended = await self._append(
-                case_id, message.client_msg_id, actor, message.envelope, self._clock.now()
-            )
-            if appended.created:
-                await self._audit("message.post", actor, case_id, client)
-                updated = await self._store.get_case(case_id)
-                await self.publisher.message_appended(updated, appended.message)
-        await self._publish_case(updated)
-        return updated
+        if moved.message is not None:
+            await self._audit("message.post", actor, case_id, client)
+            await self.publisher.message_appended(moved.case, moved.message.message)
+        await self._publish_case(moved.case)
+        return moved.case
 
     async def close(
         self,

@@ -1,6 +1,11 @@
-"""Cross-language proof: records written by the browser port (client_web/src/crypto, run in
-Node through ``client_web/dist-node/interop.mjs``) are read by the Python reference ``crypto/``,
-and records written by ``crypto/`` are read by the browser port. Random inputs each run.
+"""Cross-language proof: records written by the browser port (client_web/src/crypto) are read
+by the Python reference ``crypto/``, and records written by ``crypto/`` are read by the browser
+port. Random inputs each run.
+
+Every test runs twice, once per engine of ``client_web/dist-node/interop.mjs`` (interop/cli.ts):
+``node`` (Node's WebCrypto, OpenSSL) and ``chromium`` (the port loaded into a page of headless
+Debian Chromium, BoringSSL WebCrypto: what users run). Each engine is one long-lived process
+per module, fed one JSON request per line.
 
 ``make test`` builds the port (``npm run build`` includes ``build:interop``) before pytest runs;
 by hand: ``cd client_web && npm run build:interop``, then
@@ -12,13 +17,18 @@ checked by verification, not by comparing bytes.
 from __future__ import annotations
 
 import base64
+import dataclasses
+import enum
 import json
 import os
+import select
 import shutil
 import subprocess
+import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
@@ -29,37 +39,104 @@ from crypto import (
     content,
     envelope,
     fingerprint,
+    invite,
+    log_entry,
+    merkle,
     password,
     records_key,
     recovery_key,
+    statement,
+    transcript,
+    tree_head,
     usk,
 )
-from crypto.errors import ContentError
+from crypto import org_key as org_key_custody
+from crypto.errors import (
+    ContentError,
+    InviteLinkFormatError,
+    MemberStatementError,
+    MessageOpenError,
+    RecordsKeyChainError,
+)
 from crypto.primitives import chunked, ecc, hpke
 from tests import samples
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = ROOT / "client_web" / "dist-node" / "interop.mjs"
+PAGE = ROOT / "client_web" / "dist-node" / "interop-page.js"
+# Generous: the first Chromium request waits for the browser to start.
+REPLY_TIMEOUT_S = 120
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _port_is_built() -> None:
-    # No skip: a missing build is a failure of the suite, not a reason to pass silently.
+class Engine:
+    """One ``interop.mjs --serve`` process: a request per stdin line, a reply per stdout line."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        # Closed in close(): the file lives as long as the engine.
+        self._log: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
+        args = ["node", str(CLI), "--serve", *(["--chromium"] if name == "chromium" else [])]
+        self._proc = subprocess.Popen(
+            args,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+            bufsize=1,
+        )
+
+    def call(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
+        stdin, stdout = self._proc.stdin, self._proc.stdout
+        assert stdin is not None and stdout is not None
+        stdin.write(json.dumps({"op": op, "args": args}) + "\n")
+        stdin.flush()
+        ready, _w, _x = select.select([stdout], [], [], REPLY_TIMEOUT_S)
+        line = stdout.readline() if ready else ""
+        if not line:
+            self._log.seek(0)
+            detail = self._log.read().decode(errors="replace")[-2000:]
+            raise RuntimeError(f"the {self.name} interop engine did not answer {op}: {detail}")
+        reply: dict[str, Any] = json.loads(line)
+        return reply
+
+    def close(self) -> None:
+        if self._proc.stdin is not None:
+            self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
+        self._log.close()
+
+
+_engine: Engine | None = None
+
+
+@pytest.fixture(autouse=True, scope="module", params=["node", "chromium"])
+def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """The port under test, in Node and in Chromium. No skip: a missing build is a failure."""
+    global _engine
     assert shutil.which("node") is not None, "node is not installed"
-    assert CLI.exists(), "client_web/dist-node/interop.mjs is missing: run `make web`"
+    assert CLI.exists() and PAGE.exists(), "client_web/dist-node is missing: run `make web`"
+    _engine = Engine(request.param)
+    try:
+        yield _engine
+    finally:
+        _engine.close()
+        _engine = None
+
+
+def _call(op: str, args: dict[str, Any]) -> dict[str, Any]:
+    assert _engine is not None, "no interop engine"
+    return _engine.call(op, args)
 
 
 def ts(op: str, **args: Any) -> dict[str, Any]:
     """Run one operation in the TypeScript port; raise with the error class name on failure."""
-    proc = subprocess.run(
-        ["node", str(CLI)],
-        input=json.dumps({"op": op, "args": args}),
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    out = json.loads(proc.stdout)
+    out = _call(op, args)
     if "error" in out:
         raise RuntimeError(out["error"])
     result: dict[str, Any] = out["ok"]
@@ -67,15 +144,7 @@ def ts(op: str, **args: Any) -> dict[str, Any]:
 
 
 def ts_error(op: str, **args: Any) -> str:
-    proc = subprocess.run(
-        ["node", str(CLI)],
-        input=json.dumps({"op": op, "args": args}),
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    out = json.loads(proc.stdout)
+    out = _call(op, args)
     assert "error" in out, "the TypeScript port accepted what it must refuse"
     name: str = out["error"]
     return name
@@ -535,3 +604,673 @@ def test_server_side_signature_check_accepts_browser_envelopes() -> None:
         previous_hash=envelope.GENESIS_HASH.hex(),
     )
     envelope.verify_message_signature(bytes.fromhex(out["record"]), sender.public_key)
+
+
+# --- the transparency log, signed statements, invites (docs/protocol.md sections 18-20) ---
+
+
+def _plain(value: object) -> object:
+    """A parsed Python field in the interop's JSON shape (hex bytes, UUID strings, ints)."""
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+def _fields(obj: object, *, drop: tuple[str, ...] = ("record", "entry")) -> dict[str, object]:
+    assert dataclasses.is_dataclass(obj) and not isinstance(obj, type)
+    return {
+        f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj) if f.name not in drop
+    }
+
+
+def _hexes(values: list[bytes]) -> list[str]:
+    return [v.hex() for v in values]
+
+
+def test_merkle_proofs_and_tree_heads_from_python_verify_in_the_port() -> None:
+    entries = [rnd(1 + i) for i in range(13)]
+    leaves = [merkle.leaf_hash(e) for e in entries]
+    tree = merkle.MerkleTree(leaves)
+    assert [ts("merkle_leaf_hash", entry=e.hex())["leaf_hash"] for e in entries] == _hexes(leaves)
+    for size in (0, 1, 5, 8, 13):
+        assert ts("merkle_root", leaf_hashes=_hexes(leaves[:size]))["root"] == tree.root(size).hex()
+    for index in (0, 6, 12):
+        proof = tree.inclusion_proof(index)
+        good = {
+            "leaf_hash": leaves[index].hex(),
+            "index": index,
+            "tree_size": 13,
+            "proof": _hexes(proof),
+            "root": tree.root().hex(),
+        }
+        assert ts("verify_inclusion", **good) == {"valid": True}
+        bad = {**good, "index": (index + 1) % 13}
+        assert ts_error("verify_inclusion", **bad) == "InclusionProofError"
+    for old in (0, 1, 4, 5, 12, 13):
+        proof = tree.consistency_proof(old)
+        args = {
+            "old_size": old,
+            "new_size": 13,
+            "old_root": tree.root(old).hex(),
+            "new_root": tree.root().hex(),
+            "proof": _hexes(proof),
+        }
+        assert ts("verify_consistency", **args) == {"valid": True}
+        if proof:
+            wrong = {**args, "proof": _hexes([*proof[:-1], rnd(32)])}
+            assert ts_error("verify_consistency", **wrong) == "ConsistencyProofError"
+
+    log_key, other_key = account.generate_key_pair(), account.generate_key_pair()
+    old = tree_head.sign_tree_head(
+        tree_size=5, timestamp_ms=1_790_000_000_000, root_hash=tree.root(5), log_key=log_key
+    )
+    new = tree_head.sign_tree_head(
+        tree_size=13, timestamp_ms=1_790_000_001_000, root_hash=tree.root(), log_key=log_key
+    )
+    assert ts("verify_tree_head", record=new.hex(), log_public_key=log_key.public_key.hex()) == {
+        "tree_size": 13,
+        "timestamp_ms": 1_790_000_001_000,
+        "root_hash": tree.root().hex(),
+        "log_key_id": log_key.key_id.hex(),
+    }
+    assert (
+        ts_error("verify_tree_head", record=new.hex(), log_public_key=other_key.public_key.hex())
+        == "TreeHeadSignatureError"
+    )
+    extends = {
+        "old_head": old.hex(),
+        "new_head": new.hex(),
+        "proof": _hexes(tree.consistency_proof(5)),
+    }
+    assert ts("verify_tree_head_extends", **extends) == {"valid": True}
+    # A rewritten log: the same sizes, entry 2 replaced, signed by the same key.
+    forged_leaves = list(leaves)
+    forged_leaves[2] = merkle.leaf_hash(b"rewritten")
+    forged = merkle.MerkleTree(forged_leaves)
+    forged_new = tree_head.sign_tree_head(
+        tree_size=13, timestamp_ms=1_790_000_001_000, root_hash=forged.root(), log_key=log_key
+    )
+    rewritten = {
+        **extends,
+        "new_head": forged_new.hex(),
+        "proof": _hexes(forged.consistency_proof(5)),
+    }
+    assert ts_error("verify_tree_head_extends", **rewritten) == "ConsistencyProofError"
+    assert ts(
+        "verify_entry_included",
+        entry=entries[7].hex(),
+        index=7,
+        tree_head=new.hex(),
+        proof=_hexes(tree.inclusion_proof(7)),
+    ) == {"valid": True}
+    assert (
+        ts_error(
+            "verify_entry_included",
+            entry=entries[8].hex(),
+            index=7,
+            tree_head=new.hex(),
+            proof=_hexes(tree.inclusion_proof(7)),
+        )
+        == "InclusionProofError"
+    )
+
+
+def _directory() -> dict[str, Any]:
+    """A practice made by Python: org key, a GP through an invite, three admins, records key."""
+    org_id, org_key = uuid.uuid4(), account.generate_key_pair()
+    org_statement = statement.make_organisation_key_statement(
+        org_id=org_id,
+        org_kind=statement.OrganisationKind.PRACTICE,
+        name="Riverside Médical Practice",
+        org_key=org_key,
+        issued_at_ms=1_790_000_000_000,
+    )
+    secret, token = invite.generate_invite_secret(), base64.urlsafe_b64encode(rnd(32))
+    token_text = token.rstrip(b"=").decode()
+    invite_key = invite.derive_invite_key(secret)
+    invite_statement = statement.make_invite_statement(
+        org_id=org_id,
+        role=statement.Role.GP,
+        invite_public_key=invite_key.public_key,
+        expires_at_ms=1_790_600_000_000,
+        token_hash=statement.invite_token_hash(token_text),
+        org_key=org_key,
+        issued_at_ms=1_790_000_000_001,
+    )
+    gp_user, gp_sig, gp_enc = uuid.uuid4(), account.generate_key_pair(), account.generate_key_pair()
+    gp_member = statement.make_member_statement(
+        user_id=gp_user,
+        org_id=org_id,
+        role=statement.Role.GP,
+        signing_public_key=gp_sig.public_key,
+        encryption_public_key=gp_enc.public_key,
+        invite_statement_hash=statement.statement_hash(invite_statement),
+        signer=invite_key,
+        issued_at_ms=1_790_000_000_002,
+    )
+    admins = []
+    for _ in range(3):
+        user, sig = uuid.uuid4(), account.generate_key_pair()
+        member = statement.make_member_statement(
+            user_id=user,
+            org_id=org_id,
+            role=statement.Role.ADMIN,
+            signing_public_key=sig.public_key,
+            encryption_public_key=account.generate_key_pair().public_key,
+            invite_statement_hash=None,
+            signer=org_key,
+            issued_at_ms=1_790_000_000_003,
+        )
+        admins.append((user, sig, member))
+    return {
+        "org_id": org_id,
+        "org_key": org_key,
+        "org_statement": org_statement,
+        "secret": secret,
+        "token": token_text,
+        "invite_key": invite_key,
+        "invite_statement": invite_statement,
+        "gp": (gp_user, gp_sig, gp_enc),
+        "gp_member": gp_member,
+        "admins": admins,
+    }
+
+
+def test_statements_made_by_python_verify_in_the_port() -> None:
+    d = _directory()
+    org_id, org_pk = str(d["org_id"]), d["org_key"].public_key.hex()
+    for record in (d["org_statement"], d["invite_statement"], d["gp_member"]):
+        assert ts("parse_statement", record=record.hex()) == _fields(
+            statement.parse_statement(record)
+        )
+    out = ts("verify_organisation_key_statement", record=d["org_statement"].hex(), org_id=org_id)
+    assert out["name"] == "Riverside Médical Practice" and out["org_public_key"] == org_pk
+    out = ts(
+        "verify_member_statement",
+        record=d["gp_member"].hex(),
+        org_id=org_id,
+        org_public_key=org_pk,
+        invite_statement=d["invite_statement"].hex(),
+    )
+    assert out["user_id"] == str(d["gp"][0]) and out["role"] == 1
+    # The port refuses the member statement without its invite, or under another org key.
+    assert (
+        ts_error(
+            "verify_member_statement",
+            record=d["gp_member"].hex(),
+            org_id=org_id,
+            org_public_key=org_pk,
+            invite_statement=None,
+        )
+        == "MemberStatementError"
+    )
+    assert (
+        ts_error(
+            "verify_member_statement",
+            record=d["gp_member"].hex(),
+            org_id=org_id,
+            org_public_key=account.generate_key_pair().public_key.hex(),
+            invite_statement=d["invite_statement"].hex(),
+        )
+        == "MemberStatementError"
+    )
+    # Log entries written by the server (Python) parse in the port.
+    entry = log_entry.encode_statement_entry(d["gp_member"], appended_at_ms=1_790_000_000_100)
+    assert ts("parse_log_entry", entry=entry.hex()) == {
+        "entry_type": 1,
+        "appended_at_ms": 1_790_000_000_100,
+        "statement": d["gp_member"].hex(),
+    }
+    removal = log_entry.encode_removal_entry(
+        user_id=d["gp"][0],
+        org_id=d["org_id"],
+        reason=log_entry.RemovalReason.ROLE_REMOVED,
+        role=statement.Role.GP,
+        appended_at_ms=1_790_000_000_200,
+    )
+    assert ts("parse_log_entry", entry=removal.hex()) == {
+        "entry_type": 3,
+        "appended_at_ms": 1_790_000_000_200,
+        "user_id": str(d["gp"][0]),
+        "org_id": org_id,
+        "reason": 3,
+        "role": 1,
+    }
+
+
+def test_statements_made_by_the_port_verify_in_python() -> None:
+    d = _directory()
+    org_id, org_key = d["org_id"], d["org_key"]
+    # The port derives the same invite key from the secret, and the same token hash.
+    assert ts("derive_invite_key", secret=d["secret"].hex())["public_key"] == (
+        d["invite_key"].public_key.hex()
+    )
+    assert ts("invite_token_hash", token=d["token"])["token_hash"] == (
+        statement.invite_token_hash(d["token"]).hex()
+    )
+    rec = bytes.fromhex(
+        ts(
+            "make_organisation_key_statement",
+            org_id=str(org_id),
+            org_kind=2,
+            name="Cafe\u0301 Dermatology",
+            org_private_key=org_key.private_key.hex(),
+            issued_at_ms=1_790_000_000_000,
+        )["record"]
+    )
+    org = statement.verify_organisation_key_statement(rec, org_id=org_id)
+    assert org.name == "Café Dermatology" and org.org_kind is statement.OrganisationKind.SERVICE
+    # An admin's browser invites a dermatologist; the invitee's browser signs its member
+    # statement with the invite key from the link's secret.
+    secret = invite.generate_invite_secret()
+    invite_pk = invite.derive_invite_key(secret).public_key
+    invite_rec = bytes.fromhex(
+        ts(
+            "make_invite_statement",
+            org_id=str(org_id),
+            role=2,
+            invite_public_key=invite_pk.hex(),
+            expires_at_ms=1_790_600_000_000,
+            token_hash=statement.invite_token_hash(d["token"]).hex(),
+            org_private_key=org_key.private_key.hex(),
+            issued_at_ms=1_790_000_000_001,
+        )["record"]
+    )
+    derm_user, derm_sig, derm_enc = (
+        uuid.uuid4(),
+        account.generate_key_pair(),
+        account.generate_key_pair(),
+    )
+    invite_sk = ts("derive_invite_key", secret=secret.hex())["private_key"]
+    member_rec = bytes.fromhex(
+        ts(
+            "make_member_statement",
+            user_id=str(derm_user),
+            org_id=str(org_id),
+            role=2,
+            signing_public_key=derm_sig.public_key.hex(),
+            encryption_public_key=derm_enc.public_key.hex(),
+            invite_statement_hash=statement.statement_hash(invite_rec).hex(),
+            signer_private_key=invite_sk,
+            issued_at_ms=1_790_000_000_002,
+        )["record"]
+    )
+    member = statement.verify_member_statement(
+        member_rec, org_id=org_id, org_public_key=org_key.public_key, invite_statement=invite_rec
+    )
+    assert member.user_id == derm_user and member.role is statement.Role.DERMATOLOGIST
+    assert member.invite_statement_hash == statement.statement_hash(invite_rec)
+    with pytest.raises(MemberStatementError):
+        statement.verify_member_statement(
+            member_rec,
+            org_id=org_id,
+            org_public_key=org_key.public_key,
+            invite_statement=d["invite_statement"],
+        )
+
+
+def test_records_key_chain_made_by_both() -> None:
+    """Sequence 0 by Python, a rollover by the port, a two-person change by Python approved
+    by two administrators in the port; each side verifies the whole chain."""
+    d = _directory()
+    org_id, org_key = d["org_id"], d["org_key"]
+    records = [records_key.generate_records_key() for _ in range(3)]
+    rsk = [records_key.derive_records_signing_key(r.private_key) for r in records]
+    assert [
+        ts("derive_records_signing_key", records_private_key=r.private_key.hex())["public_key"]
+        for r in records
+    ] == [k.public_key.hex() for k in rsk]
+    s0 = statement.make_records_key_statement(
+        org_id=org_id,
+        sequence=0,
+        records_public_key=records[0].public_key,
+        records_signing_public_key=rsk[0].public_key,
+        previous_records_key_id=None,
+        signer=org_key,
+        issued_at_ms=1_790_000_000_000,
+    )
+    s1 = bytes.fromhex(
+        ts(
+            "make_records_key_statement",
+            org_id=str(org_id),
+            sequence=1,
+            records_public_key=records[1].public_key.hex(),
+            records_signing_public_key=rsk[1].public_key.hex(),
+            previous_records_key_id=records[0].key_id.hex(),
+            signer_private_key=rsk[0].private_key.hex(),
+            issued_at_ms=1_790_000_000_001,
+        )["record"]
+    )
+    s2 = statement.make_records_key_statement(
+        org_id=org_id,
+        sequence=2,
+        records_public_key=records[2].public_key,
+        records_signing_public_key=rsk[2].public_key,
+        previous_records_key_id=records[1].key_id,
+        signer=org_key,
+        issued_at_ms=1_790_000_000_002,
+    )
+    approvals = [
+        bytes.fromhex(
+            ts(
+                "make_approval_statement",
+                approved_statement_hash=statement.statement_hash(s2).hex(),
+                approver_user_id=str(user),
+                approver_signing_private_key=sig.private_key.hex(),
+                issued_at_ms=1_790_000_000_003,
+            )["record"]
+        )
+        for user, sig, _member in d["admins"][:2]
+    ]
+    admins = [statement.CertifiedMember(m) for _u, _s, m in d["admins"]]
+    changes = [
+        statement.RecordsKeyChange(s0),
+        statement.RecordsKeyChange(s1),
+        statement.RecordsKeyChange(s2, tuple(approvals)),
+    ]
+    newest = statement.verify_records_key_chain(
+        changes, org_id=org_id, org_public_key=org_key.public_key, admins=admins
+    )
+    assert newest.sequence == 2 and newest.records_public_key == records[2].public_key
+    chain_args: dict[str, Any] = {
+        "changes": [
+            {"statement": c.statement.hex(), "approvals": _hexes(list(c.approvals))}
+            for c in changes
+        ],
+        "org_id": str(org_id),
+        "org_public_key": org_key.public_key.hex(),
+        "admins": [{"statement": a.statement.hex(), "invite_statement": None} for a in admins],
+        "pin": {"sequence": 1, "records_public_key": records[1].public_key.hex()},
+    }
+    assert ts("verify_records_key_chain", **chain_args) == _fields(newest)
+    # One approval is not two persons; a pin the chain does not hold is refused.
+    one = {**chain_args, "changes": [*chain_args["changes"][:2], {**chain_args["changes"][2]}]}
+    one["changes"][2]["approvals"] = one["changes"][2]["approvals"][:1]
+    assert ts_error("verify_records_key_chain", **one) == "RecordsKeyChainError"
+    with pytest.raises(RecordsKeyChainError):
+        statement.verify_records_key_chain(
+            [*changes[:2], statement.RecordsKeyChange(s2, tuple(approvals[:1]))],
+            org_id=org_id,
+            org_public_key=org_key.public_key,
+            admins=admins,
+        )
+    repinned = {
+        **chain_args,
+        "pin": {"sequence": 1, "records_public_key": records[2].public_key.hex()},
+    }
+    assert ts_error("verify_records_key_chain", **repinned) == "RecordsKeyChainError"
+
+
+def test_invite_fragments_both_ways() -> None:
+    token = base64.urlsafe_b64encode(rnd(32)).rstrip(b"=").decode()
+    secret, kid = rnd(32), rnd(16)
+    text = invite.format_invite_fragment(token, secret, kid)
+    assert ts("format_invite_fragment", token=token, secret=secret.hex(), org_key_id=kid.hex()) == {
+        "text": text
+    }
+    assert ts("parse_invite_fragment", text=text) == {
+        "token": token,
+        "secret": secret.hex(),
+        "org_key_id": kid.hex(),
+        "certified": True,
+    }
+    assert ts("parse_invite_fragment", text=token)["certified"] is False
+    parsed = invite.parse_invite_fragment(ts("format_invite_fragment", token=token)["text"])
+    assert parsed.secret is None and parsed.token == token
+    for bad in (text + ".", text[:-1], token[:-1] + "B", f"{token}.{text.split('.')[1]}"):
+        assert ts_error("parse_invite_fragment", text=bad) == "InviteLinkFormatError"
+        with pytest.raises(InviteLinkFormatError):
+            invite.parse_invite_fragment(bad)
+
+
+def test_org_key_wraps_and_handovers_both_ways() -> None:
+    org_id, org_key = uuid.uuid4(), account.generate_key_pair()
+    admin, wrapper, wrapper_user = (
+        account.generate_key_pair(),
+        account.generate_key_pair(),
+        uuid.uuid4(),
+    )
+    # The port wraps the organisation key to an administrator; Python opens it.
+    rec = bytes.fromhex(
+        ts(
+            "wrap_org_key",
+            org_private_key=org_key.private_key.hex(),
+            org_id=str(org_id),
+            recipient_public_key=admin.public_key.hex(),
+            wrapper_user_id=str(wrapper_user),
+            wrapper_signing_private_key=wrapper.private_key.hex(),
+        )["record"]
+    )
+    opened = org_key_custody.open_org_key_wrap(
+        rec,
+        org_id=org_id,
+        org_key_id=org_key.key_id,
+        recipient=admin,
+        wrapper_signing_public_key=wrapper.public_key,
+        wrapper_user_id=wrapper_user,
+    )
+    assert opened == org_key
+    header = org_key_custody.parse_org_key_wrap_header(rec)
+    assert ts("parse_org_key_wrap_header", record=rec.hex()) == _fields(header)
+    # Python wraps; the port opens, and refuses it for another administrator.
+    rec = org_key_custody.wrap_org_key(
+        org_key,
+        org_id=org_id,
+        recipient_public_key=admin.public_key,
+        wrapper_user_id=wrapper_user,
+        wrapper_signing_key=wrapper,
+    )
+    args = {
+        "record": rec.hex(),
+        "org_id": str(org_id),
+        "org_key_id": org_key.key_id.hex(),
+        "recipient_private_key": admin.private_key.hex(),
+        "wrapper_signing_public_key": wrapper.public_key.hex(),
+        "wrapper_user_id": str(wrapper_user),
+    }
+    assert ts("open_org_key_wrap", **args)["private_key"] == org_key.private_key.hex()
+    other = {**args, "recipient_private_key": account.generate_key_pair().private_key.hex()}
+    assert ts_error("open_org_key_wrap", **other) == "OrgKeyUnwrapError"
+    # The handover in an administrator's invite, both ways.
+    secret = invite.generate_invite_secret()
+    rec = bytes.fromhex(
+        ts(
+            "seal_org_key_handover",
+            org_private_key=org_key.private_key.hex(),
+            org_id=str(org_id),
+            invite_secret=secret.hex(),
+        )["record"]
+    )
+    assert (
+        org_key_custody.open_org_key_handover(
+            rec, org_id=org_id, invite_secret=secret, org_key_id=org_key.key_id
+        )
+        == org_key
+    )
+    rec = org_key_custody.seal_org_key_handover(org_key, org_id=org_id, invite_secret=secret)
+    handover = {
+        "record": rec.hex(),
+        "org_id": str(org_id),
+        "invite_secret": secret.hex(),
+        "org_key_id": org_key.key_id.hex(),
+    }
+    assert ts("open_org_key_handover", **handover)["public_key"] == org_key.public_key.hex()
+    wrong = {**handover, "invite_secret": invite.generate_invite_secret().hex()}
+    assert ts_error("open_org_key_handover", **wrong) == "OrgKeyHandoverError"
+
+
+@pytest.mark.parametrize("size", [0, 255, 256, 1000])
+def test_committed_padded_envelopes_both_ways(size: int) -> None:
+    case_id, ck, other_ck = uuid.uuid4(), rnd(32), rnd(32)
+    sender, sender_user = account.generate_key_pair(), uuid.uuid4()
+    body = rnd(size)
+    commitment = case_key.case_key_commitment(ck, case_id=case_id, epoch=2)
+    common = {
+        "case_id": str(case_id),
+        "epoch": 2,
+        "client_message_id": str(uuid.uuid4()),
+        "sender_user_id": str(sender_user),
+        "content_type": 1,
+        "previous_hash": envelope.GENESIS_HASH.hex(),
+    }
+    out = ts(
+        "seal_message",
+        body=body.hex(),
+        case_key=ck.hex(),
+        sender_signing_private_key=sender.private_key.hex(),
+        **common,
+    )
+    rec = bytes.fromhex(out["record"])
+    assert rec[2] == 0x0E and (len(rec) - 160 - 16 - 64) % 256 == 0
+    opened = envelope.open_message(
+        rec,
+        case_key=ck,
+        case_id=case_id,
+        epoch=2,
+        sender_signing_public_key=sender.public_key,
+        sender_user_id=sender_user,
+    )
+    assert opened.body == body and opened.header.commitment == commitment
+    with pytest.raises(MessageOpenError):
+        envelope.open_message(
+            rec,
+            case_key=other_ck,
+            case_id=case_id,
+            epoch=2,
+            sender_signing_public_key=sender.public_key,
+        )
+    rec = envelope.seal_message(
+        body,
+        case_key=ck,
+        case_id=case_id,
+        epoch=2,
+        client_message_id=uuid.uuid4(),
+        sender_user_id=sender_user,
+        sender_signing_key=sender,
+        content_type=content.ContentType.TEXT,
+        previous_hash=envelope.message_hash(rec),
+    )
+    args = {
+        "record": rec.hex(),
+        "case_key": ck.hex(),
+        "case_id": str(case_id),
+        "epoch": 2,
+        "sender_signing_public_key": sender.public_key.hex(),
+        "sender_user_id": str(sender_user),
+    }
+    out = ts("open_message", **args)
+    assert out["body"] == body.hex() and out["commitment"] == commitment.hex()
+    assert ts("parse_message_header", record=rec.hex())["commitment"] == commitment.hex()
+    assert ts_error("open_message", **{**args, "case_key": other_ck.hex()}) == "MessageOpenError"
+    assert ts_error("open_message", **{**args, "sender_user_id": str(uuid.uuid4())}) == (
+        "MessageOpenError"
+    )
+
+
+def test_legacy_envelopes_still_open_both_ways() -> None:
+    case_id, ck, sender = uuid.uuid4(), rnd(32), account.generate_key_pair()
+    body = content.encode_content(content.ContentType.TEXT, {"text": "old app"})
+    out = ts(
+        "seal_message",
+        legacy=True,
+        body=body.hex(),
+        case_key=ck.hex(),
+        case_id=str(case_id),
+        epoch=0,
+        client_message_id=str(uuid.uuid4()),
+        sender_user_id=str(uuid.uuid4()),
+        sender_signing_private_key=sender.private_key.hex(),
+        content_type=1,
+        previous_hash=envelope.GENESIS_HASH.hex(),
+    )
+    rec = bytes.fromhex(out["record"])
+    assert rec[2] == 0x07
+    opened = envelope.open_message(
+        rec, case_key=ck, case_id=case_id, epoch=0, sender_signing_public_key=sender.public_key
+    )
+    assert opened.body == body and opened.header.commitment is None
+    rec = envelope.seal_legacy_message_from_parts(
+        body,
+        case_key=ck,
+        case_id=case_id,
+        epoch=0,
+        client_message_id=uuid.uuid4(),
+        sender_user_id=uuid.uuid4(),
+        sender_signing_key=sender,
+        content_type=content.ContentType.TEXT,
+        timestamp_ms=1_790_000_000_000,
+        previous_hash=envelope.message_hash(rec),
+        nonce=rnd(12),
+    )
+    out = ts(
+        "open_message",
+        record=rec.hex(),
+        case_key=ck.hex(),
+        case_id=str(case_id),
+        epoch=0,
+        sender_signing_public_key=sender.public_key.hex(),
+    )
+    assert out["body"] == body.hex() and out["commitment"] is None
+
+
+def test_transcripts_agree_on_threads_made_by_both() -> None:
+    """A thread written alternately by the port and by Python; both readers draw the same
+    conclusions from it and from its dropped, reordered and replayed versions."""
+    case_id, ck = uuid.uuid4(), rnd(32)
+    gp, derm = account.generate_key_pair(), account.generate_key_pair()
+    gp_user, derm_user = uuid.uuid4(), uuid.uuid4()
+    thread: list[bytes] = []
+    previous = envelope.GENESIS_HASH
+    for i in range(6):
+        body = content.encode_content(content.ContentType.TEXT, {"text": f"message {i}"})
+        if i % 2 == 0:
+            rec = bytes.fromhex(
+                ts(
+                    "seal_message",
+                    body=body.hex(),
+                    case_key=ck.hex(),
+                    case_id=str(case_id),
+                    epoch=0,
+                    client_message_id=str(uuid.uuid4()),
+                    sender_user_id=str(gp_user),
+                    sender_signing_private_key=gp.private_key.hex(),
+                    content_type=1,
+                    previous_hash=previous.hex(),
+                )["record"]
+            )
+        else:
+            rec = envelope.seal_message(
+                body,
+                case_key=ck,
+                case_id=case_id,
+                epoch=0,
+                client_message_id=uuid.uuid4(),
+                sender_user_id=derm_user,
+                sender_signing_key=derm,
+                content_type=content.ContentType.TEXT,
+                previous_hash=previous,
+            )
+        thread.append(rec)
+        previous = envelope.message_hash(rec)
+    views = {
+        "as sent": thread,
+        "dropped": [thread[0], thread[1], thread[3], thread[4], thread[5]],
+        "reordered": [thread[0], thread[2], thread[1], *thread[3:]],
+        "replayed": [*thread[:3], thread[1], *thread[3:]],
+        "first withheld": thread[1:],
+        "fork": [*thread[:2], thread[3]],
+    }
+    for name, view in views.items():
+        expected = [
+            [str(f) for f in found]
+            for found in transcript.check_transcript(
+                [transcript.entry_from_record(i + 1, r) for i, r in enumerate(view)]
+            )
+        ]
+        got = ts("check_transcript", records=_hexes(view))["findings"]
+        assert got == expected, name
+        assert (name == "as sent") == all(not f for f in got), name

@@ -8,8 +8,11 @@ import uuid
 import pytest
 
 from crypto import account, envelope
+from crypto.case_key import case_key_commitment
 from crypto.content import ContentType, encode_content
 from crypto.errors import MessageHeaderError, MessageOpenError, MessageSignatureError
+from crypto.primitives.aead import aes256gcm_seal
+from crypto.primitives.ecc import p256_sign
 
 CASE = uuid.UUID(int=0xCA5E)
 CK = b"c" * 32
@@ -37,7 +40,10 @@ def test_round_trip(alice: account.AccountKeys, user_id: uuid.UUID) -> None:
     header = envelope.parse_message_header(record)
     assert before <= header.timestamp_ms <= time.time_ns() // 1_000_000
     assert header.sender_key_id == alice.signing.key_id
-    assert len(record) == envelope.HEADER_LENGTH + 12 + 4 + len(body) + 16 + 64
+    # Type 0x0e: the commitment in the header, the body padded to 256 bytes.
+    assert record[2] == 0x0E
+    assert header.commitment == case_key_commitment(CK, case_id=CASE, epoch=0)
+    assert len(record) == envelope.COMMITTED_HEADER_LENGTH + 12 + 4 + 256 + 16 + 64
     opened = envelope.open_message(
         record,
         case_key=CK,
@@ -167,3 +173,147 @@ def test_opened_message_repr_hides_the_body(alice: account.AccountKeys, user_id:
     )
     assert secret_text in opened.body.decode()
     assert secret_text not in repr(opened) and "body" not in repr(opened)
+
+
+@pytest.mark.parametrize(
+    ("size", "padded"), [(0, 256), (1, 256), (255, 256), (256, 512), (1 << 20, (1 << 20) + 256)]
+)
+def test_padding_sizes(
+    alice: account.AccountKeys, user_id: uuid.UUID, size: int, padded: int
+) -> None:
+    body = b"\x80" * size  # a body that itself ends in the padding marker
+    record = seal(alice, user_id, body)
+    assert int.from_bytes(record[156:160], "big") == padded + 16
+    opened = envelope.open_message(
+        record,
+        case_key=CK,
+        case_id=CASE,
+        epoch=0,
+        sender_signing_public_key=alice.signing.public_key,
+    )
+    assert opened.body == body
+
+
+def _forge(
+    alice: account.AccountKeys,
+    user_id: uuid.UUID,
+    plaintext: bytes,
+    commitment: bytes | None = None,
+) -> bytes:
+    """A correctly signed 0x0e record around any plaintext and commitment: only the
+    padding or commitment rule can refuse it."""
+    from crypto.primitives.kdf import hkdf_sha256
+
+    header = (
+        b"\x01\x01\x0e"
+        + CASE.bytes
+        + bytes(4)
+        + uuid.UUID(int=1).bytes
+        + user_id.bytes
+        + alice.signing.key_id
+        + b"\x01"
+        + bytes(8)
+        + bytes(32)
+        + (commitment if commitment is not None else case_key_commitment(CK, case_id=CASE, epoch=0))
+    )
+    key = hkdf_sha256(
+        CK, salt=b"", info=b"dermline/v1/message-key\x00" + CASE.bytes + bytes(4), length=32
+    )
+    ct = aes256gcm_seal(key, bytes(12), plaintext, header)
+    signed = header + bytes(12) + len(ct).to_bytes(4, "big") + ct
+    return signed + p256_sign(alice.signing.private_key, b"dermline/v1/sig/message\x00" + signed)
+
+
+@pytest.mark.parametrize(
+    "plaintext",
+    [
+        bytes(256),  # no marker at all
+        b"x" * 255 + b"\x01",  # last byte neither 0x80 nor 0x00
+        b"x\x80" + bytes(510),  # padded to 512 where 256 was enough
+        b"\x80" + bytes(511),  # padding longer than one block
+    ],
+)
+def test_malformed_padding_is_refused(
+    alice: account.AccountKeys, user_id: uuid.UUID, plaintext: bytes
+) -> None:
+    record = _forge(alice, user_id, plaintext)
+    envelope.verify_message_signature(record, alice.signing.public_key)
+    with pytest.raises(MessageOpenError):
+        envelope.open_message(
+            record,
+            case_key=CK,
+            case_id=CASE,
+            epoch=0,
+            sender_signing_public_key=alice.signing.public_key,
+        )
+    good = _forge(alice, user_id, b"ok\x80" + bytes(253))
+    assert (
+        envelope.open_message(
+            good,
+            case_key=CK,
+            case_id=CASE,
+            epoch=0,
+            sender_signing_public_key=alice.signing.public_key,
+        ).body
+        == b"ok"
+    )
+
+
+def test_another_case_key_for_the_epoch_is_refused_before_decrypting(
+    alice: account.AccountKeys, user_id: uuid.UUID
+) -> None:
+    # A colluding server could give a reader another key for the epoch; the header's signed
+    # commitment names the sender's key, so the reader refuses the message.
+    record = seal(alice, user_id, b"x")
+    with pytest.raises(MessageOpenError):
+        envelope.open_message(
+            record,
+            case_key=b"d" * 32,
+            case_id=CASE,
+            epoch=0,
+            sender_signing_public_key=alice.signing.public_key,
+        )
+    forged = _forge(alice, user_id, b"x\x80" + bytes(254), commitment=bytes(32))
+    with pytest.raises(MessageOpenError):
+        envelope.open_message(
+            forged,
+            case_key=CK,
+            case_id=CASE,
+            epoch=0,
+            sender_signing_public_key=alice.signing.public_key,
+        )
+
+
+def test_legacy_records_still_open(alice: account.AccountKeys, user_id: uuid.UUID) -> None:
+    record = envelope.seal_legacy_message_from_parts(
+        b"old",
+        case_key=CK,
+        case_id=CASE,
+        epoch=0,
+        client_message_id=uuid.UUID(int=2),
+        sender_user_id=user_id,
+        sender_signing_key=alice.signing,
+        content_type=ContentType.TEXT,
+        timestamp_ms=0,
+        previous_hash=envelope.GENESIS_HASH,
+        nonce=bytes(12),
+    )
+    assert record[2] == 0x07 and len(record) == envelope.HEADER_LENGTH + 12 + 4 + 3 + 16 + 64
+    opened = envelope.open_message(
+        record,
+        case_key=CK,
+        case_id=CASE,
+        epoch=0,
+        sender_signing_public_key=alice.signing.public_key,
+    )
+    assert opened.body == b"old" and opened.header.commitment is None
+
+
+@pytest.mark.parametrize("length", [16, 255 + 16, 257 + 16, (1 << 20) + 512 + 16])
+def test_committed_length_field_must_be_padded(
+    alice: account.AccountKeys, user_id: uuid.UUID, length: int
+) -> None:
+    record = seal(alice, user_id, b"x")
+    bad = record[:156] + length.to_bytes(4, "big") + record[160:]
+    with pytest.raises(MessageHeaderError):
+        envelope.parse_message_header(bad)

@@ -33,9 +33,15 @@ from crypto import (
     content,
     envelope,
     fingerprint,
+    invite,
+    log_entry,
+    merkle,
+    org_key,
     password,
     records_key,
     recovery_key,
+    statement,
+    tree_head,
     usk,
 )
 from crypto.errors import (
@@ -43,17 +49,32 @@ from crypto.errors import (
     CaseKeyUnwrapError,
     CaseKeyWrapHeaderError,
     CaseKeyWrapSignatureError,
+    ConsistencyProofError,
     ContentError,
     CryptoError,
+    InclusionProofError,
+    InviteLinkFormatError,
+    InviteStatementError,
     KdfParamsError,
+    LogEntryError,
+    MemberStatementError,
     MessageHeaderError,
     MessageOpenError,
     MessageSignatureError,
+    OrganisationKeyStatementError,
+    OrgKeyHandoverError,
+    OrgKeyUnwrapError,
+    OrgKeyWrapHeaderError,
     PrimitiveError,
     PrivateKeyUnsealError,
     PublicKeyError,
+    RecordsKeyChainError,
     RecordsKeyFileError,
     RecoveryKeyFormatError,
+    StatementError,
+    StatementSignatureError,
+    TreeHeadError,
+    TreeHeadSignatureError,
     UskKekUnwrapError,
     UskOrgUnwrapError,
     UskRecoveryUnwrapError,
@@ -96,6 +117,69 @@ _ATTACHMENT, _ATTACHMENT_SHA = attachment.encrypt_attachment(FILE_KEY, bytes(ran
 _RECORDS_FILE = records_key.seal_records_key_file_from_parts(
     ORG, "passphrase", salt=b"s" * 16, nonce=b"n" * 12, iterations=1
 )
+
+_LEGACY_MESSAGE = envelope.seal_legacy_message_from_parts(
+    b"legacy",
+    case_key=CK,
+    case_id=CASE,
+    epoch=1,
+    client_message_id=uuid.UUID(int=4),
+    sender_user_id=USER,
+    sender_signing_key=ALICE.signing,
+    content_type=content.ContentType.TEXT,
+    timestamp_ms=0,
+    previous_hash=envelope.GENESIS_HASH,
+    nonce=b"n" * 12,
+)
+ORG_ID = uuid.UUID(int=0x0A)
+INVITE_SECRET = b"i" * 32
+_INVITE = statement.make_invite_statement(
+    org_id=ORG_ID,
+    role=statement.Role.GP,
+    invite_public_key=invite.derive_invite_key(INVITE_SECRET).public_key,
+    expires_at_ms=1,
+    token_hash=bytes(32),
+    org_key=ORG,
+    issued_at_ms=0,
+)
+_MEMBER = statement.make_member_statement(
+    user_id=USER,
+    org_id=ORG_ID,
+    role=statement.Role.GP,
+    signing_public_key=ALICE.signing.public_key,
+    encryption_public_key=ALICE.encryption.public_key,
+    invite_statement_hash=statement.statement_hash(_INVITE),
+    signer=invite.derive_invite_key(INVITE_SECRET),
+    issued_at_ms=0,
+)
+_ORG_STATEMENT = statement.make_organisation_key_statement(
+    org_id=ORG_ID,
+    org_kind=statement.OrganisationKind.PRACTICE,
+    name="Practice",
+    org_key=ORG,
+    issued_at_ms=0,
+)
+_RECORDS_STATEMENT = statement.make_records_key_statement(
+    org_id=ORG_ID,
+    sequence=0,
+    records_public_key=BOB.encryption.public_key,
+    records_signing_public_key=BOB.signing.public_key,
+    previous_records_key_id=None,
+    signer=ORG,
+    issued_at_ms=0,
+)
+_ENTRY = log_entry.encode_statement_entry(_MEMBER, appended_at_ms=0)
+_HEAD = tree_head.sign_tree_head(
+    tree_size=1, timestamp_ms=0, root_hash=merkle.leaf_hash(_ENTRY), log_key=ORG
+)
+_ORG_WRAP = org_key.wrap_org_key(
+    ORG,
+    org_id=ORG_ID,
+    recipient_public_key=BOB.encryption.public_key,
+    wrapper_user_id=USER,
+    wrapper_signing_key=ALICE.signing,
+)
+_HANDOVER = org_key.seal_org_key_handover(ORG, org_id=ORG_ID, invite_secret=INVITE_SECRET)
 
 Reader = Callable[[bytes], object]
 
@@ -178,6 +262,92 @@ READERS: dict[str, tuple[Reader, type[CryptoError], bytes]] = {
         _ATTACHMENT,
     ),
     "key_id": (fingerprint.key_id, PublicKeyError, ALICE.signing.public_key),
+    "parse_message_header (0x07)": (
+        envelope.parse_message_header,
+        MessageHeaderError,
+        _LEGACY_MESSAGE,
+    ),
+    "open_message (0x07)": (
+        lambda r: envelope.open_message(
+            r,
+            case_key=CK,
+            case_id=CASE,
+            epoch=1,
+            sender_signing_public_key=ALICE.signing.public_key,
+        ),
+        MessageOpenError,
+        _LEGACY_MESSAGE,
+    ),
+    "parse_statement": (statement.parse_statement, StatementError, _MEMBER),
+    "verify_statement": (
+        lambda r: statement.verify_statement(r, ORG.public_key),
+        StatementSignatureError,
+        _ORG_STATEMENT,
+    ),
+    "verify_organisation_key_statement": (
+        lambda r: statement.verify_organisation_key_statement(r, org_id=ORG_ID),
+        OrganisationKeyStatementError,
+        _ORG_STATEMENT,
+    ),
+    "verify_invite_statement": (
+        lambda r: statement.verify_invite_statement(
+            r, org_id=ORG_ID, org_public_key=ORG.public_key
+        ),
+        InviteStatementError,
+        _INVITE,
+    ),
+    "verify_member_statement": (
+        lambda r: statement.verify_member_statement(
+            r, org_id=ORG_ID, org_public_key=ORG.public_key, invite_statement=_INVITE
+        ),
+        MemberStatementError,
+        _MEMBER,
+    ),
+    "verify_member_statement (invite)": (
+        lambda r: statement.verify_member_statement(
+            _MEMBER, org_id=ORG_ID, org_public_key=ORG.public_key, invite_statement=r
+        ),
+        MemberStatementError,
+        _INVITE,
+    ),
+    "verify_records_key_chain": (
+        lambda r: statement.verify_records_key_chain(
+            [statement.RecordsKeyChange(r)], org_id=ORG_ID, org_public_key=ORG.public_key
+        ),
+        RecordsKeyChainError,
+        _RECORDS_STATEMENT,
+    ),
+    "parse_log_entry": (log_entry.parse_log_entry, LogEntryError, _ENTRY),
+    "parse_tree_head": (tree_head.parse_tree_head, TreeHeadError, _HEAD),
+    "verify_tree_head": (
+        lambda r: tree_head.verify_tree_head(r, ORG.public_key),
+        TreeHeadSignatureError,
+        _HEAD,
+    ),
+    "parse_org_key_wrap_header": (
+        org_key.parse_org_key_wrap_header,
+        OrgKeyWrapHeaderError,
+        _ORG_WRAP,
+    ),
+    "open_org_key_wrap": (
+        lambda r: org_key.open_org_key_wrap(
+            r,
+            org_id=ORG_ID,
+            org_key_id=ORG.key_id,
+            recipient=BOB.encryption,
+            wrapper_signing_public_key=ALICE.signing.public_key,
+            wrapper_user_id=USER,
+        ),
+        OrgKeyUnwrapError,
+        _ORG_WRAP,
+    ),
+    "open_org_key_handover": (
+        lambda r: org_key.open_org_key_handover(
+            r, org_id=ORG_ID, invite_secret=INVITE_SECRET, org_key_id=ORG.key_id
+        ),
+        OrgKeyHandoverError,
+        _HANDOVER,
+    ),
     "decode_content": (
         lambda r: content.decode_content(content.ContentType.OUTCOME, r),
         ContentError,
@@ -292,6 +462,39 @@ def test_decode_content_any_json(content_type: content.ContentType, value: Any) 
         content.decode_content(content_type, data)
     except ContentError as exc:
         assert str(exc) == ContentError.message
+
+
+@given(text=st.text(alphabet="AQgw048_-.=+/ abcXYZ", max_size=130) | st.text(max_size=130))
+@settings(max_examples=300, deadline=None)
+def test_invite_fragment_any_text(text: str) -> None:
+    try:
+        link = invite.parse_invite_fragment(text)
+    except InviteLinkFormatError as exc:
+        assert str(exc) == InviteLinkFormatError.message
+    else:
+        secret, key = link.secret, link.org_key_id
+        assert invite.format_invite_fragment(link.token, secret, key) == text
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    proof=st.lists(st.binary(min_size=30, max_size=33), max_size=8),
+    index=st.integers(-2, 40),
+    size=st.integers(-2, 40),
+    old=st.integers(-2, 40),
+)
+def test_merkle_verifiers_any_input(proof: list[bytes], index: int, size: int, old: int) -> None:
+    leaf = merkle.leaf_hash(b"x")
+    try:
+        merkle.verify_inclusion(leaf_hash=leaf, index=index, tree_size=size, proof=proof, root=leaf)
+    except InclusionProofError as exc:
+        assert str(exc) == InclusionProofError.message
+    try:
+        merkle.verify_consistency(
+            old_size=old, new_size=size, old_root=leaf, new_root=leaf, proof=proof
+        )
+    except ConsistencyProofError as exc:
+        assert str(exc) == ConsistencyProofError.message
 
 
 @given(text=st.text(max_size=120))

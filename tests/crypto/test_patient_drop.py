@@ -227,3 +227,19 @@ def test_seal_refuses_an_invalid_public_key() -> None:
 
     with pytest.raises(PublicKeyError):
         pd.seal_patient_photo(PHOTO, link_id=LINK, index=0, drop_box_public_key=b"\x04" + bytes(64))
+
+
+def test_body_rules_that_differ_from_message_bodies() -> None:
+    # docs/protocol.md section 17: empty reasons allowed, the thumbnail may repeat the photo's
+    # id, and the limit is 64 KiB (tested above), unlike message bodies (section 10).
+    box = key_pair_from_seed(b"b" * 32)
+    same_id = dataclasses.replace(
+        PHOTO,
+        quality_verdict="warn",
+        quality_reasons=(),
+        thumbnail=dataclasses.replace(THUMB, attachment_id=PHOTO.attachment_id),
+    )
+    record = pd.seal_patient_photo(
+        same_id, link_id=LINK, index=0, drop_box_public_key=box.public_key
+    )
+    assert pd.open_patient_photo(record, link_id=LINK, drop_box=box) == (0, same_id)

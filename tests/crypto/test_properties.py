@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crypto import account, attachment, case_key, envelope, records_key, usk
+from crypto.case_key import case_key_commitment
 from crypto.content import ContentType
 from crypto.errors import (
     AttachmentError,
@@ -247,7 +248,10 @@ def test_message_round_trip(
         previous_hash=prev,
         nonce=nonce,
     )
-    header = envelope.MessageHeader(case, epoch, mid, sender, ALICE.signing.key_id, ctype, ts, prev)
+    commitment = case_key_commitment(ck, case_id=case, epoch=epoch)
+    header = envelope.MessageHeader(
+        case, epoch, mid, sender, ALICE.signing.key_id, ctype, ts, prev, commitment
+    )
     assert envelope.parse_message_header(record) == header
     opened = envelope.open_message(
         record,

@@ -6,6 +6,10 @@ is circular. Here each valid case is recomputed from the *document's* recipe (la
 byte offsets written out again by hand) on top of pyca's AESGCM, HKDF, ECDSA and hashlib, so a
 mistake that the code and its vectors share, but the document does not, fails here.
 
+The records of sections 19 to 22 (log entries, tree heads, statements, organisation key
+wraps and handovers, the committed envelope, invite and records signing keys) are recomputed
+the same way at the end of the file, RFC 9180 DeriveKeyPair included.
+
 pyca's HPKE ``Suite`` takes no AAD and frames ``enc || ct`` itself, so the HPKE records (0x04,
 0x06) are opened here by :func:`hpke_open_base`: RFC 9180 base mode written out again from the
 RFC over pyca's ECDH, the standard library's HMAC and pyca's AESGCM, itself checked against
@@ -228,8 +232,15 @@ def test_attachment_section_11(t: dict[str, Any]) -> None:
     key, base, expected_commitment = okm[:32], int.from_bytes(okm[32:44], "big"), okm[44:]
     assert commitment == expected_commitment
     aead, plain = AESGCM(key), b""
+    assert len(h(t["file_key"])) == 32
     chunks = [body[i : i + 16400] for i in range(0, len(body), 16400)]
-    assert len(chunks[-1]) < 16400  # the final chunk is short (possibly just a tag)
+    if len(body) % 16400 == 0:
+        chunks.append(b"")  # slicing drops an empty tail; the format never has one
+    assert 16 <= len(chunks[-1]) < 16400  # the final chunk is short (possibly just a tag)
+    plain_length = len(h(t["plaintext"]))
+    assert len(chunks) == plain_length // 16384 + 1
+    if plain_length % 16384 == 0:
+        assert len(chunks[-1]) == 16  # the empty final chunk: its tag alone
     for i, chunk in enumerate(chunks):
         plain += aead.decrypt((base ^ i).to_bytes(12, "big"), chunk, None)
     assert plain.hex() == t["plaintext"]
@@ -318,3 +329,178 @@ def test_independent_hpke_matches_rfc9180_vectors() -> None:
             h(v["skRm"]), h(v["enc"]), h(v["info"]), h(first["aad"]), h(first["ct"])
         )
         assert plain == h(first["pt"])
+
+
+# --- sections 19 to 23 (verified keys), recomputed from the document ------------------------
+
+
+def derive_key_pair(ikm: bytes) -> int:
+    """RFC 9180 section 7.1.3 DeriveKeyPair for DHKEM(P-256): the private scalar."""
+    kem = b"KEM" + (0x0010).to_bytes(2, "big")
+    dkp_prk = _labeled_extract(kem, b"", b"dkp_prk", ikm)
+    order = int("FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551", 16)
+    for counter in range(256):
+        candidate = int.from_bytes(
+            _labeled_expand(kem, dkp_prk, b"candidate", bytes([counter]), 32), "big"
+        )
+        if 0 < candidate < order:
+            return candidate
+    raise AssertionError("unreachable")
+
+
+def public_point(scalar: int) -> bytes:
+    return (
+        ec.derive_private_key(scalar, ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    )
+
+
+@pytest.mark.parametrize("t", valid("invite.json", "InviteKey"), ids=tc)
+def test_invite_key_section_21(t: dict[str, Any]) -> None:
+    scalar = derive_key_pair(hkdf(h(t["secret"]), b"dermline/v1/invite-key"))
+    assert scalar.to_bytes(32, "big").hex() == t["private_key"]
+    assert public_point(scalar).hex() == t["public_key"]
+    assert key_id(public_point(scalar)).hex() == t["key_id"]
+
+
+@pytest.mark.parametrize("t", valid("org_key.json", "RecordsSigningKey"), ids=tc)
+def test_records_signing_key_section_21(t: dict[str, Any]) -> None:
+    scalar = derive_key_pair(hkdf(h(t["records_private_key"]), b"dermline/v1/records-signing-key"))
+    assert scalar.to_bytes(32, "big").hex() == t["records_signing_private_key"]
+
+
+@pytest.mark.parametrize("t", valid("invite.json", "InviteFragment"), ids=tc)
+def test_invite_fragment_section_21(t: dict[str, Any]) -> None:
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    parts = [t["token"]]
+    if t["secret"] is not None:
+        parts += [b64(h(t["secret"])), b64(h(t["org_key_id"]))]
+    assert ".".join(parts) == t["text"]
+
+
+_BODY_LENGTHS = {1: None, 2: 122, 3: 195, 4: 166, 5: 48}
+
+
+@pytest.mark.parametrize("t", valid("statement.json", "Statement"), ids=tc)
+def test_statement_section_20(t: dict[str, Any]) -> None:
+    r = h(t["record"])
+    assert r[:3] == b"\x01\x01\x0c" and r[3] == t["kind"]
+    assert r[4:20] == key_id(h(t["signer_public_key"]))
+    assert int.from_bytes(r[20:28], "big") == t["issued_at_ms"]
+    length = int.from_bytes(r[28:30], "big")
+    assert len(r) == 30 + length + 64
+    body = r[30 : 30 + length]
+    if t["kind"] == 1:
+        assert uid(t["org_id"]) == body[:16] and body[16] == t["org_kind"]
+        assert body[17:82].hex() == t["org_public_key"]
+        name = t["name"].encode()
+        assert body[82] == len(name) and body[83:] == name
+        assert unicodedata.is_normalized("NFC", t["name"])
+    else:
+        assert length == _BODY_LENGTHS[t["kind"]]
+    if t["kind"] == 3:
+        assert body[:16] == uid(t["user_id"]) and body[16:32] == uid(t["org_id"])
+        assert body[32] == t["role"]
+        assert body[33:98].hex() == t["signing_public_key"]
+        assert body[98:163].hex() == t["encryption_public_key"]
+        assert body[163:195] == (
+            bytes(32) if t["invite_statement_hash"] is None else h(t["invite_statement_hash"])
+        )
+    if t["kind"] == 4:
+        assert int.from_bytes(body[16:20], "big") == t["sequence"]
+        assert body[150:166] == (
+            bytes(16) if t["previous_records_key_id"] is None else h(t["previous_records_key_id"])
+        )
+    verify_p1363(h(t["signer_public_key"]), b"dermline/v1/sig/statement\x00" + r[:-64], r[-64:])
+    assert hashlib.sha256(r[:-64]).hexdigest() == t["statement_hash"]
+
+
+def _mth(leaves: list[bytes]) -> bytes:
+    if not leaves:
+        return hashlib.sha256(b"").digest()
+    if len(leaves) == 1:
+        return leaves[0]
+    k = 1 << ((len(leaves) - 1).bit_length() - 1)
+    return hashlib.sha256(b"\x01" + _mth(leaves[:k]) + _mth(leaves[k:])).digest()
+
+
+def test_log_entries_tree_and_heads_section_19() -> None:
+    entries = valid("transparency_log.json", "LogEntry")
+    leaves = [hashlib.sha256(b"\x00" + h(t["entry"])).digest() for t in entries]
+    assert [x.hex() for x in leaves] == [t["leaf_hash"] for t in entries]
+    for t in entries:
+        e = h(t["entry"])
+        assert e[0] == t["entry_type"] and int.from_bytes(e[1:9], "big") == t["appended_at_ms"]
+        if t["entry_type"] == 1:
+            assert e[9:].hex() == t["statement"]
+        elif t["entry_type"] == 2:
+            assert len(e) == 9 + 16 + 16 + 1 + 65 + 65 and e[41] == t["role"]
+        else:
+            org = bytes(16) if t["org_id"] is None else uid(t["org_id"])
+            assert e[9:] == uid(t["user_id"]) + org + bytes([t["reason"], t["role"]])
+    for t in valid("transparency_log.json", "MerkleRoot"):
+        assert _mth([h(x) for x in t["leaf_hashes"]]).hex() == t["root"]
+    for t in valid("transparency_log.json", "TreeHead"):
+        r = h(t["record"])
+        assert len(r) == 131 and r[:3] == b"\x01\x01\x0d"
+        assert int.from_bytes(r[3:11], "big") == t["tree_size"]
+        assert int.from_bytes(r[11:19], "big") == t["timestamp_ms"]
+        assert r[19:51].hex() == t["root_hash"]
+        assert r[51:67] == key_id(h(t["log_public_key"]))
+        verify_p1363(h(t["log_public_key"]), b"dermline/v1/sig/tree-head\x00" + r[:67], r[67:])
+
+
+@pytest.mark.parametrize("t", valid("envelope_committed.json", "CommittedMessageEnvelope"), ids=tc)
+def test_committed_envelope_section_22(t: dict[str, Any]) -> None:
+    r = h(t["record"])
+    assert r[:3] == b"\x01\x01\x0e"
+    case, epoch = uid(t["case_id"]), t["epoch"].to_bytes(4, "big")
+    assert r[3:19] == case and r[19:23] == epoch
+    assert r[80:112].hex() == t["previous_hash"]
+    commitment = hmac.new(
+        h(t["case_key"]), b"dermline/v1/case-key-commitment\x00" + case + epoch, "sha256"
+    ).digest()
+    assert r[112:144] == commitment
+    n = int.from_bytes(r[156:160], "big")
+    assert len(r) == 160 + n + 64 and (n - 16) % 256 == 0
+    verify_p1363(
+        h(t["sender_signing_public_key"]), b"dermline/v1/sig/message\x00" + r[: 160 + n], r[-64:]
+    )
+    key = hkdf(h(t["case_key"]), b"dermline/v1/message-key\x00" + case + epoch)
+    padded = AESGCM(key).decrypt(r[144:156], r[160 : 160 + n], r[:144])
+    body = h(t["body"])
+    assert padded == body + b"\x80" + bytes(len(padded) - len(body) - 1)
+    assert len(padded) == (len(body) // 256 + 1) * 256
+    assert hashlib.sha256(r[:-64]).hexdigest() == t["message_hash"]
+
+
+@pytest.mark.parametrize("t", valid("org_key.json", "OrgKeyWrap"), ids=tc)
+def test_org_key_wrap_section_21(t: dict[str, Any]) -> None:
+    r = h(t["record"])
+    assert len(r) == 260 and r[:3] == b"\x01\x01\x0f"
+    assert r[3:19] == uid(t["org_id"])
+    assert r[19:35] == key_id(h(t["recipient_public_key"]))
+    assert r[35:51] == uid(t["wrapper_user_id"])
+    assert r[51:67] == key_id(h(t["wrapper_signing_public_key"]))
+    assert r[67:83] == key_id(h(t["org_public_key"]))
+    verify_p1363(
+        h(t["wrapper_signing_public_key"]), b"dermline/v1/sig/org-key-wrap\x00" + r[:196], r[196:]
+    )
+    info = b"dermline/v1/org-key\x00" + r[3:19] + r[19:35]
+    scalar = hpke_open_base(h(t["recipient_private_key"]), r[83:148], info, r[:83], r[148:196])
+    assert scalar.hex() == t["org_private_key"]
+    assert key_id(public_point(int.from_bytes(scalar, "big"))) == r[67:83]
+
+
+@pytest.mark.parametrize("t", valid("org_key.json", "OrgKeyHandover"), ids=tc)
+def test_org_key_handover_section_21(t: dict[str, Any]) -> None:
+    r = h(t["record"])
+    secret = h(t["invite_secret"])
+    assert len(r) == 95 and r[:3] == b"\x01\x01\x10" and r[3:19] == uid(t["org_id"])
+    invite_scalar = derive_key_pair(hkdf(secret, b"dermline/v1/invite-key"))
+    assert r[19:35] == key_id(public_point(invite_scalar))
+    key = hkdf(secret, b"dermline/v1/invite-org-key")
+    assert AESGCM(key).decrypt(r[35:47], r[47:], r[:35]).hex() == t["org_private_key"]

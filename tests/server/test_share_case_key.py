@@ -177,10 +177,13 @@ async def test_closed_case_foreign_and_keyless_callers(tmp_path: Path) -> None:
         # A participant without a wrap (not something the API makes; put in storage here).
         keyless = await newcomer(live, w, "keyless")
         assert keyless.identity is not None
-        await live.store.add_participant(
-            storage.Participant(
-                case_id, keyless.identity.user_id, storage.Role.DERMATOLOGIST, live.clock.now()
-            )
+        await live.store.add_participants_with_keys(
+            [
+                storage.Participant(
+                    case_id, keyless.identity.user_id, storage.Role.DERMATOLOGIST, live.clock.now()
+                )
+            ],
+            [],
         )
         with pytest.raises(RuntimeError, match="no case key"):
             await keyless.share_case_key(case_id)  # the client has no key of its own to open

@@ -1,8 +1,10 @@
 """Fixtures of the storage contract suite.
 
-Every test that takes ``store`` runs against SQLite and, when ``DERMLINE_TEST_POSTGRES_DSN``
-is set (CI sets it), against PostgreSQL too, in a fresh schema that is dropped afterwards
-(after Synapse's ``SYNAPSE_POSTGRES``).
+``store`` runs a test against every backend: the in-memory reference store, SQLite and,
+when ``DERMLINE_TEST_POSTGRES_DSN`` is set (CI sets it), PostgreSQL in a fresh schema that is
+dropped afterwards (after Synapse's ``SYNAPSE_POSTGRES``). Tests about what only SQL has (at-rest
+encryption, tampering in the database, engines, migrations, durability) take ``sql_store``,
+``make_config`` or ``backend`` instead, which are parametrised over the SQL backends only.
 """
 
 from __future__ import annotations
@@ -35,9 +37,11 @@ from storage import (
     WrappedCaseKey,
     open_storage,
 )
+from storage.memory import MemoryStorage
 
 PG_DSN = os.environ.get("DERMLINE_TEST_POSTGRES_DSN")
-BACKENDS = ["sqlite", "postgres"] if PG_DSN else ["sqlite"]
+SQL_BACKENDS = ["sqlite", "postgres"] if PG_DSN else ["sqlite"]
+BACKENDS = ["memory", *SQL_BACKENDS]
 T0 = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
 
 
@@ -45,8 +49,9 @@ def fresh_key() -> str:
     return base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=SQL_BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
+    """An SQL backend."""
     return str(request.param)
 
 
@@ -63,30 +68,51 @@ async def pg_schema() -> AsyncIterator[str]:
         await conn.close()
 
 
+def build_config(backend: str, data_dir: Path, schema: str, **kw: object) -> StorageConfig:
+    base: dict[str, object] = {
+        "backend": backend,
+        "data_dir": data_dir,
+        "postgres_dsn": PG_DSN,
+        "postgres_schema": schema,
+        "master_key_env": "DERMLINE_TEST_UNSET_MASTER_KEY",
+    }
+    base.update(kw)
+    return StorageConfig(**base)  # type: ignore[arg-type]
+
+
 @pytest.fixture
 def make_config(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> Callable[..., StorageConfig]:
-    """Build configs for this test's backend (same data dir and schema each call)."""
+    """Build configs for this test's SQL backend (same data dir and schema each call)."""
     schema = request.getfixturevalue("pg_schema") if backend == "postgres" else "public"
-
-    def make(**kw: object) -> StorageConfig:
-        base: dict[str, object] = {
-            "backend": backend,
-            "data_dir": tmp_path / "data",
-            "postgres_dsn": PG_DSN,
-            "postgres_schema": schema,
-            "master_key_env": "DERMLINE_TEST_UNSET_MASTER_KEY",
-        }
-        base.update(kw)
-        return StorageConfig(**base)  # type: ignore[arg-type]
-
-    return make
+    return lambda **kw: build_config(backend, tmp_path / "data", schema, **kw)
 
 
 @pytest.fixture
-async def store(make_config: Callable[..., StorageConfig]) -> AsyncIterator[Storage]:
+async def sql_store(make_config: Callable[..., StorageConfig]) -> AsyncIterator[Storage]:
+    """A store on this test's SQL backend."""
     s = await open_storage(make_config())
+    try:
+        yield s
+    finally:
+        await s.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def store_config(request: pytest.FixtureRequest, tmp_path: Path) -> StorageConfig | None:
+    """The configuration of each backend in turn (None: the memory store, built directly)."""
+    name = str(request.param)
+    if name == "memory":
+        return None
+    schema = request.getfixturevalue("pg_schema") if name == "postgres" else "public"
+    return build_config(name, tmp_path / "data", schema)
+
+
+@pytest.fixture
+async def store(store_config: StorageConfig | None) -> AsyncIterator[Storage]:
+    """A store on each backend, the memory store included (the contract suite)."""
+    s = MemoryStorage() if store_config is None else await open_storage(store_config)
     try:
         yield s
     finally:
@@ -97,7 +123,7 @@ Raw = Callable[..., Awaitable[list[Any]]]
 
 
 @pytest.fixture
-def raw(store: Storage, make_config: Callable[..., StorageConfig]) -> Raw:
+def raw(sql_store: Storage, make_config: Callable[..., StorageConfig]) -> Raw:
     """Run SQL straight against the store's database, as an attacker with file access
     (``?`` placeholders on both backends)."""
     cfg = make_config()

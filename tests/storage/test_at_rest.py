@@ -24,6 +24,7 @@ from storage import (
     KeyRecipientKind,
     Membership,
     NewCase,
+    NewMessage,
     Organisation,
     OrgKind,
     Outcome,
@@ -95,7 +96,9 @@ async def fill_with_canaries(store: Storage) -> None:
     await store.create_attachment(
         Attachment("att", "case", "gp", "a" * 32, hashlib.sha256(b()).digest(), 9, t(), b(), T0)
     )
-    await store.transition_case("case", CaseState.SUBMITTED, CaseState.IN_REVIEW, T0)
+    await store.transition_case(
+        "case", CaseState.SUBMITTED, CaseState.IN_REVIEW, T0, message=NewMessage("mv", "gp", b())
+    )
     await store.transition_case(
         "case",
         CaseState.IN_REVIEW,
@@ -461,7 +464,8 @@ async def test_a_running_server_keeps_reading_after_another_process_rotates(
         await server.close()
     fresh = await open_storage(make_config())
     try:
-        assert (await fresh.get_message("case", "from-server")).envelope == b"server"
+        [last] = await fresh.list_messages("case", after_seq=6)
+        assert (last.client_msg_id, last.envelope) == ("from-server", b"server")
     finally:
         await fresh.close()
 
@@ -593,21 +597,30 @@ async def test_writes_that_read_sealed_rows_reload_keys_after_another_process_ro
         finally:
             await cli.close()
         calls = [
-            server.add_case_keys(
-                [WrappedCaseKey("case", 1, KeyRecipientKind.USER, "gp", b"k1", T0)]
+            server.add_participants_with_keys(
+                [Participant("case", "gp", Role.GP, T0)],
+                [WrappedCaseKey("case", 0, KeyRecipientKind.USER, "gp", b"k0", T0)],
             ),
-            server.add_participant(Participant("case", "gp", Role.GP, T0)),
             server.create_attachment(
                 Attachment("att", "case", "gp", "b" * 32, b"\0" * 32, 1, "image/jpeg", b"m", T0)
             ),
             server.record_receipt("case", "gp", ReceiptKind.READ, 1, T0),
             server.update_auth_key_hash("gp", "$argon2id$new"),
             server.reset_auth_failures("gp"),
+            server.transition_case(
+                "case",
+                CaseState.CLOSED,
+                CaseState.SUBMITTED,
+                T0,
+                message=NewMessage("resubmit", "gp", b"again"),
+            ),
         ]
         for call in calls:
             server._ring.replace(stale)  # type: ignore[attr-defined]
             await call
         assert (await server.get_user("gp")).auth_key_hash == "$argon2id$new"
-        assert (await server.get_case("case")).key_epoch == 1
+        [key] = await server.get_case_keys("case")
+        assert key.wrapped_key == b"k0"
+        assert (await server.get_case("case")).state is CaseState.SUBMITTED
     finally:
         await server.close()

@@ -1,4 +1,6 @@
-"""The filesystem blob store: streaming, encryption, atomicity, size cap, tampering."""
+"""Blob stores: the contract on every store (streaming, size cap, nothing stored on a
+failure), then the filesystem store's own properties (encryption, private files, no partial
+files left, tampering, cancellation, a bounded heap)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from storage import BlobTooLarge, CorruptRecord, NotFound, Storage
+from storage._memory_blobs import MemoryBlobStore
 from storage.blobs import FileBlobStore
 
 
@@ -26,9 +29,23 @@ async def collect(it: AsyncIterator[bytes]) -> bytes:
     return b"".join([c async for c in it])
 
 
+def stored_ids(store: Storage) -> list[str]:
+    """The ids of every blob the store holds (both stores list them; not in the protocol)."""
+    assert isinstance(store.blobs, FileBlobStore | MemoryBlobStore)
+    return store.blobs.blob_ids()
+
+
 def blob_files(store: Storage) -> list[Path]:
     assert isinstance(store.blobs, FileBlobStore)
     return sorted(store.blobs.root.glob("??/*.blob"))
+
+
+def partial_files(store: Storage) -> list[Path]:
+    assert isinstance(store.blobs, FileBlobStore)
+    return sorted((store.blobs.root / "tmp").iterdir())
+
+
+# --------------------------------------------------------------------------- every store
 
 
 @pytest.mark.parametrize("size", [0, 1, 1024 * 1024 - 1, 1024 * 1024, 1024 * 1024 + 1, 3_500_001])
@@ -37,11 +54,7 @@ async def test_roundtrip_at_chunk_boundaries(store: Storage, size: int) -> None:
     info = await store.blobs.put(stream(data), max_size=10 * 1024 * 1024)
     assert (info.size, info.sha256) == (size, hashlib.sha256(data).digest())
     assert await collect(store.blobs.open(info.blob_id)) == data
-    assert await store.blobs.size(info.blob_id) == size
-    [path] = blob_files(store)
-    assert path.stat().st_mode & 0o077 == 0
-    if size >= 64:
-        assert data[:64] not in path.read_bytes()
+    assert stored_ids(store) == [info.blob_id]
 
 
 async def test_reads_stream_in_chunks(store: Storage) -> None:
@@ -55,9 +68,9 @@ async def test_size_cap_stores_nothing(store: Storage) -> None:
     with pytest.raises(BlobTooLarge) as e:
         await store.blobs.put(stream(b"x" * 1001), max_size=1000)
     assert e.value.limit == 1000
-    assert blob_files(store) == []
-    assert isinstance(store.blobs, FileBlobStore)
-    assert list((store.blobs.root / "tmp").iterdir()) == []
+    assert stored_ids(store) == []
+    info = await store.blobs.put(stream(b"x" * 1000), max_size=1000)  # the cap itself fits
+    assert stored_ids(store) == [info.blob_id]
 
 
 async def test_failing_stream_stores_nothing(store: Storage) -> None:
@@ -67,7 +80,7 @@ async def test_failing_stream_stores_nothing(store: Storage) -> None:
 
     with pytest.raises(ConnectionResetError):
         await store.blobs.put(broken(), max_size=1000)
-    assert blob_files(store) == []
+    assert stored_ids(store) == []
 
 
 async def test_unknown_and_malformed_ids(store: Storage) -> None:
@@ -75,8 +88,6 @@ async def test_unknown_and_malformed_ids(store: Storage) -> None:
         await collect(store.blobs.open("0" * 32))
     with pytest.raises(NotFound):
         await collect(store.blobs.open("../../etc/passwd"))
-    with pytest.raises(NotFound):
-        await store.blobs.size("0" * 32)
     await store.blobs.delete("0" * 32)  # idempotent
 
 
@@ -85,13 +96,54 @@ async def test_delete(store: Storage) -> None:
     await store.blobs.delete(info.blob_id)
     with pytest.raises(NotFound):
         await collect(store.blobs.open(info.blob_id))
+    assert stored_ids(store) == []
+
+
+async def test_non_bytes_chunks_are_refused(store: Storage) -> None:
+    from storage import InvalidArgument
+
+    async def bad() -> AsyncIterator[bytes]:
+        yield "text"  # type: ignore[misc]
+
+    with pytest.raises(InvalidArgument):
+        await store.blobs.put(bad(), max_size=100)
+    with pytest.raises(InvalidArgument):
+        await store.blobs.put(stream(b""), max_size=-1)
+    assert stored_ids(store) == []
+
+
+# --------------------------------------------------------------------------- the file store
+
+
+@pytest.mark.parametrize("size", [0, 64, 1024 * 1024 + 1])
+async def test_blob_files_are_private_and_sealed(sql_store: Storage, size: int) -> None:
+    data = os.urandom(size)
+    await sql_store.blobs.put(stream(data), max_size=10 * 1024 * 1024)
+    [path] = blob_files(sql_store)
+    assert path.stat().st_mode & 0o077 == 0
+    if size >= 64:
+        assert data[:64] not in path.read_bytes()
+
+
+async def test_refused_streams_leave_no_partial_file(sql_store: Storage) -> None:
+    from storage import InvalidArgument
+
+    async def bad() -> AsyncIterator[bytes]:
+        yield b"ok"
+        yield "text"  # type: ignore[misc]
+
+    with pytest.raises(BlobTooLarge):
+        await sql_store.blobs.put(stream(b"x" * 1001), max_size=1000)
+    with pytest.raises(InvalidArgument):
+        await sql_store.blobs.put(bad(), max_size=100)
+    assert blob_files(sql_store) == [] and partial_files(sql_store) == []
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate_chunk", "drop_last_chunk", "header"])
-async def test_tampering_is_detected(store: Storage, damage: str) -> None:
+async def test_tampering_is_detected(sql_store: Storage, damage: str) -> None:
     data = os.urandom(2 * 1024 * 1024 + 10)
-    info = await store.blobs.put(stream(data), max_size=1 << 30)
-    [path] = blob_files(store)
+    info = await sql_store.blobs.put(stream(data), max_size=1 << 30)
+    [path] = blob_files(sql_store)
     raw = bytearray(path.read_bytes())
     step = 1024 * 1024 + 16
     if damage == "flip":
@@ -104,18 +156,18 @@ async def test_tampering_is_detected(store: Storage, damage: str) -> None:
         raw[10] ^= 1  # the salt: wrong subkey
     path.write_bytes(bytes(raw))
     with pytest.raises(CorruptRecord):
-        await collect(store.blobs.open(info.blob_id))
+        await collect(sql_store.blobs.open(info.blob_id))
 
 
-async def test_blob_moved_to_another_id_does_not_open(store: Storage) -> None:
-    a = await store.blobs.put(stream(b"first"), max_size=100)
-    b = await store.blobs.put(stream(b"second"), max_size=100)
-    assert isinstance(store.blobs, FileBlobStore)
-    pa = store.blobs.root / a.blob_id[:2] / f"{a.blob_id}.blob"
-    pb = store.blobs.root / b.blob_id[:2] / f"{b.blob_id}.blob"
+async def test_blob_moved_to_another_id_does_not_open(sql_store: Storage) -> None:
+    a = await sql_store.blobs.put(stream(b"first"), max_size=100)
+    b = await sql_store.blobs.put(stream(b"second"), max_size=100)
+    assert isinstance(sql_store.blobs, FileBlobStore)
+    pa = sql_store.blobs.root / a.blob_id[:2] / f"{a.blob_id}.blob"
+    pb = sql_store.blobs.root / b.blob_id[:2] / f"{b.blob_id}.blob"
     pb.write_bytes(pa.read_bytes())
     with pytest.raises(CorruptRecord):
-        await collect(store.blobs.open(b.blob_id))
+        await collect(sql_store.blobs.open(b.blob_id))
 
 
 async def test_stale_partial_uploads_are_swept_at_start(tmp_path: Path) -> None:
@@ -136,27 +188,12 @@ async def test_stale_partial_uploads_are_swept_at_start(tmp_path: Path) -> None:
         await s.close()
 
 
-async def test_non_bytes_chunks_are_refused(store: Storage) -> None:
-    from storage import InvalidArgument
-
-    async def bad() -> AsyncIterator[bytes]:
-        yield "text"  # type: ignore[misc]
-
-    with pytest.raises(InvalidArgument):
-        await store.blobs.put(bad(), max_size=100)
-    with pytest.raises(InvalidArgument):
-        await store.blobs.put(stream(b""), max_size=-1)
-    assert blob_files(store) == []
-
-
-async def test_size_of_a_corrupted_header(store: Storage) -> None:
-    info = await store.blobs.put(stream(b"abc"), max_size=100)
-    [path] = blob_files(store)
+async def test_a_corrupted_header_is_a_corrupt_record(sql_store: Storage) -> None:
+    info = await sql_store.blobs.put(stream(b"abc"), max_size=100)
+    [path] = blob_files(sql_store)
     path.write_bytes(b"garbage")
     with pytest.raises(CorruptRecord):
-        await store.blobs.size(info.blob_id)
-    with pytest.raises(CorruptRecord):
-        await collect(store.blobs.open(info.blob_id))
+        await collect(sql_store.blobs.open(info.blob_id))
 
 
 # --------------------------------------------------------------------------- review additions
@@ -252,8 +289,6 @@ async def test_disk_errors_are_unavailable_not_oserror(blobs: FileBlobStore) -> 
     path = blobs.root / info.blob_id[:2] / f"{info.blob_id}.blob"
     path.unlink()
     path.mkdir()  # something that is not a readable file where the blob was
-    with pytest.raises(Unavailable):
-        await blobs.size(info.blob_id)
     with pytest.raises(Unavailable):
         await collect(blobs.open(info.blob_id))
     tmp = blobs.root / "tmp"

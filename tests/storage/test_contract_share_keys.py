@@ -72,7 +72,7 @@ async def test_add_participants_with_keys_is_all_or_nothing(store: Storage) -> N
                 WrappedCaseKey("c1", 0, KeyRecipientKind.USER, w.gp, b"other", T0 + M),
             ],
         )
-    assert not await store.is_participant("c1", w.derm2)
+    assert [p.user_id for p in await store.list_participants("c1")] == [w.gp]
     [gp_key] = await store.get_case_keys("c1", recipient_id=w.gp)
     assert gp_key.wrapped_key == b"ck-gp"
 

@@ -29,9 +29,9 @@ async def test_sequence_replay_and_idempotency(store: Storage) -> None:
         await store.append_message("nope", "m-1", w.gp, b"x", T0)
     assert [m.seq for m in await store.list_messages("c1", after_seq=1)] == [2]
     assert [m.seq for m in await store.list_messages("c1", limit=1)] == [1]
-    assert (await store.get_message("c1", "m-2")).envelope == b"two"
-    with pytest.raises(NotFound):
-        await store.get_message("c1", "m-3")
+    [second] = await store.list_messages("c1", after_seq=1)
+    assert (second.client_msg_id, second.sender_id, second.envelope) == ("m-2", w.derm, b"two")
+    assert await store.list_messages("c1", after_seq=2) == []
     with pytest.raises(InvalidArgument):
         await store.list_messages("c1", after_seq=-1)
     c = await store.get_case("c1")
@@ -111,14 +111,14 @@ if PG_DSN:
 
     @pytest.mark.parametrize("backend", ["postgres"], indirect=True)
     async def test_postgres_append_message_ignores_the_callers_search_path(
-        store: Storage, make_config: Callable[..., StorageConfig]
+        sql_store: Storage, make_config: Callable[..., StorageConfig]
     ) -> None:
         """append_message resolves its tables in its own schema (migration 0004): a temporary
         table named ``cases``, first in the caller's search path, cannot stand in for ours."""
         cfg = make_config()
         assert cfg.backend == "postgres"
-        await make_world(store)
-        await make_case(store, "c1")
+        await make_world(sql_store)
+        await make_case(sql_store, "c1")
         assert PG_DSN is not None
         conn = await asyncpg.connect(PG_DSN, server_settings={"search_path": "pg_temp, public"})
         try:
@@ -135,4 +135,4 @@ if PG_DSN:
             assert await conn.fetchval("SELECT count(*) FROM pg_temp.cases") == 0
         finally:
             await conn.close()
-        assert (await store.get_case("c1")).last_seq == 1
+        assert (await sql_store.get_case("c1")).last_seq == 1

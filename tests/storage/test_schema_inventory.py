@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from storage._sql import SEALED_TABLES
+from storage.sql.rotation import SEALED_TABLES
 
 ROOT = Path(__file__).resolve().parents[2]
 MIGRATIONS = ROOT / "storage" / "migrations"

@@ -20,7 +20,11 @@ from storage import (
     AuditEvent,
     InvalidArgument,
     KeyRecipientKind,
+    NewCase,
+    Participant,
+    Priority,
     ReceiptKind,
+    Role,
     Session,
     Storage,
     WrappedCaseKey,
@@ -61,14 +65,23 @@ async def test_integers_beyond_64_bits_are_invalid_arguments(store: Storage) -> 
             Attachment("a1", "c1", World.gp, "b1", b"\0" * 32, HUGE, "image/jpeg", b"m", T0)
         )
     with pytest.raises(InvalidArgument):
-        await store.add_case_keys(
-            [WrappedCaseKey("c1", 2**31, KeyRecipientKind.USER, World.gp, b"k", T0)]
+        await store.add_participants_with_keys(
+            [Participant("c1", World.derm, Role.DERMATOLOGIST, T0)],
+            [WrappedCaseKey("c1", 2**31, KeyRecipientKind.USER, World.derm, b"k", T0)],
+        )
+    with pytest.raises(InvalidArgument):
+        await store.create_case(
+            NewCase("c2", World.practice, World.service, World.gp, Priority.ROUTINE, T0),
+            [],
+            [WrappedCaseKey("c2", -1, KeyRecipientKind.USER, World.gp, b"k", T0)],
         )
     # and the in-range neighbours still work
-    await store.add_case_keys(
-        [WrappedCaseKey("c1", 2**31 - 1, KeyRecipientKind.USER, World.gp, b"k", T0)]
+    await store.create_case(
+        NewCase("c3", World.practice, World.service, World.gp, Priority.ROUTINE, T0),
+        [],
+        [WrappedCaseKey("c3", 2**31 - 1, KeyRecipientKind.USER, World.gp, b"k", T0)],
     )
-    assert (await store.get_case("c1")).key_epoch == 2**31 - 1
+    assert (await store.get_case("c3")).key_epoch == 2**31 - 1
     assert (await store.use_totp_timecode(World.gp, 2**63 - 1, T0)).totp_last_timecode == (
         2**63 - 1
     )
@@ -96,7 +109,7 @@ async def test_hostile_cursors_are_invalid_arguments(store: Storage) -> None:
         with pytest.raises(InvalidArgument):
             await store.triage_queue(World.service, cursor=cursor)
         with pytest.raises(InvalidArgument):
-            await store.list_cases_for_organisation(World.service, cursor=cursor)
+            await store.list_cases_for_user(World.gp, cursor=cursor)
 
 
 async def test_text_that_is_not_unicode_is_an_invalid_argument(store: Storage) -> None:

@@ -88,6 +88,58 @@ export class PatientDropError extends opaque(
   "cannot open the patient photo record",
 ) {}
 
+/** verifyInclusion: the proof does not put that leaf in that tree. */
+export class InclusionProofError extends opaque("InclusionProofError", "inclusion proof does not verify") {}
+/** verifyConsistency: the newer tree does not extend the older one. */
+export class ConsistencyProofError extends opaque(
+  "ConsistencyProofError",
+  "consistency proof does not verify",
+) {}
+/** parseLogEntry: not a well-formed transparency log entry. */
+export class LogEntryError extends opaque("LogEntryError", "invalid log entry") {}
+/** parseTreeHead: not a well-formed signed tree head. */
+export class TreeHeadError extends opaque("TreeHeadError", "invalid signed tree head") {}
+/** verifyTreeHead: malformed tree head, wrong log key or bad signature. */
+export class TreeHeadSignatureError extends opaque(
+  "TreeHeadSignatureError",
+  "signed tree head does not verify",
+) {}
+/** parseStatement: not a well-formed signed statement of a known kind. */
+export class StatementError extends opaque("StatementError", "invalid signed statement") {}
+/** verifyStatement: malformed statement, wrong kind, wrong key or bad signature. */
+export class StatementSignatureError extends opaque(
+  "StatementSignatureError",
+  "signed statement does not verify",
+) {}
+/** verifyOrganisationKeyStatement: not a valid self-signed organisation key. */
+export class OrganisationKeyStatementError extends opaque(
+  "OrganisationKeyStatementError",
+  "organisation key statement does not verify",
+) {}
+/** verifyInviteStatement: not an invite signed by the organisation key. */
+export class InviteStatementError extends opaque("InviteStatementError", "invite statement does not verify") {}
+/** verifyMemberStatement: not certified by the organisation key. */
+export class MemberStatementError extends opaque("MemberStatementError", "member statement does not verify") {}
+/** verifyRecordsKeyChain: the chain of records-key statements does not verify. */
+export class RecordsKeyChainError extends opaque("RecordsKeyChainError", "records key chain does not verify") {}
+/** parseInviteFragment: the text after "#/invite/" is not an invite link. */
+export class InviteLinkFormatError extends opaque("InviteLinkFormatError", "invalid invite link") {}
+/** parseOrgKeyWrapHeader: not a well-formed organisation key wrap record. */
+export class OrgKeyWrapHeaderError extends opaque(
+  "OrgKeyWrapHeaderError",
+  "invalid organisation key wrap record",
+) {}
+/** openOrgKeyWrap: anything wrong with an organisation key wrap record. */
+export class OrgKeyUnwrapError extends opaque(
+  "OrgKeyUnwrapError",
+  "cannot open the organisation key wrap record",
+) {}
+/** openOrgKeyHandover: wrong invite secret, wrong organisation or corrupted. */
+export class OrgKeyHandoverError extends opaque(
+  "OrgKeyHandoverError",
+  "cannot open the organisation key handover record",
+) {}
+
 /** The text typed as a recovery key is not one (length, alphabet or checksum). */
 export class RecoveryKeyFormatError extends RangeError {
   constructor(message: string) {

@@ -18,7 +18,7 @@
  * the decrypted scalar against the key id; any failure is RecordsKeyFileError.
  */
 import { concat, equalBytes, requireBytes, requireLength, u32be, utf8 } from "./bytes";
-import type { KeyPair } from "./account";
+import { type KeyPair, keyPairFromSeed } from "./account";
 import { PrimitiveError, RecordsKeyFileError } from "./errors";
 import { keyId } from "./fingerprint";
 import { aes256gcmOpen, aes256gcmSeal } from "./primitives/aead";
@@ -31,11 +31,23 @@ const MIN_ITERATIONS = 600_000;
 const MAX_ITERATIONS = 2_000_000;
 const NONCE = 12;
 const INFO = label("records-key-file");
+const SIGNING_INFO = /* @__PURE__ */ label("records-signing-key");
 
 function passphraseBytes(passphrase: unknown): Uint8Array {
   if (typeof passphrase !== "string") throw new TypeError("passphrase must be a string");
   if (passphrase.length === 0) throw new RangeError("passphrase must not be empty");
   return utf8.encode(passphrase.normalize("NFC"));
+}
+
+/**
+ * The records signing key pair (RSK) that goes with a records private key:
+ * DeriveKeyPair(HKDF-SHA256(records scalar, "", "dermline/v1/records-signing-key", 32))
+ * (docs/protocol.md section 20). Whoever holds the records key file can sign the rollover to
+ * the next records key; the file format (0x09) does not change.
+ */
+export async function deriveRecordsSigningKey(recordsPrivateKey: Uint8Array): Promise<KeyPair> {
+  requireLength("recordsPrivateKey", recordsPrivateKey, 32);
+  return keyPairFromSeed(await hkdfSha256(recordsPrivateKey, { salt: new Uint8Array(0), info: SIGNING_INFO, length: 32 }));
 }
 
 async function fileKey(passphrase: Uint8Array, salt: Uint8Array, iterations: number) {

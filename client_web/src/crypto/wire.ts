@@ -25,7 +25,18 @@ export const RecordType = {
   RECORDS_KEY_FILE: 0x09,
   PATIENT_DROP: 0x0a,
   CASE_KEY_WRAP_COMMITTED: 0x0b,
+  STATEMENT: 0x0c,
+  TREE_HEAD: 0x0d,
+  MESSAGE_COMMITTED: 0x0e,
+  ORG_KEY_WRAP: 0x0f,
+  ORG_KEY_HANDOVER: 0x10,
 } as const;
+
+/**
+ * Sizes, indices and timestamps of the records added with the transparency log (0x0c..0x10)
+ * stay within JavaScript's exact integers (2^53 - 1), so they are plain numbers here.
+ */
+export const MAX_SAFE_INTEGER = Number.MAX_SAFE_INTEGER;
 
 /** Internal: the bytes do not parse. Never escapes a public function. */
 export class Malformed extends Error {
@@ -76,6 +87,25 @@ export function checkUint(name: string, value: unknown, bits: 32): number {
   return value;
 }
 
+/** Misuse check for a u64 field held as a number: an integer in [0, 2^53 - 1]. */
+export function checkSafeUint(name: string, value: unknown): number {
+  if (typeof value !== "number" || !Number.isInteger(value)) {
+    throw new TypeError(`${name} must be an integer`);
+  }
+  if (value < 0 || value > MAX_SAFE_INTEGER) {
+    throw new RangeError(`${name} must be in [0, 2^53 - 1]`);
+  }
+  return value;
+}
+
+/** u64 big-endian of a safe integer (see checkSafeUint). */
+export function u64Safe(name: string, value: unknown): Uint8Array {
+  const v = checkSafeUint(name, value);
+  const out = new Uint8Array(8);
+  new DataView(out.buffer).setBigUint64(0, BigInt(v));
+  return out;
+}
+
 export function checkUint64(name: string, value: unknown): bigint {
   if (typeof value !== "bigint") throw new TypeError(`${name} must be a bigint`);
   if (value < 0n || value > 0xffffffffffffffffn) {
@@ -113,8 +143,24 @@ export class Reader {
     return new DataView(this.take(4).buffer).getUint32(0);
   }
 
+  u16(): number {
+    return new DataView(this.take(2).buffer).getUint16(0);
+  }
+
   u64(): bigint {
     return new DataView(this.take(8).buffer).getBigUint64(0);
+  }
+
+  /** A u64 that must be at most 2^53 - 1 (the records of the transparency log); else Malformed. */
+  safeU64(): number {
+    const v = this.u64();
+    if (v > BigInt(MAX_SAFE_INTEGER)) throw new Malformed();
+    return Number(v);
+  }
+
+  /** Everything not read yet (for a record that ends with another record). */
+  rest(): Uint8Array {
+    return this.take(this.data.length - this.pos);
   }
 
   uuid(): string {

@@ -1,4 +1,5 @@
-"""Fixtures of the domain tests: the real services over a store, with a fake clock."""
+"""Fixtures of the domain tests: the real services over the in-memory reference store
+(``storage.memory``, the SQL backends' semantics without I/O) and a fake clock."""
 
 from __future__ import annotations
 
@@ -8,16 +9,17 @@ from pathlib import Path
 import pytest
 
 import storage
+from storage.memory import MemoryStorage
 from tests.server.domain.world import Clinic, World, clinic
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[storage.Storage]:
-    opened = await storage.open_storage(storage.StorageConfig(data_dir=tmp_path))
+async def store() -> AsyncIterator[storage.Storage]:
+    memory = MemoryStorage()
     try:
-        yield opened
+        yield memory
     finally:
-        await opened.close()
+        await memory.close()
 
 
 @pytest.fixture

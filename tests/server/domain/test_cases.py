@@ -13,6 +13,7 @@ from server.domain.cases import CaseChange, CaseReplay, NewCaseRequest, ThreadMe
 from server.domain.policy import CaseAction
 from server.errors import (
     CaseKeyMismatch,
+    Conflict,
     Forbidden,
     InvalidInput,
     InvalidTransition,
@@ -149,6 +150,47 @@ async def test_a_move_whose_message_is_refused_does_not_happen(cast: Clinic) -> 
     after = await w.store.get_case(case.case_id)
     assert (after.state, after.claimed_by, after.last_seq) == (CaseState.SUBMITTED, None, 0)
     assert await w.store.list_messages(case.case_id) == []
+
+
+async def test_a_move_whose_message_id_is_taken_does_not_happen(cast: Clinic) -> None:
+    """The move and its message are one unit of work in storage: when the message cannot
+    be stored, the move is not either."""
+    w = cast.world
+    case = await cast.case()
+    taken, envelope = w.seal(cast.gp, case.case_id, ContentType.CLINICAL_HISTORY)
+    await w.services.cases.send(cast.gp.actor, case.case_id, taken, envelope, None)
+    _, reused = w.seal(cast.derm, case.case_id, msg_id=taken)
+    with pytest.raises(Conflict):
+        await w.services.cases.move(
+            cast.derm.actor,
+            case.case_id,
+            CaseAction.CLAIM,
+            None,
+            message=ThreadMessage(taken, reused),
+        )
+    after = await w.store.get_case(case.case_id)
+    assert (after.state, after.claimed_by, after.last_seq) == (CaseState.SUBMITTED, None, 1)
+    assert "case.claim" not in [e.event.action for e in await w.store.list_audit()]
+
+
+async def test_a_late_retry_of_a_move_with_its_message_changes_nothing(cast: Clinic) -> None:
+    """The message id is the move's idempotency key: an answer retried after the case has
+    moved on (its first answer was lost) must not answer the new question."""
+    w = cast.world
+    cases = w.services.cases
+    case = await cast.case()
+    await cases.move(cast.derm.actor, case.case_id, CaseAction.CLAIM, None)
+    await cases.move(cast.derm.actor, case.case_id, CaseAction.ASK, None)
+    answer = ThreadMessage(*w.seal(cast.gp, case.case_id, body={"text": "6 mm"}))
+    await cases.move(cast.gp.actor, case.case_id, CaseAction.ANSWER, None, message=answer)
+    await cases.move(cast.derm.actor, case.case_id, CaseAction.ASK, None)
+    before = await w.store.get_case(case.case_id)
+    published = len(w.publisher.events)
+    again = await cases.move(cast.gp.actor, case.case_id, CaseAction.ANSWER, None, message=answer)
+    assert again == before and again.state is CaseState.AWAITING_GP
+    assert len(w.publisher.events) == published
+    actions = [e.event.action for e in await w.store.list_audit()]
+    assert actions.count("case.answer") == 1
 
 
 async def test_the_wrong_party_cannot_move_whatever_it_says(cast: Clinic) -> None:

@@ -58,11 +58,3 @@ async def test_logout_and_revoking_ones_own_session(cast: Clinic) -> None:
     assert w.revoked == [cast.gp.user_id, cast.gp.user_id]
     with pytest.raises(AuthError):
         await w.services.sessions.authenticate(None)
-
-
-async def test_a_disabled_user_has_no_session(cast: Clinic) -> None:
-    w = cast.world
-    token = (await w.enrol(cast.gp)).token
-    await w.store.set_user_disabled(cast.gp.user_id, True, w.clock.now())
-    with pytest.raises(AuthError):
-        await w.services.sessions.authenticate(token)

@@ -1,0 +1,480 @@
+"""Every record and enumeration the storage interface speaks (``docs/storage.md``).
+
+Frozen dataclasses for what is stored and returned, ``StrEnum``s for roles, states,
+priorities, outcome categories and receipt kinds. The protocols in
+:mod:`storage.interface` and both implementations (:mod:`storage.sql`,
+:mod:`storage.memory`) use these; :mod:`storage` re-exports every name, so callers write
+``from storage import CaseState``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+__all__ = [
+    "AppendResult",
+    "Attachment",
+    "AuditCheckpoint",
+    "AuditEntry",
+    "AuditEvent",
+    "AuditVerification",
+    "AuthFailureState",
+    "BlobInfo",
+    "Case",
+    "CaseState",
+    "Invite",
+    "KeyRecipientKind",
+    "Membership",
+    "Message",
+    "NewCase",
+    "NewMessage",
+    "NewUser",
+    "OrgKind",
+    "Organisation",
+    "Outcome",
+    "OutcomeCategory",
+    "Page",
+    "Participant",
+    "PatientLink",
+    "Priority",
+    "Receipt",
+    "ReceiptKind",
+    "Role",
+    "RotationReport",
+    "Session",
+    "TransitionResult",
+    "User",
+    "WrappedCaseKey",
+]
+
+T = TypeVar("T")
+
+# --------------------------------------------------------------------------- enumerations
+
+
+class OrgKind(StrEnum):
+    """A GP practice refers; a dermatology (or skin-surgery) service responds."""
+
+    PRACTICE = "practice"
+    SERVICE = "service"
+
+
+class Role(StrEnum):
+    """Role of a user in one organisation (``docs/architecture.md``, "Access policy")."""
+
+    GP = "gp"
+    DERMATOLOGIST = "dermatologist"
+    ADMIN = "admin"
+    RECORDS_OFFICER = "records_officer"
+    AUDITOR = "auditor"
+
+
+class CaseState(StrEnum):
+    """Case states (``docs/architecture.md``, "The case lifecycle": the server's table)."""
+
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    IN_REVIEW = "in_review"
+    AWAITING_GP = "awaiting_gp"
+    CLOSED = "closed"
+    WITHDRAWN = "withdrawn"
+
+
+class Priority(StrEnum):
+    """Routing priority (``docs/architecture.md``, "What the server sees"). The triage queue
+    shows ``urgent`` first."""
+
+    URGENT = "urgent"
+    ROUTINE = "routine"
+
+
+class OutcomeCategory(StrEnum):
+    """Outcome category (``docs/architecture.md``); the clinical content is an E2EE payload."""
+
+    ADVICE_AND_GUIDANCE = "advice_and_guidance"
+    REFERRAL = "referral"
+    IMAGE_REJECTED = "image_rejected"
+
+
+class KeyRecipientKind(StrEnum):
+    """A case key is wrapped to a user's account key or to an organisation's records key."""
+
+    USER = "user"
+    ORGANISATION = "organisation"
+
+
+class ReceiptKind(StrEnum):
+    """Stored receipts (typing indicators are ephemeral and never stored)."""
+
+    DELIVERED = "delivered"
+    READ = "read"
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True, slots=True)
+class Organisation:
+    """A practice or a service. ``records_public_key`` is the HPKE public key of the
+    organisation's records key (``docs/protocol.md``); a practice needs one before it can
+    open cases."""
+
+    org_id: str
+    kind: OrgKind
+    name: str
+    records_public_key: bytes | None
+    created_at: _dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """One role of a user in one organisation."""
+
+    org_id: str
+    role: Role
+
+
+@dataclass(frozen=True, slots=True)
+class NewUser:
+    """What accepting an invite (or the first-admin setup) stores for a new account.
+
+    ``kdf_params`` is the server's serialisation of the client KDF parameters (salt,
+    iterations, ...); ``auth_key_hash`` the Argon2id PHC string of the auth key;
+    ``wrapped_usk`` the USK wrapped by the KEK; the optional recovery wraps are the USK
+    under the printed recovery key and HPKE-wrapped to the organisation's recovery key;
+    ``sealed_private_keys`` the account private keys encrypted under the USK.
+    """
+
+    user_id: str
+    login_name: str
+    display_name: str
+    kdf_params: bytes
+    auth_key_hash: str
+    wrapped_usk: bytes
+    encryption_public_key: bytes
+    signing_public_key: bytes
+    sealed_private_keys: bytes
+    created_at: _dt.datetime
+    recovery_wrapped_usk: bytes | None = None
+    org_wrapped_usk: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A stored account with its credentials, second factor and lockout state.
+
+    ``totp_secret`` is set at enrolment and ``totp_confirmed`` once a confirming code was
+    accepted; ``totp_last_timecode`` is the last RFC 6238 time step accepted (a code whose
+    step is not newer is a replay); ``recovery_code_hashes`` the unused recovery codes,
+    hashed by the server; ``failed_logins`` / ``locked_until`` the backoff state.
+    """
+
+    user_id: str
+    login_name: str
+    display_name: str
+    kdf_params: bytes
+    auth_key_hash: str
+    wrapped_usk: bytes
+    encryption_public_key: bytes
+    signing_public_key: bytes
+    sealed_private_keys: bytes
+    recovery_wrapped_usk: bytes | None
+    org_wrapped_usk: bytes | None
+    memberships: tuple[Membership, ...]
+    totp_secret: bytes | None
+    totp_confirmed: bool
+    totp_last_timecode: int | None
+    recovery_code_hashes: tuple[str, ...]
+    failed_logins: int
+    locked_until: _dt.datetime | None
+    disabled: bool
+    created_at: _dt.datetime
+    updated_at: _dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuthFailureState:
+    """Result of :meth:`~storage.interface.AccountStore.record_auth_failure`."""
+
+    failed_logins: int
+    locked_until: _dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A login session. Only a hash of the session id is stored (``session_id_hash``,
+    e.g. SHA-256 of the cookie value), so a stolen database cannot be replayed as cookies.
+    ``mfa_verified`` is false between the password step and the TOTP step."""
+
+    session_id_hash: bytes
+    user_id: str
+    created_at: _dt.datetime
+    last_seen_at: _dt.datetime
+    expires_at: _dt.datetime
+    client_address: str
+    user_agent: str = ""
+    mfa_verified: bool = False
+    revoked_at: _dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Invite:
+    """A single-use invitation to a role in an organisation. Only the token's hash is stored.
+    ``login_name`` optionally pins the invited login (e.g. an e-mail address)."""
+
+    token_hash: bytes
+    org_id: str
+    role: Role
+    created_by: str | None
+    created_at: _dt.datetime
+    expires_at: _dt.datetime
+    login_name: str | None = None
+    used_at: _dt.datetime | None = None
+    used_by: str | None = None
+    revoked_at: _dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PatientLink:
+    """A one-time link for a patient to send photos to a case (docs/protocol.md section 17).
+
+    Only the SHA-256 of the link's token is stored. ``uploads`` counts attachment blobs the
+    patient has uploaded through it (photos and thumbnails); ``used_at`` is set by the one
+    completed submission, whose drop records are kept (sealed) with the link."""
+
+    link_id: str
+    case_id: str
+    token_hash: bytes
+    created_by: str
+    created_at: _dt.datetime
+    expires_at: _dt.datetime
+    max_photos: int
+    uploads: int = 0
+    used_at: _dt.datetime | None = None
+    revoked_at: _dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewCase:
+    """Routing metadata of a new case (``docs/architecture.md``, "What the server sees"). No
+    clinical content here: that travels end-to-end encrypted in messages and attachments."""
+
+    case_id: str
+    practice_id: str
+    service_id: str
+    created_by: str
+    priority: Priority
+    created_at: _dt.datetime
+    state: CaseState = CaseState.SUBMITTED
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """A stored case. ``last_seq`` is the highest message sequence number (0: none yet);
+    ``key_epoch`` the newest case-key epoch; ``submitted_at`` orders the triage queue;
+    ``first_response_at`` is set by the first message from someone other than the creator
+    (for the "answered the same day" figure)."""
+
+    case_id: str
+    practice_id: str
+    service_id: str
+    created_by: str
+    state: CaseState
+    priority: Priority
+    created_at: _dt.datetime
+    updated_at: _dt.datetime
+    submitted_at: _dt.datetime | None
+    claimed_by: str | None
+    claimed_at: _dt.datetime | None
+    first_response_at: _dt.datetime | None
+    closed_at: _dt.datetime | None
+    outcome_category: OutcomeCategory | None
+    last_seq: int
+    key_epoch: int
+
+
+@dataclass(frozen=True, slots=True)
+class Participant:
+    """A user taking part in a case (``role`` is the role they act in)."""
+
+    case_id: str
+    user_id: str
+    role: Role
+    added_at: _dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class WrappedCaseKey:
+    """A case key of one epoch, HPKE-wrapped to one recipient (a user or an organisation's
+    records key). Opaque bytes to storage."""
+
+    case_id: str
+    epoch: int
+    recipient_kind: KeyRecipientKind
+    recipient_id: str
+    wrapped_key: bytes
+    created_at: _dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A stored message: the client's envelope bytes, unique ``client_msg_id`` per case,
+    and the per-case ``seq`` (1, 2, 3, ... with no gaps) assigned at insert."""
+
+    case_id: str
+    seq: int
+    client_msg_id: str
+    sender_id: str
+    envelope: bytes
+    created_at: _dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """Result of :meth:`Storage.append_message`: ``created`` is false when the client
+    message id was already stored (the original message is returned unchanged)."""
+
+    message: Message
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message to append together with a case move (``transition_case(message=...)``):
+    the same fields :meth:`Storage.append_message` takes, minus the case and the time."""
+
+    client_msg_id: str
+    sender_id: str
+    envelope: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionResult:
+    """Result of :meth:`Storage.transition_case`: the case after the move, and the appended
+    message (None when the move carried none). ``message.created`` is false when the
+    request was a retry of a move already applied (``docs/storage.md``, "Move with a
+    message")."""
+
+    case: Case
+    message: AppendResult | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """Metadata of an encrypted photo or file. ``ciphertext_sha256`` and ``size`` refer to
+    the client's (E2EE) ciphertext as stored in the blob store under ``blob_id``;
+    ``metadata`` is an opaque client-encrypted blob (tags, thumbnail reference, ...)."""
+
+    attachment_id: str
+    case_id: str
+    uploader_id: str
+    blob_id: str
+    ciphertext_sha256: bytes
+    size: int
+    content_type: str
+    metadata: bytes
+    created_at: _dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A case outcome: the category in the clear for the service figures, the clinical
+    content as an end-to-end encrypted payload."""
+
+    case_id: str
+    category: OutcomeCategory
+    payload: bytes
+    author_id: str
+    created_at: _dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """The highest message ``seq`` a user has had delivered (or has read) in a case.
+    Receipts only move forward."""
+
+    case_id: str
+    user_id: str
+    kind: ReceiptKind
+    seq: int
+    updated_at: _dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """What happened: ``actor_id`` (user id or None for the system), ``action`` (a stable
+    code such as ``login.ok``), ``target`` (an opaque id), ``client_address``, ``detail``
+    (small, non-clinical bytes; optional)."""
+
+    action: str
+    occurred_at: _dt.datetime
+    actor_id: str | None = None
+    target: str | None = None
+    client_address: str | None = None
+    detail: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """An audit event in the chain: ``entry_hash`` = SHA-256 over the previous hash and the
+    entry's canonical binary form (see ``docs/storage.md``)."""
+
+    seq: int
+    event: AuditEvent
+    prev_hash: bytes
+    entry_hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class AuditCheckpoint:
+    """A signed statement "the chain up to ``seq`` has head ``entry_hash``" (ECDSA P-256,
+    DER signature over the checkpoint's canonical form, by the server's audit key)."""
+
+    seq: int
+    entry_hash: bytes
+    signature: bytes
+    created_at: _dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuditVerification:
+    """A successful verification: how many entries and checkpoints were checked, and the
+    head hash."""
+
+    entries: int
+    checkpoints: int
+    head_seq: int
+    head_hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a keyset-paginated listing; pass ``next_cursor`` back to continue
+    (None: this was the last page). Cursors are opaque strings."""
+
+    items: tuple[T, ...]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RotationReport:
+    """What a key rotation did (``dermline keys rotate`` prints it)."""
+
+    master_key_rotated: bool
+    new_data_key_ids: tuple[int, ...]
+    rows_reencrypted: int
+    blobs_reencrypted: int
+    retired_data_key_ids: tuple[int, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class BlobInfo:
+    """A stored blob: ``size`` and ``sha256`` describe the bytes as the caller streamed them
+    in (i.e. the client's ciphertext, before at-rest encryption)."""
+
+    blob_id: str
+    size: int
+    sha256: bytes
