@@ -31,6 +31,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "RateLimited",
+    "RequestTimeout",
     "Unavailable",
     "UploadIncomplete",
 ]
@@ -45,6 +46,7 @@ class ErrorCode(StrEnum):
     HASH_MISMATCH = "hash_mismatch"
     INVALID_HEADER = "invalid_header"
     UPLOAD_INCOMPLETE = "upload_incomplete"
+    REQUEST_TIMEOUT = "request_timeout"
     CASE_KEY_MISMATCH = "case_key_mismatch"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     UNAUTHENTICATED = "unauthenticated"
@@ -75,6 +77,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.HASH_MISMATCH: 422,
     ErrorCode.INVALID_HEADER: 400,
     ErrorCode.UPLOAD_INCOMPLETE: 400,
+    ErrorCode.REQUEST_TIMEOUT: 408,
     ErrorCode.CASE_KEY_MISMATCH: 422,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
     ErrorCode.UNAUTHENTICATED: 401,
@@ -207,6 +210,13 @@ class UploadIncomplete(DomainError):
 
     code = ErrorCode.UPLOAD_INCOMPLETE
     message = "the upload ended before its declared length"
+
+
+class RequestTimeout(DomainError):
+    """No byte of the request body arrived for ``DERMLINE_BODY_READ_TIMEOUT`` seconds."""
+
+    code = ErrorCode.REQUEST_TIMEOUT
+    message = "the request body stopped arriving"
 
 
 class CaseKeyMismatch(DomainError):

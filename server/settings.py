@@ -75,6 +75,9 @@ class Settings:
     static_dir: Path | None = None
     max_body_bytes: int = 256 * 1024
     max_upload_bytes: int = 20 * 1024 * 1024
+    # Seconds a request body may stall (no byte arriving) before the request is answered
+    # 408 and the connection closed; also between the chunks of a photo upload.
+    body_read_timeout: int = 30
     session_ttl: int = 12 * 3600
     session_idle_timeout: int = 30 * 60
     invite_ttl: int = 7 * 24 * 3600

@@ -121,6 +121,9 @@ async def error_mapper(request: web.Request, handler: Handler) -> web.StreamResp
             error_type=type(exc).__name__,
         )
         response = error_response(ErrorCode.INTERNAL, "something went wrong on the server")
+    if response.status == 408:
+        # The rest of the body may still trickle in: never read another request after it.
+        response.force_close()
     return _logged(request, start, route_name, response)
 
 
