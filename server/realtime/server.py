@@ -50,6 +50,7 @@ from server.domain.policy import CaseAction, Role
 from server.errors import AuthError, DomainError, ErrorCode, InvalidInput, Unavailable
 from server.logs import event
 from server.netaddr import client_address, joined_forwarded_for
+from server.realtime.transport import SocketServer
 from server.settings import Settings
 
 if TYPE_CHECKING:
@@ -183,15 +184,13 @@ class Realtime:
         origins = list(settings.origins())
         if not origins:  # an empty list would switch Engine.IO's Origin check off
             raise ValueError("allowed origins must not be empty")
-        self.sio = socketio.AsyncServer(
+        self.sio = SocketServer(
             async_mode="aiohttp",
             # WebSocket only: both clients use it, and it needs no sticky sessions behind a
             # load balancer (long-polling would pin a client to one node).
             transports=["websocket"],
             cors_allowed_origins=origins,
             client_manager=manager,
-            logger=False,
-            engineio_logger=False,
             max_http_buffer_size=settings.max_body_bytes,
             ping_interval=20,
             ping_timeout=20,
