@@ -63,6 +63,7 @@ class ErrorCode(StrEnum):
     INVITE_INVALID = "invite_invalid"
     LINK_INVALID = "link_invalid"
     RATE_LIMITED = "rate_limited"
+    TOO_MANY_SOCKETS = "too_many_sockets"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal"
 
@@ -94,6 +95,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.INVITE_INVALID: 410,
     ErrorCode.LINK_INVALID: 410,
     ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.TOO_MANY_SOCKETS: 429,  # a Socket.IO connect refusal; no HTTP route answers it
     ErrorCode.UNAVAILABLE: 503,
     ErrorCode.INTERNAL: 500,
 }

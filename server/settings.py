@@ -86,6 +86,8 @@ class Settings:
     auth_rate_per_minute: int = 30
     mfa_pending_ttl: int = 5 * 60
     client_backlog_limit: int = 512
+    # Socket.IO connections one session may hold on one node (0: no limit); counted per node.
+    max_sockets_per_session: int = 20
     # Seconds between signed audit checkpoints (DESIGN section 10); 0 switches them off.
     audit_checkpoint_interval: int = 300
     replay_batch: int = 500

@@ -29,7 +29,7 @@ from engineio.async_drivers.aiohttp import WebSocket
 
 from server.logs import event
 
-__all__ = ["SocketServer"]
+__all__ = ["SessionSockets", "SocketServer"]
 
 #: Engine.IO packet types a client may send as text: OPEN .. NOOP (engineio.packet).
 _EIO_TYPES = frozenset("0123456")
@@ -134,3 +134,36 @@ class SocketServer(socketio.AsyncServer):  # type: ignore[misc]
         await sock.close(wait=False, abort=False)
         self.eio.sockets.pop(eio_sid, None)
         sock.queue.put_nowait(None)
+
+
+class SessionSockets:
+    """How many sockets each session holds on this node, against a cap (0: none).
+
+    Per node on purpose: counting across nodes would need shared state (Redis) on every
+    connect and disconnect, and a node that died would leave its counts behind. With N
+    nodes a session can hold up to N times the cap; a load balancer spreads one client's
+    connections, so the cap still bounds what one stolen or buggy session can hold."""
+
+    def __init__(self, cap: int) -> None:
+        self._cap = cap
+        self._by_session: dict[bytes, set[str]] = {}
+        self._session_of: dict[str, bytes] = {}
+
+    def claim(self, session_key: bytes, sid: str) -> bool:
+        """Count ``sid`` for the session, unless it holds the cap already (False)."""
+        held = self._by_session.get(session_key, set())
+        if self._cap and len(held) >= self._cap:
+            return False
+        held.add(sid)
+        self._by_session[session_key] = held
+        self._session_of[sid] = session_key
+        return True
+
+    def release(self, sid: str) -> None:
+        key = self._session_of.pop(sid, None)
+        if key is None:
+            return
+        held = self._by_session.get(key, set())
+        held.discard(sid)
+        if not held:
+            self._by_session.pop(key, None)
