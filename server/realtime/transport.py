@@ -12,28 +12,45 @@ frame) raised inside Engine.IO's message task, which printed a traceback to stde
 * :meth:`SocketServer._handle_eio_message` turns any failure to decode or dispatch a
   Socket.IO packet into a disconnect that closes the WebSocket too
   (:meth:`SocketServer.close_transport`);
-* both log ``realtime.bad_packet`` at INFO (the client's fault, not the server's), and the
-  libraries' own log lines go through :func:`server.logs.event` without their text (which can
-  quote what the client sent) and never with a traceback.
+* an event over the size cap that asks for an acknowledgement is answered
+  ``payload_too_large`` and dropped, the socket stays open; a frame too large to read at
+  all closes the WebSocket (code 1009) (``_CheckedWebSocket``, ``docs/api.md``);
+* all of these log ``realtime.bad_packet`` or ``realtime.oversized`` at INFO (the client's
+  fault, not the server's), and the libraries' own log lines go through
+  :func:`server.logs.event` without their text (which can quote what the client sent) and
+  never with a traceback.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
 import logging
+import re
 from typing import Any
 
+import aiohttp
 import socketio
+from aiohttp import web
+from engineio import packet
 from engineio.async_drivers.aiohttp import WebSocket
 
+from server.errors import ErrorCode
 from server.logs import event
 
-__all__ = ["SessionSockets", "SocketServer"]
+__all__ = ["READABLE_FACTOR", "SessionSockets", "SocketServer"]
 
 #: Engine.IO packet types a client may send as text: OPEN .. NOOP (engineio.packet).
 _EIO_TYPES = frozenset("0123456")
 _LIBRARY_LOGGER = "dermline.realtime.library"
+#: aiohttp reads WebSocket frames up to this many times Engine.IO's packet cap: an event
+#: between the two is answered ``payload_too_large``; a bigger frame closes the connection.
+READABLE_FACTOR = 4
+#: An Engine.IO message (4) holding a Socket.IO event (2) with an acknowledgement id:
+#: ``42`` [``/namespace,``] ``id`` ``[`` ... (socketio.packet.Packet.encode).
+_ACK_ID = re.compile(r"42(/[^,\[]{0,200},)?([0-9]{1,15})\[")
+_HEAD = 256
 
 
 def _engineio_packet(data: str | bytes) -> bool:
@@ -54,23 +71,74 @@ def _engineio_packet(data: str | bytes) -> bool:
 
 
 class _CheckedWebSocket(WebSocket):  # type: ignore[misc]
-    """Engine.IO's aiohttp WebSocket wrapper, refusing frames that are no packet.
+    """Engine.IO's aiohttp WebSocket wrapper: refuses frames that are no packet, and answers
+    events over the size cap instead of dropping the connection.
 
     Engine.IO reads every frame through ``wait``; an ``OSError`` there is how it learns that
     the connection is gone, after which it stops its writer and closes the WebSocket. The
     Engine.IO socket is closed here first, so it is gone even if aiohttp cancels the handler
-    (a test server does when the client hangs up) before Engine.IO's own cleanup runs."""
+    (a test server does when the client hangs up) before Engine.IO's own cleanup runs.
+
+    Sizes: Engine.IO's cap (``max_http_buffer_size``, ``DERMLINE_MAX_BODY_BYTES``) applies to
+    a packet; aiohttp reads frames up to :data:`READABLE_FACTOR` times that, so a packet
+    over the cap but within what is read can still be answered (``_oversized``). A bigger
+    frame is refused by aiohttp while reading: it closes the WebSocket with code 1009."""
+
+    async def __call__(self, environ: dict[str, Any]) -> web.WebSocketResponse:
+        # engineio.async_drivers.aiohttp.WebSocket.__call__, with the larger frame limit.
+        request = environ["aiohttp.request"]
+        self._sock = web.WebSocketResponse(
+            max_msg_size=self.server.max_http_buffer_size * READABLE_FACTOR
+        )
+        await self._sock.prepare(request)
+        self.environ = environ
+        await self.handler(self)
+        return self._sock
 
     async def wait(self) -> str | bytes:
-        data: str | bytes = await super().wait()
-        if not _engineio_packet(data):
-            event("realtime.bad_packet", level=logging.INFO, reason="engineio")
-            sock = getattr(self.handler, "__self__", None)  # the AsyncSocket it reads for
-            if sock is not None:
-                await sock.close(wait=False, abort=True)
-                self.server.sockets.pop(sock.sid, None)
-            raise OSError("not an Engine.IO packet")
-        return data
+        while True:
+            msg = await self._sock.receive()
+            if msg.type is aiohttp.WSMsgType.ERROR and getattr(msg.data, "code", None) == (
+                aiohttp.WSCloseCode.MESSAGE_TOO_BIG
+            ):
+                event("realtime.oversized", level=logging.INFO, reason="transport")
+            if not isinstance(msg.data, str | bytes):
+                raise OSError("the WebSocket is closed")  # what Engine.IO expects
+            data: str | bytes = msg.data
+            if len(data) > self.server.max_http_buffer_size:
+                await self._oversized(data)
+                continue  # dropped; read on
+            if not _engineio_packet(data):
+                event("realtime.bad_packet", level=logging.INFO, reason="engineio")
+                await self._close_socket()
+                raise OSError("not an Engine.IO packet")
+            return data
+
+    async def _oversized(self, data: str | bytes) -> None:
+        """Answer an event over the cap that asks for an acknowledgement with
+        ``payload_too_large`` (through Engine.IO's send queue, like any answer); drop it."""
+        sock = getattr(self.handler, "__self__", None)  # the AsyncSocket it reads for
+        ack = _ACK_ID.match(data[:_HEAD]) if isinstance(data, str) else None
+        if ack is None or sock is None:
+            event("realtime.oversized", level=logging.INFO, reason="no_ack")
+            return
+        event("realtime.oversized", level=logging.INFO, reason="ack")
+        namespace, ack_id = ack.group(1) or "", ack.group(2)
+        answer = {
+            "ok": False,
+            "error": {
+                "code": ErrorCode.PAYLOAD_TOO_LARGE.value,
+                "message": "the event is larger than the limit",
+            },
+        }
+        body = "3" + namespace + ack_id + json.dumps([answer], separators=(",", ":"))
+        await sock.send(packet.Packet(packet.MESSAGE, data=body))
+
+    async def _close_socket(self) -> None:
+        sock = getattr(self.handler, "__self__", None)  # the AsyncSocket it reads for
+        if sock is not None:
+            await sock.close(wait=False, abort=True)
+            self.server.sockets.pop(sock.sid, None)
 
 
 class _LibraryLog(logging.Handler):
