@@ -181,8 +181,9 @@ class Unavailable(DomainError):
 
 
 class LengthRequired(DomainError):
-    """An upload without ``Content-Length`` (chunked): issue 6 asks for uploads "over HTTP
-    with Content-Length", so the cap is checked before any byte is read."""
+    """An upload without ``Content-Length`` (chunked): photos are uploaded with a
+    Content-Length (``docs/api.md``, "Photos"), so the cap is checked before any byte is
+    read."""
 
     code = ErrorCode.LENGTH_REQUIRED
     message = "send the photo with a Content-Length header"

@@ -205,7 +205,7 @@ def _is_upload(request: web.Request) -> bool:
 
 
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """Headers on every response (issue 4, item 6)."""
+    """Headers on every response (``docs/api.md``, "Conventions")."""
     h = response.headers
     h.setdefault("Content-Security-Policy", CSP)
     h.setdefault("X-Content-Type-Options", "nosniff")

@@ -1,8 +1,8 @@
 """The HTTP half of a photo upload, shared by the case and patient-link upload routes.
 
 Everything that can be refused from the headers alone is refused here, before a byte of
-the body is read (issue 6, "Encrypted transfer": "uploaded over HTTP with Content-Length, a
-hard size cap (413)"): the media type (415), a missing ``Content-Length`` such as a chunked
+the body is read (photos travel over HTTP with a Content-Length and a hard size cap,
+``docs/api.md``, "Photos"): the media type (415), a missing ``Content-Length`` such as a chunked
 upload (411 ``length_required``), a declared length over the cap (413), malformed
 ``X-Attachment-Id`` / ``X-Ciphertext-SHA256`` (400 ``invalid_header``). The body is then
 streamed to the domain (``server.domain.attachments``) by :func:`body_chunks`, which turns a
