@@ -33,13 +33,20 @@ class Captured(logging.Handler):
 
 @contextmanager
 def captured_log() -> Iterator[Captured]:
+    """The capture is the logger's only handler meanwhile: a handler an earlier test left
+    on a stream pytest has closed since (``configure_logging``) would print "Logging
+    error" tracebacks that are not the server's."""
     logger = logging.getLogger(LOGGER_NAME)
     handler = Captured()
-    old_level = logger.level
+    old_level, old_handlers = logger.level, list(logger.handlers)
+    for old in old_handlers:
+        logger.removeHandler(old)
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
     try:
         yield handler
     finally:
         logger.removeHandler(handler)
+        for old in old_handlers:
+            logger.addHandler(old)
         logger.setLevel(old_level)

@@ -108,3 +108,25 @@ async def test_invalid_frames_close_the_socket_quietly(
     assert log.events(logging.ERROR) == [] and log.events(logging.WARNING) == []
     assert "http.internal_error" not in log.events()
     assert len(log.fields("realtime.bad_packet")) == len(BAD_FRAMES)
+
+
+def test_library_log_lines_keep_the_level_and_exception_type_only(tmp_path: Path) -> None:
+    """python-socketio and python-engineio log through the allow-list: their text can quote
+    what a client sent, and a traceback never reaches the output."""
+    from server.realtime.transport import SocketServer
+
+    server = SocketServer(async_mode="aiohttp", transports=["websocket"])
+    with captured_log() as log:
+        try:
+            raise ValueError("CANARY from a client")
+        except ValueError:
+            server.logger.exception("message async handler error: %s", "CANARY payload")
+        server.eio.logger.warning("CANARY %s", "warning text")
+        server.logger.info("CANARY at info is dropped")
+    lines = [(r.levelno, getattr(r, "fields", {})) for r in log.records]
+    assert lines == [
+        (logging.ERROR, {"error_type": "ValueError"}),
+        (logging.WARNING, {}),
+    ]
+    assert all(r.getMessage() == "realtime.library" for r in log.records)
+    assert "CANARY" not in repr([r.__dict__ for r in log.records])
