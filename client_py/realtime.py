@@ -9,18 +9,28 @@ DESIGN section 6, the client's half:
   delivered only when it is the next one; a gap triggers a ``sync`` for that case.
 * on every (re)connect the client sends its last ``seq`` per case (``sync``); the server
   joins the rooms first and then replays, so nothing committed is missed.
+* an event larger than the server accepts (``max_packet_bytes``: the server's
+  ``DERMLINE_MAX_BODY_BYTES``, 256 KiB by default) is refused here with
+  ``payload_too_large`` before it is sent: a frame far over the server's cap makes the
+  server close the connection (docs/api.md), and retrying it would loop for ever.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Callable
 from typing import Any
 
 import socketio
 
-__all__ = ["RealtimeClient", "RealtimeError"]
+__all__ = ["DEFAULT_MAX_PACKET_BYTES", "RealtimeClient", "RealtimeError"]
+
+#: The server's default cap on one Socket.IO packet (DERMLINE_MAX_BODY_BYTES).
+DEFAULT_MAX_PACKET_BYTES = 256 * 1024
+#: "42", an acknowledgement id and room to spare: what Socket.IO adds around the JSON.
+_PACKET_OVERHEAD = 24
 
 
 class RealtimeError(Exception):
@@ -39,11 +49,14 @@ class RealtimeClient:
         origin: str | None = None,
         ack_timeout: float = 5.0,
         ssl: Any = None,
+        max_packet_bytes: int = DEFAULT_MAX_PACKET_BYTES,
     ) -> None:
         """``ssl``: what the HTTP API uses (``HttpApi(ssl=)``, for example a context that
         trusts a private CA); the WebSocket connects with the same, or with the default
-        verification when it is None."""
+        verification when it is None. ``max_packet_bytes``: the server's
+        ``DERMLINE_MAX_BODY_BYTES``, when it is not the default."""
         self.base_url = base_url.rstrip("/")
+        self._max_packet_bytes = max_packet_bytes
         self._cookie_header = cookie_header
         self._origin = origin
         self._ack_timeout = ack_timeout
@@ -203,8 +216,24 @@ class RealtimeClient:
 
     # ------------------------------------------------------------------ sending
 
+    def _check_size(self, event: str, data: Any) -> None:
+        """RealtimeError ``payload_too_large`` for an event the server would not take.
+
+        Measured as python-socketio encodes it (JSON, ASCII-escaped, compact)."""
+        try:
+            size = len(json.dumps([event, data], separators=(",", ":"))) + _PACKET_OVERHEAD
+        except (TypeError, ValueError):
+            return  # not JSON: python-socketio sends it as binary; the server decides
+        if size > self._max_packet_bytes:
+            raise RealtimeError(
+                "payload_too_large",
+                f"the event is {size} bytes; the server accepts {self._max_packet_bytes}",
+            )
+
     async def call(self, event: str, data: dict[str, Any]) -> dict[str, Any]:
-        """One request with an acknowledgement; RealtimeError for a refusal."""
+        """One request with an acknowledgement; RealtimeError for a refusal (also for an
+        event too large to send, without sending it)."""
+        self._check_size(event, data)
         answer = await self.sio.call(event, data, timeout=self._ack_timeout)
         if not answer.get("ok"):
             err = answer.get("error", {})
@@ -214,8 +243,12 @@ class RealtimeClient:
     async def send(
         self, case_id: str, client_msg_id: str, envelope_b64: str, *, deadline: float = 120.0
     ) -> int:
-        """Send until acknowledged (retries are safe: same id); returns the server's seq."""
+        """Send until acknowledged (retries are safe: same id); returns the server's seq.
+
+        A refusal other than a passing failure (``internal``, ``unavailable``) is raised at
+        once, ``payload_too_large`` included (also found before sending: never retried)."""
         payload = {"case_id": case_id, "client_msg_id": client_msg_id, "envelope": envelope_b64}
+        self._check_size("send", payload)
         loop = asyncio.get_running_loop()
         give_up = loop.time() + deadline
         while True:

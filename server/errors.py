@@ -37,6 +37,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "RateLimited",
+    "RequestTimeout",
     "Unavailable",
     "UnsupportedMediaType",
     "UploadIncomplete",
@@ -52,6 +53,7 @@ class ErrorCode(StrEnum):
     HASH_MISMATCH = "hash_mismatch"
     INVALID_HEADER = "invalid_header"
     UPLOAD_INCOMPLETE = "upload_incomplete"
+    REQUEST_TIMEOUT = "request_timeout"
     CASE_KEY_MISMATCH = "case_key_mismatch"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     UNAUTHENTICATED = "unauthenticated"
@@ -68,6 +70,7 @@ class ErrorCode(StrEnum):
     INVITE_INVALID = "invite_invalid"
     LINK_INVALID = "link_invalid"
     RATE_LIMITED = "rate_limited"
+    TOO_MANY_SOCKETS = "too_many_sockets"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal"
 
@@ -82,6 +85,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.HASH_MISMATCH: 422,
     ErrorCode.INVALID_HEADER: 400,
     ErrorCode.UPLOAD_INCOMPLETE: 400,
+    ErrorCode.REQUEST_TIMEOUT: 408,
     ErrorCode.CASE_KEY_MISMATCH: 422,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
     ErrorCode.UNAUTHENTICATED: 401,
@@ -98,6 +102,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.INVITE_INVALID: 410,
     ErrorCode.LINK_INVALID: 410,
     ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.TOO_MANY_SOCKETS: 429,  # a Socket.IO connect refusal; no HTTP route answers it
     ErrorCode.UNAVAILABLE: 503,
     ErrorCode.INTERNAL: 500,
 }
@@ -211,8 +216,9 @@ class Unavailable(DomainError):
 
 
 class LengthRequired(DomainError):
-    """An upload without ``Content-Length`` (chunked): issue 6 asks for uploads "over HTTP
-    with Content-Length", so the cap is checked before any byte is read."""
+    """An upload without ``Content-Length`` (chunked): photos are uploaded with a
+    Content-Length (``docs/api.md``, "Photos"), so the cap is checked before any byte is
+    read."""
 
     code = ErrorCode.LENGTH_REQUIRED
     message = "send the photo with a Content-Length header"
@@ -249,6 +255,13 @@ class UploadIncomplete(DomainError):
 
     code = ErrorCode.UPLOAD_INCOMPLETE
     message = "the upload ended before its declared length"
+
+
+class RequestTimeout(DomainError):
+    """No byte of the request body arrived for ``DERMLINE_BODY_READ_TIMEOUT`` seconds."""
+
+    code = ErrorCode.REQUEST_TIMEOUT
+    message = "the request body stopped arriving"
 
 
 class CaseKeyMismatch(DomainError):

@@ -75,6 +75,9 @@ class Settings:
     static_dir: Path | None = None
     max_body_bytes: int = 256 * 1024
     max_upload_bytes: int = 20 * 1024 * 1024
+    # Seconds a request body may stall (no byte arriving) before the request is answered
+    # 408 and the connection closed; also between the chunks of a photo upload.
+    body_read_timeout: int = 30
     session_ttl: int = 12 * 3600
     session_idle_timeout: int = 30 * 60
     invite_ttl: int = 7 * 24 * 3600
@@ -83,6 +86,8 @@ class Settings:
     auth_rate_per_minute: int = 30
     mfa_pending_ttl: int = 5 * 60
     client_backlog_limit: int = 512
+    # Socket.IO connections one session may hold on one node (0: no limit); counted per node.
+    max_sockets_per_session: int = 20
     # Seconds between signed audit checkpoints (DESIGN section 10); 0 switches them off.
     audit_checkpoint_interval: int = 300
     replay_batch: int = 500

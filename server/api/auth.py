@@ -276,7 +276,7 @@ ROUTES = [
         s.TotpRequest,
         s.LoginResponse,
         auth="pending",
-        errors=(401, 423, 429),
+        errors=(401, 409, 423, 429),  # 409: the session has passed this step already
     ),
     Route(
         "POST", f"{V1}/auth/logout", logout, "End this session", None, None, status=204, auth="none"

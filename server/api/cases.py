@@ -319,6 +319,7 @@ ROUTES = [
         s.MessageIn,
         s.SendResult,
         status=201,
+        also=(200,),  # a retry of a stored message (duplicate: true)
         errors=(401, 403, 404, 409, 422),
     ),
     *[

@@ -9,6 +9,7 @@ from typing import TypeVar
 from aiohttp import web
 from pydantic import BaseModel
 
+from server.api.body import read_body
 from server.api.keys import AUTH, CLIENT_ADDRESS, SERVICES
 from server.api.middleware import SESSION_COOKIE
 from server.domain.accounts import Authenticated
@@ -44,7 +45,7 @@ async def parse(request: web.Request, model: type[M]) -> M:
     """Validate a JSON body against ``model`` (size already capped by the app)."""
     if request.content_type != "application/json":
         raise UnsupportedMediaType()
-    raw = await request.read()
+    raw = await read_body(request)  # under the stall timeout
     if not raw:
         raise InvalidInput("the request body is empty")
     return model.model_validate_json(raw)

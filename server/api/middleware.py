@@ -121,6 +121,9 @@ async def error_mapper(request: web.Request, handler: Handler) -> web.StreamResp
             error_type=type(exc).__name__,
         )
         response = error_response(ErrorCode.INTERNAL, "something went wrong on the server")
+    if response.status == 408:
+        # The rest of the body may still trickle in: never read another request after it.
+        response.force_close()
     return _logged(request, start, route_name, response)
 
 
@@ -202,7 +205,7 @@ def _is_upload(request: web.Request) -> bool:
 
 
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """Headers on every response (issue 4, item 6)."""
+    """Headers on every response (``docs/api.md``, "Conventions")."""
     h = response.headers
     h.setdefault("Content-Security-Policy", CSP)
     h.setdefault("X-Content-Type-Options", "nosniff")

@@ -1,5 +1,19 @@
 """The OpenAPI 3.1 document, generated from the same route table and pydantic models the
-server uses to validate and answer (so the document and the behaviour cannot drift)."""
+server uses to validate and answer (so the document and the behaviour cannot drift).
+
+Besides each route's own ``errors``, the answers that follow from the edges every request
+passes are added here, so no route can forget them:
+
+* every route: ``400`` (malformed request), ``413`` (body over the cap), ``500``;
+* every unsafe method (POST, PUT, PATCH, DELETE): ``403 csrf_failed`` (an Origin outside the
+  allowed list, or a session cookie without its CSRF token; ``server/api/middleware.py``);
+* every route that reads a body: ``408 request_timeout`` (the body stalls,
+  ``server/api/body.py``) and ``415 unsupported_media_type`` (not the documented type,
+  an absent body included); a JSON body also ``422 validation_failed``.
+
+``tests/server/test_openapi_schemathesis.py`` sends generated requests signed out and signed
+in and fails on any answer the document does not name.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +30,21 @@ from server.wire.schemas import ErrorResponse, Health
 __all__ = ["build_openapi"]
 
 _REF = "#/components/schemas/{model}"
+
+
+_UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _edge_errors(r: Route) -> set[int]:
+    """The error statuses every route of this kind can answer (see the module doc)."""
+    out = {400, 413, 500}
+    if r.method in _UNSAFE:
+        out.add(403)
+    if r.request is not None or r.binary_request:
+        out |= {408, 415}
+    if r.request is not None:
+        out.add(422)
+    return out
 
 
 def build_openapi(routes: Sequence[Route], version: str) -> dict[str, Any]:
@@ -78,7 +107,7 @@ def build_openapi(routes: Sequence[Route], version: str) -> dict[str, Any]:
                 }
         else:
             op["responses"][str(r.status)] = {"description": "No content"}
-        for status in sorted(set(r.errors) | {400, 413, 500}):
+        for status in sorted(set(r.errors) | _edge_errors(r)):
             op["responses"][str(status)] = {
                 "description": "Error",
                 "content": {"application/json": {"schema": error_ref}},

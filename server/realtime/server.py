@@ -3,7 +3,8 @@
 Rules
 -----
 * ``connect`` authenticates from the session cookie (the same two-factor session as HTTP)
-  and refuses any Origin outside ``Settings.origins()``. Engine.IO checks the Origin too
+  and refuses any Origin outside ``Settings.origins()``, and a session's socket beyond
+  ``max_sockets_per_session`` on this node (``too_many_sockets``). Engine.IO checks the Origin too
   (``cors_allowed_origins`` is an explicit, non-empty list: an empty list would switch the
   check off); we check again so the rule does not depend on a library default.
 * Rooms: ``user:<id>`` (own notifications), ``queue:<service id>`` for the service's
@@ -50,6 +51,7 @@ from server.domain.records import Case, Message, PatientLink, Role, StorageUnava
 from server.errors import AuthError, DomainError, ErrorCode, InvalidInput, Unavailable
 from server.logs import event
 from server.netaddr import client_address, joined_forwarded_for
+from server.realtime.transport import SessionSockets, SocketServer
 from server.settings import Settings
 from server.wire import schemas as s
 from server.wire.render import live_case_out, live_receipt_out, message_out
@@ -112,20 +114,20 @@ class Realtime:
         origins = list(settings.origins())
         if not origins:  # an empty list would switch Engine.IO's Origin check off
             raise ValueError("allowed origins must not be empty")
-        self.sio = socketio.AsyncServer(
+        self.sio = SocketServer(
             async_mode="aiohttp",
             # WebSocket only: both clients use it, and it needs no sticky sessions behind a
             # load balancer (long-polling would pin a client to one node).
             transports=["websocket"],
             cors_allowed_origins=origins,
             client_manager=manager,
-            logger=False,
-            engineio_logger=False,
             max_http_buffer_size=settings.max_body_bytes,
             ping_interval=20,
             ping_timeout=20,
         )
         self._auth_cache: dict[str, tuple[float, Authenticated]] = {}
+        # Sockets per session on this node, capped (DERMLINE_MAX_SOCKETS_PER_SESSION).
+        self._session_sockets = SessionSockets(settings.max_sockets_per_session)
         # When the sweep last re-checked each socket (monotonic seconds).
         self._swept: dict[str, float] = {}
         self._register()
@@ -357,18 +359,26 @@ class Realtime:
             except DomainError:
                 event("realtime.refused", level=logging.INFO, client=client, code="auth")
                 raise socketio.exceptions.ConnectionRefusedError("unauthenticated") from None
-            await sio.save_session(sid, {"token": token, "client": client})
-            self._auth_cache[sid] = (time.monotonic(), authed)
-            await sio.enter_room(sid, f"user:{authed.user.user_id}")
-            for org_id, roles in authed.actor.memberships.items():
-                if Role.DERMATOLOGIST in roles:
-                    await sio.enter_room(sid, f"queue:{org_id}")
+            if not self._session_sockets.claim(authed.session.session_id_hash, sid):
+                event("realtime.refused", level=logging.INFO, client=client, code="sockets")
+                raise socketio.exceptions.ConnectionRefusedError(ErrorCode.TOO_MANY_SOCKETS.value)
+            try:
+                await sio.save_session(sid, {"token": token, "client": client})
+                self._auth_cache[sid] = (time.monotonic(), authed)
+                await sio.enter_room(sid, f"user:{authed.user.user_id}")
+                for org_id, roles in authed.actor.memberships.items():
+                    if Role.DERMATOLOGIST in roles:
+                        await sio.enter_room(sid, f"queue:{org_id}")
+            except BaseException:
+                self._session_sockets.release(sid)  # never connected: no disconnect follows
+                raise
             event("realtime.connect", user_id=authed.user.user_id, client=client)
             return None
 
         async def disconnect(sid: str, reason: Any = None) -> None:
             self._auth_cache.pop(sid, None)
             self._swept.pop(sid, None)
+            self._session_sockets.release(sid)
 
         sio.on("connect", connect)
         sio.on("disconnect", disconnect)
