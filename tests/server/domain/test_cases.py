@@ -3,11 +3,12 @@ replay, and what the publisher is told."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
 import pytest
 
-from crypto.case_key import generate_case_key
+from crypto.case_key import generate_case_key, wrap_legacy_case_key_from_parts
 from crypto.content import ContentType
 from server.domain.cases import CaseChange, CaseReplay, NewCaseRequest, ThreadMessage, WrapIn
 from server.domain.policy import CaseAction
@@ -19,7 +20,7 @@ from server.errors import (
     InvalidTransition,
     NotFound,
 )
-from storage import CaseState
+from storage import CaseState, OutcomeCategory
 from tests.server.domain.world import Clinic
 
 
@@ -70,6 +71,69 @@ async def test_every_wrap_must_commit_to_one_key(cast: Clinic) -> None:
     assert w.publisher.events == []
 
 
+async def test_a_participant_wrap_of_another_key_is_refused(cast: Clinic) -> None:
+    """Properly made and signed by the GP, but of another case key: its commitment differs
+    from the others', so the dermatologist would be given another key."""
+    w = cast.world
+    request = cast.case_request()
+    derm_key = cast.derm.keys.encryption.public_key
+    other = w.wrap(generate_case_key(), request.case_id, cast.gp, derm_key)
+    wraps = [
+        WrapIn(k.recipient_kind, k.recipient_id, other)
+        if k.recipient_id == cast.derm.user_id
+        else k
+        for k in request.case_keys
+    ]
+    with pytest.raises(CaseKeyMismatch):
+        await w.services.cases.create(
+            cast.gp.actor, dataclasses.replace(request, case_keys=wraps), None
+        )
+    assert (await w.store.list_cases_for_user(cast.gp.user_id)).items == ()
+
+
+async def test_legacy_uncommitted_wraps_are_refused_for_new_cases(cast: Clinic) -> None:
+    w = cast.world
+    request = cast.case_request()
+    legacy = wrap_legacy_case_key_from_parts(
+        w.case_keys[request.case_id],
+        case_id=uuid.UUID(request.case_id),
+        epoch=0,
+        recipient_public_key=cast.records_key.public_key,
+        wrapper_user_id=uuid.UUID(cast.gp.user_id),
+        wrapper_signing_key=cast.gp.keys.signing,
+        ikm_e=bytes(32),
+    )
+    wraps = [
+        WrapIn(k.recipient_kind, k.recipient_id, legacy)
+        if k.recipient_kind == "organisation"
+        else k
+        for k in request.case_keys
+    ]
+    with pytest.raises(InvalidInput, match="commitment"):
+        await w.services.cases.create(
+            cast.gp.actor, dataclasses.replace(request, case_keys=wraps), None
+        )
+
+
+async def test_a_draft_stays_out_of_the_queue_until_submitted(cast: Clinic) -> None:
+    w = cast.world
+    cases = w.services.cases
+    draft = await cast.case(draft=True)
+    assert draft.state is CaseState.DRAFT
+
+    async def queued() -> list[str]:
+        page = await cases.queue(cast.derm.actor, cast.service.org_id, limit=50, cursor=None)
+        return [c.case_id for c in page.items]
+
+    assert await queued() == []
+    with pytest.raises(InvalidTransition):
+        await cases.move(cast.derm.actor, draft.case_id, CaseAction.CLAIM, None)
+    submitted = await cases.move(cast.gp.actor, draft.case_id, CaseAction.SUBMIT, None)
+    assert submitted.state is CaseState.SUBMITTED and await queued() == [draft.case_id]
+    withdrawn = await cases.move(cast.gp.actor, draft.case_id, CaseAction.WITHDRAW, None)
+    assert withdrawn.state is CaseState.WITHDRAWN and await queued() == []
+
+
 async def test_only_a_gp_of_the_practice_opens_a_case(cast: Clinic) -> None:
     request = NewCaseRequest(
         str(uuid.uuid4()), cast.practice.org_id, cast.service.org_id, "routine", [], []
@@ -78,6 +142,74 @@ async def test_only_a_gp_of_the_practice_opens_a_case(cast: Clinic) -> None:
         await cast.world.services.cases.create(cast.stranger.actor, request, None)
     with pytest.raises(NotFound):
         await cast.world.services.cases.create(cast.derm.actor, request, None)
+
+
+# ---------------------------------------------------------------- the thread
+
+
+async def test_a_message_is_stored_once_and_its_header_must_match(cast: Clinic) -> None:
+    w = cast.world
+    cases = w.services.cases
+    case = await cast.case()
+    msg_id, envelope = w.seal(cast.gp, case.case_id)
+    first = await cases.send(cast.gp.actor, case.case_id, msg_id, envelope, None)
+    again = await cases.send(cast.gp.actor, case.case_id, msg_id, envelope, None)
+    assert (first.message.seq, first.created) == (1, True)
+    assert (again.message.seq, again.created) == (1, False)
+    assert len(w.publisher.of("message")) == 1
+    # The header names another message id, another case, or another sender: refused.
+    other_id = str(uuid.uuid4())
+    with pytest.raises(InvalidInput):
+        await cases.send(cast.gp.actor, case.case_id, other_id, envelope, None)
+    other = await cast.case()
+    _, elsewhere = w.seal(cast.gp, case.case_id, msg_id=other_id, for_case=other.case_id)
+    with pytest.raises(InvalidInput):
+        await cases.send(cast.gp.actor, case.case_id, other_id, elsewhere, None)
+    await cases.move(cast.derm.actor, case.case_id, CaseAction.CLAIM, None)
+    _, as_gp = w.seal(cast.gp, case.case_id, msg_id=other_id)
+    with pytest.raises(InvalidInput):
+        await cases.send(cast.derm.actor, case.case_id, other_id, as_gp, None)
+    with pytest.raises(Forbidden):  # addressed but not claiming: not in the conversation
+        await cases.send(cast.derm2.actor, case.case_id, other_id, as_gp, None)
+    assert [m.seq for m in await w.store.list_messages(case.case_id)] == [1]
+
+
+async def test_the_outcome_must_be_an_outcome_envelope_of_the_closer(cast: Clinic) -> None:
+    w = cast.world
+    cases = w.services.cases
+    case = await cast.case()
+    await cases.move(cast.derm.actor, case.case_id, CaseAction.CLAIM, None)
+    outcome = {"category": "advice_and_guidance", "summary": "emollients", "details": {}}
+    _, text = w.seal(cast.derm, case.case_id, body={"text": "not an outcome"})
+    _, by_gp = w.seal(cast.gp, case.case_id, ContentType.OUTCOME, outcome)
+    for payload in (text, by_gp, b"not an envelope"):
+        with pytest.raises(InvalidInput):
+            await cases.close(
+                cast.derm.actor,
+                case.case_id,
+                category=OutcomeCategory.ADVICE_AND_GUIDANCE,
+                urgency=None,
+                destination=None,
+                reasons=[],
+                payload=payload,
+                client=None,
+            )
+    assert (await w.store.get_case(case.case_id)).state is CaseState.IN_REVIEW
+    _, right = w.seal(cast.derm, case.case_id, ContentType.OUTCOME, outcome)
+    closed = await cases.close(
+        cast.derm.actor,
+        case.case_id,
+        category=OutcomeCategory.ADVICE_AND_GUIDANCE,
+        urgency=None,
+        destination=None,
+        reasons=[],
+        payload=right,
+        client=None,
+    )
+    assert closed.state is CaseState.CLOSED
+    assert (
+        w.publisher.of("case")[-1].outcome.outcome.category is OutcomeCategory.ADVICE_AND_GUIDANCE
+    )
 
 
 # ---------------------------------------------------------------- moves with a message

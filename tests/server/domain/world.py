@@ -203,7 +203,7 @@ class World:
             wrapper_signing_key=by.keys.signing,
         )
 
-    async def case(
+    def case_request(
         self,
         gp: Member,
         practice: storage.Organisation,
@@ -212,8 +212,9 @@ class World:
         records_key: KeyPair,
         *,
         draft: bool = False,
-    ) -> storage.Case:
-        """A case opened by ``gp`` and addressed to ``derms``, with every wrap right."""
+    ) -> NewCaseRequest:
+        """What ``gp``'s client sends to open a case addressed to ``derms``, every wrap right
+        (tests replace a wrap to see it refused)."""
         case_id = str(uuid.uuid4())
         key = generate_case_key()
         self.case_keys[case_id] = key
@@ -226,19 +227,29 @@ class World:
                 "organisation", practice.org_id, self.wrap(key, case_id, gp, records_key.public_key)
             )
         )
-        return await self.services.cases.create(
-            gp.actor,
-            NewCaseRequest(
-                case_id=case_id,
-                practice_id=practice.org_id,
-                service_id=service.org_id,
-                priority="routine",
-                participants=[gp.user_id, *(m.user_id for m in derms)],
-                case_keys=wraps,
-                draft=draft,
-            ),
-            None,
+        return NewCaseRequest(
+            case_id=case_id,
+            practice_id=practice.org_id,
+            service_id=service.org_id,
+            priority="routine",
+            participants=[gp.user_id, *(m.user_id for m in derms)],
+            case_keys=wraps,
+            draft=draft,
         )
+
+    async def case(
+        self,
+        gp: Member,
+        practice: storage.Organisation,
+        service: storage.Organisation,
+        derms: list[Member],
+        records_key: KeyPair,
+        *,
+        draft: bool = False,
+    ) -> storage.Case:
+        """A case opened by ``gp`` and addressed to ``derms``, with every wrap right."""
+        request = self.case_request(gp, practice, service, derms, records_key, draft=draft)
+        return await self.services.cases.create(gp.actor, request, None)
 
     def seal(
         self,
@@ -284,6 +295,11 @@ class Clinic:
     other_practice: storage.Organisation
     other_records_key: KeyPair
     stranger: Member
+
+    def case_request(self) -> NewCaseRequest:
+        return self.world.case_request(
+            self.gp, self.practice, self.service, [self.derm, self.derm2], self.records_key
+        )
 
     async def case(self, *, draft: bool = False) -> storage.Case:
         return await self.world.case(

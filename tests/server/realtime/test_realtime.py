@@ -29,7 +29,20 @@ async def test_queue_claim_messages_typing_receipts(tmp_path: Path) -> None:
         assert "name" not in appeared and "CANARY" not in str(appeared)
 
         await derm.move(case_id, "claim")
-        await derm_rt.call("join", {"case_id": case_id})
+        joined = (await derm_rt.call("join", {"case_id": case_id}))["case"]
+        # One set of wire shapes: the case event, the join answer and a sync entry carry
+        # every field of the HTTP case (same values, same encodings), plus the outcome's
+        # coded part and nothing else.
+        event = await next_event(gp_rt.case_events)
+        while event["state"] != "in_review":
+            event = await next_event(gp_rt.case_events)
+        http = (await gp.api.get(f"/api/v1/cases/{case_id}"))["case"]
+        assert {"created_by", "created_at", "key_epoch"} <= set(http)
+        synced = (await gp_rt.call("sync", {"cases": {case_id: 0}}))["cases"][case_id]["case"]
+        for live_case in (event, joined, synced):
+            assert set(live_case) == set(http) | {"outcome"}
+            assert {k: live_case[k] for k in http} == http
+            assert live_case["outcome"] is None
         seq = await derm.send_text(case_id, "Hello from the service")
         assert seq == 2
         got = await next_event(gp_rt.messages)
@@ -50,29 +63,6 @@ async def test_queue_claim_messages_typing_receipts(tmp_path: Path) -> None:
         with pytest.raises(RealtimeError) as err:
             await gp_rt.call("receipt", {"case_id": case_id, "kind": "read", "seq": 99})
         assert err.value.code == "validation_failed"
-
-
-async def test_a_case_has_the_same_fields_over_http_and_socketio(tmp_path: Path) -> None:
-    """One set of wire shapes: the ``case`` event, the ``join`` answer and a ``sync`` entry
-    carry every field of the HTTP case (same values, same encodings), plus the outcome's
-    coded part and nothing else."""
-    async with live_server(tmp_path) as live:
-        w = await make_world(live)
-        gp = w.gp.client
-        gp_rt = await gp.connect_realtime()
-        case_id = await gp.create_case(w.practice_id, w.service_id, HISTORY)
-        await w.derm.client.move(case_id, "claim")
-        event = await next_event(gp_rt.case_events)
-        while event["state"] != "in_review":
-            event = await next_event(gp_rt.case_events)
-        http = (await gp.api.get(f"/api/v1/cases/{case_id}"))["case"]
-        assert {"created_by", "created_at", "key_epoch"} <= set(http)
-        joined = (await gp_rt.call("join", {"case_id": case_id}))["case"]
-        synced = (await gp_rt.call("sync", {"cases": {case_id: 0}}))["cases"][case_id]["case"]
-        for live_case in (event, joined, synced):
-            assert set(live_case) == set(http) | {"outcome"}
-            assert {k: live_case[k] for k in http} == http
-            assert live_case["outcome"] is None
 
 
 async def test_every_event_is_authorised(tmp_path: Path) -> None:
