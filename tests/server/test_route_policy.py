@@ -203,28 +203,3 @@ async def test_foreign_case_costs_no_more_storage_work_than_a_missing_one(
                 assert "404" in str(exc)
             work[label] = list(calls)
         assert work["foreign"] == work["missing"] == ["get_case"]
-
-
-async def test_directory_shows_outsiders_only_this_organisations_memberships(
-    tmp_path: Path,
-) -> None:
-    import storage
-
-    async with live_server(tmp_path) as live:
-        w = await make_world(live)
-        # The dermatologist also belongs to another organisation (here: admin of Elm).
-        await live.store.add_membership(
-            w.derm.user_id, storage.Membership(w.practice_id, storage.Role.ADMIN)
-        )
-        other = await w.admin.client.create_organisation("practice", "Oak Surgery")
-        outsider = await live.person(
-            await w.admin.client.invite(other["org_id"], "gp"), "x@example.org", "X"
-        )
-        path = f"/api/v1/orgs/{w.service_id}/directory"
-        members = (await outsider.client.api.get(path))["members"]
-        (derm,) = [m for m in members if m["user_id"] == w.derm.user_id]
-        assert derm["memberships"] == [{"org_id": w.service_id, "role": "dermatologist"}]
-        # A member of the service still sees the full picture.
-        inside = (await w.derm.client.api.get(path))["members"]
-        (me,) = [m for m in inside if m["user_id"] == w.derm.user_id]
-        assert {x["org_id"] for x in me["memberships"]} == {w.service_id, w.practice_id}
