@@ -15,6 +15,7 @@ Everything the server receives is ciphertext and routing metadata (``crypto/``).
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 import uuid
@@ -25,6 +26,7 @@ from typing import Any
 from client_py.api import ApiError, HttpApi, b64d, b64e
 from client_py.identity import Enrolment, Identity, enrol, login_keys, unlock
 from client_py.realtime import RealtimeClient
+from client_py.retention import parse_date, retention_for
 from crypto.attachment import decrypt_attachment, encrypt_attachment, new_file_key
 from crypto.case_key import (
     case_key_commitment,
@@ -448,9 +450,12 @@ class DermlineClient:
         urgency: str | None = None,
         destination: str | None = None,
         reasons: list[str] | None = None,
+        date_of_birth: str | None = None,
     ) -> dict[str, Any]:
         """Close with an outcome: the category and codes in the clear, the clinical content
-        sealed as an outcome message (also stored as the outcome's payload)."""
+        sealed as an outcome message (also stored as the outcome's payload). With the
+        patient's ``date_of_birth`` (from the clinical history) the retention date goes
+        too (``client_py.retention``)."""
         _msg_id, envelope = await self.seal(
             case_id,
             ContentType.OUTCOME,
@@ -463,7 +468,11 @@ class DermlineClient:
             outcome["destination"] = destination
         if reasons:
             outcome["reasons"] = reasons
-        return dict(await self.api.post(f"{V1}/cases/{case_id}/close", {"outcome": outcome}))
+        body: dict[str, Any] = {"outcome": outcome}
+        if date_of_birth is not None:
+            today = dt.datetime.now(dt.UTC).date()
+            body["retention"] = retention_for(parse_date(date_of_birth), today).wire()
+        return dict(await self.api.post(f"{V1}/cases/{case_id}/close", body))
 
     async def outcome(self, case_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """(coded outcome, decrypted clinical content)."""
