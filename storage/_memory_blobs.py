@@ -59,6 +59,10 @@ class MemoryBlobStore:
         self._check_open()
         self._blobs.pop(blob_id, None)
 
+    def forget(self, blob_id: str) -> None:
+        """Drop a blob inside an operation that must not await (a disposal)."""
+        self._blobs.pop(blob_id, None)
+
     def blob_ids(self) -> list[str]:
         """Every stored blob id (as ``FileBlobStore.blob_ids``)."""
         return sorted(self._blobs)

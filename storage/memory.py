@@ -31,7 +31,7 @@ from storage import audit as audit_fmt
 from storage._memory_accounts import MemoryAccounts
 from storage._memory_base import op, utc
 from storage._memory_blobs import MemoryBlobStore
-from storage._memory_cases import MemoryCases
+from storage._memory_retention import MemoryRetention
 from storage._values import (
     MAX_DROP_RECORDS,
     MAX_LIMIT,
@@ -74,7 +74,7 @@ _MIGRATIONS = Path(__file__).parent / "migrations" / "sqlite"
 _TEXT = 1 << 20  # the longest text value the SQL backends seal
 
 
-class MemoryStorage(MemoryAccounts, MemoryCases):
+class MemoryStorage(MemoryAccounts, MemoryRetention):
     """:class:`storage.interface.Storage` in memory (tests and development only)."""
 
     def __init__(self) -> None:
@@ -270,9 +270,13 @@ class MemoryStorage(MemoryAccounts, MemoryCases):
     @op
     async def append_audit(self, event: AuditEvent) -> AuditEntry:
         check_audit_event(event)
+        return self._append_audit_now(event, os.urandom(16))
+
+    def _append_audit_now(self, event: AuditEvent, salt: bytes) -> AuditEntry:
+        """Append inside an operation (a disposal records its own entry atomically)."""
         seq = len(self._audit) + 1
         prev = self._audit[-1][1] if self._audit else audit_fmt.GENESIS
-        canonical = audit_fmt.encode_canonical(seq, event, os.urandom(16))
+        canonical = audit_fmt.encode_canonical(seq, event, salt)
         entry_hash = audit_fmt.chain_hash(prev, canonical)
         self._audit.append((prev, entry_hash, canonical))
         return AuditEntry(seq, event, prev, entry_hash)

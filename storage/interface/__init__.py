@@ -33,6 +33,7 @@ from storage.interface.invites import InviteStore
 from storage.interface.lifecycle import StorageLifecycle
 from storage.interface.organisations import OrganisationStore
 from storage.interface.patient_links import PatientLinkStore
+from storage.interface.retention import RetentionStore
 from storage.interface.rotation import KeyRotationStore
 from storage.interface.sessions import SessionStore
 from storage.interface.thread import ThreadStore
@@ -51,6 +52,7 @@ __all__ = [
     "ParticipantStore",
     "PatientLinkStore",
     "ReceiptStore",
+    "RetentionStore",
     "SessionStore",
     "Storage",
     "StorageLifecycle",
@@ -74,6 +76,7 @@ class Storage(
     AttachmentStore,
     AuditStore,
     KeyRotationStore,
+    RetentionStore,
     Protocol,
 ):
     """Everything the server persists. Implementations: ``storage.sqlite.SqliteStorage``
@@ -98,4 +101,5 @@ FEATURE_PROTOCOLS: tuple[type, ...] = (
     AttachmentStore,
     AuditStore,
     KeyRotationStore,
+    RetentionStore,
 )

@@ -4,8 +4,8 @@ Rules of this package:
 
 * One module per feature (``accounts``, ``organisations``, ``sessions``, ``invites``,
   ``patient_links``, ``cases``, ``participants``, ``outcomes`` (with receipts), ``thread``,
-  ``attachments``, ``audit``, ``rotation``), each a mixin over :class:`~._base.SqlBase`;
-  :class:`SqlStorage` composes them. The engines (``storage.sqlite``,
+  ``attachments``, ``audit``, ``rotation``, ``retention``), each a mixin over
+  :class:`~._base.SqlBase`; :class:`SqlStorage` composes them. The engines (``storage.sqlite``,
   ``storage.postgres``) subclass it and implement ``_write`` / ``_read``; what differs
   between the dialects is in ``storage/_engine.py``.
 * Every public method is one unit of work marked with :func:`~._base.unit`: it prepares what
@@ -30,6 +30,7 @@ from storage.sql.organisations import OrganisationsSql
 from storage.sql.outcomes import OutcomesSql, ReceiptsSql
 from storage.sql.participants import ParticipantsSql
 from storage.sql.patient_links import PatientLinksSql
+from storage.sql.retention import RetentionSql
 from storage.sql.rotation import RotationSql
 from storage.sql.sessions import SessionsSql
 from storage.sql.thread import ThreadSql
@@ -49,6 +50,9 @@ class SqlStorage(
     ReceiptsSql,
     ThreadSql,
     AttachmentsSql,
+    # Retention (docs/storage.md, "Retention and disposal"): a subclass of AuditSql (it
+    # appends its audit entry inside its own transaction), so it comes first.
+    RetentionSql,
     AuditSql,
     RotationSql,
 ):

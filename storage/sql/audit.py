@@ -80,33 +80,32 @@ class AuditSql(SqlBase):
         self._require_audit()
         check_audit_event(event)
         salt = os.urandom(16)
+        return await self._write(lambda txn: self._append_audit_txn(txn, event, salt))
 
-        async def append_txn(txn: Txn) -> AuditEntry:
-            head = await txn.fetchone(
-                f"SELECT head_sealed FROM audit_head WHERE id = 1{txn.dialect.for_update}"
-            )
-            assert head is not None
-            seq, prev = audit_fmt.decode_head(self._open("audit_head", "head_sealed", "1", head[0]))
-            seq += 1
-            canonical = audit_fmt.encode_canonical(seq, event, salt)
-            entry_hash = audit_fmt.chain_hash(prev, canonical)
-            await txn.execute(
-                "INSERT INTO audit_log (seq, prev_hash, entry_hash, content_sealed)"
-                " VALUES (?, ?, ?, ?)",
-                seq,
-                prev,
-                entry_hash,
-                self._seal("audit_log", "content_sealed", str(seq), canonical),
-            )
-            await txn.execute(
-                "UPDATE audit_head SET head_sealed = ? WHERE id = 1",
-                self._seal(
-                    "audit_head", "head_sealed", "1", audit_fmt.encode_head(seq, entry_hash)
-                ),
-            )
-            return AuditEntry(seq, event, prev, entry_hash)
-
-        return await self._write(append_txn)
+    async def _append_audit_txn(self, txn: Txn, event: AuditEvent, salt: bytes) -> AuditEntry:
+        """Append ``event`` inside the caller's transaction (a unit that must record its
+        own audit entry atomically, such as a disposal); the event is checked already."""
+        head = await txn.fetchone(
+            f"SELECT head_sealed FROM audit_head WHERE id = 1{txn.dialect.for_update}"
+        )
+        assert head is not None
+        seq, prev = audit_fmt.decode_head(self._open("audit_head", "head_sealed", "1", head[0]))
+        seq += 1
+        canonical = audit_fmt.encode_canonical(seq, event, salt)
+        entry_hash = audit_fmt.chain_hash(prev, canonical)
+        await txn.execute(
+            "INSERT INTO audit_log (seq, prev_hash, entry_hash, content_sealed)"
+            " VALUES (?, ?, ?, ?)",
+            seq,
+            prev,
+            entry_hash,
+            self._seal("audit_log", "content_sealed", str(seq), canonical),
+        )
+        await txn.execute(
+            "UPDATE audit_head SET head_sealed = ? WHERE id = 1",
+            self._seal("audit_head", "head_sealed", "1", audit_fmt.encode_head(seq, entry_hash)),
+        )
+        return AuditEntry(seq, event, prev, entry_hash)
 
     def _audit_entry(self, r: Row) -> AuditEntry:
         seq = int(r[0])

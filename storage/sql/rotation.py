@@ -109,6 +109,7 @@ SEALED_TABLES: tuple[_SealedTable, ...] = (
         "outcomes", ("case_id",), lambda r: str(r[0]), ("category_sealed", "payload_sealed")
     ),
     _SealedTable("patient_links", ("link_id",), lambda r: str(r[0]), ("submission_sealed",)),
+    _SealedTable("legal_holds", ("case_id",), lambda r: str(r[0]), ("reference_sealed",)),
     _SealedTable("audit_log", ("seq",), lambda r: str(r[0]), ("content_sealed",)),
     _SealedTable("audit_head", ("id",), lambda r: str(r[0]), ("head_sealed",)),
 )

@@ -30,14 +30,17 @@ async def test_backends_implement_the_protocols(store: Storage) -> None:
     await store.check_health()
 
 
-LATEST_MIGRATION = 4  # storage/migrations/{sqlite,postgres}/0004_*.sql
+LATEST_MIGRATION = 6  # storage/migrations/{sqlite,postgres}/0006_*.sql
+#: Every version up to the latest. 0005 (the transparency log, organisation keys and epochs)
+#: is on another branch; until it lands the run of versions has that one gap.
+MIGRATION_VERSIONS = [1, 2, 3, 4, 6]
 
 
 def test_both_backends_have_the_same_migrations() -> None:
     root = Path(__file__).parents[2] / "storage" / "migrations"
     names = {b: sorted(p.name for p in (root / b).glob("*.sql")) for b in ("sqlite", "postgres")}
     assert names["sqlite"] == names["postgres"]
-    assert [int(n[:4]) for n in names["sqlite"]] == list(range(1, LATEST_MIGRATION + 1))
+    assert [int(n[:4]) for n in names["sqlite"]] == MIGRATION_VERSIONS
 
 
 async def test_migrations_are_applied_once(make_config: Callable[..., StorageConfig]) -> None:
