@@ -17,12 +17,14 @@ from aiohttp import web
 
 import storage
 from server.api import admin, auth, cases, patient_links
+from server.api import retention as retention_api
 from server.api.http import Route
 from server.api.keys import CSRF_KEY, SERVICES, SETTINGS
 from server.api.middleware import error_mapper, error_response, guard, security_headers
 from server.api.openapi import build_openapi
 from server.domain.clock import Clock, SystemClock
 from server.errors import ErrorCode
+from server.housekeeping import retention_runs
 from server.keyfile import derive_key, load_server_secret
 from server.logs import event
 from server.realtime.server import Realtime
@@ -33,7 +35,13 @@ from server.static import add_static_routes
 __all__ = ["REALTIME", "ROUTES", "create_app", "storage_config"]
 
 VERSION = "0.1.0"
-ROUTES: list[Route] = [*auth.ROUTES, *admin.ROUTES, *cases.ROUTES, *patient_links.ROUTES]
+ROUTES: list[Route] = [
+    *auth.ROUTES,
+    *admin.ROUTES,
+    *cases.ROUTES,
+    *patient_links.ROUTES,
+    *retention_api.ROUTES,
+]
 REALTIME = web.AppKey("realtime", Realtime)
 # The opened storage: the composition root's own, for the health check (the transports
 # reach storage only through the domain services).
@@ -124,14 +132,22 @@ def create_app(
             )
             realtime.bind(app[SERVICES])
             event("server.started", level=logging.INFO)
-            checkpoints = asyncio.create_task(_checkpoints(opened, clock, settings))
+            background = [
+                asyncio.create_task(_checkpoints(opened, clock, settings)),
+                # Records retention (docs/operations.md, "Retention").
+                asyncio.create_task(
+                    retention_runs(app[SERVICES].retention, settings.retention_interval)
+                ),
+            ]
             try:
                 async with realtime.running():
                     yield
             finally:
-                checkpoints.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await checkpoints
+                for task in background:
+                    task.cancel()
+                for task in background:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
         finally:
             if own:
                 await opened.close()

@@ -11,6 +11,9 @@
     dermline sessions revoke --user USER_ID
     dermline setup-link
     dermline audit verify | checkpoint
+    dermline retention run [--dry-run] | status --case ID | holds --org ORG
+    dermline retention hold --case ID --reason R --records-officer USER_ID [--reference REF]
+    dermline retention release --case ID | minimum --org ORG [--years N]
 
 Every command takes ``--data-dir`` and ``--config`` (TOML); ``DERMLINE_*`` environment
 variables override the file (``server.settings``). Administration commands act as the
@@ -40,7 +43,7 @@ from server.keyfile import load_server_secret
 from server.logs import configure_logging
 from server.services import Services, build_services
 from server.settings import Settings, SettingsError, load_settings
-from storage import OrgKind, Role
+from storage import LegalHoldReason, OrgKind, Role
 
 __all__ = ["main"]
 
@@ -110,6 +113,7 @@ def _parser() -> argparse.ArgumentParser:
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     audit_sub.add_parser("verify", parents=[common], help="verify the hash chain and checkpoints")
     audit_sub.add_parser("checkpoint", parents=[common], help="sign the chain's head now")
+    _retention_parser(sub, common)
     return parser
 
 
@@ -222,6 +226,8 @@ async def _admin(args: argparse.Namespace, settings: Settings) -> int:
         return 0
 
     async def run(svc: Services, store: storage.Storage) -> int:
+        if cmd == "retention":
+            return await _retention_command(args, svc)
         acc = svc.organisations
         if cmd == "org" and args.org_command == "create":
             key = args.records_key_file.read_bytes() if args.records_key_file else None
@@ -294,3 +300,80 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (DomainError, storage.StorageError) as exc:
         print(f"dermline: {exc}", file=sys.stderr)
         return 1
+
+
+# ---------------------------------------------------------------------- retention
+# Records retention (docs/operations.md, "Retention"): the operator's commands. Output is
+# ids, codes and dates only.
+
+
+def _retention_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    retention = sub.add_parser("retention", help="records retention and legal holds")
+    r_sub = retention.add_subparsers(dest="retention_command", required=True)
+    run = r_sub.add_parser("run", parents=[common], help="dispose of cases past their date")
+    run.add_argument("--dry-run", action="store_true", help="list what would go, change nothing")
+    status = r_sub.add_parser("status", parents=[common], help="a case's retention and hold")
+    status.add_argument("--case", required=True, dest="case_id")
+    holds = r_sub.add_parser("holds", parents=[common], help="legal holds of an organisation")
+    holds.add_argument("--org", required=True)
+    hold = r_sub.add_parser("hold", parents=[common], help="place a legal hold on a case")
+    hold.add_argument("--case", required=True, dest="case_id")
+    hold.add_argument("--reason", required=True, choices=[r.value for r in LegalHoldReason])
+    hold.add_argument(
+        "--records-officer", required=True, help="user id of the officer who asked for it"
+    )
+    hold.add_argument("--reference", default=None, help="the officer's reference (sealed)")
+    release = r_sub.add_parser("release", parents=[common], help="release a legal hold")
+    release.add_argument("--case", required=True, dest="case_id")
+    minimum = r_sub.add_parser("minimum", parents=[common], help="an organisation's minimum")
+    minimum.add_argument("--org", required=True)
+    minimum.add_argument("--years", type=int, default=None, help="set it (0..100)")
+
+
+def _hold_line(h: storage.LegalHold) -> str:
+    return f"{h.case_id}\t{h.reason.value}\t{h.placed_by}\t{h.placed_at.isoformat()}"
+
+
+async def _retention_command(args: argparse.Namespace, svc: Services) -> int:
+    r = svc.retention
+    cmd = args.retention_command
+    if cmd == "run":
+        report = await r.run(dry_run=args.dry_run)
+        for c in report.due:
+            done = "skipped" if c.case_id in report.skipped else "disposed"
+            what = "due" if args.dry_run else done
+            print(f"{what}\t{c.case_id}\t{c.basis.value}\t{c.keep_until.isoformat()}")
+        verb = "would dispose of" if args.dry_run else "disposed of"
+        count = len(report.due) if args.dry_run else len(report.disposed)
+        print(f"{verb} {count} cases")
+    elif cmd == "status":
+        st = await r.status(None, args.case_id)
+        keep = "-" if st.keep_until is None else st.keep_until.isoformat()
+        print(f"case {st.case_id}")
+        print(f"retain until (client date): {st.retain_until or '-'}")
+        print(f"may be disposed of from: {keep} ({st.basis.value if st.basis else 'open'})")
+        print(f"legal hold: {_hold_line(st.hold) if st.hold else '-'}")
+        print(f"disposed of: {st.disposed_at.isoformat() if st.disposed_at else '-'}")
+    elif cmd == "holds":
+        for h in await r.holds(None, args.org):
+            print(_hold_line(h))
+    elif cmd == "hold":
+        h = await r.place_hold(
+            None,
+            args.case_id,
+            LegalHoldReason(args.reason),
+            args.reference,
+            "cli",
+            placed_by=args.records_officer,
+        )
+        print(f"legal hold placed: {_hold_line(h)}")
+    elif cmd == "release":
+        h = await r.release_hold(None, args.case_id, "cli")
+        print(f"legal hold released: {_hold_line(h)}")
+    elif args.years is None:
+        p = await r.org_minimum(None, args.org)
+        print(f"{p.org_id}\tminimum {p.min_years} years")
+    else:
+        p = await r.set_org_minimum(None, args.org, args.years, "cli")
+        print(f"{p.org_id}\tminimum {p.min_years} years")
+    return 0

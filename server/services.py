@@ -25,6 +25,7 @@ from server.domain.cases import CaseService, NullPublisher, Publisher
 from server.domain.clock import Clock
 from server.domain.directory import DirectoryService
 from server.domain.patient_links import PatientLinkService
+from server.domain.retention import RetentionService
 from server.keyfile import derive_key
 from server.ratelimit import RateLimiter
 from server.settings import Settings
@@ -45,6 +46,8 @@ class Services:
     cases: CaseService
     patient_links: PatientLinkService
     auth_limiter: RateLimiter
+    # Records retention, legal holds, disposal (docs/operations.md, "Retention").
+    retention: RetentionService
 
 
 def build_services(
@@ -93,4 +96,5 @@ def build_services(
             link_limiter=RateLimiter(per_minute=60, clock=now),
         ),
         auth_limiter=RateLimiter(per_minute=settings.auth_rate_per_minute, clock=now),
+        retention=RetentionService(store, clock),
     )

@@ -91,6 +91,9 @@ class Settings:
     # Seconds between signed audit checkpoints (DESIGN section 10); 0 switches them off.
     audit_checkpoint_interval: int = 300
     replay_batch: int = 500
+    # Seconds between the server's retention runs (disposal of cases past their retention
+    # date; docs/operations.md, "Retention"); 0 switches the scheduled run off.
+    retention_interval: int = 24 * 3600
     log_level: str = "INFO"
     log_file: Path | None = None
     # Argon2id cost for the hash of the auth key (the auth key is already a 256-bit PBKDF2

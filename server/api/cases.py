@@ -160,6 +160,7 @@ async def close_case(request: web.Request) -> web.Response:
         reasons=o.reasons,
         payload=o.payload,
         client=client(request),
+        retain_until=None if b.retention is None else b.retention.retain_until,
     )
     return reply(case_out(case))
 

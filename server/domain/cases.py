@@ -86,6 +86,7 @@ from server.domain.policy import (
     check_create_case,
     check_queue,
 )
+from server.domain.retention import check_retain_until
 from server.errors import (
     CaseKeyMismatch,
     Conflict,
@@ -808,11 +809,19 @@ class CaseService:
         reasons: Sequence[RejectionReason],
         payload: bytes,
         client: str | None,
+        retain_until: dt.date | None = None,
     ) -> storage.Case:
+        """Close with an outcome; ``retain_until`` is the closing client's retention date
+        (``server.domain.retention``), checked before and stored after the move."""
         outcome = make_outcome(category, urgency=urgency, destination=destination, reasons=reasons)
-        return await self.move(
+        if retain_until is not None:
+            check_retain_until(retain_until, self._clock.now())
+        case = await self.move(
             actor, case_id, CaseAction.CLOSE, client, outcome=outcome, payload=payload
         )
+        if retain_until is not None:
+            await self._store.set_case_retention(case_id, retain_until, self._clock.now())
+        return case
 
     async def downgrade(
         self,

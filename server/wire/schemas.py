@@ -433,8 +433,16 @@ class OutcomeOut(OutcomeCodesOut):
     created_at: dt.datetime
 
 
+class RetentionIn(Model):
+    """The closing client's retention date (``client_py/retention.py``): 31 December of the
+    year the Records Management Code of Practice rule gives."""
+
+    retain_until: dt.date
+
+
 class CloseRequest(Model):
     outcome: OutcomeIn
+    retention: RetentionIn | None = None
 
 
 class DowngradeRequest(Model):
