@@ -14,6 +14,8 @@
     dermline retention run [--dry-run] | status --case ID | holds --org ORG
     dermline retention hold --case ID --reason R --records-officer USER_ID [--reference REF]
     dermline retention release --case ID | minimum --org ORG [--years N]
+    dermline backup --out DIR | backup verify DIR [--master-key-file F]
+    dermline restore DIR --data-dir D [--master-key-file F]
 
 Every command takes ``--data-dir`` and ``--config`` (TOML); ``DERMLINE_*`` environment
 variables override the file (``server.settings``). Administration commands act as the
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import dataclasses
 import os
 import ssl
 import sys
@@ -114,6 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     audit_sub.add_parser("verify", parents=[common], help="verify the hash chain and checkpoints")
     audit_sub.add_parser("checkpoint", parents=[common], help="sign the chain's head now")
     _retention_parser(sub, common)
+    _backup_parser(sub, common)
     return parser
 
 
@@ -296,6 +300,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return _serve(settings)
+        if args.command in ("backup", "restore"):
+            return asyncio.run(_backup_command(args, settings))
         return asyncio.run(_admin(args, settings))
     except (DomainError, storage.StorageError) as exc:
         print(f"dermline: {exc}", file=sys.stderr)
@@ -377,3 +383,96 @@ async def _retention_command(args: argparse.Namespace, svc: Services) -> int:
         p = await r.set_org_minimum(None, args.org, args.years, "cli")
         print(f"{p.org_id}\tminimum {p.min_years} years")
     return 0
+
+
+# ---------------------------------------------------------------------- backups
+# Backups of a SQLite deployment (docs/operations.md, "Backups"; storage/backup.py).
+# PostgreSQL deployments use pg_dump or PITR, as that section shows.
+
+
+def _backup_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    key = argparse.ArgumentParser(add_help=False)
+    key.add_argument(
+        "--master-key-file",
+        type=Path,
+        default=None,
+        help="the master key file kept apart from the backup (else the data folder's, or "
+        "DERMLINE_MASTER_KEY)",
+    )
+    backup = sub.add_parser("backup", parents=[common], help="back up while serving")
+    backup.add_argument("--out", type=Path, default=None, help="an empty or new folder")
+    b_sub = backup.add_subparsers(dest="backup_command")
+    verify = b_sub.add_parser("verify", parents=[common, key], help="check a backup fully")
+    verify.add_argument("dir", type=Path)
+    restore = sub.add_parser("restore", parents=[common, key], help="restore a backup")
+    restore.add_argument("dir", type=Path)
+
+
+async def _backup_command(args: argparse.Namespace, settings: Settings) -> int:
+    from server.app import storage_config
+    from storage.backup import BackupError, backup_sqlite, restore_sqlite, verify_backup
+
+    config = storage_config(settings)
+    if config.backend != "sqlite":
+        print(
+            "dermline: backups of a PostgreSQL deployment are made with pg_dump or PITR "
+            "(docs/operations.md, section Backups)",
+            file=sys.stderr,
+        )
+        return 1
+    key_file: Path | None = getattr(args, "master_key_file", None)
+    try:
+        if key_file is not None and args.command == "restore":
+            # The restored folder gets its own copy (0600), as the server expects it.
+            _install_key_file(key_file, config.resolved_master_key_file)
+        elif key_file is not None:
+            config = dataclasses.replace(config, master_key_file=key_file)
+        if args.command == "backup" and args.backup_command is None:
+            if args.out is None:
+                print("dermline: say where: dermline backup --out DIR", file=sys.stderr)
+                return 2
+            m = await asyncio.to_thread(backup_sqlite, config, args.out)
+            print(
+                f"backup written to {args.out}: schema version {m.schema_version}, "
+                f"{len(m.blobs)} blobs, database sha256 {m.database_sha256[:16]}; "
+                f"it needs master key {', '.join(m.master_key_ids)} (not in the backup)"
+            )
+            return 0
+        if args.command == "backup":
+            report = await verify_backup(args.dir, config)
+            verb = "backup verifies"
+        else:
+            report = await restore_sqlite(args.dir, config)
+            verb = f"restored into {settings.data_dir}"
+    except storage.AuditIntegrityError as exc:
+        print(f"audit log does NOT verify at entry {exc.seq}: {exc.reason}")
+        return 3
+    except BackupError as exc:
+        print(f"dermline: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"{verb}: schema version {report.schema_version}, {report.cases} cases, "
+        f"{report.messages} messages, {report.blobs} blobs; audit log verifies: "
+        f"{report.audit_entries} entries, {report.audit_checkpoints} signed checkpoints, "
+        f"head {report.audit_head.hex()[:16]}"
+    )
+    return 0
+
+
+def _install_key_file(source: Path, dest: Path) -> None:
+    from storage.backup import BackupError
+
+    try:
+        data = source.read_bytes()
+    except OSError:
+        raise BackupError("the master key file cannot be read") from None
+    dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if dest.exists():
+        if dest.read_bytes() != data:
+            raise BackupError("the data folder holds another master key file")
+        return
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())

@@ -15,6 +15,7 @@ import datetime as _dt
 import os
 from typing import Any
 
+from storage import maintenance
 from storage._engine import Row, Txn
 from storage._values import (
     check_id,
@@ -410,8 +411,10 @@ class RetentionSql(AuditSql):
             await self._append_audit_txn(txn, event, salt)
             return disposal
 
-        disposal = await self._write(dispose_txn)
-        await self._delete_disposed_blobs(list(disposal.blob_ids))
+        # Never between a backup's snapshot and its copy of the blobs (storage.maintenance).
+        async with maintenance.held(self._blobs.root):
+            disposal = await self._write(dispose_txn)
+            await self._delete_disposed_blobs(list(disposal.blob_ids))
         return disposal
 
     async def _delete_disposed_blobs(self, blob_ids: list[str]) -> int:
