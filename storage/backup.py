@@ -24,7 +24,8 @@ Rules:
 * **Verify** checks every checksum, then opens a copy of the database with the master key
   (``PRAGMA integrity_check``, the at-rest keys), verifies the audit chain and reads every
   blob through its decryption. **Restore** verifies first, refuses a data folder that already
-  holds a database, copies the files in (0600, folders 0700, fsynced) and opens the result.
+  holds a database, copies the files in (0600, folders 0700, fsynced), opens the result and
+  signs everyone out (clients must start afresh after a restore: :func:`_sign_everyone_out`).
 
 PostgreSQL deployments back up with ``pg_dump`` (or PITR) and an archive of the blob folder
 under the same lock (``flock``), as ``docs/operations.md`` shows.
@@ -351,4 +352,30 @@ async def restore_sqlite(backup: Path, config: StorageConfig) -> VerifyReport:
     _copy(backup / DB_NAME, config.sqlite_path)
     for blob_id in manifest.blobs:
         _copy(backup / _blob_rel(blob_id), target / _blob_rel(blob_id))
+    await _sign_everyone_out(dataclasses.replace(key_config, data_dir=target))
     return report
+
+
+async def _sign_everyone_out(config: StorageConfig) -> int:
+    """Revoke every session of the restored database (audited ``session.revoke_all``).
+
+    Clients that were connected before the disaster may have seen messages acknowledged
+    after the backup point, which the restored database no longer has; the next messages
+    get those sequence numbers again, and such a client would drop them as duplicates.
+    Signing everyone out makes every client start afresh (``docs/operations.md``,
+    "Restoring": a clinical safety control, ``docs/clinical-safety/hazard-log.yaml``)."""
+    from storage import open_storage
+    from storage.records import AuditEvent
+
+    now = _dt.datetime.now(_dt.UTC)
+    store = await open_storage(config, migrate=False)
+    try:
+        revoked = 0
+        for user in await store.list_users():
+            revoked += await store.revoke_user_sessions(user.user_id, now)
+        await store.append_audit(
+            AuditEvent("session.revoke_all", now, None, None, "restore", str(revoked).encode())
+        )
+    finally:
+        await store.close()
+    return revoked
