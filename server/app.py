@@ -24,9 +24,11 @@ from server.api.middleware import error_mapper, error_response, guard, security_
 from server.api.openapi import build_openapi
 from server.domain.clock import Clock, SystemClock
 from server.errors import ErrorCode
+from server.health import Readiness
 from server.housekeeping import retention_runs
 from server.keyfile import derive_key, load_server_secret
 from server.logs import event
+from server.metrics import Metrics
 from server.realtime.server import Realtime
 from server.services import build_services
 from server.settings import Settings
@@ -100,8 +102,10 @@ def create_app(
     environ: Mapping[str, str] | None = None,
 ) -> web.Application:
     clock = clock or SystemClock()
+    metrics = Metrics(settings)  # docs/operations.md, "Metrics"
     app = web.Application(
-        middlewares=[error_mapper, guard], client_max_size=settings.max_body_bytes
+        middlewares=[metrics.middleware, error_mapper, guard],
+        client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
     secret = load_server_secret(settings.data_dir, environ)
@@ -122,14 +126,28 @@ def create_app(
     app[REALTIME] = realtime
     realtime.attach(app)
 
+    # Operations: readiness and metrics (no session; /metrics by address only).
+    readiness = Readiness(settings)
+    realtime.on_event = metrics.observe_socket_event
+    app.router.add_get("/readyz", readiness.handler(lambda: app.get(STORE)))
+    app.router.add_get("/metrics", metrics.handler(lambda: app.get(STORE), realtime, clock.now))
+
     async def resources(app: web.Application) -> AsyncIterator[None]:
         own = store is None
         opened = store or await storage.open_storage(storage_config(settings))
         try:
             app[STORE] = opened
             app[SERVICES] = build_services(
-                settings, opened, clock, secret, realtime, realtime.sessions_revoked
+                settings,
+                opened,
+                clock,
+                secret,
+                realtime,
+                realtime.sessions_revoked,
+                observe_login=metrics.observe_login,
             )
+            if hasattr(opened, "unit_observer"):  # the SQL stores (server/metrics.py)
+                opened.unit_observer = metrics.observe_storage
             realtime.bind(app[SERVICES])
             event("server.started", level=logging.INFO)
             background = [
@@ -149,6 +167,7 @@ def create_app(
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
         finally:
+            await readiness.close()
             if own:
                 await opened.close()
 

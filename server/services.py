@@ -57,6 +57,7 @@ def build_services(
     server_secret: bytes,
     publisher: Publisher | None = None,
     on_sessions_revoked: Callable[[str], Awaitable[None]] | None = None,
+    observe_login: Callable[[str], None] = lambda _event: None,
 ) -> Services:
     account_settings = AccountSettings(
         session_ttl=settings.session_ttl,
@@ -68,7 +69,7 @@ def build_services(
     )
     secret = derive_key(server_secret, "accounts")
     hasher = AuthKeyHasher(settings.argon2_time_cost, settings.argon2_memory_kib)
-    throttle = LoginThrottle(store, account_settings, clock, secret)
+    throttle = LoginThrottle(store, account_settings, clock, secret, observe_login)
     sessions = SessionService(store, account_settings, clock, on_sessions_revoked)
     cases = CaseService(store, clock, publisher or NullPublisher())
 

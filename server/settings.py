@@ -91,6 +91,12 @@ class Settings:
     # Seconds between signed audit checkpoints (DESIGN section 10); 0 switches them off.
     audit_checkpoint_interval: int = 300
     replay_batch: int = 500
+    # Networks whose clients may read /metrics (docs/operations.md, "Metrics"); everyone
+    # else gets 404. The client address is the one server.netaddr finds (proxies honoured).
+    metrics_allow: tuple[IPNetwork, ...] = (
+        ipaddress.ip_network("127.0.0.0/8"),
+        ipaddress.ip_network("::1/128"),
+    )
     # Seconds between the server's retention runs (disposal of cases past their retention
     # date; docs/operations.md, "Retention"); 0 switches the scheduled run off.
     retention_interval: int = 24 * 3600
@@ -148,7 +154,7 @@ def _coerce(name: str, raw: Any, kind: Any) -> Any:
         if name == "allowed_origins":
             items = raw if isinstance(raw, list) else str(raw).split(",")
             return tuple(str(i).strip().rstrip("/") for i in items if str(i).strip())
-        if name == "trusted_proxies":
+        if name in ("trusted_proxies", "metrics_allow"):
             items = raw if isinstance(raw, list) else str(raw).split(",")
             return tuple(
                 ipaddress.ip_network(str(i).strip(), strict=False) for i in items if str(i).strip()

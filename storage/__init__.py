@@ -25,12 +25,14 @@ from storage.errors import (
     StorageError,
     Unavailable,
 )
+from storage.figures import WaitingCount
 from storage.interface import (
     AccountStore,
     AttachmentStore,
     AuditStore,
     BlobStore,
     CaseStore,
+    FigureStore,
     InviteStore,
     KeyRotationStore,
     OrganisationStore,
@@ -113,6 +115,7 @@ __all__ = [
     "CorruptRecord",
     "Disposal",
     "DisposalBasis",
+    "FigureStore",
     "InvalidArgument",
     "Invite",
     "InviteStore",
@@ -156,6 +159,7 @@ __all__ = [
     "TransitionResult",
     "Unavailable",
     "User",
+    "WaitingCount",
     "WrappedCaseKey",
     "open_storage",
 ]

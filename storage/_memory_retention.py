@@ -9,7 +9,7 @@ import os
 
 from storage._memory_base import CaseRow, op, utc
 from storage._memory_blobs import MemoryBlobStore
-from storage._memory_cases import MemoryCases
+from storage._memory_figures import MemoryFigures
 from storage._values import (
     check_id,
     check_int64,
@@ -40,7 +40,7 @@ __all__ = ["MemoryRetention"]
 _ENDED = (CaseState.CLOSED, CaseState.WITHDRAWN)
 
 
-class MemoryRetention(MemoryCases):
+class MemoryRetention(MemoryFigures):
     """:class:`storage.interface.RetentionStore` in memory."""
 
     # Kept by ``storage.memory.MemoryStorage`` (patient links, blobs, the audit chain).

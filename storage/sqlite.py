@@ -396,6 +396,9 @@ class SqliteStorage(SqlStorage):
         self.units += len(fns)
         return out
 
+    def pending_writes(self) -> int:
+        return self._queue.qsize()
+
     async def _release_disposed(self) -> None:
         """After a disposal: copy the WAL into the file and truncate it, so the frames that
         held the disposed rows are gone from the WAL too (the file's copies were zeroed by

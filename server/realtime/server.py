@@ -130,7 +130,27 @@ class Realtime:
         self._session_sockets = SessionSockets(settings.max_sockets_per_session)
         # When the sweep last re-checked each socket (monotonic seconds).
         self._swept: dict[str, float] = {}
+        #: told each event's name, outcome ("ok" or the error code) and seconds to the ack
+        #: (server/metrics.py)
+        self.on_event: Callable[[str, str, float], None] | None = None
         self._register()
+
+    # ------------------------------------------------------------------ figures (metrics)
+
+    def connections(self) -> int:
+        """Engine.IO connections open on this node."""
+        return len(self.sio.eio.sockets)
+
+    def outgoing_backlog(self) -> int:
+        """Packets queued to this node's clients, all sockets together."""
+        return sum(sock.queue.qsize() for sock in list(self.sio.eio.sockets.values()))
+
+    def redis_subscribed(self) -> bool | None:
+        """Whether the Redis listener is subscribed (None: no Redis configured)."""
+        manager = self.sio.manager
+        if not isinstance(manager, _RedisManager):
+            return None
+        return bool(manager.pubsub is not None and manager.pubsub.subscribed)
 
     # ------------------------------------------------------------------ wiring
 
@@ -387,6 +407,14 @@ class Realtime:
             fn: Callable[[str, Authenticated, str, Any], Awaitable[dict[str, Any]]],
         ) -> None:
             async def wrapped(sid: str, *args: Any) -> dict[str, Any]:
+                start = time.perf_counter()
+                answer = await answered(sid, *args)
+                if self.on_event is not None:  # server/metrics.py
+                    outcome = "ok" if answer.get("ok") else str(answer["error"]["code"])
+                    self.on_event(fn.__name__, outcome, time.perf_counter() - start)
+                return answer
+
+            async def answered(sid: str, *args: Any) -> dict[str, Any]:
                 # Any number of arguments of any type: python-socketio passes what the
                 # client sent, and a TypeError here would leave the client without an ack.
                 try:

@@ -29,6 +29,7 @@ from storage.interface.attachments import AttachmentStore
 from storage.interface.audit import AuditStore
 from storage.interface.blobs import BlobStore
 from storage.interface.cases import CaseStore, OutcomeStore, ParticipantStore, ReceiptStore
+from storage.interface.figures import FigureStore
 from storage.interface.invites import InviteStore
 from storage.interface.lifecycle import StorageLifecycle
 from storage.interface.organisations import OrganisationStore
@@ -45,6 +46,7 @@ __all__ = [
     "AuditStore",
     "BlobStore",
     "CaseStore",
+    "FigureStore",
     "InviteStore",
     "KeyRotationStore",
     "OrganisationStore",
@@ -77,6 +79,7 @@ class Storage(
     AuditStore,
     KeyRotationStore,
     RetentionStore,
+    FigureStore,
     Protocol,
 ):
     """Everything the server persists. Implementations: ``storage.sqlite.SqliteStorage``
@@ -102,4 +105,5 @@ FEATURE_PROTOCOLS: tuple[type, ...] = (
     AuditStore,
     KeyRotationStore,
     RetentionStore,
+    FigureStore,
 )

@@ -4,7 +4,7 @@ Rules of this package:
 
 * One module per feature (``accounts``, ``organisations``, ``sessions``, ``invites``,
   ``patient_links``, ``cases``, ``participants``, ``outcomes`` (with receipts), ``thread``,
-  ``attachments``, ``audit``, ``rotation``, ``retention``), each a mixin over
+  ``attachments``, ``audit``, ``rotation``, ``retention``, ``figures``), each a mixin over
   :class:`~._base.SqlBase`; :class:`SqlStorage` composes them. The engines (``storage.sqlite``,
   ``storage.postgres``) subclass it and implement ``_write`` / ``_read``; what differs
   between the dialects is in ``storage/_engine.py``.
@@ -25,6 +25,7 @@ from storage.sql.accounts import AccountsSql
 from storage.sql.attachments import AttachmentsSql
 from storage.sql.audit import AuditSql
 from storage.sql.cases import CasesSql
+from storage.sql.figures import FiguresSql
 from storage.sql.invites import InvitesSql
 from storage.sql.organisations import OrganisationsSql
 from storage.sql.outcomes import OutcomesSql, ReceiptsSql
@@ -55,6 +56,8 @@ class SqlStorage(
     RetentionSql,
     AuditSql,
     RotationSql,
+    # Operational figures for /metrics (docs/operations.md, "Metrics").
+    FiguresSql,
 ):
     """Implements :class:`storage.interface.Storage` over an engine's ``_write``/``_read``
     (the engine also implements ``close``)."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import abc
 import functools
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -55,11 +56,15 @@ def unit(
 
     @functools.wraps(method)
     async def run(self: S, /, *args: P.args, **kw: P.kwargs) -> R:
+        start = time.perf_counter()
         try:
             return await method(self, *args, **kw)
         except UnknownDataKey:
             await self._load_ring()
             return await method(self, *args, **kw)
+        finally:
+            if self.unit_observer is not None:  # storage unit latency (server/metrics.py)
+                self.unit_observer(method.__name__, time.perf_counter() - start)
 
     setattr(run, UNIT_MARKER, True)
     return run
@@ -86,6 +91,8 @@ class SqlBase(abc.ABC):
     """State and helpers every feature mixin of ``storage.sql.SqlStorage`` uses."""
 
     dialect: Dialect
+    #: told each unit's name and duration in seconds (the server's metrics set it)
+    unit_observer: Callable[[str, float], None] | None = None
 
     def __init__(
         self,
@@ -115,6 +122,10 @@ class SqlBase(abc.ABC):
     @property
     def blobs(self) -> BlobStore:
         return self._blobs
+
+    def pending_writes(self) -> int:
+        """Write units queued and not yet run (the engine's queue length, for metrics)."""
+        return 0
 
     # ------------------------------------------------------------------ sealing
 

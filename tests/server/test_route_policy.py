@@ -30,6 +30,10 @@ from tests.server.harness import PASSWORD, Live, live_server, make_world
 #: Served outside ROUTES, on purpose, without a session.
 PUBLIC_EXTRA = {
     ("GET", "/healthz"),
+    # Operations (docs/api.md, "Operations endpoints"): readiness has no detail to hide;
+    # /metrics answers only to DERMLINE_METRICS_ALLOW (tests/server/test_metrics.py).
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
     ("GET", "/api/v1/openapi.json"),
     # Socket.IO: the connect handler authenticates from the cookie (tested in realtime/).
     ("GET", "/socket.io/"),

@@ -282,3 +282,29 @@ def test_every_table_of_a_case_is_disposed_of_or_kept_on_purpose() -> None:
         with_case = {t for t, cols in schema_columns(backend).items() if "case_id" in cols}
         assert with_case == set(DISPOSED_TABLES) | set(KEPT_TABLES), backend
     assert not set(DISPOSED_TABLES) & set(KEPT_TABLES)
+
+
+async def test_waiting_cases_are_counted_by_band_and_priority(store: Storage) -> None:
+    """The figure behind ``dermline_cases_waiting`` (``/metrics``): submitted cases only,
+    by how long they have waited; counts, never ids."""
+    from storage import Priority
+
+    await make_world(store)
+    hour = dt.timedelta(hours=1)
+    await make_case(store, "fresh", at=T0 - 10 * M)
+    await make_case(store, "morning", at=T0 - 5 * hour, priority=Priority.URGENT)
+    await make_case(store, "old", at=T0 - 30 * hour)
+    await make_case(store, "old2", at=T0 - 31 * hour)
+    await make_case(store, "claimed", at=T0 - 30 * hour)
+    await store.transition_case(
+        "claimed", CaseState.SUBMITTED, CaseState.IN_REVIEW, T0, claimed_by=World.derm
+    )
+    edges = [3600, 4 * 3600, 8 * 3600, 24 * 3600]
+    counts = await store.count_waiting_cases(T0, edges)
+    assert [(c.band, c.priority.value, c.count) for c in counts] == [
+        (0, "routine", 1),
+        (2, "urgent", 1),
+        (4, "routine", 2),
+    ]
+    with pytest.raises(InvalidArgument):
+        await store.count_waiting_cases(T0, [10, 5])

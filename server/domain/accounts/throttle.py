@@ -26,7 +26,7 @@ import datetime as dt
 import hashlib
 import logging
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import storage
@@ -43,8 +43,15 @@ _MAX_ENTRIES = 100_000
 
 class LoginThrottle:
     def __init__(
-        self, store: storage.Storage, settings: AccountSettings, clock: Clock, secret: bytes
+        self,
+        store: storage.Storage,
+        settings: AccountSettings,
+        clock: Clock,
+        secret: bytes,
+        observe: Callable[[str], None] = lambda _event: None,
     ) -> None:
+        #: told "failure" and "lockout" (counted by server/metrics.py; no name, no id)
+        self._observe = observe
         self._store = store
         self._settings = settings
         self._clock = clock
@@ -89,7 +96,9 @@ class LoginThrottle:
             lock_for=dt.timedelta(seconds=self._settings.login_lockout),
         )
         await self._audit(action, actor_id=user.user_id, client=client)
+        self._observe("failure")
         if state.locked_until is not None and state.locked_until > self._clock.now():
+            self._observe("lockout")
             await self._audit("login.locked", actor_id=user.user_id, client=client)
             # Operators must notice a lockout (it may be an attacker keeping a clinician
             # out: docs/architecture.md "Lockout trade-off"); the user id is opaque.
@@ -122,6 +131,7 @@ class LoginThrottle:
         ``record_auth_failure`` count one for a real account."""
         key = self._ghost_key(name)
         now = self._clock.now()
+        self._observe("failure")
         old = self._ghosts.get(key)
         count = (old.failed_logins if old else 0) + 1
         locked = old.locked_until if old else None
