@@ -171,7 +171,7 @@ export interface Api extends AdminApi {
   createCase(req: NewCaseRequest): Promise<CaseSummary>;
   sendMessage(caseId: string, clientMsgId: string, envelope: Uint8Array): Promise<{ seq: number; duplicate: boolean }>;
   move(caseId: string, move: "submit" | "claim" | "withdraw" | "ask" | "answer" | "resubmit", message?: { clientMsgId: string; envelope: Uint8Array }): Promise<CaseSummary>;
-  close(caseId: string, outcome: OutcomeCodes & { payload: Uint8Array }): Promise<CaseSummary>;
+  close(caseId: string, outcome: OutcomeCodes & { payload: Uint8Array }, retention?: { retain_until: string }): Promise<CaseSummary>;
   downgrade(caseId: string, urgency: "urgent" | "routine", reason: { clientMsgId: string; envelope: Uint8Array }): Promise<CaseSummary>;
   myCases(): Promise<CaseSummary[]>;
   queue(serviceId: string): Promise<CaseSummary[]>;
@@ -546,12 +546,12 @@ export function httpApi(base = "/api/v1"): Api {
       const body = message ? { message: { client_msg_id: message.clientMsgId, envelope: b64(message.envelope) } } : {};
       return caseOut(await call("POST", `/cases/${encodeURIComponent(caseId)}/${move}`, body));
     },
-    async close(caseId, o) {
+    async close(caseId, o, retention) {
       const outcome: Record<string, unknown> = { category: o.category, payload: b64(o.payload) };
       if (o.urgency) outcome.urgency = o.urgency;
       if (o.destination) outcome.destination = o.destination;
       if (o.reasons && o.reasons.length) outcome.reasons = o.reasons;
-      return caseOut(await call("POST", `/cases/${encodeURIComponent(caseId)}/close`, { outcome }));
+      return caseOut(await call("POST", `/cases/${encodeURIComponent(caseId)}/close`, retention ? { outcome, retention } : { outcome }));
     },
     async downgrade(caseId, urgency, reason) {
       const body = { urgency, reason: { client_msg_id: reason.clientMsgId, envelope: b64(reason.envelope) } };

@@ -16,6 +16,7 @@ import {
 import { type OutcomeDraft, OutcomeForm, OutcomePanel } from "./Outcome";
 import { DowngradeControl } from "./Downgrade";
 import { type LowerUrgency, canDowngrade, downgradeReason } from "../downgrade";
+import { closeRetention } from "../retention";
 import { BackLink, Button, Checkboxes, ErrorSummary, type FieldError, Textarea, usePageTitle } from "../components";
 import { RETAKE_REASONS, openThumbnail, pairedLegacyThumbnails, sealPhotos, sealRetakeRequest, threadPhotos, uploadPhotos } from "../photos";
 import { PhotoCapture, type PhotoDraft, draftsToSend, photoErrors } from "./PhotoField";
@@ -437,7 +438,8 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
     if (!keys || !caseKey.current || !lastHash.current) return "Your keys are locked. Unlock Dermline and try again.";
     try {
       const payload = await sealOutcome(keys, { caseKey: caseKey.current, caseId, previousHash: lastHash.current, body: d.body });
-      await api.close(caseId, { ...d.codes, payload });
+      // The retention date from the date of birth only this client can read (../retention.ts).
+      await api.close(caseId, { ...d.codes, payload }, closeRetention(thread ?? [], ContentType.CLINICAL_HISTORY));
       await load();
       return null;
     } catch (e) {
