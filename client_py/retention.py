@@ -14,7 +14,7 @@ a record is never disposed of early. The date sent is the **last day of that yea
 (``retain_until``): the server is told no more than the year, which for a child reveals the
 year of birth and nothing finer (``docs/threat-model.md``), and disposal then runs once a
 year per cohort, as records managers review. The same table of cases is checked here and
-by the web client (``tests/vectors/dermline/retention.json``).
+by the web client (``tests/vectors/retention.json``).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The retention date the closing client sends, from the shared table
-(``tests/vectors/dermline/retention.json``, group RetentionDate; the web client checks the
+(``tests/vectors/retention.json``, group RetentionDate; the web client checks the
 same table in ``client_web/test/app/retention.test.ts``)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 
 from client_py.retention import RetentionError, parse_date, retention_for
 
-VECTORS = Path(__file__).parents[1] / "vectors" / "dermline" / "retention.json"
+VECTORS = Path(__file__).parents[1] / "vectors" / "retention.json"
 
 
 def _group(kind: str) -> list[dict[str, Any]]:

@@ -1,6 +1,6 @@
 """Contract suite: retention dates, organisation minimums, legal holds, the due list and
 disposal (``storage.interface.RetentionStore``), on every backend, table-driven from
-``tests/vectors/dermline/retention.json`` (group Disposal) with a fake clock."""
+``tests/vectors/retention.json`` (group Disposal) with a fake clock."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from storage.records import Attachment
 from tests.storage.conftest import T0, World, make_case, make_world
 
 M = dt.timedelta(minutes=1)
-VECTORS = Path(__file__).parents[1] / "vectors" / "dermline" / "retention.json"
+VECTORS = Path(__file__).parents[1] / "vectors" / "retention.json"
 DISPOSAL = next(
     g["tests"] for g in json.loads(VECTORS.read_text())["testGroups"] if g["type"] == "Disposal"
 )

@@ -1,7 +1,7 @@
 /**
  * How long a closed case is kept: the retention date the closing client sends
  * (docs/operations.md, "Retention"; the Python twin is client_py/retention.py, and both pass
- * the table tests/vectors/dermline/retention.json).
+ * the table tests/vectors/retention.json).
  *
  * Only a participant can read the date of birth (inside the end-to-end encrypted clinical
  * history), so the client computes the date when it closes a case:

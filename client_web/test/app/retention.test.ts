@@ -1,6 +1,6 @@
 /**
  * The retention date the closing web client sends (src/app/retention.ts), from the table the
- * Python client checks too: tests/vectors/dermline/retention.json (group RetentionDate). The
+ * Python client checks too: tests/vectors/retention.json (group RetentionDate). The
  * closure date is an input (a fake clock), never the real day.
  */
 import { readFileSync } from "node:fs";
@@ -20,7 +20,7 @@ interface Case {
   retain_until?: string;
 }
 
-const doc = JSON.parse(readFileSync(new URL("../../../tests/vectors/dermline/retention.json", import.meta.url), "utf8"));
+const doc = JSON.parse(readFileSync(new URL("../../../tests/vectors/retention.json", import.meta.url), "utf8"));
 const cases: Case[] = doc.testGroups.find((g: { type: string }) => g.type === "RetentionDate").tests;
 
 describe("retention date (shared table)", () => {
