@@ -32,6 +32,7 @@ from storage.interface.cases import CaseStore, OutcomeStore, ParticipantStore, R
 from storage.interface.invites import InviteStore
 from storage.interface.lifecycle import StorageLifecycle
 from storage.interface.organisations import OrganisationStore
+from storage.interface.passkeys import PasskeyStore
 from storage.interface.patient_links import PatientLinkStore
 from storage.interface.rotation import KeyRotationStore
 from storage.interface.sessions import SessionStore
@@ -49,6 +50,7 @@ __all__ = [
     "OrganisationStore",
     "OutcomeStore",
     "ParticipantStore",
+    "PasskeyStore",
     "PatientLinkStore",
     "ReceiptStore",
     "SessionStore",
@@ -63,6 +65,7 @@ class Storage(
     StorageLifecycle,
     OrganisationStore,
     AccountStore,
+    PasskeyStore,
     SessionStore,
     InviteStore,
     PatientLinkStore,
@@ -87,6 +90,7 @@ FEATURE_PROTOCOLS: tuple[type, ...] = (
     StorageLifecycle,
     OrganisationStore,
     AccountStore,
+    PasskeyStore,
     SessionStore,
     InviteStore,
     PatientLinkStore,
