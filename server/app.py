@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Mapping
 from aiohttp import web
 
 import storage
-from server.api import admin, auth, cases, patient_links
+from server.api import admin, auth, cases, passkeys, patient_links
 from server.api.http import Route
 from server.api.keys import CSRF_KEY, SERVICES, SETTINGS
 from server.api.middleware import error_mapper, error_response, guard, security_headers
@@ -33,7 +33,13 @@ from server.static import add_static_routes
 __all__ = ["REALTIME", "ROUTES", "create_app", "storage_config"]
 
 VERSION = "0.1.0"
-ROUTES: list[Route] = [*auth.ROUTES, *admin.ROUTES, *cases.ROUTES, *patient_links.ROUTES]
+ROUTES: list[Route] = [
+    *auth.ROUTES,
+    *passkeys.ROUTES,
+    *admin.ROUTES,
+    *cases.ROUTES,
+    *patient_links.ROUTES,
+]
 REALTIME = web.AppKey("realtime", Realtime)
 # The opened storage: the composition root's own, for the health check (the transports
 # reach storage only through the domain services).

@@ -208,6 +208,10 @@ class PasskeyService:
             return user, session, True
         return auth.user, auth.session, False
 
+    async def check_registrant(self, token: str | None) -> None:
+        """Refuse early (before the body is read) a caller who may not register."""
+        await self._registrant(token)
+
     async def registration_options(self, token: str | None) -> dict[str, Any]:
         """Options for ``navigator.credentials.create()`` (JSON form, WebAuthn Level 3
         ``PublicKeyCredentialCreationOptionsJSON``)."""
