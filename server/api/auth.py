@@ -108,7 +108,9 @@ async def totp_confirm(request: web.Request) -> web.Response:
     response = web.Response(content_type="application/json")
     csrf = set_session(request, response, step)
     response.text = s.ConfirmEnrolmentResponse(
-        next="done", csrf_token=csrf, recovery_codes=codes
+        next=step.next,  # type: ignore[arg-type]
+        csrf_token=csrf,
+        recovery_codes=codes,
     ).model_dump_json()
     return response
 
@@ -126,7 +128,9 @@ async def totp_verify(request: web.Request) -> web.Response:
     )
     response = web.Response(content_type="application/json")
     csrf = set_session(request, response, step)
-    response.text = s.LoginResponse(next="done", csrf_token=csrf).model_dump_json()
+    # "done", or "passkey_enrol" under a passkey requirement (the session stays pending)
+    out = s.LoginResponse(next=step.next, csrf_token=csrf)  # type: ignore[arg-type]
+    response.text = out.model_dump_json()
     return response
 
 

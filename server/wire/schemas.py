@@ -112,7 +112,7 @@ class ConfirmEnrolmentRequest(Model):
 
 
 class ConfirmEnrolmentResponse(Model):
-    next: Literal["done"]
+    next: Literal["done", "passkey_enrol"]
     csrf_token: str
     recovery_codes: list[str]
 
