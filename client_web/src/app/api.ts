@@ -64,7 +64,8 @@ export interface Me {
   signingPublicKey: Uint8Array;
 }
 
-export type NextStep = "totp" | "enrol" | "done";
+/** The step after the password (docs/api.md "Login"; "passkey_enrol" after the second factor). */
+export type NextStep = "totp" | "enrol" | "passkey" | "passkey_only" | "passkey_enrol" | "done";
 
 export interface Organisation {
   orgId: string;
@@ -161,7 +162,8 @@ export interface Api extends AdminApi {
   acceptInvite(req: AcceptInvite): Promise<void>;
   prelogin(loginName: string): Promise<Uint8Array>;
   login(loginName: string, authKey: Uint8Array): Promise<NextStep>;
-  totp(code: string): Promise<void>;
+  /** "done", or "passkey_enrol" under a passkey requirement (docs/api.md "Passkeys"). */
+  totp(code: string): Promise<NextStep>;
   enrolTotp(): Promise<{ otpauthUri: string; qrSvg: string }>;
   confirmTotp(code: string): Promise<string[]>;
   me(): Promise<Me>;
@@ -465,7 +467,8 @@ export function httpApi(base = "/api/v1"): Api {
       return r.next as NextStep;
     },
     async totp(code) {
-      await call("POST", "/auth/totp", { code });
+      const r = await call("POST", "/auth/totp", { code });
+      return r.next === "passkey_enrol" ? "passkey_enrol" : "done";
     },
     async enrolTotp() {
       const r = await call("POST", "/auth/totp/enrol");
@@ -610,6 +613,8 @@ export function apiErrorMessage(e: unknown): string {
     switch (e.code) {
       case "invalid_credentials":
         return "The email address or password is not right. Check them and try again.";
+      case "passkey_required":
+        return "Your organisation requires you to sign in with a passkey.";
       case "invalid_totp":
         return "The security code is not right or has already been used. Wait for a new code and try again.";
       case "account_locked":
