@@ -305,6 +305,7 @@ const unb64 = (v: unknown): Uint8Array => {
 };
 
 function csrfFromCookie(): string | null {
+  if (typeof document === "undefined") return null;
   const m = /(?:^|;\s*)dermline_csrf=([^;]+)/.exec(document.cookie);
   return m ? decodeURIComponent(m[1]!) : null;
 }
@@ -315,7 +316,8 @@ export function httpApi(base = "/api/v1"): Api {
   async function call(method: "GET" | "POST" | "PUT", path: string, body?: unknown): Promise<Record<string, unknown>> {
     const headers: Record<string, string> = { Accept: "application/json" };
     if (body !== undefined) headers["Content-Type"] = "application/json";
-    const token = csrf ?? csrfFromCookie();
+    // The cookie first: a session made outside this object (passkeys.ts) set a new one.
+    const token = csrfFromCookie() ?? csrf;
     if (method !== "GET" && token) headers["X-CSRF-Token"] = token;
     let res: Response;
     try {
@@ -349,7 +351,8 @@ export function httpApi(base = "/api/v1"): Api {
   }
 
   function unsafeHeaders(): Record<string, string> {
-    const token = csrf ?? csrfFromCookie();
+    // The cookie first: a session made outside this object (passkeys.ts) set a new one.
+    const token = csrfFromCookie() ?? csrf;
     return token ? { "X-CSRF-Token": token } : {};
   }
 
