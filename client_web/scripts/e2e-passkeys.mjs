@@ -14,7 +14,10 @@
 //   5. signs out, signs in with the password and the passkey as the second step;
 //   6. signs out, signs in with the password and falls back to a TOTP code;
 //   7. renames the passkey, removes it; the authenticator still holds the credential, and a
-//      sign-in with it is refused; the password step now asks for a TOTP code.
+//      sign-in with it is refused; the password step now asks for a TOTP code;
+//   8. as administrator, requires passkeys of everyone in the organisation; the next sign-in
+//      (password, TOTP) must add a passkey before it finishes, and the one after offers the
+//      passkey only (no security-code fallback).
 // The virtual authenticator's own credential records are checked too (one credential, its sign
 // counter moved). Every page state is checked with axe-core (no serious/critical violation),
 // for 24x24 px touch targets and for console errors. Screenshots: test-results/e2e-passkeys/.
@@ -191,6 +194,37 @@ try {
   expect((await page.getByRole("heading", { name: "Enter your security code" }).count()) === 1, "TOTP asked after removal");
   const after = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
   expect(after.credentials.length === 1 && after.credentials[0].signCount >= 4, "the authenticator's counter moved with each use");
+
+  // 8. The organisation's requirement and the transition.
+  await page.getByLabel("Security code").fill(await freshCode(secret));
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByTestId("admin-entry").click();
+  await page.getByTestId("admin-orgs").getByRole("link").first().click();
+  await page.getByTestId("passkey-policy-link").click();
+  await page.getByLabel("Everyone in this organisation").check();
+  await check("admin-passkey-requirement");
+  await page.getByRole("button", { name: "Save requirement" }).click();
+  await page.getByText("Everyone in this organisation must now use a passkey.").waitFor();
+  await signOut();
+  await passwordStep();
+  await page.getByLabel("Security code").fill(await freshCode(secret));
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Add a passkey to finish signing in" }).waitFor({ timeout: 30000 });
+  await check("required-passkey-enrol");
+  await page.getByLabel("Name for this passkey").fill("Clinic phone");
+  await page.getByRole("button", { name: "Add passkey" }).click();
+  await page.getByTestId("signed-in").waitFor({ timeout: 30000 });
+  await signOut();
+  await passwordStep();
+  await page.getByRole("heading", { name: "Use your passkey" }).waitFor({ timeout: 30000 });
+  expect((await page.getByRole("button", { name: "Use a security code instead" }).count()) === 0, "no TOTP fallback under the requirement");
+  await check("second-step-passkey-only");
+  await page.getByRole("button", { name: "Continue with passkey" }).click();
+  await page.getByTestId("signed-in").waitFor({ timeout: 30000 });
+  // The passkey added at the required enrolment can unlock too (its wrap was made then).
+  await page.getByTestId("security-link").click();
+  await page.getByTestId("passkey").waitFor();
+  expect((await page.getByTestId("passkey").innerText()).includes("Can unlock Dermline without your password"), "the enrolled passkey unlocks");
 } catch (e) {
   problems.push(`failed: ${e.stack ?? e}`);
   await page.screenshot({ path: join(outDir, "failure.png"), fullPage: true }).catch(() => undefined);

@@ -293,3 +293,21 @@ export function passkeyErrorMessage(e: unknown): string | null {
   if (e instanceof Error && e.name === "UskPasskeyUnwrapError") return "This passkey cannot unlock Dermline on this device. Use your password.";
   return null;
 }
+
+// ------------------------------------------------------------------ the requirement (admins)
+
+export interface PasskeyPolicy {
+  everyone: boolean;
+  roles: string[];
+}
+
+export const passkeyPolicyApi = {
+  async get(orgId: string): Promise<PasskeyPolicy> {
+    const r = await call("GET", `/orgs/${encodeURIComponent(orgId)}/passkey-policy`);
+    return { everyone: r.everyone === true, roles: Array.isArray(r.roles) ? r.roles.map(String) : [] };
+  },
+  async set(orgId: string, everyone: boolean, roles: string[]): Promise<PasskeyPolicy> {
+    const r = await call("PUT", `/orgs/${encodeURIComponent(orgId)}/passkey-policy`, { everyone, roles });
+    return { everyone: r.everyone === true, roles: Array.isArray(r.roles) ? r.roles.map(String) : [] };
+  },
+};

@@ -7,6 +7,7 @@ import { unwrapUskWithPasskey } from "../../src/crypto/usk";
 import { ApiError } from "../../src/app/api";
 import { PasskeyCancelled, passkeyErrorMessage, wrapForPasskey, type CeremonyResult } from "../../src/app/passkeys";
 import { href, parseRoute } from "../../src/app/router";
+import { parseAdminRoute } from "../../src/app/pages/Admin";
 
 const USER = "0f3c1c9e-5b1d-4b8e-9d7a-2b6f0c1e8a11";
 
@@ -33,6 +34,12 @@ describe("wrapForPasskey", () => {
 });
 
 describe("security route and messages", () => {
+  it("routes the admin's passkey requirement", () => {
+    const org = "0f3c1c9e-5b1d-4b8e-9d7a-2b6f0c1e8a12";
+    expect(parseAdminRoute(`/orgs/${org}/passkeys`)).toEqual({ page: "passkeys", orgId: org });
+    expect(parseAdminRoute(`/orgs/${org}/passkey`)).toEqual({ page: "notFound" });
+  });
+
   it("routes #/security", () => {
     expect(parseRoute("#/security")).toEqual({ name: "security" });
     expect(href({ name: "security" })).toBe("#/security");
