@@ -174,7 +174,15 @@ ROUTES = [
         status=201,
         errors=(401, 409, 422, 429),
     ),
-    Route("GET", f"{V1}/auth/passkeys", list_passkeys, "My passkeys", None, s.PasskeyList),
+    Route(
+        "GET",
+        f"{V1}/auth/passkeys",
+        list_passkeys,
+        "My passkeys",
+        None,
+        s.PasskeyList,
+        errors=(401,),
+    ),
     Route(
         "PUT",
         f"{V1}/auth/passkeys/{{passkey_id}}/name",

@@ -153,6 +153,12 @@ async def test_requirement_over_http(tmp_path: Path) -> None:
         assert (status, code) == (404, "not_found")
         set_to = await w.admin.client.api.put(policy, {"everyone": False, "roles": ["gp"]})
         assert set_to["roles"] == ["gp"]
+        # The Python client (no WebAuthn) says so instead of failing later.
+        py = live.client(origin=ORIGIN)
+        secret = w.gp.totp_secret
+        assert await py.login(w.gp.login_name, PASSWORD, totp=lambda: live.code(secret)) == (
+            "passkey_enrol"
+        )
         # The GP: TOTP, then a passkey must be registered; the registration finishes sign-in.
         c, nxt = await password_step(live, w.gp.login_name)
         assert nxt == "totp"
