@@ -61,7 +61,7 @@ async def register(request: web.Request) -> web.Response:
 
 async def list_passkeys(request: web.Request) -> web.Response:
     auth = await current(request)
-    items = await request.app[SERVICES].passkeys.list(auth)
+    items = await request.app[SERVICES].passkeys.list_own(auth)
     return reply(s.PasskeyList(passkeys=[passkey_out(p) for p in items]))
 
 

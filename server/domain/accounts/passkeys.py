@@ -296,7 +296,7 @@ class PasskeyService:
 
     # ------------------------------------------------------------------ management
 
-    async def list(self, auth: Authenticated) -> list[storage.Passkey]:
+    async def list_own(self, auth: Authenticated) -> list[storage.Passkey]:
         return await self._store.list_passkeys(auth.user.user_id)
 
     async def _own(self, auth: Authenticated, passkey_id: str) -> storage.Passkey:

@@ -75,7 +75,7 @@ async def test_register_list_rename_unlock_and_remove(cast: Clinic) -> None:
     assert options["attestation"] == "none"
     made = await register(w, token, device, cast.gp)
     auth = await w.services.sessions.authenticate(token)
-    [listed] = await w.services.passkeys.list(auth)
+    [listed] = await w.services.passkeys.list_own(auth)
     assert listed == made and made.name == "My phone" and made.user_id == cast.gp.user_id
     assert made.transports == ("internal", "hybrid") and made.prf_wrap is not None
     # The wrap opens with the authenticator's PRF output (what the browser will do).
@@ -109,7 +109,7 @@ async def test_register_list_rename_unlock_and_remove(cast: Clinic) -> None:
         with pytest.raises(NotFound):
             await attempt
     await w.services.passkeys.remove(auth, made.passkey_id, "t")
-    assert await w.services.passkeys.list(auth) == []
+    assert await w.services.passkeys.list_own(auth) == []
     with pytest.raises(NotFound):
         await w.services.passkeys.remove(auth, made.passkey_id, "t")
     actions = [e.event.action for e in await w.store.list_audit()]
