@@ -131,8 +131,11 @@ class DermlineClient:
         totp: Callable[[], str] | None = None,
         recovery_code: str | None = None,
     ) -> str:
-        """Password then second factor. Returns "done", or "enrol" when TOTP is not set up
-        yet (then call :meth:`begin_totp_enrolment` and :meth:`confirm_totp`)."""
+        """Password then second factor (a TOTP code or a recovery code; a passkey needs a
+        browser). Returns "done"; "enrol" when TOTP is not set up yet (then call
+        :meth:`begin_totp_enrolment` and :meth:`confirm_totp`); or "passkey_enrol" when the
+        organisation requires a passkey and the account has none: the session stays pending
+        until one is registered in the web client (docs/api.md "Passkeys")."""
         pre = await self.api.post(f"{V1}/auth/prelogin", {"login_name": login_name})
         auth_key, kek = login_keys(password, b64d(pre["kdf_params"]))
         self._kek = kek
@@ -144,7 +147,9 @@ class DermlineClient:
         body: dict[str, Any] = (
             {"recovery_code": recovery_code} if recovery_code else {"code": totp() if totp else ""}
         )
-        await self.api.post(f"{V1}/auth/totp", body)
+        answer = await self.api.post(f"{V1}/auth/totp", body)
+        if answer.get("next") == "passkey_enrol":
+            return "passkey_enrol"
         await self._unlock()
         return "done"
 

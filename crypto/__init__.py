@@ -6,7 +6,7 @@ them; ``crypto.at_rest`` and ``crypto.audit_checkpoint`` are the server's storag
 =====================  ===========================================================
 ``crypto.password``    password -> auth key + KEK; KDF-parameters record; fake salt
 ``crypto.recovery_key`` the printed recovery key (Crockford base32 with a checksum)
-``crypto.usk``         user symmetric key and its KEK / recovery / organisation wraps
+``crypto.usk``         user symmetric key and its KEK / recovery / organisation / passkey wraps
 ``crypto.account``     account key pairs; private keys sealed under the USK
 ``crypto.fingerprint`` key ids, account fingerprints, safety numbers
 ``crypto.case_key``    case keys and their signed HPKE wrap records

@@ -62,6 +62,7 @@ class RecordType:
     MESSAGE_COMMITTED: Final = 0x0E
     ORG_KEY_WRAP: Final = 0x0F
     ORG_KEY_HANDOVER: Final = 0x10
+    USK_PASSKEY: Final = 0x11
 
 
 class Malformed(Exception):

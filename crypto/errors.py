@@ -51,6 +51,7 @@ __all__ = [
     "TreeHeadSignatureError",
     "UskKekUnwrapError",
     "UskOrgUnwrapError",
+    "UskPasskeyUnwrapError",
     "UskRecoveryUnwrapError",
     "UskUnwrapError",
 ]
@@ -78,7 +79,7 @@ class KdfParamsError(CryptoError):
 
 
 class UskUnwrapError(CryptoError):
-    """Base of the three USK unwrap errors."""
+    """Base of the USK unwrap errors."""
 
     message = "cannot unwrap the user key"
 
@@ -99,6 +100,13 @@ class UskOrgUnwrapError(UskUnwrapError):
     """``unwrap_usk_for_org``: wrong organisation key or corrupted record."""
 
     message = "cannot unwrap the user key with the organisation key"
+
+
+class UskPasskeyUnwrapError(UskUnwrapError):
+    """``unwrap_usk_with_passkey``: another passkey's PRF output, another credential or user,
+    or a corrupted record."""
+
+    message = "cannot unwrap the user key with this passkey"
 
 
 class RecoveryKeyFormatError(ValueError):

@@ -1,4 +1,4 @@
-"""The user symmetric key (USK) and its three wraps.
+"""The user symmetric key (USK) and its wraps.
 
 The USK is 32 random bytes made at enrolment. It seals the account private keys
 (:mod:`crypto.account`) and is itself stored on the server in three wrapped forms:
@@ -17,11 +17,24 @@ To the organisation recovery key with HPKE (type 0x04), 132 bytes::
     info = "dermline/v1/usk-org" || 0x00 || user id (16) || org key id (16)
     aad  = 01 01 04 || org key id
 
-Binding the user id means a wrapped USK copied to another account's row does not unwrap.
+Under a passkey's PRF output (type 0x11), 63 bytes, for unlocking on a device with the
+passkey instead of the password (docs/protocol.md section 25)::
+
+    01 01 11 | nonce (12) | AES-256-GCM(wrap key, nonce, USK, aad) (48)
+    wrap key = HKDF-SHA256(PRF output (32), salt="", info="dermline/v1/passkey-wrap-key", 32)
+    aad      = 01 01 11 || "dermline/v1/usk-passkey" || 0x00 || user id (16)
+               || SHA-256(credential id) (32)
+
+The PRF output is what the authenticator answers to the WebAuthn ``prf`` extension with
+``eval.first = PASSKEY_PRF_INPUT``.
+
+Binding the user id means a wrapped USK copied to another account's row does not unwrap; the
+passkey wrap also binds the credential, so it does not open as another passkey's wrap.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import uuid
 from typing import Final
@@ -39,6 +52,7 @@ from crypto.errors import (
     PrimitiveError,
     UskKekUnwrapError,
     UskOrgUnwrapError,
+    UskPasskeyUnwrapError,
     UskRecoveryUnwrapError,
 )
 from crypto.fingerprint import key_id
@@ -49,15 +63,22 @@ from crypto.primitives.kdf import hkdf_sha256
 from crypto.recovery_key import RECOVERY_SECRET_LENGTH
 
 __all__ = [
+    "PASSKEY_PRF_INPUT",
+    "PASSKEY_WRAP_LENGTH",
+    "PRF_OUTPUT_LENGTH",
     "USK_LENGTH",
+    "check_passkey_wrap_form",
     "generate_usk",
     "unwrap_usk_for_org",
     "unwrap_usk_with_kek",
+    "unwrap_usk_with_passkey",
     "unwrap_usk_with_recovery_key",
     "wrap_usk_for_org",
     "wrap_usk_for_org_from_parts",
     "wrap_usk_with_kek",
     "wrap_usk_with_kek_from_parts",
+    "wrap_usk_with_passkey",
+    "wrap_usk_with_passkey_from_parts",
     "wrap_usk_with_recovery_key",
     "wrap_usk_with_recovery_key_from_parts",
 ]
@@ -68,6 +89,16 @@ _KEK_LABEL: Final = LABEL_PREFIX + b"usk-kek\x00"
 _RECOVERY_LABEL: Final = LABEL_PREFIX + b"usk-recovery\x00"
 _RECOVERY_WRAP_INFO: Final = LABEL_PREFIX + b"recovery-wrap-key"
 _ORG_INFO: Final = LABEL_PREFIX + b"usk-org\x00"
+_PASSKEY_LABEL: Final = LABEL_PREFIX + b"usk-passkey\x00"
+_PASSKEY_WRAP_INFO: Final = LABEL_PREFIX + b"passkey-wrap-key"
+#: The WebAuthn PRF extension's input (``prf.eval.first``), the same for every passkey: the
+#: authenticator's secret differs per credential, so the outputs do.
+PASSKEY_PRF_INPUT: Final = LABEL_PREFIX + b"passkey-prf"
+#: WebAuthn PRF results are 32 bytes (CTAP2 hmac-secret: HMAC-SHA-256).
+PRF_OUTPUT_LENGTH: Final = 32
+PASSKEY_WRAP_LENGTH: Final = 3 + 12 + 32 + 16
+#: WebAuthn Level 3: a credential id is at most 1023 bytes.
+_MAX_CREDENTIAL_ID: Final = 1023
 
 
 def generate_usk() -> bytes:
@@ -76,24 +107,24 @@ def generate_usk() -> bytes:
 
 
 def _seal(
-    record_type: int, label: bytes, key: bytes, usk: bytes, user_id: uuid.UUID, nonce: bytes
+    record_type: int, label: bytes, key: bytes, usk: bytes, bound: bytes, nonce: bytes
 ) -> bytes:
+    """``bound``: what the AAD binds after the label (the user id's 16 bytes, and for 0x11 the
+    credential id's hash)."""
     usk = check_bytes("usk", usk, USK_LENGTH)
     nonce = check_bytes("nonce", nonce, _NONCE)
     head = prefix(record_type)
-    aad = head + label + check_uuid("user_id", user_id)
-    return head + nonce + aes256gcm_seal(key, nonce, usk, aad)
+    return head + nonce + aes256gcm_seal(key, nonce, usk, head + label + bound)
 
 
-def _open(record_type: int, label: bytes, key: bytes, record: bytes, user_id: uuid.UUID) -> bytes:
+def _open(record_type: int, label: bytes, key: bytes, record: bytes, bound: bytes) -> bytes:
     """Raises :class:`Malformed` or :class:`PrimitiveError`; callers map both to one error."""
-    aad_tail = label + check_uuid("user_id", user_id)
     reader = Reader(record)
     reader.prefix(record_type)
     nonce = reader.take(_NONCE)
     ciphertext = reader.take(USK_LENGTH + 16)
     reader.end()
-    return aes256gcm_open(key, nonce, ciphertext, prefix(record_type) + aad_tail)
+    return aes256gcm_open(key, nonce, ciphertext, prefix(record_type) + label + bound)
 
 
 def wrap_usk_with_kek_from_parts(
@@ -101,7 +132,7 @@ def wrap_usk_with_kek_from_parts(
 ) -> bytes:
     """Deterministic form of :func:`wrap_usk_with_kek` (the nonce is given)."""
     kek = check_bytes("kek", kek, 32)
-    return _seal(RecordType.USK_KEK, _KEK_LABEL, kek, usk, user_id, nonce)
+    return _seal(RecordType.USK_KEK, _KEK_LABEL, kek, usk, check_uuid("user_id", user_id), nonce)
 
 
 def wrap_usk_with_kek(usk: bytes, kek: bytes, user_id: uuid.UUID) -> bytes:
@@ -112,8 +143,9 @@ def wrap_usk_with_kek(usk: bytes, kek: bytes, user_id: uuid.UUID) -> bytes:
 def unwrap_usk_with_kek(record: bytes, kek: bytes, user_id: uuid.UUID) -> bytes:
     """The USK, or :class:`UskKekUnwrapError` (wrong password or corrupted record)."""
     kek = check_bytes("kek", kek, 32)
+    user = check_uuid("user_id", user_id)
     try:
-        return _open(RecordType.USK_KEK, _KEK_LABEL, kek, record, user_id)
+        return _open(RecordType.USK_KEK, _KEK_LABEL, kek, record, user)
     except (Malformed, PrimitiveError):
         raise UskKekUnwrapError from None
 
@@ -128,7 +160,8 @@ def wrap_usk_with_recovery_key_from_parts(
 ) -> bytes:
     """Deterministic form of :func:`wrap_usk_with_recovery_key`."""
     key = _recovery_wrap_key(recovery_secret)
-    return _seal(RecordType.USK_RECOVERY, _RECOVERY_LABEL, key, usk, user_id, nonce)
+    user = check_uuid("user_id", user_id)
+    return _seal(RecordType.USK_RECOVERY, _RECOVERY_LABEL, key, usk, user, nonce)
 
 
 def wrap_usk_with_recovery_key(usk: bytes, recovery_secret: bytes, user_id: uuid.UUID) -> bytes:
@@ -146,8 +179,9 @@ def unwrap_usk_with_recovery_key(
 ) -> bytes:
     """The USK, or :class:`UskRecoveryUnwrapError`."""
     key = _recovery_wrap_key(recovery_secret)
+    user = check_uuid("user_id", user_id)
     try:
-        return _open(RecordType.USK_RECOVERY, _RECOVERY_LABEL, key, record, user_id)
+        return _open(RecordType.USK_RECOVERY, _RECOVERY_LABEL, key, record, user)
     except (Malformed, PrimitiveError):
         raise UskRecoveryUnwrapError from None
 
@@ -190,3 +224,55 @@ def unwrap_usk_for_org(record: bytes, org_private_key: bytes, user_id: uuid.UUID
         return open_base(org_private_key, enc, _ORG_INFO + user + org_id, head, ciphertext)
     except (Malformed, PrimitiveError):
         raise UskOrgUnwrapError from None
+
+
+def _passkey_parts(prf_output: bytes, credential_id: bytes) -> tuple[bytes, bytes]:
+    """The wrap key and the AAD tail's credential part (misuse checks on both)."""
+    prf = check_bytes("prf_output", prf_output, PRF_OUTPUT_LENGTH)
+    cred = check_bytes("credential_id", credential_id)
+    if not 1 <= len(cred) <= _MAX_CREDENTIAL_ID:
+        raise ValueError("credential_id must be 1..1023 bytes")
+    key = hkdf_sha256(prf, salt=b"", info=_PASSKEY_WRAP_INFO, length=32)
+    return key, hashlib.sha256(cred).digest()
+
+
+def wrap_usk_with_passkey_from_parts(
+    usk: bytes, prf_output: bytes, user_id: uuid.UUID, credential_id: bytes, *, nonce: bytes
+) -> bytes:
+    """Deterministic form of :func:`wrap_usk_with_passkey` (the nonce is given)."""
+    key, cred_hash = _passkey_parts(prf_output, credential_id)
+    bound = check_uuid("user_id", user_id) + cred_hash
+    return _seal(RecordType.USK_PASSKEY, _PASSKEY_LABEL, key, usk, bound, nonce)
+
+
+def wrap_usk_with_passkey(
+    usk: bytes, prf_output: bytes, user_id: uuid.UUID, credential_id: bytes
+) -> bytes:
+    """Wrap the USK under a passkey's 32-byte PRF output (record type 0x11)."""
+    return wrap_usk_with_passkey_from_parts(
+        usk, prf_output, user_id, credential_id, nonce=os.urandom(_NONCE)
+    )
+
+
+def unwrap_usk_with_passkey(
+    record: bytes, prf_output: bytes, user_id: uuid.UUID, credential_id: bytes
+) -> bytes:
+    """The USK, or :class:`UskPasskeyUnwrapError`."""
+    key, cred_hash = _passkey_parts(prf_output, credential_id)
+    user = check_uuid("user_id", user_id)
+    try:
+        return _open(RecordType.USK_PASSKEY, _PASSKEY_LABEL, key, record, user + cred_hash)
+    except (Malformed, PrimitiveError):
+        raise UskPasskeyUnwrapError from None
+
+
+def check_passkey_wrap_form(record: bytes) -> None:
+    """What the server can check of a 0x11 record it stores (it holds no key to open it):
+    its prefix and length. :class:`UskPasskeyUnwrapError` otherwise."""
+    reader = Reader(record)
+    try:
+        reader.prefix(RecordType.USK_PASSKEY)
+        reader.take(PASSKEY_WRAP_LENGTH - 3)
+        reader.end()
+    except Malformed:
+        raise UskPasskeyUnwrapError from None

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Mapping
 from aiohttp import web
 
 import storage
-from server.api import admin, auth, cases, patient_links
+from server.api import admin, auth, cases, passkeys, patient_links
 from server.api import retention as retention_api
 from server.api.http import Route
 from server.api.keys import CSRF_KEY, SERVICES, SETTINGS
@@ -39,6 +39,7 @@ __all__ = ["REALTIME", "ROUTES", "create_app", "storage_config"]
 VERSION = "0.1.0"
 ROUTES: list[Route] = [
     *auth.ROUTES,
+    *passkeys.ROUTES,
     *admin.ROUTES,
     *cases.ROUTES,
     *patient_links.ROUTES,

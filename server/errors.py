@@ -35,6 +35,8 @@ __all__ = [
     "Locked",
     "MfaRequired",
     "NotFound",
+    "PasskeyInvalid",
+    "PasskeyRequired",
     "PayloadTooLarge",
     "RateLimited",
     "RequestTimeout",
@@ -60,6 +62,8 @@ class ErrorCode(StrEnum):
     INVALID_CREDENTIALS = "invalid_credentials"
     MFA_REQUIRED = "mfa_required"
     INVALID_TOTP = "invalid_totp"
+    PASSKEY_INVALID = "passkey_invalid"
+    PASSKEY_REQUIRED = "passkey_required"
     ACCOUNT_LOCKED = "account_locked"
     CSRF_FAILED = "csrf_failed"
     FORBIDDEN = "forbidden"
@@ -92,6 +96,8 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.INVALID_CREDENTIALS: 401,
     ErrorCode.MFA_REQUIRED: 401,
     ErrorCode.INVALID_TOTP: 401,
+    ErrorCode.PASSKEY_INVALID: 401,
+    ErrorCode.PASSKEY_REQUIRED: 403,
     ErrorCode.ACCOUNT_LOCKED: 423,
     ErrorCode.CSRF_FAILED: 403,
     ErrorCode.FORBIDDEN: 403,
@@ -167,6 +173,38 @@ class InvalidTotp(DomainError):
 
     code = ErrorCode.INVALID_TOTP
     message = "the code is not valid"
+
+
+class PasskeyInvalid(DomainError):
+    """A passkey answer (WebAuthn registration or assertion) that was refused. ``reason`` is
+    one of :attr:`REASONS` (stable codes, ``docs/api.md`` "Passkeys"); the message is that
+    reason's fixed text."""
+
+    code = ErrorCode.PASSKEY_INVALID
+    message = "the passkey was not accepted"
+    REASONS: dict[str, str] = {
+        "malformed": "the passkey's answer could not be read",
+        "challenge": "the passkey answered a request that is unknown or was used already",
+        "expired": "the passkey request has expired; start again",
+        "origin": "the passkey answered for another website",
+        "rp_id": "the passkey belongs to another website",
+        "user_verification": "the passkey did not verify you (fingerprint, face or PIN)",
+        "counter": "the passkey's counter went backwards; it may have been copied",
+        "unknown_credential": "this passkey is not registered to this account",
+        "signature": "the passkey's signature or attestation is not valid",
+    }
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason if reason in self.REASONS else "malformed"
+        super().__init__(self.REASONS[self.reason])
+
+
+class PasskeyRequired(DomainError):
+    """The person's organisation requires a passkey: the TOTP code is refused (a recovery
+    code is still accepted; ``docs/architecture.md``, "Passkeys")."""
+
+    code = ErrorCode.PASSKEY_REQUIRED
+    message = "your organisation requires you to sign in with a passkey"
 
 
 class InviteInvalid(DomainError):

@@ -17,6 +17,9 @@ from server.domain.accounts import (
     AuthKeyHasher,
     LoginThrottle,
     OrganisationService,
+    PasskeyPolicyService,
+    PasskeyService,
+    PasskeySettings,
     SecondFactorService,
     SessionService,
     SignInService,
@@ -40,6 +43,8 @@ class Services:
     organisations: OrganisationService
     signin: SignInService
     second_factor: SecondFactorService
+    passkeys: PasskeyService
+    passkey_policy: PasskeyPolicyService
     sessions: SessionService
     administration: AdministrationService
     directory: DirectoryService
@@ -71,6 +76,22 @@ def build_services(
     hasher = AuthKeyHasher(settings.argon2_time_cost, settings.argon2_memory_kib)
     throttle = LoginThrottle(store, account_settings, clock, secret, observe_login)
     sessions = SessionService(store, account_settings, clock, on_sessions_revoked)
+    passkey_policy = PasskeyPolicyService(store, clock, settings.mfa_pending_ttl)
+    second_factor = SecondFactorService(store, clock, secret, throttle, sessions, passkey_policy)
+    passkeys = PasskeyService(
+        store,
+        clock,
+        PasskeySettings(
+            rp_id=settings.webauthn_rp_id(),
+            rp_name="Dermline",
+            origins=settings.webauthn_origins(),
+            challenge_ttl=settings.passkey_challenge_ttl,
+        ),
+        throttle,
+        sessions,
+        second_factor,
+        passkey_policy,
+    )
     cases = CaseService(store, clock, publisher or NullPublisher())
 
     def now() -> float:
@@ -80,8 +101,10 @@ def build_services(
         settings=settings,
         clock=clock,
         organisations=OrganisationService(store, account_settings, clock, hasher),
-        signin=SignInService(store, clock, secret, hasher, throttle, sessions),
-        second_factor=SecondFactorService(store, clock, secret, throttle, sessions),
+        signin=SignInService(store, clock, secret, hasher, throttle, sessions, passkey_policy),
+        second_factor=second_factor,
+        passkeys=passkeys,
+        passkey_policy=passkey_policy,
         sessions=sessions,
         administration=AdministrationService(store, clock, sessions),
         directory=DirectoryService(store),

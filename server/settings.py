@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 __all__ = ["Secret", "Settings", "SettingsError", "load_settings"]
 
@@ -85,6 +86,12 @@ class Settings:
     login_lockout: int = 15 * 60
     auth_rate_per_minute: int = 30
     mfa_pending_ttl: int = 5 * 60
+    # WebAuthn relying party id (a registrable domain suffix of every allowed origin's host);
+    # empty: the host of the first allowed origin. Passkeys are bound to it: changing it
+    # makes every registered passkey unusable.
+    rp_id: str = ""
+    # Seconds a WebAuthn challenge stays valid (single use in any case).
+    passkey_challenge_ttl: int = 120
     client_backlog_limit: int = 512
     # Socket.IO connections one session may hold on one node (0: no limit); counted per node.
     max_sockets_per_session: int = 20
@@ -135,11 +142,41 @@ class Settings:
             hosts |= {"localhost", "127.0.0.1"}
         return tuple(sorted(f"{self.scheme}://{h}:{self.port}" for h in hosts))
 
+    def webauthn_rp_id(self) -> str:
+        """The relying party id passkeys are bound to: ``rp_id``, or the host of the first
+        allowed origin that is a name (browsers refuse an IP address as a relying party id,
+        so by default ``http://localhost:port`` serves passkeys, ``127.0.0.1`` does not)."""
+        if self.rp_id:
+            return self.rp_id
+        hosts = [urlsplit(o).hostname or "" for o in self.origins()]
+        named = [h for h in hosts if h and not _is_ip(h)]
+        return (named or hosts)[0]
+
+    def webauthn_origins(self) -> tuple[str, ...]:
+        """The allowed origins a passkey answer may come from: those whose host is the
+        relying party id or below it (WebAuthn: the RP id is the origin's host or a
+        registrable suffix of it)."""
+        rp_id = self.webauthn_rp_id()
+        out = []
+        for origin in self.origins():
+            host = urlsplit(origin).hostname or ""
+            if host == rp_id or host.endswith("." + rp_id):
+                out.append(origin)
+        return tuple(out)
+
     def sqlite_path(self) -> Path:
         return self.data_dir / "dermline.db"
 
 
 _SECRET_FIELDS = {"database_url", "redis_url"}
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _coerce(name: str, raw: Any, kind: Any) -> Any:
@@ -206,4 +243,6 @@ def load_settings(
         raise SettingsError("tls_cert and tls_key must be given together")
     if not 0 < settings.port < 65536:
         raise SettingsError("invalid value for setting 'port'")
+    if not settings.webauthn_origins():
+        raise SettingsError("invalid value for setting 'rp_id'")
     return settings

@@ -38,6 +38,10 @@ __all__ = [
     "OutcomeCategory",
     "Page",
     "Participant",
+    "Passkey",
+    "PasskeyChallenge",
+    "PasskeyPurpose",
+    "PasskeyRequirement",
     "PatientLink",
     "Priority",
     "Receipt",
@@ -70,6 +74,16 @@ class Role(StrEnum):
     ADMIN = "admin"
     RECORDS_OFFICER = "records_officer"
     AUDITOR = "auditor"
+
+
+class PasskeyPurpose(StrEnum):
+    """What a stored WebAuthn challenge (or grant) is for (``docs/architecture.md``,
+    "Passkeys")."""
+
+    REGISTER = "register"  # registering a passkey (a signed-in or granted session)
+    SECOND_FACTOR = "second_factor"  # a pending session's second factor
+    SIGN_IN = "sign_in"  # a sign-in with a discoverable passkey alone (no session yet)
+    ENROL_GRANT = "enrol_grant"  # a pending session that must register a passkey to finish
 
 
 class CaseState(StrEnum):
@@ -478,3 +492,50 @@ class BlobInfo:
     blob_id: str
     size: int
     sha256: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Passkey:
+    """A WebAuthn credential registered to a user (``storage.interface.PasskeyStore``).
+
+    ``public_key`` is the COSE_Key the authenticator made; ``prf_wrap`` the user's USK
+    wrapped under the passkey's PRF output (record 0x11, docs/protocol.md section 25), if the
+    client made one. ``aaguid``, ``transports`` and the backup flags are what the
+    authenticator said at registration (the flags are refreshed at each use)."""
+
+    passkey_id: str
+    user_id: str
+    credential_id: bytes
+    public_key: bytes
+    sign_count: int
+    name: str
+    created_at: _dt.datetime
+    aaguid: str = ""
+    transports: tuple[str, ...] = ()
+    backup_eligible: bool = False
+    backed_up: bool = False
+    prf_wrap: bytes | None = None
+    last_used_at: _dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PasskeyChallenge:
+    """A single-use WebAuthn challenge (or an enrolment grant), stored by the SHA-256 of its
+    bytes; bound to the user and session it was issued to, when there is one."""
+
+    challenge_hash: bytes
+    purpose: PasskeyPurpose
+    created_at: _dt.datetime
+    expires_at: _dt.datetime
+    user_id: str | None = None
+    session_hash: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PasskeyRequirement:
+    """An organisation requires passkeys of its members in ``role`` (None: every role)."""
+
+    org_id: str
+    role: Role | None
+    created_at: _dt.datetime
+    created_by: str | None = None

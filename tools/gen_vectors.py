@@ -116,6 +116,8 @@ FLAGS: dict[str, str] = {
     "Genesis": "The zero hash named by a message other than the first, or not by the first.",
     "BadPadding": "The decrypted body's padding is not 0x80 then at most 255 zero bytes up to a "
     "multiple of 256.",
+    "WrongCredential": "Opened for another passkey credential id than it was made for.",
+    "LongCredentialId": "A credential id of the WebAuthn maximum length (1023 bytes).",
     "CommitmentMismatch": "Signed and HPKE-valid, but the case key inside is not the one the "
     "signed key commitment names: only the commitment check refuses it.",
 }
@@ -4259,6 +4261,96 @@ def gen_at_rest() -> VectorFile:
     return f
 
 
+# --- passkey (PRF) wrap of the USK ---------------------------------------------------------
+
+
+def gen_passkey_wrap() -> VectorFile:
+    f = VectorFile(
+        "passkey_wrap",
+        "USK wrapped under a passkey's WebAuthn PRF output (type 0x11), bound to the user id "
+        "and the credential id: crypto.usk.wrap_usk_with_passkey_from_parts / "
+        "unwrap_usk_with_passkey. prf_input is what the client passes as prf.eval.first; "
+        "prf_output is what the authenticator answered.",
+    )
+    user = rid("user/gp")
+    the_usk = rnd("usk/gp", 32)
+    prf = rnd("prf/gp-phone", 32)
+    cred = rnd("credential/gp-phone", 16)
+    nonce = rnd("nonce/usk-passkey", 12)
+    rec = usk.wrap_usk_with_passkey_from_parts(the_usk, prf, user, cred, nonce=nonce)
+    base = {
+        "user_id": str(user),
+        "usk": the_usk.hex(),
+        "prf_input": usk.PASSKEY_PRF_INPUT.hex(),
+        "prf_output": prf.hex(),
+        "credential_id": cred.hex(),
+        "nonce": nonce.hex(),
+    }
+    f.add(
+        "UskPasskeyWrap",
+        "valid",
+        "wrap under a phone passkey",
+        ["Normal"],
+        **base,
+        record=rec.hex(),
+    )
+    long_cred = rnd("credential/security-key", 1023)
+    nonce2 = rnd("nonce/usk-passkey-2", 12)
+    prf2 = rnd("prf/security-key", 32)
+    rec2 = usk.wrap_usk_with_passkey_from_parts(the_usk, prf2, user, long_cred, nonce=nonce2)
+    f.add(
+        "UskPasskeyWrap",
+        "valid",
+        "wrap under a security key with a 1023-byte credential id",
+        ["LongCredentialId"],
+        **{
+            **base,
+            "prf_output": prf2.hex(),
+            "credential_id": long_cred.hex(),
+            "nonce": nonce2.hex(),
+        },
+        record=rec2.hex(),
+    )
+    sym_fields = [("nonce", 3, 12), ("ciphertext", 15, 32), ("tag", 47, 16)]
+    sym_flags = {"ciphertext": "ModifiedCiphertext", "tag": "ModifiedTag"}
+    for comment, flags, bad in prefix_mutations(rec) + field_mutations(rec, sym_fields, sym_flags):
+        f.add("UskPasskeyWrap", "invalid", comment, flags, **base, record=bad.hex())
+    f.add(
+        "UskPasskeyWrap",
+        "invalid",
+        "other user id",
+        ["WrongUserId"],
+        **{**base, "user_id": str(rid("user/other"))},
+        record=rec.hex(),
+    )
+    f.add(
+        "UskPasskeyWrap",
+        "invalid",
+        "another credential id (the wrap of one passkey presented as another's)",
+        ["WrongCredential"],
+        **{**base, "credential_id": rnd("credential/other", 16).hex()},
+        record=rec.hex(),
+    )
+    f.add(
+        "UskPasskeyWrap",
+        "invalid",
+        "another passkey's PRF output",
+        ["WrongKey"],
+        **{**base, "prf_output": prf2.hex()},
+        record=rec.hex(),
+    )
+    kek_rec = usk.wrap_usk_with_kek_from_parts(the_usk, prf, user, nonce=nonce)
+    f.add(
+        "UskPasskeyWrap",
+        "invalid",
+        "a KEK wrap (0x02) made with the PRF output as KEK, retyped 0x11",
+        ["WrongRecordType"],
+        **base,
+        record=set_byte(kek_rec, 2, 0x11).hex(),
+    )
+    return f
+
+
 def h_(value: str) -> bytes:
     return bytes.fromhex(value)
 
@@ -4285,6 +4377,7 @@ GENERATORS: list[Callable[[], VectorFile]] = [
     gen_envelope_committed,
     gen_transcript,
     gen_at_rest,
+    gen_passkey_wrap,
 ]
 
 

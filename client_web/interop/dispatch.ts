@@ -43,11 +43,13 @@ import {
   unsealPrivateKey,
   unwrapUskForOrg,
   unwrapUskWithKek,
+  unwrapUskWithPasskey,
   unwrapUskWithRecoveryKey,
   wrapCaseKey,
   wrapCaseKeyFromParts,
   wrapUskForOrg,
   wrapUskWithKek,
+  wrapUskWithPasskey,
   wrapUskWithRecoveryKey,
   openRecordsKeyFile,
   sealRecordsKeyFile,
@@ -227,6 +229,16 @@ const ops: Record<string, (a: Args) => Promise<Result>> = {
   },
   async unwrap_usk_with_kek(a) {
     return { usk: toHex(await unwrapUskWithKek(b(a, "record"), b(a, "kek"), str(a, "user_id"))) };
+  },
+  async wrap_usk_with_passkey(a) {
+    return {
+      record: toHex(await wrapUskWithPasskey(b(a, "usk"), b(a, "prf_output"), str(a, "user_id"), b(a, "credential_id"))),
+    };
+  },
+  async unwrap_usk_with_passkey(a) {
+    return {
+      usk: toHex(await unwrapUskWithPasskey(b(a, "record"), b(a, "prf_output"), str(a, "user_id"), b(a, "credential_id"))),
+    };
   },
   async wrap_usk_with_recovery_key(a) {
     return {

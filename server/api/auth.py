@@ -19,14 +19,14 @@ from server.netaddr import rate_limit_key
 from server.wire import schemas as s
 from server.wire.render import session_out, user_out
 
-__all__ = ["ROUTES"]
+__all__ = ["ROUTES", "limit", "pending_first", "set_session"]
 
 
-def _limit(request: web.Request, bucket: str) -> None:
+def limit(request: web.Request, bucket: str) -> None:
     request.app[SERVICES].auth_limiter.hit(bucket, rate_limit_key(client(request)))
 
 
-def _set_session(request: web.Request, response: web.StreamResponse, step: LoginStep) -> str:
+def set_session(request: web.Request, response: web.StreamResponse, step: LoginStep) -> str:
     settings = request.app[SETTINGS]
     ttl = int((step.session.expires_at - step.session.created_at).total_seconds())
     response.set_cookie(
@@ -58,7 +58,7 @@ def _pending_token(request: web.Request) -> str:
     return token
 
 
-async def _pending_first(request: web.Request) -> str:
+async def pending_first(request: web.Request) -> str:
     """Authenticate the pending session before reading the body (401/409 before 422)."""
     token = _pending_token(request)
     await request.app[SERVICES].second_factor.pending_session(token)
@@ -66,14 +66,14 @@ async def _pending_first(request: web.Request) -> str:
 
 
 async def prelogin(request: web.Request) -> web.Response:
-    _limit(request, "prelogin")
+    limit(request, "prelogin")
     body = await parse(request, s.PreloginRequest)
     record = await request.app[SERVICES].signin.prelogin(body.login_name)
     return reply(s.PreloginResponse(kdf_params=record))
 
 
 async def login(request: web.Request) -> web.Response:
-    _limit(request, "login")
+    limit(request, "login")
     body = await parse(request, s.LoginRequest)
     step = await request.app[SERVICES].signin.login_password(
         body.login_name,
@@ -82,7 +82,7 @@ async def login(request: web.Request) -> web.Response:
         user_agent=request.headers.get("User-Agent", ""),
     )
     response = web.Response()
-    csrf = _set_session(request, response, step)
+    csrf = set_session(request, response, step)
     out = s.LoginResponse(next=step.next, csrf_token=csrf)  # type: ignore[arg-type]
     response.content_type = "application/json"
     response.text = out.model_dump_json()
@@ -90,14 +90,14 @@ async def login(request: web.Request) -> web.Response:
 
 
 async def totp_enrol(request: web.Request) -> web.Response:
-    _limit(request, "totp")
+    limit(request, "totp")
     uri, svg = await request.app[SERVICES].second_factor.begin_enrolment(_pending_token(request))
     return reply(s.EnrolmentResponse(otpauth_uri=uri, qr_svg=svg))
 
 
 async def totp_confirm(request: web.Request) -> web.Response:
-    _limit(request, "totp")
-    token = await _pending_first(request)
+    limit(request, "totp")
+    token = await pending_first(request)
     body = await parse(request, s.ConfirmEnrolmentRequest)
     step, codes = await request.app[SERVICES].second_factor.confirm_enrolment(
         token,
@@ -106,16 +106,18 @@ async def totp_confirm(request: web.Request) -> web.Response:
         user_agent=request.headers.get("User-Agent", ""),
     )
     response = web.Response(content_type="application/json")
-    csrf = _set_session(request, response, step)
+    csrf = set_session(request, response, step)
     response.text = s.ConfirmEnrolmentResponse(
-        next="done", csrf_token=csrf, recovery_codes=codes
+        next=step.next,  # type: ignore[arg-type]
+        csrf_token=csrf,
+        recovery_codes=codes,
     ).model_dump_json()
     return response
 
 
 async def totp_verify(request: web.Request) -> web.Response:
-    _limit(request, "totp")
-    token = await _pending_first(request)
+    limit(request, "totp")
+    token = await pending_first(request)
     body = await parse(request, s.TotpRequest)
     step = await request.app[SERVICES].second_factor.verify(
         token,
@@ -125,8 +127,10 @@ async def totp_verify(request: web.Request) -> web.Response:
         user_agent=request.headers.get("User-Agent", ""),
     )
     response = web.Response(content_type="application/json")
-    csrf = _set_session(request, response, step)
-    response.text = s.LoginResponse(next="done", csrf_token=csrf).model_dump_json()
+    csrf = set_session(request, response, step)
+    # "done", or "passkey_enrol" under a passkey requirement (the session stays pending)
+    out = s.LoginResponse(next=step.next, csrf_token=csrf)  # type: ignore[arg-type]
+    response.text = out.model_dump_json()
     return response
 
 
@@ -172,7 +176,7 @@ async def revoke_session(request: web.Request) -> web.Response:
 
 
 async def change_password(request: web.Request) -> web.Response:
-    _limit(request, "password")
+    limit(request, "password")
     auth = await current(request)
     body = await parse(request, s.ChangePasswordRequest)
     await request.app[SERVICES].signin.change_password(
@@ -188,7 +192,7 @@ async def change_password(request: web.Request) -> web.Response:
 
 
 async def inspect_invite(request: web.Request) -> web.Response:
-    _limit(request, "invite")
+    limit(request, "invite")
     body = await parse(request, s.InviteInspectRequest)
     invite, org = await request.app[SERVICES].organisations.inspect_invite(body.token)
     return reply(
@@ -204,7 +208,7 @@ async def inspect_invite(request: web.Request) -> web.Response:
 
 
 async def accept_invite(request: web.Request) -> web.Response:
-    _limit(request, "invite")
+    limit(request, "invite")
     b = await parse(request, s.AcceptInviteRequest)
     user = await request.app[SERVICES].organisations.accept_invite(
         InviteAcceptance(
@@ -276,7 +280,7 @@ ROUTES = [
         s.TotpRequest,
         s.LoginResponse,
         auth="pending",
-        errors=(401, 409, 423, 429),  # 409: the session has passed this step already
+        errors=(401, 403, 409, 423, 429),  # 409: the session has passed this step already
     ),
     Route(
         "POST", f"{V1}/auth/logout", logout, "End this session", None, None, status=204, auth="none"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, TypeVar
 
-from server.domain.accounts import Authenticated, InviteSummary
+from server.domain.accounts import Authenticated, InviteSummary, PasskeyPolicy
 from server.domain.cases import StoredOutcome
 from server.domain.patient_links import link_status
 from server.domain.records import (
@@ -19,6 +19,7 @@ from server.domain.records import (
     Message,
     Organisation,
     Participant,
+    Passkey,
     PatientLink,
     Receipt,
     Session,
@@ -39,6 +40,8 @@ __all__ = [
     "outcome_codes_out",
     "outcome_out",
     "participant_out",
+    "passkey_out",
+    "passkey_policy_out",
     "receipt_out",
     "session_out",
     "user_out",
@@ -67,6 +70,25 @@ def user_out(user: User, cls: type[U] = s.UserOut, **extra: Any) -> U:  # type: 
         totp_enrolled=user.totp_confirmed,
         **extra,
     )
+
+
+def passkey_out(p: Passkey) -> s.PasskeyOut:
+    return s.PasskeyOut(
+        passkey_id=p.passkey_id,
+        name=p.name,
+        credential_id=p.credential_id,
+        created_at=p.created_at,
+        last_used_at=p.last_used_at,
+        transports=list(p.transports),
+        backup_eligible=p.backup_eligible,
+        backed_up=p.backed_up,
+        aaguid=p.aaguid,
+        prf_wrap=p.prf_wrap,
+    )
+
+
+def passkey_policy_out(p: PasskeyPolicy) -> s.PasskeyPolicyOut:
+    return s.PasskeyPolicyOut(org_id=p.org_id, everyone=p.everyone, roles=list(p.roles))
 
 
 def session_out(auth: Authenticated, sess: Session) -> s.SessionOut:

@@ -93,7 +93,7 @@ class LoginRequest(Model):
 
 
 class LoginResponse(Model):
-    next: Literal["totp", "enrol", "done"]
+    next: Literal["totp", "enrol", "passkey", "passkey_only", "passkey_enrol", "done"]
     csrf_token: str | None = None
 
 
@@ -112,7 +112,7 @@ class ConfirmEnrolmentRequest(Model):
 
 
 class ConfirmEnrolmentResponse(Model):
-    next: Literal["done"]
+    next: Literal["done", "passkey_enrol"]
     csrf_token: str
     recovery_codes: list[str]
 
@@ -193,6 +193,85 @@ class ChangePasswordRequest(Model):
     kdf_params: B64
     auth_key: B64
     wrapped_usk: B64
+
+
+# ---------------------------------------------------------------- passkeys (WebAuthn)
+
+#: A WebAuthn answer in its JSON form (``PublicKeyCredential.toJSON()``, WebAuthn Level 3
+#: ``RegistrationResponseJSON`` / ``AuthenticationResponseJSON``); checked by the domain.
+WebAuthnCredential = Annotated[
+    dict[str, Any],
+    WithJsonSchema({"type": "object", "description": "PublicKeyCredential.toJSON()"}),
+]
+
+
+class WebAuthnOptions(Model):
+    """``PublicKeyCredentialCreationOptionsJSON`` or ``...RequestOptionsJSON``: pass to
+    ``PublicKeyCredential.parseCreationOptionsFromJSON`` / ``parseRequestOptionsFromJSON``
+    (the client adds the PRF extension)."""
+
+    options: dict[str, Any]
+
+
+class PasskeyAssertionRequest(Model):
+    credential: WebAuthnCredential
+
+
+class PasskeyRegisterRequest(Model):
+    credential: WebAuthnCredential
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    #: the USK wrapped under the passkey's PRF output (record 0x11), if the client made one
+    prf_wrap: B64 | None = None
+
+
+class PasskeyOut(Model):
+    passkey_id: str
+    name: str
+    credential_id: B64
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None
+    transports: list[str]
+    backup_eligible: bool
+    backed_up: bool
+    aaguid: str
+    prf_wrap: B64 | None
+
+
+class PasskeyList(Model):
+    passkeys: list[PasskeyOut]
+
+
+class PasskeyRegistered(Model):
+    passkey: PasskeyOut
+    #: "done" when this registration finished a sign-in under a passkey requirement
+    next: Literal["done"] | None = None
+    csrf_token: str | None = None
+
+
+class PasskeyRenameRequest(Model):
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class PasskeyUnlockRequest(Model):
+    prf_wrap: B64 | None
+
+
+class PasskeyLoginResponse(Model):
+    next: Literal["done"]
+    csrf_token: str | None = None
+    #: the passkey that signed in, with its USK wrap (unlock without the password)
+    passkey: PasskeyOut
+
+
+class PasskeyPolicyRequest(Model):
+    everyone: bool
+    roles: Annotated[list[Role], Field(max_length=8)]
+
+
+class PasskeyPolicyOut(Model):
+    org_id: str
+    everyone: bool
+    roles: list[Role]
 
 
 # ---------------------------------------------------------------- organisations

@@ -33,6 +33,7 @@ from storage.interface.figures import FigureStore
 from storage.interface.invites import InviteStore
 from storage.interface.lifecycle import StorageLifecycle
 from storage.interface.organisations import OrganisationStore
+from storage.interface.passkeys import PasskeyStore
 from storage.interface.patient_links import PatientLinkStore
 from storage.interface.retention import RetentionStore
 from storage.interface.rotation import KeyRotationStore
@@ -52,6 +53,7 @@ __all__ = [
     "OrganisationStore",
     "OutcomeStore",
     "ParticipantStore",
+    "PasskeyStore",
     "PatientLinkStore",
     "ReceiptStore",
     "RetentionStore",
@@ -67,6 +69,7 @@ class Storage(
     StorageLifecycle,
     OrganisationStore,
     AccountStore,
+    PasskeyStore,
     SessionStore,
     InviteStore,
     PatientLinkStore,
@@ -93,6 +96,7 @@ FEATURE_PROTOCOLS: tuple[type, ...] = (
     StorageLifecycle,
     OrganisationStore,
     AccountStore,
+    PasskeyStore,
     SessionStore,
     InviteStore,
     PatientLinkStore,

@@ -2,7 +2,7 @@
 
 Rules of this package:
 
-* One module per feature (``accounts``, ``organisations``, ``sessions``, ``invites``,
+* One module per feature (``accounts``, ``passkeys``, ``organisations``, ``sessions``, ``invites``,
   ``patient_links``, ``cases``, ``participants``, ``outcomes`` (with receipts), ``thread``,
   ``attachments``, ``audit``, ``rotation``, ``retention``, ``figures``), each a mixin over
   :class:`~._base.SqlBase`; :class:`SqlStorage` composes them. The engines (``storage.sqlite``,
@@ -30,6 +30,7 @@ from storage.sql.invites import InvitesSql
 from storage.sql.organisations import OrganisationsSql
 from storage.sql.outcomes import OutcomesSql, ReceiptsSql
 from storage.sql.participants import ParticipantsSql
+from storage.sql.passkeys import PasskeysSql
 from storage.sql.patient_links import PatientLinksSql
 from storage.sql.retention import RetentionSql
 from storage.sql.rotation import RotationSql
@@ -42,6 +43,7 @@ __all__ = ["SqlStorage"]
 class SqlStorage(
     OrganisationsSql,
     AccountsSql,
+    PasskeysSql,
     SessionsSql,
     InvitesSql,
     PatientLinksSql,

@@ -88,6 +88,18 @@ SEALED_TABLES: tuple[_SealedTable, ...] = (
     ),
     _SealedTable("invites", ("token_hash",), lambda r: bytes(r[0]).hex(), ("login_sealed",)),
     _SealedTable(
+        "passkeys",
+        ("passkey_id",),
+        lambda r: str(r[0]),
+        (
+            "credential_id_sealed",
+            "public_key_sealed",
+            "name_sealed",
+            "details_sealed",
+            "prf_wrap_sealed",
+        ),
+    ),
+    _SealedTable(
         "case_keys",
         ("case_id", "epoch", "recipient_kind", "recipient_id"),
         lambda r: rid_case_key(str(r[0]), int(r[1]), str(r[2]), str(r[3])),

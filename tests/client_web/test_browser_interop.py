@@ -57,6 +57,7 @@ from crypto.errors import (
     MemberStatementError,
     MessageOpenError,
     RecordsKeyChainError,
+    UskPasskeyUnwrapError,
 )
 from crypto.primitives import chunked, ecc, hpke
 from tests import samples
@@ -223,6 +224,23 @@ def test_usk_wraps_both_ways() -> None:
     assert ts_error(
         "unwrap_usk_with_kek", record=rec.hex(), kek=kek.hex(), user_id=str(uuid.uuid4())
     ) == ("UskKekUnwrapError")
+
+
+def test_passkey_wrap_both_ways() -> None:
+    """Record 0x11 (docs/protocol.md section 25): the browser wraps under a PRF output,
+    Python opens it, and the reverse; another credential id or user id fails on both sides."""
+    user, the_usk, prf, cred = uuid.uuid4(), rnd(32), rnd(32), rnd(64)
+    args = {"prf_output": prf.hex(), "user_id": str(user), "credential_id": cred.hex()}
+    rec = bytes.fromhex(ts("wrap_usk_with_passkey", usk=the_usk.hex(), **args)["record"])
+    assert usk.unwrap_usk_with_passkey(rec, prf, user, cred) == the_usk
+    with pytest.raises(UskPasskeyUnwrapError):
+        usk.unwrap_usk_with_passkey(rec, prf, user, cred[:-1])
+    rec = usk.wrap_usk_with_passkey(the_usk, prf, user, cred)
+    assert ts("unwrap_usk_with_passkey", record=rec.hex(), **args)["usk"] == the_usk.hex()
+    other = {**args, "credential_id": rnd(16).hex()}
+    assert ts_error("unwrap_usk_with_passkey", record=rec.hex(), **other) == "UskPasskeyUnwrapError"
+    other = {**args, "user_id": str(uuid.uuid4())}
+    assert ts_error("unwrap_usk_with_passkey", record=rec.hex(), **other) == "UskPasskeyUnwrapError"
 
 
 @pytest.mark.parametrize("purpose", [account.KeyPurpose.ENCRYPTION, account.KeyPurpose.SIGNING])

@@ -1,7 +1,8 @@
-"""crypto.usk: the three USK wraps."""
+"""crypto.usk: the USK wraps."""
 
 from __future__ import annotations
 
+import os
 import uuid
 
 import pytest
@@ -11,6 +12,7 @@ from crypto.errors import (
     PublicKeyError,
     UskKekUnwrapError,
     UskOrgUnwrapError,
+    UskPasskeyUnwrapError,
     UskRecoveryUnwrapError,
 )
 from crypto.recovery_key import decode_recovery_key, encode_recovery_key, new_recovery_secret
@@ -89,3 +91,42 @@ def test_misuse(user_id: uuid.UUID) -> None:
         usk.unwrap_usk_for_org(b"", bytes(32), user_id)  # zero is not a valid scalar
     with pytest.raises(ValueError):
         usk.wrap_usk_for_org(bytes(5), account.generate_key_pair().public_key, user_id)
+
+
+def test_passkey_round_trip_binds_user_and_credential(user_id: uuid.UUID) -> None:
+    key = usk.generate_usk()
+    prf, cred = os.urandom(32), os.urandom(16)
+    rec = usk.wrap_usk_with_passkey(key, prf, user_id, cred)
+    assert len(rec) == usk.PASSKEY_WRAP_LENGTH == 63
+    assert rec[:3] == bytes((1, 1, 0x11))
+    assert rec != usk.wrap_usk_with_passkey(key, prf, user_id, cred)  # fresh nonce
+    assert usk.unwrap_usk_with_passkey(rec, prf, user_id, cred) == key
+    usk.check_passkey_wrap_form(rec)
+    for wrong in (
+        (rec, os.urandom(32), user_id, cred),
+        (rec, prf, uuid.uuid4(), cred),
+        (rec, prf, user_id, cred + b"\x00"),
+    ):
+        with pytest.raises(UskPasskeyUnwrapError):
+            usk.unwrap_usk_with_passkey(*wrong)
+    # A KEK wrap under the same 32 bytes is another record type and does not open.
+    kek_rec = usk.wrap_usk_with_kek(key, prf, user_id)
+    with pytest.raises(UskPasskeyUnwrapError):
+        usk.unwrap_usk_with_passkey(kek_rec, prf, user_id, cred)
+    for bad in (b"", rec[:-1], rec + b"\x00", kek_rec):
+        with pytest.raises(UskPasskeyUnwrapError):
+            usk.check_passkey_wrap_form(bad)
+
+
+def test_passkey_misuse(user_id: uuid.UUID) -> None:
+    key = usk.generate_usk()
+    with pytest.raises(ValueError):
+        usk.wrap_usk_with_passkey(key, bytes(16), user_id, b"c")
+    with pytest.raises(ValueError):
+        usk.wrap_usk_with_passkey(key, bytes(32), user_id, b"")
+    with pytest.raises(ValueError):
+        usk.wrap_usk_with_passkey(key, bytes(32), user_id, bytes(1024))
+    with pytest.raises(TypeError):
+        usk.unwrap_usk_with_passkey(b"", bytes(32), str(user_id), b"c")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        usk.check_passkey_wrap_form("record")  # type: ignore[arg-type]

@@ -55,6 +55,7 @@ FILES = [
     "envelope_committed.json",
     "transcript.json",
     "at_rest.json",
+    "passkey_wrap.json",
 ]
 
 
@@ -119,6 +120,26 @@ def test_every_record_file_has_negative_cases() -> None:
             continue
         results = {t["result"] for g in load(name)["testGroups"] for t in g["tests"]}
         assert results == {"valid", "invalid"}, name
+
+
+# --- passkey (PRF) wrap of the USK ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("t", cases("passkey_wrap.json", "UskPasskeyWrap"), ids=ids)
+def test_usk_passkey_wrap(t: dict[str, Any]) -> None:
+    user, prf, cred = u(t["user_id"]), h(t["prf_output"]), h(t["credential_id"])
+    record = h(t["record"])
+    assert h(t["prf_input"]) == usk.PASSKEY_PRF_INPUT
+    if t["result"] == "valid":
+        built = usk.wrap_usk_with_passkey_from_parts(
+            h(t["usk"]), prf, user, cred, nonce=h(t["nonce"])
+        )
+        assert built == record
+        assert usk.unwrap_usk_with_passkey(record, prf, user, cred).hex() == t["usk"]
+        usk.check_passkey_wrap_form(record)
+    else:
+        with pytest.raises(errors.UskPasskeyUnwrapError):
+            usk.unwrap_usk_with_passkey(record, prf, user, cred)
 
 
 # --- password -----------------------------------------------------------------------------

@@ -415,6 +415,10 @@ ORG_CALLS: dict[str, Callable[[Env, DermlineClient], Awaitable[Any]]] = {
     "users": lambda e, c: c.api.get(f"/api/v1/orgs/{e.w.practice_id}/users"),
     "reset 2fa": lambda e, c: c.api.post(f"/api/v1/users/{e.who['gp3'].me['user_id']}/reset-2fa"),
     "create case": lambda e, c: create_case(c, e.w.practice_id, e.w.service_id),
+    "passkey policy": lambda e, c: c.api.get(f"/api/v1/orgs/{e.w.practice_id}/passkey-policy"),
+    "set passkey policy": lambda e, c: c.api.put(
+        f"/api/v1/orgs/{e.w.practice_id}/passkey-policy", {"everyone": False, "roles": []}
+    ),
 }
 _FOREIGN_404 = {"x_gp": 404, "x_derm": 404, "x_admin": 404}
 _ADMINS_ONLY = {
@@ -453,6 +457,8 @@ ORG_MATRIX: dict[str, dict[str, int]] = {
     "list invites": _ADMINS_ONLY,
     "revoke invite": _ADMINS_ONLY,
     "users": _ADMINS_ONLY,
+    "passkey policy": _ADMINS_ONLY,
+    "set passkey policy": _ADMINS_ONLY,
     "reset 2fa": {**dict.fromkeys(ACTORS, 404), "padmin": 200},
     "create case": {
         "gp": 200,

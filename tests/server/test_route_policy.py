@@ -45,6 +45,10 @@ NONE_ROUTES = {
     ("POST", "/api/v1/auth/prelogin"),
     ("POST", "/api/v1/auth/login"),
     ("POST", "/api/v1/auth/logout"),
+    # A passkey alone (discoverable credential, user verification): the answer is the
+    # credential (docs/api.md "Passkeys").
+    ("POST", "/api/v1/auth/passkey/sign-in/options"),
+    ("POST", "/api/v1/auth/passkey/sign-in"),
     ("POST", "/api/v1/invites/inspect"),
     ("POST", "/api/v1/invites/accept"),
     # Patient photo links: the link's single-use token (a header) is the credential.

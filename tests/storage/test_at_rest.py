@@ -30,6 +30,7 @@ from storage import (
     Outcome,
     OutcomeCategory,
     Participant,
+    Passkey,
     Priority,
     Role,
     Session,
@@ -41,7 +42,7 @@ from storage import (
 from storage.keys import encode_master_key
 from tests.storage.conftest import PG_DSN, T0, fresh_key, new_user
 
-CANARIES = [f"CANARY{i:02d}-zebra-quartz-{i * 7919:06d}".encode() for i in range(40)]
+CANARIES = [f"CANARY{i:02d}-zebra-quartz-{i * 7919:06d}".encode() for i in range(44)]
 
 
 def forms(canary: bytes) -> list[bytes]:
@@ -110,6 +111,18 @@ async def fill_with_canaries(store: Storage) -> None:
         AuditEvent(t(), T0, actor_id="gp", target="case", client_address=t(), detail=b())
     )
     await store.checkpoint_audit(T0)
+    await store.add_passkey(
+        Passkey(
+            passkey_id="pk",
+            user_id="gp",
+            credential_id=b(),
+            public_key=b(),
+            sign_count=0,
+            name=t(),
+            created_at=T0,
+            prf_wrap=b(),
+        )
+    )
 
     async def blob() -> AsyncIterator[bytes]:
         for _ in range(3):

@@ -9,6 +9,7 @@ import { Invite } from "./pages/Invite";
 import { Login } from "./pages/Login";
 import { NotFound } from "./pages/NotFound";
 import { PatientUpload } from "./pages/PatientUpload";
+import { Security } from "./pages/Security";
 import { Start } from "./pages/Start";
 import { Unlock } from "./pages/Unlock";
 import { navigate, useRoute } from "./router";
@@ -151,6 +152,9 @@ export function App({ api }: { api: Api }): JSX.Element {
     case "unlock":
       page = <Unlock api={api} session={session} onUnlocked={home} />;
       break;
+    case "security":
+      page = signedIn ? <Security api={api} /> : <Start />;
+      break;
     case "invite":
       page = <Invite api={api} token={route.token} session={session} onSignedIn={home} />;
       break;
@@ -187,6 +191,13 @@ export function App({ api }: { api: Api }): JSX.Element {
       <div class="nhsuk-width-container">
         <main class="nhsuk-main-wrapper dl-main" id="maincontent" tabIndex={-1}>
           {signedIn && (route.name === "cases" || route.name === "start") && <AdminEntryLink me={me} />}
+          {signedIn && (route.name === "cases" || route.name === "start") && (
+            <p>
+              <a href="#/security" data-testid="security-link">
+                Passkeys and security
+              </a>
+            </p>
+          )}
           {page}
         </main>
       </div>

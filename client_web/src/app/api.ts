@@ -64,7 +64,8 @@ export interface Me {
   signingPublicKey: Uint8Array;
 }
 
-export type NextStep = "totp" | "enrol" | "done";
+/** The step after the password (docs/api.md "Login"; "passkey_enrol" after the second factor). */
+export type NextStep = "totp" | "enrol" | "passkey" | "passkey_only" | "passkey_enrol" | "done";
 
 export interface Organisation {
   orgId: string;
@@ -161,7 +162,8 @@ export interface Api extends AdminApi {
   acceptInvite(req: AcceptInvite): Promise<void>;
   prelogin(loginName: string): Promise<Uint8Array>;
   login(loginName: string, authKey: Uint8Array): Promise<NextStep>;
-  totp(code: string): Promise<void>;
+  /** "done", or "passkey_enrol" under a passkey requirement (docs/api.md "Passkeys"). */
+  totp(code: string): Promise<NextStep>;
   enrolTotp(): Promise<{ otpauthUri: string; qrSvg: string }>;
   confirmTotp(code: string): Promise<string[]>;
   me(): Promise<Me>;
@@ -303,6 +305,7 @@ const unb64 = (v: unknown): Uint8Array => {
 };
 
 function csrfFromCookie(): string | null {
+  if (typeof document === "undefined") return null;
   const m = /(?:^|;\s*)dermline_csrf=([^;]+)/.exec(document.cookie);
   return m ? decodeURIComponent(m[1]!) : null;
 }
@@ -313,7 +316,8 @@ export function httpApi(base = "/api/v1"): Api {
   async function call(method: "GET" | "POST" | "PUT", path: string, body?: unknown): Promise<Record<string, unknown>> {
     const headers: Record<string, string> = { Accept: "application/json" };
     if (body !== undefined) headers["Content-Type"] = "application/json";
-    const token = csrf ?? csrfFromCookie();
+    // The cookie first: a session made outside this object (passkeys.ts) set a new one.
+    const token = csrfFromCookie() ?? csrf;
     if (method !== "GET" && token) headers["X-CSRF-Token"] = token;
     let res: Response;
     try {
@@ -347,7 +351,8 @@ export function httpApi(base = "/api/v1"): Api {
   }
 
   function unsafeHeaders(): Record<string, string> {
-    const token = csrf ?? csrfFromCookie();
+    // The cookie first: a session made outside this object (passkeys.ts) set a new one.
+    const token = csrfFromCookie() ?? csrf;
     return token ? { "X-CSRF-Token": token } : {};
   }
 
@@ -465,7 +470,8 @@ export function httpApi(base = "/api/v1"): Api {
       return r.next as NextStep;
     },
     async totp(code) {
-      await call("POST", "/auth/totp", { code });
+      const r = await call("POST", "/auth/totp", { code });
+      return r.next === "passkey_enrol" ? "passkey_enrol" : "done";
     },
     async enrolTotp() {
       const r = await call("POST", "/auth/totp/enrol");
@@ -610,6 +616,8 @@ export function apiErrorMessage(e: unknown): string {
     switch (e.code) {
       case "invalid_credentials":
         return "The email address or password is not right. Check them and try again.";
+      case "passkey_required":
+        return "Your organisation requires you to sign in with a passkey.";
       case "invalid_totp":
         return "The security code is not right or has already been used. Wait for a new code and try again.";
       case "account_locked":

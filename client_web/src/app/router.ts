@@ -9,6 +9,8 @@ export type Route =
   | { name: "login" }
   | { name: "invite"; token: string }
   | { name: "unlock" }
+  /** #/security: the signed-in person's passkeys (pages/Security.tsx) */
+  | { name: "security" }
   | { name: "cases" }
   | { name: "newCase" }
   | { name: "case"; caseId: string }
@@ -23,6 +25,7 @@ export function parseRoute(hash: string): Route {
   if (path === "/") return { name: "start" };
   if (path === "/login") return { name: "login" };
   if (path === "/unlock") return { name: "unlock" };
+  if (path === "/security") return { name: "security" };
   if (path === "/cases") return { name: "cases" };
   if (path === "/cases/new") return { name: "newCase" };
   if (path === "/admin" || path.startsWith("/admin/")) return { name: "admin", sub: path.slice("/admin".length) };
@@ -44,6 +47,8 @@ export function href(route: Route): string {
       return "#/login";
     case "unlock":
       return "#/unlock";
+    case "security":
+      return "#/security";
     case "invite":
       return `#/invite/${route.token}`;
     case "cases":

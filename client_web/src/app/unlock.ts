@@ -64,7 +64,7 @@ export async function unlockRemembered(me: Me): Promise<UnlockedKeys | null> {
 
 export { forgetUsk };
 
-async function openWithUsk(me: Me, usk: CryptoKey): Promise<UnlockedKeys> {
+export async function openWithUsk(me: Me, usk: CryptoKey): Promise<UnlockedKeys> {
   if (me.sealedPrivateKeys.length !== 160) throw new PrivateKeyUnsealError();
   const encryption = await unsealAccountKey(me.sealedPrivateKeys.subarray(0, 80), KeyPurpose.ENCRYPTION, usk, me.userId);
   const signing = await unsealAccountKey(me.sealedPrivateKeys.subarray(80), KeyPurpose.SIGNING, usk, me.userId);

@@ -48,6 +48,12 @@ export class UskOrgUnwrapError extends opaque(
   "cannot unwrap the user key with the organisation key",
   UskUnwrapError,
 ) {}
+/** unwrapUskWithPasskey: another passkey's PRF output, credential or user, or a bad record. */
+export class UskPasskeyUnwrapError extends opaque(
+  "UskPasskeyUnwrapError",
+  "cannot unwrap the user key with this passkey",
+  UskUnwrapError,
+) {}
 /** openRecordsKeyFile: wrong passphrase or damaged file. */
 export class RecordsKeyFileError extends opaque(
   "RecordsKeyFileError",

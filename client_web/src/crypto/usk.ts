@@ -11,6 +11,12 @@
  *   01 01 04 | org key id (16) | enc (65) | HPKE ciphertext (48)
  *   info = "dermline/v1/usk-org" || 0x00 || user id || org key id;  aad = 01 01 04 || org key id
  *
+ * Under a passkey's WebAuthn PRF output (type 0x11), 63 bytes (docs/protocol.md section 25):
+ *   01 01 11 | nonce (12) | AES-256-GCM(wrap key, nonce, USK, aad) (48)
+ *   wrap key = HKDF-SHA256(PRF output, salt="", info="dermline/v1/passkey-wrap-key", 32)
+ *   aad = 01 01 11 || "dermline/v1/usk-passkey" || 0x00 || user id || SHA-256(credential id)
+ * The PRF input (`prf.eval.first`) is PASSKEY_PRF_INPUT for every passkey.
+ *
  * Browser key handling: `unwrapUskWithKekAsKey` / `unwrapUskWithRecoveryKeyAsKey` use
  * WebCrypto unwrapKey, so the USK arrives as a non-extractable HKDF key and its bytes never
  * enter JavaScript memory. The byte-returning functions mirror Python for vectors and tests.
@@ -21,13 +27,14 @@ import {
   PublicKeyError,
   UskKekUnwrapError,
   UskOrgUnwrapError,
+  UskPasskeyUnwrapError,
   UskRecoveryUnwrapError,
 } from "./errors";
 import { keyId } from "./fingerprint";
 import { aes256gcmOpen, aes256gcmSeal, importAesGcmKey } from "./primitives/aead";
 import { p256PublicKey } from "./primitives/ecc";
 import { hpkeOpenBase, hpkeRecipientFromScalar, hpkeSealBase } from "./primitives/hpke";
-import { hkdfSha256 } from "./primitives/kdf";
+import { hkdfSha256, sha256 } from "./primitives/kdf";
 import { RECOVERY_SECRET_LENGTH } from "./recoveryKey";
 import { Malformed, Reader, RecordType, label, prefix, uuidBytes } from "./wire";
 
@@ -37,6 +44,13 @@ const KEK_LABEL = label("usk-kek", true);
 const RECOVERY_LABEL = label("usk-recovery", true);
 const RECOVERY_WRAP_INFO = label("recovery-wrap-key");
 const ORG_INFO = label("usk-org", true);
+const PASSKEY_LABEL = label("usk-passkey", true);
+const PASSKEY_WRAP_INFO = label("passkey-wrap-key");
+/** The WebAuthn PRF extension's input (`prf.eval.first`), the same for every passkey. */
+export const PASSKEY_PRF_INPUT = label("passkey-prf");
+export const PRF_OUTPUT_LENGTH = 32;
+export const PASSKEY_WRAP_LENGTH = 63;
+const MAX_CREDENTIAL_ID = 1023;
 
 const subtle = (): SubtleCrypto => globalThis.crypto.subtle;
 
@@ -50,8 +64,8 @@ export async function importUsk(usk: Uint8Array): Promise<CryptoKey> {
   return subtle().importKey("raw", bs(usk), "HKDF", false, ["deriveKey", "deriveBits"]);
 }
 
-function aad(recordType: number, lbl: Uint8Array, userId: string): Uint8Array {
-  return concat(prefix(recordType), lbl, uuidBytes("userId", userId));
+function aad(recordType: number, lbl: Uint8Array, userId: string, extra: Uint8Array = new Uint8Array(0)): Uint8Array {
+  return concat(prefix(recordType), lbl, uuidBytes("userId", userId), extra);
 }
 
 async function seal(
@@ -61,10 +75,11 @@ async function seal(
   usk: Uint8Array,
   userId: string,
   nonce: Uint8Array,
+  extra?: Uint8Array,
 ): Promise<Uint8Array> {
   requireLength("usk", usk, USK_LENGTH);
   requireLength("nonce", nonce, NONCE);
-  const a = aad(recordType, lbl, userId);
+  const a = aad(recordType, lbl, userId, extra);
   return concat(prefix(recordType), nonce, await aes256gcmSeal(key, nonce, usk, a));
 }
 
@@ -83,8 +98,9 @@ async function openBytes(
   key: Uint8Array | CryptoKey,
   record: Uint8Array,
   userId: string,
+  extra?: Uint8Array,
 ): Promise<Uint8Array> {
-  const a = aad(recordType, lbl, userId);
+  const a = aad(recordType, lbl, userId, extra);
   const { nonce, ct } = parse(recordType, record);
   return aes256gcmOpen(key, nonce, ct, a);
 }
@@ -95,8 +111,9 @@ async function openAsKey(
   key: Uint8Array | CryptoKey,
   record: Uint8Array,
   userId: string,
+  extra?: Uint8Array,
 ): Promise<CryptoKey> {
-  const a = aad(recordType, lbl, userId);
+  const a = aad(recordType, lbl, userId, extra);
   const wrappingKey =
     key instanceof Uint8Array ? await importAesGcmKey(key, 32, ["unwrapKey"]) : key;
   const { nonce, ct } = parse(recordType, record);
@@ -269,4 +286,58 @@ export async function unwrapUskForOrg(
     if (!orgId.every((b, i) => b === ownId[i])) throw new Malformed();
     return hpkeOpenBase(recipient, enc, concat(ORG_INFO, user, orgId), head, ct);
   }, UskOrgUnwrapError);
+}
+
+async function passkeyParts(prfOutput: Uint8Array, credentialId: Uint8Array): Promise<{ key: Uint8Array; credHash: Uint8Array }> {
+  requireLength("prfOutput", prfOutput, PRF_OUTPUT_LENGTH);
+  if (!(credentialId instanceof Uint8Array)) throw new TypeError("credentialId must be a Uint8Array");
+  if (credentialId.length < 1 || credentialId.length > MAX_CREDENTIAL_ID) {
+    throw new RangeError("credentialId must be 1..1023 bytes");
+  }
+  const key = await hkdfSha256(prfOutput, { salt: new Uint8Array(0), info: PASSKEY_WRAP_INFO, length: 32 });
+  return { key, credHash: await sha256(credentialId) };
+}
+
+export async function wrapUskWithPasskeyFromParts(
+  usk: Uint8Array,
+  prfOutput: Uint8Array,
+  userId: string,
+  credentialId: Uint8Array,
+  nonce: Uint8Array,
+): Promise<Uint8Array> {
+  const { key, credHash } = await passkeyParts(prfOutput, credentialId);
+  return seal(RecordType.USK_PASSKEY, PASSKEY_LABEL, key, usk, userId, nonce, credHash);
+}
+
+/** Wrap the USK under a passkey's 32-byte PRF output (record type 0x11). */
+export async function wrapUskWithPasskey(
+  usk: Uint8Array,
+  prfOutput: Uint8Array,
+  userId: string,
+  credentialId: Uint8Array,
+): Promise<Uint8Array> {
+  return wrapUskWithPasskeyFromParts(usk, prfOutput, userId, credentialId, crypto.getRandomValues(new Uint8Array(NONCE)));
+}
+
+export async function unwrapUskWithPasskey(
+  record: Uint8Array,
+  prfOutput: Uint8Array,
+  userId: string,
+  credentialId: Uint8Array,
+): Promise<Uint8Array> {
+  const { key, credHash } = await passkeyParts(prfOutput, credentialId);
+  uuidBytes("userId", userId);
+  return guarded(() => openBytes(RecordType.USK_PASSKEY, PASSKEY_LABEL, key, record, userId, credHash), UskPasskeyUnwrapError);
+}
+
+/** The USK as a non-extractable HKDF CryptoKey (the app's passkey unlock). */
+export async function unwrapUskWithPasskeyAsKey(
+  record: Uint8Array,
+  prfOutput: Uint8Array,
+  userId: string,
+  credentialId: Uint8Array,
+): Promise<CryptoKey> {
+  const { key, credHash } = await passkeyParts(prfOutput, credentialId);
+  uuidBytes("userId", userId);
+  return guarded(() => openAsKey(RecordType.USK_PASSKEY, PASSKEY_LABEL, key, record, userId, credHash), UskPasskeyUnwrapError);
 }

@@ -30,6 +30,7 @@ export const RecordType = {
   MESSAGE_COMMITTED: 0x0e,
   ORG_KEY_WRAP: 0x0f,
   ORG_KEY_HANDOVER: 0x10,
+  USK_PASSKEY: 0x11,
 } as const;
 
 /**

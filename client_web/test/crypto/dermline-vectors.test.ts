@@ -76,6 +76,7 @@ import {
   RecoveryKeyFormatError,
   UskKekUnwrapError,
   UskOrgUnwrapError,
+  UskPasskeyUnwrapError,
   UskRecoveryUnwrapError,
 } from "../../src/crypto/errors";
 import { accountFingerprint, keyId, safetyNumber, spkiDer } from "../../src/crypto/fingerprint";
@@ -87,11 +88,15 @@ import {
   unwrapUskForOrg,
   unwrapUskWithKek,
   unwrapUskWithKekAsKey,
+  unwrapUskWithPasskey,
+  unwrapUskWithPasskeyAsKey,
   unwrapUskWithRecoveryKey,
   unwrapUskWithRecoveryKeyAsKey,
   wrapUskForOrgFromParts,
   wrapUskWithKekFromParts,
+  wrapUskWithPasskeyFromParts,
   wrapUskWithRecoveryKeyFromParts,
+  PASSKEY_PRF_INPUT,
 } from "../../src/crypto/usk";
 import { rfc6979Signer } from "../helpers/rfc6979";
 import { listVectorFiles, loadVectors } from "../helpers/vectors";
@@ -124,6 +129,7 @@ const FILES = [
   "org_key.json", // orgKey.test.ts
   "envelope_committed.json", // envelopeCommitted.test.ts
   "transcript.json", // transcript.test.ts
+  "passkey_wrap.json",
 ];
 const LOADED = new Map<string, VFile>();
 for (const name of FILES) LOADED.set(name, await loadVectors<VFile>(`dermline/${name}`));
@@ -234,6 +240,27 @@ describe("recovery_key.json", () => {
       // The message is for the person and never repeats what was typed.
       const typed = s(t, "text").trim();
       if (typed.length > 4) expect((err as Error).message).not.toContain(typed);
+    }
+  });
+});
+
+describe("passkey_wrap.json", () => {
+  const f = load("passkey_wrap.json");
+  it("covers the file", () => covered(f, ["UskPasskeyWrap"]));
+
+  it.each(rows(cases(f, "UskPasskeyWrap")))("passkey tc %i %s", async (_i, _c, t) => {
+    const user = s(t, "user_id");
+    const args = [hx(t, "prf_output"), user, hx(t, "credential_id")] as const;
+    expect(s(t, "prf_input")).toBe(toHex(PASSKEY_PRF_INPUT));
+    if (t.result === "valid") {
+      expect(toHex(await wrapUskWithPasskeyFromParts(hx(t, "usk"), ...args, hx(t, "nonce")))).toBe(t.record);
+      expect(toHex(await unwrapUskWithPasskey(hx(t, "record"), ...args))).toBe(t.usk);
+      const k = await unwrapUskWithPasskeyAsKey(hx(t, "record"), ...args);
+      expect(k.extractable).toBe(false);
+      expect(k.algorithm.name).toBe("HKDF");
+    } else {
+      expect(await errorOf(() => unwrapUskWithPasskey(hx(t, "record"), ...args))).toBe(UskPasskeyUnwrapError.name);
+      expect(await errorOf(() => unwrapUskWithPasskeyAsKey(hx(t, "record"), ...args))).toBe(UskPasskeyUnwrapError.name);
     }
   });
 });

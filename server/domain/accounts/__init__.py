@@ -4,6 +4,8 @@
 * ``signin``          pre-login, the password step, changing the password
 * ``throttle``        one check at a time, backoff, lockout, unknown ("ghost") names
 * ``second_factor``   TOTP enrolment and verification, recovery codes
+* ``passkeys``        passkeys (WebAuthn): registration, the second factor, sign-in by passkey
+* ``passkey_policy``  organisations' passkey requirements; which second step comes next
 * ``sessions``        session tokens: create, authenticate, logout, revoke, list
 * ``administration``  admins over people: list users, reset 2FA, revoke a user's sessions
 
@@ -21,6 +23,8 @@ from server.domain.accounts.organisations import (
     OrganisationService,
     invite_status,
 )
+from server.domain.accounts.passkey_policy import PasskeyPolicy, PasskeyPolicyService
+from server.domain.accounts.passkeys import PasskeyService, PasskeySettings, PasskeySignIn
 from server.domain.accounts.second_factor import SecondFactorService
 from server.domain.accounts.sessions import Authenticated, LoginStep, SessionService
 from server.domain.accounts.signin import SignInService
@@ -37,6 +41,11 @@ __all__ = [
     "LoginStep",
     "LoginThrottle",
     "OrganisationService",
+    "PasskeyPolicy",
+    "PasskeyPolicyService",
+    "PasskeyService",
+    "PasskeySettings",
+    "PasskeySignIn",
     "SecondFactorService",
     "SessionService",
     "SignInService",

@@ -8,9 +8,10 @@ Rules
   ``actor`` None is the local operator's command line (``dermline users ...``).
 * Listing users: admins of the organisation (``not_found`` outside it, ``forbidden``
   without the role; ``policy.check_org_role``).
-* Resetting the second factor clears the TOTP secret and recovery codes and ends every
-  session of the user; revoking sessions ends them all. Both are audited
-  (``totp.reset_by_admin``, ``session.revoke_all``) and close the user's live sockets.
+* Resetting the second factor clears the TOTP secret and recovery codes, removes every
+  passkey (and its USK wrap) and ends every session of the user; revoking sessions ends
+  them all. Both are audited (``totp.reset_by_admin``, ``session.revoke_all``) and close
+  the user's live sockets.
 """
 
 from __future__ import annotations
@@ -65,9 +66,11 @@ class AdministrationService:
         return count
 
     async def reset_totp(self, actor: Actor | None, user_id: str, client: str | None) -> None:
-        """Clear a user's second factor and revoke their sessions, audited."""
+        """Clear a user's second factors (TOTP, recovery codes, passkeys) and revoke their
+        sessions, audited."""
         target = await self._user_in_admins_org(actor, user_id)
         await self._store.reset_totp(target.user_id, self._clock.now())
+        await self._store.delete_user_passkeys(target.user_id)
         await self._sessions.revoke_all(target.user_id)
         await self._sessions.notify_revoked(target.user_id)
         await self._audit(

@@ -13,6 +13,11 @@ Rules
   requests can use one code. A recovery code is removed as it is used.
 * Every check goes through the throttle (``throttle``) under the account's lock, and every
   failure counts towards backoff and lockout like a wrong password.
+* Passkeys (``passkeys``, ``passkey_policy``): under an organisation's passkey requirement
+  the TOTP code of a person who has a passkey is refused (``passkey_required``, not counted
+  as a failure: nothing was checked); a recovery code is still accepted. A person under a
+  requirement without a passkey passes this step as before and is then asked to register
+  one (``passkey_enrol``) before the session becomes a full one.
 """
 
 from __future__ import annotations
@@ -20,10 +25,11 @@ from __future__ import annotations
 import storage
 from server.domain import totp as totp_rules
 from server.domain.accounts._common import Auditor
+from server.domain.accounts.passkey_policy import PasskeyPolicyService
 from server.domain.accounts.sessions import LoginStep, SessionService
 from server.domain.accounts.throttle import LoginThrottle
 from server.domain.clock import Clock
-from server.errors import AuthError, Conflict, InvalidTotp, MfaRequired
+from server.errors import AuthError, Conflict, InvalidTotp, MfaRequired, PasskeyRequired
 
 __all__ = ["SecondFactorService"]
 
@@ -36,13 +42,19 @@ class SecondFactorService:
         secret: bytes,
         throttle: LoginThrottle,
         sessions: SessionService,
+        passkey_policy: PasskeyPolicyService,
     ) -> None:
         self._store = store
         self._clock = clock
         self._secret = secret
         self._throttle = throttle
         self._sessions = sessions
+        self._passkey_policy = passkey_policy
         self._audit = Auditor(store, clock)
+
+    async def pending_user(self, token: str) -> tuple[storage.Session, storage.User]:
+        """The pending session behind ``token`` and its (enabled) user."""
+        return await self._pending(token)
 
     async def _pending(self, token: str) -> tuple[storage.Session, storage.User]:
         """The pending (password-verified) session behind ``token``."""
@@ -96,7 +108,8 @@ class SecondFactorService:
             except storage.Conflict:
                 raise InvalidTotp() from None
             await self._audit("totp.enrolled", actor_id=user.user_id, client=client)
-            return await self._promote(session, user, client, user_agent), codes
+            login = await self.complete(token, session, user, client, user_agent)
+            return login, codes
 
     async def verify(
         self,
@@ -113,7 +126,8 @@ class SecondFactorService:
             # Re-read under the lock: a failure counted by a parallel attempt counts here,
             # and a pending session already promoted by a parallel success is gone.
             session, user = await self._pending(token)
-            return await self._check(session, user, code, recovery_code, client, user_agent)
+            await self._check(session, user, code, recovery_code, client)
+            return await self.complete(token, session, user, client, user_agent)
 
     async def _check(
         self,
@@ -122,11 +136,12 @@ class SecondFactorService:
         code: str | None,
         recovery_code: str | None,
         client: str,
-        user_agent: str,
-    ) -> LoginStep:
+    ) -> None:
         self._throttle.check_not_locked(user)
         if not user.totp_confirmed or user.totp_secret is None:
             raise MfaRequired("set up two-factor authentication first")
+        if recovery_code is None and await self._passkey_policy.next_step(user) == "passkey_only":
+            raise PasskeyRequired()
         now = self._clock.now()
         if recovery_code is not None:
             code_hash = totp_rules.hash_recovery_code(self._secret, recovery_code)
@@ -144,13 +159,31 @@ class SecondFactorService:
             except (InvalidTotp, storage.Conflict):
                 await self._throttle.fail(user, "login.totp_failed", client)
                 raise InvalidTotp() from None
-        return await self._promote(session, user, client, user_agent)
 
-    async def _promote(
-        self, pending: storage.Session, user: storage.User, client: str, user_agent: str
+    async def complete(
+        self,
+        token: str,
+        pending: storage.Session,
+        user: storage.User,
+        client: str,
+        user_agent: str,
+        *,
+        by_passkey: bool = False,
     ) -> LoginStep:
-        await self._sessions.end(pending)
+        """The second factor passed: replace the pending session by a full one, unless the
+        person is under a passkey requirement without a passkey and this was not a passkey
+        (then the pending session stays, granted one passkey registration: ``passkey_enrol``).
+        """
         await self._throttle.succeeded(user.user_id)
+        if (
+            not by_passkey
+            and await self._passkey_policy.required_for(user)
+            and not await self._store.list_passkeys(user.user_id)
+        ):
+            await self._passkey_policy.grant_enrolment(pending, user)
+            await self._audit("login.passkey_enrol_required", actor_id=user.user_id, client=client)
+            return LoginStep(token, pending, "passkey_enrol")
+        await self._sessions.end(pending)
         token, session = await self._sessions.create(
             user.user_id, mfa_verified=True, client=client, user_agent=user_agent
         )

@@ -37,7 +37,9 @@ class LoginStep:
 
     token: str
     session: storage.Session
-    next: str  # "totp" | "enrol" | "done"
+    #: "totp" | "enrol" | "passkey" | "passkey_only" | "passkey_enrol" | "done"
+    #: (``passkey_policy`` has the table)
+    next: str
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,9 @@ Rules
   ``crypto.password.fake_kdf_params`` (deterministic per name) for unknown ones, so the
   answer does not tell who has an account.
 * The password step opens a *pending* session (``sessions``) that the second factor
-  (``second_factor``) replaces by a full one; it answers "totp", or "enrol" for an account
-  without a confirmed TOTP.
+  (``second_factor``, or a passkey: ``passkeys``) replaces by a full one; it answers which
+  second factor comes next ("totp", "enrol", "passkey", "passkey_only":
+  ``passkey_policy``).
 * Every check goes through the throttle (``throttle``): one at a time per name, backoff,
   lockout; unknown names pay one dummy Argon2 verify and get the simulated answers of an
   account. The HTTP layer adds per-address rate limits.
@@ -24,6 +25,7 @@ import storage
 from crypto.errors import CryptoError
 from crypto.password import fake_kdf_params, normalise_login_name, parse_kdf_params
 from server.domain.accounts._common import Auditor, AuthKeyHasher
+from server.domain.accounts.passkey_policy import PasskeyPolicyService
 from server.domain.accounts.sessions import Authenticated, LoginStep, SessionService
 from server.domain.accounts.throttle import LoginThrottle
 from server.domain.clock import Clock
@@ -41,6 +43,7 @@ class SignInService:
         hasher: AuthKeyHasher,
         throttle: LoginThrottle,
         sessions: SessionService,
+        passkey_policy: PasskeyPolicyService,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -48,6 +51,7 @@ class SignInService:
         self._hasher = hasher
         self._throttle = throttle
         self._sessions = sessions
+        self._passkey_policy = passkey_policy
         self._audit = Auditor(store, clock)
 
     async def prelogin(self, login_name: str) -> bytes:
@@ -65,7 +69,7 @@ class SignInService:
     async def login_password(
         self, login_name: str, auth_key: bytes, *, client: str, user_agent: str = ""
     ) -> LoginStep:
-        """Step one: the auth key. Returns a pending session and "totp" or "enrol"."""
+        """Step one: the auth key. Returns a pending session and the second step."""
         try:
             name = normalise_login_name(login_name)
         except ValueError:
@@ -92,7 +96,7 @@ class SignInService:
             user.user_id, mfa_verified=False, client=client, user_agent=user_agent
         )
         await self._audit("login.password_ok", actor_id=user.user_id, client=client)
-        return LoginStep(token, session, "totp" if user.totp_confirmed else "enrol")
+        return LoginStep(token, session, await self._passkey_policy.next_step(user))
 
     async def change_password(
         self,

@@ -87,15 +87,18 @@ class LoginThrottle:
         if not_before is not None and not_before > now:
             raise RateLimited(retry_after=int((not_before - now).total_seconds()) + 1)
 
-    async def fail(self, user: storage.User, action: str, client: str | None) -> None:
-        """Count a failed check of ``user``'s credentials, audited as ``action``."""
+    async def fail(
+        self, user: storage.User, action: str, client: str | None, detail: bytes = b""
+    ) -> None:
+        """Count a failed check of ``user``'s credentials, audited as ``action`` (with
+        ``detail``: a fixed reason code, never what was typed)."""
         state = await self._store.record_auth_failure(
             user.user_id,
             self._clock.now(),
             lock_after=self._settings.login_max_failures,
             lock_for=dt.timedelta(seconds=self._settings.login_lockout),
         )
-        await self._audit(action, actor_id=user.user_id, client=client)
+        await self._audit(action, actor_id=user.user_id, client=client, detail=detail)
         self._observe("failure")
         if state.locked_until is not None and state.locked_until > self._clock.now():
             self._observe("lockout")

@@ -10,11 +10,13 @@
  *   #/admin/orgs/ORG                 people of ORG; sign out everywhere; reset 2FA; invitations
  *   #/admin/orgs/ORG/invite          invite a person to a role (the link is shown once)
  *   #/admin/orgs/ORG/records-key     give a practice that has none its records key
+ *   #/admin/orgs/ORG/passkeys        require passkeys of everyone or of chosen roles
  */
 import type { JSX } from "preact";
 import type { Api, Me } from "../api";
 import { BackLink, usePageTitle } from "../components";
 import { AdminInvite } from "./AdminInvite";
+import { AdminPasskeys } from "./AdminPasskeys";
 import { AdminPeople } from "./AdminPeople";
 import { AdminRecordsKey } from "./AdminRecordsKey";
 import { AdminService } from "./AdminService";
@@ -29,6 +31,7 @@ export type AdminRoute =
   | { page: "org"; orgId: string }
   | { page: "invite"; orgId: string }
   | { page: "recordsKey"; orgId: string }
+  | { page: "passkeys"; orgId: string }
   | { page: "notFound" };
 
 /** The part of the hash after "#/admin" ("" or "/..."). */
@@ -36,9 +39,10 @@ export function parseAdminRoute(sub: string): AdminRoute {
   if (sub === "" || sub === "/") return { page: "home" };
   if (sub === "/practices/new") return { page: "newPractice" };
   if (sub === "/services/new") return { page: "newService" };
-  const m = new RegExp(`^/orgs/(${UUID})(/invite|/records-key)?$`).exec(sub);
+  const m = new RegExp(`^/orgs/(${UUID})(/invite|/records-key|/passkeys)?$`).exec(sub);
   if (m) {
     const orgId = m[1]!;
+    if (m[2] === "/passkeys") return { page: "passkeys", orgId };
     if (m[2] === "/invite") return { page: "invite", orgId };
     if (m[2] === "/records-key") return { page: "recordsKey", orgId };
     return { page: "org", orgId };
@@ -154,6 +158,8 @@ export function Admin({ api, me, sub }: { api: Api; me: Me; sub: string }): JSX.
       return <AdminPeople api={api} orgId={route.orgId} />;
     case "invite":
       return <AdminInvite api={api} orgId={route.orgId} />;
+    case "passkeys":
+      return <AdminPasskeys api={api} orgId={route.orgId} />;
     default:
       return <AdminNotFound />;
   }

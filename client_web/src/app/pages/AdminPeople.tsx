@@ -114,6 +114,11 @@ export function AdminPeople({ api, orgId }: { api: Api; orgId: string }): JSX.El
           Invite a person
         </a>
       </p>
+      <p>
+        <a href={`#/admin/orgs/${orgId}/passkeys`} data-testid="passkey-policy-link">
+          Passkey requirement
+        </a>
+      </p>
       {status && (
         <div class="nhsuk-inset-text" role="status" data-testid="admin-status" tabIndex={-1} ref={statusRef}>
           <span class="nhsuk-u-visually-hidden">Information: </span>

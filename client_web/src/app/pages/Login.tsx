@@ -1,7 +1,19 @@
 import type { JSX } from "preact";
 import { useState } from "preact/hooks";
-import { type Api, type NextStep, apiErrorMessage } from "../api";
+import { type Api, ApiError, type NextStep, apiErrorMessage } from "../api";
 import { Button, Checkboxes, ErrorSummary, type FieldError, TextInput, usePageTitle } from "../components";
+import { unwrapUskWithKek } from "../cryptoFacade";
+import {
+  type CeremonyResult,
+  createPasskey,
+  getPasskey,
+  passkeyApi,
+  passkeyErrorMessage,
+  passkeysSupported,
+  unlockWithPasskey,
+  wrapForPasskey,
+} from "../passkeys";
+import { navigate } from "../router";
 import type { Session } from "../session";
 import { type PasswordKeys, openKeys, passwordKeys, rememberDevice } from "../unlock";
 import { emailError, totpCodeError } from "../validation";
@@ -9,18 +21,30 @@ import { TotpSetup } from "./TotpSetup";
 
 /**
  * Sign in (docs/api.md "Login"): email and password (PBKDF2 600,000 in WebCrypto, only the
- * derived auth key is sent), then the security code, then the keys are unlocked in memory.
+ * derived auth key is sent), then the second step (a passkey, or the security code), then the
+ * keys are unlocked in memory. The shortest path on a phone is "Sign in with a passkey": one
+ * fingerprint both signs in and unlocks the keys (the passkey's USK wrap, docs/architecture.md
+ * "Passkeys"); without a wrap for that passkey, the unlock page asks for the password.
  */
 export function Login({ api, session, onSignedIn }: { api: Api; session: Session; onSignedIn: () => void }): JSX.Element {
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
   const [code, setCode] = useState("");
   const [step, setStep] = useState<"password" | NextStep>("password");
+  const [passkeyName, setPasskeyName] = useState("My phone");
   const [keys, setKeys] = useState<PasswordKeys | null>(null);
   const [errors, setErrors] = useState<FieldError[]>([]);
   const [busy, setBusy] = useState(false);
   const [remember, setRemember] = useState(new Set<string>());
-  usePageTitle(step === "password" ? "Sign in" : "Enter your security code", errors.length > 0);
+  const title =
+    step === "password"
+      ? "Sign in"
+      : step === "passkey" || step === "passkey_only"
+        ? "Use your passkey"
+        : step === "passkey_enrol"
+          ? "Add a passkey to finish signing in"
+          : "Enter your security code";
+  usePageTitle(title, errors.length > 0);
   const err = (f: string) => errors.find((e) => e.field === f)?.message ?? null;
 
   async function finish(k: PasswordKeys) {
@@ -54,6 +78,77 @@ export function Login({ api, session, onSignedIn }: { api: Api; session: Session
     }
   }
 
+  /** Sign in with a passkey alone (no name, no password). */
+  async function passkeySignIn() {
+    setErrors([]);
+    setBusy(true);
+    try {
+      const result = await getPasskey(await passkeyApi.signInOptions());
+      const used = await passkeyApi.signIn(result.credential);
+      const me = await api.me();
+      if (used.prfWrap && result.prfOutput) {
+        session.unlock(await unlockWithPasskey(me, used.prfWrap, result));
+        onSignedIn();
+      } else {
+        result.prfOutput?.fill(0);
+        navigate({ name: "unlock" }); // signed in; this passkey cannot unlock: the password can
+      }
+    } catch (e) {
+      setErrors([{ field: "email", message: passkeyErrorMessage(e) ?? apiErrorMessage(e) }]);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  /** The second step by passkey, after the password. */
+  async function passkeyStep() {
+    setErrors([]);
+    setBusy(true);
+    try {
+      const result = await getPasskey(await passkeyApi.secondFactorOptions());
+      result.prfOutput?.fill(0); // the password unlocks here
+      await passkeyApi.secondFactor(result.credential);
+      await finish(keys!);
+    } catch (e) {
+      setErrors([{ field: "passkey", message: passkeyErrorMessage(e) ?? apiErrorMessage(e) }]);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  /** Under a passkey requirement: register the first passkey, which finishes signing in. */
+  async function enrolPasskey(ev: Event) {
+    ev.preventDefault();
+    const trimmed = passkeyName.trim();
+    if (trimmed.length === 0 || trimmed.length > 100) {
+      setErrors([{ field: "passkey-name", message: "Enter a name for the passkey, for example “Work phone”" }]);
+      return;
+    }
+    setErrors([]);
+    setBusy(true);
+    let result: CeremonyResult | null = null;
+    try {
+      result = await createPasskey(await passkeyApi.registrationOptions());
+      const { passkey } = await passkeyApi.register(result.credential, trimmed, null);
+      // Now signed in: the password's KEK opens the USK, and the PRF output of the same
+      // ceremony wraps it, so this passkey can unlock next time.
+      const me = await api.me();
+      const usk = await unwrapUskWithKek(me.wrappedUsk, keys!.kek, me.userId);
+      try {
+        const wrap = await wrapForPasskey(usk, me.userId, result);
+        if (wrap) await passkeyApi.setUnlock(passkey.passkeyId, wrap);
+      } finally {
+        usk.fill(0);
+      }
+      await finish(keys!);
+    } catch (e) {
+      result?.prfOutput?.fill(0);
+      setErrors([{ field: "passkey-name", message: passkeyErrorMessage(e) ?? apiErrorMessage(e) }]);
+    } finally {
+      setBusy(false);
+    }
+  }
+
   async function submitCode(ev: Event) {
     ev.preventDefault();
     const e = totpCodeError(code);
@@ -63,8 +158,9 @@ export function Login({ api, session, onSignedIn }: { api: Api; session: Session
     }
     setBusy(true);
     try {
-      await api.totp(code.replace(/\s/g, ""));
-      await finish(keys!);
+      const next = await api.totp(code.replace(/\s/g, ""));
+      if (next === "passkey_enrol") setStep("passkey_enrol");
+      else await finish(keys!);
     } catch (x) {
       setErrors([{ field: "code", message: apiErrorMessage(x) }]);
     } finally {
@@ -73,7 +169,14 @@ export function Login({ api, session, onSignedIn }: { api: Api; session: Session
   }
 
   if (step === "enrol" && keys) {
-    return <TotpSetup api={api} onDone={() => void finish(keys).catch((e) => setErrors([{ field: "email", message: apiErrorMessage(e) }]))} />;
+    // Under a passkey requirement the enrolment leaves the session pending (next:
+    // "passkey_enrol"): /me answers mfa_required, and the passkey step follows.
+    const done = () =>
+      void finish(keys).catch((e) => {
+        if (e instanceof ApiError && e.code === "mfa_required") setStep("passkey_enrol");
+        else setErrors([{ field: "email", message: apiErrorMessage(e) }]);
+      });
+    return <TotpSetup api={api} onDone={done} />;
   }
   return (
     <>
@@ -93,6 +196,43 @@ export function Login({ api, session, onSignedIn }: { api: Api; session: Session
               onChange={setRemember}
             />
             <Button disabled={busy}>{busy ? "Signing in…" : "Continue"}</Button>
+          </form>
+          {passkeysSupported() && (
+            <>
+              <h2 class="nhsuk-heading-s">Or use a passkey</h2>
+              <p>Sign in with your phone’s fingerprint, face or screen lock, without your email address or password.</p>
+              <Button type="button" secondary disabled={busy} onClick={() => void passkeySignIn()}>
+                Sign in with a passkey
+              </Button>
+            </>
+          )}
+        </>
+      ) : step === "passkey" || step === "passkey_only" ? (
+        <>
+          <h1>Use your passkey</h1>
+          <p>Use the passkey on your phone or security key. Your device will ask for your fingerprint, face or screen lock.</p>
+          <div id="passkey" tabIndex={-1}>
+            <Button type="button" disabled={busy} onClick={() => void passkeyStep()}>
+              {busy ? "Waiting for your passkey…" : "Continue with passkey"}
+            </Button>
+          </div>
+          {step === "passkey" ? (
+            <p>
+              <button type="button" class="dl-link-button" onClick={() => (setErrors([]), setStep("totp"))}>
+                Use a security code instead
+              </button>
+            </p>
+          ) : (
+            <p>Your organisation requires a passkey. If you have lost it, ask your administrator to reset your sign-in.</p>
+          )}
+        </>
+      ) : step === "passkey_enrol" ? (
+        <>
+          <h1>Add a passkey to finish signing in</h1>
+          <p>Your organisation requires a passkey. It lets you sign in with your phone’s fingerprint, face or screen lock, and it cannot be used on a fake website.</p>
+          <form onSubmit={enrolPasskey} noValidate>
+            <TextInput id="passkey-name" label="Name for this passkey" hint="For example “Work phone”" value={passkeyName} onInput={setPasskeyName} error={err("passkey-name")} />
+            <Button disabled={busy}>{busy ? "Adding passkey…" : "Add passkey"}</Button>
           </form>
         </>
       ) : (

@@ -1,19 +1,42 @@
 import type { JSX } from "preact";
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { type Api, apiErrorMessage } from "../api";
 import { Button, ErrorSummary, type FieldError, TextInput, usePageTitle } from "../components";
+import { type PasskeyInfo, passkeyApi, passkeyErrorMessage, passkeysSupported, unlockByPasskey } from "../passkeys";
 import type { Session } from "../session";
 import { openKeys, passwordKeys } from "../unlock";
 
 /**
- * Unlock after the idle re-lock, while the server session is still valid: the password
- * re-derives the KEK from the KDF record in /me and unwraps the keys again.
+ * Unlock while the server session is still valid (after the idle re-lock, or after a sign-in by
+ * a passkey that cannot unlock): a passkey with a USK wrap (record 0x11) opens the keys with its
+ * PRF output, or the password re-derives the KEK from the KDF record in /me.
  */
 export function Unlock({ api, session, onUnlocked }: { api: Api; session: Session; onUnlocked: () => void }): JSX.Element {
   const [password, setPassword] = useState("");
   const [errors, setErrors] = useState<FieldError[]>([]);
   const [busy, setBusy] = useState(false);
+  const [unlockers, setUnlockers] = useState<PasskeyInfo[]>([]);
   usePageTitle("Unlock Dermline", errors.length > 0);
+  useEffect(() => {
+    if (!passkeysSupported()) return;
+    passkeyApi.list().then(
+      (list) => setUnlockers(list.filter((p) => p.prfWrap !== null)),
+      () => setUnlockers([]), // no session: the password form below explains
+    );
+  }, []);
+
+  async function byPasskey() {
+    setBusy(true);
+    try {
+      const me = await api.me();
+      session.unlock(await unlockByPasskey(me, unlockers));
+      onUnlocked();
+    } catch (e) {
+      setErrors([{ field: "passkey", message: passkeyErrorMessage(e) ?? apiErrorMessage(e) }]);
+    } finally {
+      setBusy(false);
+    }
+  }
 
   async function submit(ev: Event) {
     ev.preventDefault();
@@ -41,7 +64,15 @@ export function Unlock({ api, session, onUnlocked }: { api: Api; session: Sessio
     <>
       <ErrorSummary errors={errors} />
       <h1>Unlock Dermline</h1>
-      <p>Dermline locked itself because it was not used for a while. Your work is safe.</p>
+      <p>Dermline is locked. Your work is safe.</p>
+      {unlockers.length > 0 && (
+        <div id="passkey" tabIndex={-1}>
+          <Button type="button" disabled={busy} onClick={() => void byPasskey()}>
+            Unlock with a passkey
+          </Button>
+          <p>Or type your password:</p>
+        </div>
+      )}
       <form onSubmit={submit} noValidate>
         <TextInput id="password" label="Password" type="password" autocomplete="current-password" value={password} onInput={setPassword} error={errors[0]?.message ?? null} />
         <Button disabled={busy}>Unlock</Button>
