@@ -10,6 +10,8 @@ import { emailError, recoveryCodeError, totpCodeError } from "../validation";
 import { PasskeyEnrol } from "./PasskeyEnrol";
 import { TotpSetup } from "./TotpSetup";
 
+export const RECOVERY_CODE_REFUSED = "The recovery code is not right or has already been used. Check it, or use another of your codes.";
+
 /** The second-step choices of the page: the server's next steps, and a recovery code. */
 type Step = "password" | NextStep | "recovery";
 
@@ -150,7 +152,8 @@ export function Login({ api, session, onSignedIn }: { api: Api; session: Session
       if (next === "passkey_enrol") setStep("passkey_enrol");
       else await finish(keys!);
     } catch (x) {
-      setErrors([{ field: "recovery-code", message: apiErrorMessage(x) }]);
+      const wrong = x instanceof ApiError && x.code === "invalid_totp";
+      setErrors([{ field: "recovery-code", message: wrong ? RECOVERY_CODE_REFUSED : apiErrorMessage(x) }]);
     } finally {
       setBusy(false);
     }
