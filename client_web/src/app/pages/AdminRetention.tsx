@@ -270,9 +270,9 @@ export function AdminRetention({ api, me, orgId }: { api: Api; me: Me; orgId: st
           <tbody class="nhsuk-table__body">
             {holds.map((h) => (
               <tr class="nhsuk-table__row" key={h.caseId} data-testid="hold">
-                <td class="nhsuk-table__cell dl-break">
+                <td class="nhsuk-table__cell">
                   <span class="nhsuk-table-responsive__heading" aria-hidden="true">Case </span>
-                  {h.caseId}
+                  <span class="dl-break">{h.caseId}</span>
                 </td>
                 <td class="nhsuk-table__cell">
                   <span class="nhsuk-table-responsive__heading" aria-hidden="true">Reason </span>
