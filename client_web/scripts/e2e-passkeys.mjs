@@ -24,7 +24,10 @@
 //  10. the administrator invites a records officer into the organisation; in a second phone
 //      context with its own virtual authenticator, accepting the invite goes through the
 //      recovery key and the authenticator app, then must add a passkey (it can unlock) before
-//      the account is signed in; the officer then signs in with that passkey alone.
+//      the account is signed in; the officer then signs in with that passkey alone;
+//  11. the officer's phone is gone; a roaming security key WITHOUT PRF (USB, not discoverable)
+//      is added with the password: it is listed as a second step only (it cannot unlock), and
+//      signing in with the password and that key works, the password unlocking the keys.
 // The virtual authenticator's own credential records are checked too (one credential, its sign
 // counter moved). Every page state is checked with axe-core (no serious/critical violation),
 // for 24x24 px touch targets and for console errors. Screenshots: test-results/e2e-passkeys/.
@@ -156,8 +159,10 @@ try {
   await check("signed-in-with-passkey-alone");
 
   // 4. A reload drops the keys; unlock them with the passkey.
-  await page.reload();
+  // (Reloaded at #/unlock: a hash change made right after a reload can land before the
+  // app listens for it.)
   await page.goto(`${origin}/#/unlock`);
+  await page.reload();
   await page.getByRole("button", { name: "Unlock with a passkey" }).click();
   await page.getByTestId("signed-in").waitFor({ timeout: 30000 });
   await check("unlocked-with-passkey");
@@ -320,6 +325,33 @@ try {
   await officer.getByTestId("signed-in").waitFor({ timeout: 30000 });
   problems.push(...(await accessibilityProblems(officer, "invitee-signed-in-with-passkey")));
   console.log("ok   an invite into an organisation that requires passkeys ends with a passkey that signs in and unlocks");
+
+  // 11. A security key without PRF: a second factor only.
+  await cdp2.send("WebAuthn.removeVirtualAuthenticator", { authenticatorId: second.authenticatorId });
+  const key = await cdp2.send("WebAuthn.addVirtualAuthenticator", {
+    options: { protocol: "ctap2", transport: "usb", hasResidentKey: false, hasUserVerification: true, isUserVerified: true, hasPrf: false, automaticPresenceSimulation: true },
+  });
+  await officer.getByTestId("security-link").click();
+  await officer.getByRole("heading", { name: "Passkeys and security" }).waitFor();
+  await officer.getByLabel("Name for this passkey").fill("Security key");
+  await officer.getByLabel("Your password (optional)").fill(officerPassword);
+  await officer.getByRole("button", { name: "Add passkey" }).click();
+  await officer.getByText("Passkey “Security key” added. This passkey cannot unlock Dermline, so you will still need your password to unlock.").waitFor({ timeout: 30000 });
+  const keyRow = officer.getByTestId("passkey").filter({ hasText: "Security key" });
+  expect((await keyRow.innerText()).includes("Second step of sign-in only"), "the key without PRF cannot unlock");
+  problems.push(...(await accessibilityProblems(officer, "security-key-without-prf")));
+  await officer.screenshot({ path: join(outDir, "security-key-without-prf.png"), fullPage: true });
+  await officer.goto(`${origin}/#/cases`);
+  await officer.getByRole("button", { name: "Sign out" }).click();
+  await officer.getByLabel("Email address").fill("records@example.nhs.uk");
+  await officer.getByLabel("Password", { exact: true }).fill(officerPassword);
+  await officer.getByRole("button", { name: "Continue" }).click();
+  await officer.getByRole("heading", { name: "Use your passkey" }).waitFor({ timeout: 30000 });
+  await officer.getByRole("button", { name: "Continue with passkey" }).click();
+  await officer.getByTestId("signed-in").waitFor({ timeout: 30000 });
+  const keyCreds = await cdp2.send("WebAuthn.getCredentials", { authenticatorId: key.authenticatorId });
+  expect(keyCreds.credentials.length === 1 && !keyCreds.credentials[0].isResidentCredential && keyCreds.credentials[0].signCount >= 2, "the security key signed twice");
+  console.log("ok   a roaming security key without PRF is a second factor; the password unlocks");
   await other.close();
 } catch (e) {
   problems.push(`failed: ${e.stack ?? e}`);
