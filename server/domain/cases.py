@@ -63,7 +63,7 @@ from crypto.case_key import (
     verify_case_key_wrap,
 )
 from crypto.content import ContentType
-from crypto.envelope import parse_message_header
+from crypto.envelope import parse_message_header, verify_message_signature
 from crypto.errors import CryptoError
 from crypto.fingerprint import key_id
 from server.domain.attachments import Stored, store_attachment
@@ -91,10 +91,13 @@ from server.errors import (
     CaseKeyMismatch,
     Conflict,
     DomainError,
+    EnvelopeOutdated,
     Forbidden,
     InvalidInput,
     InvalidTransition,
     NotFound,
+    SignatureInvalid,
+    WrapOutdated,
 )
 from storage import OutcomeCategory, Role
 
@@ -296,13 +299,18 @@ def _verified_wrap(
     InvalidInput otherwise. Legacy 0x06 wraps commit to nothing, so they are refused: the
     wraps of one epoch could then hold different keys."""
     try:
+        outdated = parse_case_key_wrap_header(record).commitment is None
+    except CryptoError:
+        raise InvalidInput("a case key wrap is malformed or not signed by you") from None
+    if outdated:
+        raise WrapOutdated()
+    try:
         header = verify_case_key_wrap(record, wrapper.signing_public_key)
     except CryptoError:
         raise InvalidInput("a case key wrap is malformed or not signed by you") from None
     if header.case_id != case_uuid or header.epoch != 0 or header.wrapper_user_id != wrapper_uuid:
         raise InvalidInput("a case key wrap is for another case, epoch or wrapper")
-    if header.commitment is None:
-        raise InvalidInput("case key wraps must carry a key commitment (type 0x0b)")
+    assert header.commitment is not None  # checked above
     return header, header.commitment
 
 
@@ -673,7 +681,7 @@ class CaseService:
     ) -> storage.AppendResult:
         """Append to the thread (idempotent by ``client_msg_id``), then publish."""
         case, _parties, _ = await self.load(actor, case_id, action)
-        self._check_envelope(actor, case, client_msg_id, envelope)
+        await self._check_envelope(actor, case, client_msg_id, envelope)
         result = await self._append(case_id, client_msg_id, actor, envelope, self._clock.now())
         if result.created:
             await self._audit("message.post", actor, case_id, client)
@@ -681,14 +689,19 @@ class CaseService:
             await self.publisher.message_appended(case, result.message)
         return result
 
-    def _check_envelope(
+    async def _check_envelope(
         self, actor: Actor, case: storage.Case, client_msg_id: str, envelope: bytes
     ) -> None:
-        """The clear header must name this case, this message id and the sender itself.
+        """Check a new thread message before it is stored (every path: HTTP, Socket.IO, a
+        move's message, a downgrade's reason).
 
-        The server cannot decrypt; it checks the routing header so that a client cannot
-        post a message that claims another case, another id or another author
-        (``crypto.envelope.parse_message_header``). The signature is checked by readers.
+        The server cannot decrypt; it checks the clear header so that a client cannot post a
+        message that claims another case, another id or another author
+        (``crypto.envelope.parse_message_header``); that it is the committed envelope (type
+        0x0e: ``envelope_outdated`` for 0x07); that its signature verifies with the sender's
+        current signing key (``verify_message_signature``: ``signature_invalid``), so an
+        honest server never relays a forged message (docs/protocol.md section 23); and its
+        epoch against the case's (``_check_epoch``). Readers verify again.
         """
         try:
             header = parse_message_header(envelope)
@@ -700,14 +713,22 @@ class CaseService:
             or str(header.sender_user_id) != actor.user_id
         ):
             raise InvalidInput("the envelope header does not match the message")
+        if header.commitment is None:
+            raise EnvelopeOutdated()
+        sender = await self._store.get_user(actor.user_id)
+        try:
+            verify_message_signature(envelope, sender.signing_public_key)
+        except CryptoError:
+            raise SignatureInvalid() from None
         if header.epoch > case.key_epoch:
             raise InvalidInput("the envelope uses an unknown key epoch")
 
-    def _check_outcome_payload(
+    async def _check_outcome_payload(
         self, actor: Actor, case: storage.Case, outcome: Outcome, payload: bytes
     ) -> None:
         """The outcome's clinical content is a v1 envelope of type ``outcome`` for this case,
-        signed by the closing dermatologist (header checked in the clear)."""
+        signed by the closing dermatologist (header checked in the clear, signature with the
+        dermatologist's current signing key: ``signature_invalid``)."""
         try:
             header = parse_message_header(payload)
         except CryptoError:
@@ -718,6 +739,11 @@ class CaseService:
             or str(header.sender_user_id) != actor.user_id
         ):
             raise InvalidInput("the outcome content does not match the case and the sender")
+        sender = await self._store.get_user(actor.user_id)
+        try:
+            verify_message_signature(payload, sender.signing_public_key)
+        except CryptoError:
+            raise SignatureInvalid() from None
 
     async def move(
         self,
@@ -750,7 +776,7 @@ class CaseService:
                 responder_id=actor.user_id if action is CaseAction.CLAIM else case.claimed_by,
             )
             check_case(actor, after, CaseAction.MESSAGE)
-            self._check_envelope(actor, case, message.client_msg_id, message.envelope)
+            await self._check_envelope(actor, case, message.client_msg_id, message.envelope)
         stored_outcome = None
         if action is CaseAction.RESUBMIT:
             record = await self._store.get_outcome(case_id)
@@ -758,7 +784,7 @@ class CaseService:
         if action is CaseAction.CLOSE:
             if outcome is None:
                 raise InvalidInput("closing needs an outcome")
-            self._check_outcome_payload(actor, case, outcome, payload)
+            await self._check_outcome_payload(actor, case, outcome, payload)
             stored_outcome = storage.Outcome(
                 case_id,
                 outcome.category,
@@ -854,7 +880,7 @@ class CaseService:
         ):
             return case  # a retry of the downgrade that is already stored
         lowered = downgrade(stored.outcome, urgency, parties)
-        self._check_envelope(actor, case, reason_msg_id, reason_envelope)
+        await self._check_envelope(actor, case, reason_msg_id, reason_envelope)
         if parse_message_header(reason_envelope).content_type is not ContentType.TEXT:
             raise InvalidInput("the reason is a text message")
         now = self._clock.now()

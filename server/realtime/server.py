@@ -81,7 +81,7 @@ def _json(model: pydantic.BaseModel) -> dict[str, Any]:
 
 
 def _error(exc: DomainError) -> dict[str, Any]:
-    return {"ok": False, "error": {"code": exc.code.value, "message": exc.message}}
+    return {"ok": False, "error": {"code": exc.code.value, "message": exc.message, **exc.fields}}
 
 
 class _RedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
