@@ -70,6 +70,9 @@ class RecordingPublisher:
     async def case_changed(self, change: CaseChange) -> None:
         self.events.append(("case", change))
 
+    async def participants_removed(self, case_id: str, user_ids: Any) -> None:
+        self.events.append(("removed", (case_id, tuple(user_ids))))
+
     def of(self, kind: str) -> list[Any]:
         return [item for k, item in self.events if k == kind]
 
