@@ -39,6 +39,7 @@ from storage.interface.retention import RetentionStore
 from storage.interface.rotation import KeyRotationStore
 from storage.interface.sessions import SessionStore
 from storage.interface.thread import ThreadStore
+from storage.interface.transparency import DirectoryKeyStore, TransparencyStore
 
 __all__ = [
     "FEATURE_PROTOCOLS",
@@ -47,6 +48,7 @@ __all__ = [
     "AuditStore",
     "BlobStore",
     "CaseStore",
+    "DirectoryKeyStore",
     "FigureStore",
     "InviteStore",
     "KeyRotationStore",
@@ -61,6 +63,7 @@ __all__ = [
     "Storage",
     "StorageLifecycle",
     "ThreadStore",
+    "TransparencyStore",
 ]
 
 
@@ -83,6 +86,8 @@ class Storage(
     KeyRotationStore,
     RetentionStore,
     FigureStore,
+    TransparencyStore,
+    DirectoryKeyStore,
     Protocol,
 ):
     """Everything the server persists. Implementations: ``storage.sqlite.SqliteStorage``
@@ -110,4 +115,6 @@ FEATURE_PROTOCOLS: tuple[type, ...] = (
     KeyRotationStore,
     RetentionStore,
     FigureStore,
+    TransparencyStore,
+    DirectoryKeyStore,
 )
