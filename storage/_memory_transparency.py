@@ -173,6 +173,9 @@ class MemoryTransparency(MemoryBase):
             raise Conflict("org_key_exists")
         self._store_wraps(checked)
         self._org_keys[stored.org_id] = stored
+        self._orgs[stored.org_id] = dataclasses.replace(
+            self._orgs[stored.org_id], org_key_id=stored.key_id
+        )
         self._append_log_now(entries)
         return stored
 

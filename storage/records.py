@@ -152,6 +152,8 @@ class Organisation:
     #: the sequence of the current certified records key (its statement is in the
     #: transparency log); None for none or for a legacy, uncertified first key
     records_key_sequence: int | None = None
+    #: the key id of the organisation key (``OrgKey``), None before it has one
+    org_key_id: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)

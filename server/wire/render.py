@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from server.domain.accounts import Authenticated, InviteSummary, PasskeyPolicy
 from server.domain.cases import StoredOutcome
+from server.domain.directory import Directory, MemberProof, OrgProof
 from server.domain.patient_links import link_status
 from server.domain.records import (
     Attachment,
@@ -22,19 +23,25 @@ from server.domain.records import (
     Passkey,
     PatientLink,
     Receipt,
+    RecordsKeyPending,
     Session,
     User,
     WrappedCaseKey,
 )
+from server.domain.transparency import LogRef
 from server.wire import schemas as s
 
 __all__ = [
     "attachment_out",
     "case_out",
+    "certification_out",
+    "directory_out",
     "invite_summary_out",
     "link_out",
     "live_case_out",
     "live_receipt_out",
+    "log_ref_opt",
+    "log_ref_out",
     "message_out",
     "org_out",
     "outcome_codes_out",
@@ -42,7 +49,9 @@ __all__ = [
     "participant_out",
     "passkey_out",
     "passkey_policy_out",
+    "pending_out",
     "receipt_out",
+    "records_keys_out",
     "session_out",
     "user_out",
     "wrapped_key_out",
@@ -51,12 +60,77 @@ __all__ = [
 U = TypeVar("U", bound=s.UserOut)
 
 
-def org_out(org: Organisation) -> s.OrganisationOut:
-    return s.OrganisationOut(
+OrgT = TypeVar("OrgT", bound=s.OrganisationOut)
+
+
+def org_out(org: Organisation, cls: type[OrgT] = s.OrganisationOut, **extra: Any) -> OrgT:  # type: ignore[assignment]
+    return cls(
         org_id=org.org_id,
         kind=org.kind,
         name=org.name,
         records_public_key=org.records_public_key,
+        org_key_id=None if org.org_key_id is None else org.org_key_id.hex(),
+        **extra,
+    )
+
+
+def log_ref_out(ref: LogRef) -> s.LogRefOut:
+    return s.LogRefOut(index=ref.index, entry=ref.entry, proof=ref.proof)
+
+
+def log_ref_opt(ref: LogRef | None) -> s.LogRefOut | None:
+    return None if ref is None else log_ref_out(ref)
+
+
+def certification_out(proof: MemberProof | None) -> s.CertificationOut | None:
+    if proof is None or proof.member is None:
+        return None
+    return s.CertificationOut(member=log_ref_out(proof.member), invite=log_ref_opt(proof.invite))
+
+
+def records_keys_out(proof: OrgProof) -> list[s.RecordsKeyLinkOut]:
+    return [
+        s.RecordsKeyLinkOut(
+            statement=log_ref_out(link.statement),
+            approvals=[log_ref_out(a) for a in link.approvals],
+        )
+        for link in proof.records_keys
+    ]
+
+
+def directory_out(d: Directory) -> s.DirectoryResponse:
+    """The directory with its log references (``docs/api.md``, "Directory")."""
+    members = []
+    for u in d.members:
+        proof = d.member_proofs.get(u.user_id)
+        members.append(
+            user_out(
+                u,
+                s.DirectoryMemberOut,
+                certification=certification_out(proof),
+                uncertified=None if proof is None else log_ref_opt(proof.uncertified),
+            )
+        )
+    return s.DirectoryResponse(
+        tree_head=d.tree_head.head,
+        org=org_out(
+            d.org,
+            s.DirectoryOrgOut,
+            org_key=log_ref_opt(d.org_proof.org_key),
+            records_keys=records_keys_out(d.org_proof),
+        ),
+        members=members,
+        removals=[log_ref_out(r) for r in d.removals],
+    )
+
+
+def pending_out(p: RecordsKeyPending) -> s.RecordsKeyPendingOut:
+    return s.RecordsKeyPendingOut(
+        statement=p.statement,
+        statement_hash=p.statement_hash.hex(),
+        approvals=[a.approval for a in p.approvals],
+        proposed_by=p.proposed_by,
+        proposed_at=p.proposed_at,
     )
 
 

@@ -18,7 +18,10 @@ from storage.transparency import check_appends
 
 __all__ = ["OrganisationsSql"]
 
-_ORG_COLS = "org_id, kind, name_sealed, records_key_sealed, created_at, records_key_seq"
+_ORG_COLS = (
+    "org_id, kind, name_sealed, records_key_sealed, created_at, records_key_seq,"
+    " (SELECT k.key_id FROM org_keys k WHERE k.org_id = organisations.org_id)"
+)
 
 
 class OrganisationsSql(SqlBase):
@@ -33,6 +36,7 @@ class OrganisationsSql(SqlBase):
             records_public_key=self._open_opt("organisations", "records_key_sealed", org_id, r[3]),
             created_at=dt_of(r[4]),
             records_key_sequence=None if r[5] is None else int(r[5]),
+            org_key_id=None if r[6] is None else bytes(r[6]),
         )
 
     @unit

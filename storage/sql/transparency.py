@@ -40,7 +40,10 @@ from storage.sql.accounts import USER_COLS, user_of
 __all__ = ["TransparencySql"]
 
 _LOG_KEY_NAME = "transparency_log_key"
-_ORG_COLS = "org_id, kind, name_sealed, records_key_sealed, created_at, records_key_seq"
+_ORG_COLS = (
+    "org_id, kind, name_sealed, records_key_sealed, created_at, records_key_seq,"
+    " (SELECT k.key_id FROM org_keys k WHERE k.org_id = organisations.org_id)"
+)
 
 
 class TransparencySql(SqlBase):
@@ -445,6 +448,7 @@ class TransparencySql(SqlBase):
             records_public_key=self._open_opt("organisations", "records_key_sealed", org_id, r[3]),
             created_at=dt_of(r[4]),
             records_key_sequence=None if r[5] is None else int(r[5]),
+            org_key_id=None if r[6] is None else bytes(r[6]),
         )
 
     async def _set_records_key_txn(

@@ -204,6 +204,10 @@ async def test_org_key_and_wraps(store: Storage) -> None:
     )
     assert stored == org_key()
     assert await store.get_org_key(World.practice) == org_key()
+    assert (await store.get_organisation(World.practice)).org_key_id == b"k" * 16
+    assert (await store.get_organisation(World.service)).org_key_id is None
+    listed = {o.org_id: o.org_key_id for o in await store.list_organisations()}
+    assert listed == {World.practice: b"k" * 16, World.service: None}
     assert await store.log_size() == 1
     with pytest.raises(Conflict) as exc:
         await store.set_org_key(org_key(), [], [entry(1)])
