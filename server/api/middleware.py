@@ -12,7 +12,7 @@ from __future__ import annotations
 import hmac
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 import pydantic
 from aiohttp import web
@@ -64,11 +64,12 @@ def error_response(
     message: str,
     *,
     retry_after: int | None = None,
+    fields: Mapping[str, int] | None = None,
     status: int | None = None,
 ) -> web.Response:
     headers = {"Retry-After": str(retry_after)} if retry_after else None
     return web.json_response(
-        {"error": {"code": code.value, "message": message}},
+        {"error": {"code": code.value, "message": message, **(fields or {})}},
         status=status or HTTP_STATUS[code],
         headers=headers,
     )
@@ -98,7 +99,11 @@ async def error_mapper(request: web.Request, handler: Handler) -> web.StreamResp
         response = await handler(request)
     except DomainError as exc:
         response = error_response(
-            exc.code, exc.message, retry_after=exc.retry_after, status=exc.status
+            exc.code,
+            exc.message,
+            retry_after=exc.retry_after,
+            fields=exc.fields,
+            status=exc.status,
         )
     except pydantic.ValidationError as exc:
         if any(err["type"] == "json_invalid" for err in exc.errors()):

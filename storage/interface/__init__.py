@@ -29,6 +29,7 @@ from storage.interface.attachments import AttachmentStore
 from storage.interface.audit import AuditStore
 from storage.interface.blobs import BlobStore
 from storage.interface.cases import CaseStore, OutcomeStore, ParticipantStore, ReceiptStore
+from storage.interface.epochs import EpochStore
 from storage.interface.figures import FigureStore
 from storage.interface.invites import InviteStore
 from storage.interface.lifecycle import StorageLifecycle
@@ -49,6 +50,7 @@ __all__ = [
     "BlobStore",
     "CaseStore",
     "DirectoryKeyStore",
+    "EpochStore",
     "FigureStore",
     "InviteStore",
     "KeyRotationStore",
@@ -78,6 +80,7 @@ class Storage(
     PatientLinkStore,
     CaseStore,
     ParticipantStore,
+    EpochStore,
     OutcomeStore,
     ReceiptStore,
     ThreadStore,
@@ -107,6 +110,7 @@ FEATURE_PROTOCOLS: tuple[type, ...] = (
     PatientLinkStore,
     CaseStore,
     ParticipantStore,
+    EpochStore,
     OutcomeStore,
     ReceiptStore,
     ThreadStore,

@@ -785,3 +785,60 @@ async def test_every_directory_change_extends_the_log(tmp_path: Path) -> None:
         )
         await step()
         assert sizes == [5, 6, 7, 8, 9, 10, 11]
+
+
+async def test_removals_are_in_the_log_and_the_directory(tmp_path: Path) -> None:
+    """Disabling an account and removing a role each append a removal entry (0x03) with the
+    change; members see them in the directory, outsiders of a service only those about its
+    dermatologists."""
+    from crypto.log_entry import RemovalEntry, RemovalReason
+
+    async with live_server(tmp_path) as live:
+        w = await make_world(live)
+        key = await log_key(w)
+        before, _ = await head_of(w.gp)
+        gp2 = await live.person(
+            await w.admin.client.invite(w.practice_id, "gp"), "gp2@example.org", "Dr Two"
+        )
+        derm2 = await live.person(
+            await w.admin.client.invite(w.service_id, "dermatologist"), "d2@example.org", "Dr D"
+        )
+        ro = await live.person(
+            await w.admin.client.invite(w.service_id, "records_officer"), "ro@example.org", "Rec"
+        )
+        await w.admin.client.api.post(f"{V1}/users/{gp2.user_id}/disable")
+        await w.admin.client.api.post(
+            f"{V1}/orgs/{w.service_id}/users/{derm2.user_id}/remove-role",
+            {"role": "dermatologist"},
+        )
+        await w.admin.client.api.post(
+            f"{V1}/orgs/{w.service_id}/users/{ro.user_id}/remove-role",
+            {"role": "records_officer"},
+        )
+        v = Verifier(key)
+        await v.accept(w.gp, before["tree_head"])
+        d = await w.gp.client.api.get(f"{V1}/orgs/{w.practice_id}/directory")
+        head = await v.accept(w.gp, d["tree_head"])
+        gone = [parse_log_entry(included(r, head)) for r in d["removals"]]
+        assert len(gone) == 1 and isinstance(gone[0], RemovalEntry)
+        assert str(gone[0].user_id) == gp2.user_id
+        assert gone[0].reason is RemovalReason.ACCOUNT_DISABLED and gone[0].org_id is None
+        assert gp2.user_id not in {m["user_id"] for m in d["members"]}
+        # the GP is outside the service: the dermatologist's removal only
+        d = await w.gp.client.api.get(f"{V1}/orgs/{w.service_id}/directory")
+        head = await v.accept(w.gp, d["tree_head"])
+        gone = [parse_log_entry(included(r, head)) for r in d["removals"]]
+        assert [(str(g.user_id), g.reason, g.role) for g in gone] == [  # type: ignore[attr-defined]
+            (derm2.user_id, RemovalReason.ROLE_REMOVED, st.Role.DERMATOLOGIST)
+        ]
+        # a member of the service sees both
+        d = await w.derm.client.api.get(f"{V1}/orgs/{w.service_id}/directory")
+        assert len(d["removals"]) == 2
+        # an id that is not a UUID is simply not found
+        assert (
+            await refused(
+                w.admin.client.api.post(
+                    f"{V1}/orgs/{w.service_id}/users/nobody/remove-role", {"role": "auditor"}
+                )
+            )
+        )[0] == 404
