@@ -100,6 +100,8 @@ def build_services(
     )
     cases = CaseService(store, clock, publisher or NullPublisher())
     transparency = TransparencyService(store, clock)
+    directory = DirectoryService(store, transparency)
+    cases.prove = directory.case_proofs
 
     def now() -> float:
         return clock.now().timestamp()
@@ -115,7 +117,7 @@ def build_services(
         passkey_policy=passkey_policy,
         sessions=sessions,
         administration=AdministrationService(store, clock, sessions, cases.removed_from),
-        directory=DirectoryService(store, transparency),
+        directory=directory,
         cases=cases,
         patient_links=PatientLinkService(
             store,

@@ -21,6 +21,7 @@ Rules
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import storage
@@ -32,6 +33,7 @@ from server.errors import NotFound
 from storage import OrgKind, Role
 
 __all__ = [
+    "CaseProofs",
     "Directory",
     "DirectoryService",
     "MemberProof",
@@ -73,6 +75,20 @@ class Directory:
     org_proof: OrgProof
     member_proofs: dict[str, MemberProof]
     removals: list[LogRef]
+
+
+@dataclass(frozen=True)
+class CaseProofs:
+    """What a reader of a case checks its keys against (``docs/api.md``, "Cases"): one head,
+    each participant's organisation and newest entry, the practice's and the service's
+    organisation key and records-key chain, and the log entry of each removal that was a
+    directory change (an account disabled, a role removed)."""
+
+    tree_head: storage.SignedTreeHead
+    participant_orgs: dict[str, str]
+    participants: dict[str, MemberProof]
+    orgs: list[tuple[storage.Organisation, OrgProof]]
+    removals: dict[str, LogRef]
 
 
 class DirectoryService:
@@ -177,6 +193,53 @@ class DirectoryService:
                     member=refs[rec.index], invite=refs[invite.index] if invite else None
                 )
         return out
+
+    async def case_proofs(
+        self,
+        case: storage.Case,
+        participants: list[tuple[storage.Participant, storage.User]],
+        removals: Sequence[storage.CaseRemoval],
+    ) -> CaseProofs:
+        """The log references of a case's detail, against one fresh head."""
+        head = await self._log.head()
+        orgs = [
+            await self._store.get_organisation(case.practice_id),
+            await self._store.get_organisation(case.service_id),
+        ]
+        org_of = {
+            p.user_id: case.practice_id if p.role is Role.GP else case.service_id
+            for p, _u in participants
+        }
+        proofs: dict[str, MemberProof] = {}
+        for org_id in {*org_of.values()}:
+            ids = [uid for uid, o in org_of.items() if o == org_id]
+            proofs.update(await self.member_proofs(org_id, ids, head))
+        org_proofs = await self.org_proofs(orgs, head)
+        found: dict[str, storage.LogRecord] = {}
+        for r in removals:
+            if r.reason is storage.RemovalReason.CASE:
+                continue
+            entries = [
+                e
+                for e in await self._store.find_log(user_id=r.user_id)
+                if e.kind is storage.LogKind.REMOVAL
+                and e.index < head.tree_size
+                and (
+                    e.org_id is None
+                    if r.reason is storage.RemovalReason.ACCOUNT
+                    else e.org_id in (case.practice_id, case.service_id)
+                )
+            ]
+            if entries:
+                found[r.user_id] = entries[-1]
+        refs = await self._log.refs(list(found.values()), head)
+        return CaseProofs(
+            head,
+            org_of,
+            proofs,
+            [(o, org_proofs[o.org_id]) for o in orgs],
+            dict(zip(found, refs, strict=True)),
+        )
 
     async def prove(
         self,

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from server.domain.accounts import Authenticated, InviteSummary, PasskeyPolicy
 from server.domain.cases import CaseView, StoredOutcome
-from server.domain.directory import Directory, MemberProof, OrgProof
+from server.domain.directory import CaseProofs, Directory, MemberProof, OrgProof
 from server.domain.patient_links import link_status
 from server.domain.records import (
     Attachment,
@@ -260,28 +260,53 @@ def message_out(m: Message) -> s.MessageOut:
     )
 
 
-def participant_out(p: Participant, u: User) -> s.ParticipantOut:
+def participant_out(p: Participant, u: User, proofs: CaseProofs | None = None) -> s.ParticipantOut:
+    proof = None if proofs is None else proofs.participants.get(p.user_id)
     return s.ParticipantOut(
         user_id=p.user_id,
         role=p.role,
         display_name=u.display_name,
         encryption_public_key=u.encryption_public_key,
         signing_public_key=u.signing_public_key,
+        org_id=None if proofs is None else proofs.participant_orgs.get(p.user_id),
+        certification=certification_out(proof),
+        uncertified=None if proof is None else log_ref_opt(proof.uncertified),
     )
 
 
 def case_detail_out(view: CaseView) -> s.CaseDetail:
-    """A case as ``GET /api/v1/cases/{id}`` answers it (also after a new epoch)."""
+    """A case as ``GET /api/v1/cases/{id}`` answers it (also after a new epoch), with the
+    log references its reader checks the keys against (``docs/api.md``, "Cases")."""
     rotation = view.rotation
+    proofs = view.proofs
     return s.CaseDetail(
+        tree_head=None if proofs is None else proofs.tree_head.head,
+        orgs=[]
+        if proofs is None
+        else [
+            s.CaseOrgOut(
+                org_id=o.org_id,
+                kind=o.kind,
+                name=o.name,
+                org_key=log_ref_opt(proof.org_key),
+                records_keys=records_keys_out(proof),
+            )
+            for o, proof in proofs.orgs
+        ],
         case=case_out(view.case),
-        participants=[participant_out(p, u) for p, u in view.participants],
+        participants=[participant_out(p, u, proofs) for p, u in view.participants],
         case_keys=[wrapped_key_out(k) for k in view.case_keys],
         outcome=None if view.outcome is None else outcome_out(view.outcome),
         rotation=None
         if rotation is None
         else s.RotationOut(next_epoch=rotation.next_epoch, removed=list(rotation.removed)),
-        removed=[s.RemovedOut(user_id=r.user_id) for r in view.removals],
+        removed=[
+            s.RemovedOut(
+                user_id=r.user_id,
+                log=None if proofs is None else log_ref_opt(proofs.removals.get(r.user_id)),
+            )
+            for r in view.removals
+        ],
     )
 
 

@@ -569,13 +569,29 @@ class CaseList(Model):
 
 
 class ParticipantOut(Model):
-    """A participant with the public keys a reader needs to verify their signatures."""
+    """A participant with the public keys a reader needs to verify their signatures, the
+    organisation they take part for, and the log reference of their keys (their newest
+    entry there: ``certification`` or ``uncertified``, as in the directory)."""
 
     user_id: str
     role: Role
     display_name: str
     encryption_public_key: B64
     signing_public_key: B64
+    org_id: str | None = None
+    certification: CertificationOut | None = None
+    uncertified: LogRefOut | None = None
+
+
+class CaseOrgOut(Model):
+    """The practice or the service of a case with its organisation key and records-key
+    chain from the log."""
+
+    org_id: str
+    kind: OrgKind
+    name: str
+    org_key: LogRefOut | None
+    records_keys: list[RecordsKeyLinkOut]
 
 
 class WrappedKeyOut(Model):
@@ -598,12 +614,15 @@ class RemovedOut(Model):
     directory change (an account disabled, a role removed); null for one case's removal."""
 
     user_id: str
-    log: dict[str, Any] | None = None
+    log: LogRefOut | None = None
 
 
 class CaseDetail(Model):
+    #: the signed head every log reference of this answer is proved against
+    tree_head: B64 | None = None
     case: CaseOut
     participants: list[ParticipantOut]
+    orgs: list[CaseOrgOut] = []
     case_keys: list[WrappedKeyOut]
     outcome: OutcomeOut | None
     rotation: RotationOut | None = None

@@ -842,3 +842,49 @@ async def test_removals_are_in_the_log_and_the_directory(tmp_path: Path) -> None
                 )
             )
         )[0] == 404
+
+
+async def test_case_detail_is_self_contained_for_a_reader(tmp_path: Path) -> None:
+    """GET /cases/{id}: one head; each participant's organisation and newest entry; the
+    practice's and the service's organisation key and records-key chain; the log entry of
+    a removal that was a directory change."""
+    from crypto.log_entry import RemovalEntry, RemovalReason
+    from tests.samples import HISTORY
+
+    async with live_server(tmp_path) as live:
+        w = await make_world(live)
+        org, _ = await set_org_key(
+            live, w.admin, w.practice_id, st.OrganisationKind.PRACTICE, "Elm Surgery"
+        )
+        await w.admin.client.api.post(
+            f"{V1}/orgs/{w.practice_id}/certifications",
+            {"statement": b64e(member_statement(org, w.gp, st.Role.GP))},
+        )
+        case_id = await w.gp.client.create_case(w.practice_id, w.service_id, HISTORY)
+        d = await w.gp.client.api.get(f"{V1}/cases/{case_id}")
+        head = verify_tree_head(b64d(d["tree_head"]), await log_key(w))
+        people = {p["user_id"]: p for p in d["participants"]}
+        gp_row, derm_row = people[w.gp.user_id], people[w.derm.user_id]
+        assert (gp_row["org_id"], derm_row["org_id"]) == (w.practice_id, w.service_id)
+        member = statement_of(gp_row["certification"]["member"], head)
+        assert isinstance(member, st.MemberStatement)
+        assert member.signing_public_key == b64d(gp_row["signing_public_key"])
+        assert gp_row["uncertified"] is None
+        entry = parse_log_entry(included(derm_row["uncertified"], head))
+        assert isinstance(entry, UncertifiedMemberEntry)
+        assert entry.encryption_public_key == b64d(derm_row["encryption_public_key"])
+        orgs = {o["org_id"]: o for o in d["orgs"]}
+        assert set(orgs) == {w.practice_id, w.service_id}
+        ok = statement_of(orgs[w.practice_id]["org_key"], head)
+        assert isinstance(ok, st.OrganisationKeyStatement)
+        assert ok.org_public_key == org.key.public_key
+        assert orgs[w.service_id]["org_key"] is None
+        assert orgs[w.practice_id]["records_keys"] == []
+
+        await w.admin.client.api.post(f"{V1}/users/{w.derm.user_id}/disable")
+        d = await w.gp.client.api.get(f"{V1}/cases/{case_id}")
+        head = verify_tree_head(b64d(d["tree_head"]), await log_key(w))
+        [removed] = d["removed"]
+        assert removed["user_id"] == w.derm.user_id
+        gone = parse_log_entry(included(removed["log"], head))
+        assert isinstance(gone, RemovalEntry) and gone.reason is RemovalReason.ACCOUNT_DISABLED
