@@ -386,3 +386,10 @@ async def test_existing_memberships_are_backfilled_once(
         assert await s.log_size() == 3
     finally:
         await s.close()
+
+
+async def test_racing_signers_keep_one_head_per_size(store: Storage) -> None:
+    await store.append_log([entry(0), entry(1)])
+    heads = await asyncio.gather(*(store.sign_tree_head(T0 + i * M) for i in range(6)))
+    assert len({h.head for h in heads}) == 1
+    assert await store.get_tree_head(2) == heads[0]
