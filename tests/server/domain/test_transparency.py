@@ -282,3 +282,25 @@ async def test_memberships_and_acceptance_entries(cast: Clinic) -> None:
     other = await w.org(OrgKind.SERVICE, "CLI Service")
     await w.services.organisations.invite(None, other.org_id, Role.DERMATOLOGIST)
     assert await w.store.log_size() == size
+
+
+async def test_at_most_one_head_per_interval_yet_every_request_covered(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """With the production interval (1 s), a request right after a change still gets a head
+    covering it, but waits for the interval; concurrent requests share one head."""
+    import asyncio
+    import time
+
+    store = MemoryStorage()
+    world = World.build(store, tmp_path, tree_head_interval_ms=1000)
+    svc = world.services.transparency
+    practice = await world.org(OrgKind.PRACTICE, "Elm Surgery")
+    await world.member(practice.org_id, Role.GP, "one")
+    first = await svc.head()
+    assert first.tree_size == 1
+    await world.member(practice.org_id, Role.GP, "two")
+    started = time.monotonic()
+    heads = await asyncio.gather(*(svc.head() for _ in range(5)))
+    assert time.monotonic() - started >= 0.9
+    assert {h.head for h in heads} == {heads[0].head} and heads[0].tree_size == 2
+    assert await svc.head() == heads[0]  # nothing new: no wait, no new head
+    await store.close()
