@@ -87,9 +87,7 @@ def test_seal_and_unseal_hybrid_private_key(
         account.unseal_private_key(record, account.KeyPurpose.ENCRYPTION, usk_value, user_id)
     # Purpose 0x03 is not for P-256 keys.
     with pytest.raises(ValueError, match="hybrid"):
-        account.unseal_private_key(
-            record, account.KeyPurpose.HYBRID_ENCRYPTION, usk_value, user_id
-        )
+        account.unseal_private_key(record, account.KeyPurpose.HYBRID_ENCRYPTION, usk_value, user_id)
     with pytest.raises(ValueError, match="hybrid"):
         account.seal_private_key(
             alice.encryption, account.KeyPurpose.HYBRID_ENCRYPTION, usk_value, user_id
@@ -316,11 +314,21 @@ def test_hybrid_records_key_file(hybrid: account.HybridKeyPair) -> None:
         records_key.open_hybrid_records_key_file(classical, "passphrase")
     with pytest.raises(TypeError):
         records_key.seal_hybrid_records_key_file_from_parts(
-            pair, pair, "p", salt=b"\x01" * 16, nonce=b"\x02" * 12, iterations=10  # type: ignore[arg-type]
+            pair,
+            pair,
+            "p",
+            salt=b"\x01" * 16,
+            nonce=b"\x02" * 12,
+            iterations=10,  # type: ignore[arg-type]
         )
     with pytest.raises(TypeError):
         records_key.seal_hybrid_records_key_file_from_parts(
-            hybrid, hybrid, "p", salt=b"\x01" * 16, nonce=b"\x02" * 12, iterations=10  # type: ignore[arg-type]
+            hybrid,
+            hybrid,
+            "p",
+            salt=b"\x01" * 16,
+            nonce=b"\x02" * 12,
+            iterations=10,  # type: ignore[arg-type]
         )
     with pytest.raises(ValueError, match="600,000"):
         records_key.seal_hybrid_records_key_file(pair, hybrid, "p", iterations=10)
@@ -385,4 +393,4 @@ def test_require_suite(alice: account.AccountKeys, hybrid: account.HybridKeyPair
     assert suite.record_suite(hybrid_record) == 2
     with pytest.raises(TypeError):
         suite.record_suite("record")  # type: ignore[arg-type]
-    assert xwing.PUBLIC_KEY_LEN == len(hybrid.public_key)
+    assert len(hybrid.public_key) == xwing.PUBLIC_KEY_LEN
