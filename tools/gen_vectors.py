@@ -4483,6 +4483,17 @@ def gen_hybrid() -> VectorFile:
             b"\xff" * 1184 + derm.public_key[1184:],
         ),
         ("a P-256 point", ["InvalidPublicKey"], gp_enc.public_key),
+        (
+            "X25519 half is a small-order point (zero)",
+            ["InvalidPublicKey"],
+            derm.public_key[:1184] + bytes(32),
+        ),
+        (
+            "X25519 half is a small-order point (order 8)",
+            ["InvalidPublicKey"],
+            derm.public_key[:1184]
+            + bytes.fromhex("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800"),
+        ),
     ]
     for comment, flags, bad in bad_keys:
         f.add("HybridKeyId", "invalid", comment, flags, public_key=bad.hex())

@@ -26,9 +26,9 @@ to end with an independent ML-KEM (``kyber-py``, a dev dependency) supplying the
 ML-KEM half (``tests/crypto/primitives/test_xwing.py``).
 
 Public keys come from the directory, so :func:`check_public_key` validates them: the length,
-and ML-KEM's modulus check on ``pk_M`` (FIPS 203 section 7.2, done by pyca when it loads the
-key). X25519 public keys are any 32 bytes, but an X25519 output of all zeros (a small-order
-point as ``pk_X`` or ``ct_X``, which no honest party makes) is refused with
+ML-KEM's modulus check on ``pk_M`` (FIPS 203 section 7.2, done by pyca when it loads the
+key), and that ``pk_X`` is not a small-order point. An X25519 output of all zeros (a
+small-order point as ``pk_X`` or ``ct_X``, which no honest party makes) is refused with
 :class:`PrimitiveError` (RFC 7748 section 6.1), as pyca, WebCrypto and the browser library do.
 Otherwise decapsulation does not fail for a ciphertext of the right length: ML-KEM rejects
 implicitly (a pseudorandom secret), so a tampered ciphertext yields a wrong shared secret and
@@ -88,6 +88,11 @@ XWING_LABEL: Final = b"\\./" + b"/^\\"  # 5c 2e 2f 2f 5e 5c
 SPKI_PREFIX: Final = bytes.fromhex("308204d4300d060b2b0601040183e62d81c87a038204c100")
 
 
+# Any fixed scalar: X25519 clamps it to a multiple of the cofactor, so its product with a point
+# is zero exactly when the point has small order. Used only to validate public keys.
+_PROBE: Final = x25519.X25519PrivateKey.from_private_bytes(bytes(range(32)))
+
+
 @dataclass(frozen=True, slots=True)
 class Encapsulation:
     """The output of an encapsulation: the 32-byte shared secret and the 1120-byte ct."""
@@ -133,11 +138,13 @@ def derive_key_pair(seed: bytes) -> tuple[bytes, bytes]:
 
 
 def check_public_key(pk: bytes) -> None:
-    """Validate a peer's encapsulation key: 1216 bytes, ``pk_M`` passes ML-KEM's modulus check.
+    """Validate a peer's encapsulation key: 1216 bytes, ``pk_M`` passes ML-KEM's modulus check,
+    ``pk_X`` is not of small order (an X25519 with it would output zeros).
 
     Raises :class:`PrimitiveError` otherwise (``TypeError`` if ``pk`` is not ``bytes``).
     """
     _load_mlkem_public(require_bytes("pk", pk))
+    _x25519(_PROBE, pk[MLKEM768_PUBLIC_LEN:])
 
 
 def _load_mlkem_public(pk: bytes) -> mlkem.MLKEM768PublicKey:
