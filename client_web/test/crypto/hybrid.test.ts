@@ -6,7 +6,7 @@
  * path is what browsers without it take). Derandomised encapsulation (`eseed`) is always the
  * library's.
  */
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ml_kem768 as mlkemLibrary } from "@noble/post-quantum/ml-kem.js";
 import { ml_kem768 as mlkemWebCrypto } from "@noble/post-quantum/webcrypto.js";
 import { fromHex, toHex } from "../../src/crypto/bytes";
@@ -187,7 +187,12 @@ async function hybrid(t: T, prefix: string): Promise<HybridKeyPair> {
   return pair;
 }
 
-describe("hybrid.json", () => {
+// Every case on every path this runtime has (opening runs the path's decapsulation).
+for (const path of PATHS) describe(`hybrid.json, ${path} path`, () => {
+  beforeAll(() => setXWingPath(path));
+  it("runs on the path it names", async () => {
+    expect(await xwingPath()).toBe(path);
+  });
   it.each(rows(cases("HybridKeyId")))("HybridKeyId tc%s %s", async (_id, _c, t) => {
     if (t.result === "valid") {
       const pair = await hybridKeyPairFromSeed(hx(t, "seed"));
@@ -321,6 +326,7 @@ describe("hybrid.json", () => {
 });
 
 describe("suite rules", () => {
+  beforeAll(() => setXWingPath(undefined));
   it("chooses suite 2 only when every recipient has a hybrid key", async () => {
     const pk = xwingPublicKey(new Uint8Array(32).fill(9));
     expect(await chooseSuite([{ userId: "a", hybridPublicKey: pk }, { userId: "b", hybridPublicKey: pk }])).toEqual({
