@@ -46,6 +46,7 @@ from crypto.primitives.kdf import hkdf_sha256
 from crypto.usk import USK_LENGTH
 
 __all__ = [
+    "HYBRID_ENCRYPTION_PURPOSE",
     "AccountKeys",
     "HybridKeyPair",
     "KeyPair",
@@ -75,7 +76,11 @@ class KeyPurpose(enum.IntEnum):
 
     ENCRYPTION = 0x01
     SIGNING = 0x02
-    HYBRID_ENCRYPTION = 0x03
+
+
+#: Byte 3 of a sealed private key record holding an X-Wing seed (suite 2). Not a
+#: :class:`KeyPurpose`: those are the P-256 pairs, and ``seal_private_key`` takes only them.
+HYBRID_ENCRYPTION_PURPOSE: Final = 0x03
 
 
 @dataclass(frozen=True)
@@ -151,15 +156,8 @@ def _seal_key(usk: bytes) -> bytes:
     return hkdf_sha256(usk, salt=b"", info=_SEAL_INFO, length=32)
 
 
-def _classical(purpose: int) -> KeyPurpose:
-    purpose = KeyPurpose(purpose)
-    if purpose is KeyPurpose.HYBRID_ENCRYPTION:
-        raise ValueError("a hybrid key is sealed with seal_hybrid_private_key")
-    return purpose
-
-
 def _seal(
-    purpose: KeyPurpose,
+    purpose: int,
     record_key_id: bytes,
     secret: bytes,
     usk: bytes,
@@ -172,9 +170,7 @@ def _seal(
     return head + nonce + aes256gcm_seal(_seal_key(usk), nonce, secret, aad)
 
 
-def _unseal(
-    record: bytes, purpose: KeyPurpose, usk: bytes, user_id: uuid.UUID
-) -> tuple[bytes, bytes]:
+def _unseal(record: bytes, purpose: int, usk: bytes, user_id: uuid.UUID) -> tuple[bytes, bytes]:
     """``(key id in the record, decrypted 32 bytes)``; raises :class:`Malformed` or
     :class:`PrimitiveError` for a bad record."""
     seal_key = _seal_key(usk)
@@ -197,7 +193,7 @@ def seal_private_key_from_parts(
     """Deterministic form of :func:`seal_private_key`."""
     if not isinstance(key_pair, KeyPair):
         raise TypeError("key_pair must be a KeyPair")
-    purpose = _classical(purpose)
+    purpose = KeyPurpose(purpose)
     return _seal(purpose, key_pair.key_id, key_pair.private_key, usk, user_id, nonce)
 
 
@@ -212,7 +208,7 @@ def unseal_private_key(
     record: bytes, purpose: KeyPurpose, usk: bytes, user_id: uuid.UUID
 ) -> KeyPair:
     """The key pair, or :class:`PrivateKeyUnsealError` for anything wrong with the record."""
-    purpose = _classical(purpose)
+    purpose = KeyPurpose(purpose)
     try:
         record_key_id, private_key = _unseal(record, purpose, usk, user_id)
         # An authentic but invalid scalar (0 or >= n) can only come from a holder of the USK;
@@ -235,7 +231,7 @@ def seal_hybrid_private_key_from_parts(
     """Deterministic form of :func:`seal_hybrid_private_key`."""
     if not isinstance(key_pair, HybridKeyPair):
         raise TypeError("key_pair must be a HybridKeyPair")
-    return _seal(KeyPurpose.HYBRID_ENCRYPTION, key_pair.key_id, key_pair.seed, usk, user_id, nonce)
+    return _seal(HYBRID_ENCRYPTION_PURPOSE, key_pair.key_id, key_pair.seed, usk, user_id, nonce)
 
 
 def seal_hybrid_private_key(key_pair: HybridKeyPair, usk: bytes, user_id: uuid.UUID) -> bytes:
@@ -250,7 +246,7 @@ def unseal_hybrid_private_key(record: bytes, usk: bytes, user_id: uuid.UUID) -> 
     record's key id, so the record cannot be swapped for another key of the same user.
     """
     try:
-        record_key_id, seed = _unseal(record, KeyPurpose.HYBRID_ENCRYPTION, usk, user_id)
+        record_key_id, seed = _unseal(record, HYBRID_ENCRYPTION_PURPOSE, usk, user_id)
     except (Malformed, PrimitiveError):
         raise PrivateKeyUnsealError from None
     pair = hybrid_key_pair_from_seed(seed)

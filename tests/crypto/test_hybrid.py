@@ -85,13 +85,12 @@ def test_seal_and_unseal_hybrid_private_key(
         account.unseal_hybrid_private_key(classical, usk_value, user_id)
     with pytest.raises(PrivateKeyUnsealError):
         account.unseal_private_key(record, account.KeyPurpose.ENCRYPTION, usk_value, user_id)
-    # Purpose 0x03 is not for P-256 keys.
-    with pytest.raises(ValueError, match="hybrid"):
-        account.unseal_private_key(record, account.KeyPurpose.HYBRID_ENCRYPTION, usk_value, user_id)
-    with pytest.raises(ValueError, match="hybrid"):
-        account.seal_private_key(
-            alice.encryption, account.KeyPurpose.HYBRID_ENCRYPTION, usk_value, user_id
-        )
+    # Purpose 0x03 is not a KeyPurpose: the P-256 functions refuse it as misuse.
+    assert account.HYBRID_ENCRYPTION_PURPOSE == 3
+    with pytest.raises(ValueError, match="KeyPurpose"):
+        account.unseal_private_key(record, 3, usk_value, user_id)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="KeyPurpose"):
+        account.seal_private_key(alice.encryption, 3, usk_value, user_id)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         account.seal_hybrid_private_key(alice.encryption, usk_value, user_id)  # type: ignore[arg-type]
 
