@@ -47,6 +47,7 @@ __all__ = [
     "RecoveryKeyFormatError",
     "StatementError",
     "StatementSignatureError",
+    "SuiteDowngradeError",
     "TreeHeadError",
     "TreeHeadSignatureError",
     "UskKekUnwrapError",
@@ -109,6 +110,12 @@ class UskPasskeyUnwrapError(UskUnwrapError):
     message = "cannot unwrap the user key with this passkey"
 
 
+class SuiteDowngradeError(CryptoError):
+    """A suite-1 (classical) wrap to a recipient known to hold a hybrid (suite 2) key."""
+
+    message = "classical wrap where the post-quantum suite is required"
+
+
 class RecoveryKeyFormatError(ValueError):
     """The text typed as a recovery key is not one (length, alphabet or checksum)."""
 
@@ -120,7 +127,8 @@ class RecordsKeyFileError(CryptoError):
 
 
 class PublicKeyError(CryptoError):
-    """A public key from a peer or the directory is not a valid P-256 point."""
+    """A public key from a peer or the directory is not a valid P-256 point (or, where a
+    hybrid key is expected, not a valid X-Wing key)."""
 
     message = "invalid public key"
 
