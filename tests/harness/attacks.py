@@ -16,14 +16,16 @@ and every answer naming a ``seq`` (the send acknowledgements) goes through the s
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import datetime as dt
 import json
 import os
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -41,6 +43,9 @@ from server.errors import DomainError
 from server.realtime.server import Realtime
 from server.wire.render import message_out
 
+if TYPE_CHECKING:
+    from tests.server.harness import Live
+
 __all__ = [
     "HARNESS",
     "KINDS",
@@ -49,6 +54,7 @@ __all__ = [
     "AttackError",
     "Harness",
     "Item",
+    "harnessed",
     "install",
     "thread_view",
 ]
@@ -303,6 +309,10 @@ class Harness:
                 a = Attack(a.kind, {**a.params, "after_seq": real[-1]["seq"] if real else 0})
             ready.append(a)
         self.attacks = ready
+
+    async def attack(self, kind: str, **params: Any) -> None:
+        """In-process form of ``POST /__harness/attack``: replace the attacks with one."""
+        await self.set([Attack.parse({"kind": kind, **params})])
 
     def reset(self) -> None:
         self.attacks = []
@@ -608,6 +618,20 @@ def _bad(message: str) -> web.Response:
 
 
 HARNESS: web.AppKey[Harness] = web.AppKey("harness", Harness)
+
+
+@contextlib.asynccontextmanager
+async def harnessed(
+    data_dir: Path, backend: str = "sqlite", **overrides: Any
+) -> AsyncIterator[tuple[Live, Harness]]:
+    """The real server on a random port with the harness installed (pytest, in process):
+    ``async with harnessed(tmp_path) as (live, harness): await harness.attack(...)``."""
+    from tests.server.harness import live_server
+
+    async with live_server(
+        data_dir, backend, app_hook=lambda app: install(app, {"DERMLINE_HARNESS": "1"}), **overrides
+    ) as live:
+        yield live, live.app[HARNESS]
 
 
 def install(app: web.Application, environ: Mapping[str, str] | None = None) -> Harness:

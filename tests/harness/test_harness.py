@@ -19,7 +19,7 @@ from client_py.api import b64e
 from client_py.client import DermlineClient
 from crypto.account import generate_key_pair
 from server.app import create_app
-from tests.harness.attacks import Attack, AttackError, install, thread_view
+from tests.harness.attacks import Attack, AttackError, harnessed, install, thread_view
 from tests.harness.serve import main as serve_main
 from tests.samples import HISTORY
 from tests.server.harness import Live, live_server, make_world, settings_for
@@ -257,6 +257,17 @@ async def test_key_substitution_changes_the_directory_and_the_case(tmp_path: Pat
         detail = await gp.api.get(f"/api/v1/cases/{case_id}")
         (p,) = [p for p in detail["participants"] if p["user_id"] == derm_id]
         assert p["encryption_public_key"] != evil
+
+
+async def test_in_process_helper(tmp_path: Path) -> None:
+    async with harnessed(tmp_path) as (live, harness):
+        w = await make_world(live)
+        case_id = await w.gp.client.create_case(w.practice_id, w.service_id, HISTORY)
+        await w.gp.client.post_message(case_id, _text(), {"text": "two"})
+        await harness.attack("drop_message", case_id=case_id, seq=1)
+        assert len(await w.gp.client.messages(case_id)) == 1
+        harness.reset()
+        assert len(await w.gp.client.messages(case_id)) == 2
 
 
 async def _thread_of(client: DermlineClient, case_id: str, after: int = 0) -> list[str]:
