@@ -99,7 +99,9 @@ def build_services(
         passkey_policy,
     )
     cases = CaseService(store, clock, publisher or NullPublisher())
-    transparency = TransparencyService(store, clock)
+    transparency = TransparencyService(
+        store, clock, min_interval=settings.tree_head_interval_ms / 1000
+    )
     directory = DirectoryService(store, transparency)
     cases.prove = directory.case_proofs
 

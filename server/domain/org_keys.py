@@ -25,6 +25,7 @@ Rules
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from dataclasses import dataclass
 
@@ -168,7 +169,10 @@ class OrgKeyService:
             parsed = st.verify_organisation_key_statement(statement, org_id=_uuid(org_id))
         except CryptoError:
             raise StatementInvalid() from None
-        if parsed.org_kind is not _KINDS[org.kind] or parsed.name != org.name:
+        # (statements carry names in NFC, section 20)
+        if parsed.org_kind is not _KINDS[org.kind] or parsed.name != unicodedata.normalize(
+            "NFC", org.name
+        ):
             raise StatementInvalid()
         stored = await self._check_wraps(actor, org_id, key_id(parsed.org_public_key), wraps)
         if actor.user_id not in {w.recipient_id for w in stored}:

@@ -8,9 +8,10 @@ Rules
   services that make changes build the entries: :func:`entry_ms`, :func:`statement_append`).
 * A head is signed on demand: a request that needs a head while the log holds entries the
   latest head does not cover gets a new head of the whole log, so a client that just made a
-  change sees it. Concurrent requests of one process share one signature (a lock), and a
-  size is signed once (storage keeps one head per size), so heads are never signed faster
-  than requests need them.
+  change sees it. One process signs at most one head per ``tree_head_interval_ms`` (1 s): a
+  request that needs a newer head sooner waits for the rest of the interval, and the
+  requests waiting meanwhile share that one head (a lock). A size is signed once (storage
+  keeps one head per size).
 * Every signed-in user may read the head, proofs and entries: the log is public to the
   deployment's members by design (a monitor replays it). Only sizes the log signed are
   accepted as the target of a proof: a proof is only meaningful against a signed head.
@@ -20,6 +21,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import math
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -89,22 +92,36 @@ def statement_append(
 
 
 class TransparencyService:
-    def __init__(self, store: storage.Storage, clock: Clock) -> None:
+    def __init__(self, store: storage.Storage, clock: Clock, *, min_interval: float = 1.0) -> None:
         self._store = store
         self._clock = clock
         self._lock = asyncio.Lock()
+        self._interval = min_interval
+        self._signed_at = -math.inf  # time.monotonic() of this process's last signature
 
     async def public_key(self) -> bytes:
         return await self._store.log_public_key()
 
-    async def head(self) -> storage.SignedTreeHead:
-        """A signed head covering every entry committed before the call."""
+    async def _covering(self) -> storage.SignedTreeHead | None:
         latest = await self._store.latest_tree_head()
         size = await self._store.log_size()
-        if latest is not None and latest.tree_size >= size:
+        return latest if latest is not None and latest.tree_size >= size else None
+
+    async def head(self) -> storage.SignedTreeHead:
+        """A signed head covering every entry committed before the call."""
+        latest = await self._covering()
+        if latest is not None:
             return latest
         async with self._lock:
-            return await self._store.sign_tree_head(self._clock.now())
+            latest = await self._covering()  # signed while this request waited
+            if latest is not None:
+                return latest
+            wait = self._signed_at + self._interval - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            signed = await self._store.sign_tree_head(self._clock.now())
+            self._signed_at = time.monotonic()
+            return signed
 
     async def _signed(self, size: int) -> storage.SignedTreeHead:
         try:

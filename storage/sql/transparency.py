@@ -256,13 +256,20 @@ class TransparencySql(SqlBase):
                 root_hash=tree.root(nodes, size),
                 log_key=key,
             )
+            # Another node may sign the same size meanwhile: the first head stays.
             await txn.execute(
-                "INSERT INTO transparency_heads (tree_size, head, created_at) VALUES (?, ?, ?)",
+                "INSERT INTO transparency_heads (tree_size, head, created_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (tree_size) DO NOTHING",
                 size,
                 head,
                 when,
             )
-            return SignedTreeHead(size, head, dt_of(when))
+            kept = await txn.fetchone(
+                "SELECT tree_size, head, created_at FROM transparency_heads WHERE tree_size = ?",
+                size,
+            )
+            assert kept is not None
+            return self._head(kept)
 
         return await self._write(sign_txn)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+import uuid
+from collections.abc import Callable
 
 import pytest
 
@@ -22,14 +24,18 @@ from storage import (
     LogKind,
     Membership,
     NotFound,
+    Organisation,
     OrgKey,
     OrgKeyWrap,
+    OrgKind,
     RecordsKeyApproval,
     RecordsKeyPending,
     Role,
     Storage,
+    StorageConfig,
+    open_storage,
 )
-from tests.storage.conftest import T0, World, make_world, new_user
+from tests.storage.conftest import T0, Raw, World, make_world, new_user
 
 M = dt.timedelta(minutes=1)
 
@@ -315,3 +321,75 @@ async def test_pending_change_applies_at_two_distinct_approvers(store: Storage) 
     assert {r.ref for r in log} == {p1.statement_hash.hex()}
     # the competing change of that sequence went stale and is gone
     assert await store.list_records_key_pending(World.practice) == []
+
+
+async def test_existing_memberships_are_backfilled_once(
+    make_config: Callable[..., StorageConfig], raw: Raw
+) -> None:
+    """A database from before the log: on the first start with the log, every membership of
+    every enabled account becomes an uncertified-member entry (the log covers the
+    directory); later starts add nothing."""
+    from crypto.account import generate_key_pair
+    from crypto.log_entry import UncertifiedMemberEntry, parse_log_entry
+
+    org_a, org_b = str(uuid.uuid4()), str(uuid.uuid4())
+    people = {}
+    s = await open_storage(make_config())
+    try:
+        await s.create_organisation(Organisation(org_a, OrgKind.PRACTICE, "A", None, T0))
+        await s.create_organisation(Organisation(org_b, OrgKind.SERVICE, "B", None, T0))
+        for name, ms in [
+            ("one", [Membership(org_a, Role.GP)]),
+            ("two", [Membership(org_b, Role.DERMATOLOGIST), Membership(org_b, Role.ADMIN)]),
+            ("gone", [Membership(org_a, Role.GP)]),
+        ]:
+            uid = str(uuid.uuid4())
+            sign, enc = generate_key_pair(), generate_key_pair()
+            people[uid] = (name, sign.public_key, enc.public_key)
+            await s.create_user(
+                new_user(
+                    uid, signing_public_key=sign.public_key, encryption_public_key=enc.public_key
+                ),
+                ms,
+            )
+            if name == "gone":
+                await s.disable_user(uid, T0)
+        await s.create_user(new_user("not-a-uuid"), [Membership(org_a, Role.GP)])
+    finally:
+        await s.close()
+    # as a database of the previous version: no log yet
+    for table in ("transparency_state", "transparency_entries", "transparency_nodes"):
+        await raw(f"DELETE FROM {table}")
+    s = await open_storage(make_config())
+    try:
+        entries = [parse_log_entry(r.entry) for r in await s.list_log(0, 100)]
+        assert all(isinstance(e, UncertifiedMemberEntry) for e in entries)
+        got = sorted((str(e.user_id), str(e.org_id), int(e.role)) for e in entries)  # type: ignore[attr-defined]
+        by_name = {v[0]: k for k, v in people.items()}
+        assert got == sorted(
+            [
+                (by_name["one"], org_a, 1),
+                (by_name["two"], org_b, 2),
+                (by_name["two"], org_b, 3),
+            ]
+        )
+        for e in entries:
+            assert isinstance(e, UncertifiedMemberEntry)
+            _name, sign, enc = people[str(e.user_id)]
+            assert (e.signing_public_key, e.encryption_public_key) == (sign, enc)
+        head = await s.sign_tree_head(T0)
+        assert head.tree_size == 3
+    finally:
+        await s.close()
+    s = await open_storage(make_config())
+    try:
+        assert await s.log_size() == 3
+    finally:
+        await s.close()
+
+
+async def test_racing_signers_keep_one_head_per_size(store: Storage) -> None:
+    await store.append_log([entry(0), entry(1)])
+    heads = await asyncio.gather(*(store.sign_tree_head(T0 + i * M) for i in range(6)))
+    assert len({h.head for h in heads}) == 1
+    assert await store.get_tree_head(2) == heads[0]
