@@ -70,6 +70,7 @@ def build_services(
         invite_ttl=settings.invite_ttl,
         login_max_failures=settings.login_max_failures,
         login_lockout=settings.login_lockout,
+        login_account_limit=settings.login_account_limit,
         mfa_pending_ttl=settings.mfa_pending_ttl,
     )
     secret = derive_key(server_secret, "accounts")

@@ -82,8 +82,13 @@ class Settings:
     session_ttl: int = 12 * 3600
     session_idle_timeout: int = 30 * 60
     invite_ttl: int = 7 * 24 * 3600
+    # Failed checks from one address on one account before that address is locked out of
+    # that account for login_lockout seconds (docs/architecture.md, "Login attempts").
     login_max_failures: int = 5
     login_lockout: int = 15 * 60
+    # Consecutive failures on one account, from all addresses together, before only the
+    # addresses that signed in to it before may try (NIST SP 800-63B 5.2.2: at most 100).
+    login_account_limit: int = 100
     auth_rate_per_minute: int = 30
     mfa_pending_ttl: int = 5 * 60
     # WebAuthn relying party id (a registrable domain suffix of every allowed origin's host);

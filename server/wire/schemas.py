@@ -95,6 +95,9 @@ class LoginRequest(Model):
 class LoginResponse(Model):
     next: Literal["totp", "enrol", "passkey", "passkey_only", "passkey_enrol", "done"]
     csrf_token: str | None = None
+    #: after the second step: failed attempts on the account (password or second factor,
+    #: from any address) since the previous sign-in, to show the person
+    failed_attempts: int | None = None
 
 
 class TotpRequest(Model):
@@ -259,6 +262,8 @@ class PasskeyUnlockRequest(Model):
 class PasskeyLoginResponse(Model):
     next: Literal["done"]
     csrf_token: str | None = None
+    #: failed attempts on the account since the previous sign-in (as ``LoginResponse``)
+    failed_attempts: int | None = None
     #: the passkey that signed in, with its USK wrap (unlock without the password)
     passkey: PasskeyOut
 
