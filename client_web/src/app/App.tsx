@@ -17,6 +17,7 @@ import { Outbox } from "./outbox";
 import { Realtime } from "./realtime";
 import { Session, idleLockMs } from "./session";
 import { forgetUsk, unlockRemembered } from "./unlock";
+import { failedAttemptsText, takeFailedAttempts } from "./signinNotice";
 
 function Header(): JSX.Element {
   return (
@@ -60,6 +61,8 @@ export function App({ api }: { api: Api }): JSX.Element {
   const [locked, setLocked] = useState(true);
   const [me, setMe] = useState<Me | null>(null);
   const [online, setOnline] = useState(navigator.onLine);
+  // Failed sign-in attempts since the previous sign-in, shown once after signing in.
+  const [attemptsNotice, setAttemptsNotice] = useState<string | null>(null);
   useEffect(
     () =>
       session.subscribe((isLocked, reason) => {
@@ -97,6 +100,7 @@ export function App({ api }: { api: Api }): JSX.Element {
 
   const home = () => {
     // Fetch the profile (memberships) once the keys are unlocked, then show the cases.
+    setAttemptsNotice(failedAttemptsText(takeFailedAttempts()));
     api.me().then(
       (m) => {
         setMe(m);
@@ -129,6 +133,7 @@ export function App({ api }: { api: Api }): JSX.Element {
     realtime.disconnect();
     outbox.clear();
     setMe(null);
+    setAttemptsNotice(null);
     void api.logout().catch(() => undefined);
     navigate({ name: "login" });
   };
@@ -190,6 +195,17 @@ export function App({ api }: { api: Api }): JSX.Element {
       )}
       <div class="nhsuk-width-container">
         <main class="nhsuk-main-wrapper dl-main" id="maincontent" tabIndex={-1}>
+          {signedIn && attemptsNotice && (route.name === "cases" || route.name === "start") && (
+            <div class="nhsuk-warning-callout" data-testid="failed-attempts">
+              <h2 class="nhsuk-warning-callout__label">
+                <span class="nhsuk-u-visually-hidden">Important: </span>Failed sign-in attempts
+              </h2>
+              <p>{attemptsNotice}</p>
+              <button type="button" class="nhsuk-button nhsuk-button--secondary nhsuk-u-margin-bottom-0" onClick={() => setAttemptsNotice(null)}>
+                Dismiss
+              </button>
+            </div>
+          )}
           {signedIn && (route.name === "cases" || route.name === "start") && <AdminEntryLink me={me} />}
           {signedIn && (route.name === "cases" || route.name === "start") && (
             <p>

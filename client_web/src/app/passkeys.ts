@@ -15,7 +15,8 @@
  */
 import { fromBase64Url, toBase64Url } from "../crypto/bytes";
 import { PASSKEY_PRF_INPUT, unwrapUskWithPasskeyAsKey, wrapUskWithPasskey } from "../crypto/usk";
-import { ApiError, ServerUnavailable, type Me } from "./api";
+import { ApiError, ServerUnavailable, type Me, retryAfterOf } from "./api";
+import { noteSignInAnswer } from "./signinNotice";
 import { openWithUsk } from "./unlock";
 import type { UnlockedKeys } from "./session";
 
@@ -81,9 +82,11 @@ async function call(method: string, path: string, body?: unknown): Promise<Recor
   }
   if (!res.ok) {
     const code = (data as { error?: { code?: unknown } } | null)?.error?.code;
-    throw new ApiError(res.status, typeof code === "string" ? code : "internal");
+    throw new ApiError(res.status, typeof code === "string" ? code : "internal", retryAfterOf(res));
   }
-  return (typeof data === "object" && data !== null ? data : {}) as Record<string, unknown>;
+  const obj = (typeof data === "object" && data !== null ? data : {}) as Record<string, unknown>;
+  noteSignInAnswer(obj);
+  return obj;
 }
 
 function passkeyOf(r: Record<string, unknown>): PasskeyInfo {
