@@ -32,6 +32,7 @@ __all__ = [
     "NewCase",
     "NewMessage",
     "NewUser",
+    "NotificationSettings",
     "OrgKind",
     "Organisation",
     "Outcome",
@@ -44,6 +45,7 @@ __all__ = [
     "PasskeyRequirement",
     "PatientLink",
     "Priority",
+    "PushSubscription",
     "Receipt",
     "ReceiptKind",
     "Role",
@@ -539,3 +541,29 @@ class PasskeyRequirement:
     role: Role | None
     created_at: _dt.datetime
     created_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PushSubscription:
+    """A browser's Web Push subscription (RFC 8030): where to push (``endpoint``, a URL of
+    the browser's push service) and the keys to encrypt to (RFC 8291: ``p256dh`` a P-256
+    point, ``auth`` 16 bytes). ``counter`` counts the pushes sent to it (the opaque number a
+    push carries)."""
+
+    subscription_id: str
+    user_id: str
+    endpoint: str
+    p256dh: bytes
+    auth: bytes
+    created_at: _dt.datetime
+    counter: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationSettings:
+    """A person's notification choices (``docs/api.md``, "Notifications"): a sound in the
+    page, and e-mail notices (to the login name). Push is per device (a subscription)."""
+
+    user_id: str
+    sound: bool = False
+    email: bool = False

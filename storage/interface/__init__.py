@@ -32,6 +32,7 @@ from storage.interface.cases import CaseStore, OutcomeStore, ParticipantStore, R
 from storage.interface.figures import FigureStore
 from storage.interface.invites import InviteStore
 from storage.interface.lifecycle import StorageLifecycle
+from storage.interface.notifications import NotificationStore
 from storage.interface.organisations import OrganisationStore
 from storage.interface.passkeys import PasskeyStore
 from storage.interface.patient_links import PatientLinkStore
@@ -50,6 +51,7 @@ __all__ = [
     "FigureStore",
     "InviteStore",
     "KeyRotationStore",
+    "NotificationStore",
     "OrganisationStore",
     "OutcomeStore",
     "ParticipantStore",
@@ -83,6 +85,7 @@ class Storage(
     KeyRotationStore,
     RetentionStore,
     FigureStore,
+    NotificationStore,
     Protocol,
 ):
     """Everything the server persists. Implementations: ``storage.sqlite.SqliteStorage``
@@ -110,4 +113,5 @@ FEATURE_PROTOCOLS: tuple[type, ...] = (
     KeyRotationStore,
     RetentionStore,
     FigureStore,
+    NotificationStore,
 )

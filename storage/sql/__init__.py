@@ -4,7 +4,8 @@ Rules of this package:
 
 * One module per feature (``accounts``, ``passkeys``, ``organisations``, ``sessions``, ``invites``,
   ``patient_links``, ``cases``, ``participants``, ``outcomes`` (with receipts), ``thread``,
-  ``attachments``, ``audit``, ``rotation``, ``retention``, ``figures``), each a mixin over
+  ``attachments``, ``audit``, ``rotation``, ``retention``, ``figures``, ``notifications``),
+  each a mixin over
   :class:`~._base.SqlBase`; :class:`SqlStorage` composes them. The engines (``storage.sqlite``,
   ``storage.postgres``) subclass it and implement ``_write`` / ``_read``; what differs
   between the dialects is in ``storage/_engine.py``.
@@ -27,6 +28,7 @@ from storage.sql.audit import AuditSql
 from storage.sql.cases import CasesSql
 from storage.sql.figures import FiguresSql
 from storage.sql.invites import InvitesSql
+from storage.sql.notifications import NotificationsSql
 from storage.sql.organisations import OrganisationsSql
 from storage.sql.outcomes import OutcomesSql, ReceiptsSql
 from storage.sql.participants import ParticipantsSql
@@ -44,6 +46,7 @@ class SqlStorage(
     OrganisationsSql,
     AccountsSql,
     PasskeysSql,
+    NotificationsSql,
     SessionsSql,
     InvitesSql,
     PatientLinksSql,
