@@ -27,6 +27,13 @@ from server.domain.accounts import (
 from server.domain.cases import CaseService, NullPublisher, Publisher
 from server.domain.clock import Clock
 from server.domain.directory import DirectoryService
+from server.domain.notifications import (
+    Mailer,
+    NotificationService,
+    NotifyingPublisher,
+    PushGateway,
+    PushSettings,
+)
 from server.domain.patient_links import PatientLinkService
 from server.domain.retention import RetentionService
 from server.keyfile import derive_key
@@ -53,6 +60,8 @@ class Services:
     auth_limiter: RateLimiter
     # Records retention, legal holds, disposal (docs/operations.md, "Retention").
     retention: RetentionService
+    # Web Push, e-mail notices, notification settings (docs/architecture.md).
+    notifications: NotificationService
 
 
 def build_services(
@@ -63,6 +72,8 @@ def build_services(
     publisher: Publisher | None = None,
     on_sessions_revoked: Callable[[str], Awaitable[None]] | None = None,
     observe_login: Callable[[str], None] = lambda _event: None,
+    push_gateway: PushGateway | None = None,
+    mailer: Mailer | None = None,
 ) -> Services:
     account_settings = AccountSettings(
         session_ttl=settings.session_ttl,
@@ -93,7 +104,24 @@ def build_services(
         second_factor,
         passkey_policy,
     )
-    cases = CaseService(store, clock, publisher or NullPublisher())
+    notifications = NotificationService(
+        store,
+        clock,
+        PushSettings(
+            services=settings.push_services,
+            contact=settings.vapid_contact(),
+            ttl=settings.push_ttl,
+            coalesce=settings.notify_coalesce_ms / 1000,
+            email_interval=settings.email_interval,
+            app_url=settings.origins()[0] + "/",
+        ),
+        push_gateway,
+        mailer,
+    )
+    # After each commit: the real-time layer, then the notifications (noted, sent later).
+    cases = CaseService(
+        store, clock, NotifyingPublisher(publisher or NullPublisher(), notifications)
+    )
 
     def now() -> float:
         return clock.now().timestamp()
@@ -122,4 +150,5 @@ def build_services(
         ),
         auth_limiter=RateLimiter(per_minute=settings.auth_rate_per_minute, clock=now),
         retention=RetentionService(store, clock),
+        notifications=notifications,
     )

@@ -688,3 +688,45 @@ class PatientPhotosOut(Model):
 
     case_id: str
     link_id: str
+
+
+# ---------------------------------------------------------------- notifications
+
+
+class PushKey(Model):
+    #: the VAPID public key (P-256 point, base64url): PushManager.subscribe's
+    #: applicationServerKey
+    public_key: str
+
+
+class PushSubscriptionKeys(Model):
+    p256dh: B64
+    auth: B64
+
+
+class PushSubscriptionRequest(Model):
+    """A browser's ``PushSubscription.toJSON()`` (``expirationTime`` is ignored)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    endpoint: Annotated[str, Field(min_length=8, max_length=2048)]
+    keys: PushSubscriptionKeys
+
+
+class PushSubscriptionOut(Model):
+    subscription_id: str
+    created_at: dt.datetime
+
+
+class NotificationSettingsRequest(Model):
+    sound: bool
+    email: bool
+
+
+class NotificationSettingsOut(Model):
+    sound: bool
+    email: bool
+    #: whether the server can send e-mail notices (an SMTP server is configured)
+    email_available: bool
+    #: this person's push subscriptions (one per browser)
+    subscriptions: list[PushSubscriptionOut]

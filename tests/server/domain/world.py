@@ -28,6 +28,7 @@ from server.domain.accounts import InviteAcceptance, actor_of
 from server.domain.cases import CaseChange, NewCaseRequest, WrapIn
 from server.domain.clock import FakeClock
 from server.domain.policy import Actor
+from server.domain.notifications import Mailer, PushGateway
 from server.services import Services, build_services
 from server.settings import Settings, load_settings
 from storage import OrgKind, Role
@@ -113,7 +114,15 @@ class World:
     case_keys: dict[str, bytes] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, store: storage.Storage, data_dir: Path, **settings: Any) -> World:
+    def build(
+        cls,
+        store: storage.Storage,
+        data_dir: Path,
+        *,
+        push_gateway: PushGateway | None = None,
+        mailer: Mailer | None = None,
+        **settings: Any,
+    ) -> World:
         clock = FakeClock()
         publisher = RecordingPublisher()
         revoked: list[str] = []
@@ -122,7 +131,14 @@ class World:
             revoked.append(user_id)
 
         services = build_services(
-            domain_settings(data_dir, **settings), store, clock, SECRET, publisher, on_revoked
+            domain_settings(data_dir, **settings),
+            store,
+            clock,
+            SECRET,
+            publisher,
+            on_revoked,
+            push_gateway=push_gateway,
+            mailer=mailer,
         )
         return cls(services, store, clock, publisher, revoked)
 
