@@ -14,8 +14,8 @@ import pytest
 
 import storage
 from crypto.content import ContentType
-from server.domain.policy import CaseAction
 from server.domain.notifications import NOTICES
+from server.domain.policy import CaseAction
 from server.errors import InvalidInput, NotFound
 from tests.push_service import Browser
 from tests.server.domain.world import Clinic, Member, World

@@ -27,8 +27,8 @@ from crypto.password import encode_kdf_params, new_salt
 from server.domain.accounts import InviteAcceptance, actor_of
 from server.domain.cases import CaseChange, NewCaseRequest, WrapIn
 from server.domain.clock import FakeClock
-from server.domain.policy import Actor
 from server.domain.notifications import Mailer, PushGateway
+from server.domain.policy import Actor
 from server.services import Services, build_services
 from server.settings import Settings, load_settings
 from storage import OrgKind, Role
