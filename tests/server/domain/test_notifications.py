@@ -89,7 +89,7 @@ async def test_a_reply_tells_the_others_a_fixed_text_and_nothing_else(
     cast: Clinic, gateway: RecordingGateway
 ) -> None:
     w = cast.world
-    (gp, gp_end), (derm, derm_end), (derm2, derm2_end) = [
+    (_gp, gp_end), (derm, derm_end), (derm2, derm2_end) = [
         await subscribe(w, m) for m in (cast.gp, cast.derm, cast.derm2)
     ]
     case = await w.case(
@@ -123,7 +123,7 @@ async def test_a_move_tells_the_others_not_the_mover(
     cast: Clinic, gateway: RecordingGateway
 ) -> None:
     w = cast.world
-    (gp, gp_end), (derm, derm_end) = [await subscribe(w, m) for m in (cast.gp, cast.derm)]
+    (gp, gp_end), (_derm, derm_end) = [await subscribe(w, m) for m in (cast.gp, cast.derm)]
     case = await w.case(
         cast.gp, cast.practice, cast.service, [cast.derm, cast.derm2], cast.records_key
     )
