@@ -14,7 +14,8 @@ Rules
 * **When.** After the commit and off the acknowledgement path: the publisher hooks only
   note the event (no await, no I/O); a background task gathers the events of
   ``coalesce`` seconds, works out the people, and notifies each person once with the
-  most important text among theirs (a move with its message is one notification).
+  most important text among theirs. A move that carries its message is announced by the
+  message alone.
 * **Push** (RFC 8030, 8291, 8292). Each subscription of each person gets the payload
   encrypted to its keys (:mod:`crypto.webpush`), with a VAPID token signed by the server's
   key (created on first use and kept sealed in storage, ``server_key``). Endpoints must be
@@ -199,6 +200,9 @@ class NotificationService:
         # (case id, state, updated_at) of the moves already announced (a case event
         # without a new move, such as a key share, announces nothing).
         self._announced: dict[str, tuple[storage.CaseState, object]] = {}
+        # case id -> (sender, seq) of its last message noted: a move that carried that
+        # message is announced by the message alone
+        self._messaged: dict[str, tuple[str, int]] = {}
 
     # ------------------------------------------------------------------ settings
 
@@ -266,6 +270,9 @@ class NotificationService:
     # ------------------------------------------------------------------ events
 
     def message_appended(self, case: storage.Case, message: storage.Message) -> None:
+        if len(self._messaged) > 100_000:
+            self._messaged.clear()
+        self._messaged[case.case_id] = (message.sender_id, message.seq)
         self._note(_Event("message", case, message.sender_id))
 
     def case_changed(self, change: CaseChange) -> None:
@@ -279,7 +286,8 @@ class NotificationService:
         if len(self._announced) > 100_000:
             self._announced.clear()
         self._announced[case.case_id] = stamp
-        self._note(_Event("change", case, mover, change.participant_ids))
+        if self._messaged.get(case.case_id) != (mover, case.last_seq):
+            self._note(_Event("change", case, mover, change.participant_ids))
         if case.state is storage.CaseState.SUBMITTED:
             self._note(_Event("queue", case, mover))
 
