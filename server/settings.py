@@ -210,9 +210,6 @@ class Settings:
     def mail_from(self) -> str:
         return self.smtp_from or f"dermline@{self.webauthn_rp_id()}"
 
-    def sqlite_path(self) -> Path:
-        return self.data_dir / "dermline.db"
-
 
 _SECRET_FIELDS = {"database_url", "redis_url", "smtp_password"}
 

@@ -417,3 +417,6 @@ class NotifyingPublisher:
     async def case_changed(self, change: CaseChange) -> None:
         await self._inner.case_changed(change)
         self._notifications.case_changed(change)
+
+    async def participants_removed(self, case_id: str, user_ids: Sequence[str]) -> None:
+        await self._inner.participants_removed(case_id, user_ids)
