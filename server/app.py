@@ -161,6 +161,7 @@ def create_app(
                 observe_login=metrics.observe_login,
                 push_gateway=push,
                 mailer=_mailer(settings),
+                in_page=realtime.notice,
             )
             if hasattr(opened, "unit_observer"):  # the SQL stores (server/metrics.py)
                 opened.unit_observer = metrics.observe_storage

@@ -28,6 +28,7 @@ from server.domain.cases import CaseService, NullPublisher, Publisher
 from server.domain.clock import Clock
 from server.domain.directory import DirectoryService
 from server.domain.notifications import (
+    InPageNotifier,
     Mailer,
     NotificationService,
     NotifyingPublisher,
@@ -74,6 +75,7 @@ def build_services(
     observe_login: Callable[[str], None] = lambda _event: None,
     push_gateway: PushGateway | None = None,
     mailer: Mailer | None = None,
+    in_page: InPageNotifier | None = None,
 ) -> Services:
     account_settings = AccountSettings(
         session_ttl=settings.session_ttl,
@@ -117,6 +119,7 @@ def build_services(
         ),
         push_gateway,
         mailer,
+        in_page=in_page,
     )
     # After each commit: the real-time layer, then the notifications (noted, sent later).
     cases = CaseService(

@@ -16,6 +16,9 @@ Rules
   ``coalesce`` seconds, works out the people, and notifies each person once with the
   most important text among theirs. A move that carries its message is announced by the
   message alone.
+* **In the page.** Each person's open pages hear a ``notice`` (the kind and its text) in
+  their own real-time room; the page counts it in its title, announces it in a live
+  region, may play a sound, and shows a browser notification when hidden.
 * **Push** (RFC 8030, 8291, 8292). Each subscription of each person gets the payload
   encrypted to its keys (:mod:`crypto.webpush`), with a VAPID token signed by the server's
   key (created on first use and kept sealed in storage, ``server_key``). Endpoints must be
@@ -53,6 +56,7 @@ from server.logs import event
 __all__ = [
     "NOTICES",
     "PUSH_PAD",
+    "InPageNotifier",
     "Mailer",
     "NotificationService",
     "NotificationSettings",
@@ -82,6 +86,12 @@ class PushGateway(Protocol):
     async def send(self, endpoint: str, body: bytes, authorization: str, ttl: int) -> int:
         """POST ``body`` to ``endpoint``; the push service's HTTP status (0: unreachable)."""
         ...
+
+
+class InPageNotifier(Protocol):
+    """Tells one person's open pages (the real-time layer's ``notice``)."""
+
+    async def __call__(self, user_id: str, kind: str, text: str) -> None: ...
 
 
 class Mailer(Protocol):
@@ -181,6 +191,7 @@ class NotificationService:
         gateway: PushGateway | None,
         mailer: Mailer | None = None,
         *,
+        in_page: InPageNotifier | None = None,
         wall: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
@@ -188,6 +199,7 @@ class NotificationService:
         self._settings = settings
         self._gateway = gateway
         self._mailer = mailer
+        self._in_page = in_page
         # VAPID tokens are checked against the push service's own clock, not ours.
         self._wall = wall
         self._vapid: bytes | None = None
@@ -328,6 +340,9 @@ class NotificationService:
             user = await self._store.get_user(user_id)
             if not user.disabled:
                 users[user_id] = user
+        if self._in_page is not None:
+            for user_id in users:
+                await self._in_page(user_id, wanted[user_id], NOTICES[wanted[user_id]])
         subs = await self._store.list_push_subscriptions(sorted(users))
         await asyncio.gather(*(self._push(s, wanted[s.user_id]) for s in subs))
         if self._mailer is not None:

@@ -769,3 +769,10 @@ class NotificationSettingsOut(Model):
     email_available: bool
     #: this person's push subscriptions (one per browser)
     subscriptions: list[PushSubscriptionOut]
+
+
+class NoticeOut(Model):
+    """The Socket.IO ``notice`` event: something new for this person (no case, no content)."""
+
+    kind: Literal["message", "queue", "change"]
+    text: str

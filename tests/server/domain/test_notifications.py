@@ -221,3 +221,23 @@ async def test_subscribing_checks_the_service_and_the_keys(cast: Clinic) -> None
     await n.unsubscribe(cast.gp.actor, sub.subscription_id)
     assert await n.list_subscriptions(cast.gp.actor) == []
     assert (await n.vapid_public_key()) == (await n.vapid_public_key())
+
+
+async def test_open_pages_hear_a_notice_without_the_case(
+    store: storage.Storage, tmp_path: Path
+) -> None:
+    from tests.server.domain.world import clinic
+
+    heard: list[tuple[str, str, str]] = []
+
+    async def in_page(user_id: str, kind: str, text: str) -> None:
+        heard.append((user_id, kind, text))
+
+    w = World.build(store, tmp_path, in_page=in_page, notify_coalesce_ms=0)
+    cast = await clinic(w)
+    case = await w.case(cast.gp, cast.practice, cast.service, [cast.derm], cast.records_key)
+    await w.services.notifications.drain()
+    heard.clear()
+    await reply(w, cast.gp, case.case_id)
+    await w.services.notifications.drain()
+    assert heard == [(cast.derm.user_id, "message", NOTICES["message"])]

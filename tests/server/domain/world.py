@@ -27,7 +27,7 @@ from crypto.password import encode_kdf_params, new_salt
 from server.domain.accounts import InviteAcceptance, actor_of
 from server.domain.cases import CaseChange, NewCaseRequest, WrapIn
 from server.domain.clock import FakeClock
-from server.domain.notifications import Mailer, PushGateway
+from server.domain.notifications import InPageNotifier, Mailer, PushGateway
 from server.domain.policy import Actor
 from server.services import Services, build_services
 from server.settings import Settings, load_settings
@@ -127,6 +127,7 @@ class World:
         *,
         push_gateway: PushGateway | None = None,
         mailer: Mailer | None = None,
+        in_page: InPageNotifier | None = None,
         **settings: Any,
     ) -> World:
         clock = FakeClock()
@@ -145,6 +146,7 @@ class World:
             on_revoked,
             push_gateway=push_gateway,
             mailer=mailer,
+            in_page=in_page,
         )
         return cls(services, store, clock, publisher, revoked)
 
