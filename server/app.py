@@ -185,7 +185,7 @@ def create_app(
                         await task
                 # Notifications noted before the shutdown still go out (briefly).
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(app[SERVICES].notifications.drain(), 5)
+                    await asyncio.wait_for(app[SERVICES].notifications.close(), 5)
         finally:
             await push.__aexit__(None, None, None)
             await readiness.close()

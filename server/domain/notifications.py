@@ -208,6 +208,9 @@ class NotificationService:
         # delivery task not finished yet
         self._flusher: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
+        # set at shutdown: gathering stops waiting, what is noted goes out now
+        self._closing = False
+        self._wake: asyncio.Event | None = None
         self._last_email: dict[str, float] = {}
         # (case id, state, updated_at) of the moves already announced (a case event
         # without a new move, such as a key share, announces nothing).
@@ -313,13 +316,23 @@ class NotificationService:
             task.add_done_callback(self._running.discard)
 
     async def _flush_later(self) -> None:
-        await asyncio.sleep(self._settings.coalesce)
+        if not self._closing:
+            self._wake = self._wake or asyncio.Event()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._settings.coalesce)
         events, self._events = self._events, []
         self._flusher = None
         try:
             await self._deliver(events)
         except Exception as exc:  # a background task: log by type, never crash the loop
             event("notify.failed", level=logging.WARNING, error_type=type(exc).__name__)
+
+    async def close(self) -> None:
+        """At shutdown: stop gathering and send what is noted now."""
+        self._closing = True
+        if self._wake is not None:
+            self._wake.set()
+        await self.drain()
 
     async def drain(self) -> None:
         """Wait until every event noted so far has been delivered (tests, shutdown)."""
