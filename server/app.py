@@ -166,6 +166,8 @@ def create_app(
             if hasattr(opened, "unit_observer"):  # the SQL stores (server/metrics.py)
                 opened.unit_observer = metrics.observe_storage
             realtime.bind(app[SERVICES])
+            # The VAPID key is made on first start (kept sealed in storage) and loaded.
+            await app[SERVICES].notifications.vapid_public_key()
             event("server.started", level=logging.INFO)
             background = [
                 asyncio.create_task(_checkpoints(opened, clock, settings)),
