@@ -241,3 +241,14 @@ async def test_open_pages_hear_a_notice_without_the_case(
     await reply(w, cast.gp, case.case_id)
     await w.services.notifications.drain()
     assert heard == [(cast.derm.user_id, "message", NOTICES["message"])]
+
+
+async def test_a_disabled_account_hears_nothing(cast: Clinic, gateway: RecordingGateway) -> None:
+    w = cast.world
+    _derm, derm_end = await subscribe(w, cast.derm)
+    _derm2, derm2_end = await subscribe(w, cast.derm2)
+    await w.services.administration.disable_user(None, cast.derm2.user_id, None)
+    await w.case(cast.gp, cast.practice, cast.service, [cast.derm], cast.records_key)
+    await w.services.notifications.drain()
+    assert len(gateway.to(derm_end)) == 1  # the queue notice
+    assert gateway.to(derm2_end) == []
