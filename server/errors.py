@@ -273,10 +273,11 @@ class AddressLocked(Locked):
 
 
 class RateLimited(DomainError):
-    """The per-address limit on a group of routes (all accounts together)."""
+    """A rate limit on a group of routes: per address (all accounts together), or per
+    patient link."""
 
     code = ErrorCode.RATE_LIMITED
-    message = "too many requests from this address; slow down"
+    message = "too many requests; slow down"
 
 
 class SignInDelayed(RateLimited):
