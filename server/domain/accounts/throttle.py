@@ -86,7 +86,7 @@ class LoginThrottle:
         # account -> keyed hashes of the addresses it completed a sign-in from.
         self._known: dict[str, list[bytes]] = {}
         # unknown name -> the account-wide state an account would have in the database.
-        self._ghosts: dict[bytes, storage.AuthFailureState] = {}
+        self._ghosts: dict[str, storage.AuthFailureState] = {}
 
     @asynccontextmanager
     async def one_attempt(self, key: str) -> AsyncIterator[None]:
@@ -144,7 +144,7 @@ class LoginThrottle:
         """The refusal an account would get, for an unknown name."""
         account = self._ghost_account(name)
         self._check_pair(account, client)
-        state = self._ghosts.get(self._ghost_key(name))
+        state = self._ghosts.get(account)
         self._check_account(account, state.locked_until if state else None, client)
 
     # ------------------------------------------------------------------ failures
@@ -199,18 +199,15 @@ class LoginThrottle:
             # (docs/architecture.md "Login attempts"); the user id is opaque.
             event("auth.account_locked", level=logging.WARNING, user_id=user.user_id)
 
-    def _ghost_key(self, name: str) -> bytes:
-        return hashlib.sha256(self._secret + b"\x00ghostkey\x00" + name.encode()).digest()
-
     def fail_ghost(self, name: str, client: str | None) -> None:
         """Count a failure for an unknown name exactly as :meth:`fail` counts one for an
         account (storage's ``record_auth_failure`` for the account-wide part)."""
         now = self._clock.now()
         self._observe("failure")
-        if self._fail_pair(self._ghost_account(name), client):
+        account = self._ghost_account(name)
+        if self._fail_pair(account, client):
             self._observe("lockout")
-        key = self._ghost_key(name)
-        old = self._ghosts.get(key)
+        old = self._ghosts.get(account)
         count = (old.failed_logins if old else 0) + 1
         locked = old.locked_until if old else None
         if count >= self._settings.login_account_limit:
@@ -218,7 +215,7 @@ class LoginThrottle:
             self._observe("lockout")
         if len(self._ghosts) > _MAX_ENTRIES:
             self._ghosts.clear()
-        self._ghosts[key] = storage.AuthFailureState(count, locked)
+        self._ghosts[account] = storage.AuthFailureState(count, locked)
 
     # ------------------------------------------------------------------ success
 
