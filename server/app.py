@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Mapping
 from aiohttp import web
 
 import storage
-from server.api import admin, auth, cases, passkeys, patient_links
+from server.api import admin, auth, cases, passkeys, patient_links, transparency
 from server.api import notifications as notifications_api
 from server.api import retention as retention_api
 from server.api.http import Route
@@ -46,6 +46,7 @@ ROUTES: list[Route] = [
     *cases.ROUTES,
     *patient_links.ROUTES,
     *retention_api.ROUTES,
+    *transparency.ROUTES,
     *notifications_api.ROUTES,
 ]
 REALTIME = web.AppKey("realtime", Realtime)

@@ -41,6 +41,7 @@ from storage.interface.retention import RetentionStore
 from storage.interface.rotation import KeyRotationStore
 from storage.interface.sessions import SessionStore
 from storage.interface.thread import ThreadStore
+from storage.interface.transparency import DirectoryKeyStore, TransparencyStore
 
 __all__ = [
     "FEATURE_PROTOCOLS",
@@ -49,6 +50,7 @@ __all__ = [
     "AuditStore",
     "BlobStore",
     "CaseStore",
+    "DirectoryKeyStore",
     "EpochStore",
     "FigureStore",
     "InviteStore",
@@ -65,6 +67,7 @@ __all__ = [
     "Storage",
     "StorageLifecycle",
     "ThreadStore",
+    "TransparencyStore",
 ]
 
 
@@ -88,6 +91,8 @@ class Storage(
     KeyRotationStore,
     RetentionStore,
     FigureStore,
+    TransparencyStore,
+    DirectoryKeyStore,
     NotificationStore,
     Protocol,
 ):
@@ -117,5 +122,7 @@ FEATURE_PROTOCOLS: tuple[type, ...] = (
     KeyRotationStore,
     RetentionStore,
     FigureStore,
+    TransparencyStore,
+    DirectoryKeyStore,
     NotificationStore,
 )
