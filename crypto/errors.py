@@ -42,6 +42,7 @@ __all__ = [
     "PrimitiveError",
     "PrivateKeyUnsealError",
     "PublicKeyError",
+    "PushSubscriptionKeyError",
     "RecordsKeyChainError",
     "RecordsKeyFileError",
     "RecoveryKeyFormatError",
@@ -294,3 +295,9 @@ class AuditCheckpointError(CryptoError):
     not parse or does not verify."""
 
     message = "audit checkpoint does not verify"
+
+
+class PushSubscriptionKeyError(CryptoError):
+    """A Web Push subscription's keys are not a P-256 point and a 16-byte secret."""
+
+    message = "invalid push subscription keys"

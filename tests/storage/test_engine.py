@@ -30,9 +30,10 @@ async def test_backends_implement_the_protocols(store: Storage) -> None:
     await store.check_health()
 
 
-LATEST_MIGRATION = 8  # storage/migrations/{sqlite,postgres}/0008_*.sql
-#: Every version up to the latest.
-MIGRATION_VERSIONS = [1, 2, 3, 4, 5, 6, 7, 8]
+LATEST_MIGRATION = 10  # storage/migrations/{sqlite,postgres}/0010_*.sql
+#: Every version up to the latest. Numbers are reserved per branch (0009 another's); until
+#: each lands there are gaps.
+MIGRATION_VERSIONS = [1, 2, 3, 4, 5, 6, 7, 8, 10]
 
 
 def test_both_backends_have_the_same_migrations() -> None:
