@@ -880,6 +880,15 @@ async def test_case_detail_is_self_contained_for_a_reader(tmp_path: Path) -> Non
         assert ok.org_public_key == org.key.public_key
         assert orgs[w.service_id]["org_key"] is None
         assert orgs[w.practice_id]["records_keys"] == []
+        # the legacy records key is reachable from the case (a dermatologist rotating it
+        # wraps to it, and sees no practice directory)
+        assert b64d(orgs[w.practice_id]["records_public_key"]) == w.records_key.public_key
+        assert orgs[w.practice_id]["org_key_id"] == org.key.key_id.hex()
+        d_derm = await w.derm.client.api.get(f"{V1}/cases/{case_id}")
+        assert {o["org_id"]: o["records_public_key"] for o in d_derm["orgs"]} == {
+            w.practice_id: b64e(w.records_key.public_key),
+            w.service_id: None,
+        }
 
         await w.admin.client.api.post(f"{V1}/users/{w.derm.user_id}/disable")
         d = await w.gp.client.api.get(f"{V1}/cases/{case_id}")
