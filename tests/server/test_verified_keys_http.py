@@ -10,6 +10,7 @@ consistency between heads, the trust functions of crypto.statement)."""
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import secrets
 import urllib.parse
@@ -503,8 +504,11 @@ async def test_certified_invites_inspect_accept_and_refusals(tmp_path: Path) -> 
             org_key_id=org.key.key_id,
         )
         assert handed.private_key == org.key.private_key
-        expires = seen["expires_at"]
-        assert expires.startswith("2026-01-05T10:")  # the statement's expiry, an hour on
+        # the invite expires exactly at the statement's expiry (to the millisecond)
+        assert isinstance(invite, st.InviteStatement)
+        expires = datetime.datetime.fromisoformat(seen["expires_at"].replace("Z", "+00:00"))
+        assert int(expires.timestamp() * 1000) == invite.expires_at_ms
+        assert expires.microsecond % 1000 == 0
 
         # acceptance: the member statement is required and must say exactly the request
         assert await refused(
