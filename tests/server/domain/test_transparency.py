@@ -177,9 +177,9 @@ async def test_every_directory_change_extends_the_log(seed: int, tmp_path_factor
             await world.services.administration.disable_user(None, victim.user_id, None)
         elif action == "remove" and len(people) > 3:
             victim = people.pop()
-            m = victim.user.memberships[0]
+            held = victim.user.memberships[0]
             await world.services.administration.remove_membership(
-                None, m.org_id, victim.user_id, m.role, None
+                None, held.org_id, victim.user_id, held.role, None
             )
         else:
             expected = 0
