@@ -290,6 +290,8 @@ def case_detail_out(view: CaseView) -> s.CaseDetail:
                 org_id=o.org_id,
                 kind=o.kind,
                 name=o.name,
+                records_public_key=o.records_public_key,
+                org_key_id=None if o.org_key_id is None else o.org_key_id.hex(),
                 org_key=log_ref_opt(proof.org_key),
                 records_keys=records_keys_out(proof),
             )

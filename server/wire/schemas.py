@@ -595,6 +595,10 @@ class CaseOrgOut(Model):
     org_id: str
     kind: OrgKind
     name: str
+    #: the current records key (as ``OrganisationOut``): a dermatologist who rotates the
+    #: case wraps to the practice's, which no directory answer shows them
+    records_public_key: B64 | None = None
+    org_key_id: str | None = None
     org_key: LogRefOut | None
     records_keys: list[RecordsKeyLinkOut]
 
