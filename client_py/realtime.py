@@ -263,6 +263,10 @@ class RealtimeClient:
                 await asyncio.sleep(0.1)
                 continue
             if answer.get("ok"):
+                # The server does not echo the message to this socket: the acknowledgement
+                # carries it (the thread shows it like any other, de-duplicated by seq).
+                if isinstance(answer.get("message"), dict):
+                    self._deliver(answer["message"])
                 return int(answer["seq"])
             err = answer.get("error", {})
             if err.get("code") in ("internal", "unavailable") and loop.time() < give_up:

@@ -11,8 +11,9 @@ Rules
   dermatologists, ``case:<id>`` for the case's parties. Joining a case room is authorised
   by the policy like every event.
 * Delivery: ``send`` appends through the case service (client message id, per-case
-  sequence number in the same transaction), acknowledges with ``seq`` after the commit,
-  and the service then publishes ``message`` to the case room. Clients retry unacknowledged
+  sequence number in the same transaction), acknowledges with ``seq`` and the stored
+  message after the commit, and the service then publishes ``message`` to the case room,
+  skipping the sending socket (the acknowledgement is its copy). Clients retry unacknowledged
   sends (idempotent) and de-duplicate by ``client_msg_id`` / ``seq``.
 * Catch-up: after (re)connecting the client calls ``sync`` with its last ``seq`` per case.
   The server joins the rooms *first*, then reads from the database, so a message committed
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -73,6 +75,13 @@ WATCHDOG_INTERVAL = 0.5
 SWEEP_INTERVAL = 10.0
 # How long start-up waits for the Redis subscription (Realtime._start_manager).
 REDIS_SUBSCRIBE_WAIT = 5.0
+
+# The socket whose ``send`` is being served in this task: the message it appends is not
+# echoed back to it (its acknowledgement carries the message; the sender's other devices
+# still get the room's copy). Set by the ``send`` handler around the domain call.
+_SENDER_SID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "dermline_sender_sid", default=None
+)
 
 
 def _json(model: pydantic.BaseModel) -> dict[str, Any]:
@@ -299,7 +308,13 @@ class Realtime:
     # ------------------------------------------------------------------ publisher
 
     async def message_appended(self, case: Case, message: Message) -> None:
-        await self.sio.emit("message", _json(message_out(message)), room=f"case:{case.case_id}")
+        # No echo to the socket that sent it (its acknowledgement is its copy).
+        await self.sio.emit(
+            "message",
+            _json(message_out(message)),
+            room=f"case:{case.case_id}",
+            skip_sid=_SENDER_SID.get(),
+        )
 
     async def patient_photos(self, case: Case, link: PatientLink) -> None:
         """A patient sent photos through a link: tell the case room, so open threads fetch
@@ -457,12 +472,22 @@ class Realtime:
         @handler
         async def send(sid: str, auth: Authenticated, client: str, data: Any) -> dict[str, Any]:
             body = s.SendIn.model_validate(data)
-            result = await self.services.cases.send(
-                auth.actor, body.case_id, body.client_msg_id, body.envelope, client
-            )
+            origin = _SENDER_SID.set(sid)
+            try:
+                result = await self.services.cases.send(
+                    auth.actor, body.case_id, body.client_msg_id, body.envelope, client
+                )
+            finally:
+                _SENDER_SID.reset(origin)
             # The sender is a party: make sure it hears the room from now on.
             await sio.enter_room(sid, f"case:{body.case_id}")
-            return {"ok": True, "seq": result.message.seq, "duplicate": not result.created}
+            # The room's copy skips this socket: the acknowledgement carries the message.
+            return {
+                "ok": True,
+                "seq": result.message.seq,
+                "duplicate": not result.created,
+                "message": _json(message_out(result.message)),
+            }
 
         @handler
         async def join(sid: str, auth: Authenticated, client: str, data: Any) -> dict[str, Any]:
