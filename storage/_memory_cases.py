@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import os
 from collections.abc import Sequence
 
 from storage._memory_base import CaseRow, MemoryBase, op, utc
 from storage._values import (
+    check_audit_event,
     check_bytes,
     check_epoch,
     check_id,
@@ -26,6 +28,8 @@ from storage.errors import Conflict, InvalidArgument, NotFound
 from storage.records import (
     AppendResult,
     Attachment,
+    AuditEntry,
+    AuditEvent,
     Case,
     CaseState,
     KeyRecipientKind,
@@ -117,6 +121,9 @@ class MemoryCases(MemoryBase):
             raise Conflict("duplicate")
 
     # ------------------------------------------------------------------ cases
+
+    def _append_audit_now(self, event: AuditEvent, salt: bytes) -> AuditEntry:
+        raise NotImplementedError  # storage.memory.MemoryStorage has the audit chain
 
     @op
     async def create_case(
@@ -425,13 +432,20 @@ class MemoryCases(MemoryBase):
         sender_id: str,
         envelope: bytes,
         now: _dt.datetime,
+        *,
+        audit: AuditEvent | None = None,
     ) -> AppendResult:
         cid = check_id(case_id, "case_id")
         mid = check_id(client_msg_id, "client_msg_id")
         sender = check_id(sender_id, "sender_id")
         check_bytes(envelope, "envelope")
+        if audit is not None:
+            check_audit_event(audit)
         when = utc(now)
-        return self._append(self._case_row(cid), mid, sender, envelope, when)
+        result = self._append(self._case_row(cid), mid, sender, envelope, when)
+        if result.created and audit is not None:
+            self._append_audit_now(audit, os.urandom(16))
+        return result
 
     @op
     async def list_messages(

@@ -328,12 +328,19 @@ class CaseService:
         )
 
     async def _append(
-        self, case_id: str, client_msg_id: str, actor: Actor, envelope: bytes, now: dt.datetime
+        self,
+        case_id: str,
+        client_msg_id: str,
+        actor: Actor,
+        envelope: bytes,
+        now: dt.datetime,
+        audit: storage.AuditEvent | None = None,
     ) -> storage.AppendResult:
-        """Append a checked envelope to the thread (idempotent by ``client_msg_id``)."""
+        """Append a checked envelope to the thread (idempotent by ``client_msg_id``), with
+        its audit entry in the same transaction when ``audit`` is given."""
         try:
             return await self._store.append_message(
-                case_id, client_msg_id, actor.user_id, envelope, now
+                case_id, client_msg_id, actor.user_id, envelope, now, audit=audit
             )
         except storage.Conflict:
             raise Conflict("this message id is taken") from None
@@ -674,9 +681,17 @@ class CaseService:
         """Append to the thread (idempotent by ``client_msg_id``), then publish."""
         case, _parties, _ = await self.load(actor, case_id, action)
         self._check_envelope(actor, case, client_msg_id, envelope)
-        result = await self._append(case_id, client_msg_id, actor, envelope, self._clock.now())
+        now = self._clock.now()
+        # The audit entry commits with the message: one durable commit per send.
+        audited = storage.AuditEvent(
+            action="message.post",
+            occurred_at=now,
+            actor_id=actor.user_id,
+            target=case_id,
+            client_address=client,
+        )
+        result = await self._append(case_id, client_msg_id, actor, envelope, now, audited)
         if result.created:
-            await self._audit("message.post", actor, case_id, client)
             # The publisher needs the case's routing ids only, which did not change.
             await self.publisher.message_appended(case, result.message)
         return result

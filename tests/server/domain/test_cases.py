@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from typing import Any
 
 import pytest
 
@@ -172,6 +173,34 @@ async def test_a_message_is_stored_once_and_its_header_must_match(cast: Clinic) 
     with pytest.raises(Forbidden):  # addressed but not claiming: not in the conversation
         await cases.send(cast.derm2.actor, case.case_id, other_id, as_gp, None)
     assert [m.seq for m in await w.store.list_messages(case.case_id)] == [1]
+
+
+async def test_a_message_and_its_audit_entry_are_one_write(
+    cast: Clinic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One durable commit per message: the send's audit entry travels with the append
+    (storage writes it in the message's transaction), never as a second write."""
+    w = cast.world
+    case = await cast.case()
+    writes: list[str] = []
+    for name in ("append_audit", "append_message"):
+        real = getattr(w.store, name)
+
+        async def counted(*args: Any, _real: Any = real, _name: str = name, **kw: Any) -> Any:
+            writes.append(_name)
+            return await _real(*args, **kw)
+
+        monkeypatch.setattr(w.store, name, counted)
+    msg_id, envelope = w.seal(cast.gp, case.case_id)
+    await w.services.cases.send(cast.gp.actor, case.case_id, msg_id, envelope, "198.51.100.9")
+    await w.services.cases.send(cast.gp.actor, case.case_id, msg_id, envelope, "198.51.100.9")
+    assert writes == ["append_message", "append_message"]
+    [entry] = [e for e in await w.store.list_audit() if e.event.action == "message.post"]
+    assert (entry.event.actor_id, entry.event.target, entry.event.client_address) == (
+        cast.gp.user_id,
+        case.case_id,
+        "198.51.100.9",
+    )
 
 
 async def test_the_outcome_must_be_an_outcome_envelope_of_the_closer(cast: Clinic) -> None:
