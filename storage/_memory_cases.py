@@ -290,6 +290,33 @@ class MemoryCases(MemoryBase):
         nxt = enc_cursor(*mine[-1][0]) if more else None
         return Page(tuple(self._case(r) for _, r in mine), nxt)
 
+    @op
+    async def list_cases_for_organisation(
+        self,
+        org_id: str,
+        kind: OrgKind,
+        *,
+        states: Sequence[CaseState] | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[Case]:
+        check_id(org_id, "org_id")
+        side = OrgKind(kind)
+        n = check_limit(limit)
+        st = None if states is None else set(states_of(states))
+        before = None if cursor is None else tuple(dec_cursor(cursor, (int, str)))
+        theirs = [
+            ((us(r.updated_at), r.case_id), r)
+            for r in self._cases.values()
+            if (r.practice_id if side is OrgKind.PRACTICE else r.service_id) == org_id
+            and (st is None or r.state.value in st)
+        ]
+        theirs = sorted((x for x in theirs if before is None or x[0] < before), reverse=True)
+        more = len(theirs) > n
+        theirs = theirs[:n]
+        nxt = enc_cursor(*theirs[-1][0]) if more else None
+        return Page(tuple(self._case(r) for _, r in theirs), nxt)
+
     # ------------------------------------------------------------------ participants, keys
 
     @op

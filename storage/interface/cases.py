@@ -12,6 +12,7 @@ from storage.records import (
     KeyRecipientKind,
     NewCase,
     NewMessage,
+    OrgKind,
     Outcome,
     Page,
     Participant,
@@ -94,6 +95,21 @@ class CaseStore(Protocol):
     ) -> Page[Case]:
         """Cases the user participates in, most recently updated first (ties by case id,
         descending). Keyset-paginated."""
+        ...
+
+    async def list_cases_for_organisation(
+        self,
+        org_id: str,
+        kind: OrgKind,
+        *,
+        states: Sequence[CaseState] | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[Case]:
+        """An organisation's cases (``kind`` says which side it is: the practice's cases or
+        the service's), most recently updated first, ties by case id descending;
+        keyset-paginated. One index-ordered scan (``cases_practice`` / ``cases_service``)
+        that stops after ``limit`` rows, whatever the organisation's size."""
         ...
 
 

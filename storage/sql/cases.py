@@ -336,6 +336,43 @@ class CasesSql(SqlBase):
         return Page(tuple(case_of(self, r) for r in rows), nxt)
 
     @unit
+    async def list_cases_for_organisation(
+        self,
+        org_id: str,
+        kind: OrgKind,
+        *,
+        states: Sequence[CaseState] | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[Case]:
+        oid = check_id(org_id, "org_id")
+        # One side per organisation kind, so that the scan runs down one index
+        # (cases_practice or cases_service: org, updated_at, case_id) in order and stops
+        # after the page; "practice_id = ? OR service_id = ?" would sort every case of both.
+        column = "c.practice_id" if OrgKind(kind) is OrgKind.PRACTICE else "c.service_id"
+        n = check_limit(limit)
+        where, args = f"{column} = ?", [oid]
+        if states is not None:
+            st = states_of(states)
+            where += f" AND c.state IN ({', '.join('?' * len(st))})"
+            args += st
+        if cursor is not None:
+            ua, cid = dec_cursor(cursor, (int, str))
+            where += " AND (c.updated_at, c.case_id) < (?, ?)"
+            args += [ua, cid]
+        rows = await self._read(
+            lambda txn: txn.fetchall(
+                f"{CASE_SELECT} WHERE {where} ORDER BY c.updated_at DESC, c.case_id DESC LIMIT ?",
+                *args,
+                n + 1,
+            )
+        )
+        more = len(rows) > n
+        rows = rows[:n]
+        nxt = enc_cursor(int(rows[-1][7]), str(rows[-1][0])) if more else None
+        return Page(tuple(case_of(self, r) for r in rows), nxt)
+
+    @unit
     async def list_cases_for_user(
         self,
         user_id: str,

@@ -11,8 +11,15 @@ import pytest
 
 from crypto.case_key import generate_case_key, wrap_legacy_case_key_from_parts
 from crypto.content import ContentType
-from server.domain.cases import CaseChange, CaseReplay, NewCaseRequest, ThreadMessage, WrapIn
-from server.domain.policy import CaseAction
+from server.domain.cases import (
+    CaseChange,
+    CaseReplay,
+    NewCaseRequest,
+    ThreadMessage,
+    WrapIn,
+    facts_of,
+)
+from server.domain.policy import CaseAction, check_case
 from server.errors import (
     CaseKeyMismatch,
     Conflict,
@@ -22,7 +29,7 @@ from server.errors import (
     NotFound,
     WrapOutdated,
 )
-from storage import CaseState, OutcomeCategory
+from storage import CaseState, OutcomeCategory, Role
 from tests.server.domain.world import Clinic
 
 
@@ -428,3 +435,59 @@ async def test_a_viewer_gets_the_case_with_its_coded_outcome(cast: Clinic) -> No
         await w.services.cases.case_with_outcome(cast.stranger.actor, case.case_id)
     got, outcome = await w.services.cases.case_with_outcome(cast.derm2.actor, case.case_id)
     assert got == case and outcome is None
+
+
+async def test_an_organisations_case_list_follows_the_view_policy(cast: Clinic) -> None:
+    """A practice's records officer lists all its cases, an auditor only the closed ones
+    (what check_case lets each view); the list is paginated; other roles are refused,
+    outsiders get not_found, and a service's records officer views no case through it."""
+    w = cast.world
+    cases = w.services.cases
+    made = [await cast.case() for _ in range(3)]
+    closing = made[0]
+    await cases.move(cast.derm.actor, closing.case_id, CaseAction.CLAIM, None)
+    outcome = {"category": "advice_and_guidance", "summary": "emollients", "details": {}}
+    _, payload = w.seal(cast.derm, closing.case_id, ContentType.OUTCOME, outcome)
+    await cases.close(
+        cast.derm.actor,
+        closing.case_id,
+        category=OutcomeCategory.ADVICE_AND_GUIDANCE,
+        urgency=None,
+        destination=None,
+        reasons=[],
+        payload=payload,
+        client=None,
+    )
+    records = await w.member(cast.practice.org_id, Role.RECORDS_OFFICER, "records")
+    auditor = await w.member(cast.service.org_id, Role.AUDITOR, "auditor")
+    service_records = await w.member(cast.service.org_id, Role.RECORDS_OFFICER, "srecords")
+
+    first = await cases.organisation_cases(
+        records.actor, cast.practice.org_id, limit=2, cursor=None
+    )
+    rest = await cases.organisation_cases(
+        records.actor, cast.practice.org_id, limit=2, cursor=first.next_cursor
+    )
+    listed = [c.case_id for c in first.items + rest.items]
+    assert sorted(listed) == sorted(c.case_id for c in made) and rest.next_cursor is None
+    assert listed[0] == closing.case_id  # the most recently updated first
+    for c in first.items + rest.items:
+        participants = await w.store.list_participants(c.case_id)
+        check_case(records.actor, facts_of(c, participants), CaseAction.VIEW)
+    audited = await cases.organisation_cases(
+        auditor.actor, cast.service.org_id, limit=50, cursor=None
+    )
+    assert [c.case_id for c in audited.items] == [closing.case_id]
+    for who, org in (
+        (cast.gp, cast.practice),
+        (cast.derm, cast.service),
+        (service_records, cast.service),
+    ):
+        with pytest.raises(Forbidden):
+            await cases.organisation_cases(who.actor, org.org_id, limit=50, cursor=None)
+    with pytest.raises(NotFound):
+        await cases.organisation_cases(records.actor, cast.service.org_id, limit=50, cursor=None)
+    with pytest.raises(InvalidInput):
+        await cases.organisation_cases(
+            records.actor, cast.practice.org_id, limit=50, cursor="not a cursor"
+        )
