@@ -4,7 +4,7 @@ Transaction functions (``*_txn`` in :mod:`storage.sql`) are written once, agains
 :class:`Txn` interface, with ``?`` placeholders. Each engine adapts them:
 
 ============================  ============================  =================================
-                              SQLite (aiosqlite)            PostgreSQL (asyncpg)
+                              SQLite (sqlite3 threads)      PostgreSQL (asyncpg)
 ============================  ============================  =================================
 placeholders                  ``?``                         ``$1, $2, ...`` (rewritten here)
 binary type                   BLOB                          BYTEA (migrations per backend)

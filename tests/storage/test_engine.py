@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -119,3 +121,29 @@ def test_error_translation_hides_driver_messages() -> None:
     assert isinstance(postgres_error(asyncpg.UniqueViolationError("x")), Conflict)
     assert isinstance(postgres_error(asyncpg.ForeignKeyViolationError("x")), NotFound)
     assert isinstance(postgres_error(OSError("refused")), Unavailable)
+
+
+async def test_a_sqlite_read_unit_runs_whole_in_one_reader_thread(tmp_path: Path) -> None:
+    """One thread hop per read unit (issue 13, item 2): every statement of a unit runs on
+    the same reader thread, off the event loop, and snapshot units too."""
+    s = await open_storage(
+        StorageConfig(data_dir=tmp_path, master_key_env="DERMLINE_TEST_UNSET_MASTER_KEY")
+    )
+    try:
+        loop_thread = threading.get_ident()
+        for snapshot in (False, True):
+            seen: list[int] = []
+
+            async def unit(txn: Any, seen: list[int] = seen) -> int:
+                total = 0
+                for _ in range(3):
+                    seen.append(threading.get_ident())
+                    row = await txn.fetchone("SELECT count(*) FROM cases")
+                    total += int(row[0])
+                seen.append(threading.get_ident())
+                return total
+
+            assert await s._read(unit, snapshot=snapshot) == 0  # type: ignore[attr-defined]
+            assert len(set(seen)) == 1 and seen[0] != loop_thread
+    finally:
+        await s.close()
