@@ -179,6 +179,12 @@ class MemoryCases(MemoryBase):
         return self._case(self._case_row(check_id(case_id, "case_id")))
 
     @op
+    async def get_case_with_participants(self, case_id: str) -> tuple[Case, list[Participant]]:
+        case = self._case(self._case_row(check_id(case_id, "case_id")))
+        people = self._participants.get(case_id, {}).values()
+        return case, sorted(people, key=lambda p: (p.added_at, p.user_id))
+
+    @op
     async def transition_case(
         self,
         case_id: str,

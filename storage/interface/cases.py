@@ -44,6 +44,12 @@ class CaseStore(Protocol):
         """:class:`NotFound` if absent."""
         ...
 
+    async def get_case_with_participants(self, case_id: str) -> tuple[Case, list[Participant]]:
+        """The case and its participants (as :meth:`list_participants` orders them) in one
+        read unit: what every case request's policy check needs (one thread hop on SQLite,
+        one pooled connection on PostgreSQL). :class:`NotFound` if absent."""
+        ...
+
     async def transition_case(
         self,
         case_id: str,

@@ -200,6 +200,27 @@ class CasesSql(SqlBase):
         return await self._read(lambda txn: get_case_txn(self, txn, case_id))
 
     @unit
+    async def get_case_with_participants(self, case_id: str) -> tuple[Case, list[Participant]]:
+        check_id(case_id, "case_id")
+
+        async def load_txn(txn: Txn) -> tuple[Row | None, list[Row]]:
+            # Both statements always run, so a missing case costs what an existing one does.
+            row = await txn.fetchone(f"{CASE_SELECT} WHERE c.case_id = ?", case_id)
+            people = await txn.fetchall(
+                "SELECT case_id, user_id, role, added_at FROM participants WHERE case_id = ?"
+                " ORDER BY added_at, user_id",
+                case_id,
+            )
+            return row, people
+
+        row, people = await self._read(load_txn)
+        if row is None:
+            raise NotFound("case")
+        return case_of(self, row), [
+            Participant(str(r[0]), str(r[1]), Role(r[2]), dt_of(r[3])) for r in people
+        ]
+
+    @unit
     async def transition_case(
         self,
         case_id: str,

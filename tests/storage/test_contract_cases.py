@@ -60,6 +60,16 @@ async def test_create_and_get_case(store: Storage) -> None:
     ]
 
 
+async def test_case_with_participants_in_one_unit(store: Storage) -> None:
+    w = await make_world(store)
+    await make_case(store, "c1")
+    case, people = await store.get_case_with_participants("c1")
+    assert case == await store.get_case("c1")
+    assert people == await store.list_participants("c1") and [p.user_id for p in people] == [w.gp]
+    with pytest.raises(NotFound):
+        await store.get_case_with_participants("nope")
+
+
 async def test_create_case_checks_organisations(store: Storage) -> None:
     w = await make_world(store)
     swapped = NewCase("c2", w.service, w.practice, w.gp, Priority.ROUTINE, T0)

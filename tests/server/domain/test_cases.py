@@ -443,7 +443,10 @@ async def test_an_organisations_case_list_follows_the_view_policy(cast: Clinic) 
     outsiders get not_found, and a service's records officer views no case through it."""
     w = cast.world
     cases = w.services.cases
-    made = [await cast.case() for _ in range(3)]
+    made = []
+    for _ in range(3):
+        made.append(await cast.case())
+        w.clock.advance(60)
     closing = made[0]
     await cases.move(cast.derm.actor, closing.case_id, CaseAction.CLAIM, None)
     outcome = {"category": "advice_and_guidance", "summary": "emollients", "details": {}}
