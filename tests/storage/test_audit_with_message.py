@@ -194,3 +194,48 @@ if PG_DSN:  # PostgreSQL only: what the chain-head lock would otherwise serialis
             assert len(await store.list_audit()) == 1
         finally:
             await store.close()
+
+
+if PG_DSN:
+
+    @pytest.mark.parametrize("backend", ["postgres"])
+    async def test_two_nodes_sending_at_once_keep_one_intact_chain(
+        make_config: Callable[..., StorageConfig], raw: Raw
+    ) -> None:
+        """Two processes' stores on one database (two nodes), many sends at once on several
+        cases, each with its entry, and ordinary audit appends in between: every entry is
+        chained exactly once, the chain verifies, and a checkpoint covers it all."""
+        a = await open_storage(make_config())
+        b = await open_storage(make_config())
+        try:
+            await make_world(a)
+            for c in range(4):
+                await make_case(a, f"case-{c}")
+
+            async def send(store: Storage, i: int) -> None:
+                case = f"case-{i % 4}"
+                r = await store.append_message(
+                    case, f"m-{i}", World.gp, b"e", T0, audit=posted(case, World.gp, i)
+                )
+                assert r.created
+
+            async def other(store: Storage, i: int) -> None:
+                await store.append_audit(
+                    AuditEvent("case.view", T0, actor_id=World.derm, target=f"case-{i % 4}")
+                )
+
+            jobs = [send(a if i % 2 else b, i) for i in range(120)]
+            jobs += [other(b if i % 2 else a, i) for i in range(20)]
+            await asyncio.gather(*jobs)
+            entries = await a.list_audit(limit=1000)
+            posts = sorted(e.event.occurred_at for e in entries if e.event.action == "message.post")
+            assert posts == sorted(T0 + dt.timedelta(seconds=i) for i in range(120))
+            assert sum(e.event.action == "case.view" for e in entries) == 20
+            assert [e.seq for e in entries] == list(range(1, 141))
+            assert (await raw("SELECT count(*) FROM audit_pending"))[0][0] == 0
+            assert (await b.checkpoint_audit(T0)).seq == 140
+            ok = await a.verify_audit()
+            assert (ok.entries, ok.checkpoints) == (140, 1)
+        finally:
+            await a.close()
+            await b.close()
