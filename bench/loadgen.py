@@ -52,7 +52,10 @@ class Load:
         self, url: str, plan: dict[str, Any], bare: bool, marker: Path | None = None
     ) -> None:
         self.marker = marker
-        self.url = url
+        #: one URL per node (comma-separated): pair i's GP uses node i, its dermatologist
+        #: node i + 1, so that with several nodes every message crosses through Redis
+        self.urls = url.split(",")
+        self.url = self.urls[0]
         self.plan = plan
         self.bare = bare
         self.sent: dict[str, float] = {}
@@ -62,7 +65,7 @@ class Load:
         self.measuring = False
         self.clients: dict[str, socketio.AsyncClient] = {}
 
-    async def connect_one(self, user: dict[str, Any], case_id: str) -> None:
+    async def connect_one(self, user: dict[str, Any], case_id: str, url: str) -> None:
         sio = socketio.AsyncClient(reconnection=False)
         me = user["user_id"]
 
@@ -75,7 +78,7 @@ class Load:
 
         sio.on("message", on_message)
         headers = {} if self.bare else {"Cookie": f"dermline_session={user['token']}"}
-        await sio.connect(self.url, headers=headers, transports=["websocket"], wait_timeout=30)
+        await sio.connect(url, headers=headers, transports=["websocket"], wait_timeout=30)
         answer = await sio.call("join", {"case_id": case_id}, timeout=30)
         if not answer.get("ok"):
             raise RuntimeError(f"join refused: {answer}")
@@ -84,11 +87,12 @@ class Load:
     async def connect_all(self) -> float:
         start = time.perf_counter()
         jobs = []
-        for pair in self.plan["pairs"]:
-            for role in ("gp", "derm"):
-                jobs.append((pair[role], pair["case_id"]))
+        n = len(self.urls)
+        for i, pair in enumerate(self.plan["pairs"]):
+            for shift, role in enumerate(("gp", "derm")):
+                jobs.append((pair[role], pair["case_id"], self.urls[(i + shift) % n]))
         for i in range(0, len(jobs), 50):
-            await asyncio.gather(*(self.connect_one(u, c) for u, c in jobs[i : i + 50]))
+            await asyncio.gather(*(self.connect_one(u, c, url) for u, c, url in jobs[i : i + 50]))
         return time.perf_counter() - start
 
     def seal(self, pair: dict[str, Any], role: str, n: int) -> tuple[str, str]:
@@ -207,6 +211,9 @@ class Load:
         wall_end = time.time()
         await asyncio.gather(*tasks)
         await asyncio.sleep(1.0)  # let the last deliveries arrive
+        if self.marker is not None:
+            # The orchestrator reads the servers' CPU here, before the catch-up test.
+            self.marker.with_suffix(".done").write_text("done")
         catchup = None if self.bare else await self.catch_up(1000)
         for sio in self.clients.values():
             await sio.disconnect()

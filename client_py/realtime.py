@@ -9,6 +9,9 @@ DESIGN section 6, the client's half:
   delivered only when it is the next one; a gap triggers a ``sync`` for that case.
 * on every (re)connect the client sends its last ``seq`` per case (``sync``); the server
   joins the rooms first and then replays, so nothing committed is missed.
+* the server's ``resync`` event (it lost live events: its Redis link broke and came back)
+  triggers the same ``sync`` without a reconnect; the acknowledgement of a send carries
+  the message (the server does not echo it to the sending socket).
 * an event larger than the server accepts (``max_packet_bytes``: the server's
   ``DERMLINE_MAX_BODY_BYTES``, 256 KiB by default) is refused here with
   ``payload_too_large`` before it is sent: a frame far over the server's cap makes the
@@ -82,6 +85,8 @@ class RealtimeClient:
         self.disconnected = asyncio.Event()
         self.synced = asyncio.Event()
         self.connect_count = 0
+        #: how often the server asked for a replay without a reconnect (``resync``)
+        self.resync_count = 0
         self._sync_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._register()
@@ -156,6 +161,12 @@ class RealtimeClient:
         async def patient_photos(data: dict[str, Any]) -> None:
             await self.patient_photo_events.put(data)
 
+        async def resync(_data: Any = None) -> None:
+            # The server lost live events (its Redis link broke and came back): replay from
+            # the database, as after a reconnect (docs/api.md, "Socket.IO").
+            self.resync_count += 1
+            self._spawn(self._sync_all())
+
         sio.on("connect", connect)
         sio.on("disconnect", disconnect)
         sio.on("message", message)
@@ -164,6 +175,7 @@ class RealtimeClient:
         sio.on("typing", typing)
         sio.on("receipt", receipt)
         sio.on("patient_photos", patient_photos)
+        sio.on("resync", resync)
 
     # ------------------------------------------------------------------ delivery
 
@@ -263,6 +275,10 @@ class RealtimeClient:
                 await asyncio.sleep(0.1)
                 continue
             if answer.get("ok"):
+                # The server does not echo the message to this socket: the acknowledgement
+                # carries it (the thread shows it like any other, de-duplicated by seq).
+                if isinstance(answer.get("message"), dict):
+                    self._deliver(answer["message"])
                 return int(answer["seq"])
             err = answer.get("error", {})
             if err.get("code") in ("internal", "unavailable") and loop.time() < give_up:

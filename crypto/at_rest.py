@@ -239,9 +239,12 @@ def seal_field(
 class FieldKey:
     """One data key prepared for sealing many fields: the AES-GCM key schedule is built once
     (the functions above rebuild it per call). Same wire format as :func:`seal_field` /
-    :func:`open_field`; used on the storage layer's hot path."""
+    :func:`open_field`; used on the storage layer's hot path, where it also skips what the
+    functions above repeat per call (``docs/performance.md``, "At-rest overhead"): the key
+    id's bytes are packed once, and opening checks the header against the key's own and
+    hands the nonce and ciphertext to AES-GCM as views, not copies."""
 
-    __slots__ = ("_aead", "_header", "key_id")
+    __slots__ = ("_aead", "_header", "_kid", "key_id")
 
     def __init__(self, data_key: bytes, key_id: int) -> None:
         _check_key(data_key, "data_key")
@@ -249,6 +252,7 @@ class FieldKey:
         self.key_id = key_id
         self._aead = AESGCM(data_key)
         self._header = _HEADER.pack(RECORD_VERSION, key_id)
+        self._kid = struct.pack(">I", key_id)
 
     def __repr__(self) -> str:
         return f"FieldKey(key_id={self.key_id})"  # never the key
@@ -259,25 +263,27 @@ class FieldKey:
         """Inner function of :meth:`seal` (the nonce is passed in)."""
         if len(nonce) != NONCE_LEN:
             raise ValueError("nonce must be 12 bytes")
-        ad = _field_ad(table, column, row_id, self.key_id)
+        # The bytes of _field_ad, with the (table, column) prefix cached and the key id
+        # packed once.
+        ad = _field_ad_prefix(table, column) + _lp(row_id) + self._kid
         return self._header + nonce + self._aead.encrypt(nonce, plaintext, ad)
 
     def seal(self, plaintext: bytes, *, table: str, column: str, row_id: str) -> bytes:
         """Like :func:`seal_field` under this key (random 96-bit nonce)."""
-        return self.seal_with_nonce(
-            plaintext, table=table, column=column, row_id=row_id, nonce=os.urandom(NONCE_LEN)
-        )
+        nonce = os.urandom(NONCE_LEN)
+        ad = _field_ad_prefix(table, column) + _lp(row_id) + self._kid
+        return self._header + nonce + self._aead.encrypt(nonce, plaintext, ad)
 
     def open(self, record: bytes, *, table: str, column: str, row_id: str) -> bytes:
         """Like :func:`open_field`; :class:`AtRestError` also if another key sealed it."""
-        if record_key_id(record) != self.key_id:
-            raise AtRestError
-        nonce = record[_HEADER.size : _HEADER.size + NONCE_LEN]
+        if len(record) < FIELD_OVERHEAD or record[: _HEADER.size] != self._header:
+            raise AtRestError  # too short, another version, or sealed under another key
+        view = memoryview(record)
         try:
             return self._aead.decrypt(
-                nonce,
-                record[_HEADER.size + NONCE_LEN :],
-                _field_ad(table, column, row_id, self.key_id),
+                view[_HEADER.size : _HEADER.size + NONCE_LEN],
+                view[_HEADER.size + NONCE_LEN :],
+                _field_ad_prefix(table, column) + _lp(row_id) + self._kid,
             )
         except InvalidTag:
             raise AtRestError from None

@@ -4,7 +4,7 @@ Transaction functions (``*_txn`` in :mod:`storage.sql`) are written once, agains
 :class:`Txn` interface, with ``?`` placeholders. Each engine adapts them:
 
 ============================  ============================  =================================
-                              SQLite (aiosqlite)            PostgreSQL (asyncpg)
+                              SQLite (sqlite3 threads)      PostgreSQL (asyncpg)
 ============================  ============================  =================================
 placeholders                  ``?``                         ``$1, $2, ...`` (rewritten here)
 binary type                   BLOB                          BYTEA (migrations per backend)
@@ -47,7 +47,10 @@ class Dialect:
         self.for_update = for_update
         #: the message append runs as the server-side function of
         #: ``migrations/postgres/0002_append_message.sql`` (round trips cost here); otherwise
-        #: as statements in the single writer (``storage.sql.thread.append_txn``)
+        #: as statements in the single writer (``storage.sql.thread.append_txn``). The same
+        #: split holds for a message's audit entry: written to ``audit_pending`` in the
+        #: message's transaction and chained in batches (PostgreSQL: no chain-head lock per
+        #: send), or chained inline by the single writer (``storage.sql.audit``)
         self.server_side_append = server_side_append
 
 

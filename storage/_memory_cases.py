@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import os
 from collections.abc import Sequence
 
 from storage._memory_base import CaseRow, MemoryBase, op, utc
 from storage._values import (
+    check_audit_event,
     check_bytes,
     check_epoch,
     check_id,
@@ -26,6 +28,8 @@ from storage.errors import Conflict, InvalidArgument, NotFound
 from storage.records import (
     AppendResult,
     Attachment,
+    AuditEntry,
+    AuditEvent,
     Case,
     CaseState,
     KeyRecipientKind,
@@ -118,6 +122,9 @@ class MemoryCases(MemoryBase):
 
     # ------------------------------------------------------------------ cases
 
+    def _append_audit_now(self, event: AuditEvent, salt: bytes) -> AuditEntry:
+        raise NotImplementedError  # storage.memory.MemoryStorage has the audit chain
+
     @op
     async def create_case(
         self,
@@ -170,6 +177,12 @@ class MemoryCases(MemoryBase):
     @op
     async def get_case(self, case_id: str) -> Case:
         return self._case(self._case_row(check_id(case_id, "case_id")))
+
+    @op
+    async def get_case_with_participants(self, case_id: str) -> tuple[Case, list[Participant]]:
+        case = self._case(self._case_row(check_id(case_id, "case_id")))
+        people = self._participants.get(case_id, {}).values()
+        return case, sorted(people, key=lambda p: (p.added_at, p.user_id))
 
     @op
     async def transition_case(
@@ -282,6 +295,33 @@ class MemoryCases(MemoryBase):
         mine = mine[:n]
         nxt = enc_cursor(*mine[-1][0]) if more else None
         return Page(tuple(self._case(r) for _, r in mine), nxt)
+
+    @op
+    async def list_cases_for_organisation(
+        self,
+        org_id: str,
+        kind: OrgKind,
+        *,
+        states: Sequence[CaseState] | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[Case]:
+        check_id(org_id, "org_id")
+        side = OrgKind(kind)
+        n = check_limit(limit)
+        st = None if states is None else set(states_of(states))
+        before = None if cursor is None else tuple(dec_cursor(cursor, (int, str)))
+        theirs = [
+            ((us(r.updated_at), r.case_id), r)
+            for r in self._cases.values()
+            if (r.practice_id if side is OrgKind.PRACTICE else r.service_id) == org_id
+            and (st is None or r.state.value in st)
+        ]
+        theirs = sorted((x for x in theirs if before is None or x[0] < before), reverse=True)
+        more = len(theirs) > n
+        theirs = theirs[:n]
+        nxt = enc_cursor(*theirs[-1][0]) if more else None
+        return Page(tuple(self._case(r) for _, r in theirs), nxt)
 
     # ------------------------------------------------------------------ participants, keys
 
@@ -425,13 +465,20 @@ class MemoryCases(MemoryBase):
         sender_id: str,
         envelope: bytes,
         now: _dt.datetime,
+        *,
+        audit: AuditEvent | None = None,
     ) -> AppendResult:
         cid = check_id(case_id, "case_id")
         mid = check_id(client_msg_id, "client_msg_id")
         sender = check_id(sender_id, "sender_id")
         check_bytes(envelope, "envelope")
+        if audit is not None:
+            check_audit_event(audit)
         when = utc(now)
-        return self._append(self._case_row(cid), mid, sender, envelope, when)
+        result = self._append(self._case_row(cid), mid, sender, envelope, when)
+        if result.created and audit is not None:
+            self._append_audit_now(audit, os.urandom(16))
+        return result
 
     @op
     async def list_messages(

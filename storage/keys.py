@@ -198,6 +198,10 @@ class KeyRing:
         key_id = self._active[purpose]
         return key_id, self._keys[key_id]
 
+    def active_id(self, purpose: str) -> int:
+        """The active key id of ``purpose`` (the sealing hot path needs only the id)."""
+        return self._active[purpose]
+
     def get(self, key_id: int) -> bytes | None:
         """The key with this id, or None if unknown (a reload may be due)."""
         return self._keys.get(key_id)
@@ -259,12 +263,14 @@ class SealingFieldCipher(FieldCipher):
         return fk
 
     def seal(self, table: str, column: str, row_id: str, value: bytes) -> bytes:
-        key_id, _ = self.ring.active(PURPOSE_FIELD)
-        return self._field_key(key_id).seal(value, table=table, column=column, row_id=row_id)
+        key_id = self.ring.active_id(PURPOSE_FIELD)
+        fk = self._prepared.get(key_id) or self._field_key(key_id)
+        return fk.seal(value, table=table, column=column, row_id=row_id)
 
     def open(self, table: str, column: str, row_id: str, record: bytes) -> bytes:
         try:
-            fk = self._field_key(at_rest.record_key_id(record), f"{table}.{column}")
+            key_id = at_rest.record_key_id(record)
+            fk = self._prepared.get(key_id) or self._field_key(key_id, f"{table}.{column}")
             return fk.open(record, table=table, column=column, row_id=row_id)
         except AtRestError:
             raise CorruptRecord(f"{table}.{column}") from None

@@ -205,6 +205,10 @@ class PostgresStorage(SqlStorage):
         or a typed error), then close the pool."""
         if self._closed:
             return
+        # The audit chainer's batch first (pending entries it does not reach stay pending
+        # and are chained at the next start: storage.sql.audit).
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._finish_chaining(), _CLOSE_TIMEOUT)
         self._closed = True
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._idle.wait(), _CLOSE_TIMEOUT)

@@ -1,7 +1,7 @@
 # ruff: noqa: S608
 # (S608: every SQL string here is assembled from module constants and our own table/column
 # names; values are always bound as parameters, never interpolated.)
-"""SQLite backend: one writer thread with group commit, separate aiosqlite readers.
+"""SQLite backend: one writer thread with group commit, a pool of reader threads.
 
 Rules of this module (DESIGN.md section 7; ``docs/storage.md``, "Group commit"):
 
@@ -16,13 +16,17 @@ Rules of this module (DESIGN.md section 7; ``docs/storage.md``, "Group commit"):
   resolves the units' futures. No caller hears "done" before its data is durable.
 * If COMMIT itself fails, every unit of the batch fails with :class:`Unavailable`; nothing was
   acknowledged, so nothing acknowledged is lost.
-* Why a plain ``sqlite3`` connection in our own thread for the writer rather than aiosqlite
-  (which the readers use): aiosqlite costs one thread hop per statement, five per message
-  unit; driving the whole batch inside the thread (the units' ``*_txn`` coroutines never
-  suspend there, see :func:`_drive`) costs one hop per batch. This took durable commits from
-  about 2,500/s to the figures in ``docs/performance.md``.
-* Readers are separate connections with ``query_only=ON``; WAL gives each statement (or each
-  ``BEGIN``...``COMMIT`` snapshot) a consistent view of the last committed state.
+* Why a plain ``sqlite3`` connection in our own thread for the writer rather than
+  aiosqlite: aiosqlite costs one thread hop per statement, five per message unit; driving
+  the whole batch inside the thread (the units' ``*_txn`` coroutines never suspend there,
+  see :func:`_drive`) costs one hop per batch. This took durable commits from about
+  2,500/s to the figures in ``docs/performance.md``.
+* Readers are separate plain ``sqlite3`` connections with ``query_only=ON``, one per reader
+  thread of a small pool; a whole read unit runs inside one thread hop (driven like the
+  writer's units), not one hop per statement as aiosqlite would: a read of the case and its
+  participants is two hops fewer, and the queue of reads waiting for a thread shrinks with
+  them (``docs/performance.md``). WAL gives each statement (or each ``BEGIN``...``COMMIT``
+  snapshot) a consistent view of the last committed state.
 """
 
 from __future__ import annotations
@@ -39,13 +43,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import aiosqlite
-
 from storage._engine import SQLITE, Row, TxnFn, sqlite_error
-from storage.errors import StorageError, Unavailable
+from storage.errors import Unavailable
 from storage.sql import SqlStorage
 
-__all__ = ["SqliteStorage", "connect_sqlite", "migrate_sqlite_sync"]
+__all__ = ["SqliteStorage", "migrate_sqlite_sync"]
 
 T = TypeVar("T")
 MIGRATIONS = Path(__file__).parent / "migrations" / "sqlite"
@@ -53,28 +55,6 @@ BUSY_TIMEOUT_MS = 10_000
 _MIGRATION_NAME = re.compile(r"^[0-9]{4}_[a-z0-9_]+$")
 #: how long close() waits for reads in flight before closing their connections
 _CLOSE_READ_TIMEOUT = 10.0
-
-
-class _SqliteTxn:
-    """The :class:`storage._engine.Txn` view of one aiosqlite connection."""
-
-    dialect = SQLITE
-
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self.conn = conn
-
-    async def execute(self, sql: str, *args: Any) -> None:
-        await self.conn.execute_fetchall(sql, args)
-
-    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        await self.conn.executemany(sql, rows)
-
-    async def fetchone(self, sql: str, *args: Any) -> Row | None:
-        rows = list(await self.conn.execute_fetchall(sql, args))
-        return rows[0] if rows else None
-
-    async def fetchall(self, sql: str, *args: Any) -> list[Row]:
-        return list(await self.conn.execute_fetchall(sql, args))
 
 
 _PRAGMAS = (
@@ -85,17 +65,6 @@ _PRAGMAS = (
     # the file's free space (docs/storage.md, "Retention and disposal"). Deletes are rare.
     "PRAGMA secure_delete = ON",
 )
-
-
-async def connect_sqlite(path: Path, *, reader: bool = False) -> aiosqlite.Connection:
-    """Open an aiosqlite connection with our pragmas (``isolation_level=None``: we issue
-    BEGIN ourselves)."""
-    conn = await aiosqlite.connect(str(path), isolation_level=None)
-    for pragma in _PRAGMAS:
-        await conn.execute(pragma)
-    if reader:
-        await conn.execute("PRAGMA query_only = ON")
-    return conn
 
 
 def _enable_wal(conn: sqlite3.Connection) -> Any:
@@ -172,11 +141,13 @@ class _Unit:
 
 
 class _ThreadTxn:
-    """The :class:`storage._engine.Txn` view of the writer's own ``sqlite3`` connection.
+    """The :class:`storage._engine.Txn` view of a plain ``sqlite3`` connection (the writer's
+    or a reader's).
 
-    Its methods are coroutines that never suspend, so a whole write unit (an ``async``
-    ``*_txn`` function) can be driven to completion inside the writer thread by
-    :func:`_drive`: one thread hop per batch instead of one per statement.
+    Its methods are coroutines that never suspend, so a whole unit (an ``async`` ``*_txn``
+    function) can be driven to completion inside the writer thread (or a reader thread)
+    by :func:`_drive`: one thread hop per batch (per read unit) instead of one per
+    statement.
     """
 
     dialect = SQLITE
@@ -198,6 +169,29 @@ class _ThreadTxn:
         return list(self.conn.execute(sql, args).fetchall())
 
 
+def _open_reader_sync(path: Path) -> sqlite3.Connection:
+    """A reader connection: our pragmas and ``query_only``; used by one thread at a time
+    (the pool hands it out), hence ``check_same_thread=False``."""
+    conn = sqlite3.connect(
+        str(path), isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+    )
+    for pragma in _PRAGMAS:
+        conn.execute(pragma)
+    conn.execute("PRAGMA query_only = ON")
+    return conn
+
+
+def _read_sync(conn: sqlite3.Connection, fn: TxnFn[T], snapshot: bool) -> T:
+    """Run a whole read unit in the calling (reader) thread."""
+    if not snapshot:
+        return _drive(fn(_ThreadTxn(conn)))
+    conn.execute("BEGIN")
+    try:
+        return _drive(fn(_ThreadTxn(conn)))
+    finally:
+        conn.execute("COMMIT")
+
+
 def _drive(coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine that never suspends (a unit over :class:`_ThreadTxn`) to its end."""
     try:
@@ -206,7 +200,7 @@ def _drive(coro: Coroutine[Any, Any, T]) -> T:
         result: T = stop.value
         return result
     coro.close()
-    raise RuntimeError("a write unit suspended inside its transaction")
+    raise RuntimeError("a storage unit suspended inside its transaction")
 
 
 class SqliteStorage(SqlStorage):
@@ -222,8 +216,13 @@ class SqliteStorage(SqlStorage):
         # The single writer: one sqlite3 connection owned by one dedicated thread.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dermline-writer")
         self._writer: sqlite3.Connection | None = None
-        self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
-        self._all_readers: list[aiosqlite.Connection] = []
+        # The readers: as many threads as connections; a unit takes a free connection and
+        # runs on a reader thread from its first statement to its last.
+        self._reader_threads = ThreadPoolExecutor(
+            max_workers=max(1, readers), thread_name_prefix="dermline-reader"
+        )
+        self._readers: asyncio.Queue[sqlite3.Connection] = asyncio.Queue()
+        self._all_readers: list[sqlite3.Connection] = []
         self._queue: asyncio.Queue[_Unit | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -264,7 +263,7 @@ class SqliteStorage(SqlStorage):
         try:
             await self._in_writer(self._open_writer_sync, migrate)
             for _ in range(self._n_readers):
-                conn = await connect_sqlite(self.path, reader=True)
+                conn = _open_reader_sync(self.path)
                 self._all_readers.append(conn)
                 self._readers.put_nowait(conn)
         except sqlite3.Error as exc:
@@ -293,22 +292,12 @@ class SqliteStorage(SqlStorage):
         self._reads_done.clear()
         try:
             conn = await self._readers.get()
-            txn = _SqliteTxn(conn)
             try:
-                if snapshot:
-                    await conn.execute("BEGIN")
-                    try:
-                        return await fn(txn)
-                    finally:
-                        await conn.execute("COMMIT")
-                return await fn(txn)
+                return await asyncio.get_running_loop().run_in_executor(
+                    self._reader_threads, _read_sync, conn, fn, snapshot
+                )
             except sqlite3.Error as exc:
                 raise sqlite_error(exc) from None
-            except ValueError as exc:
-                if isinstance(exc, StorageError):
-                    raise
-                # aiosqlite's "no active connection" (closed underneath us)
-                raise Unavailable("database error") from None
             finally:
                 self._readers.put_nowait(conn)
         finally:
@@ -447,9 +436,10 @@ class SqliteStorage(SqlStorage):
 
     async def _close_connections(self) -> None:
         for conn in self._all_readers:
-            with contextlib.suppress(sqlite3.Error, ValueError):
-                await conn.close()
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
         self._all_readers.clear()
+        self._reader_threads.shutdown(wait=True)
         if self._writer is not None:
             writer = self._writer
             self._writer = None

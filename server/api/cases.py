@@ -79,6 +79,17 @@ async def my_cases(request: web.Request) -> web.Response:
     return reply(_page(page))
 
 
+async def organisation_cases(request: web.Request) -> web.Response:
+    auth = await current(request)
+    page = await request.app[SERVICES].cases.organisation_cases(
+        auth.actor,
+        request.match_info["org_id"],
+        limit=query_int(request, "limit", 50, 1, 200),
+        cursor=request.query.get("cursor"),
+    )
+    return reply(_page(page))
+
+
 async def queue(request: web.Request) -> web.Response:
     auth = await current(request)
     page = await request.app[SERVICES].cases.queue(
@@ -283,6 +294,17 @@ ROUTES = [
         s.CaseList,
         query=(("limit", "integer"), ("cursor", "string")),
         errors=(401, 422),
+    ),
+    Route(
+        "GET",
+        f"{V1}/orgs/{{org_id}}/cases",
+        organisation_cases,
+        "The organisation's cases, most recently updated first (records officers: all of a"
+        " practice's; auditors: the closed ones)",
+        None,
+        s.CaseList,
+        query=(("limit", "integer"), ("cursor", "string")),
+        errors=(401, 403, 404, 422),
     ),
     Route(
         "GET",

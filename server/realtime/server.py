@@ -11,8 +11,9 @@ Rules
   dermatologists, ``case:<id>`` for the case's parties. Joining a case room is authorised
   by the policy like every event.
 * Delivery: ``send`` appends through the case service (client message id, per-case
-  sequence number in the same transaction), acknowledges with ``seq`` after the commit,
-  and the service then publishes ``message`` to the case room. Clients retry unacknowledged
+  sequence number in the same transaction), acknowledges with ``seq`` and the stored
+  message after the commit, and the service then publishes ``message`` to the case room,
+  skipping the sending socket (the acknowledgement is its copy). Clients retry unacknowledged
   sends (idempotent) and de-duplicate by ``client_msg_id`` / ``seq``.
 * Catch-up: after (re)connecting the client calls ``sync`` with its last ``seq`` per case.
   The server joins the rooms *first*, then reads from the database, so a message committed
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -73,6 +75,18 @@ WATCHDOG_INTERVAL = 0.5
 SWEEP_INTERVAL = 10.0
 # How long start-up waits for the Redis subscription (Realtime._start_manager).
 REDIS_SUBSCRIBE_WAIT = 5.0
+# After the Redis subscription breaks, the listener retries after this many seconds,
+# doubling up to the maximum (python-socketio's own listener waits up to 60 s): clients
+# are told to sync at most this long after Redis is back.
+REDIS_RETRY_MIN = 0.1
+REDIS_RETRY_MAX = 1.0
+
+# The socket whose ``send`` is being served in this task: the message it appends is not
+# echoed back to it (its acknowledgement carries the message; the sender's other devices
+# still get the room's copy). Set by the ``send`` handler around the domain call.
+_SENDER_SID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "dermline_sender_sid", default=None
+)
 
 
 def _json(model: pydantic.BaseModel) -> dict[str, Any]:
@@ -85,19 +99,96 @@ def _error(exc: DomainError) -> dict[str, Any]:
 
 
 class _RedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
-    """python-socketio's Redis manager makes a new Redis client on each (re)connect (the
-    publisher and the listener may each make one) and never closes the replaced ones; keep
-    them all so that shutdown closes every connection."""
+    """python-socketio's Redis manager, with what an outage needs (docs/architecture.md,
+    "Redis outages").
+
+    * It makes a new Redis client on each (re)connect (the publisher and the listener may
+      each make one) and never closes the replaced ones: keep them all so that shutdown
+      closes every connection.
+    * Pub/sub is lossy: what is published while a node's subscription is broken never
+      reaches that node's sockets, and what a node fails to publish reaches no other node.
+      So when the listener subscribes again after a break, this node's sockets are told to
+      ``resync`` (each client then runs ``sync``, the database replay); and after a publish
+      that failed, every node's sockets are told, once publishing works again
+      (:meth:`resync`, retried by the Realtime watchdog until it succeeds).
+    * The listener retries within ``REDIS_RETRY_MAX`` seconds (the library's waits grow to
+      60 s), so the resync follows Redis's return closely.
+    """
+
+    #: the publisher's connection is up (set by python-socketio)
+    connected: bool
 
     def __init__(self, url: str, channel: str) -> None:
         # A bounded connect: the publish happens before the sender's acknowledgement, so a
         # Redis that drops packets must not stall sends for the kernel's TCP timeout.
         super().__init__(url, channel=channel, redis_options={"socket_connect_timeout": 2.0})
         self.clients: list[Any] = []
+        #: a publish failed since the last resync that reached every node
+        self.lost_publish = False
+        #: the listener is subscribed (python-socketio keeps no such flag)
+        self.listening = False
 
     def _redis_connect(self) -> None:
         super()._redis_connect()
         self.clients.append((self.redis, self.pubsub))
+
+    async def _publish(self, data: Any) -> None:
+        """The library's publish (two attempts), remembering a failure instead of only
+        logging it."""
+        for attempt in range(2):
+            try:
+                if not self.connected:
+                    self._redis_connect()
+                await self.redis.publish(self.channel, self.json.dumps(data))
+                return
+            except Exception as exc:  # any failure of the connection or the command
+                self.connected = False
+                if attempt == 1:
+                    self.lost_publish = True
+                    event(
+                        "realtime.redis_publish_failed",
+                        level=logging.WARNING,
+                        error_type=type(exc).__name__,
+                    )
+
+    async def _redis_listen_with_retries(self) -> AsyncIterator[Any]:
+        """The library's listener loop, with short retries and a resync after a break."""
+        retry = REDIS_RETRY_MIN
+        broken = False
+        while True:
+            try:
+                if not self.listening:
+                    self._redis_connect()
+                    await self.pubsub.subscribe(self.channel)
+                    self.listening = True
+                    retry = REDIS_RETRY_MIN
+                    if broken:
+                        broken = False
+                        event("realtime.redis_resubscribed", level=logging.WARNING)
+                        await self.resync(everywhere=self.lost_publish)
+                async for message in self.pubsub.listen():
+                    yield message
+            except Exception as exc:  # the connection broke (or never came up)
+                if self.listening or not broken:
+                    event(
+                        "realtime.redis_listen_failed",
+                        level=logging.WARNING,
+                        error_type=type(exc).__name__,
+                    )
+                self.listening = False
+                broken = True
+                await asyncio.sleep(retry)
+                retry = min(retry * 2, REDIS_RETRY_MAX)
+
+    async def resync(self, *, everywhere: bool) -> None:
+        """Tell sockets to run ``sync``: this node's only, or (``everywhere``) every node's
+        through Redis. A failed publish leaves ``lost_publish`` set for the next try."""
+        payload = {"reason": "redis"}
+        if not everywhere:
+            await self.emit("resync", payload, namespace="/", ignore_queue=True)
+            return
+        self.lost_publish = False
+        await self.emit("resync", payload, namespace="/")  # here, then the other nodes
 
 
 class Realtime:
@@ -150,7 +241,7 @@ class Realtime:
         manager = self.sio.manager
         if not isinstance(manager, _RedisManager):
             return None
-        return bool(manager.pubsub is not None and manager.pubsub.subscribed)
+        return bool(manager.listening and manager.pubsub is not None and manager.pubsub.subscribed)
 
     # ------------------------------------------------------------------ wiring
 
@@ -206,7 +297,7 @@ class Realtime:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(REDIS_SUBSCRIBE_WAIT):
                 # python-socketio subscribes inside its listener task and tells nobody.
-                while not (manager.pubsub is not None and manager.pubsub.subscribed):  # noqa: ASYNC110
+                while not manager.listening:  # noqa: ASYNC110
                     await asyncio.sleep(0.01)
 
     async def _close_manager(self) -> None:
@@ -228,8 +319,20 @@ class Realtime:
     async def _watchdog(self) -> None:
         """Disconnect clients whose outgoing backlog exceeds the limit (DESIGN section 6)."""
         limit = self._settings.client_backlog_limit
+        resync: asyncio.Task[None] | None = None
         while True:
             await asyncio.sleep(WATCHDOG_INTERVAL)
+            manager = self.sio.manager
+            if (
+                isinstance(manager, _RedisManager)
+                and manager.lost_publish
+                and manager.listening
+                and (resync is None or resync.done())
+            ):
+                # Something this node published was lost while Redis was away, and the
+                # subscription is up again: tell every node's sockets (in its own task: a
+                # publish can wait for Redis's connect timeout).
+                resync = asyncio.create_task(manager.resync(everywhere=True))
             for sock in list(self.sio.eio.sockets.values()):
                 if sock.queue.qsize() > limit and not sock.closed:
                     event("realtime.backlog_disconnect", level=logging.WARNING, count=limit)
@@ -299,7 +402,13 @@ class Realtime:
     # ------------------------------------------------------------------ publisher
 
     async def message_appended(self, case: Case, message: Message) -> None:
-        await self.sio.emit("message", _json(message_out(message)), room=f"case:{case.case_id}")
+        # No echo to the socket that sent it (its acknowledgement is its copy).
+        await self.sio.emit(
+            "message",
+            _json(message_out(message)),
+            room=f"case:{case.case_id}",
+            skip_sid=_SENDER_SID.get(),
+        )
 
     async def participants_removed(self, case_id: str, user_ids: Sequence[str]) -> None:
         """People taken off a case leave its room on this node at once, so they receive no
@@ -474,12 +583,22 @@ class Realtime:
         @handler
         async def send(sid: str, auth: Authenticated, client: str, data: Any) -> dict[str, Any]:
             body = s.SendIn.model_validate(data)
-            result = await self.services.cases.send(
-                auth.actor, body.case_id, body.client_msg_id, body.envelope, client
-            )
+            origin = _SENDER_SID.set(sid)
+            try:
+                result = await self.services.cases.send(
+                    auth.actor, body.case_id, body.client_msg_id, body.envelope, client
+                )
+            finally:
+                _SENDER_SID.reset(origin)
             # The sender is a party: make sure it hears the room from now on.
             await sio.enter_room(sid, f"case:{body.case_id}")
-            return {"ok": True, "seq": result.message.seq, "duplicate": not result.created}
+            # The room's copy skips this socket: the acknowledgement carries the message.
+            return {
+                "ok": True,
+                "seq": result.message.seq,
+                "duplicate": not result.created,
+                "message": _json(message_out(result.message)),
+            }
 
         @handler
         async def join(sid: str, auth: Authenticated, client: str, data: Any) -> dict[str, Any]:

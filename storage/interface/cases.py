@@ -12,6 +12,7 @@ from storage.records import (
     KeyRecipientKind,
     NewCase,
     NewMessage,
+    OrgKind,
     Outcome,
     Page,
     Participant,
@@ -41,6 +42,12 @@ class CaseStore(Protocol):
 
     async def get_case(self, case_id: str) -> Case:
         """:class:`NotFound` if absent."""
+        ...
+
+    async def get_case_with_participants(self, case_id: str) -> tuple[Case, list[Participant]]:
+        """The case and its participants (as :meth:`list_participants` orders them) in one
+        read unit: what every case request's policy check needs (one thread hop on SQLite,
+        one pooled connection on PostgreSQL). :class:`NotFound` if absent."""
         ...
 
     async def transition_case(
@@ -94,6 +101,21 @@ class CaseStore(Protocol):
     ) -> Page[Case]:
         """Cases the user participates in, most recently updated first (ties by case id,
         descending). Keyset-paginated."""
+        ...
+
+    async def list_cases_for_organisation(
+        self,
+        org_id: str,
+        kind: OrgKind,
+        *,
+        states: Sequence[CaseState] | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[Case]:
+        """An organisation's cases (``kind`` says which side it is: the practice's cases or
+        the service's), most recently updated first, ties by case id descending;
+        keyset-paginated. One index-ordered scan (``cases_practice`` / ``cases_service``)
+        that stops after ``limit`` rows, whatever the organisation's size."""
         ...
 
 

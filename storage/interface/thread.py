@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Protocol
 
-from storage.records import AppendResult, Message
+from storage.records import AppendResult, AuditEvent, Message
 
 __all__ = ["ThreadStore"]
 
@@ -20,10 +20,15 @@ class ThreadStore(Protocol):
         sender_id: str,
         envelope: bytes,
         now: _dt.datetime,
+        *,
+        audit: AuditEvent | None = None,
     ) -> AppendResult:
         """Insert a message and assign the next per-case sequence number in the same
-        transaction. A repeated ``client_msg_id`` returns the stored original with
-        ``created=False`` (idempotent retry); the same id from another sender raises
+        transaction. ``audit``: the message's audit entry, recorded in the same
+        transaction when the message is created (not for a retry): one durable commit
+        per message (``docs/storage.md`` section 9). A repeated ``client_msg_id`` returns
+        the stored original with ``created=False`` (idempotent retry); the same id from
+        another sender raises
         :class:`Conflict` ("message_id_taken"). :class:`NotFound` for an unknown case.
         Sequence numbers have no gaps and no duplicates under any concurrency. The first
         message from someone other than the case's creator sets ``first_response_at``."""

@@ -200,6 +200,27 @@ class CasesSql(SqlBase):
         return await self._read(lambda txn: get_case_txn(self, txn, case_id))
 
     @unit
+    async def get_case_with_participants(self, case_id: str) -> tuple[Case, list[Participant]]:
+        check_id(case_id, "case_id")
+
+        async def load_txn(txn: Txn) -> tuple[Row | None, list[Row]]:
+            # Both statements always run, so a missing case costs what an existing one does.
+            row = await txn.fetchone(f"{CASE_SELECT} WHERE c.case_id = ?", case_id)
+            people = await txn.fetchall(
+                "SELECT case_id, user_id, role, added_at FROM participants WHERE case_id = ?"
+                " ORDER BY added_at, user_id",
+                case_id,
+            )
+            return row, people
+
+        row, people = await self._read(load_txn)
+        if row is None:
+            raise NotFound("case")
+        return case_of(self, row), [
+            Participant(str(r[0]), str(r[1]), Role(r[2]), dt_of(r[3])) for r in people
+        ]
+
+    @unit
     async def transition_case(
         self,
         case_id: str,
@@ -333,6 +354,43 @@ class CasesSql(SqlBase):
         more = len(rows) > n
         rows = rows[:n]
         nxt = enc_cursor(int(rows[-1][5]), int(rows[-1][16]), str(rows[-1][0])) if more else None
+        return Page(tuple(case_of(self, r) for r in rows), nxt)
+
+    @unit
+    async def list_cases_for_organisation(
+        self,
+        org_id: str,
+        kind: OrgKind,
+        *,
+        states: Sequence[CaseState] | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[Case]:
+        oid = check_id(org_id, "org_id")
+        # One side per organisation kind, so that the scan runs down one index
+        # (cases_practice or cases_service: org, updated_at, case_id) in order and stops
+        # after the page; "practice_id = ? OR service_id = ?" would sort every case of both.
+        column = "c.practice_id" if OrgKind(kind) is OrgKind.PRACTICE else "c.service_id"
+        n = check_limit(limit)
+        where, args = f"{column} = ?", [oid]
+        if states is not None:
+            st = states_of(states)
+            where += f" AND c.state IN ({', '.join('?' * len(st))})"
+            args += st
+        if cursor is not None:
+            ua, cid = dec_cursor(cursor, (int, str))
+            where += " AND (c.updated_at, c.case_id) < (?, ?)"
+            args += [ua, cid]
+        rows = await self._read(
+            lambda txn: txn.fetchall(
+                f"{CASE_SELECT} WHERE {where} ORDER BY c.updated_at DESC, c.case_id DESC LIMIT ?",
+                *args,
+                n + 1,
+            )
+        )
+        more = len(rows) > n
+        rows = rows[:n]
+        nxt = enc_cursor(int(rows[-1][7]), str(rows[-1][0])) if more else None
         return Page(tuple(case_of(self, r) for r in rows), nxt)
 
     @unit

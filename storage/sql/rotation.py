@@ -156,6 +156,7 @@ SEALED_TABLES: tuple[_SealedTable, ...] = (
     _SealedTable("legal_holds", ("case_id",), lambda r: str(r[0]), ("reference_sealed",)),
     _SealedTable("audit_log", ("seq",), lambda r: str(r[0]), ("content_sealed",)),
     _SealedTable("audit_head", ("id",), lambda r: str(r[0]), ("head_sealed",)),
+    _SealedTable("audit_pending", ("pending_id",), lambda r: str(r[0]), ("content_sealed",)),
 )
 
 

@@ -14,8 +14,9 @@ import datetime as _dt
 from storage._engine import Row, Txn
 from storage._values import check_bytes, check_id, check_int64, check_limit, dt_of, us
 from storage.errors import Conflict, NotFound
-from storage.records import AppendResult, Message
+from storage.records import AppendResult, AuditEvent, Message
 from storage.sql._base import SqlBase, rid_message, unit
+from storage.sql.audit import AuditSql
 
 __all__ = ["MSG_COLS", "ThreadSql", "append_txn", "message_of"]
 
@@ -35,24 +36,45 @@ def message_of(base: SqlBase, r: Row) -> Message:
 
 
 async def append_txn(
-    txn: Txn, cid: str, mid: str, sender: str, sealed: bytes, when: int
+    txn: Txn,
+    cid: str,
+    mid: str,
+    sender: str,
+    sealed: bytes,
+    when: int,
+    pending_audit: tuple[str, bytes] | None = None,
 ) -> tuple[Row, bool]:
     """Append one message inside the current transaction: look the client id up (a retry
     returns the stored row and False; another sender's id is ``message_id_taken``), else
     take the next per-case sequence number and insert. Returns the stored row (with the
-    sealed envelope) and whether it was created. :class:`NotFound` for an unknown case."""
+    sealed envelope) and whether it was created. :class:`NotFound` for an unknown case.
+    ``pending_audit`` (PostgreSQL): the ``audit_pending`` row (id, sealed content) to
+    insert in the same transaction when the message is created."""
     if txn.dialect.server_side_append:
         # PostgreSQL: the function of migrations/postgres/0002_append_message.sql runs these
-        # same steps server-side after locking the case row, in one round trip.
-        row = await txn.fetchone(
-            "SELECT o_seq, o_sender, o_envelope, o_created_at, o_created"
-            " FROM append_message(?, ?, ?, ?, ?)",
-            cid,
-            mid,
-            sender,
-            sealed,
-            when,
-        )
+        # same steps server-side after locking the case row, in one round trip (0011: and
+        # the message's pending audit entry, in the same round trip).
+        if pending_audit is not None:
+            row = await txn.fetchone(
+                "SELECT o_seq, o_sender, o_envelope, o_created_at, o_created"
+                " FROM append_message_audited(?, ?, ?, ?, ?, ?, ?)",
+                cid,
+                mid,
+                sender,
+                sealed,
+                when,
+                *pending_audit,
+            )
+        else:
+            row = await txn.fetchone(
+                "SELECT o_seq, o_sender, o_envelope, o_created_at, o_created"
+                " FROM append_message(?, ?, ?, ?, ?)",
+                cid,
+                mid,
+                sender,
+                sealed,
+                when,
+            )
         assert row is not None
         if not row[4] and row[1] != sender:
             raise Conflict("message_id_taken")
@@ -91,8 +113,9 @@ async def append_txn(
     return (cid, seq, mid, sender, sealed, when), True
 
 
-class ThreadSql(SqlBase):
-    """:class:`storage.interface.ThreadStore` over the engine."""
+class ThreadSql(AuditSql):
+    """:class:`storage.interface.ThreadStore` over the engine (a subclass of
+    :class:`AuditSql`: a message's audit entry is written in the message's transaction)."""
 
     def _seal_envelope(self, cid: str, mid: str, envelope: bytes) -> bytes:
         return self._seal(
@@ -110,16 +133,40 @@ class ThreadSql(SqlBase):
         sender_id: str,
         envelope: bytes,
         now: _dt.datetime,
+        *,
+        audit: AuditEvent | None = None,
     ) -> AppendResult:
         cid = check_id(case_id, "case_id")
         mid = check_id(client_msg_id, "client_msg_id")
         sender = check_id(sender_id, "sender_id")
         sealed = self._seal_envelope(cid, mid, envelope)
         when = us(now)
-        row, created = await self._write(
-            lambda txn: append_txn(txn, cid, mid, sender, sealed, when),
-            single_statement=self.dialect.server_side_append,
-        )
+        if audit is None:
+            row, created = await self._write(
+                lambda txn: append_txn(txn, cid, mid, sender, sealed, when),
+                single_statement=self.dialect.server_side_append,
+            )
+        elif self.dialect.server_side_append:
+            # PostgreSQL: the entry is written pending, in the same statement; the chainer
+            # links it into the chain off the acknowledgement path (docs/storage.md §9).
+            pending_id, pending, _ = self._audit_in_message_txn(audit)
+            row, created = await self._write(
+                lambda txn: append_txn(txn, cid, mid, sender, sealed, when, (pending_id, pending)),
+                single_statement=True,
+            )
+            if created:
+                self._kick_chainer()
+        else:
+            # SQLite: the single writer chains the entry inline, in the message's unit.
+            _, _, salt = self._audit_in_message_txn(audit)
+
+            async def audited_txn(txn: Txn) -> tuple[Row, bool]:
+                stored, made = await append_txn(txn, cid, mid, sender, sealed, when)
+                if made:
+                    await self._append_audit_txn(txn, audit, salt)
+                return stored, made
+
+            row, created = await self._write(audited_txn)
         if created:
             return AppendResult(Message(cid, int(row[1]), mid, sender, envelope, dt_of(when)), True)
         # A retry: the stored original (decoded after the unit; running it again is harmless).

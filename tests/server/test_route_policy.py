@@ -194,7 +194,13 @@ async def test_foreign_case_costs_no_more_storage_work_than_a_missing_one(
         )
         store = live.store
         calls: list[str] = []
-        for name in ("get_case", "list_participants", "list_messages", "append_audit"):
+        for name in (
+            "get_case",
+            "get_case_with_participants",
+            "list_participants",
+            "list_messages",
+            "append_audit",
+        ):
             original = getattr(store, name)
 
             def spy(*a: object, _o: object = original, _n: str = name, **k: object) -> object:
@@ -210,4 +216,5 @@ async def test_foreign_case_costs_no_more_storage_work_than_a_missing_one(
             except Exception as exc:
                 assert "404" in str(exc)
             work[label] = list(calls)
-        assert work["foreign"] == work["missing"] == ["get_case"]
+        # One read unit (the case with its participants) either way.
+        assert work["foreign"] == work["missing"] == ["get_case_with_participants"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+from typing import Any
 
 import pytest
 
@@ -15,8 +16,11 @@ from storage import (
     Conflict,
     InvalidArgument,
     KeyRecipientKind,
+    Membership,
     NewCase,
     NotFound,
+    Organisation,
+    OrgKind,
     Outcome,
     OutcomeCategory,
     Participant,
@@ -24,8 +28,9 @@ from storage import (
     ReceiptKind,
     Role,
     Storage,
+    WrappedCaseKey,
 )
-from tests.storage.conftest import T0, World, make_case, make_world
+from tests.storage.conftest import T0, World, make_case, make_world, new_user
 
 M = dt.timedelta(minutes=1)
 
@@ -53,6 +58,16 @@ async def test_create_and_get_case(store: Storage) -> None:
         (KeyRecipientKind.ORGANISATION, b"ck-rk"),
         (KeyRecipientKind.USER, b"ck-gp"),
     ]
+
+
+async def test_case_with_participants_in_one_unit(store: Storage) -> None:
+    w = await make_world(store)
+    await make_case(store, "c1")
+    case, people = await store.get_case_with_participants("c1")
+    assert case == await store.get_case("c1")
+    assert people == await store.list_participants("c1") and [p.user_id for p in people] == [w.gp]
+    with pytest.raises(NotFound):
+        await store.get_case_with_participants("nope")
 
 
 async def test_create_case_checks_organisations(store: Storage) -> None:
@@ -187,6 +202,49 @@ async def test_case_lists_for_user_and_organisation(store: Storage) -> None:
     assert (await store.list_cases_for_user(w.derm2)).items == ()
     with pytest.raises(InvalidArgument):
         await store.list_cases_for_user(w.gp, states=[])
+
+
+async def test_an_organisations_cases_by_its_side(store: Storage) -> None:
+    """A practice lists the cases it referred, a service those addressed to it, newest
+    update first, keyset-paginated (ties on updated_at by case id), optionally by state; a
+    case of another practice addressed to the same service is the service's only."""
+    w = await make_world(store)
+    await store.create_organisation(
+        Organisation("prac-2", OrgKind.PRACTICE, "Hill Surgery", b"rk2", T0)
+    )
+    await store.create_user(new_user("gp-2"), [Membership("prac-2", Role.GP)])
+    for i in range(5):
+        await make_case(store, f"c{i}", at=T0 + (i // 2) * M)  # c0/c1 and c2/c3 tie
+    await store.create_case(
+        NewCase("other", "prac-2", w.service, "gp-2", Priority.ROUTINE, T0 + 9 * M),
+        [Participant("other", "gp-2", Role.GP, T0)],
+        [WrappedCaseKey("other", 0, KeyRecipientKind.USER, "gp-2", b"k", T0)],
+    )
+    await store.transition_case(
+        "c1", CaseState.SUBMITTED, CaseState.IN_REVIEW, T0 + 10 * M, claimed_by=w.derm
+    )
+
+    async def walk(org: str, kind: OrgKind, **kw: Any) -> list[str]:
+        out: list[str] = []
+        cursor = None
+        while True:
+            p = await store.list_cases_for_organisation(org, kind, limit=2, cursor=cursor, **kw)
+            assert len(p.items) <= 2
+            out += [c.case_id for c in p.items]
+            if (cursor := p.next_cursor) is None:
+                return out
+
+    assert await walk(w.practice, OrgKind.PRACTICE) == ["c1", "c4", "c3", "c2", "c0"]
+    assert await walk(w.service, OrgKind.SERVICE) == ["c1", "other", "c4", "c3", "c2", "c0"]
+    assert await walk("prac-2", OrgKind.PRACTICE) == ["other"]
+    submitted = await walk(w.practice, OrgKind.PRACTICE, states=[CaseState.SUBMITTED])
+    assert submitted == ["c4", "c3", "c2", "c0"]
+    # The wrong side of an organisation has no cases (its id is never the other column).
+    assert (await store.list_cases_for_organisation(w.service, OrgKind.PRACTICE)).items == ()
+    with pytest.raises(InvalidArgument):
+        await store.list_cases_for_organisation(w.practice, OrgKind.PRACTICE, states=[])
+    with pytest.raises(InvalidArgument):
+        await store.list_cases_for_organisation(w.practice, OrgKind.PRACTICE, cursor="bad!")
 
 
 async def test_attachments(store: Storage) -> None:

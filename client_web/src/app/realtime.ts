@@ -35,6 +35,11 @@ export class Realtime {
       for (const ev of ["case", "queue", "message"] as const) for (const h of this.handlers.get(ev) ?? []) h({});
       for (const f of this.reconnectHandlers) f();
     });
+    // The server lost live events without this socket dropping (its Redis link broke and came
+    // back, docs/api.md "Socket.IO"): re-read as after a reconnect; the rooms are still joined.
+    s.on("resync", () => {
+      for (const ev of ["case", "queue", "message"] as const) for (const h of this.handlers.get(ev) ?? []) h({});
+    });
     this.socket = s;
   }
 

@@ -5,13 +5,21 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from typing import Any
 
 import pytest
 
 from crypto.case_key import generate_case_key, wrap_legacy_case_key_from_parts
 from crypto.content import ContentType
-from server.domain.cases import CaseChange, CaseReplay, NewCaseRequest, ThreadMessage, WrapIn
-from server.domain.policy import CaseAction
+from server.domain.cases import (
+    CaseChange,
+    CaseReplay,
+    NewCaseRequest,
+    ThreadMessage,
+    WrapIn,
+    facts_of,
+)
+from server.domain.policy import CaseAction, check_case
 from server.errors import (
     CaseKeyMismatch,
     Conflict,
@@ -21,7 +29,7 @@ from server.errors import (
     NotFound,
     WrapOutdated,
 )
-from storage import CaseState, OutcomeCategory
+from storage import CaseState, OutcomeCategory, Role
 from tests.server.domain.world import Clinic
 
 
@@ -173,6 +181,34 @@ async def test_a_message_is_stored_once_and_its_header_must_match(cast: Clinic) 
     with pytest.raises(Forbidden):  # addressed but not claiming: not in the conversation
         await cases.send(cast.derm2.actor, case.case_id, other_id, as_gp, None)
     assert [m.seq for m in await w.store.list_messages(case.case_id)] == [1]
+
+
+async def test_a_message_and_its_audit_entry_are_one_write(
+    cast: Clinic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One durable commit per message: the send's audit entry travels with the append
+    (storage writes it in the message's transaction), never as a second write."""
+    w = cast.world
+    case = await cast.case()
+    writes: list[str] = []
+    for name in ("append_audit", "append_message"):
+        real = getattr(w.store, name)
+
+        async def counted(*args: Any, _real: Any = real, _name: str = name, **kw: Any) -> Any:
+            writes.append(_name)
+            return await _real(*args, **kw)
+
+        monkeypatch.setattr(w.store, name, counted)
+    msg_id, envelope = w.seal(cast.gp, case.case_id)
+    await w.services.cases.send(cast.gp.actor, case.case_id, msg_id, envelope, "198.51.100.9")
+    await w.services.cases.send(cast.gp.actor, case.case_id, msg_id, envelope, "198.51.100.9")
+    assert writes == ["append_message", "append_message"]
+    [entry] = [e for e in await w.store.list_audit() if e.event.action == "message.post"]
+    assert (entry.event.actor_id, entry.event.target, entry.event.client_address) == (
+        cast.gp.user_id,
+        case.case_id,
+        "198.51.100.9",
+    )
 
 
 async def test_the_outcome_must_be_an_outcome_envelope_of_the_closer(cast: Clinic) -> None:
@@ -399,3 +435,62 @@ async def test_a_viewer_gets_the_case_with_its_coded_outcome(cast: Clinic) -> No
         await w.services.cases.case_with_outcome(cast.stranger.actor, case.case_id)
     got, outcome = await w.services.cases.case_with_outcome(cast.derm2.actor, case.case_id)
     assert got == case and outcome is None
+
+
+async def test_an_organisations_case_list_follows_the_view_policy(cast: Clinic) -> None:
+    """A practice's records officer lists all its cases, an auditor only the closed ones
+    (what check_case lets each view); the list is paginated; other roles are refused,
+    outsiders get not_found, and a service's records officer views no case through it."""
+    w = cast.world
+    cases = w.services.cases
+    made = []
+    for _ in range(3):
+        made.append(await cast.case())
+        w.clock.advance(60)
+    closing = made[0]
+    await cases.move(cast.derm.actor, closing.case_id, CaseAction.CLAIM, None)
+    outcome = {"category": "advice_and_guidance", "summary": "emollients", "details": {}}
+    _, payload = w.seal(cast.derm, closing.case_id, ContentType.OUTCOME, outcome)
+    await cases.close(
+        cast.derm.actor,
+        closing.case_id,
+        category=OutcomeCategory.ADVICE_AND_GUIDANCE,
+        urgency=None,
+        destination=None,
+        reasons=[],
+        payload=payload,
+        client=None,
+    )
+    records = await w.member(cast.practice.org_id, Role.RECORDS_OFFICER, "records")
+    auditor = await w.member(cast.service.org_id, Role.AUDITOR, "auditor")
+    service_records = await w.member(cast.service.org_id, Role.RECORDS_OFFICER, "srecords")
+
+    first = await cases.organisation_cases(
+        records.actor, cast.practice.org_id, limit=2, cursor=None
+    )
+    rest = await cases.organisation_cases(
+        records.actor, cast.practice.org_id, limit=2, cursor=first.next_cursor
+    )
+    listed = [c.case_id for c in first.items + rest.items]
+    assert sorted(listed) == sorted(c.case_id for c in made) and rest.next_cursor is None
+    assert listed[0] == closing.case_id  # the most recently updated first
+    for c in first.items + rest.items:
+        participants = await w.store.list_participants(c.case_id)
+        check_case(records.actor, facts_of(c, participants), CaseAction.VIEW)
+    audited = await cases.organisation_cases(
+        auditor.actor, cast.service.org_id, limit=50, cursor=None
+    )
+    assert [c.case_id for c in audited.items] == [closing.case_id]
+    for who, org in (
+        (cast.gp, cast.practice),
+        (cast.derm, cast.service),
+        (service_records, cast.service),
+    ):
+        with pytest.raises(Forbidden):
+            await cases.organisation_cases(who.actor, org.org_id, limit=50, cursor=None)
+    with pytest.raises(NotFound):
+        await cases.organisation_cases(records.actor, cast.service.org_id, limit=50, cursor=None)
+    with pytest.raises(InvalidInput):
+        await cases.organisation_cases(
+            records.actor, cast.practice.org_id, limit=50, cursor="not a cursor"
+        )

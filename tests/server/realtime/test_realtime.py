@@ -173,3 +173,45 @@ async def test_sync_is_bounded(tmp_path: Path) -> None:
             with pytest.raises(RealtimeError) as err:
                 await rt.call("sync", data)
             assert err.value.code == "validation_failed"
+
+
+async def test_no_echo_to_the_sending_socket(tmp_path: Path) -> None:
+    """A message sent over a socket is not sent back to that socket (its acknowledgement
+    carries it), while the sender's other device and the other party get it live; the
+    sender's client still shows it, once, in order."""
+    async with live_server(tmp_path) as live:
+        w = await make_world(live)
+        gp, derm = w.gp.client, w.derm.client
+        case_id = await gp.create_case(w.practice_id, w.service_id, HISTORY)
+        await derm.move(case_id, "claim")
+        gp_rt = await gp.connect_realtime()
+        derm_rt = await derm.connect_realtime()
+        # The dermatologist's second device: same person, its own socket.
+        tablet = RealtimeClient(live.url, derm.api.cookie_header, origin=derm._origin)
+        await tablet.connect()
+        try:
+            for rt in (gp_rt, derm_rt, tablet):
+                await rt.call("join", {"case_id": case_id})
+            raw: dict[str, list[int]] = {"gp": [], "derm": [], "tablet": []}
+            for name, rt in (("gp", gp_rt), ("derm", derm_rt), ("tablet", tablet)):
+                deliver = rt.sio.handlers["/"]["message"]
+
+                async def counted(data: dict, name: str = name, deliver=deliver) -> None:
+                    raw[name].append(int(data["seq"]))
+                    await deliver(data)
+
+                rt.sio.on("message", counted)
+            seqs = [await derm.send_text(case_id, f"note {i}") for i in range(3)]
+            assert seqs == [2, 3, 4]
+            async with asyncio.timeout(5):
+                while len(raw["gp"]) < 3 or len(raw["tablet"]) < 3:  # noqa: ASYNC110
+                    await asyncio.sleep(0.02)
+            await asyncio.sleep(0.3)  # room for a late echo to show up
+            assert raw == {"gp": seqs, "derm": [], "tablet": seqs}
+            # The sending client shows its own messages from the acknowledgements, once.
+            shown = []
+            while not derm_rt.messages.empty():
+                shown.append(derm_rt.messages.get_nowait()["seq"])
+            assert shown == [1, 2, 3, 4]  # the history (sync on connect), then its notes
+        finally:
+            await tablet.disconnect()
