@@ -5,7 +5,10 @@
     dermline-client [--url URL] cases
     dermline-client [--url URL] create-case --practice P --service S --history FILE.json
     dermline-client [--url URL] send --case C --text "..."
-    dermline-client [--url URL] read --case C
+    dermline-client [--url URL] read --case C       (every message, with its warnings)
+    dermline-client [--url URL] keys safety-number USER   (the 60 digits to compare)
+    dermline-client [--url URL] keys accept USER     (accept a colleague's changed keys)
+    dermline-client [--url URL] keys verify USER     (mark a colleague's keys verified)
     dermline-client [--url URL] close --case C --category advice_and_guidance --summary "..."
     dermline-client records-key new --out DIR      (offline: a practice's records key pair)
     dermline-client records-key check --key FILE [--public FILE]
@@ -15,6 +18,14 @@ Credentials come from the environment so they never appear in the process list:
 (base32, as in the otpauth URI) or ``DERMLINE_TOTP_CODE``; the invite token may come from
 ``DERMLINE_INVITE_TOKEN`` instead of ``--token`` (an argument is visible to every local
 user in the process list). Each command signs in, acts and signs out. Output is JSON lines.
+
+The keys this device trusts live in a pins file (``client_py.pins``; ``--pins FILE``, or one
+per server and user under ``DERMLINE_CONFIG_DIR``, ``XDG_CONFIG_HOME`` or ``~/.config``).
+A command that would encrypt to, or trust, a key that is not the pinned one stops with a JSON
+``{"error": CODE, "message": ...}`` that names the person or organisation (exit status 3).
+``read`` prints one line per message in the server's order: the opened message with its
+``warnings`` (a gap, a reorder, a replay, an older app version), or ``{"unreadable":
+REASON}``; lines ``{"notice": ...}`` come first when a colleague's keys changed.
 
 ``records-key`` needs no server and no account: it is what a records officer runs on a machine
 of their own (``docs/operations.md``, "Records key"). ``new`` makes the practice's records key
@@ -45,6 +56,7 @@ import pyotp
 
 from client_py.api import ApiError
 from client_py.client import DermlineClient
+from client_py.errors import TrustError
 from crypto.errors import RecordsKeyFileError
 from crypto.records_key import (
     generate_records_key,
@@ -66,6 +78,7 @@ PUBLIC_KEY_FILE: Final = "records.pub"
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dermline-client")
     p.add_argument("--url", default=None)
+    p.add_argument("--pins", type=Path, default=None, help="the pins file (default: per user)")
     sub = p.add_subparsers(dest="command", required=True)
     a = sub.add_parser("accept-invite")
     a.add_argument("--token", help="prefer DERMLINE_INVITE_TOKEN: arguments are visible in ps")
@@ -90,6 +103,14 @@ def _parser() -> argparse.ArgumentParser:
     cl.add_argument("--urgency", default=None)
     cl.add_argument("--destination", default=None)
     cl.add_argument("--reason", action="append", default=None)
+    keys = sub.add_parser("keys", help="the keys this device trusts for colleagues")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    for name, text in (
+        ("safety-number", "print the safety number to compare with a colleague"),
+        ("accept", "accept a colleague's changed keys after comparing the safety number"),
+        ("verify", "mark a colleague's keys verified after comparing in person"),
+    ):
+        keys_sub.add_parser(name, help=text).add_argument("user", help="their user id")
     rk = sub.add_parser("records-key", help="a practice's records key (offline, no server)")
     rk_sub = rk.add_subparsers(dest="records_command", required=True)
     new = rk_sub.add_parser("new", help="make a records key pair: records.key and records.pub")
@@ -249,6 +270,26 @@ def _records_key(
     return 0
 
 
+async def _keys(client: DermlineClient, args: argparse.Namespace) -> None:
+    if args.keys_command == "safety-number":
+        pin, digits = await client.safety_number(args.user)
+        _out(
+            {
+                "user_id": pin.user_id,
+                "name": pin.name,
+                "safety_number": digits,
+                "changed": pin.pending is not None,
+                "verified": pin.verified and pin.pending is None,
+            }
+        )
+        return
+    if args.keys_command == "accept":
+        pin = client.accept_keys(args.user)
+    else:
+        pin = client.verify_keys(args.user)
+    _out({"user_id": pin.user_id, "name": pin.name, "verified": pin.verified})
+
+
 def _out(obj: Any) -> None:
     print(json.dumps(obj, sort_keys=True), flush=True)
 
@@ -267,7 +308,7 @@ async def run(
     url = args.url or env.get("DERMLINE_URL", "http://127.0.0.1:8443")
     password = env.get("DERMLINE_PASSWORD", "")
     login = env.get("DERMLINE_LOGIN", "")
-    client = DermlineClient(url)
+    client = DermlineClient(url, pins_path=args.pins, environ=env)
     try:
         if args.command == "accept-invite":
             token = args.token or env.get("DERMLINE_INVITE_TOKEN", "")
@@ -309,16 +350,19 @@ async def run(
             await client.connect_realtime()
             _out({"seq": await client.send_text(args.case, args.text)})
         elif args.command == "read":
-            for m in await client.messages(args.case):
-                ctype, body = await client.open(m)
-                _out(
-                    {
-                        "seq": m["seq"],
-                        "sender_id": m["sender_id"],
-                        "type": ctype.name.lower(),
-                        "body": body,
-                    }
-                )
+            thread = await client.read_thread(args.case)
+            for notice in thread.notices:
+                _out({"notice": notice})
+            for item in thread.items:
+                line: dict[str, Any] = {"seq": item.seq, "sender_id": item.sender_id}
+                if item.content_type is None:
+                    line["unreadable"] = item.unreadable
+                else:
+                    line.update(type=item.content_type.name.lower(), body=item.body)
+                    line["warnings"] = list(item.warnings)
+                _out(line)
+        elif args.command == "keys":
+            await _keys(client, args)
         elif args.command == "close":
             case = await client.close_case(
                 args.case,
@@ -334,6 +378,9 @@ async def run(
     except ApiError as exc:
         _out({"error": exc.code, "message": exc.message, "status": exc.status})
         return 1
+    except TrustError as exc:
+        _out({"error": exc.code, "message": exc.message})
+        return 3
     finally:
         await client.close()
 

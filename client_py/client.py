@@ -17,16 +17,21 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from client_py.api import ApiError, HttpApi, b64d, b64e
+from client_py.errors import KeyChangedError, UnknownPersonError, VerifiedKeyChangedError
 from client_py.identity import Enrolment, Identity, enrol, login_keys, unlock
+from client_py.pins import PersonPin, PinStore, default_pins_path
 from client_py.realtime import RealtimeClient
 from client_py.retention import parse_date, retention_for
+from client_py.thread import ServedMessage, ThreadItem, read_thread
 from crypto.attachment import decrypt_attachment, encrypt_attachment, new_file_key
 from crypto.case_key import (
     case_key_commitment,
@@ -37,10 +42,24 @@ from crypto.case_key import (
     wrap_case_key,
 )
 from crypto.content import ContentType, decode_content, encode_content
-from crypto.envelope import GENESIS_HASH, message_hash, open_message, seal_message
-from crypto.errors import CaseKeyUnwrapError
+from crypto.envelope import (
+    GENESIS_HASH,
+    message_hash,
+    open_message,
+    parse_message_header,
+    seal_message,
+)
+from crypto.errors import CaseKeyUnwrapError, MessageHeaderError, MessageOpenError
+from crypto.fingerprint import key_id, safety_number
 
-__all__ = ["ApiError", "DermlineClient", "ThreadPhoto", "legacy_thumbnail_target"]
+__all__ = [
+    "ApiError",
+    "DermlineClient",
+    "MissingCaseKeyError",
+    "Thread",
+    "ThreadPhoto",
+    "legacy_thumbnail_target",
+]
 
 V1 = "/api/v1"
 
@@ -69,6 +88,23 @@ class ThreadPhoto:
     legacy_thumbnail: dict[str, Any] | None = field(default=None, repr=False)
 
 
+class MissingCaseKeyError(RuntimeError):
+    """The server holds no wrap of this case's key (for that epoch) for this user."""
+
+    def __init__(self) -> None:
+        super().__init__("no case key for this user")
+
+
+@dataclass
+class Thread:
+    """A case thread as its reader sees it: every message (readable or not, with its
+    warnings) in the server's order, and notices about the people in it (a colleague whose
+    keys changed: their new signatures are not trusted until the change is accepted)."""
+
+    items: list[ThreadItem]
+    notices: list[str]
+
+
 def new_message_id() -> str:
     """A UUIDv7 (time-ordered, RFC 9562) made by the sender (DESIGN section 6)."""
     import os
@@ -83,9 +119,21 @@ def new_message_id() -> str:
 
 class DermlineClient:
     def __init__(
-        self, base_url: str, *, origin: str | None = None, ssl: Any = None, ack_timeout: float = 5.0
+        self,
+        base_url: str,
+        *,
+        origin: str | None = None,
+        ssl: Any = None,
+        ack_timeout: float = 5.0,
+        pins_path: Path | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
+        """``pins_path``: the pins file (client_py.pins); by default one per server host and
+        user under the configuration folder that ``environ`` (os.environ) names."""
         self.base_url = base_url.rstrip("/")
+        self._pins_path = pins_path
+        self._environ = os.environ if environ is None else environ
+        self._pins: PinStore | None = None
         self.api = HttpApi(base_url, origin=origin, ssl=ssl)
         self._origin = origin
         self._ack_timeout = ack_timeout
@@ -94,8 +142,11 @@ class DermlineClient:
         self._case_keys: dict[tuple[str, int], bytes] = {}
         # The key commitment verified when each case key was unwrapped (or made here).
         self._case_key_commitments: dict[tuple[str, int], bytes] = {}
-        self._signing_keys: dict[str, bytes] = {}
-        self._last_hash: dict[str, bytes] = {}
+        # Per case, the current epoch the server reported (messages are sealed under it).
+        self._epochs: dict[str, int] = {}
+        # Per case, the newest message this client holds: (seq, message hash), its own last
+        # sent included, so its next message chains to it (docs/protocol.md section 23).
+        self._newest: dict[str, tuple[int, bytes]] = {}
         self.realtime: RealtimeClient | None = None
 
     async def close(self) -> None:
@@ -169,6 +220,44 @@ class DermlineClient:
             b64d(self.me["wrapped_usk"]),
             b64d(self.me["sealed_private_keys"]),
         )
+        path = self._pins_path or default_pins_path(
+            self.base_url, self.identity.user_id, self._environ
+        )
+        self._pins = PinStore(path)
+
+    @property
+    def pins(self) -> PinStore:
+        """The keys this device trusts for the signed-in user (after login)."""
+        if self._pins is None:
+            raise RuntimeError("log in first")
+        return self._pins
+
+    def _observe(self, person: Mapping[str, Any]) -> PersonPin:
+        """Pin a directory or participant entry on first contact; note a change."""
+        return self.pins.observe_person(
+            person["user_id"],
+            person["display_name"],
+            b64d(person["signing_public_key"]),
+            b64d(person["encryption_public_key"]),
+        )
+
+    def _require(self, person: Mapping[str, Any]) -> bytes:
+        """The encryption key to wrap to: the listed keys must be the pinned ones
+        (``KeyChangedError`` naming the person otherwise)."""
+        pin = self.pins.require_person(
+            person["user_id"],
+            person["display_name"],
+            b64d(person["signing_public_key"]),
+            b64d(person["encryption_public_key"]),
+        )
+        return pin.encryption_public_key
+
+    def _trusted_signing_key(self, user_id: str, wanted_key_id: bytes) -> bytes | None:
+        """The signing key with this id that this device trusts for ``user_id``."""
+        me = self._me()
+        keys = [me.signing.public_key] if user_id == me.user_id else []
+        keys += self.pins.signing_keys(user_id)
+        return next((k for k in keys if key_id(k) == wanted_key_id), None)
 
     async def logout(self) -> None:
         await self.api.post(f"{V1}/auth/logout")
@@ -215,8 +304,14 @@ class DermlineClient:
         """Open a case addressed to the service's dermatologists and post the history."""
         me = self._me()
         orgs = {o["org_id"]: o for o in (await self.api.get(f"{V1}/orgs"))["organisations"]}
-        records_key = b64d(orgs[practice_id]["records_public_key"])
+        practice = orgs[practice_id]
+        records_key = self.pins.check_records_key(
+            practice_id, practice["name"], b64d(practice["records_public_key"]), None
+        ).records_public_key
+        assert records_key is not None
         derms = await self._service_dermatologists(service_id)
+        # Every recipient's keys are checked against the pins before anything is encrypted.
+        derm_keys = {d["user_id"]: self._require(d) for d in derms}
         case_id = str(uuid.uuid4())
         case_key = generate_case_key()
 
@@ -234,7 +329,7 @@ class DermlineClient:
             {
                 "recipient_kind": "user",
                 "recipient_id": d["user_id"],
-                "wrapped_key": wrap(b64d(d["encryption_public_key"])),
+                "wrapped_key": wrap(derm_keys[d["user_id"]]),
             }
             for d in derms
         ]
@@ -260,13 +355,16 @@ class DermlineClient:
         self._case_key_commitments[(case_id, 0)] = case_key_commitment(
             case_key, case_id=uuid.UUID(case_id), epoch=0
         )
+        self._epochs[case_id] = 0
         await self.post_message(case_id, ContentType.CLINICAL_HISTORY, clinical_history)
         return case_id
 
     async def get_case(self, case_id: str) -> dict[str, Any]:
         detail = await self.api.get(f"{V1}/cases/{case_id}")
         for p in detail["participants"]:
-            self._signing_keys[p["user_id"]] = b64d(p["signing_public_key"])
+            if p["user_id"] != self._me().user_id:
+                self._observe(p)
+        self._epochs[case_id] = int(detail["case"]["key_epoch"])
         return dict(detail)
 
     async def case_key(self, case_id: str, epoch: int = 0) -> bytes:
@@ -289,6 +387,7 @@ class DermlineClient:
         me = self._me()
         detail = await self.get_case(case_id)
         participants = {p["user_id"] for p in detail["participants"]}
+        participants |= {r["user_id"] for r in detail.get("removed", [])}
         for k in detail["case_keys"]:
             if (
                 k["recipient_kind"] == "user"
@@ -296,25 +395,72 @@ class DermlineClient:
                 and k["epoch"] == epoch
             ):
                 record = b64d(k["wrapped_key"])
-                # The creating GP wrapped it, or (shared later) another participant: the
-                # wrapper must be a participant, and its listed key must have signed.
-                wrapper = str(parse_case_key_wrap_header(record).wrapper_user_id)
-                if wrapper not in participants:
+                # The creating GP wrapped it, or (shared later or rotated) another
+                # participant: the wrapper must be (or have been) a participant, and the key
+                # this device pinned for them must have signed.
+                header = parse_case_key_wrap_header(record)
+                wrapper = str(header.wrapper_user_id)
+                signing = self._trusted_signing_key(wrapper, header.wrapper_key_id)
+                if wrapper not in participants or signing is None:
                     raise CaseKeyUnwrapError
                 key = open_case_key_wrap(
                     record,
                     case_id=uuid.UUID(case_id),
                     epoch=epoch,
                     recipient=me.encryption,
-                    wrapper_signing_public_key=self._signing_keys[wrapper],
+                    wrapper_signing_public_key=signing,
                     wrapper_user_id=uuid.UUID(wrapper),
                 )
-                commitment = parse_case_key_wrap_header(record).commitment
+                commitment = header.commitment
                 if commitment is not None:  # None: a legacy 0x06 wrap, stored before 0x0b
                     self._case_key_commitments[(case_id, epoch)] = commitment
                 self._case_keys[(case_id, epoch)] = key
                 return key
-        raise RuntimeError("no case key for this user")
+        raise MissingCaseKeyError
+
+    # ------------------------------------------------------------------ keys people compare
+
+    async def _find_person(self, user_id: str) -> dict[str, Any] | None:
+        """The directory entry of ``user_id`` in any organisation this user can see."""
+        orgs = (await self.api.get(f"{V1}/orgs"))["organisations"]
+        for org in orgs:
+            try:
+                directory = await self.api.get(f"{V1}/orgs/{org['org_id']}/directory")
+            except ApiError:
+                continue  # not a directory this user may read
+            for member in directory["members"]:
+                if member["user_id"] == user_id:
+                    return dict(member)
+        return None
+
+    async def safety_number(self, user_id: str) -> tuple[PersonPin, str]:
+        """The safety number to compare with ``user_id`` (docs/protocol.md section 7), for
+        the keys the server shows now: the pinned ones, or the changed ones waiting to be
+        accepted (``pin.pending``). The person is pinned on first contact."""
+        me = self._me()
+        found = await self._find_person(user_id)
+        if found is not None:
+            pin = self._observe(found)
+        elif user_id in self.pins.people:
+            pin = self.pins.people[user_id]
+        else:
+            raise UnknownPersonError
+        theirs = pin.pending or pin.keys
+        ours = (me.signing.public_key, me.encryption.public_key)
+        return pin, safety_number(ours, theirs)
+
+    def accept_keys(self, user_id: str) -> PersonPin:
+        """Accept the changed keys whose safety number the user compared (unverified
+        people only; a verified person must be verified again)."""
+        if user_id not in self.pins.people:
+            raise UnknownPersonError
+        return self.pins.accept(user_id)
+
+    def verify_keys(self, user_id: str) -> PersonPin:
+        """Mark the keys whose safety number the user compared in person as verified."""
+        if user_id not in self.pins.people:
+            raise UnknownPersonError
+        return self.pins.verify(user_id)
 
     async def colleagues_without_key(self, case_id: str) -> list[dict[str, Any]]:
         """The service's dermatologists (directory entries) who are not participants of the
@@ -363,12 +509,10 @@ class DermlineClient:
         lacking = await self.colleagues_without_key(case_id)
         if not lacking:
             return []
+        recipients = {d["user_id"]: self._require(d) for d in lacking}
         wraps = [
-            {
-                "recipient_id": d["user_id"],
-                "wrapped_key": self._wrap_epoch0(key, case_id, b64d(d["encryption_public_key"])),
-            }
-            for d in lacking
+            {"recipient_id": user, "wrapped_key": self._wrap_epoch0(key, case_id, public_key)}
+            for user, public_key in recipients.items()
         ]
         answer = await self.api.post(f"{V1}/cases/{case_id}/keys", {"case_keys": wraps})
         return list(answer["added"])
@@ -378,38 +522,122 @@ class DermlineClient:
     ) -> tuple[str, str]:
         """(client message id, base64url envelope) for a message body."""
         me = self._me()
-        key = await self.case_key(case_id)
+        if case_id not in self._epochs:
+            await self.get_case(case_id)
+        epoch = self._epochs[case_id]
+        key = await self.case_key(case_id, epoch)
         msg_id = new_message_id()
+        newest = self._newest.get(case_id)
         envelope = seal_message(
             encode_content(content_type, body),
             case_key=key,
             case_id=uuid.UUID(case_id),
-            epoch=0,
+            epoch=epoch,
             client_message_id=uuid.UUID(msg_id),
             sender_user_id=uuid.UUID(me.user_id),
             sender_signing_key=me.signing,
             content_type=content_type,
-            previous_hash=self._last_hash.get(case_id, GENESIS_HASH),
+            previous_hash=GENESIS_HASH if newest is None else newest[1],
         )
         return msg_id, b64e(envelope)
 
+    def _hold(self, case_id: str, seq: int, envelope: bytes) -> None:
+        """Remember a message as the newest held if it is (by the server's seq): one this
+        client read, or one it sent and the server stored."""
+        newest = self._newest.get(case_id)
+        if newest is None or seq >= newest[0]:
+            self._newest[case_id] = (seq, message_hash(envelope))
+
+    def note_sent(self, case_id: str, seq: int, envelope_b64: str) -> None:
+        """Tell the client that a message it sealed was stored at ``seq`` (for callers that
+        post a sealed envelope themselves), so its next message chains to it."""
+        self._hold(case_id, seq, b64d(envelope_b64))
+
     async def open(self, message: dict[str, Any]) -> tuple[ContentType, dict[str, Any]]:
-        """Verify and decrypt a message dict (as the server sends it)."""
+        """Verify and decrypt one message dict (as the server sends it), with the key of
+        the epoch its header names and the signing key pinned for the sender it names.
+
+        Raises ``MessageOpenError`` (or ``MessageHeaderError``, ``CaseKeyUnwrapError``,
+        ``MissingCaseKeyError``); :meth:`read_thread` is what shows a whole thread with
+        unreadable items and chain warnings.
+        """
         case_id = message["case_id"]
-        key = await self.case_key(case_id)
-        sender = message["sender_id"]
-        if sender not in self._signing_keys:
-            await self.get_case(case_id)
         record = b64d(message["envelope"])
+        header = parse_message_header(record)
+        sender = str(header.sender_user_id)
+        if sender != message["sender_id"]:
+            raise MessageOpenError
+        key = await self.case_key(case_id, header.epoch)
+        signing = self._trusted_signing_key(sender, header.sender_key_id)
+        if signing is None:
+            await self.get_case(case_id)
+            signing = self._trusted_signing_key(sender, header.sender_key_id)
+        if signing is None:
+            raise MessageOpenError
         opened = open_message(
             record,
             case_key=key,
             case_id=uuid.UUID(case_id),
-            epoch=0,
-            sender_signing_public_key=self._signing_keys[sender],
+            epoch=header.epoch,
+            sender_signing_public_key=signing,
+            sender_user_id=header.sender_user_id,
         )
-        self._last_hash[case_id] = message_hash(record)
+        if "seq" in message:
+            self._hold(case_id, int(message["seq"]), record)
         return opened.header.content_type, decode_content(opened.header.content_type, opened.body)
+
+    async def read_thread(self, case_id: str) -> Thread:
+        """The whole thread as its reader must see it (client_py.thread): every message
+        opened with its epoch's key and the sender's pinned signing key, the hash chain
+        checked in the server's order, findings as warnings at their messages, unreadable
+        messages as items with a reason; never repaired."""
+        me = self._me()
+        detail = await self.get_case(case_id)
+        notices = [
+            self._change_notice(self.pins.people[p["user_id"]])
+            for p in detail["participants"]
+            if p["user_id"] != me.user_id and self.pins.people[p["user_id"]].pending is not None
+        ]
+        served: list[ServedMessage] = []
+        after = 0
+        while page := await self.messages(case_id, after_seq=after):
+            for wire in page:
+                after = max(after, int(wire["seq"]))
+                served.append(ServedMessage.from_wire(wire, b64d(wire["envelope"])))
+        epochs: set[int] = set()
+        senders: set[str] = set()
+        for m in served:
+            try:
+                header = parse_message_header(m.record)
+            except MessageHeaderError:
+                continue
+            epochs.add(header.epoch)
+            senders.add(str(header.sender_user_id))
+        case_keys: dict[int, bytes] = {}
+        for epoch in sorted(epochs):
+            try:
+                case_keys[epoch] = await self.case_key(case_id, epoch)
+            except (CaseKeyUnwrapError, MissingCaseKeyError):
+                continue  # its messages show as unreadable: no key for that epoch
+        signing_keys = {
+            user: ([me.signing.public_key] if user == me.user_id else [])
+            + self.pins.signing_keys(user)
+            for user in senders
+        }
+        items = read_thread(
+            served, case_id=uuid.UUID(case_id), case_keys=case_keys, signing_keys=signing_keys
+        )
+        readable = [(i, m) for i, m in zip(items, served, strict=True) if i.readable]
+        if readable:
+            self._hold(case_id, readable[-1][1].seq, readable[-1][1].record)
+        return Thread(items, notices)
+
+    @staticmethod
+    def _change_notice(pin: PersonPin) -> str:
+        error = (VerifiedKeyChangedError if pin.verified else KeyChangedError)(
+            pin.user_id, pin.name
+        )
+        return error.message
 
     async def post_message(
         self, case_id: str, content_type: ContentType, body: dict[str, Any]
@@ -419,6 +647,7 @@ class DermlineClient:
         answer = await self.api.post(
             f"{V1}/cases/{case_id}/messages", {"client_msg_id": msg_id, "envelope": envelope}
         )
+        self.note_sent(case_id, int(answer["seq"]), envelope)
         return int(answer["seq"])
 
     async def messages(self, case_id: str, after_seq: int = 0) -> list[dict[str, Any]]:
@@ -440,10 +669,14 @@ class DermlineClient:
     ) -> dict[str, Any]:
         """claim, ask, answer, withdraw, submit, resubmit; optionally with a message."""
         payload = None
+        envelope = None
         if content_type is not None and body is not None:
             msg_id, envelope = await self.seal(case_id, content_type, body)
             payload = {"message": {"client_msg_id": msg_id, "envelope": envelope}}
-        return dict(await self.api.post(f"{V1}/cases/{case_id}/{action}", payload))
+        answer = dict(await self.api.post(f"{V1}/cases/{case_id}/{action}", payload))
+        if envelope is not None:
+            self.note_sent(case_id, int(answer["last_seq"]), envelope)
+        return answer
 
     async def close_case(
         self,
@@ -641,4 +874,6 @@ class DermlineClient:
         if self.realtime is None:
             raise RuntimeError("connect_realtime first")
         msg_id, envelope = await self.seal(case_id, ContentType.TEXT, {"text": text})
-        return await self.realtime.send(case_id, msg_id, envelope)
+        seq = await self.realtime.send(case_id, msg_id, envelope)
+        self.note_sent(case_id, seq, envelope)
+        return seq
