@@ -26,8 +26,15 @@ from pathlib import Path
 from typing import Any
 
 from client_py.api import ApiError, HttpApi, b64d, b64e
-from client_py.errors import KeyChangedError, UnknownPersonError, VerifiedKeyChangedError
+from client_py.errors import (
+    KeyChangedError,
+    NoRecordsKeyError,
+    TrustError,
+    UnknownPersonError,
+    VerifiedKeyChangedError,
+)
 from client_py.identity import Enrolment, Identity, enrol, login_keys, unlock
+from client_py.keylog import KeyLog
 from client_py.pins import PersonPin, PinStore, default_pins_path
 from client_py.realtime import RealtimeClient
 from client_py.retention import parse_date, retention_for
@@ -127,13 +134,18 @@ class DermlineClient:
         ack_timeout: float = 5.0,
         pins_path: Path | None = None,
         environ: Mapping[str, str] | None = None,
+        log_public_key: bytes | None = None,
     ) -> None:
         """``pins_path``: the pins file (client_py.pins); by default one per server host and
-        user under the configuration folder that ``environ`` (os.environ) names."""
+        user under the configuration folder that ``environ`` (os.environ) names.
+        ``log_public_key``: the server's key-log key given out of band (else pinned on first
+        contact)."""
         self.base_url = base_url.rstrip("/")
         self._pins_path = pins_path
         self._environ = os.environ if environ is None else environ
         self._pins: PinStore | None = None
+        self._keylog: KeyLog | None = None
+        self._log_public_key = log_public_key
         self.api = HttpApi(base_url, origin=origin, ssl=ssl)
         self._origin = origin
         self._ack_timeout = ack_timeout
@@ -144,6 +156,8 @@ class DermlineClient:
         self._case_key_commitments: dict[tuple[str, int], bytes] = {}
         # Per case, the current epoch the server reported (messages are sealed under it).
         self._epochs: dict[str, int] = {}
+        # Per case, the participants whose keys the key log or the pins refused, and why.
+        self._refused: dict[str, dict[str, TrustError]] = {}
         # Per case, the newest message this client holds: (seq, message hash), its own last
         # sent included, so its next message chains to it (docs/protocol.md section 23).
         self._newest: dict[str, tuple[int, bytes]] = {}
@@ -224,6 +238,14 @@ class DermlineClient:
             self.base_url, self.identity.user_id, self._environ
         )
         self._pins = PinStore(path)
+        self._keylog = KeyLog(self.api, self._pins, log_public_key=self._log_public_key)
+
+    @property
+    def keylog(self) -> KeyLog:
+        """Tree heads and directory answers checked against the key log (after login)."""
+        if self._keylog is None:
+            raise RuntimeError("log in first")
+        return self._keylog
 
     @property
     def pins(self) -> PinStore:
@@ -303,15 +325,10 @@ class DermlineClient:
     ) -> str:
         """Open a case addressed to the service's dermatologists and post the history."""
         me = self._me()
-        orgs = {o["org_id"]: o for o in (await self.api.get(f"{V1}/orgs"))["organisations"]}
-        practice = orgs[practice_id]
-        records_key = self.pins.check_records_key(
-            practice_id, practice["name"], b64d(practice["records_public_key"]), None
-        ).records_public_key
-        assert records_key is not None
-        derms = await self._service_dermatologists(service_id)
-        # Every recipient's keys are checked against the pins before anything is encrypted.
-        derm_keys = {d["user_id"]: self._require(d) for d in derms}
+        # Every recipient's key is checked against the key log and the pins before anything
+        # is encrypted (docs/protocol.md section 18).
+        records_key = await self._records_key(practice_id)
+        derm_keys = await self._recipients(service_id, "dermatologist")
         case_id = str(uuid.uuid4())
         case_key = generate_case_key()
 
@@ -328,10 +345,10 @@ class DermlineClient:
         keys += [
             {
                 "recipient_kind": "user",
-                "recipient_id": d["user_id"],
-                "wrapped_key": wrap(derm_keys[d["user_id"]]),
+                "recipient_id": user,
+                "wrapped_key": wrap(public_key),
             }
-            for d in derms
+            for user, public_key in derm_keys.items()
         ]
         keys.append(
             {
@@ -347,7 +364,7 @@ class DermlineClient:
                 "practice_id": practice_id,
                 "service_id": service_id,
                 "priority": priority,
-                "participants": [me.user_id, *[d["user_id"] for d in derms]],
+                "participants": [me.user_id, *derm_keys],
                 "case_keys": keys,
             },
         )
@@ -361,8 +378,17 @@ class DermlineClient:
 
     async def get_case(self, case_id: str) -> dict[str, Any]:
         detail = await self.api.get(f"{V1}/cases/{case_id}")
-        for p in detail["participants"]:
-            if p["user_id"] != self._me().user_id:
+        others = [p for p in detail["participants"] if p["user_id"] != self._me().user_id]
+        if "tree_head" in detail:
+            # Each participant's keys as the key log proves them, then the pins: a person
+            # who fails either is not trusted (their messages show as unreadable) and the
+            # reason becomes a notice of the thread.
+            head = await self.keylog.accept_head(detail["tree_head"])
+            org_keys = {o["org_id"]: self.keylog.org_key(o, head) for o in detail["orgs"]}
+            _good, refused = self.keylog.members(others, head, org_keys)
+            self._refused[case_id] = refused
+        else:
+            for p in others:
                 self._observe(p)
         self._epochs[case_id] = int(detail["case"]["key_epoch"])
         return dict(detail)
@@ -462,25 +488,62 @@ class DermlineClient:
             raise UnknownPersonError
         return self.pins.verify(user_id)
 
-    async def colleagues_without_key(self, case_id: str) -> list[dict[str, Any]]:
-        """The service's dermatologists (directory entries) who are not participants of the
-        case, so hold no wrap of its key: "directory dermatologists minus participants"."""
+    async def colleagues_without_key(self, case_id: str) -> list[dict[str, str]]:
+        """The service's dermatologists who are not participants of the case, so hold no wrap
+        of its key ("directory dermatologists minus participants"): each ``user_id`` with the
+        ``encryption_public_key`` to wrap to, checked against the key log and the pins."""
         detail = await self.get_case(case_id)
         service_id = detail["case"]["service_id"]
         participants = {p["user_id"] for p in detail["participants"]}
-        derms = await self._service_dermatologists(service_id)
-        return [m for m in derms if m["user_id"] not in participants]
-
-    async def _service_dermatologists(self, service_id: str) -> list[dict[str, Any]]:
-        """The service's dermatologists, as directory entries (with their public keys)."""
-        directory = await self.api.get(f"{V1}/orgs/{service_id}/directory")
+        derms = await self._recipients(service_id, "dermatologist")
         return [
-            m
-            for m in directory["members"]
-            if any(
-                x["org_id"] == service_id and x["role"] == "dermatologist" for x in m["memberships"]
-            )
+            {"user_id": user, "encryption_public_key": b64e(key)}
+            for user, key in derms.items()
+            if user not in participants
         ]
+
+    async def _recipients(self, org_id: str, role: str) -> dict[str, bytes]:
+        """User id -> encryption key of every member of ``org_id`` with ``role``, each
+        proven by the key log and equal to the pins; the first who is not stops everything
+        (a ``TrustError`` that names them)."""
+        answer = await self.api.get(f"{V1}/orgs/{org_id}/directory")
+        entries = [
+            m
+            for m in answer["members"]
+            if any(x["org_id"] == org_id and x["role"] == role for x in m["memberships"])
+        ]
+        if "tree_head" not in answer:
+            # A server without the key log (older than docs/protocol.md section 19): the
+            # pins alone.
+            return {m["user_id"]: self._require(m) for m in entries}
+        directory = await self.keylog.directory(org_id, answer)
+        out: dict[str, bytes] = {}
+        for m in entries:
+            if m["user_id"] in directory.refused:
+                raise directory.refused[m["user_id"]]
+            out[m["user_id"]] = directory.members[m["user_id"]].encryption_public_key
+        return out
+
+    async def _records_key(self, org_id: str) -> bytes:
+        """The records key of an organisation this user belongs to: the newest of the chain
+        the key log proves, extending the pin (or, uncertified, the key pinned on first
+        use). ``RecordsKeyChangedError`` for any other."""
+        answer = await self.api.get(f"{V1}/orgs/{org_id}/directory")
+        if "tree_head" not in answer:
+            orgs = (await self.api.get(f"{V1}/orgs"))["organisations"]
+            org = next(o for o in orgs if o["org_id"] == org_id)
+            key = self.pins.check_records_key(
+                org_id, org["name"], b64d(org["records_public_key"]), None
+            ).records_public_key
+            assert key is not None
+            return key
+        directory = await self.keylog.directory(org_id, answer)
+        key = self.keylog.records_key(
+            directory.org, directory.head, directory.org_public_key, directory.admins()
+        )
+        if key is None:
+            raise NoRecordsKeyError(directory.org["name"])
+        return key
 
     def _wrap_epoch0(self, case_key: bytes, case_id: str, recipient_public_key: bytes) -> str:
         """The case key wrapped (0x0b, signed by me) to one recipient, base64url."""
@@ -509,10 +572,12 @@ class DermlineClient:
         lacking = await self.colleagues_without_key(case_id)
         if not lacking:
             return []
-        recipients = {d["user_id"]: self._require(d) for d in lacking}
         wraps = [
-            {"recipient_id": user, "wrapped_key": self._wrap_epoch0(key, case_id, public_key)}
-            for user, public_key in recipients.items()
+            {
+                "recipient_id": d["user_id"],
+                "wrapped_key": self._wrap_epoch0(key, case_id, b64d(d["encryption_public_key"])),
+            }
+            for d in lacking
         ]
         answer = await self.api.post(f"{V1}/cases/{case_id}/keys", {"case_keys": wraps})
         return list(answer["added"])
@@ -596,7 +661,13 @@ class DermlineClient:
         notices = [
             self._change_notice(self.pins.people[p["user_id"]])
             for p in detail["participants"]
-            if p["user_id"] != me.user_id and self.pins.people[p["user_id"]].pending is not None
+            if p["user_id"] in self.pins.people
+            and self.pins.people[p["user_id"]].pending is not None
+        ]
+        notices += [
+            error.message
+            for error in self._refused.get(case_id, {}).values()
+            if not isinstance(error, KeyChangedError | VerifiedKeyChangedError)
         ]
         served: list[ServedMessage] = []
         after = 0

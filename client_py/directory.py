@@ -61,6 +61,7 @@ __all__ = [
     "VerifiedMember",
     "included",
     "removals",
+    "removed_since",
     "verify_member",
     "verify_org_key",
     "verify_records_key",
@@ -131,6 +132,8 @@ class VerifiedMember:
     #: the member statement and its invite, for the records-key chain's administrators
     certification: CertifiedMember | None = field(default=None, repr=False)
     role: Role | None = None
+    #: the log index of the entry that vouches for the keys (a later removal overrides it)
+    index: int = 0
 
 
 def verify_member(
@@ -152,6 +155,7 @@ def verify_member(
     if certification is not None:
         if org_public_key is None:
             raise NotInLogError(what)
+        index = int(certification["member"]["index"])
         statement = _statement_entry(certification["member"], head, what).statement
         invite_ref = certification.get("invite")
         invite = None if invite_ref is None else _statement_entry(invite_ref, head, what)
@@ -180,6 +184,7 @@ def verify_member(
             True,
             CertifiedMember(statement.record, invite_record),
             verified.role,
+            index,
         )
     ref = member.get("uncertified")
     if ref is None:
@@ -194,7 +199,9 @@ def verify_member(
         or (roles and ROLE_NAMES[entry.role] not in roles)
     ):
         raise NotInLogError(what)
-    return VerifiedMember(str(user), name, signing, encryption, False, None, entry.role)
+    return VerifiedMember(
+        str(user), name, signing, encryption, False, None, entry.role, int(ref["index"])
+    )
 
 
 def verify_records_key(
@@ -255,12 +262,26 @@ def verify_records_key(
     return newest.records_public_key, newest.sequence
 
 
-def removals(refs: Sequence[Mapping[str, Any]], head: TreeHead) -> list[RemovalEntry]:
-    """The removal entries (0x03) an answer lists, each proven in the log."""
+def removals(refs: Sequence[Mapping[str, Any]], head: TreeHead) -> list[tuple[int, RemovalEntry]]:
+    """The removal entries (0x03) an answer lists, each proven in the log, with its index."""
     out = []
     for ref in refs:
         entry = included(ref, head, "a removal")
         if not isinstance(entry, RemovalEntry):
             raise NotInLogError("a removal")
-        out.append(entry)
+        out.append((int(ref["index"]), entry))
     return out
+
+
+def removed_since(
+    member: VerifiedMember, org_id: str, found: Sequence[tuple[int, RemovalEntry]]
+) -> bool:
+    """Whether a removal later in the log than the entry vouching for ``member`` takes them
+    out of ``org_id`` (the whole account, the organisation, or the role they hold there)."""
+    return any(
+        index > member.index
+        and str(entry.user_id) == member.user_id
+        and (entry.org_id is None or str(entry.org_id) == org_id)
+        and (entry.role is None or entry.role is member.role)
+        for index, entry in found
+    )

@@ -12,9 +12,12 @@ __all__ = [
     "KeyChangedError",
     "LogRewrittenError",
     "NoPendingChangeError",
+    "NoRecordsKeyError",
     "NotInLogError",
     "OrgKeyChangedError",
     "RecordsKeyChangedError",
+    "RemovedPersonError",
+    "StaleLogError",
     "TrustError",
     "UnknownPersonError",
     "VerifiedKeyChangedError",
@@ -123,3 +126,36 @@ class NotInLogError(TrustError):
             f"The server showed {what} without proof that it is in its public key log. "
             f"Nothing is encrypted to it."
         )
+
+
+class StaleLogError(TrustError):
+    """A tree head older than the pinned one (though consistent with it): the server is
+    holding back newer entries, such as a removal or a key change."""
+
+    code = "stale_log"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The server showed an older state of its key log than you saw before: it may be "
+            "hiding a change (a removal or a new key). Nothing is encrypted until it shows "
+            "the current state."
+        )
+
+
+class RemovedPersonError(TrustError):
+    """The key log records a removal of this person that the server's answer ignores."""
+
+    code = "removed_person"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"The key log records that {name} was removed, but the server still lists them. "
+            f"Nothing is encrypted to them."
+        )
+
+
+class NoRecordsKeyError(TrustError):
+    code = "no_records_key"
+
+    def __init__(self, org_name: str) -> None:
+        super().__init__(f"{org_name} has no records key yet: a case cannot be opened.")

@@ -129,10 +129,12 @@ class Org:
         )
         self.org_key_index = self.log.append_statement(record)
 
-    def person(self, name: str, role: Role, how: str = "invite") -> Person:
+    def person(
+        self, name: str, role: Role, how: str = "invite", user_id: uuid.UUID | None = None
+    ) -> Person:
         """A member enrolled ``how``: "invite" (certified invite), "direct" (OK-signed) or
-        "uncertified" (a server-made invite)."""
-        p = Person(uuid.uuid4(), name, role, generate_key_pair(), generate_key_pair())
+        "uncertified" (a server-made invite); ``user_id`` to enrol someone again."""
+        p = Person(user_id or uuid.uuid4(), name, role, generate_key_pair(), generate_key_pair())
         self.people.append(p)
         if how == "uncertified":
             p.uncertified = self.log.append(

@@ -4,6 +4,8 @@ real Merkle log with the crypto makers, then edited as a dishonest server would.
 from __future__ import annotations
 
 import copy
+import dataclasses
+import uuid
 from typing import Any
 
 import pytest
@@ -12,6 +14,7 @@ from client_py.api import b64d
 from client_py.directory import (
     included,
     removals,
+    removed_since,
     verify_member,
     verify_org_key,
     verify_records_key,
@@ -227,7 +230,12 @@ def test_removals_and_included(org: Org) -> None:
     org.remove(gee)
     answer = org.directory()
     found = removals(answer["removals"], head_of(answer))
-    assert [r.user_id for r in found] == [gee.user_id]
+    assert [r.user_id for _i, r in found] == [gee.user_id]
+    verified_gee = member(org, answer, 0)
+    assert removed_since(verified_gee, str(org.org_id), found)
+    assert not removed_since(verified_gee, str(uuid.uuid4()), found)
+    # Enrolled again after the removal: the newer entry vouches for the keys.
+    assert not removed_since(dataclasses.replace(verified_gee, index=10**6), str(org.org_id), found)
     with pytest.raises(NotInLogError, match="a removal"):
         removals([org.log.ref(0)], head_of(answer))
     # An entry that is not in the log at that head.
