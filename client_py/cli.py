@@ -9,6 +9,7 @@
     dermline-client [--url URL] keys safety-number USER   (the 60 digits to compare)
     dermline-client [--url URL] keys accept USER     (accept a colleague's changed keys)
     dermline-client [--url URL] keys verify USER     (mark a colleague's keys verified)
+    dermline-client [--url URL] keys monitor --org ORG [--expected FILE]   (exit 4: flagged)
     dermline-client [--url URL] close --case C --category advice_and_guidance --summary "..."
     dermline-client records-key new --out DIR      (offline: a practice's records key pair)
     dermline-client records-key check --key FILE [--public FILE]
@@ -57,6 +58,7 @@ import pyotp
 from client_py.api import ApiError
 from client_py.client import DermlineClient
 from client_py.errors import TrustError
+from client_py.monitor import Expected
 from crypto.errors import RecordsKeyFileError
 from crypto.records_key import (
     generate_records_key,
@@ -111,6 +113,9 @@ def _parser() -> argparse.ArgumentParser:
         ("verify", "mark a colleague's keys verified after comparing in person"),
     ):
         keys_sub.add_parser(name, help=text).add_argument("user", help="their user id")
+    mon = keys_sub.add_parser("monitor", help="audit the key log for an organisation")
+    mon.add_argument("--org", required=True)
+    mon.add_argument("--expected", type=Path, default=None, help="JSON: members, removed")
     rk = sub.add_parser("records-key", help="a practice's records key (offline, no server)")
     rk_sub = rk.add_subparsers(dest="records_command", required=True)
     new = rk_sub.add_parser("new", help="make a records key pair: records.key and records.pub")
@@ -270,7 +275,17 @@ def _records_key(
     return 0
 
 
-async def _keys(client: DermlineClient, args: argparse.Namespace) -> None:
+async def _keys(client: DermlineClient, args: argparse.Namespace) -> int:
+    if args.keys_command == "monitor":
+        expected = None
+        if args.expected is not None:
+            expected = Expected.from_json(json.loads(args.expected.read_text(encoding="utf-8")))
+        report = await client.monitor(args.org, expected)
+        for line in report.keys:
+            _out({"key": line})
+        for text in report.flags:
+            _out({"flag": text})
+        return 4 if report.flags else 0
     if args.keys_command == "safety-number":
         pin, digits = await client.safety_number(args.user)
         _out(
@@ -282,12 +297,13 @@ async def _keys(client: DermlineClient, args: argparse.Namespace) -> None:
                 "verified": pin.verified and pin.pending is None,
             }
         )
-        return
+        return 0
     if args.keys_command == "accept":
         pin = client.accept_keys(args.user)
     else:
         pin = client.verify_keys(args.user)
     _out({"user_id": pin.user_id, "name": pin.name, "verified": pin.verified})
+    return 0
 
 
 def _out(obj: Any) -> None:
@@ -362,7 +378,9 @@ async def run(
                     line["warnings"] = list(item.warnings)
                 _out(line)
         elif args.command == "keys":
-            await _keys(client, args)
+            status = await _keys(client, args)
+            await client.logout()
+            return status
         elif args.command == "close":
             case = await client.close_case(
                 args.case,

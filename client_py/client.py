@@ -28,6 +28,7 @@ from typing import Any
 from client_py.api import ApiError, HttpApi, b64d, b64e
 from client_py.errors import (
     KeyChangedError,
+    LogRewrittenError,
     NoRecordsKeyError,
     TrustError,
     UnknownPersonError,
@@ -35,6 +36,7 @@ from client_py.errors import (
 )
 from client_py.identity import Enrolment, Identity, enrol, login_keys, unlock
 from client_py.keylog import KeyLog
+from client_py.monitor import Expected, Report, audit
 from client_py.pins import PersonPin, PinStore, default_pins_path
 from client_py.realtime import RealtimeClient
 from client_py.retention import parse_date, retention_for
@@ -58,6 +60,7 @@ from crypto.envelope import (
 )
 from crypto.errors import CaseKeyUnwrapError, MessageHeaderError, MessageOpenError
 from crypto.fingerprint import key_id, safety_number
+from crypto.merkle import leaf_hash, root_hash
 
 __all__ = [
     "ApiError",
@@ -487,6 +490,39 @@ class DermlineClient:
         if user_id not in self.pins.people:
             raise UnknownPersonError
         return self.pins.verify(user_id)
+
+    async def monitor(self, org_id: str, expected: Expected | None = None) -> Report:
+        """Fetch every log entry, recompute the tree against the newest signed head (which
+        must extend the pinned one), and audit the entries about ``org_id``
+        (client_py.monitor). ``LogRewrittenError`` if the entries are not the head's."""
+        head = await self.keylog.accept_head(
+            (await self.api.get(f"{V1}/transparency/head"))["tree_head"]
+        )
+        entries: list[bytes] = []
+        while len(entries) < head.tree_size:
+            end = min(len(entries) + 1000, head.tree_size)
+            page = await self.api.get(f"{V1}/transparency/entries", start=len(entries), end=end)
+            before = len(entries)
+            for item in page["entries"]:
+                if int(item["index"]) == len(entries) and len(entries) < head.tree_size:
+                    entries.append(b64d(item["entry"]))
+            if len(entries) == before:
+                break
+        if (
+            len(entries) != head.tree_size
+            or root_hash([leaf_hash(e) for e in entries]) != head.root_hash
+        ):
+            raise LogRewrittenError
+        pin = self.pins.orgs.get(org_id)
+        report, org_key = audit(
+            entries,
+            org_id=org_id,
+            org_public_key=None if pin is None else pin.org_public_key,
+            expected=expected,
+        )
+        if org_key is not None and (pin is None or pin.org_public_key is None):
+            self.pins.pin_org_key(org_id, org_id if pin is None else pin.name, org_key)
+        return report
 
     async def colleagues_without_key(self, case_id: str) -> list[dict[str, str]]:
         """The service's dermatologists who are not participants of the case, so hold no wrap
