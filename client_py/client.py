@@ -38,7 +38,7 @@ from client_py.identity import Enrolment, Identity, enrol, login_keys, unlock
 from client_py.keylog import KeyLog
 from client_py.monitor import Expected, Report, audit
 from client_py.pins import PersonPin, PinStore, default_pins_path
-from client_py.realtime import RealtimeClient
+from client_py.realtime import RealtimeClient, RealtimeError
 from client_py.retention import parse_date, retention_for
 from client_py.thread import ServedMessage, ThreadItem, read_thread
 from crypto.attachment import decrypt_attachment, encrypt_attachment, new_file_key
@@ -61,6 +61,7 @@ from crypto.envelope import (
 from crypto.errors import CaseKeyUnwrapError, MessageHeaderError, MessageOpenError
 from crypto.fingerprint import key_id, safety_number
 from crypto.merkle import leaf_hash, root_hash
+from crypto.statement import CertifiedMember
 
 __all__ = [
     "ApiError",
@@ -336,7 +337,7 @@ class DermlineClient:
         case_key = generate_case_key()
 
         def wrap(public_key: bytes) -> str:
-            return self._wrap_epoch0(case_key, case_id, public_key)
+            return self._wrap(case_key, case_id, 0, public_key)
 
         keys = [
             {
@@ -581,14 +582,14 @@ class DermlineClient:
             raise NoRecordsKeyError(directory.org["name"])
         return key
 
-    def _wrap_epoch0(self, case_key: bytes, case_id: str, recipient_public_key: bytes) -> str:
-        """The case key wrapped (0x0b, signed by me) to one recipient, base64url."""
+    def _wrap(self, case_key: bytes, case_id: str, epoch: int, recipient_public_key: bytes) -> str:
+        """The case key of ``epoch`` wrapped (0x0b, signed by me) to one recipient."""
         me = self._me()
         return b64e(
             wrap_case_key(
                 case_key,
                 case_id=uuid.UUID(case_id),
-                epoch=0,
+                epoch=epoch,
                 recipient_public_key=recipient_public_key,
                 wrapper_user_id=uuid.UUID(me.user_id),
                 wrapper_signing_key=me.signing,
@@ -596,27 +597,132 @@ class DermlineClient:
         )
 
     async def share_case_key(self, case_id: str) -> list[str]:
-        """Wrap the case key (epoch 0) to every dermatologist of the case's service who lacks
-        it and post the wraps; returns the new participants' ids (empty if nobody lacks it).
+        """Wrap the current epoch's case key to every dermatologist of the case's service who
+        lacks it and post the wraps; returns the new participants' ids (empty if nobody
+        lacks it).
 
         The key is the one :meth:`case_key` opened and checked against its commitment, so
         each new wrap carries the same commitment, which the server compares with the
         epoch's (``case_key_mismatch`` otherwise). The same epoch: a member joining is no
         reason for a new key (docs/protocol.md section 8).
         """
-        key = await self.case_key(case_id)
-        lacking = await self.colleagues_without_key(case_id)
+        lacking = await self.colleagues_without_key(case_id)  # reads the current epoch
+        epoch = self._epochs[case_id]
+        key = await self.case_key(case_id, epoch)
         if not lacking:
             return []
         wraps = [
             {
                 "recipient_id": d["user_id"],
-                "wrapped_key": self._wrap_epoch0(key, case_id, b64d(d["encryption_public_key"])),
+                "wrapped_key": self._wrap(key, case_id, epoch, b64d(d["encryption_public_key"])),
             }
             for d in lacking
         ]
         answer = await self.api.post(f"{V1}/cases/{case_id}/keys", {"case_keys": wraps})
         return list(answer["added"])
+
+    # ------------------------------------------------------------------ epochs
+
+    async def _case_records_keys(self, detail: Mapping[str, Any]) -> dict[str, bytes]:
+        """Org id -> records key to wrap a new epoch to: the practice's and, if it has one,
+        the service's, each checked against the key log (chain, pin) or, from a server
+        without the log, against the pins alone."""
+        case = detail["case"]
+        wanted = [case["practice_id"], case["service_id"]]
+        out: dict[str, bytes] = {}
+        if "tree_head" in detail:
+            head = await self.keylog.accept_head(detail["tree_head"])
+            for org in detail["orgs"]:
+                if org["org_id"] not in wanted:
+                    continue
+                org_key = self.keylog.org_key(org, head)
+                key = self.keylog.records_key(org, head, org_key, await self._admins(org))
+                if key is not None:
+                    out[org["org_id"]] = key
+        else:
+            orgs = {o["org_id"]: o for o in (await self.api.get(f"{V1}/orgs"))["organisations"]}
+            for org_id in wanted:
+                org = orgs.get(org_id)
+                if org is not None and org.get("records_public_key"):
+                    raw = b64d(org["records_public_key"])
+                    self.pins.check_records_key(org_id, org["name"], raw, None)
+                    out[org_id] = raw
+        if case["practice_id"] not in out:
+            raise NoRecordsKeyError("The practice")
+        return out
+
+    async def _admins(self, org: Mapping[str, Any]) -> list[CertifiedMember]:
+        """The certified administrators of ``org`` (who may approve a records-key change),
+        from its directory when this user may read it; none otherwise."""
+        try:
+            directory = await self.keylog.directory(org["org_id"])
+        except ApiError:
+            return []
+        return directory.admins()
+
+    async def rotate(self, case_id: str) -> int:
+        """Start the next epoch of a case (docs/protocol.md section 24): a fresh case key,
+        wrapped (0x0b, with its commitment) to every remaining participant whose keys the
+        key log and the pins vouch for, to me, and to the records keys; posted as a
+        compare-and-set on the epoch. Returns the case's epoch afterwards: if another
+        participant's rotation won the race (``epoch_conflict``), theirs, after reloading.
+        """
+        me = self._me()
+        detail = await self.get_case(case_id)
+        epoch = int(detail["case"]["key_epoch"])
+        await self.case_key(case_id, epoch)  # only a holder of the current key rotates
+        refused = self._refused.get(case_id, {})
+        recipients: dict[str, bytes] = {me.user_id: me.encryption.public_key}
+        for p in detail["participants"]:
+            user = p["user_id"]
+            if user == me.user_id:
+                continue
+            if user in refused:
+                raise refused[user]
+            if "tree_head" not in detail:
+                recipients[user] = self._require(p)
+            else:
+                recipients[user] = self.pins.people[user].encryption_public_key
+        records = await self._case_records_keys(detail)
+        new_key = generate_case_key()
+        following = epoch + 1
+        keys = [
+            {
+                "recipient_kind": "user",
+                "recipient_id": user,
+                "wrapped_key": self._wrap(new_key, case_id, following, public_key),
+            }
+            for user, public_key in recipients.items()
+        ] + [
+            {
+                "recipient_kind": "organisation",
+                "recipient_id": org_id,
+                "wrapped_key": self._wrap(new_key, case_id, following, public_key),
+            }
+            for org_id, public_key in records.items()
+        ]
+        try:
+            await self.api.post(
+                f"{V1}/cases/{case_id}/epochs", {"epoch": following, "case_keys": keys}
+            )
+        except ApiError as exc:
+            if exc.code != "epoch_conflict":
+                raise
+            await self.get_case(case_id)  # someone else rotated first: use theirs
+            return self._epochs[case_id]
+        self._case_keys[(case_id, following)] = new_key
+        self._case_key_commitments[(case_id, following)] = case_key_commitment(
+            new_key, case_id=uuid.UUID(case_id), epoch=following
+        )
+        self._epochs[case_id] = following
+        return following
+
+    async def _ensure_epoch(self, case_id: str) -> None:
+        """Before sealing: know the current epoch and, if the server says a removal needs a
+        new one, rotate first (the server refuses messages at the old epoch meanwhile)."""
+        detail = await self.get_case(case_id)
+        if detail.get("rotation") is not None:
+            await self.rotate(case_id)
 
     async def seal(
         self, case_id: str, content_type: ContentType, body: dict[str, Any]
@@ -624,7 +730,7 @@ class DermlineClient:
         """(client message id, base64url envelope) for a message body."""
         me = self._me()
         if case_id not in self._epochs:
-            await self.get_case(case_id)
+            await self._ensure_epoch(case_id)
         epoch = self._epochs[case_id]
         key = await self.case_key(case_id, epoch)
         msg_id = new_message_id()
@@ -749,13 +855,26 @@ class DermlineClient:
     async def post_message(
         self, case_id: str, content_type: ContentType, body: dict[str, Any]
     ) -> int:
-        """Send over HTTP (idempotent); returns the sequence number."""
-        msg_id, envelope = await self.seal(case_id, content_type, body)
-        answer = await self.api.post(
-            f"{V1}/cases/{case_id}/messages", {"client_msg_id": msg_id, "envelope": envelope}
-        )
-        self.note_sent(case_id, int(answer["seq"]), envelope)
-        return int(answer["seq"])
+        """Send over HTTP (idempotent); returns the sequence number.
+
+        Refused because the case needs a new epoch (``key_rotation_required``) or moved on to
+        one (``stale_epoch``): rotate or reload, reseal the same body under the current
+        epoch and send again (once; nothing is lost, docs/protocol.md section 24)."""
+        for attempt in (1, 2):
+            msg_id, envelope = await self.seal(case_id, content_type, body)
+            try:
+                answer = await self.api.post(
+                    f"{V1}/cases/{case_id}/messages",
+                    {"client_msg_id": msg_id, "envelope": envelope},
+                )
+            except ApiError as exc:
+                if attempt == 2 or exc.code not in ("key_rotation_required", "stale_epoch"):
+                    raise
+                await self._ensure_epoch(case_id)
+                continue
+            self.note_sent(case_id, int(answer["seq"]), envelope)
+            return int(answer["seq"])
+        raise AssertionError("unreachable")
 
     async def messages(self, case_id: str, after_seq: int = 0) -> list[dict[str, Any]]:
         answer = await self.api.get(f"{V1}/cases/{case_id}/messages", after_seq=after_seq)
@@ -980,7 +1099,16 @@ class DermlineClient:
         """Seal and send over Socket.IO with retries until acknowledged; returns seq."""
         if self.realtime is None:
             raise RuntimeError("connect_realtime first")
-        msg_id, envelope = await self.seal(case_id, ContentType.TEXT, {"text": text})
-        seq = await self.realtime.send(case_id, msg_id, envelope)
-        self.note_sent(case_id, seq, envelope)
-        return seq
+        for attempt in (1, 2):
+            msg_id, envelope = await self.seal(case_id, ContentType.TEXT, {"text": text})
+            try:
+                seq = await self.realtime.send(case_id, msg_id, envelope)
+            except RealtimeError as exc:
+                # The same rule as post_message: a new epoch first, then the same text again.
+                if attempt == 2 or exc.code not in ("key_rotation_required", "stale_epoch"):
+                    raise
+                await self._ensure_epoch(case_id)
+                continue
+            self.note_sent(case_id, seq, envelope)
+            return seq
+        raise AssertionError("unreachable")
