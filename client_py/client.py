@@ -32,6 +32,7 @@ from client_py.errors import (
     NoRecordsKeyError,
     TrustError,
     UnknownPersonError,
+    UnknownRecordsKeyError,
     VerifiedKeyChangedError,
 )
 from client_py.identity import Enrolment, Identity, enrol, login_keys, unlock
@@ -165,6 +166,8 @@ class DermlineClient:
         # Per case, the newest message this client holds: (seq, message hash), its own last
         # sent included, so its next message chains to it (docs/protocol.md section 23).
         self._newest: dict[str, tuple[int, bytes]] = {}
+        # Cases this client created (their first message starts the chain).
+        self._created: set[str] = set()
         self.realtime: RealtimeClient | None = None
 
     async def close(self) -> None:
@@ -377,6 +380,7 @@ class DermlineClient:
             case_key, case_id=uuid.UUID(case_id), epoch=0
         )
         self._epochs[case_id] = 0
+        self._created.add(case_id)
         await self.post_message(case_id, ContentType.CLINICAL_HISTORY, clinical_history)
         return case_id
 
@@ -648,7 +652,7 @@ class DermlineClient:
                     self.pins.check_records_key(org_id, org["name"], raw, None)
                     out[org_id] = raw
         if case["practice_id"] not in out:
-            raise NoRecordsKeyError("The practice")
+            raise UnknownRecordsKeyError
         return out
 
     async def _admins(self, org: Mapping[str, Any]) -> list[CertifiedMember]:
@@ -731,6 +735,11 @@ class DermlineClient:
         me = self._me()
         if case_id not in self._epochs:
             await self._ensure_epoch(case_id)
+        if case_id not in self._newest and case_id not in self._created:
+            # A device that holds none of the thread (a fresh command line process, a
+            # second device) reads it first, so its message names the newest one shown
+            # instead of claiming to start the conversation.
+            await self.read_thread(case_id)
         epoch = self._epochs[case_id]
         key = await self.case_key(case_id, epoch)
         msg_id = new_message_id()

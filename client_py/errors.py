@@ -20,6 +20,7 @@ __all__ = [
     "StaleLogError",
     "TrustError",
     "UnknownPersonError",
+    "UnknownRecordsKeyError",
     "VerifiedKeyChangedError",
 ]
 
@@ -159,3 +160,16 @@ class NoRecordsKeyError(TrustError):
 
     def __init__(self, org_name: str) -> None:
         super().__init__(f"{org_name} has no records key yet: a case cannot be opened.")
+
+
+class UnknownRecordsKeyError(TrustError):
+    """A new epoch must be wrapped to the practice's records key, and the server showed this
+    device none it can check (only members of the practice see it without the key log)."""
+
+    code = "records_key_unknown"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This device cannot check the practice's records key, so it cannot start the "
+            "case's new key epoch; another participant (the referring GP) will."
+        )

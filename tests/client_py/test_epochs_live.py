@@ -84,28 +84,28 @@ async def test_two_rotations_at_once_one_wins_and_the_other_reloads(tmp_path: Pa
         gp, derm = w.gp.client, w.derm.client
         case_id = await gp.create_case(w.practice_id, w.service_id, HISTORY)
         await derm.move(case_id, "claim")
-        await derm.case_key(case_id, 0)
+        # The GP signed in on a second device: both see the rotation the removal needs.
+        other = await live.relogin(w.gp)
+        await other.case_key(case_id, 0)
         await gp.api.post(f"/api/v1/cases/{case_id}/participants/{derm2.user_id}/remove")
-        # Both saw the rotation; the GP posts its epoch first, the dermatologist loses the
-        # compare-and-set and takes the GP's epoch instead of failing.
-        await derm.get_case(case_id)
         assert await gp.rotate(case_id) == 1
-        real_get_case = derm.get_case
+        real_get_case = other.get_case
         calls = 0
 
         async def stale_first(case: str) -> dict:  # type: ignore[type-arg]
             nonlocal calls
             calls += 1
             detail = await real_get_case(case)
-            if calls == 1:  # what the dermatologist saw before the GP's rotation landed
+            if calls == 1:  # what the second device saw before the first rotation landed
                 detail["case"]["key_epoch"] = 0
-                derm._epochs[case] = 0
+                other._epochs[case] = 0
             return detail
 
-        derm.get_case = stale_first  # type: ignore[method-assign]
-        assert await derm.rotate(case_id) == 1
-        derm.get_case = real_get_case  # type: ignore[method-assign]
-        await derm.post_message(case_id, ContentType.TEXT, {"text": "after the race"})
-        thread = await gp.read_thread(case_id)
+        other.get_case = stale_first  # type: ignore[method-assign]
+        # It loses the compare-and-set and takes the first device's epoch, not failing.
+        assert await other.rotate(case_id) == 1
+        other.get_case = real_get_case  # type: ignore[method-assign]
+        await other.post_message(case_id, ContentType.TEXT, {"text": "after the race"})
+        thread = await derm.read_thread(case_id)
         assert [i.epoch for i in thread.items] == [0, 1]
-        assert all(i.readable for i in thread.items)
+        assert all(i.readable and i.warnings == () for i in thread.items)
