@@ -100,6 +100,13 @@ class ThreadPhoto:
     legacy_thumbnail: dict[str, Any] | None = field(default=None, repr=False)
 
 
+#: A reader's own sent message missing from the thread the server shows.
+WITHHELD_NOTICE = (
+    "Messages you sent in this conversation are not shown: the server may be holding them "
+    "back from you (and from the others)."
+)
+
+
 class MissingCaseKeyError(RuntimeError):
     """The server holds no wrap of this case's key (for that epoch) for this user."""
 
@@ -166,6 +173,9 @@ class DermlineClient:
         # Per case, the newest message this client holds: (seq, message hash), its own last
         # sent included, so its next message chains to it (docs/protocol.md section 23).
         self._newest: dict[str, tuple[int, bytes]] = {}
+        # Per case, the hashes of the messages this client sent and the server stored: a
+        # thread that leaves one out is being held back (WITHHELD_NOTICE).
+        self._sent: dict[str, set[bytes]] = {}
         # Cases this client created (their first message starts the chain).
         self._created: set[str] = set()
         self.realtime: RealtimeClient | None = None
@@ -767,7 +777,9 @@ class DermlineClient:
     def note_sent(self, case_id: str, seq: int, envelope_b64: str) -> None:
         """Tell the client that a message it sealed was stored at ``seq`` (for callers that
         post a sealed envelope themselves), so its next message chains to it."""
-        self._hold(case_id, seq, b64d(envelope_b64))
+        record = b64d(envelope_b64)
+        self._hold(case_id, seq, record)
+        self._sent.setdefault(case_id, set()).add(message_hash(record))
 
     async def open(self, message: dict[str, Any]) -> tuple[ContentType, dict[str, Any]]:
         """Verify and decrypt one message dict (as the server sends it), with the key of
@@ -852,6 +864,9 @@ class DermlineClient:
         readable = [(i, m) for i, m in zip(items, served, strict=True) if i.readable]
         if readable:
             self._hold(case_id, readable[-1][1].seq, readable[-1][1].record)
+        shown = {i.message_hash for i in items if i.message_hash is not None}
+        if self._sent.get(case_id, set()) - shown:
+            notices.append(WITHHELD_NOTICE)
         return Thread(items, notices)
 
     @staticmethod
