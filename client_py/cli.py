@@ -13,6 +13,11 @@
     dermline-client [--url URL] close --case C --category advice_and_guidance --summary "..."
     dermline-client records-key new --out DIR      (offline: a practice's records key pair)
     dermline-client records-key check --key FILE [--public FILE]
+    dermline-client records-key publish --org ORG --key NEW.key [--current OLD.key]
+    dermline-client records-key approve --org ORG   (an administrator; two are needed)
+    dermline-client org-key setup --org ORG         (an administrator; prints the fingerprint)
+    dermline-client org-key certify --org ORG USER  (after keys verify USER)
+    dermline-client invite --org ORG --role ROLE [--login NAME]   (prints the link)
 
 Credentials come from the environment so they never appear in the process list:
 ``DERMLINE_URL``, ``DERMLINE_LOGIN``, ``DERMLINE_PASSWORD`` and ``DERMLINE_TOTP_SECRET``
@@ -65,6 +70,13 @@ from client_py.api import ApiError
 from client_py.client import DermlineClient
 from client_py.errors import TrustError
 from client_py.monitor import Expected
+from client_py.orgkeys import (
+    approve_records_key,
+    certify,
+    records_key_statement,
+    setup_org_key,
+)
+from crypto.account import KeyPair
 from crypto.errors import RecordsKeyFileError
 from crypto.records_key import (
     generate_records_key,
@@ -122,6 +134,18 @@ def _parser() -> argparse.ArgumentParser:
     mon = keys_sub.add_parser("monitor", help="audit the key log for an organisation")
     mon.add_argument("--org", required=True)
     mon.add_argument("--expected", type=Path, default=None, help="JSON: members, removed")
+    okp = sub.add_parser("org-key", help="the organisation key (administrators)")
+    ok_sub = okp.add_subparsers(dest="org_key_command", required=True)
+    ok_sub.add_parser("setup", help="make and publish the organisation key").add_argument(
+        "--org", required=True
+    )
+    cert = ok_sub.add_parser("certify", help="certify a colleague's keys you verified")
+    cert.add_argument("--org", required=True)
+    cert.add_argument("user", help="their user id")
+    inv = sub.add_parser("invite", help="invite someone (a certified link when possible)")
+    inv.add_argument("--org", required=True)
+    inv.add_argument("--role", required=True)
+    inv.add_argument("--login", default=None)
     rk = sub.add_parser("records-key", help="a practice's records key (offline, no server)")
     rk_sub = rk.add_subparsers(dest="records_command", required=True)
     new = rk_sub.add_parser("new", help="make a records key pair: records.key and records.pub")
@@ -129,6 +153,13 @@ def _parser() -> argparse.ArgumentParser:
     chk = rk_sub.add_parser("check", help="open a records key file with its passphrase")
     chk.add_argument("--key", type=Path, required=True, help="the sealed records.key file")
     chk.add_argument("--public", type=Path, default=None, help="records.pub to compare with")
+    pub = rk_sub.add_parser("publish", help="publish a records key file as the next key")
+    pub.add_argument("--org", required=True)
+    pub.add_argument("--key", type=Path, required=True, help="the new records.key")
+    pub.add_argument("--current", type=Path, default=None, help="the current records.key")
+    rk_sub.add_parser("approve", help="approve the pending records key change").add_argument(
+        "--org", required=True
+    )
     return p
 
 
@@ -320,6 +351,20 @@ PASSKEY_HELP: Final = (
 )
 
 
+def _open_key_file(
+    path: Path, env: Mapping[str, str], prompt: Callable[[str], str], which: str
+) -> KeyPair:
+    """A records key file opened with its passphrase (``DERMLINE_RECORDS_PASSPHRASE``, or
+    ``DERMLINE_RECORDS_CURRENT_PASSPHRASE`` for the current key, or the prompt)."""
+    value = env.get(f"DERMLINE_RECORDS_{which}PASSPHRASE", "") or prompt(
+        f"Passphrase for {path.name}: "
+    )
+    try:
+        return open_records_key_file(path.read_bytes(), value)
+    except (OSError, RecordsKeyFileError):
+        raise TrustError(f"{path.name} does not open with that passphrase.") from None
+
+
 def _out(obj: Any) -> None:
     print(json.dumps(obj, sort_keys=True), flush=True)
 
@@ -332,7 +377,7 @@ async def run(
 ) -> int:
     parser = _parser()
     args = parser.parse_args(_attach_values(parser, argv))
-    if args.command == "records-key":
+    if args.command == "records-key" and args.records_command in ("new", "check"):
         # Offline: key generation and PBKDF2 run in a thread, off the event loop.
         return await asyncio.to_thread(_records_key, args, env, prompt)
     url = args.url or env.get("DERMLINE_URL", "http://127.0.0.1:8443")
@@ -395,6 +440,25 @@ async def run(
                     line.update(type=item.content_type.name.lower(), body=item.body)
                     line["warnings"] = list(item.warnings)
                 _out(line)
+        elif args.command == "org-key":
+            if args.org_key_command == "setup":
+                _out({"org_id": args.org, "fingerprint": await setup_org_key(client, args.org)})
+            else:
+                roles = await certify(client, args.org, args.user)
+                _out({"user_id": args.user, "certified": [r.name.lower() for r in roles]})
+        elif args.command == "invite":
+            _out({"link": await client.invite(args.org, args.role, args.login)})
+        elif args.command == "records-key":
+            if args.records_command == "approve":
+                _out(await approve_records_key(client, args.org))
+            else:
+                new = await asyncio.to_thread(_open_key_file, args.key, env, prompt, "")
+                current = None
+                if args.current is not None:
+                    current = await asyncio.to_thread(
+                        _open_key_file, args.current, env, prompt, "CURRENT_"
+                    )
+                _out(await records_key_statement(client, args.org, new, current=current))
         elif args.command == "keys":
             status = await _keys(client, args)
             await client.logout()

@@ -38,6 +38,13 @@ from client_py.errors import (
 from client_py.identity import Enrolment, Identity, enrol, login_keys, unlock
 from client_py.keylog import KeyLog
 from client_py.monitor import Expected, Report, audit
+from client_py.orgkeys import (
+    PendingHandover,
+    accept_certified,
+    certified_invite,
+    parse_link,
+    wrap_handover,
+)
 from client_py.pins import PersonPin, PinStore, default_pins_path
 from client_py.realtime import RealtimeClient, RealtimeError
 from client_py.retention import parse_date, retention_for
@@ -157,6 +164,7 @@ class DermlineClient:
         self._environ = os.environ if environ is None else environ
         self._pins: PinStore | None = None
         self._keylog: KeyLog | None = None
+        self._pending_handover: PendingHandover | None = None
         self._log_public_key = log_public_key
         self.api = HttpApi(base_url, origin=origin, ssl=ssl)
         self._origin = origin
@@ -197,10 +205,25 @@ class DermlineClient:
         display_name: str,
         password: str,
     ) -> Enrolment:
+        """Enrol through an invite. ``token`` may be the whole link or its fragment: a
+        certified link (``token.s.key id``) is checked against the organisation key it names
+        and answered with a member statement signed by the invite key (client_py.orgkeys);
+        the organisation key is pinned; an administrator's handover of it is re-wrapped to
+        them at their first sign-in."""
         enrolment = enrol(password)
         body: dict[str, Any] = {
             k: (v if isinstance(v, str) else b64e(v)) for k, v in enrolment.request.items()
         }
+        link = parse_link(token)
+        if link is not None:
+            token = link.token
+        if link is not None and link.certified:
+            pins = PinStore(
+                self._pins_path
+                or default_pins_path(self.base_url, enrolment.identity.user_id, self._environ)
+            )
+            member, self._pending_handover = await accept_certified(self, link, enrolment, pins)
+            body["member_statement"] = b64e(member)
         body.update(token=token, login_name=login_name, display_name=display_name)
         await self.api.post(f"{V1}/invites/accept", body)
         return enrolment
@@ -256,6 +279,9 @@ class DermlineClient:
         )
         self._pins = PinStore(path)
         self._keylog = KeyLog(self.api, self._pins, log_public_key=self._log_public_key)
+        if self._pending_handover is not None:
+            await wrap_handover(self, self._pending_handover)
+            self._pending_handover = None
 
     @property
     def keylog(self) -> KeyLog:
@@ -319,6 +345,14 @@ class DermlineClient:
         )
 
     async def invite(self, org_id: str, role: str, login_name: str | None = None) -> str:
+        """An invite to ``org_id``: for an organisation with an organisation key, the whole
+        certified link (client_py.orgkeys.certified_invite); otherwise the server's token
+        (an uncertified invite, as from a server without the key log)."""
+        directory = await self.api.get(f"{V1}/orgs/{org_id}/directory")
+        if "tree_head" in directory:
+            checked = await self.keylog.directory(org_id, directory)
+            if checked.org_public_key is not None:
+                return await certified_invite(self, org_id, role, login_name)
         body: dict[str, Any] = {"role": role}
         if login_name:
             body["login_name"] = login_name

@@ -14,6 +14,7 @@ __all__ = [
     "NoPendingChangeError",
     "NoRecordsKeyError",
     "NotInLogError",
+    "NotVerifiedError",
     "OrgKeyChangedError",
     "RecordsKeyChangedError",
     "RemovedPersonError",
@@ -172,4 +173,16 @@ class UnknownRecordsKeyError(TrustError):
         super().__init__(
             "This device cannot check the practice's records key, so it cannot start the "
             "case's new key epoch; another participant (the referring GP) will."
+        )
+
+
+class NotVerifiedError(TrustError):
+    """Certifying someone vouches for their keys to the whole organisation: compare first."""
+
+    code = "not_verified"
+
+    def __init__(self, user_id: str, name: str) -> None:
+        super().__init__(
+            f"Compare the safety number with {name} first (dermline-client keys "
+            f"safety-number {user_id}, then keys verify {user_id}); only then certify them."
         )
