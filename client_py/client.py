@@ -15,6 +15,7 @@ Everything the server receives is ciphertext and routing metadata (``crypto/``).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import os
@@ -687,6 +688,12 @@ class DermlineClient:
                 key = self.keylog.records_key(org, head, org_key, await self._admins(org))
                 if key is not None:
                     out[org["org_id"]] = key
+            if case["practice_id"] not in out:
+                # An uncertified (legacy) records key is in no log entry, so the case
+                # detail cannot prove it; a member of the practice takes it from the
+                # practice's directory and the pins.
+                with contextlib.suppress(ApiError):  # not a member: UnknownRecordsKeyError
+                    out[case["practice_id"]] = await self._records_key(case["practice_id"])
         else:
             orgs = {o["org_id"]: o for o in (await self.api.get(f"{V1}/orgs"))["organisations"]}
             for org_id in wanted:
