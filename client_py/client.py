@@ -20,6 +20,7 @@ import datetime as dt
 import io
 import os
 import re
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -166,6 +167,9 @@ class DermlineClient:
         self._pins: PinStore | None = None
         self._keylog: KeyLog | None = None
         self._pending_handover: PendingHandover | None = None
+        #: Unix milliseconds for the statements this client signs (issued at, invite
+        #: expiry); replaceable so that tests can follow a server's fake clock.
+        self.clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000
         self._log_public_key = log_public_key
         self.api = HttpApi(base_url, origin=origin, ssl=ssl)
         self._origin = origin

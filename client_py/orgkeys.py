@@ -24,7 +24,6 @@
 from __future__ import annotations
 
 import secrets
-import time
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -127,10 +126,6 @@ def parse_link(text: str) -> InviteLink | None:
         return None
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 def _fingerprint(public_key: bytes) -> str:
     digits = key_id(public_key).hex()
     return " ".join(digits[i : i + 4] for i in range(0, len(digits), 4))
@@ -151,7 +146,7 @@ async def setup_org_key(client: DermlineClient, org_id: str) -> str:
         org_kind=OrganisationKind[org["kind"].upper()],
         name=org["name"],
         org_key=ok,
-        issued_at_ms=_now_ms(),
+        issued_at_ms=client.clock_ms(),
     )
     recipients = {me.user_id: me.encryption.public_key}
     for user, member in directory.members.items():
@@ -244,7 +239,7 @@ async def certify(
             encryption_public_key=encryption,
             invite_statement_hash=None,
             signer=ok,
-            issued_at_ms=_now_ms(),
+            issued_at_ms=client.clock_ms(),
         )
         await client.api.post(f"{V1}/orgs/{org_id}/certifications", {"statement": b64e(statement)})
     return roles
@@ -259,7 +254,7 @@ async def certified_invite(
     token = b64e(secrets.token_bytes(32))
     secret = generate_invite_secret()
     invite_key = derive_invite_key(secret)
-    now = _now_ms()
+    now = client.clock_ms()
     statement = make_invite_statement(
         org_id=uuid.UUID(org_id),
         role=Role[role.upper()],
@@ -325,7 +320,7 @@ async def accept_certified(
         encryption_public_key=identity.encryption.public_key,
         invite_statement_hash=invite.hash,
         signer=invite_key,
-        issued_at_ms=_now_ms(),
+        issued_at_ms=client.clock_ms(),
     )
     keylog.pins.pin_org_key(org_id, inspect["org_name"], ok)
     handover = None
@@ -393,7 +388,7 @@ async def records_key_statement(
         records_signing_public_key=derive_records_signing_key(new.private_key).public_key,
         previous_records_key_id=None if previous is None else key_id(previous),
         signer=signer,
-        issued_at_ms=_now_ms(),
+        issued_at_ms=client.clock_ms(),
     )
     answer = await client.api.put(f"{V1}/orgs/{org_id}/records-key", {"statement": b64e(statement)})
     return dict(answer or {})
@@ -406,6 +401,10 @@ async def approve_records_key(client: DermlineClient, org_id: str) -> dict[str, 
     directory = await client.keylog.directory(org_id)
     if directory.org_public_key is None:
         raise NotInLogError(f"the organisation key of {directory.org['name']}")
+    # The current key as the log's chain proves it (this also moves the pin to it).
+    client.keylog.records_key(
+        directory.org, directory.head, directory.org_public_key, directory.admins()
+    )
     answer = await client.api.get(f"{V1}/orgs/{org_id}/records-key/pending")
     if not answer["pending"]:
         raise TrustError("There is no pending records key change to approve.")
@@ -428,7 +427,7 @@ async def approve_records_key(client: DermlineClient, org_id: str) -> dict[str, 
         approved_statement_hash=change.hash,
         approver_user_id=uuid.UUID(me.user_id),
         approver_signing_key=me.signing,
-        issued_at_ms=_now_ms(),
+        issued_at_ms=client.clock_ms(),
     )
     return dict(
         await client.api.post(
