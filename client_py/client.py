@@ -32,6 +32,7 @@ from client_py.errors import (
     KeyChangedError,
     LogRewrittenError,
     NoRecordsKeyError,
+    RemovedPersonError,
     TrustError,
     UnknownPersonError,
     UnknownRecordsKeyError,
@@ -442,7 +443,13 @@ class DermlineClient:
             # reason becomes a notice of the thread.
             head = await self.keylog.accept_head(detail["tree_head"])
             org_keys = {o["org_id"]: self.keylog.org_key(o, head) for o in detail["orgs"]}
-            _good, refused = self.keylog.members(others, head, org_keys)
+            good, refused = self.keylog.members(others, head, org_keys)
+            orgs_of = {p["user_id"]: p.get("org_id") for p in others}
+            for user, member in good.items():
+                # A removal the log holds but the server does not act on (docs/protocol.md
+                # section 24): warned, and the next epoch leaves them out.
+                if await self.keylog.removal_after(member, orgs_of[user] or "", head):
+                    refused[user] = RemovedPersonError(member.name)
             self._refused[case_id] = refused
         else:
             for p in others:
@@ -611,7 +618,10 @@ class DermlineClient:
         for m in entries:
             if m["user_id"] in directory.refused:
                 raise directory.refused[m["user_id"]]
-            out[m["user_id"]] = directory.members[m["user_id"]].encryption_public_key
+            member = directory.members[m["user_id"]]
+            if await self.keylog.removal_after(member, org_id, directory.head) is not None:
+                raise RemovedPersonError(member.name)
+            out[m["user_id"]] = member.encryption_public_key
         return out
 
     async def _records_key(self, org_id: str) -> bytes:
@@ -736,6 +746,8 @@ class DermlineClient:
             user = p["user_id"]
             if user == me.user_id:
                 continue
+            if isinstance(refused.get(user), RemovedPersonError):
+                continue  # removed in the key log: not given the new key
             if user in refused:
                 raise refused[user]
             if "tree_head" not in detail:
@@ -780,7 +792,17 @@ class DermlineClient:
         """Before sealing: know the current epoch and, if the server says a removal needs a
         new one, rotate first (the server refuses messages at the old epoch meanwhile)."""
         detail = await self.get_case(case_id)
-        if detail.get("rotation") is not None:
+        removed = {
+            user
+            for user, error in self._refused.get(case_id, {}).items()
+            if isinstance(error, RemovedPersonError)
+        }
+        epoch = detail["case"]["key_epoch"]
+        holds_current = any(
+            k["epoch"] == epoch and k["recipient_kind"] == "user" and k["recipient_id"] in removed
+            for k in detail["case_keys"]
+        )
+        if detail.get("rotation") is not None or holds_current:
             await self.rotate(case_id)
 
     async def seal(

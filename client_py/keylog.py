@@ -21,7 +21,9 @@ from typing import Any
 
 from client_py.api import HttpApi, b64d
 from client_py.directory import (
+    LogRef,
     VerifiedMember,
+    included,
     removals,
     removed_since,
     verify_member,
@@ -130,6 +132,37 @@ class KeyLog:
         if head.tree_size > old.tree_size:
             self.pins.pin_log(log_key, record)
         return head
+
+    async def removal_after(
+        self, member: VerifiedMember, org_id: str, head: TreeHead
+    ) -> RemovalEntry | None:
+        """A removal of ``member`` from ``org_id`` later in the log than the entry that
+        vouches for their keys, found by reading every later entry up to ``head`` (each
+        checked against the head with its inclusion proof, so none can be left out or
+        replaced). The server's own lists (directory ``removals``, the case's ``rotation``)
+        are not trusted for this (docs/protocol.md section 24)."""
+        index = member.index + 1
+        while index < head.tree_size:
+            end = min(index + 1000, head.tree_size)
+            page = await self.api.get(f"{V1}/transparency/entries", start=index, end=end)
+            got = {int(e["index"]): b64d(e["entry"]) for e in page["entries"]}
+            if index not in got:
+                raise NotInLogError("the key log's entries")
+            while index in got and index < end:
+                proof = await self.api.get(
+                    f"{V1}/transparency/inclusion", index=index, size=head.tree_size
+                )
+                entry = included(
+                    LogRef(index, got[index], tuple(b64d(p) for p in proof["proof"])),
+                    head,
+                    "the key log's entries",
+                )
+                if isinstance(entry, RemovalEntry) and removed_since(
+                    member, org_id, [(index, entry)]
+                ):
+                    return entry
+                index += 1
+        return None
 
     def org_key(self, org: Mapping[str, Any], head: TreeHead) -> bytes | None:
         """The organisation key the log shows for ``org``, pinned on first use; a different
