@@ -742,14 +742,17 @@ class DermlineClient:
         await self.case_key(case_id, epoch)  # only a holder of the current key rotates
         refused = self._refused.get(case_id, {})
         recipients: dict[str, bytes] = {me.user_id: me.encryption.public_key}
+        skipped: list[TrustError] = []
         for p in detail["participants"]:
             user = p["user_id"]
             if user == me.user_id:
                 continue
-            if isinstance(refused.get(user), RemovedPersonError):
-                continue  # removed in the key log: not given the new key
             if user in refused:
-                raise refused[user]
+                # Removed in the key log, or keys the log or the pins do not vouch for:
+                # never given the new key. If the server still counts them, it refuses
+                # the epoch (wrap_recipients) and the reason below is what the user sees.
+                skipped.append(refused[user])
+                continue
             if "tree_head" not in detail:
                 recipients[user] = self._require(p)
             else:
@@ -777,6 +780,8 @@ class DermlineClient:
                 f"{V1}/cases/{case_id}/epochs", {"epoch": following, "case_keys": keys}
             )
         except ApiError as exc:
+            if exc.code == "wrap_recipients" and skipped:
+                raise skipped[0] from None
             if exc.code != "epoch_conflict":
                 raise
             await self.get_case(case_id)  # someone else rotated first: use theirs
@@ -788,9 +793,11 @@ class DermlineClient:
         self._epochs[case_id] = following
         return following
 
-    async def _ensure_epoch(self, case_id: str) -> None:
-        """Before sealing: know the current epoch and, if the server says a removal needs a
-        new one, rotate first (the server refuses messages at the old epoch meanwhile)."""
+    async def _ensure_epoch(self, case_id: str, *, refused_by_server: bool = False) -> None:
+        """Before sealing: know the current epoch and rotate first if the server says a
+        removal needs a new one (in the case detail, or by refusing the old epoch:
+        ``refused_by_server``), or if someone the key log shows removed still holds the
+        current key."""
         detail = await self.get_case(case_id)
         removed = {
             user
@@ -802,7 +809,10 @@ class DermlineClient:
             k["epoch"] == epoch and k["recipient_kind"] == "user" and k["recipient_id"] in removed
             for k in detail["case_keys"]
         )
-        if detail.get("rotation") is not None or holds_current:
+        rotation = detail.get("rotation") is not None
+        if (rotation or refused_by_server or holds_current) and detail["case"][
+            "key_epoch"
+        ] == self._epochs.get(case_id, epoch):
             await self.rotate(case_id)
 
     async def seal(
@@ -961,7 +971,9 @@ class DermlineClient:
             except ApiError as exc:
                 if attempt == 2 or exc.code not in ("key_rotation_required", "stale_epoch"):
                     raise
-                await self._ensure_epoch(case_id)
+                await self._ensure_epoch(
+                    case_id, refused_by_server=exc.code == "key_rotation_required"
+                )
                 continue
             self.note_sent(case_id, int(answer["seq"]), envelope)
             return int(answer["seq"])
@@ -1198,7 +1210,9 @@ class DermlineClient:
                 # The same rule as post_message: a new epoch first, then the same text again.
                 if attempt == 2 or exc.code not in ("key_rotation_required", "stale_epoch"):
                     raise
-                await self._ensure_epoch(case_id)
+                await self._ensure_epoch(
+                    case_id, refused_by_server=exc.code == "key_rotation_required"
+                )
                 continue
             self.note_sent(case_id, seq, envelope)
             return seq

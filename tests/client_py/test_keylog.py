@@ -31,6 +31,7 @@ class FakeApi:
         self.log = log
         self.orgs = {str(o.org_id): o for o in orgs}
         self.head_size: int | None = None  # serve an older head when set
+        self.hide: int | None = None  # serve no entries from this index on
 
     async def get(self, path: str, **params: Any) -> Any:
         if path == "/api/v1/transparency/head":
@@ -38,6 +39,19 @@ class FakeApi:
                 "tree_head": b64(self.log.head()),
                 "log_public_key": b64(self.log.key.public_key),
             }
+        if path == "/api/v1/transparency/entries":
+            end = min(params["end"], len(self.log.entries))
+            if self.hide is not None:
+                end = min(end, self.hide)
+            return {
+                "entries": [
+                    {"index": i, "entry": b64(self.log.entries[i])}
+                    for i in range(params["start"], end)
+                ]
+            }
+        if path == "/api/v1/transparency/inclusion":
+            proof = self.log.tree.inclusion_proof(params["index"], params["size"])
+            return {"proof": [b64(p) for p in proof]}
         if path == "/api/v1/transparency/consistency":
             proof = self.log.tree.consistency_proof(params["from"], params["to"])
             return {"from": params["from"], "to": params["to"], "proof": [b64(p) for p in proof]}
@@ -183,3 +197,28 @@ async def test_records_key_rollover_moves_the_pin_with_a_notice(org: Org, tmp_pa
     kl.api = FakeApi(org.log, [legacy])  # type: ignore[assignment]
     d = await kl.directory(str(legacy.org_id))
     assert kl.records_key(d.org, d.head, d.org_public_key, d.admins()) == legacy.legacy_records_key
+
+
+async def test_a_removal_the_answer_leaves_out_is_found_in_the_log(
+    org: Org, tmp_path: Path
+) -> None:
+    gee = org.person("Dr Gee", Role.GP)
+    hay = org.person("Dr Hay", Role.GP, "uncertified")
+    org.remove(gee)
+    org.removals.clear()  # the server keeps quiet about it in its answers
+    api = FakeApi(org.log, [org])
+    kl = keylog(api, tmp_path)
+    directory = await kl.directory(str(org.org_id))
+    assert str(gee.user_id) in directory.members  # the answer alone does not tell
+    found = await kl.removal_after(
+        directory.members[str(gee.user_id)], str(org.org_id), directory.head
+    )
+    assert found is not None and found.user_id == gee.user_id
+    assert (
+        await kl.removal_after(directory.members[str(hay.user_id)], str(org.org_id), directory.head)
+        is None
+    )
+    # Entries held back from the reader: refused, not taken as "no removal".
+    api.hide = len(org.log.entries) - 1
+    with pytest.raises(NotInLogError):
+        await kl.removal_after(directory.members[str(gee.user_id)], str(org.org_id), directory.head)
