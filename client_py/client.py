@@ -31,6 +31,7 @@ from client_py.api import ApiError, HttpApi, b64d, b64e
 from client_py.errors import (
     KeyChangedError,
     LogRewrittenError,
+    NoKeyLogError,
     NoRecordsKeyError,
     RemovedPersonError,
     TrustError,
@@ -303,25 +304,13 @@ class DermlineClient:
             raise RuntimeError("log in first")
         return self._pins
 
-    def _observe(self, person: Mapping[str, Any]) -> PersonPin:
-        """Pin a directory or participant entry on first contact; note a change."""
-        return self.pins.observe_person(
-            person["user_id"],
-            person["display_name"],
-            b64d(person["signing_public_key"]),
-            b64d(person["encryption_public_key"]),
-        )
-
-    def _require(self, person: Mapping[str, Any]) -> bytes:
-        """The encryption key to wrap to: the listed keys must be the pinned ones
-        (``KeyChangedError`` naming the person otherwise)."""
-        pin = self.pins.require_person(
-            person["user_id"],
-            person["display_name"],
-            b64d(person["signing_public_key"]),
-            b64d(person["encryption_public_key"]),
-        )
-        return pin.encryption_public_key
+    @staticmethod
+    def _head_of(answer: Mapping[str, Any]) -> str:
+        """The answer's tree head; an answer without one is refused, never read on trust."""
+        head = answer.get("tree_head")
+        if not isinstance(head, str):
+            raise NoKeyLogError
+        return head
 
     def _trusted_signing_key(self, user_id: str, wanted_key_id: bytes) -> bytes | None:
         """The signing key with this id that this device trusts for ``user_id``."""
@@ -354,11 +343,9 @@ class DermlineClient:
         """An invite to ``org_id``: for an organisation with an organisation key, the whole
         certified link (client_py.orgkeys.certified_invite); otherwise the server's token
         (an uncertified invite, as from a server without the key log)."""
-        directory = await self.api.get(f"{V1}/orgs/{org_id}/directory")
-        if "tree_head" in directory:
-            checked = await self.keylog.directory(org_id, directory)
-            if checked.org_public_key is not None:
-                return await certified_invite(self, org_id, role, login_name)
+        checked = await self.keylog.directory(org_id)
+        if checked.org_public_key is not None:
+            return await certified_invite(self, org_id, role, login_name)
         body: dict[str, Any] = {"role": role}
         if login_name:
             body["login_name"] = login_name
@@ -437,23 +424,19 @@ class DermlineClient:
     async def get_case(self, case_id: str) -> dict[str, Any]:
         detail = await self.api.get(f"{V1}/cases/{case_id}")
         others = [p for p in detail["participants"] if p["user_id"] != self._me().user_id]
-        if "tree_head" in detail:
-            # Each participant's keys as the key log proves them, then the pins: a person
-            # who fails either is not trusted (their messages show as unreadable) and the
-            # reason becomes a notice of the thread.
-            head = await self.keylog.accept_head(detail["tree_head"])
-            org_keys = {o["org_id"]: self.keylog.org_key(o, head) for o in detail["orgs"]}
-            good, refused = self.keylog.members(others, head, org_keys)
-            orgs_of = {p["user_id"]: p.get("org_id") for p in others}
-            for user, member in good.items():
-                # A removal the log holds but the server does not act on (docs/protocol.md
-                # section 24): warned, and the next epoch leaves them out.
-                if await self.keylog.removal_after(member, orgs_of[user] or "", head):
-                    refused[user] = RemovedPersonError(member.name)
-            self._refused[case_id] = refused
-        else:
-            for p in others:
-                self._observe(p)
+        # Each participant's keys as the key log proves them, then the pins: a person who
+        # fails either is not trusted (their messages show as unreadable) and the reason
+        # becomes a notice of the thread.
+        head = await self.keylog.accept_head(self._head_of(detail))
+        org_keys = {o["org_id"]: self.keylog.org_key(o, head) for o in detail["orgs"]}
+        good, refused = self.keylog.members(others, head, org_keys)
+        orgs_of = {p["user_id"]: p.get("org_id") for p in others}
+        for user, member in good.items():
+            # A removal the log holds but the server does not act on (docs/protocol.md
+            # section 24): warned, and the next epoch leaves them out.
+            if await self.keylog.removal_after(member, orgs_of[user] or "", head):
+                refused[user] = RemovedPersonError(member.name)
+        self._refused[case_id] = refused
         self._epochs[case_id] = int(detail["case"]["key_epoch"])
         return dict(detail)
 
@@ -510,30 +493,33 @@ class DermlineClient:
 
     # ------------------------------------------------------------------ keys people compare
 
-    async def _find_person(self, user_id: str) -> dict[str, Any] | None:
-        """The directory entry of ``user_id`` in any organisation this user can see."""
+    async def _find_person(self, user_id: str) -> bool:
+        """Look ``user_id`` up in every directory this user can read, keys checked against
+        the key log and then the pins (first contact pins; a change is noted as pending).
+        True if found; a person the log does not vouch for raises its reason."""
         orgs = (await self.api.get(f"{V1}/orgs"))["organisations"]
         for org in orgs:
             try:
-                directory = await self.api.get(f"{V1}/orgs/{org['org_id']}/directory")
+                directory = await self.keylog.directory(org["org_id"])
             except ApiError:
                 continue  # not a directory this user may read
-            for member in directory["members"]:
-                if member["user_id"] == user_id:
-                    return dict(member)
-        return None
+            refused = directory.refused.get(user_id)
+            if refused is not None and not isinstance(
+                refused, KeyChangedError | VerifiedKeyChangedError
+            ):
+                raise refused
+            if refused is not None or user_id in directory.members:
+                return True
+        return False
 
     async def safety_number(self, user_id: str) -> tuple[PersonPin, str]:
         """The safety number to compare with ``user_id`` (docs/protocol.md section 7), for
         the keys the server shows now: the pinned ones, or the changed ones waiting to be
         accepted (``pin.pending``). The person is pinned on first contact."""
         me = self._me()
-        found = await self._find_person(user_id)
-        if found is not None:
-            pin = self._observe(found)
-        elif user_id in self.pins.people:
-            pin = self.pins.people[user_id]
-        else:
+        await self._find_person(user_id)
+        pin = self.pins.people.get(user_id)
+        if pin is None:
             raise UnknownPersonError
         theirs = pin.pending or pin.keys
         ours = (me.signing.public_key, me.encryption.public_key)
@@ -609,10 +595,7 @@ class DermlineClient:
             for m in answer["members"]
             if any(x["org_id"] == org_id and x["role"] == role for x in m["memberships"])
         ]
-        if "tree_head" not in answer:
-            # A server without the key log (older than docs/protocol.md section 19): the
-            # pins alone.
-            return {m["user_id"]: self._require(m) for m in entries}
+        self._head_of(answer)
         directory = await self.keylog.directory(org_id, answer)
         out: dict[str, bytes] = {}
         for m in entries:
@@ -628,16 +611,7 @@ class DermlineClient:
         """The records key of an organisation this user belongs to: the newest of the chain
         the key log proves, extending the pin (or, uncertified, the key pinned on first
         use). ``RecordsKeyChangedError`` for any other."""
-        answer = await self.api.get(f"{V1}/orgs/{org_id}/directory")
-        if "tree_head" not in answer:
-            orgs = (await self.api.get(f"{V1}/orgs"))["organisations"]
-            org = next(o for o in orgs if o["org_id"] == org_id)
-            key = self.pins.check_records_key(
-                org_id, org["name"], b64d(org["records_public_key"]), None
-            ).records_public_key
-            assert key is not None
-            return key
-        directory = await self.keylog.directory(org_id, answer)
+        directory = await self.keylog.directory(org_id)
         key = self.keylog.records_key(
             directory.org, directory.head, directory.org_public_key, directory.admins()
         )
@@ -688,34 +662,24 @@ class DermlineClient:
 
     async def _case_records_keys(self, detail: Mapping[str, Any]) -> dict[str, bytes]:
         """Org id -> records key to wrap a new epoch to: the practice's and, if it has one,
-        the service's, each checked against the key log (chain, pin) or, from a server
-        without the log, against the pins alone."""
+        the service's, each checked against the key log (chain, pin)."""
         case = detail["case"]
         wanted = [case["practice_id"], case["service_id"]]
         out: dict[str, bytes] = {}
-        if "tree_head" in detail:
-            head = await self.keylog.accept_head(detail["tree_head"])
-            for org in detail["orgs"]:
-                if org["org_id"] not in wanted:
-                    continue
-                org_key = self.keylog.org_key(org, head)
-                key = self.keylog.records_key(org, head, org_key, await self._admins(org))
-                if key is not None:
-                    out[org["org_id"]] = key
-            if case["practice_id"] not in out:
-                # An uncertified (legacy) records key is in no log entry, so the case
-                # detail cannot prove it; a member of the practice takes it from the
-                # practice's directory and the pins.
-                with contextlib.suppress(ApiError):  # not a member: UnknownRecordsKeyError
-                    out[case["practice_id"]] = await self._records_key(case["practice_id"])
-        else:
-            orgs = {o["org_id"]: o for o in (await self.api.get(f"{V1}/orgs"))["organisations"]}
-            for org_id in wanted:
-                org = orgs.get(org_id)
-                if org is not None and org.get("records_public_key"):
-                    raw = b64d(org["records_public_key"])
-                    self.pins.check_records_key(org_id, org["name"], raw, None)
-                    out[org_id] = raw
+        head = await self.keylog.accept_head(self._head_of(detail))
+        for org in detail["orgs"]:
+            if org["org_id"] not in wanted:
+                continue
+            org_key = self.keylog.org_key(org, head)
+            key = self.keylog.records_key(org, head, org_key, await self._admins(org))
+            if key is not None:
+                out[org["org_id"]] = key
+        if case["practice_id"] not in out:
+            # An uncertified (legacy) records key is in no log entry, so the case detail
+            # cannot prove it; a member of the practice takes it from the practice's
+            # directory and the pins.
+            with contextlib.suppress(ApiError):  # not a member: UnknownRecordsKeyError
+                out[case["practice_id"]] = await self._records_key(case["practice_id"])
         if case["practice_id"] not in out:
             raise UnknownRecordsKeyError
         return out
@@ -753,10 +717,7 @@ class DermlineClient:
                 # the epoch (wrap_recipients) and the reason below is what the user sees.
                 skipped.append(refused[user])
                 continue
-            if "tree_head" not in detail:
-                recipients[user] = self._require(p)
-            else:
-                recipients[user] = self.pins.people[user].encryption_public_key
+            recipients[user] = self.pins.people[user].encryption_public_key
         records = await self._case_records_keys(detail)
         new_key = generate_case_key()
         following = epoch + 1

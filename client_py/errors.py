@@ -11,6 +11,7 @@ from __future__ import annotations
 __all__ = [
     "KeyChangedError",
     "LogRewrittenError",
+    "NoKeyLogError",
     "NoPendingChangeError",
     "NoRecordsKeyError",
     "NotInLogError",
@@ -185,4 +186,16 @@ class NotVerifiedError(TrustError):
         super().__init__(
             f"Compare the safety number with {name} first (dermline-client keys "
             f"safety-number {user_id}, then keys verify {user_id}); only then certify them."
+        )
+
+
+class NoKeyLogError(TrustError):
+    """A directory or case answer without its tree head: nothing in it can be checked."""
+
+    code = "no_key_log"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The server answered without its key log, so none of the keys in the answer can "
+            "be checked. Nothing is encrypted with them; tell your administrator."
         )

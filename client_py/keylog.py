@@ -32,6 +32,7 @@ from client_py.directory import (
 )
 from client_py.errors import (
     LogRewrittenError,
+    NoKeyLogError,
     NotInLogError,
     OrgKeyChangedError,
     RemovedPersonError,
@@ -215,6 +216,8 @@ class KeyLog:
         ``refused`` with the reason, never in ``members``."""
         if answer is None:
             answer = await self.api.get(f"{V1}/orgs/{org_id}/directory")
+        if not isinstance(answer.get("tree_head"), str):
+            raise NoKeyLogError
         head = await self.accept_head(answer["tree_head"])
         org = answer["org"]
         org_key = self.org_key(org, head)

@@ -17,7 +17,12 @@ import pytest
 from client_py.api import b64d, b64e
 from client_py.cli import run
 from client_py.client import DermlineClient
-from client_py.errors import KeyChangedError, NotInLogError, RecordsKeyChangedError
+from client_py.errors import (
+    KeyChangedError,
+    NoKeyLogError,
+    NotInLogError,
+    RecordsKeyChangedError,
+)
 from client_py.thread import FINDING_WARNINGS, Unreadable
 from crypto.account import generate_key_pair
 from crypto.content import ContentType
@@ -273,3 +278,24 @@ async def test_cli_safety_number_accept_and_verify(
         assert status == 3 and out[0]["error"] == "verified_key_changed"
         status, out = await cli("keys", "verify", "00000000-0000-4000-8000-000000000000")
         assert status == 3 and out[0]["error"] == "unknown_person"
+
+
+async def test_an_answer_without_the_key_log_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server cannot step the client back to pins-only checks by leaving the head out."""
+    async with live_server(tmp_path / "data") as live:
+        w = await make_world(live)
+        case_id = await _honest_first_case(w)
+
+        def strip(path: str, answer: Any) -> Any:
+            if isinstance(answer, dict):
+                answer.pop("tree_head", None)
+            return answer
+
+        tamper(monkeypatch, w.gp.client, strip)
+        with pytest.raises(NoKeyLogError):
+            await w.gp.client.create_case(w.practice_id, w.service_id, HISTORY)
+        with pytest.raises(NoKeyLogError):
+            await w.gp.client.read_thread(case_id)
+        assert len(await w.gp.client.my_cases()) == 1
