@@ -6,7 +6,8 @@ signed head (and that head against the one it saw last time: ``client_py.keylog`
 :func:`audit` lists every key ever published for the organisation and flags:
 
 * a member's keys published without a certification by the organisation key (an uncertified
-  entry, or a member statement that the organisation key does not certify);
+  entry that no later member statement certifies, or a member statement that the
+  organisation key does not certify);
 * an organisation key for the organisation other than the pinned one (or than the first);
 * a records-key statement that is not part of a valid chain (``verify_records_key_chain``),
   or two statements for one sequence;
@@ -119,13 +120,15 @@ def audit(
     published: dict[str, list[tuple[bytes, bytes]]] = {}
     removed: set[str] = set()
     admins: list[CertifiedMember] = []
+    uncertified: list[tuple[int, str, Role, tuple[bytes, bytes]]] = []
+    certified: list[tuple[int, str, Role, tuple[bytes, bytes]]] = []
     for index, e in parsed:
         if isinstance(e, UncertifiedMemberEntry) and e.org_id == org:
             user = str(e.user_id)
             keys = (e.signing_public_key, e.encryption_public_key)
             published.setdefault(user, []).append(keys)
             report.keys.append(_key_line(index, user, e.role, keys, certified=False))
-            flag(f"entry {index}: keys of {user} not certified by the organisation key")
+            uncertified.append((index, user, e.role, keys))
         elif isinstance(e, StatementEntry) and isinstance(e.statement, MemberStatement):
             s = e.statement
             if s.org_id != org:
@@ -149,10 +152,19 @@ def audit(
             except MemberStatementError:
                 flag(f"entry {index}: keys of {user} that the organisation key does not certify")
                 continue
+            certified.append((index, user, s.role, keys))
             if s.role is Role.ADMIN:
                 admins.append(CertifiedMember(s.record, None if invite is None else invite.record))
         elif isinstance(e, RemovalEntry) and (e.org_id is None or e.org_id == org):
             removed.add(str(e.user_id))
+    for index, user, role, keys in uncertified:
+        # Enrolled through a server-made invite: fine once the organisation key certified
+        # the same keys in the same role later; flagged until then.
+        if not any(
+            c_index > index and c_user == user and c_role is role and c_keys == keys
+            for c_index, c_user, c_role, c_keys in certified
+        ):
+            flag(f"entry {index}: keys of {user} not certified by the organisation key")
     _audit_records_keys(statements, org, ok, admins, flag)
     if expected is not None:
         for user, keys_seen in published.items():

@@ -15,7 +15,7 @@ from client_py.keylog import KeyLog
 from client_py.monitor import Expected, audit
 from client_py.pins import PinStore
 from crypto.account import generate_key_pair
-from crypto.statement import Role
+from crypto.statement import Role, make_member_statement
 from tests.client_py.logfixture import FakeLog, Org, b64
 
 
@@ -47,6 +47,15 @@ def test_an_organisation_that_certifies_everyone_has_no_flags(org: Org) -> None:
     other = Org(org.log, name="Other Surgery")
     other.publish_org_key()
     other.person("Dr Elsewhere", Role.GP, "uncertified")  # not this organisation's business
+    # Enrolled through a server-made invite, certified later: not flagged any more.
+    late = org.person("Dr Late", Role.GP, "uncertified")
+    record = make_member_statement(
+        user_id=late.user_id, org_id=org.org_id, role=Role.GP,
+        signing_public_key=late.signing.public_key,
+        encryption_public_key=late.encryption.public_key,
+        invite_statement_hash=None, signer=org.org_key, issued_at_ms=1,
+    )  # fmt: skip
+    org.log.append_statement(record)
     org.remove(gp)
     expected = Expected(
         {str(p.user_id): (p.signing.public_key, p.encryption.public_key) for p in org.people},
@@ -54,8 +63,11 @@ def test_an_organisation_that_certifies_everyone_has_no_flags(org: Org) -> None:
     )
     report = run_audit(org, expected)
     assert report.flags == []
-    assert [k["user_id"] for k in report.keys] == [str(p.user_id) for p in org.people]
-    assert all(k["certified"] for k in report.keys)
+    assert [k["user_id"] for k in report.keys] == [
+        *(str(p.user_id) for p in org.people),
+        str(late.user_id),
+    ]
+    assert [k["certified"] for k in report.keys] == [True, True, True, False, True]
     # Without a pinned key the monitor takes the first published (trust on first use).
     report, ok = audit(org.log.entries, org_id=str(org.org_id), org_public_key=None)
     assert report.flags == [] and org.org_key is not None and ok == org.org_key.public_key
