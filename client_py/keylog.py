@@ -41,7 +41,7 @@ from client_py.errors import (
 )
 from client_py.pins import PinStore
 from crypto.errors import ConsistencyProofError, TreeHeadError, TreeHeadSignatureError
-from crypto.log_entry import RemovalEntry
+from crypto.log_entry import LogEntry, RemovalEntry
 from crypto.statement import CertifiedMember, Role
 from crypto.tree_head import (
     TreeHead,
@@ -89,6 +89,8 @@ class KeyLog:
         self._given_log_key = log_public_key
         #: what the person should be told (a records key that changed with a valid chain)
         self.notices: list[str] = []
+        #: the log's entries this client has read, each proven against an accepted head
+        self._entries: dict[int, LogEntry] = {}
 
     async def _log_key(self) -> bytes:
         pinned = self.pins.log_public_key
@@ -142,8 +144,22 @@ class KeyLog:
         checked against the head with its inclusion proof, so none can be left out or
         replaced). The server's own lists (directory ``removals``, the case's ``rotation``)
         are not trusted for this (docs/protocol.md section 24)."""
-        index = member.index + 1
+        await self._read_entries(member.index + 1, head)
+        for index in range(member.index + 1, head.tree_size):
+            entry = self._entries[index]
+            if isinstance(entry, RemovalEntry) and removed_since(member, org_id, [(index, entry)]):
+                return entry
+        return None
+
+    async def _read_entries(self, start: int, head: TreeHead) -> None:
+        """Fetch and prove every entry from ``start`` up to ``head`` not read before. An
+        entry proven at an index stays proven: every head this client accepts extends the
+        ones before."""
+        index = start
         while index < head.tree_size:
+            if index in self._entries:
+                index += 1
+                continue
             end = min(index + 1000, head.tree_size)
             page = await self.api.get(f"{V1}/transparency/entries", start=index, end=end)
             got = {int(e["index"]): b64d(e["entry"]) for e in page["entries"]}
@@ -153,17 +169,12 @@ class KeyLog:
                 proof = await self.api.get(
                     f"{V1}/transparency/inclusion", index=index, size=head.tree_size
                 )
-                entry = included(
+                self._entries[index] = included(
                     LogRef(index, got[index], tuple(b64d(p) for p in proof["proof"])),
                     head,
                     "the key log's entries",
                 )
-                if isinstance(entry, RemovalEntry) and removed_since(
-                    member, org_id, [(index, entry)]
-                ):
-                    return entry
                 index += 1
-        return None
 
     def org_key(self, org: Mapping[str, Any], head: TreeHead) -> bytes | None:
         """The organisation key the log shows for ``org``, pinned on first use; a different

@@ -218,7 +218,11 @@ async def test_a_removal_the_answer_leaves_out_is_found_in_the_log(
         await kl.removal_after(directory.members[str(hay.user_id)], str(org.org_id), directory.head)
         is None
     )
-    # Entries held back from the reader: refused, not taken as "no removal".
+    # Entries are read once: proven at an index, they stay proven.
+    assert len(org.log.entries) - 1 in kl._entries
+    # Entries held back from a reader: refused, not taken as "no removal".
     api.hide = len(org.log.entries) - 1
+    kl = keylog(api, tmp_path / "fresh")
+    directory = await kl.directory(str(org.org_id))
     with pytest.raises(NotInLogError):
         await kl.removal_after(directory.members[str(gee.user_id)], str(org.org_id), directory.head)
