@@ -759,6 +759,7 @@ class DermlineClient:
         removal needs a new one (in the case detail, or by refusing the old epoch:
         ``refused_by_server``), or if someone the key log shows removed still holds the
         current key."""
+        before = self._epochs.get(case_id)
         detail = await self.get_case(case_id)
         removed = {
             user
@@ -770,10 +771,9 @@ class DermlineClient:
             k["epoch"] == epoch and k["recipient_kind"] == "user" and k["recipient_id"] in removed
             for k in detail["case_keys"]
         )
-        rotation = detail.get("rotation") is not None
-        if (rotation or refused_by_server or holds_current) and detail["case"][
-            "key_epoch"
-        ] == self._epochs.get(case_id, epoch):
+        # A refusal from the server counts only if nobody rotated since this client sealed.
+        refused_here = refused_by_server and epoch == before
+        if detail.get("rotation") is not None or refused_here or holds_current:
             await self.rotate(case_id)
 
     async def seal(
