@@ -26,11 +26,17 @@ def b64d(text: str) -> bytes:
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    """``extra``: numeric fields some errors carry beside code and message (``key_epoch``,
+    ``next_epoch``; docs/api.md "Errors")."""
+
+    def __init__(
+        self, status: int, code: str, message: str, extra: dict[str, int] | None = None
+    ) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
         self.message = message
+        self.extra = extra or {}
 
 
 class HttpApi:
@@ -79,7 +85,10 @@ class HttpApi:
             data = await resp.json(content_type=None)
             if resp.status >= 400:
                 err = (data or {}).get("error", {}) if isinstance(data, dict) else {}
-                raise ApiError(resp.status, err.get("code", "unknown"), err.get("message", ""))
+                extra = {k: v for k, v in err.items() if isinstance(v, int)}
+                raise ApiError(
+                    resp.status, err.get("code", "unknown"), err.get("message", ""), extra
+                )
             if isinstance(data, dict) and data.get("csrf_token"):
                 self.csrf_token = data["csrf_token"]
             return data

@@ -5,10 +5,19 @@
     dermline-client [--url URL] cases
     dermline-client [--url URL] create-case --practice P --service S --history FILE.json
     dermline-client [--url URL] send --case C --text "..."
-    dermline-client [--url URL] read --case C
+    dermline-client [--url URL] read --case C       (every message, with its warnings)
+    dermline-client [--url URL] keys safety-number USER   (the 60 digits to compare)
+    dermline-client [--url URL] keys accept USER     (accept a colleague's changed keys)
+    dermline-client [--url URL] keys verify USER     (mark a colleague's keys verified)
+    dermline-client [--url URL] keys monitor --org ORG [--expected FILE]   (exit 4: flagged)
     dermline-client [--url URL] close --case C --category advice_and_guidance --summary "..."
     dermline-client records-key new --out DIR      (offline: a practice's records key pair)
     dermline-client records-key check --key FILE [--public FILE]
+    dermline-client records-key publish --org ORG --key NEW.key [--current OLD.key]
+    dermline-client records-key approve --org ORG   (an administrator; two are needed)
+    dermline-client org-key setup --org ORG         (an administrator; prints the fingerprint)
+    dermline-client org-key certify --org ORG USER  (after keys verify USER)
+    dermline-client invite --org ORG --role ROLE [--login NAME]   (prints the link)
 
 Credentials come from the environment so they never appear in the process list:
 ``DERMLINE_URL``, ``DERMLINE_LOGIN``, ``DERMLINE_PASSWORD`` and ``DERMLINE_TOTP_SECRET``
@@ -16,6 +25,14 @@ Credentials come from the environment so they never appear in the process list:
 of the recovery codes, each works once); the invite token may come from
 ``DERMLINE_INVITE_TOKEN`` instead of ``--token`` (an argument is visible to every local
 user in the process list). Each command signs in, acts and signs out. Output is JSON lines.
+
+The keys this device trusts live in a pins file (``client_py.pins``; ``--pins FILE``, or one
+per server and user under ``DERMLINE_CONFIG_DIR``, ``XDG_CONFIG_HOME`` or ``~/.config``).
+A command that would encrypt to, or trust, a key that is not the pinned one stops with a JSON
+``{"error": CODE, "message": ...}`` that names the person or organisation (exit status 3).
+``read`` prints one line per message in the server's order: the opened message with its
+``warnings`` (a gap, a reorder, a replay, an older app version), or ``{"unreadable":
+REASON}``; lines ``{"notice": ...}`` come first when a colleague's keys changed.
 
 Passkeys need a browser (WebAuthn); this client has none. Under an organisation's passkey
 requirement it stops with ``passkey_enrol`` (no passkey yet: add one by signing in with the
@@ -51,6 +68,15 @@ import pyotp
 
 from client_py.api import ApiError
 from client_py.client import DermlineClient
+from client_py.errors import TrustError
+from client_py.monitor import Expected
+from client_py.orgkeys import (
+    approve_records_key,
+    certify,
+    records_key_statement,
+    setup_org_key,
+)
+from crypto.account import KeyPair
 from crypto.errors import RecordsKeyFileError
 from crypto.records_key import (
     generate_records_key,
@@ -72,6 +98,7 @@ PUBLIC_KEY_FILE: Final = "records.pub"
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dermline-client")
     p.add_argument("--url", default=None)
+    p.add_argument("--pins", type=Path, default=None, help="the pins file (default: per user)")
     sub = p.add_subparsers(dest="command", required=True)
     a = sub.add_parser("accept-invite")
     a.add_argument("--token", help="prefer DERMLINE_INVITE_TOKEN: arguments are visible in ps")
@@ -96,6 +123,29 @@ def _parser() -> argparse.ArgumentParser:
     cl.add_argument("--urgency", default=None)
     cl.add_argument("--destination", default=None)
     cl.add_argument("--reason", action="append", default=None)
+    keys = sub.add_parser("keys", help="the keys this device trusts for colleagues")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    for name, text in (
+        ("safety-number", "print the safety number to compare with a colleague"),
+        ("accept", "accept a colleague's changed keys after comparing the safety number"),
+        ("verify", "mark a colleague's keys verified after comparing in person"),
+    ):
+        keys_sub.add_parser(name, help=text).add_argument("user", help="their user id")
+    mon = keys_sub.add_parser("monitor", help="audit the key log for an organisation")
+    mon.add_argument("--org", required=True)
+    mon.add_argument("--expected", type=Path, default=None, help="JSON: members, removed")
+    okp = sub.add_parser("org-key", help="the organisation key (administrators)")
+    ok_sub = okp.add_subparsers(dest="org_key_command", required=True)
+    ok_sub.add_parser("setup", help="make and publish the organisation key").add_argument(
+        "--org", required=True
+    )
+    cert = ok_sub.add_parser("certify", help="certify a colleague's keys you verified")
+    cert.add_argument("--org", required=True)
+    cert.add_argument("user", help="their user id")
+    inv = sub.add_parser("invite", help="invite someone (a certified link when possible)")
+    inv.add_argument("--org", required=True)
+    inv.add_argument("--role", required=True)
+    inv.add_argument("--login", default=None)
     rk = sub.add_parser("records-key", help="a practice's records key (offline, no server)")
     rk_sub = rk.add_subparsers(dest="records_command", required=True)
     new = rk_sub.add_parser("new", help="make a records key pair: records.key and records.pub")
@@ -103,6 +153,13 @@ def _parser() -> argparse.ArgumentParser:
     chk = rk_sub.add_parser("check", help="open a records key file with its passphrase")
     chk.add_argument("--key", type=Path, required=True, help="the sealed records.key file")
     chk.add_argument("--public", type=Path, default=None, help="records.pub to compare with")
+    pub = rk_sub.add_parser("publish", help="publish a records key file as the next key")
+    pub.add_argument("--org", required=True)
+    pub.add_argument("--key", type=Path, required=True, help="the new records.key")
+    pub.add_argument("--current", type=Path, default=None, help="the current records.key")
+    rk_sub.add_parser("approve", help="approve the pending records key change").add_argument(
+        "--org", required=True
+    )
     return p
 
 
@@ -255,12 +312,57 @@ def _records_key(
     return 0
 
 
+async def _keys(client: DermlineClient, args: argparse.Namespace) -> int:
+    if args.keys_command == "monitor":
+        expected = None
+        if args.expected is not None:
+            expected = Expected.from_json(json.loads(args.expected.read_text(encoding="utf-8")))
+        report = await client.monitor(args.org, expected)
+        for line in report.keys:
+            _out({"key": line})
+        for text in report.flags:
+            _out({"flag": text})
+        return 4 if report.flags else 0
+    if args.keys_command == "safety-number":
+        pin, digits = await client.safety_number(args.user)
+        _out(
+            {
+                "user_id": pin.user_id,
+                "name": pin.name,
+                "safety_number": digits,
+                "changed": pin.pending is not None,
+                "verified": pin.verified and pin.pending is None,
+            }
+        )
+        return 0
+    if args.keys_command == "accept":
+        pin = client.accept_keys(args.user)
+    else:
+        pin = client.verify_keys(args.user)
+    _out({"user_id": pin.user_id, "name": pin.name, "verified": pin.verified})
+    return 0
+
+
 #: What to do when the organisation requires a passkey (this client cannot use one).
 PASSKEY_HELP: Final = (
     "your organisation requires a passkey, which this command line client cannot use: "
     "sign in with the web client (add a passkey there if you have none); here, sign in "
     "with one of your recovery codes in DERMLINE_RECOVERY_CODE"
 )
+
+
+def _open_key_file(
+    path: Path, env: Mapping[str, str], prompt: Callable[[str], str], which: str
+) -> KeyPair:
+    """A records key file opened with its passphrase (``DERMLINE_RECORDS_PASSPHRASE``, or
+    ``DERMLINE_RECORDS_CURRENT_PASSPHRASE`` for the current key, or the prompt)."""
+    value = env.get(f"DERMLINE_RECORDS_{which}PASSPHRASE", "") or prompt(
+        f"Passphrase for {path.name}: "
+    )
+    try:
+        return open_records_key_file(path.read_bytes(), value)
+    except (OSError, RecordsKeyFileError):
+        raise TrustError(f"{path.name} does not open with that passphrase.") from None
 
 
 def _out(obj: Any) -> None:
@@ -275,13 +377,13 @@ async def run(
 ) -> int:
     parser = _parser()
     args = parser.parse_args(_attach_values(parser, argv))
-    if args.command == "records-key":
+    if args.command == "records-key" and args.records_command in ("new", "check"):
         # Offline: key generation and PBKDF2 run in a thread, off the event loop.
         return await asyncio.to_thread(_records_key, args, env, prompt)
     url = args.url or env.get("DERMLINE_URL", "http://127.0.0.1:8443")
     password = env.get("DERMLINE_PASSWORD", "")
     login = env.get("DERMLINE_LOGIN", "")
-    client = DermlineClient(url)
+    client = DermlineClient(url, pins_path=args.pins, environ=env)
     try:
         if args.command == "accept-invite":
             token = args.token or env.get("DERMLINE_INVITE_TOKEN", "")
@@ -327,16 +429,40 @@ async def run(
             await client.connect_realtime()
             _out({"seq": await client.send_text(args.case, args.text)})
         elif args.command == "read":
-            for m in await client.messages(args.case):
-                ctype, body = await client.open(m)
-                _out(
-                    {
-                        "seq": m["seq"],
-                        "sender_id": m["sender_id"],
-                        "type": ctype.name.lower(),
-                        "body": body,
-                    }
-                )
+            thread = await client.read_thread(args.case)
+            for notice in thread.notices:
+                _out({"notice": notice})
+            for item in thread.items:
+                line: dict[str, Any] = {"seq": item.seq, "sender_id": item.sender_id}
+                if item.content_type is None:
+                    line["unreadable"] = item.unreadable
+                else:
+                    line.update(type=item.content_type.name.lower(), body=item.body)
+                    line["warnings"] = list(item.warnings)
+                _out(line)
+        elif args.command == "org-key":
+            if args.org_key_command == "setup":
+                _out({"org_id": args.org, "fingerprint": await setup_org_key(client, args.org)})
+            else:
+                roles = await certify(client, args.org, args.user)
+                _out({"user_id": args.user, "certified": [r.name.lower() for r in roles]})
+        elif args.command == "invite":
+            _out({"link": await client.invite(args.org, args.role, args.login)})
+        elif args.command == "records-key":
+            if args.records_command == "approve":
+                _out(await approve_records_key(client, args.org))
+            else:
+                new = await asyncio.to_thread(_open_key_file, args.key, env, prompt, "")
+                current = None
+                if args.current is not None:
+                    current = await asyncio.to_thread(
+                        _open_key_file, args.current, env, prompt, "CURRENT_"
+                    )
+                _out(await records_key_statement(client, args.org, new, current=current))
+        elif args.command == "keys":
+            status = await _keys(client, args)
+            await client.logout()
+            return status
         elif args.command == "close":
             case = await client.close_case(
                 args.case,
@@ -353,6 +479,9 @@ async def run(
         message = PASSKEY_HELP if exc.code == "passkey_required" else exc.message
         _out({"error": exc.code, "message": message, "status": exc.status})
         return 1
+    except TrustError as exc:
+        _out({"error": exc.code, "message": exc.message})
+        return 3
     finally:
         await client.close()
 

@@ -9,6 +9,9 @@ property tests with ``--hypothesis-profile=explore`` (fresh random examples each
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
 from hypothesis import HealthCheck, settings
 
 _NOT_TIMED = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -16,3 +19,12 @@ _NOT_TIMED = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow
 settings.register_profile("deterministic", _NOT_TIMED, derandomize=True, database=None)
 settings.register_profile("explore", _NOT_TIMED)
 settings.load_profile("deterministic")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _client_config_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The Python client keeps its pins under its configuration folder (client_py.pins):
+    in tests that is a temporary folder, never the home folder of whoever runs them."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DERMLINE_CONFIG_DIR", str(tmp_path_factory.mktemp("client-config")))
+        yield
