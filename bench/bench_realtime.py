@@ -291,7 +291,7 @@ async def _measure(
     # shared machine the latencies mean little when the load exceeds the cores.
     result["server_cpu_cores"] = round(sum(cpu) / wall, 2)
     result["server_cpu_cores_per_node"] = [round(c / wall, 2) for c in cpu]
-    sends = max(1, int(result["sends"]))
+    sends = max(1, int(result.get("all_sends", result["sends"])))
     result["server_cpu_ms_per_message"] = round(sum(cpu) / sends * 1000, 3)
     result["server_cpu_ms_per_message_per_node"] = [round(c / sends * 1000, 3) for c in cpu]
     result["load_average_before"] = load_before

@@ -225,6 +225,9 @@ class Load:
             "target_rate": rate,
             "achieved_rate": round(measured_sends / duration, 1),
             "sends": measured_sends,
+            # every send of the load phase, the warm-up's included (the servers' CPU is
+            # measured over all of them)
+            "all_sends": n,
             "errors": self.errors,
             "ack_ms": summary(self.ack_ms),
             "delivery_ms": summary(self.delivery_ms),

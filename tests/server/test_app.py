@@ -127,12 +127,12 @@ async def test_storage_failure_answers_503_and_bugs_500(tmp_path: Path) -> None:
             raise RuntimeError("CANARY-INTERNAL-DETAIL")
 
         case_path = "/api/v1/cases/00000000-0000-4000-8000-000000000000"
-        store.get_case = down  # type: ignore[method-assign]
+        store.get_case_with_participants = down  # type: ignore[method-assign]
         with pytest.raises(ApiError) as err:
             await w.gp.client.api.get(case_path)
         assert (err.value.status, err.value.code) == (503, "unavailable")
         assert "CANARY" not in str(err.value)
-        store.get_case = bug  # type: ignore[method-assign]
+        store.get_case_with_participants = bug  # type: ignore[method-assign]
         with pytest.raises(ApiError) as err:
             await w.gp.client.api.get(case_path)
         assert (err.value.status, err.value.code) == (500, "internal")

@@ -34,7 +34,7 @@ async def test_backends_implement_the_protocols(store: Storage) -> None:
 
 
 LATEST_MIGRATION = 11  # storage/migrations/{sqlite,postgres}/0011_*.sql
-#: Every version up to the latest. Numbers are reserved per branch (0009 is unused); until
+#: Every version up to the latest. Numbers are reserved per branch (0009 another's); until
 #: each lands there are gaps.
 MIGRATION_VERSIONS = [1, 2, 3, 4, 5, 6, 7, 8, 10, 11]
 
@@ -123,6 +123,32 @@ def test_error_translation_hides_driver_messages() -> None:
     assert isinstance(postgres_error(OSError("refused")), Unavailable)
 
 
+async def test_a_sqlite_read_unit_runs_whole_in_one_reader_thread(tmp_path: Path) -> None:
+    """One thread hop per read unit (issue 13, item 2): every statement of a unit runs on
+    the same reader thread, off the event loop, and snapshot units too."""
+    s = await open_storage(
+        StorageConfig(data_dir=tmp_path, master_key_env="DERMLINE_TEST_UNSET_MASTER_KEY")
+    )
+    try:
+        loop_thread = threading.get_ident()
+        for snapshot in (False, True):
+            seen: list[int] = []
+
+            async def unit(txn: Any, seen: list[int] = seen) -> int:
+                total = 0
+                for _ in range(3):
+                    seen.append(threading.get_ident())
+                    row = await txn.fetchone("SELECT count(*) FROM cases")
+                    total += int(row[0])
+                seen.append(threading.get_ident())
+                return total
+
+            assert await s._read(unit, snapshot=snapshot) == 0  # type: ignore[attr-defined]
+            assert len(set(seen)) == 1 and seen[0] != loop_thread
+    finally:
+        await s.close()
+
+
 async def test_a_migration_that_lands_late_is_applied(
     make_config: Callable[..., StorageConfig], raw: Raw
 ) -> None:
@@ -158,31 +184,5 @@ async def test_a_migration_that_lands_late_is_applied(
         assert sorted(int(r[0]) for r in await raw("SELECT version FROM schema_migrations")) == (
             MIGRATION_VERSIONS
         )
-    finally:
-        await s.close()
-
-
-async def test_a_sqlite_read_unit_runs_whole_in_one_reader_thread(tmp_path: Path) -> None:
-    """One thread hop per read unit (issue 13, item 2): every statement of a unit runs on
-    the same reader thread, off the event loop, and snapshot units too."""
-    s = await open_storage(
-        StorageConfig(data_dir=tmp_path, master_key_env="DERMLINE_TEST_UNSET_MASTER_KEY")
-    )
-    try:
-        loop_thread = threading.get_ident()
-        for snapshot in (False, True):
-            seen: list[int] = []
-
-            async def unit(txn: Any, seen: list[int] = seen) -> int:
-                total = 0
-                for _ in range(3):
-                    seen.append(threading.get_ident())
-                    row = await txn.fetchone("SELECT count(*) FROM cases")
-                    total += int(row[0])
-                seen.append(threading.get_ident())
-                return total
-
-            assert await s._read(unit, snapshot=snapshot) == 0  # type: ignore[attr-defined]
-            assert len(set(seen)) == 1 and seen[0] != loop_thread
     finally:
         await s.close()
