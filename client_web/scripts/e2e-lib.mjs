@@ -72,8 +72,9 @@ async function freePort() {
  * Start `dermline serve` on a fresh data folder and a free port, serving the built client.
  * Resolves once the server is listening and has printed its first-admin setup link.
  * `output()` returns everything the server printed so far (for log checks and artifacts).
+ * `env`: extra DERMLINE_* settings for this run.
  */
-export async function startServer({ repo, staticDir, prefix }) {
+export async function startServer({ repo, staticDir, prefix, env = {} }) {
   const dataDir = mkdtempSync(join(tmpdir(), prefix));
   const port = await freePort();
   const server = spawn(
@@ -81,7 +82,7 @@ export async function startServer({ repo, staticDir, prefix }) {
     ["serve", "--data-dir", dataDir, "--host", "127.0.0.1", "--port", String(port)],
     {
       cwd: repo,
-      env: { ...process.env, DERMLINE_STATIC_DIR: staticDir, DERMLINE_ARGON2_MEMORY_KIB: "8192" },
+      env: { ...process.env, DERMLINE_STATIC_DIR: staticDir, DERMLINE_ARGON2_MEMORY_KIB: "8192", ...env },
       stdio: ["ignore", "pipe", "pipe"],
     },
   );
