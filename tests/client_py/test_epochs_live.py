@@ -75,6 +75,13 @@ async def test_removal_rotates_and_the_removed_keys_open_nothing_new(tmp_path: P
         await w.derm.client.post_message(case_id, ContentType.TEXT, {"text": "seen"})
         thread = await gp.read_thread(case_id)
         assert [i.epoch for i in thread.items] == [0, 1, 1]
+        # A dermatologist rotates too (voluntarily here): the practice's records key comes
+        # from the case detail, checked against the log and pinned.
+        assert await w.derm.client.rotate(case_id) == 2
+        await w.derm.client.post_message(case_id, ContentType.TEXT, {"text": "epoch two"})
+        thread = await gp.read_thread(case_id)
+        assert [i.epoch for i in thread.items] == [0, 1, 1, 2]
+        assert all(i.readable and i.warnings == () for i in thread.items)
 
 
 async def test_two_rotations_at_once_one_wins_and_the_other_reloads(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestServer
 
 import storage
 from client_py.client import DermlineClient
+from client_py.keylog import KeyLog
 from server.api.keys import SERVICES
 from server.app import create_app
 from server.domain.clock import FakeClock
@@ -71,6 +72,9 @@ async def message_crosses_nodes_through_redis(tmp_path: Path, nodes: int = 2) ->
         derm_b.api.csrf_token = w.derm.client.api.csrf_token
         derm_b.identity = w.derm.client.identity
         derm_b._case_keys = w.derm.client._case_keys
+        # The same device's pins and key-log view (client_py.pins, client_py.keylog).
+        derm_b._pins = w.derm.client.pins
+        derm_b._keylog = KeyLog(derm_b.api, derm_b._pins)
         await derm_b.connect_realtime()
         seq = await derm_b.send_text(case_id, "via node B")
         async with asyncio.timeout(10):
