@@ -196,12 +196,15 @@ class DermlineClient:
         self.realtime: RealtimeClient | None = None
 
     async def close(self) -> None:
-        """Idempotent: disconnect the socket and close the HTTP session."""
-        if self.realtime is not None:
-            await self.realtime.disconnect()
-            self.realtime = None
-        if not self.api.session.closed:
-            await self.api.close()
+        """Idempotent: disconnect the socket and close the HTTP session (even when
+        disconnecting the socket fails)."""
+        try:
+            if self.realtime is not None:
+                await self.realtime.disconnect()
+                self.realtime = None
+        finally:
+            if not self.api.session.closed:
+                await self.api.close()
 
     # ------------------------------------------------------------------ accounts
 

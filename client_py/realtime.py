@@ -102,18 +102,31 @@ class RealtimeClient:
                 out["Origin"] = self._origin
             return out
 
-        await self.sio.connect(
-            self.base_url,
-            headers=headers,
-            transports=["websocket"],
-            socketio_path="socket.io",
-            wait_timeout=10,
-        )
-        await asyncio.wait_for(self.synced.wait(), timeout=30)
+        try:
+            await self.sio.connect(
+                self.base_url,
+                headers=headers,
+                transports=["websocket"],
+                socketio_path="socket.io",
+                wait_timeout=10,
+            )
+            await asyncio.wait_for(self.synced.wait(), timeout=30)
+        except BaseException:
+            # A refused connection leaves the Engine.IO client's aiohttp session open.
+            await self.disconnect()
+            raise
 
     async def disconnect(self) -> None:
+        """Idempotent; afterwards no task of this client runs and no HTTP session is open.
+
+        ``sio.disconnect()`` alone is not enough while the connection is down: the Socket.IO
+        client's reconnection task goes on trying, and each attempt opens an aiohttp session
+        that nothing closes. ``shutdown()`` stops that task (waiting for an attempt in flight,
+        which may succeed); the ``disconnect()`` after it closes the connection and the
+        Engine.IO client's session in every case."""
         for task in list(self._tasks):
             task.cancel()
+        await self.sio.shutdown()
         await self.sio.disconnect()
 
     def _spawn(self, coro: Any) -> None:

@@ -151,12 +151,16 @@ async def enrol_person(
     url: str, token: str, login_name: str, display: str, ssl_context: Any = None
 ) -> Person:
     c = DermlineClient(url, ssl=ssl_context)
-    await c.accept_invite(token, login_name, display, PASSWORD)
-    assert await c.login(login_name, PASSWORD) == "enrol"
-    uri = (await c.begin_totp_enrolment())["otpauth_uri"]
-    secret = urllib.parse.parse_qs(urllib.parse.urlparse(uri).query)["secret"][0]
-    person = Person(c, login_name, secret, [], int(time.time()) // 30 - 2)
-    person.recovery_codes = await c.confirm_totp(person.next_code())
+    try:
+        await c.accept_invite(token, login_name, display, PASSWORD)
+        assert await c.login(login_name, PASSWORD) == "enrol"
+        uri = (await c.begin_totp_enrolment())["otpauth_uri"]
+        secret = urllib.parse.parse_qs(urllib.parse.urlparse(uri).query)["secret"][0]
+        person = Person(c, login_name, secret, [], int(time.time()) // 30 - 2)
+        person.recovery_codes = await c.confirm_totp(person.next_code())
+    except BaseException:
+        await c.close()  # the caller never gets the client to close
+        raise
     return person
 
 
@@ -171,17 +175,31 @@ class World:
 
 
 async def make_world(server: ServerProcess) -> World:
+    """The world's three clients are the caller's to close; if making it fails, the ones
+    already made are closed here."""
     admin = await enrol_person(server.url, server.setup_token(), "admin@example.org", "Ada")
-    records = generate_key_pair()
-    practice = await admin.client.create_organisation("practice", "Elm Surgery", records.public_key)
-    service = await admin.client.create_organisation("service", "Skin Service")
-    gp = await enrol_person(
-        server.url, await admin.client.invite(practice["org_id"], "gp"), "gp@example.org", "Dr Gee"
-    )
-    derm = await enrol_person(
-        server.url,
-        await admin.client.invite(service["org_id"], "dermatologist"),
-        "derm@example.org",
-        "Dr Derm",
-    )
+    made = [admin]
+    try:
+        records = generate_key_pair()
+        practice = await admin.client.create_organisation(
+            "practice", "Elm Surgery", records.public_key
+        )
+        service = await admin.client.create_organisation("service", "Skin Service")
+        gp = await enrol_person(
+            server.url,
+            await admin.client.invite(practice["org_id"], "gp"),
+            "gp@example.org",
+            "Dr Gee",
+        )
+        made.append(gp)
+        derm = await enrol_person(
+            server.url,
+            await admin.client.invite(service["org_id"], "dermatologist"),
+            "derm@example.org",
+            "Dr Derm",
+        )
+    except BaseException:
+        for person in made:
+            await person.client.close()
+        raise
     return World(admin, gp, derm, practice["org_id"], service["org_id"], records)

@@ -62,13 +62,16 @@ async def test_tls_serves_hsts_and_secure_cookies(tmp_path: Path) -> None:
         admin = await enrol_person(
             server.url, server.setup_token(), "admin@example.org", "Ada", server.ssl
         )
-        cookies = {c.key: c for c in admin.client.api.session.cookie_jar}
-        assert cookies["dermline_session"]["secure"] and cookies["dermline_session"]["httponly"]
-        assert cookies["dermline_csrf"]["secure"]
-        # The real-time connection goes over TLS too, trusting what the HTTP API trusts
-        # (the test's self-signed certificate; the default verification would refuse it).
-        rt = await admin.client.connect_realtime()
-        assert rt.connected.is_set()
-        await admin.client.close()
+        try:
+            cookies = {c.key: c for c in admin.client.api.session.cookie_jar}
+            assert cookies["dermline_session"]["secure"]
+            assert cookies["dermline_session"]["httponly"]
+            assert cookies["dermline_csrf"]["secure"]
+            # The real-time connection goes over TLS too, trusting what the HTTP API trusts
+            # (the test's self-signed certificate; the default verification would refuse it).
+            rt = await admin.client.connect_realtime()
+            assert rt.connected.is_set()
+        finally:
+            await admin.client.close()
     finally:
         server.stop()

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import socketio
 
 from server.app import REALTIME
 from server.domain.accounts import hash_token
@@ -92,7 +93,7 @@ async def test_listening_socket_is_closed_when_its_session_expires(
         assert rt.connected.is_set()  # sweeps of a live session change nothing
         live.clock.advance(live.settings.session_ttl + 1)
         await asyncio.wait_for(rt.disconnected.wait(), timeout=5)
-        await rt.sio.disconnect()
+        await rt.disconnect()
 
 
 async def test_listening_socket_is_closed_at_idle_timeout_and_sweep_is_not_use(
@@ -113,7 +114,7 @@ async def test_listening_socket_is_closed_at_idle_timeout_and_sweep_is_not_use(
         assert rt.connected.is_set()
         live.clock.advance(101)  # now 601 s without use
         await asyncio.wait_for(rt.disconnected.wait(), timeout=5)
-        await rt.sio.disconnect()
+        await rt.disconnect()
 
 
 async def test_revoke_on_another_node_reaches_a_listening_socket(
@@ -132,6 +133,34 @@ async def test_revoke_on_another_node_reaches_a_listening_socket(
         await asyncio.wait_for(rt.disconnected.wait(), timeout=5)
         assert await live.app[REALTIME].sweep_sessions() == 0
         await rt.sio.disconnect()
+
+
+async def test_disconnect_stops_reconnecting_and_closes_the_http_session(
+    tmp_path: Path,
+) -> None:
+    """A client whose connection dropped keeps reconnecting; each attempt needs an aiohttp
+    session. ``disconnect()`` must end the attempts and close that session, or it is left
+    for the garbage collector to find (a ``ResourceWarning`` in some later test)."""
+    async with live_server(tmp_path) as live:
+        w = await make_world(live)
+        rt = await w.gp.client.connect_realtime()
+        token = w.gp.client.api.session_token
+        assert token is not None
+        # Revoked in storage only (as by another node): this socket stays up, and every
+        # reconnection attempt after the drop below is refused, so the attempts go on.
+        await live.store.revoke_session(hash_token(token), live.clock.now())
+        assert rt.sio.eio.ws is not None
+        await rt.sio.eio.ws.close()  # the connection drops (not a disconnect by either side)
+        await asyncio.wait_for(rt.disconnected.wait(), timeout=5)
+        for _ in range(500):  # up to 5 s for the reconnection task to start
+            if rt.sio in socketio.base_client.reconnecting_clients:
+                break
+            await asyncio.sleep(0.01)
+        assert rt.sio in socketio.base_client.reconnecting_clients
+        await rt.disconnect()
+        assert rt.sio not in socketio.base_client.reconnecting_clients
+        assert rt.sio.eio.http is None
+        assert not rt.connected.is_set()
 
 
 async def test_stalled_client_is_disconnected_by_the_backlog_watchdog(tmp_path: Path) -> None:
