@@ -1,13 +1,20 @@
-import type { JSX } from "preact";
+import { Fragment, type JSX } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { type Api, type CaseDetail, type Me, type Person, type Receipt, apiErrorMessage } from "../api";
 import {
+  type CaseKeys,
+  FINDING_TEXT,
+  LEGACY_NOTE,
   type OpenedEntry,
   type OutcomeBody,
+  SendChain,
+  type ThreadItem,
+  UNREADABLE_TEXT,
   buildShareWraps,
   colleaguesWithoutKey,
+  currentEpoch,
   openMessages,
-  openMyCaseKey,
+  openMyCaseKeys,
   openOutcome,
   openPhoto,
   sealOutcome,
@@ -188,6 +195,8 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
   const detailRef = useRef<CaseDetail | null>(null);
   detailRef.current = detail;
   const [thread, setThread] = useState<OpenedEntry[] | null>(null);
+  // The thread as shown, in the server's order: verified messages and unreadable items.
+  const [items, setItems] = useState<ThreadItem[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [reply, setReply] = useState("");
   const [replyError, setReplyError] = useState<string | null>(null);
@@ -213,18 +222,34 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
   const typingTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
   const lastTypingSent = useRef(0);
   const readSent = useRef(0);
-  // The case key and the hash of the last message, in memory while this page is open.
-  const caseKey = useRef<Uint8Array | null>(null);
-  const lastHash = useRef<Uint8Array | null>(null);
+  // My case keys by epoch, in memory while this page is open; new messages use the newest.
+  const caseKeys = useRef<CaseKeys | null>(null);
+  // What my next message names as its previous hash (docs/protocol.md section 23, "Senders").
+  const chain = useRef(new SendChain());
+  const loaded = useRef(false);
   usePageTitle("Case");
 
   useEffect(
     () => () => {
-      caseKey.current?.fill(0);
-      caseKey.current = null;
+      for (const k of caseKeys.current?.values() ?? []) k.fill(0);
+      caseKeys.current = null;
+      chain.current = new SendChain();
+      loaded.current = false;
     },
     [caseId],
   );
+
+  /** The key, epoch and previous hash for my next message (null while locked or loading). */
+  function sealing(): { caseKey: Uint8Array; epoch: number; previousHash: Uint8Array } | null {
+    const ks = caseKeys.current;
+    if (!ks || !loaded.current) return null;
+    const epoch = currentEpoch(ks);
+    return { caseKey: ks.get(epoch)!, epoch, previousHash: chain.current.head(outbox.lastHash(caseId)) };
+  }
+  /** Record a message of mine as the newest I hold (sent directly or queued). */
+  async function chained(envelope: Uint8Array): Promise<void> {
+    chain.current.sent(await messageHash(envelope));
+  }
 
   async function load() {
     const keys = session.unlocked;
@@ -232,12 +257,15 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
     try {
       const d = await api.caseDetail(caseId);
       const msgs = await api.messages(caseId);
-      if (caseKey.current === null) caseKey.current = await openMyCaseKey(keys, d);
-      const opened = await openMessages(caseKey.current, d, msgs);
-      lastHash.current = opened.lastHash;
-      setOutcome(await openOutcome(caseKey.current, d));
+      // Keys of epochs opened before are kept; a new epoch's wrap is opened when it appears.
+      caseKeys.current = await openMyCaseKeys(keys, d, caseKeys.current ?? new Map());
+      const opened = await openMessages(caseKeys.current, d, msgs);
+      chain.current.loaded(opened.lastHash, opened.hashes);
+      loaded.current = true;
+      setOutcome(await openOutcome(caseKeys.current, d));
       setDetail(d);
       setThread(opened.entries);
+      setItems(opened.items);
       if (d.participants.some((p) => p.userId === keys.userId)) {
         // Who lacks the key: the service directory's dermatologists minus the participants.
         api.directory(d.case.serviceId).then(
@@ -304,16 +332,16 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
       setReplyError("Enter a message");
       return;
     }
-    if (!keys || !caseKey.current || !lastHash.current) return;
+    const seal = sealing();
+    if (!keys || !seal) return;
     setSending(true);
     try {
-      // Chain after the last queued message of this case if any, else after the thread.
-      const previousHash = outbox.lastHash(caseId) ?? lastHash.current;
       const text = reply.trim();
       const state = detail?.case.state;
       const asking = isDermatologist && state === "in_review" && ask.has("yes");
       const answering = !isDermatologist && state === "awaiting_gp";
-      const m = await sealText(keys, { caseKey: caseKey.current, caseId, previousHash, text, question: asking });
+      const m = await sealText(keys, { ...seal, caseId, text, question: asking });
+      await chained(m.envelope);
       if (asking || answering) {
         // A lifecycle move carrying the message (docs/api.md): sent now, not queued, because
         // the move must happen in order with what the other side sees.
@@ -379,19 +407,20 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
     if (!retakeText.trim()) found.push({ field: "retake-text", message: "Enter what the GP should photograph again" });
     setRetakeErrors(found);
     const keys = session.unlocked;
-    if (found.length > 0 || !keys || !caseKey.current || !lastHash.current) return;
+    const seal = sealing();
+    if (found.length > 0 || !keys || !seal) return;
     setSending(true);
     try {
       // The coded reasons and what to retake travel inside the encrypted retake_request
       // message (content type 5); the server sees only the "ask" move (case -> awaiting_gp).
       const m = await sealRetakeRequest(keys, {
-        caseKey: caseKey.current,
+        ...seal,
         caseId,
-        previousHash: outbox.lastHash(caseId) ?? lastHash.current,
         attachmentIds: fullPhotos.map((b) => String(b.attachment_id)).filter((id) => retakePhotos.has(id)),
         reasons: RETAKE_REASONS.map(([k]) => k).filter((k) => retakeReasons.has(k)),
         text: retakeText,
       });
+      await chained(m.envelope);
       await api.move(caseId, "ask", m);
       setRetakeOpen(false);
       setRetakePhotos(new Set());
@@ -410,17 +439,22 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
     const found = newPhotos.length === 0 ? [{ field: "new-photos", message: "Take or choose at least one photo" }] : photoErrors("new-photos", newPhotos);
     setPhotoErrs(found);
     const keys = session.unlocked;
-    if (found.length > 0 || !keys || !caseKey.current || !lastHash.current || !detail) return;
+    if (found.length > 0 || !keys || !sealing() || !detail) return;
     setPhotoBusy(true);
     try {
       // After an "image rejected" outcome the case is closed: resubmitting reopens the SAME
       // case (closed -> submitted, docs/architecture.md) so it can take the new photos.
       if (detail.case.state === "closed") await api.move(caseId, "resubmit");
-      const sealed = await sealPhotos(keys, { caseKey: caseKey.current, caseId, previousHash: lastHash.current, photos: await draftsToSend(newPhotos) });
+      const seal = sealing()!;
+      const sealed = await sealPhotos(keys, { ...seal, caseId, photos: await draftsToSend(newPhotos) });
       await uploadPhotos((id, rec, sha) => api.uploadAttachment(caseId, id, rec, sha), sealed.uploads);
-      for (const m of sealed.messages) await api.sendMessage(caseId, m.clientMsgId, m.envelope);
+      for (const m of sealed.messages) {
+        await api.sendMessage(caseId, m.clientMsgId, m.envelope);
+        await chained(m.envelope);
+      }
       const n = newPhotos.length;
-      const note = await sealText(keys, { caseKey: caseKey.current, caseId, previousHash: sealed.lastHash, text: `I have added ${n} new photo${n > 1 ? "s" : ""}.` });
+      const note = await sealText(keys, { ...seal, caseId, previousHash: sealed.lastHash, text: `I have added ${n} new photo${n > 1 ? "s" : ""}.` });
+      await chained(note.envelope);
       if (detail.case.state === "awaiting_gp") await api.move(caseId, "answer", note);
       else await api.sendMessage(caseId, note.clientMsgId, note.envelope);
       for (const d of newPhotos) URL.revokeObjectURL(d.preview);
@@ -435,9 +469,10 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
 
   async function close(d: OutcomeDraft): Promise<string | null> {
     const keys = session.unlocked;
-    if (!keys || !caseKey.current || !lastHash.current) return "Your keys are locked. Unlock Dermline and try again.";
+    const seal = sealing();
+    if (!keys || !seal) return "Your keys are locked. Unlock Dermline and try again.";
     try {
-      const payload = await sealOutcome(keys, { caseKey: caseKey.current, caseId, previousHash: lastHash.current, body: d.body });
+      const payload = await sealOutcome(keys, { ...seal, caseId, body: d.body });
       // The retention date from the date of birth only this client can read (../retention.ts).
       await api.close(caseId, { ...d.codes, payload }, closeRetention(thread ?? [], ContentType.CLINICAL_HISTORY));
       await load();
@@ -450,9 +485,11 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
   // as a text message of this thread and sent with the change; both sides then re-read the case.
   async function downgrade(urgency: LowerUrgency, reasonText: string): Promise<string | null> {
     const keys = session.unlocked;
-    if (!keys || !caseKey.current || !lastHash.current) return "Your keys are locked. Unlock Dermline and try again.";
+    const seal = sealing();
+    if (!keys || !seal) return "Your keys are locked. Unlock Dermline and try again.";
     try {
-      const m = await sealText(keys, { caseKey: caseKey.current, caseId, previousHash: lastHash.current, text: reasonText });
+      const m = await sealText(keys, { ...seal, caseId, text: reasonText });
+      await chained(m.envelope);
       await api.downgrade(caseId, urgency, m);
       await load();
       return null;
@@ -462,11 +499,12 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
   }
   async function shareKey() {
     const keys = session.unlocked;
-    if (!keys || !caseKey.current || lacking.length === 0) return;
+    const seal = sealing();
+    if (!keys || !seal || lacking.length === 0) return;
     setSharing(true);
     setShareStatus(null);
     try {
-      const wraps = await buildShareWraps(keys, { caseKey: caseKey.current, caseId, colleagues: lacking });
+      const wraps = await buildShareWraps(keys, { caseKey: seal.caseKey, epoch: seal.epoch, caseId, colleagues: lacking });
       const added = await api.shareCaseKeys(caseId, wraps);
       setShareStatus(`Shared with ${added.length} ${added.length === 1 ? "colleague" : "colleagues"}. They can now open this case.`);
       setLacking([]);
@@ -501,7 +539,7 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
           Claim this case
         </Button>
       )}
-      {detail && caseKey.current && lacking.length > 0 && (
+      {detail && caseKeys.current && lacking.length > 0 && (
         <Button type="button" secondary disabled={sharing} onClick={() => void shareKey()}>
           {sharing
             ? "Sharing…"
@@ -521,64 +559,102 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
           View the 2 selected photos side by side
         </Button>
       )}
-      {thread?.map((m) =>
-        // A patient_link message carries a key, not text: the links section below shows it. A
-        // paired legacy thumbnail reference is shown inside its photo's card, not on its own.
-        m.contentType === ContentType.PATIENT_LINK || pairedThumbs.has(m.body) ? null : (
-          <section key={m.seq} class={`nhsuk-card${m.contentType === ContentType.RETAKE_REQUEST ? " dl-retake-card" : ""}`} data-testid={m.contentType === ContentType.RETAKE_REQUEST ? "retake-request" : undefined}>
-            <div class="nhsuk-card__content">
-              <h2 class="nhsuk-card__heading nhsuk-heading-s">
-                {m.contentType === ContentType.CLINICAL_HISTORY
-                  ? "Clinical history"
-                  : m.contentType === ContentType.PHOTO_REFERENCE
-                    ? `Photo ${photoIndex.get(String(m.body.attachment_id)) ?? ""}: ${TAG_NAMES[String(m.body.tag)] ?? "Photo"}`
-                    : m.contentType === ContentType.QUESTION
-                      ? "Question"
-                      : m.contentType === ContentType.RETAKE_REQUEST
-                        ? "Photos to take again"
-                        : "Message"}{" "}
-                from {m.sender?.displayName ?? "unknown"}
-              </h2>
-              {m.contentType === ContentType.CLINICAL_HISTORY ? (
-                <ClinicalHistoryView body={m.body} />
-              ) : m.contentType === ContentType.PHOTO_REFERENCE ? (
-                <PhotoCard
-                  api={api}
-                  caseId={caseId}
-                  body={m.body}
-                  legacyThumb={legacyThumbs.get(String(m.body.attachment_id))}
-                  index={photoIndex.get(String(m.body.attachment_id)) ?? 0}
-                  onView={() => setViewer([viewerPhoto(m.body)])}
-                  compare={compare.includes(String(m.body.attachment_id))}
-                  onCompare={(on) => toggleCompare(String(m.body.attachment_id), on)}
-                />
-              ) : m.contentType === ContentType.RETAKE_REQUEST ? (
-                <>
-                  <p class="nhsuk-body-s">
-                    Photos:{" "}
-                    {(m.body.attachment_ids as string[])
-                      .map((id) => {
-                        const b = byId.get(id);
-                        return b ? `photo ${photoIndex.get(id)} (${photoName(b)})` : "a photo not in this thread";
-                      })
-                      .join(", ")}
+      {thread !== null &&
+        items.map((item, i) => {
+          if (item.kind === "unreadable") {
+            const u = item.entry;
+            return (
+              <section key={`u${i}`} class="nhsuk-card dl-unreadable" data-testid="unreadable-message">
+                <div class="nhsuk-card__content">
+                  <h2 class="nhsuk-card__heading nhsuk-heading-s">
+                    Unreadable message <strong class="nhsuk-tag nhsuk-tag--red">Not shown</strong>
+                  </h2>
+                  <p class="nhsuk-card__description" data-testid="unreadable-reason">
+                    {UNREADABLE_TEXT[u.reason]}
                   </p>
-                  <p class="nhsuk-body-s">Reasons: {(m.body.reasons as string[]).map((r) => RETAKE_REASON_TEXT[r] ?? r).join(", ")}</p>
-                  {typeof m.body.text === "string" && (
-                    <p class="nhsuk-card__description" data-testid="retake-text">
-                      {m.body.text}
+                </div>
+              </section>
+            );
+          }
+          const m = item.entry;
+          // Transcript warnings show even where the message itself is not drawn as a card.
+          const warnings = m.findings.map((f) => (
+            <div key={`w${i}${f}`} class="nhsuk-warning-callout dl-transcript-warning" data-testid="transcript-warning" data-finding={f}>
+              <h2 class="nhsuk-warning-callout__label">
+                <span>
+                  <span class="nhsuk-u-visually-hidden">Important: </span>
+                  Check this conversation
+                </span>
+              </h2>
+              <p>{FINDING_TEXT[f]}</p>
+            </div>
+          ));
+          // A patient_link message carries a key, not text: the links section below shows it. A
+          // paired legacy thumbnail reference is shown inside its photo's card, not on its own.
+          if (m.contentType === ContentType.PATIENT_LINK || pairedThumbs.has(m.body)) return <Fragment key={`m${i}`}>{warnings}</Fragment>;
+          return (
+            <Fragment key={`m${i}`}>
+              {warnings}
+              <section class={`nhsuk-card${m.contentType === ContentType.RETAKE_REQUEST ? " dl-retake-card" : ""}`} data-testid={m.contentType === ContentType.RETAKE_REQUEST ? "retake-request" : "thread-message"}>
+                <div class="nhsuk-card__content">
+                  <h2 class="nhsuk-card__heading nhsuk-heading-s">
+                    {m.contentType === ContentType.CLINICAL_HISTORY
+                      ? "Clinical history"
+                      : m.contentType === ContentType.PHOTO_REFERENCE
+                        ? `Photo ${photoIndex.get(String(m.body.attachment_id)) ?? ""}: ${TAG_NAMES[String(m.body.tag)] ?? "Photo"}`
+                        : m.contentType === ContentType.QUESTION
+                          ? "Question"
+                          : m.contentType === ContentType.RETAKE_REQUEST
+                            ? "Photos to take again"
+                            : "Message"}{" "}
+                    from {m.sender?.displayName ?? "unknown"}
+                  </h2>
+                  {m.contentType === ContentType.CLINICAL_HISTORY ? (
+                    <ClinicalHistoryView body={m.body} />
+                  ) : m.contentType === ContentType.PHOTO_REFERENCE ? (
+                    <PhotoCard
+                      api={api}
+                      caseId={caseId}
+                      body={m.body}
+                      legacyThumb={legacyThumbs.get(String(m.body.attachment_id))}
+                      index={photoIndex.get(String(m.body.attachment_id)) ?? 0}
+                      onView={() => setViewer([viewerPhoto(m.body)])}
+                      compare={compare.includes(String(m.body.attachment_id))}
+                      onCompare={(on) => toggleCompare(String(m.body.attachment_id), on)}
+                    />
+                  ) : m.contentType === ContentType.RETAKE_REQUEST ? (
+                    <>
+                      <p class="nhsuk-body-s">
+                        Photos:{" "}
+                        {(m.body.attachment_ids as string[])
+                          .map((id) => {
+                            const b = byId.get(id);
+                            return b ? `photo ${photoIndex.get(id)} (${photoName(b)})` : "a photo not in this thread";
+                          })
+                          .join(", ")}
+                      </p>
+                      <p class="nhsuk-body-s">Reasons: {(m.body.reasons as string[]).map((r) => RETAKE_REASON_TEXT[r] ?? r).join(", ")}</p>
+                      {typeof m.body.text === "string" && (
+                        <p class="nhsuk-card__description" data-testid="retake-text">
+                          {m.body.text}
+                        </p>
+                      )}
+                    </>
+                  ) : (
+                    <p class="nhsuk-card__description" data-testid="message-text">
+                      {typeof m.body.text === "string" ? m.body.text : ""}
                     </p>
                   )}
-                </>
-              ) : (
-                <p class="nhsuk-card__description" data-testid="message-text">
-                  {typeof m.body.text === "string" ? m.body.text : ""}
-                </p>
-              )}
-            </div>
-          </section>
-        ),
-      )}
+                  {m.legacy && (
+                    <p class="nhsuk-body-s dl-legacy-note" data-testid="legacy-note">
+                      {LEGACY_NOTE}
+                    </p>
+                  )}
+                </div>
+              </section>
+            </Fragment>
+          );
+        })}
       {viewer && <PhotoViewer photos={viewer} onClose={() => setViewer(null)} />}
       {thread && (
         <PatientLinks
@@ -588,8 +664,8 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
           realtime={realtime}
           thread={thread}
           canMake={canMakePatientLink}
-          caseKey={() => caseKey.current}
-          lastHash={() => lastHash.current}
+          sealing={sealing}
+          onSent={chained}
           reload={load}
         />
       )}
