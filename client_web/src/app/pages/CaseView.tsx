@@ -31,6 +31,8 @@ import { PhotoViewer, type ViewerPhoto } from "./PhotoViewer";
 import { PatientLinks } from "./PatientLinks";
 import { ContentType, messageHash } from "../cryptoFacade";
 import type { Outbox } from "../outbox";
+import { type PinStore, type PersonPin, badge, blocked, changeWarning } from "../pins";
+import { type CaseTrust, checkCaseTrust } from "../trust";
 import type { Realtime } from "../realtime";
 import type { Session } from "../session";
 import { StateTag } from "./Cases";
@@ -188,8 +190,8 @@ function ClinicalHistoryView({ body }: { body: Record<string, unknown> }): JSX.E
 }
 
 /** One case: metadata, the decrypted and verified thread, and the moves open to me. */
-export function CaseView(props: { api: Api; me: Me; session: Session; realtime: Realtime; outbox: Outbox; caseId: string }): JSX.Element {
-  const { api, me, session, realtime, outbox, caseId } = props;
+export function CaseView(props: { api: Api; me: Me; session: Session; realtime: Realtime; outbox: Outbox; pins: PinStore; caseId: string }): JSX.Element {
+  const { api, me, session, realtime, outbox, pins, caseId } = props;
   const [, setOutboxVersion] = useState(0);
   const [detail, setDetail] = useState<CaseDetail | null>(null);
   const detailRef = useRef<CaseDetail | null>(null);
@@ -227,6 +229,10 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
   // What my next message names as its previous hash (docs/protocol.md section 23, "Senders").
   const chain = useRef(new SendChain());
   const loaded = useRef(false);
+  // The participants' keys as checked against this device's pins (src/app/trust.ts).
+  const [trust, setTrust] = useState<CaseTrust | null>(null);
+  const [people, setPeople] = useState<Record<string, PersonPin>>({});
+  const sendBlocked = useRef(false);
   usePageTitle("Case");
 
   useEffect(
@@ -242,7 +248,8 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
   /** The key, epoch and previous hash for my next message (null while locked or loading). */
   function sealing(): { caseKey: Uint8Array; epoch: number; previousHash: Uint8Array } | null {
     const ks = caseKeys.current;
-    if (!ks || !loaded.current) return null;
+    // Nothing is sealed while someone's keys changed without the user accepting the change.
+    if (!ks || !loaded.current || sendBlocked.current) return null;
     const epoch = currentEpoch(ks);
     return { caseKey: ks.get(epoch)!, epoch, previousHash: chain.current.head(outbox.lastHash(caseId)) };
   }
@@ -255,7 +262,12 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
     const keys = session.unlocked;
     if (!keys) return;
     try {
-      const d = await api.caseDetail(caseId);
+      // Every key used below is the one this device pinned for that person (src/app/trust.ts).
+      const checked = await checkCaseTrust(pins, keys, await api.caseDetail(caseId));
+      const d = checked.trusted;
+      sendBlocked.current = checked.blocked.length > 0 || checked.selfMismatch;
+      setTrust(checked);
+      setPeople((await pins.read()).people);
       const msgs = await api.messages(caseId);
       // Keys of epochs opened before are kept; a new epoch's wrap is opened when it appears.
       caseKeys.current = await openMyCaseKeys(keys, d, caseKeys.current ?? new Map());
@@ -370,8 +382,9 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
     .filter((r) => r.kind === "read" && r.userId !== me.userId && r.seq >= lastMineSeq)
     .map((r) => detail?.participants.find((p) => p.userId === r.userId)?.displayName ?? "another participant");
   const waiting = outbox.pending(caseId).filter((i) => !delivered.has(i.clientMsgId));
-  const canReply = detail !== null && ["in_review", "awaiting_gp"].includes(detail.case.state);
-  const canClose = detail !== null && isDermatologist && detail.case.state === "in_review" && detail.case.claimedBy === me.userId;
+  const blockedNow = trust !== null && (trust.blocked.length > 0 || trust.selfMismatch);
+  const canReply = detail !== null && !blockedNow && ["in_review", "awaiting_gp"].includes(detail.case.state);
+  const canClose = detail !== null && !blockedNow && isDermatologist && detail.case.state === "in_review" && detail.case.claimedBy === me.userId;
 
   // Photos: one card per full photo, numbered in thread order; each reference carries its own
   // thumbnail. Old threads may hold legacy thumbnail references instead (threadPhotos pairs
@@ -388,12 +401,12 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
   });
   const byId = new Map(fullPhotos.map((b) => [String(b.attachment_id), b]));
   const toggleCompare = (id: string, on: boolean) => setCompare((c) => (on ? [...c.filter((x) => x !== id), id].slice(-2) : c.filter((x) => x !== id)));
-  const isResponder = detail !== null && isDermatologist && detail.case.state === "in_review" && detail.case.claimedBy === me.userId;
+  const isResponder = detail !== null && !blockedNow && isDermatologist && detail.case.state === "in_review" && detail.case.claimedBy === me.userId;
   const rejected = detail?.case.state === "closed" && detail.outcome?.category === "image_rejected";
-  const canAddPhotos = detail !== null && !isDermatologist && (detail.case.state === "awaiting_gp" || rejected);
+  const canAddPhotos = detail !== null && !blockedNow && !isDermatologist && (detail.case.state === "awaiting_gp" || rejected);
   // Patient photo links: the referring GP, while the case is open (server/domain/policy.py rule 5).
   const canMakePatientLink =
-    detail !== null && detail.case.createdBy === me.userId && ["draft", "submitted", "in_review", "awaiting_gp"].includes(detail.case.state);
+    detail !== null && !blockedNow && detail.case.createdBy === me.userId && ["draft", "submitted", "in_review", "awaiting_gp"].includes(detail.case.state);
 
   // One NHS.UK error summary for the page's forms; memoised so it takes focus only when the
   // errors change, not on every live update of the thread.
@@ -504,6 +517,15 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
     setSharing(true);
     setShareStatus(null);
     try {
+      // Wrap only to keys this device pinned: a changed key blocks sharing with that person.
+      const checks = await pins.observe(
+        lacking.map((c) => ({ userId: c.userId, name: c.displayName, signingPublicKey: c.signingPublicKey, encryptionPublicKey: c.encryptionPublicKey })),
+      );
+      const stop = blocked(checks);
+      if (stop.length > 0) {
+        setError(stop.map(changeWarning).join(" "));
+        return;
+      }
       const wraps = await buildShareWraps(keys, { caseKey: seal.caseKey, epoch: seal.epoch, caseId, colleagues: lacking });
       const added = await api.shareCaseKeys(caseId, wraps);
       setShareStatus(`Shared with ${added.length} ${added.length === 1 ? "colleague" : "colleagues"}. They can now open this case.`);
@@ -521,10 +543,67 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
       <ErrorSummary errors={summary} />
       <h1>Case {caseId.slice(0, 8)}</h1>
       {error && <p class="nhsuk-error-message">{error}</p>}
+      {trust?.selfMismatch && (
+        <div class="nhsuk-warning-callout" data-testid="self-key-warning">
+          <h2 class="nhsuk-warning-callout__label">
+            <span>
+              <span class="nhsuk-u-visually-hidden">Important: </span>
+              Your security keys are listed wrongly
+            </span>
+          </h2>
+          <p>The server lists security keys for you in this case that are not yours. Dermline will not send anything in this case. Tell your administrator.</p>
+        </div>
+      )}
+      {trust?.blocked.map((c) => (
+        <div key={c.userId} class="nhsuk-warning-callout" data-testid="key-change-warning">
+          <h2 class="nhsuk-warning-callout__label">
+            <span>
+              <span class="nhsuk-u-visually-hidden">Important: </span>
+              Security keys changed
+            </span>
+          </h2>
+          <p>{changeWarning(c)}</p>
+          <p>
+            <a href={`#/cases/${caseId}/people/${c.userId}`} data-testid="check-safety-number">
+              Check {c.name}'s safety number
+            </a>
+          </p>
+        </div>
+      ))}
       {detail && (
         <p>
           <StateTag state={detail.case.state} /> {detail.case.priority === "urgent" ? "Urgent" : "Routine"}
         </p>
+      )}
+      {detail && (
+        <details class="nhsuk-details" data-testid="case-people">
+          <summary class="nhsuk-details__summary">
+            <span class="nhsuk-details__summary-text">People in this case and their security keys</span>
+          </summary>
+          <div class="nhsuk-details__text">
+            <ul class="nhsuk-list">
+              {detail.participants
+                .filter((p) => p.userId !== me.userId)
+                .map((p) => {
+                  const pin = people[p.userId];
+                  const b = pin ? badge(pin) : null;
+                  return (
+                    <li key={p.userId} data-testid="case-person">
+                      {p.displayName}{" "}
+                      {b && (
+                        <strong class={`nhsuk-tag ${b.tag}`} data-testid="person-badge">
+                          {b.text}
+                        </strong>
+                      )}{" "}
+                      <a href={`#/cases/${caseId}/people/${p.userId}`}>
+                        Safety number<span class="nhsuk-u-visually-hidden"> of {p.displayName}</span>
+                      </a>
+                    </li>
+                  );
+                })}
+            </ul>
+          </div>
+        </details>
       )}
       {detail && isDermatologist && detail.case.state === "submitted" && (
         <Button
@@ -539,7 +618,7 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
           Claim this case
         </Button>
       )}
-      {detail && caseKeys.current && lacking.length > 0 && (
+      {detail && caseKeys.current && !blockedNow && lacking.length > 0 && (
         <Button type="button" secondary disabled={sharing} onClick={() => void shareKey()}>
           {sharing
             ? "Sharing…"
@@ -552,7 +631,7 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
         </p>
       )}
       {detail?.outcome && outcome && <OutcomePanel codes={detail.outcome} body={outcome} reason={downgradeReason(detail.outcome, thread ?? [])} />}
-      {detail?.outcome && outcome && canDowngrade(detail, me.userId) && <DowngradeControl from={detail.outcome.urgency ?? ""} onSubmit={downgrade} />}
+      {detail?.outcome && outcome && !blockedNow && canDowngrade(detail, me.userId) && <DowngradeControl from={detail.outcome.urgency ?? ""} onSubmit={downgrade} />}
       {thread === null && !error && <p>Decrypting the case…</p>}
       {compare.length === 2 && (
         <Button type="button" secondary onClick={() => setViewer(compare.map((id) => viewerPhoto(byId.get(id)!)))}>
