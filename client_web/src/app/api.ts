@@ -6,6 +6,7 @@
  * NHS.UK-style text), or ServerUnavailable when the server cannot be reached.
  */
 import { fromBase64Url, toBase64Url } from "../crypto/bytes";
+import type { LogRef, MemberProof, OrgProof } from "./transparency";
 
 export class ServerUnavailable extends Error {
   constructor() {
@@ -72,6 +73,8 @@ export interface Organisation {
   kind: "practice" | "service" | string;
   name: string;
   recordsPublicKey: Uint8Array | null;
+  /** Hex of the organisation key's id, for display (null: no organisation key yet). */
+  orgKeyId?: string | null;
 }
 
 export interface Person {
@@ -80,6 +83,17 @@ export interface Person {
   roles: Membership[];
   encryptionPublicKey: Uint8Array;
   signingPublicKey: Uint8Array;
+  /** How the person's keys are in the transparency log (absent from an older server). */
+  proof?: MemberProof;
+}
+
+/** GET /orgs/{id}/directory with its log proofs (docs/api.md; contract section 3). */
+export interface DirectoryAnswer {
+  /** null when the server sends no tree head (a server before the transparency log). */
+  treeHead: Uint8Array | null;
+  org: OrgProof | null;
+  members: Person[];
+  removals: LogRef[];
 }
 
 export interface CaseSummary {
@@ -93,6 +107,8 @@ export interface CaseSummary {
   outcomeCategory: string | null;
   lastSeq: number;
   claimedBy: string | null;
+  /** The case's current key epoch (docs/protocol.md section 24); 0 from an older server. */
+  keyEpoch?: number;
 }
 
 export interface OutcomeCodes {
@@ -130,6 +146,17 @@ export interface Participant {
   displayName: string;
   encryptionPublicKey: Uint8Array;
   signingPublicKey: Uint8Array;
+  /** The organisation through which they take part, and their keys' log proof. */
+  orgId?: string;
+  proof?: MemberProof;
+  /** Set by src/app/trust.ts: keys no log entry backs and no pin holds; never used. */
+  untrusted?: boolean;
+}
+
+/** A required rotation: the epoch that must come next and who may no longer read. */
+export interface Rotation {
+  nextEpoch: number;
+  removed: string[];
 }
 
 export interface CaseDetail {
@@ -137,6 +164,11 @@ export interface CaseDetail {
   participants: Participant[];
   caseKeys: WrappedKey[];
   outcome: OutcomeOut | null;
+  /** The log proofs (absent from a server before the transparency log). */
+  treeHead?: Uint8Array | null;
+  orgs?: OrgProof[];
+  rotation?: Rotation | null;
+  removed?: { userId: string; log: LogRef | null }[];
 }
 
 export interface ThreadMessage {
@@ -170,6 +202,10 @@ export interface Api extends AdminApi {
   logout(): Promise<void>;
   organisations(): Promise<Organisation[]>;
   directory(orgId: string): Promise<Person[]>;
+  directoryAnswer(orgId: string): Promise<DirectoryAnswer>;
+  /** GET /transparency/head and /transparency/consistency (docs/api.md). */
+  transparencyHead(): Promise<{ treeHead: Uint8Array; logPublicKey: Uint8Array }>;
+  consistency(from: number, to: number): Promise<Uint8Array[]>;
   createCase(req: NewCaseRequest): Promise<CaseSummary>;
   sendMessage(caseId: string, clientMsgId: string, envelope: Uint8Array): Promise<{ seq: number; duplicate: boolean }>;
   move(caseId: string, move: "submit" | "claim" | "withdraw" | "ask" | "answer" | "resubmit", message?: { clientMsgId: string; envelope: Uint8Array }): Promise<CaseSummary>;
@@ -248,8 +284,50 @@ function caseOut(r: Record<string, unknown>): CaseSummary {
     outcomeCategory: typeof r.outcome_category === "string" ? r.outcome_category : null,
     lastSeq: typeof r.last_seq === "number" ? r.last_seq : 0,
     claimedBy: typeof r.claimed_by === "string" ? r.claimed_by : null,
+    keyEpoch: typeof r.key_epoch === "number" ? r.key_epoch : 0,
   };
 }
+
+/** A LogRef (contract section 1); null for JSON null or absent. */
+export function logRef(v: unknown): LogRef | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v !== "object") throw new ApiError(200, "bad_response");
+  const r = v as Record<string, unknown>;
+  if (typeof r.index !== "number" || !Number.isSafeInteger(r.index) || !Array.isArray(r.proof)) throw new ApiError(200, "bad_response");
+  return { index: r.index, entry: unb64(r.entry), proof: r.proof.map(unb64) };
+}
+
+const logRefs = (v: unknown): LogRef[] => (Array.isArray(v) ? v.map((x) => logRef(x)).filter((x): x is LogRef => x !== null) : []);
+
+/** A member's or participant's `certification` / `uncertified` (absent: undefined). */
+export function memberProof(m: Record<string, unknown>): MemberProof | undefined {
+  if (!("certification" in m) && !("uncertified" in m)) return undefined;
+  const c = m.certification;
+  let certification: MemberProof["certification"] = null;
+  if (typeof c === "object" && c !== null) {
+    const member = logRef((c as Record<string, unknown>).member);
+    if (member === null) throw new ApiError(200, "bad_response");
+    certification = { member, invite: logRef((c as Record<string, unknown>).invite) };
+  }
+  return { certification, uncertified: logRef(m.uncertified) };
+}
+
+/** An organisation's key and records-key chain (directory `org`, case `orgs[]`). */
+export function orgProof(o: Record<string, unknown>): OrgProof {
+  return {
+    orgId: String(o.org_id),
+    name: String(o.name),
+    orgKey: logRef(o.org_key),
+    recordsKeys: records(o.records_keys).map((k) => {
+      const statement = logRef(k.statement);
+      if (statement === null) throw new ApiError(200, "bad_response");
+      return { statement, approvals: logRefs(k.approvals) };
+    }),
+    recordsPublicKey: typeof o.records_public_key === "string" ? unb64(o.records_public_key) : null,
+  };
+}
+
+const optionalB64 = (v: unknown): Uint8Array | null => (typeof v === "string" ? unb64(v) : null);
 
 const records = (v: unknown): Record<string, unknown>[] =>
   Array.isArray(v) ? (v.filter((x) => typeof x === "object" && x !== null) as Record<string, unknown>[]) : [];
@@ -387,7 +465,29 @@ export function httpApi(base = "/api/v1"): Api {
     kind: String(o.kind),
     name: String(o.name),
     recordsPublicKey: typeof o.records_public_key === "string" ? unb64(o.records_public_key) : null,
+    orgKeyId: typeof o.org_key_id === "string" ? o.org_key_id : null,
   });
+
+  async function directoryAnswer(orgId: string): Promise<DirectoryAnswer> {
+    const r = await call("GET", `/orgs/${encodeURIComponent(orgId)}/directory`);
+    return {
+      treeHead: optionalB64(r.tree_head),
+      org: typeof r.org === "object" && r.org !== null ? orgProof(r.org as Record<string, unknown>) : null,
+      members: records(r.members).map((m) => {
+        const p: Person = {
+          userId: String(m.user_id),
+          displayName: String(m.display_name),
+          roles: memberships(m.memberships),
+          encryptionPublicKey: unb64(m.encryption_public_key),
+          signingPublicKey: unb64(m.signing_public_key),
+        };
+        const proof = memberProof(m);
+        if (proof) p.proof = proof;
+        return p;
+      }),
+      removals: logRefs(r.removals),
+    };
+  }
 
   return {
     async createOrganisation(kind, name, recordsPublicKey) {
@@ -507,17 +607,20 @@ export function httpApi(base = "/api/v1"): Api {
         kind: String(o.kind),
         name: String(o.name),
         recordsPublicKey: typeof o.records_public_key === "string" ? unb64(o.records_public_key) : null,
+        orgKeyId: typeof o.org_key_id === "string" ? o.org_key_id : null,
       }));
     },
     async directory(orgId) {
-      const r = await call("GET", `/orgs/${encodeURIComponent(orgId)}/directory`);
-      return records(r.members).map((m) => ({
-        userId: String(m.user_id),
-        displayName: String(m.display_name),
-        roles: memberships(m.memberships),
-        encryptionPublicKey: unb64(m.encryption_public_key),
-        signingPublicKey: unb64(m.signing_public_key),
-      }));
+      return (await directoryAnswer(orgId)).members;
+    },
+    directoryAnswer,
+    async transparencyHead() {
+      const r = await call("GET", "/transparency/head");
+      return { treeHead: unb64(r.tree_head), logPublicKey: unb64(r.log_public_key) };
+    },
+    async consistency(from, to) {
+      const r = await call("GET", `/transparency/consistency?from=${from}&to=${to}`);
+      return Array.isArray(r.proof) ? r.proof.map(unb64) : [];
     },
     async createCase(q) {
       const r = await call("POST", "/cases", {
@@ -573,13 +676,19 @@ export function httpApi(base = "/api/v1"): Api {
       const r = await call("GET", `/cases/${encodeURIComponent(caseId)}`);
       return {
         case: caseOut((r.case ?? {}) as Record<string, unknown>),
-        participants: records(r.participants).map((p) => ({
-          userId: String(p.user_id),
-          role: String(p.role),
-          displayName: String(p.display_name),
-          encryptionPublicKey: unb64(p.encryption_public_key),
-          signingPublicKey: unb64(p.signing_public_key),
-        })),
+        participants: records(r.participants).map((p) => {
+          const out: Participant = {
+            userId: String(p.user_id),
+            role: String(p.role),
+            displayName: String(p.display_name),
+            encryptionPublicKey: unb64(p.encryption_public_key),
+            signingPublicKey: unb64(p.signing_public_key),
+          };
+          if (typeof p.org_id === "string") out.orgId = p.org_id;
+          const proof = memberProof(p);
+          if (proof) out.proof = proof;
+          return out;
+        }),
         caseKeys: records(r.case_keys).map((k) => ({
           epoch: Number(k.epoch),
           recipientKind: k.recipient_kind === "organisation" ? "organisation" : "user",
@@ -587,6 +696,16 @@ export function httpApi(base = "/api/v1"): Api {
           wrappedKey: unb64(k.wrapped_key),
         })),
         outcome: parseOutcome(r.outcome),
+        treeHead: optionalB64(r.tree_head),
+        orgs: records(r.orgs).map(orgProof),
+        rotation:
+          typeof r.rotation === "object" && r.rotation !== null
+            ? {
+                nextEpoch: Number((r.rotation as Record<string, unknown>).next_epoch),
+                removed: Array.isArray((r.rotation as Record<string, unknown>).removed) ? ((r.rotation as Record<string, unknown>).removed as unknown[]).map(String) : [],
+              }
+            : null,
+        removed: records(r.removed).map((x) => ({ userId: String(x.user_id), log: logRef(x.log) })),
       };
     },
     async receipts(caseId) {

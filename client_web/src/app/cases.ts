@@ -160,11 +160,12 @@ export interface OpenedEntry {
  * Why a message could not be shown. Each is one item in the thread; the rest still loads.
  * - damaged:          its envelope does not parse (or the server's sequence number is invalid)
  * - not_participant:  it names a sender who is not a participant, or not the sender the server says
+ * - unlogged_keys:    its sender's keys are neither in the key transparency log nor pinned here
  * - no_key:           this device holds no case key for the epoch it names
  * - not_verified:     its signature, key commitment or encryption does not check out
  * - bad_content:      it opened but its content is not a valid body of its type
  */
-export type UnreadableReason = "damaged" | "not_participant" | "no_key" | "not_verified" | "bad_content";
+export type UnreadableReason = "damaged" | "not_participant" | "unlogged_keys" | "no_key" | "not_verified" | "bad_content";
 
 export interface UnreadableEntry {
   seq: number;
@@ -180,6 +181,7 @@ export type ThreadItem = { kind: "message"; entry: OpenedEntry } | { kind: "unre
 export const UNREADABLE_TEXT: Record<UnreadableReason, string> = {
   damaged: "The message is damaged: this app cannot read its format.",
   not_participant: "It claims to come from someone who is not a participant in this case, or from someone other than the sender the server names.",
+  unlogged_keys: "It is signed with security keys that are not in the server's public key log, so Dermline cannot check who sent it.",
   no_key: "This device has no key for the part of the conversation it belongs to. It may have been sent after a change of members that did not include you.",
   not_verified: "Its signature or encryption does not check out: it was altered, or it was not sent by the person it names.",
   bad_content: "Its content is not in a form this app can show.",
@@ -204,6 +206,7 @@ async function openWrap(keys: UnlockedKeys, detail: CaseDetail, epoch: number): 
   const wrapperId = parseCaseKeyWrapHeader(mine.wrappedKey).wrapperUserId;
   const wrapper = detail.participants.find((p) => p.userId === wrapperId);
   if (!wrapper) throw new Error("the case key was wrapped by someone who is not a participant");
+  if (wrapper.untrusted) throw new Error("the case key was wrapped by someone whose keys are not in the key log");
   return openCaseKeyWrap(mine.wrappedKey, {
     caseId: detail.case.caseId,
     epoch,
@@ -385,6 +388,10 @@ export async function openMessages(caseKey: Uint8Array | CaseKeys, detail: CaseD
     const sender = byId.get(header.senderUserId);
     if (!sender || header.senderUserId !== m.senderId) {
       fail(m, "not_participant");
+      continue;
+    }
+    if (sender.untrusted) {
+      fail(m, "unlogged_keys");
       continue;
     }
     const key = keys.get(header.epoch);

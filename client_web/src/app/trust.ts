@@ -11,10 +11,109 @@
  * - The server listing ME with keys that are not mine is the same attack on everyone else; it
  *   is reported as `selfMismatch` and my own keys stand in.
  */
-import type { CaseDetail, Participant } from "./api";
-import { equalBytes } from "./cryptoFacade";
+import type { Api, CaseDetail, DirectoryAnswer, Participant } from "./api";
+import { type CertifiedMember, equalBytes } from "./cryptoFacade";
 import { type KeyCheck, type PinStore, blocked } from "./pins";
 import type { UnlockedKeys } from "./session";
+import {
+  type LogRef,
+  type LogSource,
+  type MemberProof,
+  type MemberResult,
+  type OrgProof,
+  TrustError,
+  acceptHead,
+  certifiedAdmins,
+  verifyMember,
+  verifyOrgKey,
+  verifyRecordsKey,
+  verifyRemovals,
+} from "./transparency";
+
+/** A person as an answer lists them, with the organisation they are listed for. */
+export interface AnsweredPerson {
+  userId: string;
+  name: string;
+  orgId: string | undefined;
+  signingPublicKey: Uint8Array;
+  encryptionPublicKey: Uint8Array;
+  proof: MemberProof | undefined;
+}
+
+export interface LogVerdict {
+  /** False when the answer carried no log proofs (a server before the log): first use only. */
+  verified: boolean;
+  /** Per person: the certifying organisation's name, or null (logged uncertified). */
+  certifiedBy: Map<string, string | null>;
+  /** People whose listed keys the log does not back as the rules require: never used. */
+  unlogged: { userId: string; name: string; message: string }[];
+  /** A hard stop for the whole answer (log rewritten, organisation key changed, ...). */
+  hardStop: string | null;
+  /** Per organisation (when asked for): the records key to wrap to, checked against the pin. */
+  records: Map<string, { publicKey: Uint8Array; sequence: number | null } | null>;
+  /** Per organisation: its records key could not be accepted (the message). */
+  recordsProblems: Map<string, string>;
+  /** Removals proven in the log. */
+  removals: { userId: string; orgId: string | null }[];
+}
+
+/**
+ * Check one answer's log proofs (src/app/transparency.ts): the head, each organisation's key,
+ * each person's keys, optionally the records keys (admins for the two-person rule come from
+ * the certified administrators among `people`), and the removals. Never throws for what the
+ * server sent: every failure is in the verdict, for the page to show and to refuse to use.
+ */
+export async function verifyAnswer(
+  pins: PinStore,
+  log: LogSource,
+  a: { treeHead: Uint8Array | null | undefined; orgs: readonly OrgProof[]; people: readonly AnsweredPerson[]; removals: readonly LogRef[]; recordsKeys?: boolean },
+): Promise<LogVerdict> {
+  const v: LogVerdict = { verified: false, certifiedBy: new Map(), unlogged: [], hardStop: null, records: new Map(), recordsProblems: new Map(), removals: [] };
+  if (a.treeHead === null || a.treeHead === undefined) {
+    // A device that has already seen this server's log requires it in every answer: a
+    // server cannot switch the checks off by leaving the proofs out.
+    if ((await pins.read()).log !== null) v.hardStop = "The server's answer has no proof from its key log. Dermline will not use the keys in it.";
+    return v;
+  }
+  try {
+    const head = await acceptHead(pins, log, a.treeHead);
+    const orgKeys = new Map<string, Uint8Array | null>();
+    for (const org of a.orgs) orgKeys.set(org.orgId, await verifyOrgKey(pins, head, org));
+    const results: (MemberResult & { orgId: string })[] = [];
+    for (const p of a.people) {
+      const org = a.orgs.find((o) => o.orgId === p.orgId);
+      if (!org || !p.proof) {
+        v.unlogged.push({ userId: p.userId, name: p.name, message: new TrustError("member_invalid", p.name).message });
+        continue;
+      }
+      try {
+        const r = await verifyMember(head, { orgId: org.orgId, name: org.name, orgPublicKey: orgKeys.get(org.orgId) ?? null }, p, p.proof);
+        v.certifiedBy.set(p.userId, r.certifiedBy);
+        results.push({ ...r, orgId: org.orgId });
+      } catch (e) {
+        if (!(e instanceof TrustError)) throw e;
+        v.unlogged.push({ userId: p.userId, name: p.name, message: e.message });
+      }
+    }
+    if (a.recordsKeys) {
+      for (const org of a.orgs) {
+        const admins: CertifiedMember[] = certifiedAdmins(results.filter((r) => r.orgId === org.orgId));
+        try {
+          v.records.set(org.orgId, await verifyRecordsKey(pins, head, org, orgKeys.get(org.orgId) ?? null, admins));
+        } catch (e) {
+          if (!(e instanceof TrustError)) throw e;
+          v.recordsProblems.set(org.orgId, e.message);
+        }
+      }
+    }
+    v.removals = await verifyRemovals(head, a.removals);
+    v.verified = true;
+  } catch (e) {
+    if (!(e instanceof TrustError)) throw e;
+    v.hardStop = e.message;
+  }
+  return v;
+}
 
 export interface CaseTrust {
   /** The detail with every participant's keys as this device trusts them. */
@@ -24,14 +123,38 @@ export interface CaseTrust {
   blocked: KeyCheck[];
   /** The server lists other keys for the signed-in user. */
   selfMismatch: boolean;
+  /** The answer's log proofs (null when no log source was given). */
+  log: LogVerdict | null;
+  /** Sending is refused: a blocked person, an unlogged person, my own keys, a hard stop. */
+  sendBlocked: boolean;
 }
 
-export async function checkCaseTrust(pins: PinStore, keys: UnlockedKeys, detail: CaseDetail): Promise<CaseTrust> {
+export async function checkCaseTrust(pins: PinStore, keys: UnlockedKeys, detail: CaseDetail, log: LogSource | null = null): Promise<CaseTrust> {
   const others = detail.participants.filter((p) => p.userId !== keys.userId);
+  const verdict =
+    log === null
+      ? null
+      : await verifyAnswer(pins, log, {
+          treeHead: detail.treeHead,
+          orgs: detail.orgs ?? [],
+          people: others.map((p) => ({ ...p, name: p.displayName, orgId: p.orgId, proof: p.proof })),
+          removals: (detail.removed ?? []).flatMap((r) => (r.log ? [r.log] : [])),
+        });
+  // Only keys the log backs are pinned; with no verdict (no log source) first use pins all.
+  const untrusted = new Set(verdict === null ? [] : verdict.hardStop !== null ? others.map((p) => p.userId) : verdict.unlogged.map((u) => u.userId));
   const checks = await pins.observe(
-    others.map((p) => ({ userId: p.userId, name: p.displayName, signingPublicKey: p.signingPublicKey, encryptionPublicKey: p.encryptionPublicKey })),
+    others
+      .filter((p) => !untrusted.has(p.userId))
+      .map((p) => ({
+        userId: p.userId,
+        name: p.displayName,
+        signingPublicKey: p.signingPublicKey,
+        encryptionPublicKey: p.encryptionPublicKey,
+        certifiedBy: verdict?.certifiedBy.get(p.userId) ?? null,
+      })),
   );
   const byId = new Map(checks.map((c) => [c.userId, c]));
+  const pinned = (await pins.read()).people;
   let selfMismatch = false;
   const participants = detail.participants.map((p): Participant => {
     if (p.userId === keys.userId) {
@@ -39,10 +162,35 @@ export async function checkCaseTrust(pins: PinStore, keys: UnlockedKeys, detail:
       if (!mine) selfMismatch = true;
       return { ...p, signingPublicKey: keys.signing.publicKey, encryptionPublicKey: keys.encryption.publicKey };
     }
-    const c = byId.get(p.userId)!;
+    const c = byId.get(p.userId);
+    if (c === undefined) {
+      // Keys the log does not back: the pinned keys if this device has them, else none at all
+      // (their messages show as unreadable: nobody can check who sent them).
+      const pin = pinned[p.userId];
+      return pin ? { ...p, signingPublicKey: pin.signingPublicKey, encryptionPublicKey: pin.encryptionPublicKey } : { ...p, untrusted: true };
+    }
     return c.state === "changed" || c.state === "changed_verified"
       ? { ...p, signingPublicKey: c.pin.signingPublicKey, encryptionPublicKey: c.pin.encryptionPublicKey }
       : p;
   });
-  return { trusted: { ...detail, participants }, checks, blocked: blocked(checks), selfMismatch };
+  const stop = blocked(checks);
+  const sendBlocked = stop.length > 0 || selfMismatch || (verdict !== null && (verdict.hardStop !== null || verdict.unlogged.length > 0));
+  return { trusted: { ...detail, participants }, checks, blocked: stop, selfMismatch, log: verdict, sendBlocked };
+}
+
+/** The API's transparency routes as the checks' LogSource. */
+export function logSource(api: Pick<Api, "transparencyHead" | "consistency">): LogSource {
+  return { head: () => api.transparencyHead(), consistency: (from, to) => api.consistency(from, to) };
+}
+
+/** The members of a directory answer (all, or those `keep` selects) as AnsweredPerson. */
+export function directoryPeople(answer: DirectoryAnswer, orgId: string, keep: (p: DirectoryAnswer["members"][number]) => boolean = () => true): AnsweredPerson[] {
+  return answer.members.filter(keep).map((m) => ({
+    userId: m.userId,
+    name: m.displayName,
+    orgId,
+    signingPublicKey: m.signingPublicKey,
+    encryptionPublicKey: m.encryptionPublicKey,
+    proof: m.proof,
+  }));
 }

@@ -32,7 +32,7 @@ import { PatientLinks } from "./PatientLinks";
 import { ContentType, messageHash } from "../cryptoFacade";
 import type { Outbox } from "../outbox";
 import { type PinStore, type PersonPin, badge, blocked, changeWarning } from "../pins";
-import { type CaseTrust, checkCaseTrust } from "../trust";
+import { type CaseTrust, checkCaseTrust, logSource } from "../trust";
 import type { Realtime } from "../realtime";
 import type { Session } from "../session";
 import { StateTag } from "./Cases";
@@ -263,9 +263,9 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
     if (!keys) return;
     try {
       // Every key used below is the one this device pinned for that person (src/app/trust.ts).
-      const checked = await checkCaseTrust(pins, keys, await api.caseDetail(caseId));
+      const checked = await checkCaseTrust(pins, keys, await api.caseDetail(caseId), logSource(api));
       const d = checked.trusted;
-      sendBlocked.current = checked.blocked.length > 0 || checked.selfMismatch;
+      sendBlocked.current = checked.sendBlocked;
       setTrust(checked);
       setPeople((await pins.read()).people);
       const msgs = await api.messages(caseId);
@@ -382,7 +382,7 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
     .filter((r) => r.kind === "read" && r.userId !== me.userId && r.seq >= lastMineSeq)
     .map((r) => detail?.participants.find((p) => p.userId === r.userId)?.displayName ?? "another participant");
   const waiting = outbox.pending(caseId).filter((i) => !delivered.has(i.clientMsgId));
-  const blockedNow = trust !== null && (trust.blocked.length > 0 || trust.selfMismatch);
+  const blockedNow = trust !== null && trust.sendBlocked;
   const canReply = detail !== null && !blockedNow && ["in_review", "awaiting_gp"].includes(detail.case.state);
   const canClose = detail !== null && !blockedNow && isDermatologist && detail.case.state === "in_review" && detail.case.claimedBy === me.userId;
 
@@ -554,6 +554,28 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
           <p>The server lists security keys for you in this case that are not yours. Dermline will not send anything in this case. Tell your administrator.</p>
         </div>
       )}
+      {trust?.log?.hardStop && (
+        <div class="nhsuk-warning-callout" data-testid="log-warning">
+          <h2 class="nhsuk-warning-callout__label">
+            <span>
+              <span class="nhsuk-u-visually-hidden">Important: </span>
+              Dermline has stopped sending in this case
+            </span>
+          </h2>
+          <p>{trust.log.hardStop}</p>
+        </div>
+      )}
+      {trust?.log?.unlogged.map((u) => (
+        <div key={u.userId} class="nhsuk-warning-callout" data-testid="unlogged-warning">
+          <h2 class="nhsuk-warning-callout__label">
+            <span>
+              <span class="nhsuk-u-visually-hidden">Important: </span>
+              Security keys not certified
+            </span>
+          </h2>
+          <p>{u.message}</p>
+        </div>
+      ))}
       {trust?.blocked.map((c) => (
         <div key={c.userId} class="nhsuk-warning-callout" data-testid="key-change-warning">
           <h2 class="nhsuk-warning-callout__label">

@@ -10,6 +10,7 @@ import type { Session } from "../session";
 import { nhsNumberError, parseDateOfBirth } from "../validation";
 import { type KeyCheck, type PinStore, blocked, changeWarning, observeRecordsKey } from "../pins";
 import { SafetyNumberPanel } from "./SafetyNumber";
+import { directoryPeople, logSource, verifyAnswer } from "../trust";
 
 const SKIN_TYPES: [string, string][] = [
   ["", "Select skin type"],
@@ -110,30 +111,66 @@ export function NewCase({ api, me, session, pins }: { api: Api; me: Me; session:
     }
     setBusy(true);
     try {
-      const people = await api.directory(f.service);
-      const dermatologists = people.filter((p) => p.roles.some((r) => r.orgId === f.service && r.role === "dermatologist"));
+      const answer = await api.directoryAnswer(f.service);
+      const isDerm = (p: { roles: { orgId: string; role: string }[] }) => p.roles.some((r) => r.orgId === f.service && r.role === "dermatologist");
+      const dermatologists = answer.members.filter(isDerm);
       if (dermatologists.length === 0) {
         setErrors([{ field: "service", message: "This service has no dermatologists yet. Choose another service." }]);
         return;
       }
+      // Every key wrapped to must be in the transparency log as its rules require
+      // (src/app/transparency.ts); the service's organisation key is pinned on first use.
+      const log = logSource(api);
+      const svc = await verifyAnswer(pins, log, { treeHead: answer.treeHead, orgs: answer.org ? [answer.org] : [], people: directoryPeople(answer, f.service, isDerm), removals: answer.removals });
+      const refuse = svc.hardStop ?? (svc.unlogged.length > 0 ? svc.unlogged.map((u) => u.message).join(" ") : null);
+      if (refuse) {
+        setErrors([{ field: "service", message: refuse }]);
+        return;
+      }
       // Pin on first use (silently), stop on a changed key (docs/protocol.md section 18).
       const checks = await pins.observe(
-        dermatologists.map((d) => ({ userId: d.userId, name: d.displayName, signingPublicKey: d.signingPublicKey, encryptionPublicKey: d.encryptionPublicKey })),
+        dermatologists.map((d) => ({
+          userId: d.userId,
+          name: d.displayName,
+          signingPublicKey: d.signingPublicKey,
+          encryptionPublicKey: d.encryptionPublicKey,
+          certifiedBy: svc.certifiedBy.get(d.userId) ?? null,
+        })),
       );
       const stop = blocked(checks);
       setKeyBlock(stop);
       if (stop.length > 0) return;
-      const recordsKey = practice.recordsPublicKey;
-      const records = await pins.update((p, now) => observeRecordsKey(p, practice.orgId, recordsKey, null, now));
-      if (records === "changed") {
-        setErrors([
-          {
-            field: "service",
-            message:
-              "Your practice's records key has changed and the change is not certified by your organisation. Dermline will not send a case until this is resolved. Tell your practice administrator.",
-          },
-        ]);
+      // The practice's records key: the newest of its certified chain from the pin (the
+      // administrators in the practice directory are the approvers of a two-person change), or
+      // a legacy key pinned on first use and never replaced without a chain.
+      const mine = await api.directoryAnswer(practice.orgId);
+      const prac = await verifyAnswer(pins, log, {
+        treeHead: mine.treeHead,
+        orgs: mine.org ? [mine.org] : [],
+        people: directoryPeople(mine, practice.orgId, (p) => p.roles.some((r) => r.orgId === practice.orgId && r.role === "admin")),
+        removals: [],
+        recordsKeys: true,
+      });
+      let recordsKey = practice.recordsPublicKey;
+      const recordsRefusal =
+        "Your practice's records key has changed and the change is not certified by your organisation. Dermline will not send a case until this is resolved. Tell your practice administrator.";
+      if (prac.hardStop) {
+        setErrors([{ field: "service", message: prac.hardStop }]);
         return;
+      }
+      if (prac.verified) {
+        const checked = prac.records.get(practice.orgId);
+        if (!checked) {
+          setErrors([{ field: "service", message: prac.recordsProblems.get(practice.orgId) ?? recordsRefusal }]);
+          return;
+        }
+        recordsKey = checked.publicKey;
+      } else {
+        const legacy = recordsKey;
+        if ((await pins.update((p, now) => observeRecordsKey(p, practice.orgId, legacy, null, now))) === "changed") {
+          setErrors([{ field: "service", message: recordsRefusal }]);
+          return;
+        }
       }
       const optional = (k: "relevant_history" | "medicines", v: string) => (v.trim() ? { [k]: v.trim() } : {});
       const history: ClinicalHistory = {
@@ -157,7 +194,7 @@ export function NewCase({ api, me, session, pins }: { api: Api; me: Me; session:
       const chosen = f.consent === "no" ? [] : await draftsToSend(photos);
       const made = await buildNewCase(keys, {
         practiceId: practice.orgId,
-        recordsPublicKey: practice.recordsPublicKey,
+        recordsPublicKey: recordsKey,
         serviceId: f.service,
         dermatologists,
         priority: f.priority === "urgent" ? "urgent" : "routine",
