@@ -233,6 +233,10 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
   const [trust, setTrust] = useState<CaseTrust | null>(null);
   const [people, setPeople] = useState<Record<string, PersonPin>>({});
   const sendBlocked = useRef(false);
+  // My messages the server acknowledged (client message id -> when), to notice one that the
+  // thread then leaves out: the server withholding messages (docs/protocol.md section 23).
+  const acked = useRef(new Map<string, number>());
+  const [withheld, setWithheld] = useState(0);
   usePageTitle("Case");
 
   useEffect(
@@ -240,6 +244,7 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
       for (const k of caseKeys.current?.values() ?? []) k.fill(0);
       caseKeys.current = null;
       chain.current = new SendChain();
+      acked.current = new Map();
       loaded.current = false;
     },
     [caseId],
@@ -257,10 +262,15 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
   async function chained(envelope: Uint8Array): Promise<void> {
     chain.current.sent(await messageHash(envelope));
   }
+  /** The server stored this message of mine (a send or a move carrying it succeeded). */
+  function stored(clientMsgId: string): void {
+    acked.current.set(clientMsgId, Date.now());
+  }
 
   async function load() {
     const keys = session.unlocked;
     if (!keys) return;
+    const started = Date.now();
     try {
       // Every key used below is the one this device pinned for that person (src/app/trust.ts).
       const checked = await checkCaseTrust(pins, keys, await api.caseDetail(caseId), logSource(api));
@@ -278,6 +288,8 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
       setDetail(d);
       setThread(opened.entries);
       setItems(opened.items);
+      const shown = new Set(opened.items.map((i) => i.entry.clientMsgId));
+      setWithheld([...acked.current].filter(([id, at]) => at <= started && !shown.has(id)).length);
       if (d.participants.some((p) => p.userId === keys.userId)) {
         // Who lacks the key: the service directory's dermatologists minus the participants.
         api.directory(d.case.serviceId).then(
@@ -319,7 +331,12 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
     });
     // When a queued message is acknowledged, re-read the thread (it now has a seq).
     let queued = outbox.pending(caseId).length;
+    let waitingIds = new Set(outbox.pending(caseId).map((i) => i.clientMsgId));
     const offOutbox = outbox.subscribe(() => {
+      // An item that left the queue was acknowledged (failed ones stay, marked failed).
+      const nowIds = new Set(outbox.pending(caseId).map((i) => i.clientMsgId));
+      for (const id of waitingIds) if (!nowIds.has(id)) stored(id);
+      waitingIds = nowIds;
       setOutboxVersion((v) => v + 1);
       const now = outbox.pending(caseId).length;
       if (now < queued) void load();
@@ -358,6 +375,7 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
         // A lifecycle move carrying the message (docs/api.md): sent now, not queued, because
         // the move must happen in order with what the other side sees.
         await api.move(caseId, asking ? "ask" : "answer", m);
+        stored(m.clientMsgId);
         setReply("");
         setAsk(new Set());
         setReplyError(null);
@@ -435,6 +453,7 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
       });
       await chained(m.envelope);
       await api.move(caseId, "ask", m);
+      stored(m.clientMsgId);
       setRetakeOpen(false);
       setRetakePhotos(new Set());
       setRetakeReasons(new Set());
@@ -463,6 +482,7 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
       await uploadPhotos((id, rec, sha) => api.uploadAttachment(caseId, id, rec, sha), sealed.uploads);
       for (const m of sealed.messages) {
         await api.sendMessage(caseId, m.clientMsgId, m.envelope);
+        stored(m.clientMsgId);
         await chained(m.envelope);
       }
       const n = newPhotos.length;
@@ -470,6 +490,7 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
       await chained(note.envelope);
       if (detail.case.state === "awaiting_gp") await api.move(caseId, "answer", note);
       else await api.sendMessage(caseId, note.clientMsgId, note.envelope);
+      stored(note.clientMsgId);
       for (const d of newPhotos) URL.revokeObjectURL(d.preview);
       setNewPhotos([]);
       await load();
@@ -504,6 +525,7 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
       const m = await sealText(keys, { ...seal, caseId, text: reasonText });
       await chained(m.envelope);
       await api.downgrade(caseId, urgency, m);
+      stored(m.clientMsgId);
       await load();
       return null;
     } catch (e) {
@@ -552,6 +574,20 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
             </span>
           </h2>
           <p>The server lists security keys for you in this case that are not yours. Dermline will not send anything in this case. Tell your administrator.</p>
+        </div>
+      )}
+      {withheld > 0 && (
+        <div class="nhsuk-warning-callout" data-testid="withheld-warning">
+          <h2 class="nhsuk-warning-callout__label">
+            <span>
+              <span class="nhsuk-u-visually-hidden">Important: </span>
+              Check this conversation
+            </span>
+          </h2>
+          <p>
+            {withheld === 1 ? "A message you sent is" : `${withheld} messages you sent are`} missing from this conversation, although the server
+            accepted {withheld === 1 ? "it" : "them"}: the server may be withholding messages from you.
+          </p>
         </div>
       )}
       {trust?.log?.hardStop && (
@@ -766,7 +802,10 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
           thread={thread}
           canMake={canMakePatientLink}
           sealing={sealing}
-          onSent={chained}
+          onSent={async (envelope, id) => {
+            await chained(envelope);
+            stored(id);
+          }}
           reload={load}
         />
       )}

@@ -161,8 +161,8 @@ export function PatientLinks(p: {
   canMake: boolean;
   /** The case key, its epoch and the previous hash, for sealing the `patient_link` message. */
   sealing: () => { caseKey: Uint8Array; epoch: number; previousHash: Uint8Array } | null;
-  /** Tell the thread's send chain about the sent message (so the next one chains to it). */
-  onSent: (envelope: Uint8Array) => Promise<void>;
+  /** Tell the thread about the stored message (the next one chains to it). */
+  onSent: (envelope: Uint8Array, clientMsgId: string) => Promise<void>;
   /** Re-read the thread after the link message was sent. */
   reload: () => Promise<void>;
 }): JSX.Element {
@@ -224,8 +224,9 @@ export function PatientLinks(p: {
         unlocked,
         { ...seal, caseId, ttlMinutes: 24 * 60, maxPhotos: 6, origin: window.location.origin },
         async (id, env) => {
-          await p.onSent(env);
-          return api.sendMessage(caseId, id, env);
+          const r = await api.sendMessage(caseId, id, env);
+          await p.onSent(env, id);
+          return r;
         },
       );
       setMade(m);

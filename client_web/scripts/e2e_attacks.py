@@ -1,0 +1,120 @@
+"""Python side of ``scripts/e2e-attacks.mjs`` (the browser against a malicious server).
+
+``setup URL TOKEN``: with the Python client against the harness (no attack in force): the
+first administrator, a practice with a records key, a service, a GP and a dermatologist; the
+GP opens a case, the dermatologist claims it, and the two exchange four messages, each sender
+reading (and so chaining to) the whole thread first: stored messages 1 (the history) to 5.
+Prints JSON for the browser: ids, the GP's sign-in, a fresh public key to substitute, and two
+envelopes to inject (junk, and message 4 with one ciphertext byte flipped: badly signed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import secrets
+import sys
+import time
+import urllib.parse
+from typing import Any
+
+import pyotp
+
+from client_py.client import DermlineClient
+from crypto.account import generate_key_pair
+from crypto.content import ContentType
+
+PASSWORD = secrets.token_urlsafe(18)  # one run only; printed for the browser
+HISTORY = {
+    "patient": {
+        "nhs_number": "9434765919",
+        "name": "Attack Patient",
+        "date_of_birth": "1970-01-01",
+        "sex": "female",
+    },
+    "body_site": "left forearm",
+    "duration": "3 months",
+    "changes": {"size": True, "shape": False, "colour": True},
+    "symptoms": {"itch": False, "bleeding": True, "scaling": False, "soreness": False},
+    "previous_skin_cancer": False,
+    "skin_type": "II",
+    "question": "Attacked: is this a melanoma?",
+    "consent_to_photography": True,
+}
+
+
+def b64(b: bytes) -> str:
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+async def person(
+    url: str, token: str, login: str, name: str
+) -> tuple[DermlineClient, dict[str, Any]]:
+    c = DermlineClient(url, origin=url)
+    await c.accept_invite(token, login, name, PASSWORD)
+    assert await c.login(login, PASSWORD) == "enrol"
+    enrolment = await c.begin_totp_enrolment()
+    query = urllib.parse.urlparse(enrolment["otpauth_uri"]).query
+    secret = urllib.parse.parse_qs(query)["secret"][0]
+    step = int(time.time() // 30)
+    await c.confirm_totp(pyotp.TOTP(secret).at(step * 30))
+    return c, {"login": login, "password": PASSWORD, "secret": secret, "step": step}
+
+
+async def say(c: DermlineClient, case_id: str, text: str) -> None:
+    """Read the whole thread (the client chains to the last message it opened), then post."""
+    for m in await c.messages(case_id):
+        await c.open(m)
+    await c.post_message(case_id, ContentType.TEXT, {"text": text})
+
+
+async def setup(url: str, token: str) -> dict[str, Any]:
+    admin, _ = await person(url, token, "admin@example.org", "Ada Admin")
+    practice = await admin.create_organisation(
+        "practice", "Elm Surgery", generate_key_pair().public_key
+    )
+    service = await admin.create_organisation("service", "Skin Service")
+    gp, gp_creds = await person(
+        url, await admin.invite(practice["org_id"], "gp"), "gp@example.org", "Dr Gee"
+    )
+    derm, _ = await person(
+        url,
+        await admin.invite(service["org_id"], "dermatologist"),
+        "derm@example.org",
+        "Dr Derm",
+    )
+    case_id = await gp.create_case(practice["org_id"], service["org_id"], HISTORY)
+    await derm.move(case_id, "claim")
+    await say(derm, case_id, "Q1: how long has it been there?")
+    await say(gp, case_id, "A1: three months.")
+    await say(derm, case_id, "Q2: any bleeding?")
+    await say(gp, case_id, "A2: yes, once.")
+    stored = await gp.messages(case_id)
+    assert [m["seq"] for m in stored] == [1, 2, 3, 4, 5], stored
+    tampered = bytearray(base64.urlsafe_b64decode(stored[3]["envelope"] + "=="))
+    tampered[200] ^= 1
+    detail = await gp.get_case(case_id)
+    derm_id = next(p["user_id"] for p in detail["participants"] if p["role"] == "dermatologist")
+    for c in (admin, gp, derm):
+        await c.close()
+    return {
+        "case_id": case_id,
+        "practice_id": practice["org_id"],
+        "derm_id": derm_id,
+        "gp": gp_creds,
+        "other_key": b64(generate_key_pair().public_key),
+        "junk": b64(b"\x01\x01\x0e" + secrets.token_bytes(40)),
+        "tampered": b64(bytes(tampered)),
+    }
+
+
+def main() -> None:
+    cmd, url, arg = sys.argv[1:4]
+    if cmd != "setup":
+        raise SystemExit(f"unknown command {cmd}")
+    print(json.dumps(asyncio.run(setup(url, arg))))
+
+
+if __name__ == "__main__":
+    main()
