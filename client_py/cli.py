@@ -12,9 +12,15 @@
 
 Credentials come from the environment so they never appear in the process list:
 ``DERMLINE_URL``, ``DERMLINE_LOGIN``, ``DERMLINE_PASSWORD`` and ``DERMLINE_TOTP_SECRET``
-(base32, as in the otpauth URI) or ``DERMLINE_TOTP_CODE``; the invite token may come from
+(base32, as in the otpauth URI) or ``DERMLINE_TOTP_CODE``, or ``DERMLINE_RECOVERY_CODE`` (one
+of the recovery codes, each works once); the invite token may come from
 ``DERMLINE_INVITE_TOKEN`` instead of ``--token`` (an argument is visible to every local
 user in the process list). Each command signs in, acts and signs out. Output is JSON lines.
+
+Passkeys need a browser (WebAuthn); this client has none. Under an organisation's passkey
+requirement it stops with ``passkey_enrol`` (no passkey yet: add one by signing in with the
+web client) or ``passkey_required`` (the security code is refused), each with a message
+saying so; a recovery code still signs in here, once per code (``docs/api.md``, "Passkeys").
 
 ``records-key`` needs no server and no account: it is what a records officer runs on a machine
 of their own (``docs/operations.md``, "Records key"). ``new`` makes the practice's records key
@@ -249,6 +255,14 @@ def _records_key(
     return 0
 
 
+#: What to do when the organisation requires a passkey (this client cannot use one).
+PASSKEY_HELP: Final = (
+    "your organisation requires a passkey, which this command line client cannot use: "
+    "sign in with the web client (add a passkey there if you have none); here, sign in "
+    "with one of your recovery codes in DERMLINE_RECOVERY_CODE"
+)
+
+
 def _out(obj: Any) -> None:
     print(json.dumps(obj, sort_keys=True), flush=True)
 
@@ -283,7 +297,8 @@ async def run(
                 return env["DERMLINE_TOTP_CODE"]
             return pyotp.TOTP(env.get("DERMLINE_TOTP_SECRET", "")).now()
 
-        step = await client.login(login, password, totp=code)
+        recovery = env.get("DERMLINE_RECOVERY_CODE") or None
+        step = await client.login(login, password, totp=code, recovery_code=recovery)
         if args.command == "enrol-totp":
             if step != "enrol":
                 _out({"error": "already enrolled"})
@@ -293,6 +308,9 @@ async def run(
             codes = await client.confirm_totp(pyotp.TOTP(secret).now())
             _out({"otpauth_uri": totp["otpauth_uri"], "recovery_codes": codes})
             return 0
+        if step == "passkey_enrol":
+            _out({"error": "passkey_enrol", "message": PASSKEY_HELP})
+            return 1
         if step != "done":
             _out({"error": "set up two-factor authentication first (enrol-totp)"})
             return 1
@@ -332,7 +350,8 @@ async def run(
         await client.logout()
         return 0
     except ApiError as exc:
-        _out({"error": exc.code, "message": exc.message, "status": exc.status})
+        message = PASSKEY_HELP if exc.code == "passkey_required" else exc.message
+        _out({"error": exc.code, "message": message, "status": exc.status})
         return 1
     finally:
         await client.close()

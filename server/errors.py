@@ -21,6 +21,8 @@ __all__ = [
     "CsrfFailed",
     "DomainError",
     "EmptyUpload",
+    "EnvelopeOutdated",
+    "EpochConflict",
     "ErrorCode",
     "Forbidden",
     "HashMismatch",
@@ -30,6 +32,7 @@ __all__ = [
     "InvalidTotp",
     "InvalidTransition",
     "InviteInvalid",
+    "KeyRotationRequired",
     "LengthRequired",
     "LinkInvalid",
     "Locked",
@@ -40,9 +43,13 @@ __all__ = [
     "PayloadTooLarge",
     "RateLimited",
     "RequestTimeout",
+    "SignatureInvalid",
+    "StaleEpoch",
     "Unavailable",
     "UnsupportedMediaType",
     "UploadIncomplete",
+    "WrapOutdated",
+    "WrapRecipients",
 ]
 
 
@@ -57,6 +64,13 @@ class ErrorCode(StrEnum):
     UPLOAD_INCOMPLETE = "upload_incomplete"
     REQUEST_TIMEOUT = "request_timeout"
     CASE_KEY_MISMATCH = "case_key_mismatch"
+    SIGNATURE_INVALID = "signature_invalid"
+    ENVELOPE_OUTDATED = "envelope_outdated"
+    WRAP_OUTDATED = "wrap_outdated"
+    WRAP_RECIPIENTS = "wrap_recipients"
+    KEY_ROTATION_REQUIRED = "key_rotation_required"
+    STALE_EPOCH = "stale_epoch"
+    EPOCH_CONFLICT = "epoch_conflict"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     UNAUTHENTICATED = "unauthenticated"
     INVALID_CREDENTIALS = "invalid_credentials"
@@ -91,6 +105,13 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.UPLOAD_INCOMPLETE: 400,
     ErrorCode.REQUEST_TIMEOUT: 408,
     ErrorCode.CASE_KEY_MISMATCH: 422,
+    ErrorCode.SIGNATURE_INVALID: 422,
+    ErrorCode.ENVELOPE_OUTDATED: 422,
+    ErrorCode.WRAP_OUTDATED: 422,
+    ErrorCode.WRAP_RECIPIENTS: 422,
+    ErrorCode.KEY_ROTATION_REQUIRED: 409,
+    ErrorCode.STALE_EPOCH: 409,
+    ErrorCode.EPOCH_CONFLICT: 409,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
     ErrorCode.UNAUTHENTICATED: 401,
     ErrorCode.INVALID_CREDENTIALS: 401,
@@ -124,6 +145,9 @@ class DomainError(Exception):
         if message is not None:
             self.message = message
         self.retry_after = retry_after
+        #: Extra fields of the error object beside ``code`` and ``message`` (numbers only,
+        #: e.g. the case's key epoch); both transports send them.
+        self.fields: dict[str, int] = {}
         super().__init__(self.message)
 
 
@@ -308,3 +332,69 @@ class CaseKeyMismatch(DomainError):
 
     code = ErrorCode.CASE_KEY_MISMATCH
     message = "the case key wraps do not all commit to the same case key"
+
+
+class SignatureInvalid(DomainError):
+    """A message whose signature does not verify with its sender's current signing key
+    (docs/protocol.md section 23, "Server")."""
+
+    code = ErrorCode.SIGNATURE_INVALID
+    message = "the message signature does not verify with your signing key"
+
+
+class EnvelopeOutdated(DomainError):
+    """A new message in the legacy envelope (type 0x07, not bound to the epoch's case key
+    commitment); new messages are type 0x0e (docs/protocol.md section 22)."""
+
+    code = ErrorCode.ENVELOPE_OUTDATED
+    message = "the message uses an outdated envelope; update the app"
+
+
+class WrapOutdated(DomainError):
+    """A legacy case key wrap (type 0x06, no key commitment); wraps are type 0x0b."""
+
+    code = ErrorCode.WRAP_OUTDATED
+    message = "case key wraps must carry a key commitment (type 0x0b); update the app"
+
+
+class WrapRecipients(DomainError):
+    """A new epoch's wraps do not cover exactly the remaining participants and records keys
+    (one missing, one for a removed person or a stranger, or one twice)."""
+
+    code = ErrorCode.WRAP_RECIPIENTS
+    message = "the wraps must cover every remaining participant and records key, no one else"
+
+
+class KeyRotationRequired(DomainError):
+    """Someone was removed from the case: nothing more is accepted at the current epoch
+    until a participant posts the next one (docs/protocol.md section 24)."""
+
+    code = ErrorCode.KEY_ROTATION_REQUIRED
+    message = "the case key must be changed first after a change of members"
+
+    def __init__(self, key_epoch: int, next_epoch: int) -> None:
+        super().__init__()
+        self.fields = {"key_epoch": key_epoch, "next_epoch": next_epoch}
+
+
+class StaleEpoch(DomainError):
+    """A message sealed under an epoch older than the case's current one."""
+
+    code = ErrorCode.STALE_EPOCH
+    message = "the case key has changed; reload the case and send again"
+
+    def __init__(self, key_epoch: int) -> None:
+        super().__init__()
+        self.fields = {"key_epoch": key_epoch}
+
+
+class EpochConflict(DomainError):
+    """A new epoch posted for a key epoch that is no longer the case's (another participant
+    rotated first)."""
+
+    code = ErrorCode.EPOCH_CONFLICT
+    message = "the case key was changed meanwhile; reload the case"
+
+    def __init__(self, key_epoch: int) -> None:
+        super().__init__()
+        self.fields = {"key_epoch": key_epoch}

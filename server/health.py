@@ -3,8 +3,9 @@
 Ready when its storage answers a read and a write and, if the deployment has Redis, Redis
 answers a ``PING``; else ``503`` naming the component that failed, nothing more (no
 addresses, no error text). No authentication: a load balancer or Kubernetes asks it.
-``/healthz`` (``server.app``) stays the liveness check: storage only, since a node that
-lost Redis still serves and loses nothing (``docs/deploy.md`` section 6).
+``/healthz`` (``server.app``) is liveness only: the process answers, whatever its storage or
+Redis do, so an outage of either takes nodes out of the balancer (here) rather than having
+them all restarted.
 """
 
 from __future__ import annotations

@@ -106,7 +106,7 @@ def build_services(
         passkeys=passkeys,
         passkey_policy=passkey_policy,
         sessions=sessions,
-        administration=AdministrationService(store, clock, sessions),
+        administration=AdministrationService(store, clock, sessions, cases.removed_from),
         directory=DirectoryService(store),
         cases=cases,
         patient_links=PatientLinkService(

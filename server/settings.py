@@ -164,9 +164,6 @@ class Settings:
                 out.append(origin)
         return tuple(out)
 
-    def sqlite_path(self) -> Path:
-        return self.data_dir / "dermline.db"
-
 
 _SECRET_FIELDS = {"database_url", "redis_url"}
 

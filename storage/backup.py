@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from storage import maintenance
-from storage.config import StorageConfig
+from storage.config import SQLITE_FILE, StorageConfig
 from storage.errors import StorageError
 
 __all__ = [
@@ -62,7 +62,7 @@ __all__ = [
 
 BACKUP_FORMAT = "dermline-backup/1"
 MANIFEST = "manifest.json"
-DB_NAME = "dermline.sqlite3"
+DB_NAME = SQLITE_FILE  # the same name in a backup as in the data folder
 _CHUNK = 1 << 20
 
 

@@ -11,7 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-__all__ = ["StorageConfig"]
+__all__ = ["SQLITE_FILE", "StorageConfig"]
+
+#: The SQLite database's file name inside ``data_dir`` (the one name: the server's settings,
+#: the engine and the backups all use it through :attr:`StorageConfig.sqlite_path`).
+SQLITE_FILE = "dermline.sqlite3"
 
 #: Default cap of one blob (a photo): 25 MiB of client ciphertext.
 DEFAULT_MAX_BLOB_SIZE = 25 * 1024 * 1024
@@ -52,7 +56,7 @@ class StorageConfig:
     @property
     def sqlite_path(self) -> Path:
         """The SQLite database file."""
-        return self.data_dir / "dermline.sqlite3"
+        return self.data_dir / SQLITE_FILE
 
     @property
     def resolved_master_key_file(self) -> Path:

@@ -31,6 +31,7 @@ from storage import audit as audit_fmt
 from storage._memory_accounts import MemoryAccounts
 from storage._memory_base import op, utc
 from storage._memory_blobs import MemoryBlobStore
+from storage._memory_epochs import MemoryEpochs
 from storage._memory_passkeys import MemoryPasskeys
 from storage._memory_retention import MemoryRetention
 from storage._values import (
@@ -75,7 +76,7 @@ _MIGRATIONS = Path(__file__).parent / "migrations" / "sqlite"
 _TEXT = 1 << 20  # the longest text value the SQL backends seal
 
 
-class MemoryStorage(MemoryAccounts, MemoryPasskeys, MemoryRetention):
+class MemoryStorage(MemoryAccounts, MemoryPasskeys, MemoryRetention, MemoryEpochs):
     """:class:`storage.interface.Storage` in memory (tests and development only)."""
 
     def __init__(self) -> None:

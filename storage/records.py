@@ -24,6 +24,7 @@ __all__ = [
     "AuthFailureState",
     "BlobInfo",
     "Case",
+    "CaseRemoval",
     "CaseState",
     "Invite",
     "KeyRecipientKind",
@@ -46,6 +47,7 @@ __all__ = [
     "Priority",
     "Receipt",
     "ReceiptKind",
+    "RemovalReason",
     "Role",
     "RotationReport",
     "Session",
@@ -308,6 +310,28 @@ class Case:
     outcome_category: OutcomeCategory | None
     last_seq: int
     key_epoch: int
+
+
+class RemovalReason(StrEnum):
+    """Why someone stopped being a participant of a case (docs/protocol.md section 24)."""
+
+    CASE = "case"  # taken off this one case by the referrer or the responder
+    ACCOUNT = "account"  # their account was disabled
+    MEMBERSHIP = "membership"  # they lost the role or membership the case needs
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRemoval:
+    """A person taken off a case. ``epoch`` is the case's key epoch when it happened: while
+    the case's ``key_epoch`` still equals it, the case needs a new epoch (a rotation) before
+    anything more is sent; a rotation (``rotate_case_key``) moves the case past it."""
+
+    case_id: str
+    user_id: str
+    epoch: int
+    reason: RemovalReason
+    removed_by: str | None
+    removed_at: _dt.datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,9 +69,10 @@ DISPOSED_TABLES = (
     "legal_holds",
 )
 #: Tables with a ``case_id`` whose rows of a disposed case stay: the routing tombstone
-#: (``cases``, ``participants``: who was involved, and when), the disposal record, and
-#: ``disposal_blobs`` (written by the disposal, removed once the blob files are gone).
-KEPT_TABLES = ("cases", "participants", "case_disposals", "disposal_blobs")
+#: (``cases``, ``participants``, ``case_removals``: who was involved, and when), the
+#: disposal record, and ``disposal_blobs`` (written by the disposal, removed once the blob
+#: files are gone).
+KEPT_TABLES = ("cases", "participants", "case_removals", "case_disposals", "disposal_blobs")
 
 
 class LegalHoldReason(StrEnum):

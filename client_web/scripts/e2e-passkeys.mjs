@@ -17,7 +17,17 @@
 //      sign-in with it is refused; the password step now asks for a TOTP code;
 //   8. as administrator, requires passkeys of everyone in the organisation; the next sign-in
 //      (password, TOTP) must add a passkey before it finishes, and the one after offers the
-//      passkey only (no security-code fallback).
+//      passkey only (no security-code fallback);
+//   9. under the requirement, a lost passkey: "Use a recovery code" (an empty and a wrong code
+//      refused with their messages, then one of the codes saved in step 1); the same code a
+//      second time is refused, and "Use your passkey instead" finishes with the passkey;
+//  10. the administrator invites a records officer into the organisation; in a second phone
+//      context with its own virtual authenticator, accepting the invite goes through the
+//      recovery key and the authenticator app, then must add a passkey (it can unlock) before
+//      the account is signed in; the officer then signs in with that passkey alone;
+//  11. the officer's phone is gone; a roaming security key WITHOUT PRF (USB, not discoverable)
+//      is added with the password: it is listed as a second step only (it cannot unlock), and
+//      signing in with the password and that key works, the password unlocking the keys.
 // The virtual authenticator's own credential records are checked too (one credential, its sign
 // counter moved). Every page state is checked with axe-core (no serious/critical violation),
 // for 24x24 px touch targets and for console errors. Screenshots: test-results/e2e-passkeys/.
@@ -114,6 +124,8 @@ try {
   const secret = (await page.getByTestId("totp-key").innerText()).replace(/\s/g, "");
   await page.getByLabel("Security code").fill(await freshCode(secret));
   await page.getByRole("button", { name: "Confirm" }).click();
+  const recoveryCodes = (await page.getByRole("list", { name: "Recovery codes" }).innerText()).split(/\s+/).filter(Boolean);
+  expect(recoveryCodes.length >= 8 && recoveryCodes.every((c) => /^[a-z0-9]{5}-[a-z0-9]{5}$/.test(c)), "recovery codes shown");
   await page.getByRole("button", { name: "I have saved my recovery codes" }).click();
   await page.getByTestId("signed-in").waitFor();
   await check("signed-in-with-totp");
@@ -147,8 +159,10 @@ try {
   await check("signed-in-with-passkey-alone");
 
   // 4. A reload drops the keys; unlock them with the passkey.
-  await page.reload();
+  // (Reloaded at #/unlock: a hash change made right after a reload can land before the
+  // app listens for it.)
   await page.goto(`${origin}/#/unlock`);
+  await page.reload();
   await page.getByRole("button", { name: "Unlock with a passkey" }).click();
   await page.getByTestId("signed-in").waitFor({ timeout: 30000 });
   await check("unlocked-with-passkey");
@@ -225,6 +239,120 @@ try {
   await page.getByTestId("security-link").click();
   await page.getByTestId("passkey").waitFor();
   expect((await page.getByTestId("passkey").innerText()).includes("Can unlock Dermline without your password"), "the enrolled passkey unlocks");
+
+  // 9. A lost passkey under the requirement: a recovery code instead.
+  await signOut();
+  await passwordStep();
+  await page.getByRole("heading", { name: "Use your passkey" }).waitFor({ timeout: 30000 });
+  await page.getByRole("button", { name: "Use a recovery code" }).click();
+  await page.getByRole("heading", { name: "Enter a recovery code" }).waitFor();
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.locator(".nhsuk-error-summary").getByText("Enter one of your recovery codes").waitFor();
+  await check("recovery-code-missing");
+  await page.getByLabel("Recovery code").fill("zzzzz-zzzzz"); // not one of them
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.locator(".nhsuk-error-summary").getByText("The recovery code is not right or has already been used").waitFor({ timeout: 30000 });
+  await check("recovery-code-wrong");
+  await page.getByLabel("Recovery code").fill(recoveryCodes[0].toUpperCase()); // case does not matter
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByTestId("signed-in").waitFor({ timeout: 30000 });
+  await check("signed-in-with-recovery-code");
+  await signOut();
+  await passwordStep();
+  await page.getByRole("button", { name: "Use a recovery code" }).click();
+  await page.getByLabel("Recovery code").fill(recoveryCodes[0]);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.locator(".nhsuk-error-summary").getByText("The recovery code is not right or has already been used").waitFor({ timeout: 30000 });
+  await page.getByRole("button", { name: "Use your passkey instead" }).click();
+  await page.getByRole("button", { name: "Continue with passkey" }).click();
+  await page.getByTestId("signed-in").waitFor({ timeout: 30000 });
+  console.log("ok   recovery code instead of the required passkey; used once only");
+
+  // 10. Accepting an invite into the organisation that requires passkeys.
+  await page.getByTestId("admin-entry").click();
+  await page.getByTestId("admin-orgs").getByRole("link").first().click();
+  await page.getByRole("button", { name: "Invite a person" }).click();
+  await page.getByLabel(/^Records officer:/).check();
+  await page.getByRole("button", { name: "Create invitation link" }).click();
+  await page.getByTestId("invite-created").waitFor();
+  const inviteLink = await page.getByLabel("Invitation link").inputValue();
+  expect(inviteLink.startsWith(`${origin}/#/invite/`), "the invite link names this origin");
+  const other = await browser.newContext({ viewport: { width: 360, height: 640 }, isMobile: true, hasTouch: true, serviceWorkers: "block" });
+  const officer = await other.newPage();
+  officer.on("console", (m) => {
+    if (m.type() === "error" && !/status of 40[13]/.test(m.text())) problems.push(`officer: console error: ${m.text()}`);
+  });
+  officer.on("pageerror", (e) => problems.push(`officer: page error: ${e.message}`));
+  const cdp2 = await other.newCDPSession(officer);
+  await cdp2.send("WebAuthn.enable");
+  const second = await cdp2.send("WebAuthn.addVirtualAuthenticator", {
+    options: { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true, hasPrf: true, automaticPresenceSimulation: true },
+  });
+  const officerPassword = "the records officer's own passphrase";
+  await officer.goto(inviteLink);
+  await officer.getByLabel("Email address").waitFor();
+  await officer.getByLabel("Email address").fill("records@example.nhs.uk");
+  await officer.getByLabel("Full name").fill("Rhea Records");
+  await officer.getByLabel("Password", { exact: true }).fill(officerPassword);
+  await officer.getByLabel("Enter the password again").fill(officerPassword);
+  await officer.getByRole("button", { name: "Continue" }).click();
+  const officerKey = await officer.getByTestId("recovery-key").innerText();
+  const officerGroups = officerKey.replace(/Group \d+:/g, "").trim().split(/\s+/);
+  const officerLabel = await officer.locator("label[for=group]").innerText();
+  await officer.getByLabel(officerLabel).fill(officerGroups[Number(/group (\d+)/.exec(officerLabel)[1]) - 1]);
+  await officer.getByRole("button", { name: "Create account" }).click();
+  await officer.getByTestId("totp-key").waitFor({ timeout: 30000 });
+  const officerSecret = (await officer.getByTestId("totp-key").innerText()).replace(/\s/g, "");
+  await officer.getByLabel("Security code").fill(totp(officerSecret, nowStep()));
+  await officer.getByRole("button", { name: "Confirm" }).click();
+  await officer.getByRole("button", { name: "I have saved my recovery codes" }).click();
+  await officer.getByRole("heading", { name: "Add a passkey to finish signing in" }).waitFor({ timeout: 30000 });
+  expect((await officer.getByTestId("signed-in").count()) === 0, "not signed in before the passkey");
+  problems.push(...(await accessibilityProblems(officer, "invite-required-passkey")));
+  await officer.screenshot({ path: join(outDir, "invite-required-passkey.png"), fullPage: true });
+  await officer.getByLabel("Name for this passkey").fill("Records phone");
+  await officer.getByRole("button", { name: "Add passkey" }).click();
+  await officer.getByTestId("signed-in").waitFor({ timeout: 30000 });
+  await officer.getByTestId("security-link").click();
+  await officer.getByTestId("passkey").waitFor();
+  expect((await officer.getByTestId("passkey").innerText()).includes("Records phone"), "the invite's passkey is listed");
+  expect((await officer.getByTestId("passkey").innerText()).includes("Can unlock Dermline without your password"), "the invite's passkey unlocks");
+  const officerCreds = await cdp2.send("WebAuthn.getCredentials", { authenticatorId: second.authenticatorId });
+  expect(officerCreds.credentials.length === 1, "one credential on the officer's phone");
+  await officer.goto(`${origin}/#/cases`);
+  await officer.getByRole("button", { name: "Sign out" }).click();
+  await officer.getByRole("button", { name: "Sign in with a passkey" }).click();
+  await officer.getByTestId("signed-in").waitFor({ timeout: 30000 });
+  problems.push(...(await accessibilityProblems(officer, "invitee-signed-in-with-passkey")));
+  console.log("ok   an invite into an organisation that requires passkeys ends with a passkey that signs in and unlocks");
+
+  // 11. A security key without PRF: a second factor only.
+  await cdp2.send("WebAuthn.removeVirtualAuthenticator", { authenticatorId: second.authenticatorId });
+  const key = await cdp2.send("WebAuthn.addVirtualAuthenticator", {
+    options: { protocol: "ctap2", transport: "usb", hasResidentKey: false, hasUserVerification: true, isUserVerified: true, hasPrf: false, automaticPresenceSimulation: true },
+  });
+  await officer.getByTestId("security-link").click();
+  await officer.getByRole("heading", { name: "Passkeys and security" }).waitFor();
+  await officer.getByLabel("Name for this passkey").fill("Security key");
+  await officer.getByLabel("Your password (optional)").fill(officerPassword);
+  await officer.getByRole("button", { name: "Add passkey" }).click();
+  await officer.getByText("Passkey “Security key” added. This passkey cannot unlock Dermline, so you will still need your password to unlock.").waitFor({ timeout: 30000 });
+  const keyRow = officer.getByTestId("passkey").filter({ hasText: "Security key" });
+  expect((await keyRow.innerText()).includes("Second step of sign-in only"), "the key without PRF cannot unlock");
+  problems.push(...(await accessibilityProblems(officer, "security-key-without-prf")));
+  await officer.screenshot({ path: join(outDir, "security-key-without-prf.png"), fullPage: true });
+  await officer.goto(`${origin}/#/cases`);
+  await officer.getByRole("button", { name: "Sign out" }).click();
+  await officer.getByLabel("Email address").fill("records@example.nhs.uk");
+  await officer.getByLabel("Password", { exact: true }).fill(officerPassword);
+  await officer.getByRole("button", { name: "Continue" }).click();
+  await officer.getByRole("heading", { name: "Use your passkey" }).waitFor({ timeout: 30000 });
+  await officer.getByRole("button", { name: "Continue with passkey" }).click();
+  await officer.getByTestId("signed-in").waitFor({ timeout: 30000 });
+  const keyCreds = await cdp2.send("WebAuthn.getCredentials", { authenticatorId: key.authenticatorId });
+  expect(keyCreds.credentials.length === 1 && !keyCreds.credentials[0].isResidentCredential && keyCreds.credentials[0].signCount >= 2, "the security key signed twice");
+  console.log("ok   a roaming security key without PRF is a second factor; the password unlocks");
+  await other.close();
 } catch (e) {
   problems.push(`failed: ${e.stack ?? e}`);
   await page.screenshot({ path: join(outDir, "failure.png"), fullPage: true }).catch(() => undefined);

@@ -6,6 +6,8 @@ from aiohttp import web
 
 from server.api.http import Route, client, current, parse, reply
 from server.api.keys import SERVICES
+from server.domain.records import User
+from server.services import Services
 from server.wire import schemas as s
 from server.wire.render import invite_summary_out, org_out, user_out
 
@@ -114,6 +116,40 @@ async def list_users(request: web.Request) -> web.Response:
     )
 
 
+def _admin_user(svc: Services, u: User) -> s.AdminUserOut:
+    now = svc.clock.now()
+    return user_out(
+        u,
+        s.AdminUserOut,
+        login_name=u.login_name,
+        locked=bool(u.locked_until and u.locked_until > now),
+        disabled=u.disabled,
+    )
+
+
+async def disable_user(request: web.Request) -> web.Response:
+    auth = await current(request)
+    svc = request.app[SERVICES]
+    user = await svc.administration.disable_user(
+        auth.actor, request.match_info["user_id"], client(request)
+    )
+    return reply(_admin_user(svc, user))
+
+
+async def remove_role(request: web.Request) -> web.Response:
+    auth = await current(request)
+    b = await parse(request, s.RemoveRoleRequest)
+    svc = request.app[SERVICES]
+    user = await svc.administration.remove_membership(
+        auth.actor,
+        request.match_info["org_id"],
+        request.match_info["user_id"],
+        b.role,
+        client(request),
+    )
+    return reply(_admin_user(svc, user))
+
+
 async def revoke_user_sessions(request: web.Request) -> web.Response:
     auth = await current(request)
     count = await request.app[SERVICES].administration.revoke_user_sessions(
@@ -205,6 +241,26 @@ ROUTES = [
         None,
         s.UserList,
         errors=(401, 403, 404),
+    ),
+    Route(
+        "POST",
+        f"{V1}/users/{{user_id}}/disable",
+        disable_user,
+        "Disable an account (admins of one of its organisations): every session ends and the"
+        " person is taken off every case, which then needs a new epoch",
+        None,
+        s.AdminUserOut,
+        errors=(401, 403, 404),
+    ),
+    Route(
+        "POST",
+        f"{V1}/orgs/{{org_id}}/users/{{user_id}}/remove-role",
+        remove_role,
+        "Take one role in the organisation away from a person (admins); they leave the cases"
+        " that needed it, which then need a new epoch",
+        s.RemoveRoleRequest,
+        s.AdminUserOut,
+        errors=(401, 403, 404, 422),
     ),
     Route(
         "POST",

@@ -22,12 +22,10 @@ from server.domain.records import Case, Page
 from server.wire import schemas as s
 from server.wire.render import (
     attachment_out,
+    case_detail_out,
     case_out,
     message_out,
-    outcome_out,
-    participant_out,
     receipt_out,
-    wrapped_key_out,
 )
 
 __all__ = ["ROUTES"]
@@ -97,15 +95,28 @@ async def get_case(request: web.Request) -> web.Response:
     view = await request.app[SERVICES].cases.view(
         auth.actor, request.match_info["case_id"], client(request)
     )
-    outcome = None if view.outcome is None else outcome_out(view.outcome)
-    return reply(
-        s.CaseDetail(
-            case=case_out(view.case),
-            participants=[participant_out(p, u) for p, u in view.participants],
-            case_keys=[wrapped_key_out(k) for k in view.case_keys],
-            outcome=outcome,
-        )
+    return reply(case_detail_out(view))
+
+
+async def remove_participant(request: web.Request) -> web.Response:
+    auth = await current(request)
+    await request.app[SERVICES].cases.remove_participant(
+        auth.actor, request.match_info["case_id"], request.match_info["user_id"], client(request)
     )
+    return reply(None)
+
+
+async def new_epoch(request: web.Request) -> web.Response:
+    auth = await current(request)
+    b = await parse(request, s.EpochRequest)
+    view = await request.app[SERVICES].cases.rotate(
+        auth.actor,
+        request.match_info["case_id"],
+        b.epoch,
+        [WrapIn(k.recipient_kind, k.recipient_id, k.wrapped_key) for k in b.case_keys],
+        client(request),
+    )
+    return reply(case_detail_out(view))
 
 
 async def list_messages(request: web.Request) -> web.Response:
@@ -300,6 +311,26 @@ ROUTES = [
         s.ShareCaseKeysRequest,
         s.SharedCaseKeysOut,
         status=201,
+        errors=(401, 403, 404, 409, 422),
+    ),
+    Route(
+        "POST",
+        f"{C}/participants/{{user_id}}/remove",
+        remove_participant,
+        "Take a dermatologist off the case (the referring GP or the responder); the case"
+        " then needs a new epoch",
+        None,
+        None,
+        status=204,
+        errors=(401, 403, 404),
+    ),
+    Route(
+        "POST",
+        f"{C}/epochs",
+        new_epoch,
+        "Start the next case key epoch (compare-and-set; any participant holding the key)",
+        s.EpochRequest,
+        s.CaseDetail,
         errors=(401, 403, 404, 409, 422),
     ),
     Route(

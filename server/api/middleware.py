@@ -12,7 +12,7 @@ from __future__ import annotations
 import hmac
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 import pydantic
 from aiohttp import web
@@ -60,11 +60,15 @@ CSP = (
 
 
 def error_response(
-    code: ErrorCode, message: str, *, retry_after: int | None = None
+    code: ErrorCode,
+    message: str,
+    *,
+    retry_after: int | None = None,
+    fields: Mapping[str, int] | None = None,
 ) -> web.Response:
     headers = {"Retry-After": str(retry_after)} if retry_after else None
     return web.json_response(
-        {"error": {"code": code.value, "message": message}},
+        {"error": {"code": code.value, "message": message, **(fields or {})}},
         status=HTTP_STATUS[code],
         headers=headers,
     )
@@ -93,7 +97,9 @@ async def error_mapper(request: web.Request, handler: Handler) -> web.StreamResp
     try:
         response = await handler(request)
     except DomainError as exc:
-        response = error_response(exc.code, exc.message, retry_after=exc.retry_after)
+        response = error_response(
+            exc.code, exc.message, retry_after=exc.retry_after, fields=exc.fields
+        )
     except pydantic.ValidationError as exc:
         if any(err["type"] == "json_invalid" for err in exc.errors()):
             # Not JSON at all: a malformed request (400), not a schema mismatch (422).

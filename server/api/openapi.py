@@ -122,16 +122,12 @@ def build_openapi(routes: Sequence[Route], version: str) -> dict[str, Any]:
     paths["/healthz"] = {
         "get": {
             "operationId": "healthz",
-            "summary": "The server can serve (storage answers)",
+            "summary": "Liveness: the process answers (readiness is /readyz)",
             "security": [],
             "responses": {
                 "200": {
                     "description": "OK",
                     "content": {"application/json": {"schema": key_map[(Health, "serialization")]}},
-                },
-                "503": {
-                    "description": "Error",
-                    "content": {"application/json": {"schema": error_ref}},
                 },
             },
         }

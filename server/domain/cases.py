@@ -63,7 +63,7 @@ from crypto.case_key import (
     verify_case_key_wrap,
 )
 from crypto.content import ContentType
-from crypto.envelope import parse_message_header
+from crypto.envelope import parse_message_header, verify_message_signature
 from crypto.errors import CryptoError
 from crypto.fingerprint import key_id
 from server.domain.attachments import Stored, store_attachment
@@ -91,10 +91,17 @@ from server.errors import (
     CaseKeyMismatch,
     Conflict,
     DomainError,
+    EnvelopeOutdated,
+    EpochConflict,
     Forbidden,
     InvalidInput,
     InvalidTransition,
+    KeyRotationRequired,
     NotFound,
+    SignatureInvalid,
+    StaleEpoch,
+    WrapOutdated,
+    WrapRecipients,
 )
 from storage import OutcomeCategory, Role
 
@@ -107,6 +114,7 @@ __all__ = [
     "NewCaseRequest",
     "NullPublisher",
     "Publisher",
+    "Rotation",
     "SharedWrap",
     "StoredOutcome",
     "ThreadMessage",
@@ -121,12 +129,20 @@ class Publisher(Protocol):
 
     async def case_changed(self, change: CaseChange) -> None: ...
 
+    async def participants_removed(self, case_id: str, user_ids: Sequence[str]) -> None:
+        """People taken off a case: they hear nothing more of it (their sockets leave the
+        case room; the policy refuses their later requests)."""
+        ...
+
 
 class NullPublisher:
     async def message_appended(self, case: storage.Case, message: storage.Message) -> None:
         return None
 
     async def case_changed(self, change: CaseChange) -> None:
+        return None
+
+    async def participants_removed(self, case_id: str, user_ids: Sequence[str]) -> None:
         return None
 
 
@@ -184,11 +200,32 @@ class StoredOutcome:
 
 
 @dataclass(frozen=True)
+class Rotation:
+    """A case that needs a new epoch: the epoch that must come next and who was taken off
+    since the current one began (docs/protocol.md section 24)."""
+
+    next_epoch: int
+    removed: tuple[str, ...]
+
+
+def rotation_of(case: storage.Case, removals: Sequence[storage.CaseRemoval]) -> Rotation | None:
+    """Required while someone was removed at the case's current epoch; a new epoch (or a
+    voluntary one) moves the case past every earlier removal."""
+    removed = tuple(r.user_id for r in removals if r.epoch == case.key_epoch)
+    return Rotation(case.key_epoch + 1, removed) if removed else None
+
+
+@dataclass(frozen=True)
 class CaseView:
     case: storage.Case
     participants: list[tuple[storage.Participant, storage.User]]
     case_keys: list[storage.WrappedCaseKey]
     outcome: StoredOutcome | None
+    removals: tuple[storage.CaseRemoval, ...] = ()
+
+    @property
+    def rotation(self) -> Rotation | None:
+        return rotation_of(self.case, self.removals)
 
 
 @dataclass(frozen=True)
@@ -289,20 +326,33 @@ _ACTION_EVENT = {
 
 
 def _verified_wrap(
-    record: bytes, wrapper: storage.User, case_uuid: uuid.UUID, wrapper_uuid: uuid.UUID
+    record: bytes,
+    wrapper: storage.User,
+    case_uuid: uuid.UUID,
+    wrapper_uuid: uuid.UUID,
+    epoch: int = 0,
 ) -> tuple[CaseKeyWrapHeader, bytes]:
-    """The header and key commitment of an epoch-0 case key wrap of this case, signed by
-    ``wrapper`` and naming them as its wrapper (creation and sharing check the same);
-    InvalidInput otherwise. Legacy 0x06 wraps commit to nothing, so they are refused: the
-    wraps of one epoch could then hold different keys."""
+    """The header and key commitment of a case key wrap of this case and ``epoch``, signed
+    by ``wrapper`` and naming them as its wrapper (creation, sharing and new epochs check
+    the same); InvalidInput otherwise. Legacy 0x06 wraps commit to nothing, so they are
+    refused (``wrap_outdated``): the wraps of one epoch could then hold different keys."""
+    try:
+        outdated = parse_case_key_wrap_header(record).commitment is None
+    except CryptoError:
+        raise InvalidInput("a case key wrap is malformed or not signed by you") from None
+    if outdated:
+        raise WrapOutdated()
     try:
         header = verify_case_key_wrap(record, wrapper.signing_public_key)
     except CryptoError:
         raise InvalidInput("a case key wrap is malformed or not signed by you") from None
-    if header.case_id != case_uuid or header.epoch != 0 or header.wrapper_user_id != wrapper_uuid:
+    if (
+        header.case_id != case_uuid
+        or header.epoch != epoch
+        or header.wrapper_user_id != wrapper_uuid
+    ):
         raise InvalidInput("a case key wrap is for another case, epoch or wrapper")
-    if header.commitment is None:
-        raise InvalidInput("case key wraps must carry a key commitment (type 0x0b)")
+    assert header.commitment is not None  # checked above
     return header, header.commitment
 
 
@@ -491,32 +541,39 @@ class CaseService:
         client: str | None,
     ) -> list[str]:
         """Add dermatologists of the case's service as participants, with the caller's
-        wraps of the epoch-0 case key to them. Returns the new participants' ids.
+        wraps of the current epoch's case key to them. Returns the new participants' ids.
 
         404 for a foreign or missing case; 403 for a non-participant or a participant who
-        holds no wrap of epoch 0; 422 ``validation_failed`` for a recipient who is not a
-        current, enabled dermatologist of the service or a wrap that fails the checks of
-        creation; 409 ``conflict`` for a recipient who already participates; 422
-        ``case_key_mismatch`` for a wrap whose commitment is not the epoch's.
+        holds no wrap of the current epoch; 422 ``validation_failed`` for a recipient who is
+        not a current, enabled dermatologist of the service, was taken off the case, or a
+        wrap that fails the checks of creation; 409 ``conflict`` for a recipient who already
+        participates; 422 ``case_key_mismatch`` for a wrap whose commitment is not the
+        epoch's; 409 ``key_rotation_required`` while the case needs a new epoch (the key
+        to share is about to be replaced).
         """
         case, _parties, participants = await self.load(actor, case_id, CaseAction.SHARE_KEY)
+        epoch = case.key_epoch
+        removals = await self._store.list_case_removals(case_id)
+        if rotation_of(case, removals) is not None:
+            raise KeyRotationRequired(epoch, epoch + 1)
         stored = await self._store.get_case_keys(case_id)
         if not any(
-            k.epoch == 0
+            k.epoch == epoch
             and k.recipient_kind is storage.KeyRecipientKind.USER
             and k.recipient_id == actor.user_id
             for k in stored
         ):
             raise Forbidden("you hold no key of this case to share")
         # The epoch's commitment, from the stored wraps' signed clear headers. At creation
-        # they were all required to carry the same one (_check_wraps).
+        # (and at each new epoch) they were all required to carry the same one.
         epoch_commitments = {
-            parse_case_key_wrap_header(k.wrapped_key).commitment for k in stored if k.epoch == 0
+            parse_case_key_wrap_header(k.wrapped_key).commitment for k in stored if k.epoch == epoch
         }
         if None in epoch_commitments or len(epoch_commitments) != 1:
             raise InvalidInput("this case's key carries no single commitment; it cannot be shared")
         [commitment] = epoch_commitments
         current = {p.user_id for p in participants}
+        removed = {r.user_id for r in removals}
         ids = [w.recipient_id for w in wraps]
         if not ids:
             raise InvalidInput("no one to share with")
@@ -534,6 +591,8 @@ class CaseService:
         for wrap in wraps:
             if wrap.recipient_id in current:
                 raise Conflict("a recipient already takes part in this case")
+            if wrap.recipient_id in removed:
+                raise InvalidInput("a recipient was taken off this case")
             try:
                 user = await self._store.get_user(wrap.recipient_id)
             except (storage.NotFound, storage.InvalidArgument):
@@ -544,7 +603,7 @@ class CaseService:
             ):
                 raise InvalidInput("a recipient is not a dermatologist of the service")
             header, wrap_commitment = _verified_wrap(
-                wrap.wrapped_key, sharer, case_uuid, sharer_uuid
+                wrap.wrapped_key, sharer, case_uuid, sharer_uuid, epoch
             )
             if header.recipient_key_id != key_id(user.encryption_public_key):
                 raise InvalidInput("a case key wrap is for another recipient key")
@@ -557,7 +616,7 @@ class CaseService:
             new_keys.append(
                 storage.WrappedCaseKey(
                     case_id,
-                    0,
+                    epoch,
                     storage.KeyRecipientKind.USER,
                     user.user_id,
                     wrap.wrapped_key,
@@ -575,6 +634,123 @@ class CaseService:
         await self._audit("case.keys_shared", actor, case_id, client, detail)
         await self._publish_case(await self._store.get_case(case_id))
         return ids
+
+    # ------------------------------------------------------------------ removals and epochs
+
+    async def remove_participant(
+        self, actor: Actor, case_id: str, user_id: str, client: str | None
+    ) -> None:
+        """Take a dermatologist off the case (docs/architecture.md, "Removals and epochs").
+
+        The referring GP or the responder may; not themselves, never the referring GP nor
+        the responder (403 ``forbidden``); 404 for someone who is not a participant. The
+        case then needs a new epoch (``rotation``) before anything more is sent; no log
+        entry: taking someone off one case is routing metadata, not a directory change.
+        """
+        case, _parties, participants = await self.load(actor, case_id, CaseAction.REMOVE)
+        if user_id == actor.user_id:
+            raise Forbidden("you cannot take yourself off a case")
+        if user_id in (case.created_by, case.claimed_by):
+            raise Forbidden("the referring GP and the responder cannot be taken off the case")
+        if user_id not in {p.user_id for p in participants}:
+            raise NotFound()
+        try:
+            await self._store.remove_participant(
+                case_id, user_id, removed_by=actor.user_id, now=self._clock.now()
+            )
+        except storage.NotFound:
+            raise NotFound() from None  # removed meanwhile
+        detail = json.dumps({"removed": user_id}, separators=(",", ":")).encode()
+        await self._audit("case.participant_removed", actor, case_id, client, detail)
+        await self.removed_from(user_id, [case_id])
+
+    async def removed_from(self, user_id: str, case_ids: Sequence[str]) -> None:
+        """Announce, after the commit, that ``user_id`` was taken off these cases (by the
+        case route, or by disabling their account or removing their role)."""
+        for case_id in case_ids:
+            await self.publisher.participants_removed(case_id, [user_id])
+            await self._publish_case(await self._store.get_case(case_id))
+
+    async def rotate(
+        self,
+        actor: Actor,
+        case_id: str,
+        epoch: int,
+        wraps: Sequence[WrapIn],
+        client: str | None,
+    ) -> CaseView:
+        """Start epoch ``epoch`` (docs/protocol.md section 24): a compare-and-set on the
+        case being at ``epoch - 1`` (409 ``epoch_conflict`` otherwise: another participant
+        rotated first; reload). Any participant holding the key may, also when no rotation
+        is required (a voluntary rotation). The wraps are 0x0b for this case and epoch,
+        signed by the caller, one per remaining participant and one per records key of the
+        practice and of the service when it has one, all of one key (422
+        ``wrap_recipients``, ``wrap_outdated``, ``case_key_mismatch``,
+        ``validation_failed``). Answers the case as the caller now sees it."""
+        case, _parties, participants = await self.load(actor, case_id, CaseAction.ROTATE)
+        if epoch != case.key_epoch + 1:
+            raise EpochConflict(case.key_epoch)
+        removed = {r.user_id for r in await self._store.list_case_removals(case_id)}
+        users = {p.user_id: await self._store.get_user(p.user_id) for p in participants}
+        orgs = {
+            o.org_id: o.records_public_key
+            for o in [
+                await self._store.get_organisation(case.practice_id),
+                await self._store.get_organisation(case.service_id),
+            ]
+            if o.records_public_key is not None
+        }
+        wrapper = users.get(actor.user_id) or await self._store.get_user(actor.user_id)
+        try:
+            case_uuid, wrapper_uuid = uuid.UUID(case_id), uuid.UUID(actor.user_id)
+        except ValueError:
+            raise InvalidInput("case and user ids are UUIDs") from None
+        now = self._clock.now()
+        seen: set[tuple[str, str]] = set()
+        commitments: set[bytes] = set()
+        keys: list[storage.WrappedCaseKey] = []
+        for wrap in wraps:
+            slot = (wrap.recipient_kind, wrap.recipient_id)
+            if slot in seen:
+                raise WrapRecipients()
+            seen.add(slot)
+            if wrap.recipient_kind == "organisation":
+                if wrap.recipient_id not in orgs:
+                    raise WrapRecipients()
+                expected = key_id(orgs[wrap.recipient_id])
+            else:
+                if wrap.recipient_id in removed or wrap.recipient_id not in users:
+                    raise WrapRecipients()
+                expected = key_id(users[wrap.recipient_id].encryption_public_key)
+            header, commitment = _verified_wrap(
+                wrap.wrapped_key, wrapper, case_uuid, wrapper_uuid, epoch
+            )
+            if header.recipient_key_id != expected:
+                raise InvalidInput("a case key wrap is for another recipient key")
+            commitments.add(commitment)
+            keys.append(
+                storage.WrappedCaseKey(
+                    case_id,
+                    epoch,
+                    storage.KeyRecipientKind(wrap.recipient_kind),
+                    wrap.recipient_id,
+                    wrap.wrapped_key,
+                    now,
+                )
+            )
+        wanted = {("user", uid) for uid in users} | {("organisation", oid) for oid in orgs}
+        if seen != wanted:
+            raise WrapRecipients()
+        if len(commitments) != 1:
+            raise CaseKeyMismatch()
+        try:
+            rotated = await self._store.rotate_case_key(case_id, epoch - 1, keys, now)
+        except storage.Conflict:
+            raise EpochConflict((await self._store.get_case(case_id)).key_epoch) from None
+        detail = json.dumps({"epoch": epoch}, separators=(",", ":")).encode()
+        await self._audit("case.key_rotated", actor, case_id, client, detail)
+        await self._publish_case(rotated)
+        return await self.view(actor, case_id, client)
 
     # ------------------------------------------------------------------ read
 
@@ -611,8 +787,11 @@ class CaseService:
         ]
         outcome = await self._store.get_outcome(case_id)
         people = [(p, await self._store.get_user(p.user_id)) for p in participants]
+        removals = tuple(await self._store.list_case_removals(case_id))
         await self._audit("case.view", actor, case_id, client)
-        return CaseView(case, people, mine, decode_outcome_record(outcome) if outcome else None)
+        return CaseView(
+            case, people, mine, decode_outcome_record(outcome) if outcome else None, removals
+        )
 
     async def messages(
         self, actor: Actor, case_id: str, *, after_seq: int, limit: int
@@ -673,7 +852,7 @@ class CaseService:
     ) -> storage.AppendResult:
         """Append to the thread (idempotent by ``client_msg_id``), then publish."""
         case, _parties, _ = await self.load(actor, case_id, action)
-        self._check_envelope(actor, case, client_msg_id, envelope)
+        await self._check_envelope(actor, case, client_msg_id, envelope)
         result = await self._append(case_id, client_msg_id, actor, envelope, self._clock.now())
         if result.created:
             await self._audit("message.post", actor, case_id, client)
@@ -681,14 +860,19 @@ class CaseService:
             await self.publisher.message_appended(case, result.message)
         return result
 
-    def _check_envelope(
+    async def _check_envelope(
         self, actor: Actor, case: storage.Case, client_msg_id: str, envelope: bytes
     ) -> None:
-        """The clear header must name this case, this message id and the sender itself.
+        """Check a new thread message before it is stored (every path: HTTP, Socket.IO, a
+        move's message, a downgrade's reason).
 
-        The server cannot decrypt; it checks the routing header so that a client cannot
-        post a message that claims another case, another id or another author
-        (``crypto.envelope.parse_message_header``). The signature is checked by readers.
+        The server cannot decrypt; it checks the clear header so that a client cannot post a
+        message that claims another case, another id or another author
+        (``crypto.envelope.parse_message_header``); that it is the committed envelope (type
+        0x0e: ``envelope_outdated`` for 0x07); that its signature verifies with the sender's
+        current signing key (``verify_message_signature``: ``signature_invalid``), so an
+        honest server never relays a forged message (docs/protocol.md section 23); and its
+        epoch against the case's (``_check_epoch``). Readers verify again.
         """
         try:
             header = parse_message_header(envelope)
@@ -700,14 +884,33 @@ class CaseService:
             or str(header.sender_user_id) != actor.user_id
         ):
             raise InvalidInput("the envelope header does not match the message")
-        if header.epoch > case.key_epoch:
-            raise InvalidInput("the envelope uses an unknown key epoch")
+        if header.commitment is None:
+            raise EnvelopeOutdated()
+        sender = await self._store.get_user(actor.user_id)
+        try:
+            verify_message_signature(envelope, sender.signing_public_key)
+        except CryptoError:
+            raise SignatureInvalid() from None
+        await self._check_epoch(case, header.epoch)
 
-    def _check_outcome_payload(
+    async def _check_epoch(self, case: storage.Case, epoch: int | None) -> None:
+        """Sealed content (``epoch`` from its header; None: an upload, which names none) is
+        accepted only at the case's current epoch, and only while no rotation is required:
+        ``stale_epoch`` for an older epoch, ``key_rotation_required`` after a removal
+        (docs/protocol.md section 24)."""
+        if epoch is not None and epoch > case.key_epoch:
+            raise InvalidInput("the envelope uses an unknown key epoch")
+        if epoch is not None and epoch < case.key_epoch:
+            raise StaleEpoch(case.key_epoch)
+        if rotation_of(case, await self._store.list_case_removals(case.case_id)) is not None:
+            raise KeyRotationRequired(case.key_epoch, case.key_epoch + 1)
+
+    async def _check_outcome_payload(
         self, actor: Actor, case: storage.Case, outcome: Outcome, payload: bytes
     ) -> None:
         """The outcome's clinical content is a v1 envelope of type ``outcome`` for this case,
-        signed by the closing dermatologist (header checked in the clear)."""
+        signed by the closing dermatologist (header checked in the clear, signature with the
+        dermatologist's current signing key: ``signature_invalid``)."""
         try:
             header = parse_message_header(payload)
         except CryptoError:
@@ -718,6 +921,12 @@ class CaseService:
             or str(header.sender_user_id) != actor.user_id
         ):
             raise InvalidInput("the outcome content does not match the case and the sender")
+        sender = await self._store.get_user(actor.user_id)
+        try:
+            verify_message_signature(payload, sender.signing_public_key)
+        except CryptoError:
+            raise SignatureInvalid() from None
+        await self._check_epoch(case, header.epoch)
 
     async def move(
         self,
@@ -750,7 +959,7 @@ class CaseService:
                 responder_id=actor.user_id if action is CaseAction.CLAIM else case.claimed_by,
             )
             check_case(actor, after, CaseAction.MESSAGE)
-            self._check_envelope(actor, case, message.client_msg_id, message.envelope)
+            await self._check_envelope(actor, case, message.client_msg_id, message.envelope)
         stored_outcome = None
         if action is CaseAction.RESUBMIT:
             record = await self._store.get_outcome(case_id)
@@ -758,7 +967,7 @@ class CaseService:
         if action is CaseAction.CLOSE:
             if outcome is None:
                 raise InvalidInput("closing needs an outcome")
-            self._check_outcome_payload(actor, case, outcome, payload)
+            await self._check_outcome_payload(actor, case, outcome, payload)
             stored_outcome = storage.Outcome(
                 case_id,
                 outcome.category,
@@ -854,7 +1063,7 @@ class CaseService:
         ):
             return case  # a retry of the downgrade that is already stored
         lowered = downgrade(stored.outcome, urgency, parties)
-        self._check_envelope(actor, case, reason_msg_id, reason_envelope)
+        await self._check_envelope(actor, case, reason_msg_id, reason_envelope)
         if parse_message_header(reason_envelope).content_type is not ContentType.TEXT:
             raise InvalidInput("the reason is a text message")
         now = self._clock.now()
@@ -916,7 +1125,8 @@ class CaseService:
         image). Streamed into the blob store with a size cap; the SHA-256 the client
         declared (the one inside its photo-reference message) must match what arrived.
         Checks and idempotent retry: ``server.domain.attachments``."""
-        await self.load(actor, case_id, CaseAction.MESSAGE)
+        case, _parties, _ = await self.load(actor, case_id, CaseAction.MESSAGE)
+        await self._check_epoch(case, None)
         stored = await store_attachment(
             self._store,
             attachment_id=attachment_id,

@@ -26,6 +26,13 @@ Rules
    thread). The server cannot add a recipient by itself: it needs the participant's
    signed wrap (docs/protocol.md section 8).
 
+7. Removals and epochs (``CaseAction.REMOVE``, ``CaseAction.ROTATE``): the referring GP
+   or the responder takes another dermatologist off a case (never the referring GP nor the
+   responder, never themselves: the case service checks who); a person taken off is no
+   longer a participant, so rule 2 gives them no party and every case route refuses them.
+   Any remaining participant (referrer or a dermatologist participant) starts a new epoch
+   (docs/protocol.md section 24).
+
 Plain Python: no aiohttp, no socketio, no storage calls (only storage's enums, the one
 definition of roles, organisation kinds and states). Callers pass facts, we decide.
 """
@@ -104,6 +111,8 @@ class CaseAction(StrEnum):
     DOWNGRADE = "downgrade"
     PATIENT_LINK = "patient_link"  # make or revoke a patient photo link (rule 5)
     SHARE_KEY = "share_key"  # wrap the case key to service colleagues who lack it (rule 6)
+    REMOVE = "remove"  # take a dermatologist off the case (rule 7)
+    ROTATE = "rotate"  # start a new case key epoch (rule 7)
 
 
 _MOVES: dict[CaseAction, CaseEvent] = {
@@ -169,6 +178,16 @@ def check_case(actor: Actor, case: CaseFacts | None, action: CaseAction) -> froz
         # Rule 6: a participant (the referrer or an addressed/claiming dermatologist) shares,
         # in any state: a closed case may still need reading by a newcomer for follow-up.
         # Holding a wrap, and who may receive one, is checked by the case service.
+        if not parties & {Party.REFERRER, Party.SERVICE}:
+            raise Forbidden()
+        return parties
+    if action is CaseAction.REMOVE:
+        # Rule 7: the referrer or the responder (who they may remove: the case service).
+        if not parties & {Party.REFERRER, Party.RESPONDER}:
+            raise Forbidden()
+        return parties
+    if action is CaseAction.ROTATE:
+        # Rule 7: any remaining participant whose client holds the key, in any state.
         if not parties & {Party.REFERRER, Party.SERVICE}:
             raise Forbidden()
         return parties

@@ -35,7 +35,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING, Any
 
@@ -81,7 +81,7 @@ def _json(model: pydantic.BaseModel) -> dict[str, Any]:
 
 
 def _error(exc: DomainError) -> dict[str, Any]:
-    return {"ok": False, "error": {"code": exc.code.value, "message": exc.message}}
+    return {"ok": False, "error": {"code": exc.code.value, "message": exc.message, **exc.fields}}
 
 
 class _RedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
@@ -300,6 +300,16 @@ class Realtime:
 
     async def message_appended(self, case: Case, message: Message) -> None:
         await self.sio.emit("message", _json(message_out(message)), room=f"case:{case.case_id}")
+
+    async def participants_removed(self, case_id: str, user_ids: Sequence[str]) -> None:
+        """People taken off a case leave its room on this node at once, so they receive no
+        later event of it; every later event is refused by the policy anyway (``join`` and
+        ``sync`` authorise each case). On other nodes of a multi-node deployment their
+        sockets stay in the room until they reconnect (events there are ciphertext of an
+        epoch they hold no key for once a participant rotated; docs/architecture.md)."""
+        for user_id in user_ids:
+            for sid, _eio in list(self.sio.manager.get_participants("/", f"user:{user_id}")):
+                await self.sio.leave_room(sid, f"case:{case_id}")
 
     async def patient_photos(self, case: Case, link: PatientLink) -> None:
         """A patient sent photos through a link: tell the case room, so open threads fetch

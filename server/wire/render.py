@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Any, TypeVar
 
 from server.domain.accounts import Authenticated, InviteSummary, PasskeyPolicy
-from server.domain.cases import StoredOutcome
+from server.domain.cases import CaseView, StoredOutcome
 from server.domain.patient_links import link_status
 from server.domain.records import (
     Attachment,
@@ -30,6 +30,7 @@ from server.wire import schemas as s
 
 __all__ = [
     "attachment_out",
+    "case_detail_out",
     "case_out",
     "invite_summary_out",
     "link_out",
@@ -192,6 +193,21 @@ def participant_out(p: Participant, u: User) -> s.ParticipantOut:
         display_name=u.display_name,
         encryption_public_key=u.encryption_public_key,
         signing_public_key=u.signing_public_key,
+    )
+
+
+def case_detail_out(view: CaseView) -> s.CaseDetail:
+    """A case as ``GET /api/v1/cases/{id}`` answers it (also after a new epoch)."""
+    rotation = view.rotation
+    return s.CaseDetail(
+        case=case_out(view.case),
+        participants=[participant_out(p, u) for p, u in view.participants],
+        case_keys=[wrapped_key_out(k) for k in view.case_keys],
+        outcome=None if view.outcome is None else outcome_out(view.outcome),
+        rotation=None
+        if rotation is None
+        else s.RotationOut(next_epoch=rotation.next_epoch, removed=list(rotation.removed)),
+        removed=[s.RemovedOut(user_id=r.user_id) for r in view.removals],
     )
 
 

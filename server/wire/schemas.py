@@ -367,7 +367,7 @@ class CreateCaseRequest(Model):
                 "The epoch-0 case key wrapped (record type 0x0b, signed by the caller) to every"
                 " participant and to the practice's records key. All wraps must carry the same"
                 " key commitment: otherwise 422 case_key_mismatch. Legacy 0x06 wraps are"
-                " refused (422 validation_failed)."
+                " refused (422 wrap_outdated)."
             ),
         ),
     ]
@@ -441,11 +441,50 @@ class WrappedKeyOut(Model):
     wrapped_key: B64
 
 
+class RotationOut(Model):
+    """The case needs a new epoch: messages, uploads and shares wait for it
+    (``docs/protocol.md`` section 24)."""
+
+    next_epoch: int
+    removed: list[str]
+
+
+class RemovedOut(Model):
+    """Someone taken off the case. ``log`` is the log reference of the removal when it is a
+    directory change (an account disabled, a role removed); null for one case's removal."""
+
+    user_id: str
+    log: dict[str, Any] | None = None
+
+
 class CaseDetail(Model):
     case: CaseOut
     participants: list[ParticipantOut]
     case_keys: list[WrappedKeyOut]
     outcome: OutcomeOut | None
+    rotation: RotationOut | None = None
+    removed: list[RemovedOut] = []
+
+
+class EpochRequest(Model):
+    epoch: Annotated[int, Field(ge=1, le=2**31 - 1)]
+    case_keys: Annotated[
+        list[WrappedKeyIn],
+        Field(
+            min_length=1,
+            max_length=210,
+            description=(
+                "The new epoch's case key wrapped (0x0b, signed by the caller, all of one key)"
+                " to every remaining participant and to the records key of the practice and of"
+                " the service when it has one: 422 wrap_recipients when one is missing or"
+                " names a removed person or a stranger."
+            ),
+        ),
+    ]
+
+
+class RemoveRoleRequest(Model):
+    role: Role
 
 
 class MessageIn(Model):

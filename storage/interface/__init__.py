@@ -29,6 +29,7 @@ from storage.interface.attachments import AttachmentStore
 from storage.interface.audit import AuditStore
 from storage.interface.blobs import BlobStore
 from storage.interface.cases import CaseStore, OutcomeStore, ParticipantStore, ReceiptStore
+from storage.interface.epochs import EpochStore
 from storage.interface.figures import FigureStore
 from storage.interface.invites import InviteStore
 from storage.interface.lifecycle import StorageLifecycle
@@ -47,6 +48,7 @@ __all__ = [
     "AuditStore",
     "BlobStore",
     "CaseStore",
+    "EpochStore",
     "FigureStore",
     "InviteStore",
     "KeyRotationStore",
@@ -75,6 +77,7 @@ class Storage(
     PatientLinkStore,
     CaseStore,
     ParticipantStore,
+    EpochStore,
     OutcomeStore,
     ReceiptStore,
     ThreadStore,
@@ -102,6 +105,7 @@ FEATURE_PROTOCOLS: tuple[type, ...] = (
     PatientLinkStore,
     CaseStore,
     ParticipantStore,
+    EpochStore,
     OutcomeStore,
     ReceiptStore,
     ThreadStore,

@@ -3,9 +3,9 @@
 Rules of this package:
 
 * One module per feature (``accounts``, ``passkeys``, ``organisations``, ``sessions``, ``invites``,
-  ``patient_links``, ``cases``, ``participants``, ``outcomes`` (with receipts), ``thread``,
-  ``attachments``, ``audit``, ``rotation``, ``retention``, ``figures``), each a mixin over
-  :class:`~._base.SqlBase`; :class:`SqlStorage` composes them. The engines (``storage.sqlite``,
+  ``patient_links``, ``cases``, ``participants``, ``epochs``, ``outcomes`` (with receipts),
+  ``thread``, ``attachments``, ``audit``, ``rotation``, ``retention``, ``figures``), each a mixin
+  over :class:`~._base.SqlBase`; :class:`SqlStorage` composes them. The engines (``storage.sqlite``,
   ``storage.postgres``) subclass it and implement ``_write`` / ``_read``; what differs
   between the dialects is in ``storage/_engine.py``.
 * Every public method is one unit of work marked with :func:`~._base.unit`: it prepares what
@@ -25,6 +25,7 @@ from storage.sql.accounts import AccountsSql
 from storage.sql.attachments import AttachmentsSql
 from storage.sql.audit import AuditSql
 from storage.sql.cases import CasesSql
+from storage.sql.epochs import EpochsSql
 from storage.sql.figures import FiguresSql
 from storage.sql.invites import InvitesSql
 from storage.sql.organisations import OrganisationsSql
@@ -49,6 +50,7 @@ class SqlStorage(
     PatientLinksSql,
     CasesSql,
     ParticipantsSql,
+    EpochsSql,
     OutcomesSql,
     ReceiptsSql,
     ThreadSql,

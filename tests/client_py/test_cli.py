@@ -10,13 +10,16 @@ from pathlib import Path
 import pyotp
 import pytest
 
+from client_py.api import b64d, b64e
 from client_py.cli import records_key_fingerprint, run
+from client_py.identity import login_keys
 from crypto.errors import RecordsKeyFileError
 from crypto.fingerprint import key_id
 from crypto.records_key import open_records_key_file
 from server.cli import main as server_main
 from tests.samples import HISTORY
-from tests.server.harness import PASSWORD, live_server, make_world
+from tests.server.authenticator import SoftAuthenticator
+from tests.server.harness import ORIGIN, PASSWORD, live_server, make_world
 
 
 async def test_cli_accept_enrol_create_send_read_close(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
@@ -98,6 +101,55 @@ async def test_cli_accept_enrol_create_send_read_close(tmp_path: Path, capsys) -
             == 1
         )
         assert lines()[0]["error"] == "invalid_transition"  # not claimed yet
+
+
+async def test_cli_under_a_passkey_requirement(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """No WebAuthn here: the command line says what to do instead of failing obscurely, and a
+    recovery code (once) still signs in."""
+    async with live_server(tmp_path) as live:
+        w = await make_world(live)
+        policy = f"/api/v1/orgs/{w.practice_id}/passkey-policy"
+        await w.admin.client.api.put(policy, {"everyone": True, "roles": []})
+        env = {"DERMLINE_URL": live.url, "DERMLINE_PASSWORD": PASSWORD}
+        env["DERMLINE_LOGIN"] = w.gp.login_name
+
+        def answer() -> dict:
+            return json.loads(capsys.readouterr().out.splitlines()[-1])
+
+        # No passkey yet: the TOTP code passes, then a passkey must be added (in a browser).
+        env["DERMLINE_TOTP_CODE"] = live.code(w.gp.totp_secret)
+        assert await run(["cases"], env) == 1
+        out = answer()
+        assert out["error"] == "passkey_enrol"
+        assert "web client" in out["message"] and "DERMLINE_RECOVERY_CODE" in out["message"]
+
+        # The GP adds one (as the web client does), so the TOTP code is refused from now on.
+        c = live.client(origin=ORIGIN)
+        pre = await c.api.post("/api/v1/auth/prelogin", {"login_name": w.gp.login_name})
+        auth_key, _kek = login_keys(PASSWORD, b64d(pre["kdf_params"]))
+        await c.api.post(
+            "/api/v1/auth/login", {"login_name": w.gp.login_name, "auth_key": b64e(auth_key)}
+        )
+        step = await c.api.post("/api/v1/auth/totp", {"code": live.code(w.gp.totp_secret)})
+        assert step["next"] == "passkey_enrol"
+        options = (await c.api.post("/api/v1/auth/passkeys/options"))["options"]
+        phone = SoftAuthenticator(ORIGIN, options["rp"]["id"])
+        made = await c.api.post(
+            "/api/v1/auth/passkeys", {"credential": phone.create(options), "name": "Phone"}
+        )
+        assert made["next"] == "done"
+
+        env["DERMLINE_TOTP_CODE"] = live.code(w.gp.totp_secret)
+        assert await run(["cases"], env) == 1
+        out = answer()
+        assert (out["error"], out["status"]) == ("passkey_required", 403)
+        assert "recovery codes" in out["message"]
+
+        env["DERMLINE_RECOVERY_CODE"] = w.gp.recovery_codes[0]
+        assert await run(["cases"], env) == 0
+        capsys.readouterr()
+        assert await run(["cases"], env) == 1  # a recovery code works once
+        assert answer()["error"] == "invalid_totp"
 
 
 async def test_cli_takes_the_invite_token_from_the_environment(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]

@@ -8,7 +8,7 @@ import dataclasses
 import os
 import secrets
 import urllib.parse
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -156,11 +156,18 @@ class _ProductionTestServer(TestServer):
 
 @asynccontextmanager
 async def live_server(
-    data_dir: Path, backend: str = "sqlite", *, production_runner: bool = False, **overrides: Any
+    data_dir: Path,
+    backend: str = "sqlite",
+    *,
+    production_runner: bool = False,
+    app_hook: Callable[[web.Application], object] | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[Live]:
+    """The app on a random port; ``app_hook`` may change the app before it starts (the
+    malicious-server harness, ``tests.harness.attacks.install``)."""
     async with (
         _storage_config(data_dir, backend) as config,
-        _live(data_dir, config, overrides, production_runner) as live,
+        _live(data_dir, config, overrides, production_runner, app_hook) as live,
     ):
         yield live
 
@@ -171,11 +178,14 @@ async def _live(
     config: storage.StorageConfig,
     overrides: dict[str, Any],
     production_runner: bool = False,
+    app_hook: Callable[[web.Application], object] | None = None,
 ) -> AsyncIterator[Live]:
     settings = settings_for(data_dir, **overrides)
     clock = FakeClock()
     store = await storage.open_storage(config)
     app = create_app(settings, clock=clock, store=store, environ={})
+    if app_hook is not None:
+        app_hook(app)
     server = (_ProductionTestServer if production_runner else TestServer)(app, host="127.0.0.1")
     await server.start_server()
     live = Live(

@@ -3,7 +3,9 @@ from pathlib import Path
 
 import pytest
 
+from server.app import storage_config
 from server.settings import Secret, SettingsError, load_settings
+from storage import backup
 
 
 def test_precedence_defaults_toml_env_overrides(tmp_path: Path) -> None:
@@ -70,3 +72,14 @@ def test_bad_toml(tmp_path: Path) -> None:
     unknown.write_text("colour = 'blue'")
     with pytest.raises(SettingsError):
         load_settings(environ={}, config_file=unknown)
+
+
+def test_one_sqlite_file_name(tmp_path: Path) -> None:
+    """The server opens, and a backup copies, the same SQLite file: the one name lives in
+    ``storage.config`` (the settings do not name it)."""
+    s = load_settings(environ={"DERMLINE_DATA_DIR": str(tmp_path)})
+    cfg = storage_config(s)
+    assert cfg.backend == "sqlite"
+    assert cfg.sqlite_path == tmp_path / "dermline.sqlite3"
+    assert cfg.sqlite_path.name == backup.DB_NAME
+    assert not hasattr(s, "sqlite_path")

@@ -196,6 +196,8 @@ export interface Api extends AdminApi {
   login(loginName: string, authKey: Uint8Array): Promise<NextStep>;
   /** "done", or "passkey_enrol" under a passkey requirement (docs/api.md "Passkeys"). */
   totp(code: string): Promise<NextStep>;
+  /** The second step by a recovery code (each works once); as `totp`. */
+  recoveryCode(code: string): Promise<NextStep>;
   enrolTotp(): Promise<{ otpauthUri: string; qrSvg: string }>;
   confirmTotp(code: string): Promise<string[]>;
   me(): Promise<Me>;
@@ -571,6 +573,10 @@ export function httpApi(base = "/api/v1"): Api {
     },
     async totp(code) {
       const r = await call("POST", "/auth/totp", { code });
+      return r.next === "passkey_enrol" ? "passkey_enrol" : "done";
+    },
+    async recoveryCode(code) {
+      const r = await call("POST", "/auth/totp", { recovery_code: code });
       return r.next === "passkey_enrol" ? "passkey_enrol" : "done";
     },
     async enrolTotp() {

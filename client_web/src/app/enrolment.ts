@@ -5,8 +5,9 @@
  *
  * password -> PBKDF2 (600,000) -> auth key (sent) + KEK; fresh USK wrapped under the KEK and
  * under the recovery key; two P-256 key pairs with private parts sealed under the USK (the
- * encryption record then the signing record). The returned session keys are non-extractable;
- * the raw USK, KEK and scalars are zeroed before returning.
+ * encryption record then the signing record). The returned session keys and KEK are
+ * non-extractable (the KEK opens the USK again when a passkey must be added before signing in
+ * finishes, pages/PasskeyEnrol.tsx); the raw USK, KEK and scalars are zeroed before returning.
  */
 import {
   KeyPurpose,
@@ -22,6 +23,7 @@ import {
   wrapUskWithKek,
   wrapUskWithRecoveryKey,
 } from "./cryptoFacade";
+import { bs } from "../crypto/bytes";
 import type { AcceptInvite } from "./api";
 import type { UnlockedKeys } from "./session";
 
@@ -29,7 +31,7 @@ export async function enrol(
   p: { token: string; userId: string; loginName: string; displayName: string; password: string },
   recoverySecret: Uint8Array,
   iterations?: number,
-): Promise<{ request: AcceptInvite; keys: UnlockedKeys }> {
+): Promise<{ request: AcceptInvite; keys: UnlockedKeys; kek: CryptoKey }> {
   const salt = newSalt();
   const login = await deriveLoginKeys(p.password, salt, iterations);
   const usk = generateUsk();
@@ -58,7 +60,8 @@ export async function enrol(
       encryption: await toAccountKey(enc, KeyPurpose.ENCRYPTION),
       signing: await toAccountKey(sig, KeyPurpose.SIGNING),
     };
-    return { request, keys };
+    const kek = await crypto.subtle.importKey("raw", bs(login.kek), { name: "AES-GCM", length: 256 }, false, ["encrypt", "decrypt", "wrapKey", "unwrapKey"]);
+    return { request, keys, kek };
   } finally {
     usk.fill(0);
     enc.privateKey.fill(0);

@@ -15,7 +15,8 @@
  */
 import { fromBase64Url, toBase64Url } from "../crypto/bytes";
 import { PASSKEY_PRF_INPUT, unwrapUskWithPasskeyAsKey, wrapUskWithPasskey } from "../crypto/usk";
-import { ApiError, ServerUnavailable, type Me } from "./api";
+import { ApiError, type Me } from "./api";
+import { call } from "./call";
 import { openWithUsk } from "./unlock";
 import type { UnlockedKeys } from "./session";
 
@@ -49,42 +50,6 @@ export function passkeysSupported(): boolean {
 }
 
 // ------------------------------------------------------------------ the API
-
-function csrf(): string | null {
-  const m = /(?:^|;\s*)dermline_csrf=([^;]+)/.exec(document.cookie);
-  return m ? decodeURIComponent(m[1]!) : null;
-}
-
-async function call(method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
-  const headers: Record<string, string> = { Accept: "application/json" };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  const token = csrf();
-  if (method !== "GET" && token) headers["X-CSRF-Token"] = token;
-  let res: Response;
-  try {
-    res = await fetch(`/api/v1${path}`, {
-      method,
-      headers,
-      credentials: "same-origin",
-      cache: "no-store",
-      body: body === undefined ? null : JSON.stringify(body),
-    });
-  } catch {
-    throw new ServerUnavailable();
-  }
-  if (res.status === 204) return {};
-  let data: unknown = null;
-  try {
-    data = await res.json();
-  } catch {
-    data = null;
-  }
-  if (!res.ok) {
-    const code = (data as { error?: { code?: unknown } } | null)?.error?.code;
-    throw new ApiError(res.status, typeof code === "string" ? code : "internal");
-  }
-  return (typeof data === "object" && data !== null ? data : {}) as Record<string, unknown>;
-}
 
 function passkeyOf(r: Record<string, unknown>): PasskeyInfo {
   return {

@@ -44,6 +44,17 @@ export function totpCodeError(code: string): string | null {
   return null;
 }
 
+/**
+ * A recovery code as the server issues them (`k7m2q-xh9rt`: 10 letters and digits); case,
+ * spaces and dashes do not matter (the server ignores them too).
+ */
+export function recoveryCodeError(code: string): string | null {
+  const c = code.replace(/[\s-]/g, "");
+  if (c.length === 0) return "Enter one of your recovery codes";
+  if (!/^[A-Za-z0-9]{10}$/.test(c)) return "A recovery code is 10 letters and numbers, like k7m2q-xh9rt";
+  return null;
+}
+
 export function emailError(email: string): string | null {
   const e = email.trim();
   if (e.length === 0) return "Enter your email address";

@@ -9,7 +9,8 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { fromHex, keyId, openRecordsKeyFile, RecordsKeyFileError } from "../../src/crypto/index";
 import { parseRoute, href } from "../../src/app/router";
-import { isAdmin, parseAdminRoute } from "../../src/app/pages/Admin";
+import { isAdmin, isRecordsOfficer, parseAdminRoute } from "../../src/app/pages/Admin";
+import { caseRefOf, minYearsOf } from "../../src/app/records";
 import { makeRecordsKey, passphraseErrors, recordsKeyFileName, recordsKeyFingerprint } from "../../src/app/pages/AdminRecordsKey";
 import { inviteLink } from "../../src/app/pages/AdminInvite";
 import { ROLES_BY_KIND, orgNameError } from "../../src/app/pages/AdminCommon";
@@ -29,6 +30,7 @@ describe("admin routes", () => {
     expect(parseAdminRoute(`/orgs/${ORG}`)).toEqual({ page: "org", orgId: ORG });
     expect(parseAdminRoute(`/orgs/${ORG}/invite`)).toEqual({ page: "invite", orgId: ORG });
     expect(parseAdminRoute(`/orgs/${ORG}/records-key`)).toEqual({ page: "recordsKey", orgId: ORG });
+    expect(parseAdminRoute(`/orgs/${ORG}/retention`)).toEqual({ page: "retention", orgId: ORG });
     // Not an id, or trailing junk: not found (never passed to the API).
     expect(parseAdminRoute("/orgs/../../me")).toEqual({ page: "notFound" });
     expect(parseAdminRoute(`/orgs/${ORG}/users`)).toEqual({ page: "notFound" });
@@ -40,6 +42,30 @@ describe("admin routes", () => {
     expect(isAdmin(me(["admin"]))).toBe(true);
     expect(isAdmin(me(["gp", "records_officer"]))).toBe(false);
     expect(isAdmin(null)).toBe(false);
+    expect(isRecordsOfficer(me(["gp", "records_officer"]))).toBe(true);
+    expect(isRecordsOfficer(me(["admin"]))).toBe(false);
+  });
+});
+
+describe("records retention inputs", () => {
+  const CASE = "1b4e28ba-2fa1-41d2-883f-0016d3cca427";
+  it("takes a case reference typed, pasted in capitals or as the case page's address", () => {
+    expect(caseRefOf(` ${CASE} `)).toBe(CASE);
+    expect(caseRefOf(CASE.toUpperCase())).toBe(CASE);
+    expect(caseRefOf(`https://dermline.example.nhs.uk/#/cases/${CASE}`)).toBe(CASE);
+    expect(caseRefOf("")).toBeNull();
+    expect(caseRefOf(CASE.slice(1))).toBeNull();
+    expect(caseRefOf(`${CASE}/../x`)).toBeNull();
+  });
+
+  it("takes a minimum of 0 to 100 whole years", () => {
+    expect(minYearsOf("10")).toEqual({ years: 10 });
+    expect(minYearsOf(" 0 ")).toEqual({ years: 0 });
+    expect(minYearsOf("100")).toEqual({ years: 100 });
+    expect(minYearsOf("")).toEqual({ error: "Enter the minimum number of years, from 0 to 100" });
+    expect(minYearsOf("101")).toEqual({ error: "The minimum must be 100 years or fewer" });
+    expect(minYearsOf("8.5")).toEqual({ error: "The minimum must be a whole number of years, like 10" });
+    expect(minYearsOf("-1")).toEqual({ error: "The minimum must be a whole number of years, like 10" });
   });
 });
 

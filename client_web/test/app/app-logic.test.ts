@@ -20,7 +20,7 @@ import { enrol } from "../../src/app/enrolment";
 import { openKeys, passwordKeys } from "../../src/app/unlock";
 import { parseRoute } from "../../src/app/router";
 import { Session } from "../../src/app/session";
-import { emailError, isValidNhsNumber, newPasswordError, nhsNumberError, totpCodeError } from "../../src/app/validation";
+import { emailError, isValidNhsNumber, newPasswordError, nhsNumberError, recoveryCodeError, totpCodeError } from "../../src/app/validation";
 
 describe("NHS number (modulus 11)", () => {
   it("accepts valid numbers however they are spaced", () => {
@@ -55,6 +55,11 @@ describe("form rules", () => {
     expect(totpCodeError("123 456")).toBeNull();
     expect(totpCodeError("12345")).toBe("The code must be 6 digits");
     expect(totpCodeError("")).toMatch(/6-digit code/);
+    expect(recoveryCodeError("k7m2q-xh9rt")).toBeNull();
+    expect(recoveryCodeError(" K7M2Q XH9RT ")).toBeNull();
+    expect(recoveryCodeError("")).toBe("Enter one of your recovery codes");
+    expect(recoveryCodeError("k7m2q")).toMatch(/10 letters and numbers/);
+    expect(recoveryCodeError("k7m2q-xh9r!")).toMatch(/10 letters and numbers/);
     expect(emailError("gp@example.nhs.uk")).toBeNull();
     expect(emailError("gp@")).toMatch(/correct format/);
   });

@@ -12,26 +12,94 @@ Rules
   passkey (and its USK wrap) and ends every session of the user; revoking sessions ends
   them all. Both are audited (``totp.reset_by_admin``, ``session.revoke_all``) and close
   the user's live sockets.
+* Disabling an account (an admin of one of the user's organisations, not themselves) and
+  removing a role (an admin of that organisation): storage takes the person off every case
+  that needed them in the same unit (docs/protocol.md section 24), so those cases need a
+  new epoch before anything more is sent. Disabling also ends every session. Audited
+  (``user.disabled``, ``membership.removed``); the cases are announced after the commit
+  (``on_removed``: the case service tells the real-time layer).
 """
 
 from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Sequence
 
 import storage
 from server.domain.accounts._common import Auditor
 from server.domain.accounts.sessions import SessionService
 from server.domain.clock import Clock
 from server.domain.policy import Actor, check_org_role
-from server.errors import NotFound
+from server.errors import Forbidden, NotFound
 
 __all__ = ["AdministrationService"]
 
 
 class AdministrationService:
-    def __init__(self, store: storage.Storage, clock: Clock, sessions: SessionService) -> None:
+    def __init__(
+        self,
+        store: storage.Storage,
+        clock: Clock,
+        sessions: SessionService,
+        on_removed: Callable[[str, Sequence[str]], Awaitable[None]] | None = None,
+    ) -> None:
         self._store = store
         self._clock = clock
         self._sessions = sessions
         self._audit = Auditor(store, clock)
+        self._on_removed = on_removed
+
+    async def _removed(self, user_id: str, case_ids: Sequence[str]) -> None:
+        if self._on_removed is not None and case_ids:
+            await self._on_removed(user_id, case_ids)
+
+    async def disable_user(
+        self, actor: Actor | None, user_id: str, client: str | None
+    ) -> storage.User:
+        """Disable the account, take the person off every case and end their sessions."""
+        target = await self._user_in_admins_org(actor, user_id)
+        if actor is not None and actor.user_id == target.user_id:
+            raise Forbidden("you cannot disable your own account")
+        user, cases = await self._store.disable_user(target.user_id, self._clock.now())
+        await self._sessions.revoke_all(target.user_id)
+        await self._sessions.notify_revoked(target.user_id)
+        await self._audit(
+            "user.disabled",
+            actor_id=actor.user_id if actor else None,
+            target=user_id,
+            client=client,
+            detail=json.dumps({"cases": len(cases)}).encode(),
+        )
+        await self._removed(target.user_id, cases)
+        return user
+
+    async def remove_membership(
+        self,
+        actor: Actor | None,
+        org_id: str,
+        user_id: str,
+        role: storage.Role,
+        client: str | None,
+    ) -> storage.User:
+        """Take one role in one organisation away from a person (and them off the cases
+        that needed it). 404 for a user or role the organisation does not have."""
+        if actor is not None:
+            check_org_role(actor, org_id, storage.Role.ADMIN)
+        try:
+            user, cases = await self._store.remove_membership(
+                user_id, storage.Membership(org_id, role), self._clock.now()
+            )
+        except (storage.NotFound, storage.InvalidArgument):
+            raise NotFound() from None
+        await self._audit(
+            "membership.removed",
+            actor_id=actor.user_id if actor else None,
+            target=user_id,
+            client=client,
+            detail=json.dumps({"org": org_id, "role": role.value, "cases": len(cases)}).encode(),
+        )
+        await self._removed(user_id, cases)
+        return user
 
     async def list_users(self, actor: Actor | None, org_id: str) -> list[storage.User]:
         if actor is not None:

@@ -19,6 +19,7 @@ from server.errors import (
     InvalidInput,
     InvalidTransition,
     NotFound,
+    WrapOutdated,
 )
 from storage import CaseState, OutcomeCategory
 from tests.server.domain.world import Clinic
@@ -109,7 +110,7 @@ async def test_legacy_uncommitted_wraps_are_refused_for_new_cases(cast: Clinic) 
         else k
         for k in request.case_keys
     ]
-    with pytest.raises(InvalidInput, match="commitment"):
+    with pytest.raises(WrapOutdated):
         await w.services.cases.create(
             cast.gp.actor, dataclasses.replace(request, case_keys=wraps), None
         )

@@ -22,7 +22,7 @@ import storage
 from crypto.account import AccountKeys, KeyPair, generate_account_keys, generate_key_pair
 from crypto.case_key import generate_case_key, wrap_case_key
 from crypto.content import ContentType, encode_content
-from crypto.envelope import GENESIS_HASH, seal_message
+from crypto.envelope import GENESIS_HASH, seal_legacy_message_from_parts, seal_message
 from crypto.password import encode_kdf_params, new_salt
 from server.domain.accounts import InviteAcceptance, actor_of
 from server.domain.cases import CaseChange, NewCaseRequest, WrapIn
@@ -70,6 +70,9 @@ class RecordingPublisher:
     async def case_changed(self, change: CaseChange) -> None:
         self.events.append(("case", change))
 
+    async def participants_removed(self, case_id: str, user_ids: Any) -> None:
+        self.events.append(("removed", (case_id, tuple(user_ids))))
+
     def of(self, kind: str) -> list[Any]:
         return [item for k, item in self.events if k == kind]
 
@@ -111,6 +114,9 @@ class World:
     revoked: list[str]
     #: case keys by case id (what the participants' clients hold)
     case_keys: dict[str, bytes] = field(default_factory=dict)
+    #: keys of later epochs by (case id, epoch), and each case's newest epoch
+    epoch_keys: dict[tuple[str, int], bytes] = field(default_factory=dict)
+    case_epochs: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def build(cls, store: storage.Storage, data_dir: Path, **settings: Any) -> World:
@@ -193,11 +199,13 @@ class World:
         """The member with their stored user as it is now (memberships, lockout, TOTP)."""
         return dataclasses.replace(member, user=await self.store.get_user(member.user_id))
 
-    def wrap(self, case_key: bytes, case_id: str, by: Member, to: bytes) -> bytes:
+    def wrap(
+        self, case_key: bytes, case_id: str, by: Member, to: bytes, *, epoch: int = 0
+    ) -> bytes:
         return wrap_case_key(
             case_key,
             case_id=uuid.UUID(case_id),
-            epoch=0,
+            epoch=epoch,
             recipient_public_key=to,
             wrapper_user_id=uuid.UUID(by.user_id),
             wrapper_signing_key=by.keys.signing,
@@ -260,23 +268,37 @@ class World:
         *,
         msg_id: str | None = None,
         for_case: str | None = None,
+        epoch: int | None = None,
+        signing_key: KeyPair | None = None,
+        legacy: bool = False,
     ) -> tuple[str, bytes]:
         """(client message id, envelope) as the sender's client makes it; ``for_case``
-        seals it naming another case (a forgery the server must refuse)."""
+        seals it naming another case, ``signing_key`` signs it with another key than the
+        sender's, ``legacy`` makes the outdated 0x07 record (forgeries and old clients the
+        server must refuse). ``epoch`` defaults to the newest key this world made for the
+        case (``case_epochs``)."""
         msg_id = msg_id or str(uuid.uuid4())
         if body is None:
             body = HISTORY if content_type is ContentType.CLINICAL_HISTORY else {"text": "hello"}
-        envelope = seal_message(
-            encode_content(content_type, body),
-            case_key=self.case_keys[case_id],
-            case_id=uuid.UUID(for_case or case_id),
-            epoch=0,
-            client_message_id=uuid.UUID(msg_id),
-            sender_user_id=uuid.UUID(sender.user_id),
-            sender_signing_key=sender.keys.signing,
-            content_type=content_type,
-            previous_hash=GENESIS_HASH,
-        )
+        if epoch is None:
+            epoch = self.case_epochs.get(case_id, 0)
+        key = self.case_keys[case_id] if epoch == 0 else self.epoch_keys[(case_id, epoch)]
+        parts: dict[str, Any] = {
+            "case_key": key,
+            "case_id": uuid.UUID(for_case or case_id),
+            "epoch": epoch,
+            "client_message_id": uuid.UUID(msg_id),
+            "sender_user_id": uuid.UUID(sender.user_id),
+            "sender_signing_key": (signing_key or sender.keys.signing),
+            "content_type": content_type,
+            "previous_hash": GENESIS_HASH,
+        }
+        if legacy:
+            parts["nonce"] = os.urandom(12)
+            parts["timestamp_ms"] = 1_700_000_000_000
+            envelope = seal_legacy_message_from_parts(encode_content(content_type, body), **parts)
+        else:
+            envelope = seal_message(encode_content(content_type, body), **parts)
         return msg_id, envelope
 
 

@@ -11,6 +11,9 @@
  *   #/admin/orgs/ORG/invite          invite a person to a role (the link is shown once)
  *   #/admin/orgs/ORG/records-key     give a practice that has none its records key
  *   #/admin/orgs/ORG/passkeys        require passkeys of everyone or of chosen roles
+ *   #/admin/orgs/ORG/retention       records officers: minimum retention, legal holds
+ *
+ * Records officers who are not administrators see only their organisations' retention pages.
  */
 import type { JSX } from "preact";
 import type { Api, Me } from "../api";
@@ -19,6 +22,7 @@ import { AdminInvite } from "./AdminInvite";
 import { AdminPasskeys } from "./AdminPasskeys";
 import { AdminPeople } from "./AdminPeople";
 import { AdminRecordsKey } from "./AdminRecordsKey";
+import { AdminRetention, RecordsOrgs } from "./AdminRetention";
 import { AdminService } from "./AdminService";
 import { LoadError, kindLabel, useAdministered } from "./AdminCommon";
 
@@ -32,6 +36,7 @@ export type AdminRoute =
   | { page: "invite"; orgId: string }
   | { page: "recordsKey"; orgId: string }
   | { page: "passkeys"; orgId: string }
+  | { page: "retention"; orgId: string }
   | { page: "notFound" };
 
 /** The part of the hash after "#/admin" ("" or "/..."). */
@@ -39,9 +44,10 @@ export function parseAdminRoute(sub: string): AdminRoute {
   if (sub === "" || sub === "/") return { page: "home" };
   if (sub === "/practices/new") return { page: "newPractice" };
   if (sub === "/services/new") return { page: "newService" };
-  const m = new RegExp(`^/orgs/(${UUID})(/invite|/records-key|/passkeys)?$`).exec(sub);
+  const m = new RegExp(`^/orgs/(${UUID})(/invite|/records-key|/passkeys|/retention)?$`).exec(sub);
   if (m) {
     const orgId = m[1]!;
+    if (m[2] === "/retention") return { page: "retention", orgId };
     if (m[2] === "/passkeys") return { page: "passkeys", orgId };
     if (m[2] === "/invite") return { page: "invite", orgId };
     if (m[2] === "/records-key") return { page: "recordsKey", orgId };
@@ -51,20 +57,34 @@ export function parseAdminRoute(sub: string): AdminRoute {
 }
 
 export const isAdmin = (me: Me | null): boolean => (me?.memberships ?? []).some((m) => m.role === "admin");
+export const isRecordsOfficer = (me: Me | null): boolean => (me?.memberships ?? []).some((m) => m.role === "records_officer");
 
-/** The way in from the case list, for administrators only. */
+/** The way in from the case list, for administrators and records officers. */
 export function AdminEntryLink({ me }: { me: Me | null }): JSX.Element | null {
-  if (!isAdmin(me)) return null;
+  if (!isAdmin(me) && !isRecordsOfficer(me)) return null;
   return (
     <p>
       <a class="nhsuk-button nhsuk-button--secondary" href="#/admin" role="button" draggable={false} data-testid="admin-entry">
-        Administration: organisations and people
+        {isAdmin(me) ? "Administration: organisations and people" : "Records retention and legal holds"}
       </a>
     </p>
   );
 }
 
-function AdminHome({ api }: { api: Api }): JSX.Element {
+/** #/admin for a records officer who administers nothing: their organisations' retention. */
+function RecordsHome({ api, me }: { api: Api; me: Me }): JSX.Element {
+  usePageTitle("Records retention");
+  return (
+    <>
+      <BackLink href="#/cases">Back to your cases</BackLink>
+      <h1>Records retention</h1>
+      <p>Set how long your organisations keep closed cases, and keep chosen cases on legal hold.</p>
+      <RecordsOrgs api={api} me={me} />
+    </>
+  );
+}
+
+function AdminHome({ api, me }: { api: Api; me: Me }): JSX.Element {
   usePageTitle("Administration");
   const { data, error } = useAdministered(api);
   return (
@@ -123,6 +143,7 @@ function AdminHome({ api }: { api: Api }): JSX.Element {
           </tbody>
         </table>
       )}
+      <RecordsOrgs api={api} me={me} />
     </>
   );
 }
@@ -139,15 +160,19 @@ function AdminNotFound(): JSX.Element {
   );
 }
 
-/** #/admin...: administrators only (the server checks every request again). */
+/**
+ * #/admin...: administrators, and records officers for the retention pages (the server checks
+ * every request again: retention is for records officers of the organisation only).
+ */
 export function Admin({ api, me, sub }: { api: Api; me: Me; sub: string }): JSX.Element {
   const route = parseAdminRoute(sub);
+  if (route.page === "retention" && (isRecordsOfficer(me) || isAdmin(me))) return <AdminRetention api={api} me={me} orgId={route.orgId} />;
   if (!isAdmin(me)) {
-    return <NotAnAdmin />;
+    return route.page === "home" && isRecordsOfficer(me) ? <RecordsHome api={api} me={me} /> : <NotAnAdmin />;
   }
   switch (route.page) {
     case "home":
-      return <AdminHome api={api} />;
+      return <AdminHome api={api} me={me} />;
     case "newPractice":
       return <AdminRecordsKey api={api} orgId={null} />;
     case "recordsKey":

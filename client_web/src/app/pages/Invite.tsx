@@ -1,14 +1,15 @@
 import type { JSX } from "preact";
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { encodeRecoveryKey, newRecoverySecret } from "../cryptoFacade";
-import { type Api, type InviteInfo, apiErrorMessage } from "../api";
+import { type Api, ApiError, type InviteInfo, apiErrorMessage } from "../api";
 import { Button, ErrorSummary, type FieldError, TextInput, WarningCallout, usePageTitle } from "../components";
 import { enrol } from "../enrolment";
 import type { Session, UnlockedKeys } from "../session";
 import { emailError, newPasswordError } from "../validation";
+import { PasskeyEnrol } from "./PasskeyEnrol";
 import { TotpSetup } from "./TotpSetup";
 
-type Step = "loading" | "invalid" | "details" | "recovery" | "creating" | "authenticator";
+type Step = "loading" | "invalid" | "details" | "recovery" | "creating" | "authenticator" | "passkey";
 
 const ROLE_NAMES: Record<string, string> = {
   gp: "GP",
@@ -19,9 +20,10 @@ const ROLE_NAMES: Record<string, string> = {
 };
 
 /**
- * Accept an invite (issue 5): choose a password; see the recovery key and confirm one group of
- * it; the keys are made on this device and the account is created; then enrol the
- * authenticator app (QR code or typed key) and save the recovery codes.
+ * Accept an invite (docs/api.md "Invite and accept"): choose a password; see the recovery key
+ * and confirm one group of it; the keys are made on this device and the account is created;
+ * then enrol the authenticator app (QR code or typed key) and save the recovery codes; in an
+ * organisation that requires passkeys, add one last (pages/PasskeyEnrol.tsx).
  */
 export function Invite(props: { api: Api; token: string; session: Session; onSignedIn: () => void; iterations?: number }): JSX.Element {
   const { api, token } = props;
@@ -33,7 +35,7 @@ export function Invite(props: { api: Api; token: string; session: Session; onSig
   const [confirm, setConfirm] = useState("");
   const [recoveryText, setRecoveryText] = useState<string | null>(null);
   const [groupAnswer, setGroupAnswer] = useState("");
-  const [keys, setKeys] = useState<UnlockedKeys | null>(null);
+  const [keys, setKeys] = useState<{ unlocked: UnlockedKeys; kek: CryptoKey } | null>(null);
   const [errors, setErrors] = useState<FieldError[]>([]);
   const secret = useMemo(() => newRecoverySecret(), []);
   const askGroup = useMemo(() => 1 + (crypto.getRandomValues(new Uint8Array(1))[0]! % 14), []);
@@ -100,7 +102,7 @@ export function Invite(props: { api: Api; token: string; session: Session; onSig
       await api.acceptInvite(made.request);
       // Sign in straight away with the auth key we just made (no second PBKDF2 run).
       await api.login(name, made.request.authKey);
-      setKeys(made.keys);
+      setKeys({ unlocked: made.keys, kek: made.kek });
       setPassword("");
       setConfirm("");
       setStep("authenticator");
@@ -111,16 +113,26 @@ export function Invite(props: { api: Api; token: string; session: Session; onSig
   }
 
   const stepNumber = step === "recovery" ? 2 : step === "authenticator" ? 3 : 1;
+  const signedIn = () => {
+    props.session.unlock(keys!.unlocked);
+    props.onSignedIn();
+  };
+  if (step === "passkey" && keys) {
+    return <PasskeyEnrol api={api} kek={keys.kek} caption="Set up your account - last step" onDone={signedIn} />;
+  }
   if (step === "authenticator" && keys) {
+    // Under the organisation's passkey requirement the session stays pending after the
+    // authenticator (docs/api.md "Passkeys"): /me answers mfa_required, and a passkey follows.
+    const done = () =>
+      void api.me().then(signedIn, (e) => {
+        if (e instanceof ApiError && e.code === "mfa_required") setStep("passkey");
+        else setErrors([{ field: "login-name", message: apiErrorMessage(e) }]);
+      });
     return (
-      <TotpSetup
-        api={api}
-        caption="Set up your account - step 3 of 3"
-        onDone={() => {
-          props.session.unlock(keys);
-          props.onSignedIn();
-        }}
-      />
+      <>
+        <ErrorSummary errors={errors} />
+        <TotpSetup api={api} caption="Set up your account - step 3 of 3" onDone={done} />
+      </>
     );
   }
   return (

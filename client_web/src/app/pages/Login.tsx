@@ -2,22 +2,18 @@ import type { JSX } from "preact";
 import { useState } from "preact/hooks";
 import { type Api, ApiError, type NextStep, apiErrorMessage } from "../api";
 import { Button, Checkboxes, ErrorSummary, type FieldError, TextInput, usePageTitle } from "../components";
-import { unwrapUskWithKek } from "../cryptoFacade";
-import {
-  type CeremonyResult,
-  createPasskey,
-  getPasskey,
-  passkeyApi,
-  passkeyErrorMessage,
-  passkeysSupported,
-  unlockWithPasskey,
-  wrapForPasskey,
-} from "../passkeys";
+import { getPasskey, passkeyApi, passkeyErrorMessage, passkeysSupported, unlockWithPasskey } from "../passkeys";
 import { navigate } from "../router";
 import type { Session } from "../session";
 import { type PasswordKeys, openKeys, passwordKeys, rememberDevice } from "../unlock";
-import { emailError, totpCodeError } from "../validation";
+import { emailError, recoveryCodeError, totpCodeError } from "../validation";
+import { PasskeyEnrol } from "./PasskeyEnrol";
 import { TotpSetup } from "./TotpSetup";
+
+export const RECOVERY_CODE_REFUSED = "The recovery code is not right or has already been used. Check it, or use another of your codes.";
+
+/** The second-step choices of the page: the server's next steps, and a recovery code. */
+type Step = "password" | NextStep | "recovery";
 
 /**
  * Sign in (docs/api.md "Login"): email and password (PBKDF2 600,000 in WebCrypto, only the
@@ -25,13 +21,17 @@ import { TotpSetup } from "./TotpSetup";
  * keys are unlocked in memory. The shortest path on a phone is "Sign in with a passkey": one
  * fingerprint both signs in and unlocks the keys (the passkey's USK wrap, docs/architecture.md
  * "Passkeys"); without a wrap for that passkey, the unlock page asks for the password.
+ * Every second step offers a recovery code (one of those saved at enrolment, each once), also
+ * under a passkey requirement; losing every factor goes through the administrator's reset.
  */
 export function Login({ api, session, onSignedIn }: { api: Api; session: Session; onSignedIn: () => void }): JSX.Element {
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
   const [code, setCode] = useState("");
-  const [step, setStep] = useState<"password" | NextStep>("password");
-  const [passkeyName, setPasskeyName] = useState("My phone");
+  const [recoveryCode, setRecoveryCode] = useState("");
+  const [step, setStep] = useState<Step>("password");
+  /** Where "Back" on the recovery-code step returns to. */
+  const [before, setBefore] = useState<Step>("totp");
   const [keys, setKeys] = useState<PasswordKeys | null>(null);
   const [errors, setErrors] = useState<FieldError[]>([]);
   const [busy, setBusy] = useState(false);
@@ -43,7 +43,9 @@ export function Login({ api, session, onSignedIn }: { api: Api; session: Session
         ? "Use your passkey"
         : step === "passkey_enrol"
           ? "Add a passkey to finish signing in"
-          : "Enter your security code";
+          : step === "recovery"
+            ? "Enter a recovery code"
+            : "Enter your security code";
   usePageTitle(title, errors.length > 0);
   const err = (f: string) => errors.find((e) => e.field === f)?.message ?? null;
 
@@ -116,39 +118,6 @@ export function Login({ api, session, onSignedIn }: { api: Api; session: Session
     }
   }
 
-  /** Under a passkey requirement: register the first passkey, which finishes signing in. */
-  async function enrolPasskey(ev: Event) {
-    ev.preventDefault();
-    const trimmed = passkeyName.trim();
-    if (trimmed.length === 0 || trimmed.length > 100) {
-      setErrors([{ field: "passkey-name", message: "Enter a name for the passkey, for example “Work phone”" }]);
-      return;
-    }
-    setErrors([]);
-    setBusy(true);
-    let result: CeremonyResult | null = null;
-    try {
-      result = await createPasskey(await passkeyApi.registrationOptions());
-      const { passkey } = await passkeyApi.register(result.credential, trimmed, null);
-      // Now signed in: the password's KEK opens the USK, and the PRF output of the same
-      // ceremony wraps it, so this passkey can unlock next time.
-      const me = await api.me();
-      const usk = await unwrapUskWithKek(me.wrappedUsk, keys!.kek, me.userId);
-      try {
-        const wrap = await wrapForPasskey(usk, me.userId, result);
-        if (wrap) await passkeyApi.setUnlock(passkey.passkeyId, wrap);
-      } finally {
-        usk.fill(0);
-      }
-      await finish(keys!);
-    } catch (e) {
-      result?.prfOutput?.fill(0);
-      setErrors([{ field: "passkey-name", message: passkeyErrorMessage(e) ?? apiErrorMessage(e) }]);
-    } finally {
-      setBusy(false);
-    }
-  }
-
   async function submitCode(ev: Event) {
     ev.preventDefault();
     const e = totpCodeError(code);
@@ -168,6 +137,38 @@ export function Login({ api, session, onSignedIn }: { api: Api; session: Session
     }
   }
 
+  async function submitRecovery(ev: Event) {
+    ev.preventDefault();
+    const e = recoveryCodeError(recoveryCode);
+    if (e) {
+      setErrors([{ field: "recovery-code", message: e }]);
+      return;
+    }
+    setBusy(true);
+    try {
+      const next = await api.recoveryCode(recoveryCode.trim());
+      setRecoveryCode("");
+      setErrors([]);
+      if (next === "passkey_enrol") setStep("passkey_enrol");
+      else await finish(keys!);
+    } catch (x) {
+      const wrong = x instanceof ApiError && x.code === "invalid_totp";
+      setErrors([{ field: "recovery-code", message: wrong ? RECOVERY_CODE_REFUSED : apiErrorMessage(x) }]);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  /** The "Use a recovery code" link of a second step. */
+  const recoveryLink = (
+    <p>
+      <button type="button" class="dl-link-button" onClick={() => (setErrors([]), setBefore(step), setStep("recovery"))}>
+        Use a recovery code
+      </button>
+    </p>
+  );
+
+  if (step === "passkey_enrol" && keys) return <PasskeyEnrol api={api} kek={keys.kek} onDone={() => finish(keys)} />;
   if (step === "enrol" && keys) {
     // Under a passkey requirement the enrolment leaves the session pending (next:
     // "passkey_enrol"): /me answers mfa_required, and the passkey step follows.
@@ -223,17 +224,25 @@ export function Login({ api, session, onSignedIn }: { api: Api; session: Session
               </button>
             </p>
           ) : (
-            <p>Your organisation requires a passkey. If you have lost it, ask your administrator to reset your sign-in.</p>
+            <p>Your organisation requires a passkey. If you have lost it, use one of your recovery codes.</p>
           )}
+          {recoveryLink}
+          {step === "passkey_only" && <p>If you have lost your passkey and your recovery codes, ask your administrator to reset your sign-in.</p>}
         </>
-      ) : step === "passkey_enrol" ? (
+      ) : step === "recovery" ? (
         <>
-          <h1>Add a passkey to finish signing in</h1>
-          <p>Your organisation requires a passkey. It lets you sign in with your phone’s fingerprint, face or screen lock, and it cannot be used on a fake website.</p>
-          <form onSubmit={enrolPasskey} noValidate>
-            <TextInput id="passkey-name" label="Name for this passkey" hint="For example “Work phone”" value={passkeyName} onInput={setPasskeyName} error={err("passkey-name")} />
-            <Button disabled={busy}>{busy ? "Adding passkey…" : "Add passkey"}</Button>
+          <h1>Enter a recovery code</h1>
+          <p>Use one of the recovery codes you saved when you set up your account. Each code works once: cross it off after using it.</p>
+          <form onSubmit={submitRecovery} noValidate>
+            <TextInput id="recovery-code" label="Recovery code" hint="10 letters and numbers, for example k7m2q-xh9rt" autocomplete="off" width={20} value={recoveryCode} onInput={setRecoveryCode} error={err("recovery-code")} />
+            <Button disabled={busy}>Sign in</Button>
           </form>
+          <p>
+            <button type="button" class="dl-link-button" onClick={() => (setErrors([]), setRecoveryCode(""), setStep(before))}>
+              {before === "totp" ? "Use a security code instead" : "Use your passkey instead"}
+            </button>
+          </p>
+          <p>If you have no recovery codes left, ask your administrator to reset your sign-in.</p>
         </>
       ) : (
         <>
@@ -242,6 +251,7 @@ export function Login({ api, session, onSignedIn }: { api: Api; session: Session
             <TextInput id="code" label="Security code" hint="The 6-digit code from your authenticator app" autocomplete="one-time-code" inputMode="numeric" width={10} value={code} onInput={setCode} error={err("code")} />
             <Button disabled={busy}>Sign in</Button>
           </form>
+          {recoveryLink}
         </>
       )}
     </>
