@@ -19,6 +19,8 @@ export class ApiError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
+    /** Extra numeric fields of the error object (`key_epoch`, `next_epoch`; docs/api.md). */
+    readonly details: Record<string, number> = {},
   ) {
     super(`server refused the request (${code})`);
     this.name = "ApiError";
@@ -216,6 +218,10 @@ export interface Api extends AdminApi {
   myCases(): Promise<CaseSummary[]>;
   queue(serviceId: string): Promise<CaseSummary[]>;
   caseDetail(caseId: string): Promise<CaseDetail>;
+  /** Start the next key epoch (docs/api.md "Removals and epochs"); the case detail after it. */
+  rotateEpoch(caseId: string, epoch: number, caseKeys: NewCaseRequest["caseKeys"]): Promise<CaseDetail>;
+  /** Take a dermatologist off the case (the referring GP or the responder). */
+  removeParticipant(caseId: string, userId: string): Promise<void>;
   /** Share the case key with service colleagues who lack it; the new participants' ids. */
   shareCaseKeys(caseId: string, wraps: { recipientId: string; wrappedKey: Uint8Array }[]): Promise<string[]>;
   messages(caseId: string, afterSeq?: number): Promise<ThreadMessage[]>;
@@ -358,6 +364,42 @@ function parseOutcome(v: unknown): OutcomeOut | null {
   return out;
 }
 
+function caseDetailOut(r: Record<string, unknown>): CaseDetail {
+  return {
+    case: caseOut((r.case ?? {}) as Record<string, unknown>),
+    participants: records(r.participants).map((p) => {
+      const out: Participant = {
+        userId: String(p.user_id),
+        role: String(p.role),
+        displayName: String(p.display_name),
+        encryptionPublicKey: unb64(p.encryption_public_key),
+        signingPublicKey: unb64(p.signing_public_key),
+      };
+      if (typeof p.org_id === "string") out.orgId = p.org_id;
+      const proof = memberProof(p);
+      if (proof) out.proof = proof;
+      return out;
+    }),
+    caseKeys: records(r.case_keys).map((k) => ({
+      epoch: Number(k.epoch),
+      recipientKind: k.recipient_kind === "organisation" ? "organisation" : "user",
+      recipientId: String(k.recipient_id),
+      wrappedKey: unb64(k.wrapped_key),
+    })),
+    outcome: parseOutcome(r.outcome),
+    treeHead: optionalB64(r.tree_head),
+    orgs: records(r.orgs).map(orgProof),
+    rotation:
+      typeof r.rotation === "object" && r.rotation !== null
+        ? {
+            nextEpoch: Number((r.rotation as Record<string, unknown>).next_epoch),
+            removed: Array.isArray((r.rotation as Record<string, unknown>).removed) ? ((r.rotation as Record<string, unknown>).removed as unknown[]).map(String) : [],
+          }
+        : null,
+    removed: records(r.removed).map((x) => ({ userId: String(x.user_id), log: logRef(x.log) })),
+  };
+}
+
 const INVITE_STATUSES = ["pending", "used", "revoked", "expired"] as const;
 
 export function inviteSummary(r: Record<string, unknown>): InviteSummary {
@@ -419,11 +461,11 @@ export function httpApi(base = "/api/v1"): Api {
       data = null;
     }
     if (!res.ok) {
-      const code =
-        typeof data === "object" && data !== null && typeof (data as { error?: { code?: unknown } }).error?.code === "string"
-          ? (data as { error: { code: string } }).error.code
-          : "internal";
-      throw new ApiError(res.status, code);
+      const err = typeof data === "object" && data !== null ? (data as { error?: Record<string, unknown> }).error : undefined;
+      const code = typeof err?.code === "string" ? err.code : "internal";
+      const details: Record<string, number> = {};
+      for (const [k, v] of Object.entries(err ?? {})) if (typeof v === "number") details[k] = v;
+      throw new ApiError(res.status, code, details);
     }
     const obj = (typeof data === "object" && data !== null ? data : {}) as Record<string, unknown>;
     if (typeof obj.csrf_token === "string") csrf = obj.csrf_token;
@@ -679,40 +721,17 @@ export function httpApi(base = "/api/v1"): Api {
       return records((await call("GET", `/services/${encodeURIComponent(serviceId)}/queue`)).cases).map(caseOut);
     },
     async caseDetail(caseId) {
-      const r = await call("GET", `/cases/${encodeURIComponent(caseId)}`);
-      return {
-        case: caseOut((r.case ?? {}) as Record<string, unknown>),
-        participants: records(r.participants).map((p) => {
-          const out: Participant = {
-            userId: String(p.user_id),
-            role: String(p.role),
-            displayName: String(p.display_name),
-            encryptionPublicKey: unb64(p.encryption_public_key),
-            signingPublicKey: unb64(p.signing_public_key),
-          };
-          if (typeof p.org_id === "string") out.orgId = p.org_id;
-          const proof = memberProof(p);
-          if (proof) out.proof = proof;
-          return out;
-        }),
-        caseKeys: records(r.case_keys).map((k) => ({
-          epoch: Number(k.epoch),
-          recipientKind: k.recipient_kind === "organisation" ? "organisation" : "user",
-          recipientId: String(k.recipient_id),
-          wrappedKey: unb64(k.wrapped_key),
-        })),
-        outcome: parseOutcome(r.outcome),
-        treeHead: optionalB64(r.tree_head),
-        orgs: records(r.orgs).map(orgProof),
-        rotation:
-          typeof r.rotation === "object" && r.rotation !== null
-            ? {
-                nextEpoch: Number((r.rotation as Record<string, unknown>).next_epoch),
-                removed: Array.isArray((r.rotation as Record<string, unknown>).removed) ? ((r.rotation as Record<string, unknown>).removed as unknown[]).map(String) : [],
-              }
-            : null,
-        removed: records(r.removed).map((x) => ({ userId: String(x.user_id), log: logRef(x.log) })),
-      };
+      return caseDetailOut(await call("GET", `/cases/${encodeURIComponent(caseId)}`));
+    },
+    async rotateEpoch(caseId, epoch, caseKeys) {
+      const r = await call("POST", `/cases/${encodeURIComponent(caseId)}/epochs`, {
+        epoch,
+        case_keys: caseKeys.map((k) => ({ recipient_kind: k.recipientKind, recipient_id: k.recipientId, wrapped_key: b64(k.wrappedKey) })),
+      });
+      return caseDetailOut(r);
+    },
+    async removeParticipant(caseId, userId) {
+      await call("POST", `/cases/${encodeURIComponent(caseId)}/participants/${encodeURIComponent(userId)}/remove`);
     },
     async receipts(caseId) {
       return records((await call("GET", `/cases/${encodeURIComponent(caseId)}/receipts`)).receipts).map((r) => ({

@@ -297,6 +297,40 @@ export interface OpenedThread {
 }
 
 /**
+ * The next key epoch (docs/protocol.md section 24): a fresh case key for `epoch`, wrapped (0x0b,
+ * signed by me, all carrying its commitment) to every participant the detail lists (with the
+ * keys this device trusts: pass the trusted detail) and to each records key given. The server
+ * requires exactly these recipients; removed people are no longer participants, so they get
+ * nothing. The new key is wiped here: every participant, me included, opens its own wrap.
+ */
+export async function buildRotation(
+  keys: UnlockedKeys,
+  p: { detail: CaseDetail; epoch: number; recordsKeys: { orgId: string; publicKey: Uint8Array }[] },
+): Promise<NewCaseRequest["caseKeys"]> {
+  const caseId = p.detail.case.caseId;
+  const caseKey = generateCaseKey();
+  try {
+    const wrapper = signingIdentity(keys.signing);
+    const wrapTo = (recipientPublicKey: Uint8Array) => wrapCaseKey(caseKey, { caseId, epoch: p.epoch, recipientPublicKey, wrapperUserId: keys.userId, wrapper });
+    const out: NewCaseRequest["caseKeys"] = [];
+    for (const person of p.detail.participants) {
+      if (person.untrusted) throw new Error("a participant's keys are not trusted");
+      const publicKey = person.userId === keys.userId ? keys.encryption.publicKey : person.encryptionPublicKey;
+      out.push({ recipientKind: "user", recipientId: person.userId, wrappedKey: await wrapTo(publicKey) });
+    }
+    for (const r of p.recordsKeys) out.push({ recipientKind: "organisation", recipientId: r.orgId, wrappedKey: await wrapTo(r.publicKey) });
+    const commitment = await caseKeyCommitment(caseKey, { caseId, epoch: p.epoch });
+    for (const k of out) {
+      const c = parseCaseKeyWrapHeader(k.wrappedKey).commitment;
+      if (c === null || !equalBytes(c, commitment)) throw new Error("a case key wrap does not commit to the case key");
+    }
+    return out;
+  } finally {
+    caseKey.fill(0);
+  }
+}
+
+/**
  * The service's dermatologists who lack the case key: the directory's dermatologists of the
  * case's service minus the case's participants (docs/api.md, "Sharing the case key").
  */
@@ -454,9 +488,11 @@ export async function openThread(keys: UnlockedKeys, detail: CaseDetail, message
 /** A text message in the thread, sealed and signed here; previousHash chains it. */
 export async function sealText(
   keys: UnlockedKeys,
-  p: { caseKey: Uint8Array; caseId: string; epoch?: number; previousHash: Uint8Array; text: string; question?: boolean },
+  p: { caseKey: Uint8Array; caseId: string; epoch?: number; previousHash: Uint8Array; text: string; question?: boolean; clientMsgId?: string },
 ): Promise<{ clientMsgId: string; envelope: Uint8Array }> {
-  const clientMsgId = crypto.randomUUID();
+  // A given client message id: a queued message resealed under a new epoch (it was refused,
+  // so never stored under that id).
+  const clientMsgId = p.clientMsgId ?? crypto.randomUUID();
   const type = p.question ? ContentType.QUESTION : ContentType.TEXT;
   const envelope = await sealMessage(encodeContent(type, { text: p.text }), {
     caseKey: p.caseKey,

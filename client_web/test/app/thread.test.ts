@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { CaseDetail, Participant, ThreadMessage } from "../../src/app/api";
-import { SendChain, buildNewCase, currentEpoch, openMessages, openMyCaseKeys, openThread, sealText } from "../../src/app/cases";
+import { SendChain, buildNewCase, buildRotation, currentEpoch, openMessages, openMyCaseKeys, openThread, sealText } from "../../src/app/cases";
 import {
   ContentType,
   GENESIS_HASH,
@@ -19,6 +19,8 @@ import {
   signingIdentity,
   wrapCaseKey,
 } from "../../src/app/cryptoFacade";
+import { hpkeRecipientFromScalar } from "../../src/crypto/primitives/hpke";
+import { generateKeyPair, openCaseKeyWrap } from "../../src/crypto/index";
 import { history, user } from "../helpers/people";
 
 type Person = Awaited<ReturnType<typeof user>>;
@@ -259,5 +261,46 @@ describe("the sender's chain", () => {
     // would see a gap only at one of them; with the chain, dropping the first shows a gap.
     const r2 = await openMessages(caseKey, detail, [msgs[0]!, msgs[2]!]);
     expect(findings(r2)).toEqual([[], ["gap"]]);
+  });
+});
+
+describe("a new epoch after a removal", () => {
+  it("wraps a fresh key to the remaining participants and the records keys only; the removed person's real keys open nothing after", async () => {
+    const { gp, derm, detail, msgs, say, caseId } = await setup();
+    const removed = await user();
+    const records = await generateKeyPair();
+    // The removed dermatologist held epoch 0 (as if shared to them) and is no longer listed.
+    const rotated = await buildRotation(gp.keys, { detail, epoch: 1, recordsKeys: [{ orgId: "practice-1", publicKey: records.publicKey }] });
+    expect(rotated.map((k) => [k.recipientKind, k.recipientId])).toEqual([
+      ["user", gp.keys.userId],
+      ["user", derm.keys.userId],
+      ["organisation", "practice-1"],
+    ]);
+    const after: CaseDetail = { ...detail, case: { ...detail.case, keyEpoch: 1 }, caseKeys: [...detail.caseKeys, ...rotated.map((k) => ({ ...k, epoch: 1 }))] };
+    const dermKeys = await openMyCaseKeys(derm.keys, after);
+    expect(currentEpoch(dermKeys)).toBe(1);
+    await say(derm, "After the removal.", undefined, 1, dermKeys.get(1)!);
+    const r = await openMessages(dermKeys, after, msgs);
+    expect(r.entries.map((e) => e.epoch)).toEqual([0, 1]);
+    // The records key opens its epoch-1 wrap (the record of the case stays complete).
+    const rr = await hpkeRecipientFromScalar(records.privateKey, records.publicKey);
+    const wrap = rotated.find((k) => k.recipientKind === "organisation")!.wrappedKey;
+    const k1 = await openCaseKeyWrap(wrap, { caseId, epoch: 1, recipient: { ...rr, keyId: records.keyId }, wrapperSigningPublicKey: gp.sig.publicKey });
+    expect(k1).toEqual(dermKeys.get(1));
+    // The removed person, with their real keys, has no wrap of epoch 1 and no wrap of epoch 1
+    // opens with their key.
+    await expect(openMyCaseKeys(removed.keys, after)).rejects.toThrow("no case key for this user");
+    for (const k of rotated.filter((x) => x.recipientKind === "user")) {
+      await expect(
+        openCaseKeyWrap(k.wrappedKey, {
+          caseId,
+          epoch: 1,
+          recipient: { privateKey: removed.keys.encryption.privateKey, publicKey: removed.enc.publicKey, keyId: removed.enc.keyId },
+          wrapperSigningPublicKey: gp.sig.publicKey,
+        }),
+      ).rejects.toThrow();
+    }
+    // Keys this device does not trust are never wrapped to.
+    await expect(buildRotation(gp.keys, { detail: { ...detail, participants: [{ ...detail.participants[1]!, untrusted: true }] }, epoch: 1, recordsKeys: [] })).rejects.toThrow("not trusted");
   });
 });

@@ -1,6 +1,6 @@
 import { Fragment, type JSX } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { type Api, type CaseDetail, type Me, type Person, type Receipt, apiErrorMessage } from "../api";
+import { type Api, ApiError, type CaseDetail, type Me, type Person, type Receipt, apiErrorMessage } from "../api";
 import {
   type CaseKeys,
   FINDING_TEXT,
@@ -10,6 +10,7 @@ import {
   SendChain,
   type ThreadItem,
   UNREADABLE_TEXT,
+  buildRotation,
   buildShareWraps,
   colleaguesWithoutKey,
   currentEpoch,
@@ -31,8 +32,8 @@ import { PhotoViewer, type ViewerPhoto } from "./PhotoViewer";
 import { PatientLinks } from "./PatientLinks";
 import { ContentType, messageHash } from "../cryptoFacade";
 import type { Outbox } from "../outbox";
-import { type PinStore, type PersonPin, badge, blocked, changeWarning } from "../pins";
-import { type CaseTrust, checkCaseTrust, logSource } from "../trust";
+import { type PinStore, type PersonPin, badge, blocked, changeWarning, observeRecordsKey } from "../pins";
+import { type CaseTrust, checkCaseTrust, directoryPeople, logSource, verifyAnswer } from "../trust";
 import type { Realtime } from "../realtime";
 import type { Session } from "../session";
 import { StateTag } from "./Cases";
@@ -237,6 +238,13 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
   // thread then leaves out: the server withholding messages (docs/protocol.md section 23).
   const acked = useRef(new Map<string, number>());
   const [withheld, setWithheld] = useState(0);
+  // A new key epoch being made after someone was taken off the case (docs/protocol.md 24).
+  const [securing, setSecuring] = useState(false);
+  const [secureError, setSecureError] = useState<string | null>(null);
+  const rotating = useRef(false);
+  const triedEpoch = useRef<number | null>(null);
+  const keyEpoch = useRef(0);
+  const [removing, setRemoving] = useState<string | null>(null);
   usePageTitle("Case");
 
   useEffect(
@@ -253,10 +261,13 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
   /** The key, epoch and previous hash for my next message (null while locked or loading). */
   function sealing(): { caseKey: Uint8Array; epoch: number; previousHash: Uint8Array } | null {
     const ks = caseKeys.current;
-    // Nothing is sealed while someone's keys changed without the user accepting the change.
-    if (!ks || !loaded.current || sendBlocked.current) return null;
-    const epoch = currentEpoch(ks);
-    return { caseKey: ks.get(epoch)!, epoch, previousHash: chain.current.head(outbox.lastHash(caseId)) };
+    // Nothing is sealed while someone's keys changed without the user accepting the change,
+    // nor while the case waits for its next epoch (the old key is no longer for new messages).
+    if (!ks || !loaded.current || sendBlocked.current || rotating.current || detailRef.current?.rotation) return null;
+    const epoch = Math.max(keyEpoch.current, currentEpoch(ks));
+    const caseKey = ks.get(epoch);
+    if (caseKey === undefined) return null; // no wrap of the current epoch for me
+    return { caseKey, epoch, previousHash: chain.current.head(outbox.lastHash(caseId)) };
   }
   /** Record a message of mine as the newest I hold (sent directly or queued). */
   async function chained(envelope: Uint8Array): Promise<void> {
@@ -265,6 +276,105 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
   /** The server stored this message of mine (a send or a move carrying it succeeded). */
   function stored(clientMsgId: string): void {
     acked.current.set(clientMsgId, Date.now());
+  }
+
+  /**
+   * The records keys a new epoch is wrapped to: the practice's (always) and the service's (when
+   * it has one), each checked against this device's pins, and against the log's records-key
+   * chain when the server has the log (src/app/transparency.ts).
+   */
+  async function recordsKeysFor(d: CaseDetail): Promise<{ orgId: string; publicKey: Uint8Array }[]> {
+    const listed = await api.organisations().catch(() => []);
+    const out: { orgId: string; publicKey: Uint8Array }[] = [];
+    for (const orgId of [d.case.practiceId, d.case.serviceId]) {
+      const org = d.orgs?.find((o) => o.orgId === orgId);
+      const myOrg = (me.memberships ?? []).some((m) => m.orgId === orgId);
+      if (d.treeHead && org && (org.recordsKeys.length > 0 || myOrg)) {
+        // Verified: the chain from the pin, with the organisation's certified admins as the
+        // approvers (its directory, which its own members can read).
+        const answer = myOrg ? await api.directoryAnswer(orgId) : null;
+        const v = await verifyAnswer(pins, logSource(api), {
+          treeHead: answer?.treeHead ?? d.treeHead,
+          orgs: [answer?.org ?? org],
+          people: answer ? directoryPeople(answer, orgId, (p) => p.roles.some((r) => r.orgId === orgId && r.role === "admin")) : [],
+          removals: [],
+          recordsKeys: true,
+        });
+        const k = v.records.get(orgId);
+        if (v.hardStop) throw new Error(v.hardStop);
+        if (k) {
+          out.push({ orgId, publicKey: k.publicKey });
+          continue;
+        }
+        if (v.recordsProblems.has(orgId)) throw new Error(v.recordsProblems.get(orgId));
+      }
+      const key = org?.recordsPublicKey ?? listed.find((o) => o.orgId === orgId)?.recordsPublicKey ?? (await pins.read()).records[orgId]?.publicKey ?? null;
+      if (key === null) {
+        if (orgId === d.case.practiceId) throw new Error("The practice's records key is not available to this device.");
+        continue;
+      }
+      if ((await pins.update((p, now) => observeRecordsKey(p, orgId, key, null, now))) === "changed") {
+        throw new Error("A records key of this case has changed without a certified change. Dermline will not wrap the conversation to it.");
+      }
+      out.push({ orgId, publicKey: key });
+    }
+    return out;
+  }
+
+  /** Make the next epoch after a removal; the first complete rotation wins (compare-and-set). */
+  async function secure(d: CaseDetail): Promise<void> {
+    const keys = session.unlocked;
+    if (!keys || !d.rotation || rotating.current) return;
+    rotating.current = true;
+    setSecuring(true);
+    setSecureError(null);
+    try {
+      const caseKeys = await buildRotation(keys, { detail: d, epoch: d.rotation.nextEpoch, recordsKeys: await recordsKeysFor(d) });
+      try {
+        await api.rotateEpoch(caseId, d.rotation.nextEpoch, caseKeys);
+      } catch (e) {
+        // Another participant's rotation won the race: go on with theirs.
+        if (!(e instanceof ApiError && e.code === "epoch_conflict")) throw e;
+      }
+    } catch (e) {
+      setSecureError(e instanceof ApiError ? apiErrorMessage(e) : e instanceof Error ? e.message : String(e));
+    } finally {
+      rotating.current = false;
+      setSecuring(false);
+    }
+    await load();
+  }
+
+  /** Messages queued at an older epoch: sealed again, same text and id, under the new key. */
+  async function resealQueued(): Promise<void> {
+    const keys = session.unlocked;
+    if (!keys || outbox.epochRefused(caseId).length === 0) return;
+    const seal = sealing();
+    if (!seal) return;
+    let previousHash = seal.previousHash;
+    setSecuring(true);
+    try {
+      await outbox.reseal(caseId, async (item) => {
+        const m = await sealText(keys, { ...seal, previousHash, caseId, text: item.preview, clientMsgId: item.clientMsgId });
+        const hash = await messageHash(m.envelope);
+        previousHash = hash;
+        chain.current.sent(hash);
+        return { envelope: m.envelope, hash };
+      });
+    } finally {
+      setSecuring(false);
+    }
+  }
+
+  /** Take a dermatologist off the case (the referrer or the responder); a new epoch follows. */
+  async function removeFromCase(userId: string): Promise<void> {
+    setRemoving(null);
+    try {
+      await api.removeParticipant(caseId, userId);
+    } catch (e) {
+      setError(apiErrorMessage(e));
+    }
+    await load();
   }
 
   async function load() {
@@ -290,6 +400,17 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
       setItems(opened.items);
       const shown = new Set(opened.items.map((i) => i.entry.clientMsgId));
       setWithheld([...acked.current].filter(([id, at]) => at <= started && !shown.has(id)).length);
+      keyEpoch.current = d.case.keyEpoch ?? 0;
+      detailRef.current = d;
+      const mine = d.participants.some((p) => p.userId === keys.userId);
+      if (d.rotation && mine && !checked.sendBlocked && triedEpoch.current !== d.rotation.nextEpoch) {
+        // Someone was taken off: this client makes the next epoch (the server cannot). Once
+        // per epoch: a failure is shown, not retried in a loop.
+        triedEpoch.current = d.rotation.nextEpoch;
+        void secure(d);
+      } else if (!d.rotation) {
+        await resealQueued();
+      }
       if (d.participants.some((p) => p.userId === keys.userId)) {
         // Who lacks the key: the service directory's dermatologists minus the participants.
         api.directory(d.case.serviceId).then(
@@ -337,6 +458,8 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
       const nowIds = new Set(outbox.pending(caseId).map((i) => i.clientMsgId));
       for (const id of waitingIds) if (!nowIds.has(id)) stored(id);
       waitingIds = nowIds;
+      // Refused for the key epoch: secure the conversation (or pick up the new epoch) and reseal.
+      if (outbox.epochRefused(caseId).length > 0 && !rotating.current) void load();
       setOutboxVersion((v) => v + 1);
       const now = outbox.pending(caseId).length;
       if (now < queued) void load();
@@ -362,6 +485,10 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
       return;
     }
     const seal = sealing();
+    if (keys && !seal && (securing || detailRef.current?.rotation)) {
+      setReplyError("Dermline is securing the conversation after a change of members. Try again in a moment.");
+      return;
+    }
     if (!keys || !seal) return;
     setSending(true);
     try {
@@ -576,6 +703,22 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
           <p>The server lists security keys for you in this case that are not yours. Dermline will not send anything in this case. Tell your administrator.</p>
         </div>
       )}
+      {securing && (
+        <div class="nhsuk-inset-text" role="status" data-testid="securing">
+          <p>Securing the conversation after a change of members…</p>
+        </div>
+      )}
+      {secureError && (
+        <div class="nhsuk-warning-callout" data-testid="secure-error">
+          <h2 class="nhsuk-warning-callout__label">
+            <span>
+              <span class="nhsuk-u-visually-hidden">Important: </span>
+              The conversation could not be secured
+            </span>
+          </h2>
+          <p>{secureError}</p>
+        </div>
+      )}
       {withheld > 0 && (
         <div class="nhsuk-warning-callout" data-testid="withheld-warning">
           <h2 class="nhsuk-warning-callout__label">
@@ -645,6 +788,13 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
                 .map((p) => {
                   const pin = people[p.userId];
                   const b = pin ? badge(pin) : null;
+                  // The referring GP or the responder may take a dermatologist off the case
+                  // (never the referrer or the responder themselves; docs/api.md).
+                  const canRemove =
+                    !blockedNow &&
+                    (detail.case.createdBy === me.userId || detail.case.claimedBy === me.userId) &&
+                    p.userId !== detail.case.createdBy &&
+                    p.userId !== detail.case.claimedBy;
                   return (
                     <li key={p.userId} data-testid="case-person">
                       {p.displayName}{" "}
@@ -656,6 +806,28 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
                       <a href={`#/cases/${caseId}/people/${p.userId}`}>
                         Safety number<span class="nhsuk-u-visually-hidden"> of {p.displayName}</span>
                       </a>
+                      {canRemove && removing !== p.userId && (
+                        <>
+                          {" "}
+                          <button type="button" class="nhsuk-button nhsuk-button--secondary dl-small-button" onClick={() => setRemoving(p.userId)}>
+                            Remove from case<span class="nhsuk-u-visually-hidden">: {p.displayName}</span>
+                          </button>
+                        </>
+                      )}
+                      {canRemove && removing === p.userId && (
+                        <div class="nhsuk-inset-text" data-testid="remove-confirm">
+                          <p>
+                            {p.displayName} will not be able to read anything sent in this case from now on. The conversation is secured with a new key
+                            that they do not get.
+                          </p>
+                          <button type="button" class="nhsuk-button nhsuk-button--warning dl-small-button" onClick={() => void removeFromCase(p.userId)}>
+                            Remove {p.displayName} from this case
+                          </button>{" "}
+                          <button type="button" class="nhsuk-button nhsuk-button--secondary dl-small-button" onClick={() => setRemoving(null)}>
+                            Cancel
+                          </button>
+                        </div>
+                      )}
                     </li>
                   );
                 })}
