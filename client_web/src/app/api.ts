@@ -32,6 +32,13 @@ export interface InviteInfo {
   orgKind: string;
   role: string;
   loginName: string | null;
+  /** The certified invite's proofs (contract section 5); absent fields are null. */
+  orgId?: string;
+  treeHead?: Uint8Array | null;
+  logPublicKey?: Uint8Array | null;
+  inviteStatement?: LogRef | null;
+  orgKey?: LogRef | null;
+  handover?: Uint8Array | null;
 }
 
 export interface AcceptInvite {
@@ -47,6 +54,8 @@ export interface AcceptInvite {
   /** encryption record followed by signing record, 80 bytes each */
   sealedPrivateKeys: Uint8Array;
   recoveryWrappedUsk: Uint8Array;
+  /** A certified invite: the member statement signed with the invite key (kind 0x03). */
+  memberStatement?: Uint8Array;
 }
 
 export interface Membership {
@@ -194,6 +203,8 @@ export interface NewCaseRequest {
 export interface Api extends AdminApi {
   inspectInvite(token: string): Promise<InviteInfo>;
   acceptInvite(req: AcceptInvite): Promise<void>;
+  /** An administrator holding the organisation key wraps it to administrators (0x0f). */
+  addOrgKeyWraps(orgId: string, wraps: Uint8Array[]): Promise<void>;
   prelogin(loginName: string): Promise<Uint8Array>;
   login(loginName: string, authKey: Uint8Array): Promise<NextStep>;
   /** "done", or "passkey_enrol" under a passkey requirement (docs/api.md "Passkeys"). */
@@ -589,10 +600,20 @@ export function httpApi(base = "/api/v1"): Api {
         orgKind: String(r.org_kind),
         role: String(r.role),
         loginName: typeof r.login_name === "string" ? r.login_name : null,
+        orgId: String(r.org_id),
+        treeHead: optionalB64(r.tree_head),
+        logPublicKey: optionalB64(r.log_public_key),
+        inviteStatement: logRef(r.invite_statement),
+        orgKey: logRef(r.org_key),
+        handover: optionalB64(r.handover),
       };
+    },
+    async addOrgKeyWraps(orgId, wraps) {
+      await call("POST", `/orgs/${encodeURIComponent(orgId)}/org-key/wraps`, { wraps: wraps.map(b64) });
     },
     async acceptInvite(a) {
       await call("POST", "/invites/accept", {
+        ...(a.memberStatement ? { member_statement: b64(a.memberStatement) } : {}),
         token: a.token,
         user_id: a.userId,
         login_name: a.loginName,

@@ -39,7 +39,8 @@ export function parseRoute(hash: string): Route {
   // Checked strictly by the page itself (parseLinkFragment), which explains a mistyped link.
   const patient = /^\/p\/([A-Za-z0-9_.-]{1,200})$/.exec(path);
   if (patient) return { name: "patient", fragment: patient[1]! };
-  const invite = /^\/invite\/([A-Za-z0-9_-]{8,128})$/.exec(path);
+  // A token, or a certified link's token.secret.keyid (checked by pages/Invite.tsx).
+  const invite = /^\/invite\/([A-Za-z0-9_-]{8,128}(?:\.[A-Za-z0-9_-]{1,64}){0,2})$/.exec(path);
   if (invite) return { name: "invite", token: invite[1]! };
   return { name: "notFound" };
 }
