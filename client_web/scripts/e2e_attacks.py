@@ -17,13 +17,17 @@ import secrets
 import sys
 import time
 import urllib.parse
+import uuid
 from typing import Any
 
 import pyotp
 
+from client_py.api import ApiError
 from client_py.client import DermlineClient
 from crypto.account import generate_key_pair
 from crypto.content import ContentType
+from crypto.org_key import wrap_org_key
+from crypto.statement import OrganisationKind, make_organisation_key_statement
 
 PASSWORD = secrets.token_urlsafe(18)  # one run only; printed for the browser
 HISTORY = {
@@ -94,6 +98,41 @@ async def setup(url: str, token: str) -> dict[str, Any]:
     assert [m["seq"] for m in stored] == [1, 2, 3, 4, 5], stored
     tampered = bytearray(base64.urlsafe_b64decode(stored[3]["envelope"] + "=="))
     tampered[200] ^= 1
+    # The service's organisation key (when the server has the log), set up by the
+    # administrator after the dermatologist joined; and an attacker's statement for the same
+    # organisation (replace_org_key).
+    sid = uuid.UUID(service["org_id"])
+    admin_id = admin._me()
+
+    def ok_statement() -> tuple[Any, bytes]:
+        ok = generate_key_pair()
+        now = int(time.time() * 1000)
+        return ok, make_organisation_key_statement(
+            org_id=sid,
+            org_kind=OrganisationKind.SERVICE,
+            name="Skin Service",
+            org_key=ok,
+            issued_at_ms=now,
+        )
+
+    ok, statement = ok_statement()
+    wrap = wrap_org_key(
+        ok,
+        org_id=sid,
+        recipient_public_key=admin_id.encryption.public_key,
+        wrapper_user_id=uuid.UUID(admin_id.user_id),
+        wrapper_signing_key=admin_id.signing,
+    )
+    try:
+        await admin.api.post(
+            f"/api/v1/orgs/{service['org_id']}/org-key",
+            {"statement": b64(statement), "wraps": [b64(wrap)]},
+        )
+        org_key = True
+    except ApiError as e:
+        if e.status != 404:  # a server before the transparency log has no such route
+            raise
+        org_key = False
     detail = await gp.get_case(case_id)
     derm_id = next(p["user_id"] for p in detail["participants"] if p["role"] == "dermatologist")
     for c in (admin, gp, derm):
@@ -102,6 +141,9 @@ async def setup(url: str, token: str) -> dict[str, Any]:
         "case_id": case_id,
         "practice_id": practice["org_id"],
         "derm_id": derm_id,
+        "service_id": service["org_id"],
+        "org_key": org_key,
+        "attacker_org_key": b64(ok_statement()[1]),
         "gp": gp_creds,
         "other_key": b64(generate_key_pair().public_key),
         "junk": b64(b"\x01\x01\x0e" + secrets.token_bytes(40)),

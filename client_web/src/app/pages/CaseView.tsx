@@ -753,6 +753,11 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
             </span>
           </h2>
           <p>{u.message}</p>
+          <p>
+            <a href={`#/cases/${caseId}/people/${u.userId}`} data-testid="check-safety-number">
+              Check {u.name}'s safety number
+            </a>
+          </p>
         </div>
       ))}
       {trust?.blocked.map((c) => (
