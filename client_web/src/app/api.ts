@@ -221,6 +221,8 @@ export interface Api extends AdminApi {
   /** GET /transparency/head and /transparency/consistency (docs/api.md). */
   transparencyHead(): Promise<{ treeHead: Uint8Array; logPublicKey: Uint8Array }>;
   consistency(from: number, to: number): Promise<Uint8Array[]>;
+  logEntries(start: number, end: number): Promise<{ index: number; entry: Uint8Array }[]>;
+  inclusion(index: number, size: number): Promise<Uint8Array[]>;
   createCase(req: NewCaseRequest): Promise<CaseSummary>;
   sendMessage(caseId: string, clientMsgId: string, envelope: Uint8Array): Promise<{ seq: number; duplicate: boolean }>;
   move(caseId: string, move: "submit" | "claim" | "withdraw" | "ask" | "answer" | "resubmit", message?: { clientMsgId: string; envelope: Uint8Array }): Promise<CaseSummary>;
@@ -689,6 +691,14 @@ export function httpApi(base = "/api/v1"): Api {
     },
     async consistency(from, to) {
       const r = await call("GET", `/transparency/consistency?from=${from}&to=${to}`);
+      return Array.isArray(r.proof) ? r.proof.map(unb64) : [];
+    },
+    async logEntries(start, end) {
+      const r = await call("GET", `/transparency/entries?start=${start}&end=${end}`);
+      return records(r.entries).map((e) => ({ index: Number(e.index), entry: unb64(e.entry) }));
+    },
+    async inclusion(index, size) {
+      const r = await call("GET", `/transparency/inclusion?index=${index}&size=${size}`);
       return Array.isArray(r.proof) ? r.proof.map(unb64) : [];
     },
     async createCase(q) {

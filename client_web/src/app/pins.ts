@@ -64,15 +64,27 @@ export interface LogPin {
   treeHead: Uint8Array;
 }
 
+/** A removal entry (0x03) this device read from the log itself (src/app/transparency.ts). */
+export interface LoggedRemoval {
+  index: number;
+  userId: string;
+  /** null: the whole account (disabled). */
+  orgId: string | null;
+  /** null: every role. */
+  role: number | null;
+}
+
 export interface Pins {
   owner: string;
   log: LogPin | null;
   orgs: Record<string, OrgPin>;
   people: Record<string, PersonPin>;
   records: Record<string, RecordsKeyPin>;
+  /** Removals read from the log entries after the first pinned head (absent in older records). */
+  removals?: LoggedRemoval[];
 }
 
-export const emptyPins = (owner: string): Pins => ({ owner, log: null, orgs: {}, people: {}, records: {} });
+export const emptyPins = (owner: string): Pins => ({ owner, log: null, orgs: {}, people: {}, records: {}, removals: [] });
 
 /** A person as a directory or case answer lists them (facts checked by the caller). */
 export interface ListedPerson extends PinnedKeys {

@@ -33,7 +33,7 @@ import {
   verifyTreeHead,
   verifyTreeHeadExtends,
 } from "./cryptoFacade";
-import { type PinStore, observeRecordsKey, recordChain } from "./pins";
+import { type LoggedRemoval, type PinStore, observeRecordsKey, recordChain } from "./pins";
 
 export interface LogRef {
   index: number;
@@ -102,10 +102,40 @@ export class TrustError extends Error {
   }
 }
 
-/** The two transparency routes the checks need (api.ts). */
+/** The transparency routes the checks need (api.ts). */
 export interface LogSource {
   head(): Promise<{ treeHead: Uint8Array; logPublicKey: Uint8Array }>;
   consistency(from: number, to: number): Promise<Uint8Array[]>;
+  /** Entries start <= i < end (a page); absent: removals are not read from the log. */
+  entries?(start: number, end: number): Promise<{ index: number; entry: Uint8Array }[]>;
+  inclusion?(index: number, size: number): Promise<Uint8Array[]>;
+}
+
+/** The most entries read in one head move (a directory changes rarely; more is a monitor's job). */
+export const MAX_SCAN = 500;
+
+/**
+ * The removal entries among the entries a new head added (from `from` to the head's size),
+ * each proven included at that head (docs/protocol.md section 24: the client does not trust the
+ * server about removals). Throws on anything that does not verify.
+ */
+export async function scanRemovals(log: LogSource, from: number, head: TreeHead): Promise<LoggedRemoval[]> {
+  if (!log.entries || !log.inclusion) return [];
+  const end = Math.min(head.treeSize, from + MAX_SCAN);
+  const out: LoggedRemoval[] = [];
+  let next = from;
+  while (next < end) {
+    const page = await log.entries(next, end);
+    if (page.length === 0) throw new TrustError("not_in_log");
+    for (const { index, entry } of page) {
+      if (index !== next) throw new TrustError("not_in_log");
+      await verifyEntryIncluded(entry, { index, treeHead: head, proof: await log.inclusion(index, head.treeSize) });
+      const e = await parseLogEntry(entry);
+      if (e.entryType === LogEntryType.REMOVAL) out.push({ index, userId: e.userId, orgId: e.orgId, role: e.role });
+      next++;
+    }
+  }
+  return out;
 }
 
 /**
@@ -139,9 +169,19 @@ export async function acceptHead(pins: PinStore, log: LogSource, record: Uint8Ar
     throw new TrustError("log_rewritten");
   }
   if (next.treeSize > old.treeSize) {
+    // Read what the new head added for removals before moving the pin; if that fails the pin
+    // stays, so the same entries are read next time (never skipped).
+    let removals: LoggedRemoval[];
+    try {
+      removals = await scanRemovals(log, old.treeSize, next);
+    } catch {
+      return next;
+    }
     await pins.update((p) => {
       // Another page may have moved the pin meanwhile: keep the larger (both verified).
       if (p.log === null || parseTreeHead(p.log.treeHead).treeSize < next.treeSize) p.log = { publicKey: pinned.publicKey, treeHead: record };
+      const known = new Set((p.removals ?? []).map((r) => r.index));
+      p.removals = [...(p.removals ?? []), ...removals.filter((r) => !known.has(r.index))];
     });
   }
   return next;

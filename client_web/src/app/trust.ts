@@ -125,9 +125,13 @@ export interface CaseTrust {
   selfMismatch: boolean;
   /** The answer's log proofs (null when no log source was given). */
   log: LogVerdict | null;
-  /** Sending is refused: a blocked person, an unlogged person, my own keys, a hard stop. */
+  /** People the log shows removed (read by this device) whom the server still lists. */
+  hiddenRemovals: { userId: string; name: string }[];
+  /** Sending is refused: a blocked person, an unlogged person, my own keys, a hidden removal, a hard stop. */
   sendBlocked: boolean;
 }
+
+const ROLE_CODE: Record<string, number> = { gp: 1, dermatologist: 2, admin: 3, records_officer: 4, auditor: 5 };
 
 export async function checkCaseTrust(pins: PinStore, keys: UnlockedKeys, detail: CaseDetail, log: LogSource | null = null): Promise<CaseTrust> {
   const others = detail.participants.filter((p) => p.userId !== keys.userId);
@@ -173,14 +177,34 @@ export async function checkCaseTrust(pins: PinStore, keys: UnlockedKeys, detail:
       ? { ...p, signingPublicKey: c.pin.signingPublicKey, encryptionPublicKey: c.pin.encryptionPublicKey }
       : p;
   });
+  // A removal this device read in the log (after the person's current membership entry) of a
+  // participant the server still lists and does not name as removed: the server hides it
+  // (docs/protocol.md section 24). Nothing more is sent in the case.
+  const listedRemoved = new Set([...(detail.rotation?.removed ?? []), ...(detail.removed ?? []).map((r) => r.userId)]);
+  const removals = (await pins.read()).removals ?? [];
+  const hiddenRemovals = others
+    .filter((p) => {
+      const since = p.proof?.certification?.member.index ?? p.proof?.uncertified?.index ?? -1;
+      return (
+        !listedRemoved.has(p.userId) &&
+        removals.some((r) => r.userId === p.userId && r.index > since && (r.orgId === null || r.orgId === p.orgId) && (r.role === null || r.role === ROLE_CODE[p.role]))
+      );
+    })
+    .map((p) => ({ userId: p.userId, name: p.displayName }));
   const stop = blocked(checks);
-  const sendBlocked = stop.length > 0 || selfMismatch || (verdict !== null && (verdict.hardStop !== null || verdict.unlogged.length > 0));
-  return { trusted: { ...detail, participants }, checks, blocked: stop, selfMismatch, log: verdict, sendBlocked };
+  const sendBlocked =
+    stop.length > 0 || selfMismatch || hiddenRemovals.length > 0 || (verdict !== null && (verdict.hardStop !== null || verdict.unlogged.length > 0));
+  return { trusted: { ...detail, participants }, checks, blocked: stop, selfMismatch, log: verdict, hiddenRemovals, sendBlocked };
 }
 
 /** The API's transparency routes as the checks' LogSource. */
-export function logSource(api: Pick<Api, "transparencyHead" | "consistency">): LogSource {
-  return { head: () => api.transparencyHead(), consistency: (from, to) => api.consistency(from, to) };
+export function logSource(api: Pick<Api, "transparencyHead" | "consistency" | "logEntries" | "inclusion">): LogSource {
+  return {
+    head: () => api.transparencyHead(),
+    consistency: (from, to) => api.consistency(from, to),
+    entries: (start, end) => api.logEntries(start, end),
+    inclusion: (index, size) => api.inclusion(index, size),
+  };
 }
 
 /** The members of a directory answer (all, or those `keep` selects) as AnsweredPerson. */

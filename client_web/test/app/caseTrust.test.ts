@@ -20,7 +20,12 @@ const PRACTICE = "11111111-2222-4333-8444-555555555555";
 const SERVICE = "66666666-7777-4888-9999-aaaaaaaaaaaa";
 const T = 1_700_000_000_000;
 const signer = (pair: KeyPair): PublicSigningIdentity => ({ keyId: pair.keyId, publicKey: pair.publicKey, sign: (m) => p256Sign(pair.privateKey, m) });
-const source = (log: TestLog): LogSource => ({ head: async () => ({ treeHead: await log.head(), logPublicKey: log.key.publicKey }), consistency: (a, b) => log.consistency(a, b) });
+const source = (log: TestLog): LogSource => ({
+  head: async () => ({ treeHead: await log.head(), logPublicKey: log.key.publicKey }),
+  consistency: (a, b) => log.consistency(a, b),
+  entries: async (start, end) => log.entries.slice(start, end).map((entry, i) => ({ index: start + i, entry })),
+  inclusion: (index, size) => log.inclusion(index, size),
+});
 
 async function world() {
   const log = await TestLog.create();
@@ -134,5 +139,32 @@ describe("a case answer checked against the log", () => {
     expect(v).toMatchObject({ verified: false, hardStop: null });
     const t = await checkCaseTrust(pins, derm.keys, { ...d, treeHead: null });
     expect(t.sendBlocked).toBe(false);
+  });
+
+  it("hide_removal: a removal read in the log of a participant the server still lists stops sending", async () => {
+    const { log, gp, derm, detail } = await world();
+    const pins = new PinStore(derm.keys.userId, memoryPinBackend());
+    expect((await checkCaseTrust(pins, derm.keys, await detail(), source(log))).hiddenRemovals).toEqual([]);
+    // The GP is removed from the practice (logged); the server keeps listing them and says nothing.
+    await log.appendRemoval(gp.keys.userId, PRACTICE);
+    const t = await checkCaseTrust(pins, derm.keys, await detail(), source(log));
+    expect(t.hiddenRemovals.map((h) => h.name)).toEqual(["Dr Gill GP"]);
+    expect(t.sendBlocked).toBe(true);
+    expect((await pins.read()).removals!.map((r) => r.userId)).toEqual([gp.keys.userId]);
+    // The server naming the removal (a rotation is due) is not a hidden removal.
+    const honest = await detail();
+    const named = await checkCaseTrust(pins, derm.keys, { ...honest, rotation: { nextEpoch: 1, removed: [gp.keys.userId] } }, source(log));
+    expect(named.hiddenRemovals).toEqual([]);
+    // A forged entry in the range (the server lying about what the head added) is not read as
+    // fact and does not move the pin: the same range is read again next time.
+    const pins2 = new PinStore("other", memoryPinBackend());
+    const before = await detail();
+    await checkCaseTrust(pins2, derm.keys, before, source(log));
+    await log.appendRemoval(derm.keys.userId, SERVICE);
+    const lying: LogSource = { ...source(log), entries: async (start) => [{ index: start, entry: new Uint8Array([3, 0]) }] };
+    await checkCaseTrust(pins2, derm.keys, await detail(), lying);
+    expect((await pins2.read()).removals ?? []).toEqual([]);
+    await checkCaseTrust(pins2, derm.keys, await detail(), source(log));
+    expect((await pins2.read()).removals!.map((r) => r.userId)).toEqual([derm.keys.userId]);
   });
 });

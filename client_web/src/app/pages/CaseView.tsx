@@ -744,6 +744,20 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
           <p>{trust.log.hardStop}</p>
         </div>
       )}
+      {trust?.hiddenRemovals.map((h) => (
+        <div key={h.userId} class="nhsuk-warning-callout" data-testid="hidden-removal-warning">
+          <h2 class="nhsuk-warning-callout__label">
+            <span>
+              <span class="nhsuk-u-visually-hidden">Important: </span>
+              A removal is being hidden
+            </span>
+          </h2>
+          <p>
+            The key log shows that {h.name} was removed from their organisation, but the server still lists them in this case. Dermline will not
+            send anything in this case until this is resolved: tell your administrator.
+          </p>
+        </div>
+      ))}
       {trust?.log?.unlogged.map((u) => (
         <div key={u.userId} class="nhsuk-warning-callout" data-testid="unlogged-warning">
           <h2 class="nhsuk-warning-callout__label">
