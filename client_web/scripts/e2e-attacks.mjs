@@ -19,7 +19,9 @@
 //   replace_org_key, rewrite_log     with the transparency log on the server: sending stops and
 //                                    the page says why (the harness answers 501 without the
 //                                    log, and this script says so)
-//   stale_head, hide_removal         documented limits of the browser, printed as notes
+//   hide_removal                     (with the log) Dr Three disabled while the server hides it:
+//                                    the page reads the removal in the log and stops sending
+//   stale_head                       a documented limit of the browser, printed as a note
 //
 // Every state is checked with axe-core (no serious/critical violation) and for 24x24 px touch
 // targets; screenshots in test-results/e2e-attacks/. Exit 1 on failure.
@@ -218,12 +220,25 @@ try {
     console.log(`ok   ${body.kind}: the page stops sending and says why: ${(await page.getByTestId("log-warning").locator("p").first().textContent()).trim()}`);
     await reset();
   }
-  // Documented limits (docs/threat-model.md, "In the browser"): a head frozen at what this
-  // device already pinned looks like a quiet log to it (an OLDER head than the pin is refused:
-  // test/app/transparency.test.ts); a removal hidden from every answer is not looked for in the
-  // log by the browser yet.
+  // hide_removal: the administrator disables Dr Three (a removal entry in the log) while the
+  // server hides it (Dr Three listed again, no rotation). The page reads the entries the new
+  // head added, finds the removal and stops sending.
+  if ((await attack({ kind: "hide_removal", user_id: world.three_id })) === 501) {
+    notYet.push("hide_removal: the harness answers 501 (the server has no transparency log yet); not exercised");
+  } else {
+    const done = execFileSync(python, [helper, "disable", origin, JSON.stringify(world)], { cwd: repo, encoding: "utf8", timeout: 120000 }).trim();
+    if (done !== "ok") throw new Error(`disabling Dr Three failed: ${done}`);
+    await openCase();
+    await page.getByTestId("hidden-removal-warning").getByText("Dr Three was removed").waitFor({ timeout: 30000 });
+    if ((await page.locator("#reply").count()) !== 0) throw new Error("hide_removal: the reply form is still offered");
+    await check(page, "hide_removal");
+    console.log("ok   hide_removal: the page read the removal in the log itself, names Dr Three and stops sending");
+    await reset();
+  }
+  // A documented limit (docs/threat-model.md, "In the browser"): a head frozen at what this
+  // device already pinned looks like a quiet log to it; an OLDER head than the pin is refused
+  // (test/app/transparency.test.ts).
   notYet.push("stale_head: a head equal to the pinned one is indistinguishable from a quiet log for one device; older heads are refused (unit tests)");
-  notYet.push("hide_removal: the browser does not yet look in the log for removals the server hides");
   await context.close();
 } catch (e) {
   problems.push(`flow failed: ${e.message}`);

@@ -74,7 +74,7 @@ async def say(c: DermlineClient, case_id: str, text: str) -> None:
 
 
 async def setup(url: str, token: str) -> dict[str, Any]:
-    admin, _ = await person(url, token, "admin@example.org", "Ada Admin")
+    admin, admin_creds = await person(url, token, "admin@example.org", "Ada Admin")
     practice = await admin.create_organisation(
         "practice", "Elm Surgery", generate_key_pair().public_key
     )
@@ -88,6 +88,14 @@ async def setup(url: str, token: str) -> dict[str, Any]:
         "derm@example.org",
         "Dr Derm",
     )
+    # Dr Three is addressed too (hide_removal disables this account at the end).
+    three, _ = await person(
+        url,
+        await admin.invite(service["org_id"], "dermatologist"),
+        "three@example.org",
+        "Dr Three",
+    )
+    await three.close()
     case_id = await gp.create_case(practice["org_id"], service["org_id"], HISTORY)
     await derm.move(case_id, "claim")
     await say(derm, case_id, "Q1: how long has it been there?")
@@ -134,13 +142,15 @@ async def setup(url: str, token: str) -> dict[str, Any]:
             raise
         org_key = False
     detail = await gp.get_case(case_id)
-    derm_id = next(p["user_id"] for p in detail["participants"] if p["role"] == "dermatologist")
+    ids = {p["display_name"]: p["user_id"] for p in detail["participants"]}
     for c in (admin, gp, derm):
         await c.close()
     return {
         "case_id": case_id,
         "practice_id": practice["org_id"],
-        "derm_id": derm_id,
+        "derm_id": ids["Dr Derm"],
+        "three_id": ids["Dr Three"],
+        "admin": admin_creds,
         "service_id": service["org_id"],
         "org_key": org_key,
         "attacker_org_key": b64(ok_statement()[1]),
@@ -151,11 +161,27 @@ async def setup(url: str, token: str) -> dict[str, Any]:
     }
 
 
+async def disable(url: str, world: dict[str, Any]) -> str:
+    """The administrator disables Dr Three's account (a removal entry in the log)."""
+    creds = world["admin"]
+    c = DermlineClient(url, origin=url)
+    try:
+        code = pyotp.TOTP(creds["secret"]).at((max(int(time.time() // 30), creds["step"]) + 1) * 30)
+        await c.login(creds["login"], creds["password"], totp=lambda: code)
+        await c.api.post(f"/api/v1/users/{world['three_id']}/disable", {})
+    finally:
+        await c.close()
+    return "ok"
+
+
 def main() -> None:
     cmd, url, arg = sys.argv[1:4]
-    if cmd != "setup":
+    if cmd == "setup":
+        print(json.dumps(asyncio.run(setup(url, arg))))
+    elif cmd == "disable":
+        print(asyncio.run(disable(url, json.loads(arg))))
+    else:
         raise SystemExit(f"unknown command {cmd}")
-    print(json.dumps(asyncio.run(setup(url, arg))))
 
 
 if __name__ == "__main__":
