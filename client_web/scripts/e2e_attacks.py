@@ -26,8 +26,15 @@ from client_py.api import ApiError
 from client_py.client import DermlineClient
 from crypto.account import generate_key_pair
 from crypto.content import ContentType
+from crypto.invite import derive_invite_key, format_invite_fragment, generate_invite_secret
 from crypto.org_key import wrap_org_key
-from crypto.statement import OrganisationKind, make_organisation_key_statement
+from crypto.statement import (
+    OrganisationKind,
+    Role,
+    invite_token_hash,
+    make_invite_statement,
+    make_organisation_key_statement,
+)
 
 PASSWORD = secrets.token_urlsafe(18)  # one run only; printed for the browser
 HISTORY = {
@@ -137,10 +144,29 @@ async def setup(url: str, token: str) -> dict[str, Any]:
             {"statement": b64(statement), "wraps": [b64(wrap)]},
         )
         org_key = True
+        # A certified invite for a newcomer, opened in the browser (token.s.okid).
+        token = b64(secrets.token_bytes(32))
+        secret = generate_invite_secret()
+        now = int(time.time() * 1000)
+        invite = make_invite_statement(
+            org_id=sid,
+            role=Role.DERMATOLOGIST,
+            invite_public_key=derive_invite_key(secret).public_key,
+            expires_at_ms=now + 3600_000,
+            token_hash=invite_token_hash(token),
+            org_key=ok,
+            issued_at_ms=now,
+        )
+        await admin.api.post(
+            f"/api/v1/orgs/{service['org_id']}/invites",
+            {"role": "dermatologist", "token": token, "invite_statement": b64(invite)},
+        )
+        certified_link = format_invite_fragment(token, secret, ok.key_id)
     except ApiError as e:
         if e.status != 404:  # a server before the transparency log has no such route
             raise
         org_key = False
+        certified_link = ""
     detail = await gp.get_case(case_id)
     ids = {p["display_name"]: p["user_id"] for p in detail["participants"]}
     for c in (admin, gp, derm):
@@ -153,6 +179,7 @@ async def setup(url: str, token: str) -> dict[str, Any]:
         "admin": admin_creds,
         "service_id": service["org_id"],
         "org_key": org_key,
+        "certified_link": certified_link,
         "attacker_org_key": b64(ok_statement()[1]),
         "gp": gp_creds,
         "other_key": b64(generate_key_pair().public_key),

@@ -144,7 +144,7 @@ export function App({ api }: { api: Api }): JSX.Element {
       page = signedIn ? <Cases api={api} me={me} realtime={realtime} onLogout={logout} /> : <Start />;
       break;
     case "admin":
-      page = signedIn ? <Admin api={api} me={me} sub={route.sub} /> : <Start />;
+      page = signedIn ? <Admin api={api} me={me} sub={route.sub} keys={session.unlocked} pins={pins} /> : <Start />;
       break;
     case "patient":
       // No account: the link's token is the only credential (docs/api.md).

@@ -279,7 +279,10 @@ export interface InviteSummary {
 export interface AdminApi {
   createOrganisation(kind: "practice" | "service", name: string, recordsPublicKey: Uint8Array | null): Promise<Organisation>;
   setRecordsKey(orgId: string, recordsPublicKey: Uint8Array): Promise<Organisation>;
-  invite(orgId: string, role: string, loginName: string | null): Promise<CreatedInvite>;
+  /** `certified`: a certified invite made with the organisation key (docs/api.md "Invites"). */
+  invite(orgId: string, role: string, loginName: string | null, certified?: { token: string; inviteStatement: Uint8Array; handover: Uint8Array | null }): Promise<CreatedInvite>;
+  /** My wrap of the organisation key (GET /orgs/{id}/org-key/wrap). */
+  myOrgKeyWrap(orgId: string): Promise<{ wrap: Uint8Array; wrapperUserId: string; wrapperSigningPublicKey: Uint8Array }>;
   users(orgId: string): Promise<AdminUser[]>;
   revokeSessions(userId: string): Promise<number>;
   resetTotp(userId: string): Promise<void>;
@@ -555,9 +558,14 @@ export function httpApi(base = "/api/v1"): Api {
     async setRecordsKey(orgId, recordsPublicKey) {
       return org(await call("PUT", `/orgs/${encodeURIComponent(orgId)}/records-key`, { records_public_key: b64(recordsPublicKey) }));
     },
-    async invite(orgId, role, loginName) {
+    async invite(orgId, role, loginName, certified) {
       const body: Record<string, unknown> = { role };
       if (loginName) body.login_name = loginName;
+      if (certified) {
+        body.token = certified.token;
+        body.invite_statement = b64(certified.inviteStatement);
+        if (certified.handover) body.handover = b64(certified.handover);
+      }
       const r = await call("POST", `/orgs/${encodeURIComponent(orgId)}/invites`, body);
       return { token: String(r.token), orgId: String(r.org_id), role: String(r.role), expiresAt: String(r.expires_at) };
     },
@@ -609,6 +617,10 @@ export function httpApi(base = "/api/v1"): Api {
         orgKey: logRef(r.org_key),
         handover: optionalB64(r.handover),
       };
+    },
+    async myOrgKeyWrap(orgId) {
+      const r = await call("GET", `/orgs/${encodeURIComponent(orgId)}/org-key/wrap`);
+      return { wrap: unb64(r.wrap), wrapperUserId: String(r.wrapper_user_id), wrapperSigningPublicKey: unb64(r.wrapper_signing_public_key) };
     },
     async addOrgKeyWraps(orgId, wraps) {
       await call("POST", `/orgs/${encodeURIComponent(orgId)}/org-key/wraps`, { wraps: wraps.map(b64) });

@@ -8,6 +8,7 @@
 import { describe, expect, it } from "vitest";
 import { type InviteProof, InviteTrustError, checkCertifiedInvite, handoverWrap, memberStatementFor, pinFromInvite } from "../../src/app/certifiedInvite";
 import { PinStore, memoryPinBackend } from "../../src/app/pins";
+import { makeCertifiedInvite } from "../../src/app/orgKeyAdmin";
 import {
   type KeyPair,
   type PublicSigningIdentity,
@@ -110,5 +111,31 @@ describe("a certified invite link", () => {
     const other = await generateKeyPair();
     const bad = await checkCertifiedInvite(link, proof);
     await expect(handoverWrap({ ...bad, handover: await sealOrgKeyHandover(other, { orgId: ORG, inviteSecret: c.secret }) }, admin.keys)).rejects.toThrow();
+  });
+
+  it("an invite made by the administrator's browser passes the newcomer's check (both directions of the same rules)", async () => {
+    const log = await TestLog.create();
+    const ok = await generateKeyPair();
+    const orgIdx = await log.appendStatement(await makeOrganisationKeyStatement({ orgId: ORG, orgKind: OrganisationKind.SERVICE, name: "North Dermatology", orgKey: signer(ok), issuedAtMs: T }));
+    for (const role of ["dermatologist", "admin"]) {
+      const made = await makeCertifiedInvite(ok, { orgId: ORG, role, expiresAtMs: T + 3600_000, nowMs: T });
+      expect(made.handover === null).toBe(role !== "admin");
+      const idx = await log.appendStatement(made.inviteStatement);
+      const link = parseInviteFragment(made.fragment);
+      expect(link.token).toBe(made.token);
+      const c = await checkCertifiedInvite(link, {
+        orgId: ORG,
+        role,
+        treeHead: await log.head(),
+        logPublicKey: log.key.publicKey,
+        orgKey: await log.ref(orgIdx),
+        inviteStatement: await log.ref(idx),
+        handover: made.handover,
+      });
+      if (role === "admin") {
+        const admin = await user();
+        expect(await handoverWrap(c, admin.keys)).not.toBeNull();
+      }
+    }
   });
 });
