@@ -16,6 +16,7 @@ import { navigate, useRoute } from "./router";
 import { Outbox } from "./outbox";
 import { PinStore, indexedDbPinBackend } from "./pins";
 import { SafetyNumberPage } from "./pages/SafetyNumber";
+import { RecordsKeyBanner } from "./pages/RecordsKeyBanner";
 import { Realtime } from "./realtime";
 import { Session, idleLockMs } from "./session";
 import { forgetUsk, unlockRemembered } from "./unlock";
@@ -198,6 +199,7 @@ export function App({ api }: { api: Api }): JSX.Element {
       )}
       <div class="nhsuk-width-container">
         <main class="nhsuk-main-wrapper dl-main" id="maincontent" tabIndex={-1}>
+          {signedIn && pins && (route.name === "cases" || route.name === "start") && <RecordsKeyBanner api={api} me={me} pins={pins} />}
           {signedIn && (route.name === "cases" || route.name === "start") && <AdminEntryLink me={me} />}
           {signedIn && (route.name === "cases" || route.name === "start") && (
             <p>
