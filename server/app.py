@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Mapping
 from aiohttp import web
 
 import storage
-from server.api import admin, auth, cases, passkeys, patient_links
+from server.api import admin, auth, cases, passkeys, patient_links, transparency
 from server.api import retention as retention_api
 from server.api.http import Route
 from server.api.keys import CSRF_KEY, SERVICES, SETTINGS
@@ -43,6 +43,7 @@ ROUTES: list[Route] = [
     *cases.ROUTES,
     *patient_links.ROUTES,
     *retention_api.ROUTES,
+    *transparency.ROUTES,
 ]
 REALTIME = web.AppKey("realtime", Realtime)
 # The opened storage: the composition root's own, for the health check (the transports

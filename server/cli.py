@@ -11,6 +11,7 @@
     dermline sessions revoke --user USER_ID
     dermline setup-link
     dermline audit verify | checkpoint
+    dermline transparency key
     dermline retention run [--dry-run] | status --case ID | holds --org ORG
     dermline retention hold --case ID --reason R --records-officer USER_ID [--reference REF]
     dermline retention release --case ID | minimum --org ORG [--years N]
@@ -29,6 +30,7 @@ import argparse
 import asyncio
 import base64
 import dataclasses
+import hashlib
 import os
 import ssl
 import sys
@@ -39,6 +41,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 import storage
+from crypto.fingerprint import key_id, spki_der
 from server import gc_tuning
 from server.domain.clock import SystemClock
 from server.errors import DomainError
@@ -111,6 +114,10 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("--user", required=True)
 
     sub.add_parser("setup-link", parents=[common], help="print a first-admin setup link")
+
+    transparency = sub.add_parser("transparency", help="the key transparency log")
+    t_sub = transparency.add_subparsers(dest="transparency_command", required=True)
+    t_sub.add_parser("key", parents=[common], help="print the log key (publish it; clients pin it)")
 
     audit = sub.add_parser("audit", help="the audit log")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
@@ -265,6 +272,14 @@ async def _admin(args: argparse.Namespace, settings: Settings) -> int:
         elif cmd == "sessions":
             count = await svc.administration.revoke_user_sessions(None, args.user, "cli")
             print(f"revoked {count} sessions")
+        elif cmd == "transparency":
+            public = await store.log_public_key()
+            head = await svc.transparency.head()
+            digest = hashlib.sha256(spki_der(public)).hexdigest()
+            print(f"log key id:          {key_id(public).hex()}")
+            print(f"log key SHA-256:     {' '.join(digest[i : i + 4] for i in range(0, 64, 4))}")
+            print(f"log public key:      {base64.urlsafe_b64encode(public).rstrip(b'=').decode()}")
+            print(f"log size:            {head.tree_size}")
         elif cmd == "audit" and args.audit_command == "verify":
             try:
                 result = await store.verify_audit()

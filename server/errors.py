@@ -16,6 +16,7 @@ from enum import StrEnum
 
 __all__ = [
     "AuthError",
+    "BadRequest",
     "CaseKeyMismatch",
     "Conflict",
     "CsrfFailed",
@@ -38,16 +39,21 @@ __all__ = [
     "Locked",
     "MfaRequired",
     "NotFound",
+    "OrgKeyExists",
     "PasskeyInvalid",
     "PasskeyRequired",
     "PayloadTooLarge",
     "RateLimited",
+    "RecordsKeySequence",
     "RequestTimeout",
     "SignatureInvalid",
     "StaleEpoch",
+    "StatementInvalid",
+    "StatementRequired",
     "Unavailable",
     "UnsupportedMediaType",
     "UploadIncomplete",
+    "WrapInvalid",
     "WrapOutdated",
     "WrapRecipients",
 ]
@@ -91,6 +97,12 @@ class ErrorCode(StrEnum):
     TOO_MANY_SOCKETS = "too_many_sockets"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal"
+    # verified keys (docs/api.md, "Transparency log", "Organisation key", "Records keys")
+    STATEMENT_INVALID = "statement_invalid"
+    STATEMENT_REQUIRED = "statement_required"
+    WRAP_INVALID = "wrap_invalid"
+    ORG_KEY_EXISTS = "org_key_exists"
+    RECORDS_KEY_SEQUENCE = "records_key_sequence"
 
 
 #: HTTP status of each code; the Socket.IO layer sends the code alone.
@@ -132,6 +144,11 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.TOO_MANY_SOCKETS: 429,  # a Socket.IO connect refusal; no HTTP route answers it
     ErrorCode.UNAVAILABLE: 503,
     ErrorCode.INTERNAL: 500,
+    ErrorCode.STATEMENT_INVALID: 422,
+    ErrorCode.STATEMENT_REQUIRED: 422,  # 409 where a raw records key meets a chain
+    ErrorCode.WRAP_INVALID: 422,
+    ErrorCode.ORG_KEY_EXISTS: 409,
+    ErrorCode.RECORDS_KEY_SEQUENCE: 409,
 }
 
 
@@ -140,11 +157,21 @@ class DomainError(Exception):
 
     code: ErrorCode = ErrorCode.BAD_REQUEST
     message: str = "the request was refused"
+    #: the HTTP status when it is not the code's usual one (``HTTP_STATUS``)
+    status: int | None = None
 
-    def __init__(self, message: str | None = None, *, retry_after: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        retry_after: int | None = None,
+        status: int | None = None,
+    ) -> None:
         if message is not None:
             self.message = message
         self.retry_after = retry_after
+        if status is not None:
+            self.status = status
         #: Extra fields of the error object beside ``code`` and ``message`` (numbers only,
         #: e.g. the case's key epoch); both transports send them.
         self.fields: dict[str, int] = {}
@@ -332,6 +359,47 @@ class CaseKeyMismatch(DomainError):
 
     code = ErrorCode.CASE_KEY_MISMATCH
     message = "the case key wraps do not all commit to the same case key"
+
+
+class BadRequest(DomainError):
+    """A query that cannot be answered as asked (a size beyond the log, start after end)."""
+
+    code = ErrorCode.BAD_REQUEST
+    message = "the request is malformed"
+
+
+class StatementInvalid(DomainError):
+    """A signed directory statement (docs/protocol.md section 20) that does not verify, is
+    signed by the wrong key or says something other than the request and the directory."""
+
+    code = ErrorCode.STATEMENT_INVALID
+    message = "the signed statement is not valid for this request"
+
+
+class StatementRequired(DomainError):
+    """The organisation has an organisation key (or a certified records key): the change
+    must come as a signed statement."""
+
+    code = ErrorCode.STATEMENT_REQUIRED
+    message = "this change needs a statement signed for the organisation"
+
+
+class WrapInvalid(DomainError):
+    """An organisation-key wrap (record 0x0f) whose header does not name this organisation,
+    its key, an administrator's encryption key or the caller as wrapper."""
+
+    code = ErrorCode.WRAP_INVALID
+    message = "an organisation key wrap is not valid"
+
+
+class OrgKeyExists(DomainError):
+    code = ErrorCode.ORG_KEY_EXISTS
+    message = "the organisation already has an organisation key"
+
+
+class RecordsKeySequence(DomainError):
+    code = ErrorCode.RECORDS_KEY_SEQUENCE
+    message = "the records key statement is not the next in the chain"
 
 
 class SignatureInvalid(DomainError):

@@ -27,8 +27,10 @@ from server.domain.accounts import (
 from server.domain.cases import CaseService, NullPublisher, Publisher
 from server.domain.clock import Clock
 from server.domain.directory import DirectoryService
+from server.domain.org_keys import OrgKeyService
 from server.domain.patient_links import PatientLinkService
 from server.domain.retention import RetentionService
+from server.domain.transparency import TransparencyService
 from server.keyfile import derive_key
 from server.ratelimit import RateLimiter
 from server.settings import Settings
@@ -41,6 +43,8 @@ class Services:
     settings: Settings
     clock: Clock
     organisations: OrganisationService
+    # Organisation keys, certifications, the records-key chain (docs/protocol.md 20-21).
+    org_keys: OrgKeyService
     signin: SignInService
     second_factor: SecondFactorService
     passkeys: PasskeyService
@@ -53,6 +57,8 @@ class Services:
     auth_limiter: RateLimiter
     # Records retention, legal holds, disposal (docs/operations.md, "Retention").
     retention: RetentionService
+    # The key transparency log (docs/protocol.md section 19).
+    transparency: TransparencyService
 
 
 def build_services(
@@ -93,6 +99,11 @@ def build_services(
         passkey_policy,
     )
     cases = CaseService(store, clock, publisher or NullPublisher())
+    transparency = TransparencyService(
+        store, clock, min_interval=settings.tree_head_interval_ms / 1000
+    )
+    directory = DirectoryService(store, transparency)
+    cases.prove = directory.case_proofs
 
     def now() -> float:
         return clock.now().timestamp()
@@ -100,14 +111,15 @@ def build_services(
     return Services(
         settings=settings,
         clock=clock,
-        organisations=OrganisationService(store, account_settings, clock, hasher),
+        organisations=OrganisationService(store, account_settings, clock, hasher, transparency),
+        org_keys=OrgKeyService(store, clock, transparency),
         signin=SignInService(store, clock, secret, hasher, throttle, sessions, passkey_policy),
         second_factor=second_factor,
         passkeys=passkeys,
         passkey_policy=passkey_policy,
         sessions=sessions,
         administration=AdministrationService(store, clock, sessions, cases.removed_from),
-        directory=DirectoryService(store),
+        directory=directory,
         cases=cases,
         patient_links=PatientLinkService(
             store,
@@ -121,4 +133,5 @@ def build_services(
         ),
         auth_limiter=RateLimiter(per_minute=settings.auth_rate_per_minute, clock=now),
         retention=RetentionService(store, clock),
+        transparency=transparency,
     )

@@ -97,6 +97,9 @@ class Settings:
     max_sockets_per_session: int = 20
     # Seconds between signed audit checkpoints (DESIGN section 10); 0 switches them off.
     audit_checkpoint_interval: int = 300
+    # Milliseconds at least between two tree heads this process signs (docs/protocol.md
+    # section 19): a request that needs a newer head waits for the rest of the interval.
+    tree_head_interval_ms: int = 1000
     replay_batch: int = 500
     # Networks whose clients may read /metrics (docs/operations.md, "Metrics"); everyone
     # else gets 404. The client address is the one server.netaddr finds (proxies honoured).

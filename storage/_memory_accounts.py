@@ -9,18 +9,29 @@ import datetime as _dt
 from collections.abc import Sequence
 from typing import Any
 
-from storage._memory_base import MemoryBase, op, utc
+from storage._memory_base import op, utc
+from storage._memory_transparency import MemoryTransparency
 from storage._values import check_bytes, check_id, check_int64, check_text
 from storage.errors import Conflict, InvalidArgument, NotFound
 from storage.keys import normalise_login
-from storage.records import AuthFailureState, Invite, Membership, NewUser, Role, Session, User
+from storage.records import (
+    AuthFailureState,
+    Invite,
+    LogAppend,
+    Membership,
+    NewUser,
+    Role,
+    Session,
+    User,
+)
+from storage.transparency import check_appends
 
 __all__ = ["MemoryAccounts"]
 
 _TEXT = 1 << 20  # the longest text value the SQL backends seal
 
 
-class MemoryAccounts(MemoryBase):
+class MemoryAccounts(MemoryTransparency):
     """Account, session and invite stores in memory."""
 
     def __init__(self) -> None:
@@ -89,8 +100,16 @@ class MemoryAccounts(MemoryBase):
         return user
 
     @op
-    async def create_user(self, user: NewUser, memberships: Sequence[Membership] = ()) -> User:
-        return self._insert_user(self._new_user(user), list(memberships))
+    async def create_user(
+        self,
+        user: NewUser,
+        memberships: Sequence[Membership] = (),
+        log: Sequence[LogAppend] = (),
+    ) -> User:
+        entries = check_appends(log)
+        created = self._insert_user(self._new_user(user), list(memberships))
+        self._append_log_now(entries)
+        return created
 
     @op
     async def get_user(self, user_id: str) -> User:
@@ -335,7 +354,7 @@ class MemoryAccounts(MemoryBase):
     # ------------------------------------------------------------------ invites
 
     @op
-    async def create_invite(self, invite: Invite) -> Invite:
+    async def create_invite(self, invite: Invite, log: Sequence[LogAppend] = ()) -> Invite:
         th = check_bytes(invite.token_hash, "token_hash")
         if not 16 <= len(th) <= 64:
             raise InvalidArgument("token_hash must be 16..64 bytes")
@@ -350,11 +369,15 @@ class MemoryAccounts(MemoryBase):
             utc(invite.created_at),
             utc(invite.expires_at),
             invite.login_name,
+            statement=None if invite.statement is None else check_bytes(invite.statement, "st"),
+            handover=None if invite.handover is None else check_bytes(invite.handover, "ho"),
         )
+        entries = check_appends(log)
         self._org(org)
         if th in self._invites:
             raise Conflict("duplicate")
         self._invites[th] = stored
+        self._append_log_now(entries)
         return stored
 
     def _invite(self, token_hash: bytes) -> Invite:
@@ -387,8 +410,15 @@ class MemoryAccounts(MemoryBase):
         return self._invites[invite.token_hash]
 
     @op
-    async def accept_invite(self, token_hash: bytes, user: NewUser, now: _dt.datetime) -> User:
+    async def accept_invite(
+        self,
+        token_hash: bytes,
+        user: NewUser,
+        now: _dt.datetime,
+        log: Sequence[LogAppend] = (),
+    ) -> User:
         check_bytes(token_hash, "token_hash")
+        entries = check_appends(log)
         new = self._new_user(user)
         when = utc(now)
         invite = self._invite(token_hash)
@@ -402,6 +432,7 @@ class MemoryAccounts(MemoryBase):
         self._invites[invite.token_hash] = dataclasses.replace(
             invite, used_at=when, used_by=created.user_id
         )
+        self._append_log_now(entries)
         return created
 
 

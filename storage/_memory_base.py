@@ -7,13 +7,13 @@ from __future__ import annotations
 import asyncio
 import datetime as _dt
 import functools
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from storage._values import check_id, dt_of, us
 from storage.errors import NotFound, Unavailable
-from storage.records import CaseState, Organisation, OrgKind, Priority, User
+from storage.records import CaseState, LogAppend, Organisation, OrgKind, Priority, User
 
 __all__ = ["OP_MARKER", "CaseRow", "MemoryBase", "op", "utc"]
 
@@ -81,6 +81,11 @@ class MemoryBase:
         self._orgs: dict[str, Organisation] = {}
         self._users: dict[str, User] = {}
         self._cases: dict[str, CaseRow] = {}
+
+    def _append_log_now(self, entries: Sequence[LogAppend]) -> list[int]:
+        """Append to the transparency log inside an operation (``storage._memory_transparency``
+        implements it)."""
+        raise NotImplementedError
 
     def _kind(self, org_id: str) -> OrgKind | None:
         org = self._orgs.get(org_id)

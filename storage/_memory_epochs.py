@@ -14,12 +14,14 @@ from storage.errors import Conflict, InvalidArgument, NotFound
 from storage.records import (
     Case,
     CaseRemoval,
+    LogAppend,
     Membership,
     RemovalReason,
     Role,
     User,
     WrappedCaseKey,
 )
+from storage.transparency import check_appends
 
 __all__ = ["MemoryEpochs"]
 
@@ -93,20 +95,29 @@ class MemoryEpochs(MemoryCases):
         return self._case(row)
 
     @op
-    async def disable_user(self, user_id: str, now: _dt.datetime) -> tuple[User, list[str]]:
+    async def disable_user(
+        self, user_id: str, now: _dt.datetime, log: Sequence[LogAppend] = ()
+    ) -> tuple[User, list[str]]:
         when = utc(now)
+        entries = check_appends(log)
         user = dataclasses.replace(self._user(user_id), disabled=True, updated_at=when)
         self._users[user.user_id] = user
         marked = sorted(cid for cid, joined in self._participants.items() if user.user_id in joined)
         for cid in marked:
             self._remove(cid, user.user_id, RemovalReason.ACCOUNT, None, when)
+        self._append_log_now(entries)
         return user, marked
 
     @op
     async def remove_membership(
-        self, user_id: str, membership: Membership, now: _dt.datetime
+        self,
+        user_id: str,
+        membership: Membership,
+        now: _dt.datetime,
+        log: Sequence[LogAppend] = (),
     ) -> tuple[User, list[str]]:
         when = utc(now)
+        entries = check_appends(log)
         org, role = check_id(membership.org_id, "org_id"), Role(membership.role)
         user = self._user(user_id)
         held = Membership(org, role)
@@ -126,4 +137,5 @@ class MemoryEpochs(MemoryCases):
                     marked.append(cid)
         for cid in marked:
             self._remove(cid, user.user_id, RemovalReason.MEMBERSHIP, None, when)
+        self._append_log_now(entries)
         return user, marked

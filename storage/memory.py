@@ -61,6 +61,7 @@ from storage.records import (
     AuditEntry,
     AuditEvent,
     AuditVerification,
+    LogAppend,
     Membership,
     Organisation,
     OrgKind,
@@ -69,6 +70,7 @@ from storage.records import (
     RotationReport,
     User,
 )
+from storage.transparency import check_appends
 
 __all__ = ["MemoryStorage"]
 
@@ -138,6 +140,8 @@ class MemoryStorage(MemoryAccounts, MemoryPasskeys, MemoryRetention, MemoryEpoch
     async def set_records_public_key(self, org_id: str, public_key: bytes) -> Organisation:
         check_id(org_id, "org_id")
         check_bytes(public_key, "public_key")
+        if self._org(org_id).records_public_key is not None:
+            raise Conflict("records_key_exists")
         org = dataclasses.replace(self._org(org_id), records_public_key=public_key)
         self._orgs[org_id] = org
         return org
@@ -158,9 +162,13 @@ class MemoryStorage(MemoryAccounts, MemoryPasskeys, MemoryRetention, MemoryEpoch
         return sum(1 for u in self._users.values() if any(m.role is r for m in u.memberships))
 
     @op
-    async def add_membership(self, user_id: str, membership: Membership) -> User:
+    async def add_membership(
+        self, user_id: str, membership: Membership, log: Sequence[LogAppend] = ()
+    ) -> User:
+        entries = check_appends(log)
         user = self._with_memberships(self._user(user_id), [membership])
         self._users[user.user_id] = user
+        self._append_log_now(entries)
         return user
 
     # ------------------------------------------------------------------ patient links

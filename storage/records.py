@@ -28,11 +28,16 @@ __all__ = [
     "CaseState",
     "Invite",
     "KeyRecipientKind",
+    "LogAppend",
+    "LogKind",
+    "LogRecord",
     "Membership",
     "Message",
     "NewCase",
     "NewMessage",
     "NewUser",
+    "OrgKey",
+    "OrgKeyWrap",
     "OrgKind",
     "Organisation",
     "Outcome",
@@ -47,10 +52,13 @@ __all__ = [
     "Priority",
     "Receipt",
     "ReceiptKind",
+    "RecordsKeyApproval",
+    "RecordsKeyPending",
     "RemovalReason",
     "Role",
     "RotationReport",
     "Session",
+    "SignedTreeHead",
     "TransitionResult",
     "User",
     "WrappedCaseKey",
@@ -143,6 +151,11 @@ class Organisation:
     name: str
     records_public_key: bytes | None
     created_at: _dt.datetime
+    #: the sequence of the current certified records key (its statement is in the
+    #: transparency log); None for none or for a legacy, uncertified first key
+    records_key_sequence: int | None = None
+    #: the key id of the organisation key (``OrgKey``), None before it has one
+    org_key_id: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,6 +264,10 @@ class Invite:
     used_at: _dt.datetime | None = None
     used_by: str | None = None
     revoked_at: _dt.datetime | None = None
+    #: a certified invite's signed invite statement (0x0c kind 0x02) and, for an
+    #: administrator's invite, the organisation key handover (0x10); opaque to storage
+    statement: bytes | None = None
+    handover: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -563,3 +580,99 @@ class PasskeyRequirement:
     role: Role | None
     created_at: _dt.datetime
     created_by: str | None = None
+
+
+# --------------------------------------------------------------------------- transparency
+
+
+class LogKind(StrEnum):
+    """What a transparency-log entry is about (how the directory finds it; the entry itself
+    says the same, ``crypto.log_entry``)."""
+
+    ORG_KEY = "org_key"
+    INVITE = "invite"
+    MEMBER = "member"
+    UNCERTIFIED = "uncertified"
+    RECORDS_KEY = "records_key"
+    APPROVAL = "approval"
+    REMOVAL = "removal"
+
+
+@dataclass(frozen=True, slots=True)
+class LogAppend:
+    """One entry to append to the transparency log (``docs/protocol.md`` section 19), with
+    what it is looked up by: the organisation and the person it is about and ``ref`` (the
+    hex statement hash of a statement entry)."""
+
+    entry: bytes
+    kind: LogKind
+    org_id: str | None = None
+    user_id: str | None = None
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LogRecord:
+    """A stored log entry at leaf ``index``."""
+
+    index: int
+    entry: bytes
+    kind: LogKind
+    org_id: str | None
+    user_id: str | None
+    ref: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SignedTreeHead:
+    """A signed tree head (record 0x0d) the log made for its first ``tree_size`` entries."""
+
+    tree_size: int
+    head: bytes
+    created_at: _dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OrgKey:
+    """An organisation's key: its self-signed statement (0x0c kind 0x01), in the log."""
+
+    org_id: str
+    statement: bytes
+    key_id: bytes
+    created_by: str | None
+    created_at: _dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OrgKeyWrap:
+    """The organisation key's private scalar wrapped to one administrator (record 0x0f)."""
+
+    org_id: str
+    recipient_id: str
+    wrapper_id: str
+    wrap: bytes
+    created_at: _dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RecordsKeyApproval:
+    """One administrator's approval (0x0c kind 0x05) of a pending records-key change."""
+
+    approver_id: str
+    approval: bytes
+    created_at: _dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RecordsKeyPending:
+    """A records-key statement signed by the organisation key, waiting for two approvals
+    (``docs/protocol.md`` section 20). ``public_key`` and ``sequence`` are the statement's."""
+
+    org_id: str
+    statement_hash: bytes
+    statement: bytes
+    sequence: int
+    public_key: bytes
+    proposed_by: str
+    proposed_at: _dt.datetime
+    approvals: tuple[RecordsKeyApproval, ...] = ()

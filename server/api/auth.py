@@ -17,7 +17,7 @@ from server.domain.accounts import InviteAcceptance, LoginStep
 from server.errors import AuthError
 from server.netaddr import rate_limit_key
 from server.wire import schemas as s
-from server.wire.render import session_out, user_out
+from server.wire.render import log_ref_opt, session_out, user_out
 
 __all__ = ["ROUTES", "limit", "pending_first", "set_session"]
 
@@ -194,15 +194,20 @@ async def change_password(request: web.Request) -> web.Response:
 async def inspect_invite(request: web.Request) -> web.Response:
     limit(request, "invite")
     body = await parse(request, s.InviteInspectRequest)
-    invite, org = await request.app[SERVICES].organisations.inspect_invite(body.token)
+    view = await request.app[SERVICES].organisations.view_invite(body.token)
     return reply(
         s.InviteInspectResponse(
-            org_id=org.org_id,
-            org_name=org.name,
-            org_kind=org.kind,
-            role=invite.role,
-            expires_at=invite.expires_at,
-            login_name=invite.login_name,
+            org_id=view.org.org_id,
+            org_name=view.org.name,
+            org_kind=view.org.kind,
+            role=view.invite.role,
+            expires_at=view.invite.expires_at,
+            login_name=view.invite.login_name,
+            invite_statement=log_ref_opt(view.invite_statement),
+            org_key=log_ref_opt(view.org_key),
+            handover=view.handover,
+            tree_head=view.tree_head.head,
+            log_public_key=view.log_public_key,
         )
     )
 
@@ -224,6 +229,7 @@ async def accept_invite(request: web.Request) -> web.Response:
             sealed_private_keys=b.sealed_private_keys,
             recovery_wrapped_usk=b.recovery_wrapped_usk,
             org_wrapped_usk=b.org_wrapped_usk,
+            member_statement=b.member_statement,
         ),
         client(request),
     )

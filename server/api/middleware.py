@@ -65,11 +65,12 @@ def error_response(
     *,
     retry_after: int | None = None,
     fields: Mapping[str, int] | None = None,
+    status: int | None = None,
 ) -> web.Response:
     headers = {"Retry-After": str(retry_after)} if retry_after else None
     return web.json_response(
         {"error": {"code": code.value, "message": message, **(fields or {})}},
-        status=HTTP_STATUS[code],
+        status=status or HTTP_STATUS[code],
         headers=headers,
     )
 
@@ -98,7 +99,11 @@ async def error_mapper(request: web.Request, handler: Handler) -> web.StreamResp
         response = await handler(request)
     except DomainError as exc:
         response = error_response(
-            exc.code, exc.message, retry_after=exc.retry_after, fields=exc.fields
+            exc.code,
+            exc.message,
+            retry_after=exc.retry_after,
+            fields=exc.fields,
+            status=exc.status,
         )
     except pydantic.ValidationError as exc:
         if any(err["type"] == "json_invalid" for err in exc.errors()):

@@ -68,6 +68,7 @@ from crypto.errors import CryptoError
 from crypto.fingerprint import key_id
 from server.domain.attachments import Stored, store_attachment
 from server.domain.clock import Clock
+from server.domain.directory import CaseProofs
 from server.domain.lifecycle import TRANSITIONS, CaseEvent, Party
 from server.domain.outcomes import (
     Destination,
@@ -222,6 +223,9 @@ class CaseView:
     case_keys: list[storage.WrappedCaseKey]
     outcome: StoredOutcome | None
     removals: tuple[storage.CaseRemoval, ...] = ()
+    #: the log references a reader checks the keys against (``CaseService`` is given a
+    #: ``prove`` function by the service graph: ``DirectoryService.case_proofs``)
+    proofs: CaseProofs | None = None
 
     @property
     def rotation(self) -> Rotation | None:
@@ -361,6 +365,19 @@ class CaseService:
         self._store = store
         self._clock = clock
         self.publisher = publisher
+        #: the log references of a case's detail (set by the service graph to
+        #: ``DirectoryService.case_proofs``; None: the detail carries none)
+        self.prove: (
+            Callable[
+                [
+                    storage.Case,
+                    list[tuple[storage.Participant, storage.User]],
+                    Sequence[storage.CaseRemoval],
+                ],
+                Awaitable[CaseProofs],
+            ]
+            | None
+        ) = None
 
     async def _audit(
         self, action: str, actor: Actor, target: str, client: str | None, detail: bytes = b""
@@ -788,9 +805,15 @@ class CaseService:
         outcome = await self._store.get_outcome(case_id)
         people = [(p, await self._store.get_user(p.user_id)) for p in participants]
         removals = tuple(await self._store.list_case_removals(case_id))
+        proofs = None if self.prove is None else await self.prove(case, people, removals)
         await self._audit("case.view", actor, case_id, client)
         return CaseView(
-            case, people, mine, decode_outcome_record(outcome) if outcome else None, removals
+            case,
+            people,
+            mine,
+            decode_outcome_record(outcome) if outcome else None,
+            removals,
+            proofs,
         )
 
     async def messages(

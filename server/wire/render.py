@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from server.domain.accounts import Authenticated, InviteSummary, PasskeyPolicy
 from server.domain.cases import CaseView, StoredOutcome
+from server.domain.directory import CaseProofs, Directory, MemberProof, OrgProof
 from server.domain.patient_links import link_status
 from server.domain.records import (
     Attachment,
@@ -22,20 +23,26 @@ from server.domain.records import (
     Passkey,
     PatientLink,
     Receipt,
+    RecordsKeyPending,
     Session,
     User,
     WrappedCaseKey,
 )
+from server.domain.transparency import LogRef
 from server.wire import schemas as s
 
 __all__ = [
     "attachment_out",
     "case_detail_out",
     "case_out",
+    "certification_out",
+    "directory_out",
     "invite_summary_out",
     "link_out",
     "live_case_out",
     "live_receipt_out",
+    "log_ref_opt",
+    "log_ref_out",
     "message_out",
     "org_out",
     "outcome_codes_out",
@@ -43,7 +50,9 @@ __all__ = [
     "participant_out",
     "passkey_out",
     "passkey_policy_out",
+    "pending_out",
     "receipt_out",
+    "records_keys_out",
     "session_out",
     "user_out",
     "wrapped_key_out",
@@ -52,12 +61,77 @@ __all__ = [
 U = TypeVar("U", bound=s.UserOut)
 
 
-def org_out(org: Organisation) -> s.OrganisationOut:
-    return s.OrganisationOut(
+OrgT = TypeVar("OrgT", bound=s.OrganisationOut)
+
+
+def org_out(org: Organisation, cls: type[OrgT] = s.OrganisationOut, **extra: Any) -> OrgT:  # type: ignore[assignment]
+    return cls(
         org_id=org.org_id,
         kind=org.kind,
         name=org.name,
         records_public_key=org.records_public_key,
+        org_key_id=None if org.org_key_id is None else org.org_key_id.hex(),
+        **extra,
+    )
+
+
+def log_ref_out(ref: LogRef) -> s.LogRefOut:
+    return s.LogRefOut(index=ref.index, entry=ref.entry, proof=ref.proof)
+
+
+def log_ref_opt(ref: LogRef | None) -> s.LogRefOut | None:
+    return None if ref is None else log_ref_out(ref)
+
+
+def certification_out(proof: MemberProof | None) -> s.CertificationOut | None:
+    if proof is None or proof.member is None:
+        return None
+    return s.CertificationOut(member=log_ref_out(proof.member), invite=log_ref_opt(proof.invite))
+
+
+def records_keys_out(proof: OrgProof) -> list[s.RecordsKeyLinkOut]:
+    return [
+        s.RecordsKeyLinkOut(
+            statement=log_ref_out(link.statement),
+            approvals=[log_ref_out(a) for a in link.approvals],
+        )
+        for link in proof.records_keys
+    ]
+
+
+def directory_out(d: Directory) -> s.DirectoryResponse:
+    """The directory with its log references (``docs/api.md``, "Directory")."""
+    members = []
+    for u in d.members:
+        proof = d.member_proofs.get(u.user_id)
+        members.append(
+            user_out(
+                u,
+                s.DirectoryMemberOut,
+                certification=certification_out(proof),
+                uncertified=None if proof is None else log_ref_opt(proof.uncertified),
+            )
+        )
+    return s.DirectoryResponse(
+        tree_head=d.tree_head.head,
+        org=org_out(
+            d.org,
+            s.DirectoryOrgOut,
+            org_key=log_ref_opt(d.org_proof.org_key),
+            records_keys=records_keys_out(d.org_proof),
+        ),
+        members=members,
+        removals=[log_ref_out(r) for r in d.removals],
+    )
+
+
+def pending_out(p: RecordsKeyPending) -> s.RecordsKeyPendingOut:
+    return s.RecordsKeyPendingOut(
+        statement=p.statement,
+        statement_hash=p.statement_hash.hex(),
+        approvals=[a.approval for a in p.approvals],
+        proposed_by=p.proposed_by,
+        proposed_at=p.proposed_at,
     )
 
 
@@ -186,28 +260,53 @@ def message_out(m: Message) -> s.MessageOut:
     )
 
 
-def participant_out(p: Participant, u: User) -> s.ParticipantOut:
+def participant_out(p: Participant, u: User, proofs: CaseProofs | None = None) -> s.ParticipantOut:
+    proof = None if proofs is None else proofs.participants.get(p.user_id)
     return s.ParticipantOut(
         user_id=p.user_id,
         role=p.role,
         display_name=u.display_name,
         encryption_public_key=u.encryption_public_key,
         signing_public_key=u.signing_public_key,
+        org_id=None if proofs is None else proofs.participant_orgs.get(p.user_id),
+        certification=certification_out(proof),
+        uncertified=None if proof is None else log_ref_opt(proof.uncertified),
     )
 
 
 def case_detail_out(view: CaseView) -> s.CaseDetail:
-    """A case as ``GET /api/v1/cases/{id}`` answers it (also after a new epoch)."""
+    """A case as ``GET /api/v1/cases/{id}`` answers it (also after a new epoch), with the
+    log references its reader checks the keys against (``docs/api.md``, "Cases")."""
     rotation = view.rotation
+    proofs = view.proofs
     return s.CaseDetail(
+        tree_head=None if proofs is None else proofs.tree_head.head,
+        orgs=[]
+        if proofs is None
+        else [
+            s.CaseOrgOut(
+                org_id=o.org_id,
+                kind=o.kind,
+                name=o.name,
+                org_key=log_ref_opt(proof.org_key),
+                records_keys=records_keys_out(proof),
+            )
+            for o, proof in proofs.orgs
+        ],
         case=case_out(view.case),
-        participants=[participant_out(p, u) for p, u in view.participants],
+        participants=[participant_out(p, u, proofs) for p, u in view.participants],
         case_keys=[wrapped_key_out(k) for k in view.case_keys],
         outcome=None if view.outcome is None else outcome_out(view.outcome),
         rotation=None
         if rotation is None
         else s.RotationOut(next_epoch=rotation.next_epoch, removed=list(rotation.removed)),
-        removed=[s.RemovedOut(user_id=r.user_id) for r in view.removals],
+        removed=[
+            s.RemovedOut(
+                user_id=r.user_id,
+                log=None if proofs is None else log_ref_opt(proofs.removals.get(r.user_id)),
+            )
+            for r in view.removals
+        ],
     )
 
 

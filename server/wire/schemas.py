@@ -76,6 +76,50 @@ class Health(Model):
     status: Literal["ok"]
 
 
+# ---------------------------------------------------------------- transparency log
+
+
+class LogRefOut(Model):
+    """An entry of the transparency log with its inclusion proof against the ``tree_head``
+    of the same answer (``docs/api.md``, "Transparency log"). Clients take facts from the
+    entry, never from neighbouring fields."""
+
+    index: int
+    entry: B64
+    proof: list[B64]
+
+
+class TreeHeadOut(Model):
+    tree_head: B64
+    log_public_key: B64
+
+
+class ConsistencyOut(Model):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, serialize_by_alias=True, validate_by_name=True
+    )
+
+    from_: int = Field(alias="from")
+    to: int
+    proof: list[B64]
+
+
+class InclusionOut(Model):
+    index: int
+    size: int
+    proof: list[B64]
+
+
+class LogEntryOut(Model):
+    index: int
+    entry: B64
+
+
+class LogEntriesOut(Model):
+    entries: list[LogEntryOut]
+    tree_head: B64
+
+
 # ---------------------------------------------------------------- accounts
 
 
@@ -128,9 +172,16 @@ class InviteInspectResponse(Model):
     role: Role
     expires_at: dt.datetime
     login_name: str | None
+    invite_statement: LogRefOut | None
+    org_key: LogRefOut | None
+    handover: B64 | None
+    tree_head: B64
+    log_public_key: B64
 
 
 class AcceptInviteRequest(Model):
+    #: the member statement signed with the invite key (required for a certified invite)
+    member_statement: B64 | None = None
     token: Token
     user_id: Uuid
     login_name: Name
@@ -282,6 +333,9 @@ class OrganisationOut(Model):
     kind: OrgKind
     name: str
     records_public_key: B64 | None
+    #: hex of the organisation key's 16-byte key id, for display (the key itself is in the
+    #: directory's ``org_key`` log reference)
+    org_key_id: str | None = None
 
 
 class OrganisationList(Model):
@@ -295,12 +349,85 @@ class CreateOrganisationRequest(Model):
 
 
 class RecordsKeyRequest(Model):
-    records_public_key: B64
+    """Exactly one: a raw key (the legacy, uncertified first key) or a records-key
+    statement (0x0c kind 0x04)."""
+
+    records_public_key: B64 | None = None
+    statement: B64 | None = None
+
+
+class RecordsKeyPendingOut(Model):
+    statement: B64
+    statement_hash: str
+    approvals: list[B64]
+    proposed_by: str
+    proposed_at: dt.datetime
+
+
+class RecordsKeyOut(OrganisationOut):
+    """The organisation after the change; ``pending`` set (status 202) when a change signed
+    by the organisation key waits for approvals."""
+
+    pending: RecordsKeyPendingOut | None = None
+
+
+class RecordsKeyPendingList(Model):
+    pending: list[RecordsKeyPendingOut]
+
+
+class ApprovalRequest(Model):
+    approval: B64
+
+
+class ApprovalOut(Model):
+    pending: RecordsKeyPendingOut | None
+    current_sequence: int | None
+
+
+class OrgKeyRequest(Model):
+    statement: B64
+    wraps: Annotated[list[B64], Field(min_length=1, max_length=100)]
+
+
+class OrgKeyOut(Model):
+    org_id: str
+    org_key: LogRefOut
+    tree_head: B64
+
+
+class OrgKeyWrapOut(Model):
+    wrap: B64
+    wrapper_user_id: str
+    wrapper_signing_public_key: B64
+
+
+class OrgKeyWrapsRequest(Model):
+    wraps: Annotated[list[B64], Field(min_length=1, max_length=100)]
+
+
+class CertificationRequest(Model):
+    statement: B64
+
+
+class CertificationOut(Model):
+    member: LogRefOut
+    invite: LogRefOut | None
+
+
+class CertifiedOut(Model):
+    certification: CertificationOut
+    tree_head: B64
 
 
 class CreateInviteRequest(Model):
     role: Role
     login_name: Name | None = None
+    #: a certified invite: the token the client made (43 base64url characters), the
+    #: invite statement signed by the organisation key and, for an administrator, the
+    #: organisation key handover (``docs/api.md``, "Invites")
+    token: Token | None = None
+    invite_statement: B64 | None = None
+    handover: B64 | None = None
 
 
 class InviteOut(Model):
@@ -314,9 +441,26 @@ class UserList(Model):
     users: list[AdminUserOut]
 
 
+class RecordsKeyLinkOut(Model):
+    statement: LogRefOut
+    approvals: list[LogRefOut]
+
+
+class DirectoryOrgOut(OrganisationOut):
+    org_key: LogRefOut | None
+    records_keys: list[RecordsKeyLinkOut]
+
+
+class DirectoryMemberOut(UserOut):
+    certification: CertificationOut | None
+    uncertified: LogRefOut | None
+
+
 class DirectoryResponse(Model):
-    org: OrganisationOut
-    members: list[UserOut]
+    tree_head: B64
+    org: DirectoryOrgOut
+    members: list[DirectoryMemberOut]
+    removals: list[LogRefOut]
 
 
 class RevokedCount(Model):
@@ -425,13 +569,29 @@ class CaseList(Model):
 
 
 class ParticipantOut(Model):
-    """A participant with the public keys a reader needs to verify their signatures."""
+    """A participant with the public keys a reader needs to verify their signatures, the
+    organisation they take part for, and the log reference of their keys (their newest
+    entry there: ``certification`` or ``uncertified``, as in the directory)."""
 
     user_id: str
     role: Role
     display_name: str
     encryption_public_key: B64
     signing_public_key: B64
+    org_id: str | None = None
+    certification: CertificationOut | None = None
+    uncertified: LogRefOut | None = None
+
+
+class CaseOrgOut(Model):
+    """The practice or the service of a case with its organisation key and records-key
+    chain from the log."""
+
+    org_id: str
+    kind: OrgKind
+    name: str
+    org_key: LogRefOut | None
+    records_keys: list[RecordsKeyLinkOut]
 
 
 class WrappedKeyOut(Model):
@@ -454,12 +614,15 @@ class RemovedOut(Model):
     directory change (an account disabled, a role removed); null for one case's removal."""
 
     user_id: str
-    log: dict[str, Any] | None = None
+    log: LogRefOut | None = None
 
 
 class CaseDetail(Model):
+    #: the signed head every log reference of this answer is proved against
+    tree_head: B64 | None = None
     case: CaseOut
     participants: list[ParticipantOut]
+    orgs: list[CaseOrgOut] = []
     case_keys: list[WrappedKeyOut]
     outcome: OutcomeOut | None
     rotation: RotationOut | None = None

@@ -40,6 +40,7 @@ from storage.interface.retention import RetentionStore
 from storage.interface.rotation import KeyRotationStore
 from storage.interface.sessions import SessionStore
 from storage.interface.thread import ThreadStore
+from storage.interface.transparency import DirectoryKeyStore, TransparencyStore
 
 __all__ = [
     "FEATURE_PROTOCOLS",
@@ -48,6 +49,7 @@ __all__ = [
     "AuditStore",
     "BlobStore",
     "CaseStore",
+    "DirectoryKeyStore",
     "EpochStore",
     "FigureStore",
     "InviteStore",
@@ -63,6 +65,7 @@ __all__ = [
     "Storage",
     "StorageLifecycle",
     "ThreadStore",
+    "TransparencyStore",
 ]
 
 
@@ -86,6 +89,8 @@ class Storage(
     KeyRotationStore,
     RetentionStore,
     FigureStore,
+    TransparencyStore,
+    DirectoryKeyStore,
     Protocol,
 ):
     """Everything the server persists. Implementations: ``storage.sqlite.SqliteStorage``
@@ -114,4 +119,6 @@ FEATURE_PROTOCOLS: tuple[type, ...] = (
     KeyRotationStore,
     RetentionStore,
     FigureStore,
+    TransparencyStore,
+    DirectoryKeyStore,
 )

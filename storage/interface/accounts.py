@@ -6,7 +6,7 @@ import datetime as _dt
 from collections.abc import Sequence
 from typing import Protocol
 
-from storage.records import AuthFailureState, Membership, NewUser, User
+from storage.records import AuthFailureState, LogAppend, Membership, NewUser, User
 
 __all__ = ["AccountStore"]
 
@@ -14,8 +14,14 @@ __all__ = ["AccountStore"]
 class AccountStore(Protocol):
     """One user account and everything that guards it."""
 
-    async def create_user(self, user: NewUser, memberships: Sequence[Membership] = ()) -> User:
-        """Store a new account (first-admin setup, tests). :class:`Conflict` ("duplicate")
+    async def create_user(
+        self,
+        user: NewUser,
+        memberships: Sequence[Membership] = (),
+        log: Sequence[LogAppend] = (),
+    ) -> User:
+        """Store a new account (first-admin setup, tests) and append ``log`` (its entries
+        in the transparency log) in the same unit. :class:`Conflict` ("duplicate")
         if the user id or the login name is taken; :class:`NotFound` for an unknown org."""
         ...
 

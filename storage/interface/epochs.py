@@ -7,7 +7,7 @@ import datetime as _dt
 from collections.abc import Sequence
 from typing import Protocol
 
-from storage.records import Case, CaseRemoval, Membership, User, WrappedCaseKey
+from storage.records import Case, CaseRemoval, LogAppend, Membership, User, WrappedCaseKey
 
 __all__ = ["EpochStore"]
 
@@ -45,17 +45,25 @@ class EpochStore(Protocol):
         for an unknown case. ``updated_at`` becomes ``now``."""
         ...
 
-    async def disable_user(self, user_id: str, now: _dt.datetime) -> tuple[User, list[str]]:
-        """Disable the account and, in the same unit, take the user off every case they
+    async def disable_user(
+        self, user_id: str, now: _dt.datetime, log: Sequence[LogAppend] = ()
+    ) -> tuple[User, list[str]]:
+        """Disable the account (appending ``log``, its removal entry, to the transparency
+        log in the same unit) and, in the same unit, take the user off every case they
         take part in (reason ``account``, each at that case's current epoch). Returns the
         user and the ids of the cases marked (sorted); disabling again marks nothing.
         :class:`NotFound` for an unknown user."""
         ...
 
     async def remove_membership(
-        self, user_id: str, membership: Membership, now: _dt.datetime
+        self,
+        user_id: str,
+        membership: Membership,
+        now: _dt.datetime,
+        log: Sequence[LogAppend] = (),
     ) -> tuple[User, list[str]]:
-        """Remove one role of the user in one organisation and, in the same unit, take the
+        """Remove one role of the user in one organisation (appending ``log``, its removal
+        entry, to the transparency log) and, in the same unit, take the
         user off every case that needed it (reason ``membership``): a GP participant of a
         case of that practice who is no longer its GP, a dermatologist participant of a
         case of that service who is no longer its dermatologist. Returns the user as it is

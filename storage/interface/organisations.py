@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
-from storage.records import Membership, Organisation, OrgKind, Role, User
+from storage.records import LogAppend, Membership, Organisation, OrgKind, Role, User
 
 __all__ = ["OrganisationStore"]
 
@@ -25,7 +26,10 @@ class OrganisationStore(Protocol):
         ...
 
     async def set_records_public_key(self, org_id: str, public_key: bytes) -> Organisation:
-        """Set (or replace) the organisation's records public key."""
+        """Set the legacy, uncertified first records key (``docs/protocol.md`` section 20):
+        :class:`Conflict` ("records_key_exists") if the organisation has a records key. A
+        later key comes only as a certified statement (:meth:`DirectoryKeyStore.
+        set_records_key`)."""
         ...
 
     async def list_users(self, org_id: str | None = None) -> list[User]:
@@ -36,7 +40,10 @@ class OrganisationStore(Protocol):
         """How many users hold ``role`` anywhere (first-admin detection)."""
         ...
 
-    async def add_membership(self, user_id: str, membership: Membership) -> User:
-        """Give the user a role in an organisation (idempotent). :class:`NotFound` for an
-        unknown user or organisation."""
+    async def add_membership(
+        self, user_id: str, membership: Membership, log: Sequence[LogAppend] = ()
+    ) -> User:
+        """Give the user a role in an organisation (idempotent) and append ``log`` to the
+        transparency log in the same unit. :class:`NotFound` for an unknown user or
+        organisation."""
         ...

@@ -37,6 +37,7 @@ from storage.sql.retention import RetentionSql
 from storage.sql.rotation import RotationSql
 from storage.sql.sessions import SessionsSql
 from storage.sql.thread import ThreadSql
+from storage.sql.transparency import TransparencySql
 
 __all__ = ["SqlStorage"]
 
@@ -62,6 +63,8 @@ class SqlStorage(
     RotationSql,
     # Operational figures for /metrics (docs/operations.md, "Metrics").
     FiguresSql,
+    # The key transparency log and the directory keys (docs/storage.md, "Transparency log").
+    TransparencySql,
 ):
     """Implements :class:`storage.interface.Storage` over an engine's ``_write``/``_read``
     (the engine also implements ``close``)."""
@@ -72,6 +75,7 @@ class SqlStorage(
         await self._ensure_data_keys()
         if self._cipher.enabled:
             await self._init_audit()
+        await self._init_transparency()
 
     @unit
     async def check_health(self) -> None:

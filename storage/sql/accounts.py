@@ -18,8 +18,10 @@ from storage._engine import Row, Txn
 from storage._values import check_bytes, check_id, check_int64, dt_of, dt_opt, us
 from storage.errors import Conflict, CorruptRecord, InvalidArgument, NotFound
 from storage.keys import normalise_login
-from storage.records import AuthFailureState, Membership, NewUser, Role, User
+from storage.records import AuthFailureState, LogAppend, Membership, NewUser, Role, User
 from storage.sql._base import SqlBase, unit
+from storage.sql._log import append_log_txn
+from storage.transparency import check_appends
 
 __all__ = [
     "USER_COLS",
@@ -152,7 +154,12 @@ async def add_membership_txn(txn: Txn, user_id: str, m: Membership) -> None:
 
 
 async def create_user_txn(
-    base: SqlBase, txn: Txn, sql: str, values: list[Any], memberships: Sequence[Membership]
+    base: SqlBase,
+    txn: Txn,
+    sql: str,
+    values: list[Any],
+    memberships: Sequence[Membership],
+    log: Sequence[LogAppend] = (),
 ) -> User:
     uid = values[0]
     dup = await txn.fetchone(
@@ -163,6 +170,7 @@ async def create_user_txn(
     await txn.execute(sql, *values)
     for m in memberships:
         await add_membership_txn(txn, uid, m)
+    await append_log_txn(base, txn, log)
     return await get_user_txn(base, txn, uid)
 
 
@@ -170,10 +178,16 @@ class AccountsSql(SqlBase):
     """:class:`storage.interface.AccountStore` over the engine."""
 
     @unit
-    async def create_user(self, user: NewUser, memberships: Sequence[Membership] = ()) -> User:
+    async def create_user(
+        self,
+        user: NewUser,
+        memberships: Sequence[Membership] = (),
+        log: Sequence[LogAppend] = (),
+    ) -> User:
         sql, values = user_insert(self, user)
         ms = list(memberships)
-        return await self._write(lambda txn: create_user_txn(self, txn, sql, values, ms))
+        entries = check_appends(log)
+        return await self._write(lambda txn: create_user_txn(self, txn, sql, values, ms, entries))
 
     @unit
     async def get_user(self, user_id: str) -> User:

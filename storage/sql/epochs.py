@@ -11,11 +11,21 @@ from collections.abc import Sequence
 from storage._engine import Row, Txn
 from storage._values import check_epoch, check_id, dt_of, us
 from storage.errors import Conflict, InvalidArgument, NotFound
-from storage.records import Case, CaseRemoval, Membership, RemovalReason, Role, User
+from storage.records import (
+    Case,
+    CaseRemoval,
+    LogAppend,
+    Membership,
+    RemovalReason,
+    Role,
+    User,
+)
 from storage.records import WrappedCaseKey as _Key
 from storage.sql._base import SqlBase, unit
+from storage.sql._log import append_log_txn
 from storage.sql.accounts import get_user_txn
 from storage.sql.cases import case_key_values, get_case_txn, insert_case_keys_txn
+from storage.transparency import check_appends
 
 __all__ = ["EpochsSql"]
 
@@ -131,8 +141,11 @@ class EpochsSql(SqlBase):
         return await self._write(rotate)
 
     @unit
-    async def disable_user(self, user_id: str, now: _dt.datetime) -> tuple[User, list[str]]:
+    async def disable_user(
+        self, user_id: str, now: _dt.datetime, log: Sequence[LogAppend] = ()
+    ) -> tuple[User, list[str]]:
         uid, when = check_id(user_id, "user_id"), us(now)
+        entries = check_appends(log)
 
         async def disable(txn: Txn) -> tuple[User, list[str]]:
             await get_user_txn(self, txn, uid, lock=True)
@@ -145,16 +158,22 @@ class EpochsSql(SqlBase):
             marked = [str(r[0]) for r in rows]
             for cid in marked:
                 await remove_txn(txn, cid, uid, RemovalReason.ACCOUNT, None, when)
+            await append_log_txn(self, txn, entries)
             return await get_user_txn(self, txn, uid), marked
 
         return await self._write(disable)
 
     @unit
     async def remove_membership(
-        self, user_id: str, membership: Membership, now: _dt.datetime
+        self,
+        user_id: str,
+        membership: Membership,
+        now: _dt.datetime,
+        log: Sequence[LogAppend] = (),
     ) -> tuple[User, list[str]]:
         uid, when = check_id(user_id, "user_id"), us(now)
         org, role = check_id(membership.org_id, "org_id"), Role(membership.role)
+        entries = check_appends(log)
 
         async def remove(txn: Txn) -> tuple[User, list[str]]:
             await get_user_txn(self, txn, uid, lock=True)
@@ -180,6 +199,7 @@ class EpochsSql(SqlBase):
                 marked = [str(r[0]) for r in rows]
                 for cid in marked:
                     await remove_txn(txn, cid, uid, RemovalReason.MEMBERSHIP, None, when)
+            await append_log_txn(self, txn, entries)
             return await get_user_txn(self, txn, uid), marked
 
         return await self._write(remove)

@@ -6,19 +6,22 @@
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Sequence
 
 from storage._engine import Row, Txn
 from storage._values import check_bytes, check_id, dt_of, dt_opt, us
 from storage.errors import Conflict, InvalidArgument, NotFound
-from storage.records import Invite, Membership, NewUser, Role, User
+from storage.records import Invite, LogAppend, Membership, NewUser, Role, User
 from storage.sql._base import SqlBase, unit
+from storage.sql._log import append_log_txn
 from storage.sql.accounts import create_user_txn, user_insert
+from storage.transparency import check_appends
 
 __all__ = ["InvitesSql"]
 
 _INVITE_COLS = (
     "token_hash, org_id, role, created_by, created_at, expires_at, login_sealed, used_at, "
-    "used_by, revoked_at"
+    "used_by, revoked_at, statement_sealed, handover_sealed"
 )
 
 
@@ -39,10 +42,12 @@ class InvitesSql(SqlBase):
             used_at=dt_opt(r[7]),
             used_by=r[8],
             revoked_at=dt_opt(r[9]),
+            statement=self._open_opt("invites", "statement_sealed", th.hex(), r[10]),
+            handover=self._open_opt("invites", "handover_sealed", th.hex(), r[11]),
         )
 
     @unit
-    async def create_invite(self, invite: Invite) -> Invite:
+    async def create_invite(self, invite: Invite, log: Sequence[LogAppend] = ()) -> Invite:
         th = check_bytes(invite.token_hash, "token_hash")
         if not 16 <= len(th) <= 64:
             raise InvalidArgument("token_hash must be 16..64 bytes")
@@ -60,17 +65,32 @@ class InvitesSql(SqlBase):
             us(invite.created_at),
             us(invite.expires_at),
             login,
+            self._seal_opt(
+                "invites",
+                "statement_sealed",
+                th.hex(),
+                None if invite.statement is None else check_bytes(invite.statement, "statement"),
+            ),
+            self._seal_opt(
+                "invites",
+                "handover_sealed",
+                th.hex(),
+                None if invite.handover is None else check_bytes(invite.handover, "handover"),
+            ),
         ]
+        entries = check_appends(log)
 
         async def create_txn(txn: Txn) -> Invite:
             if await txn.fetchone("SELECT 1 FROM organisations WHERE org_id = ?", org) is None:
                 raise NotFound("organisation")
             row = await txn.fetchone(
                 "INSERT INTO invites (token_hash, org_id, role, created_by, created_at,"
-                f" expires_at, login_sealed) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {_INVITE_COLS}",
+                " expires_at, login_sealed, statement_sealed, handover_sealed)"
+                f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {_INVITE_COLS}",
                 *values,
             )
             assert row is not None
+            await append_log_txn(self, txn, entries)
             return self._invite(row)
 
         return await self._write(create_txn)
@@ -124,8 +144,15 @@ class InvitesSql(SqlBase):
         return await self._write(revoke_txn)
 
     @unit
-    async def accept_invite(self, token_hash: bytes, user: NewUser, now: _dt.datetime) -> User:
+    async def accept_invite(
+        self,
+        token_hash: bytes,
+        user: NewUser,
+        now: _dt.datetime,
+        log: Sequence[LogAppend] = (),
+    ) -> User:
         th = check_bytes(token_hash, "token_hash")
+        entries = check_appends(log)
         sql, values = user_insert(self, user)
         when = us(now)
         uid = values[0]
@@ -156,7 +183,7 @@ class InvitesSql(SqlBase):
             if won is None:
                 raise Conflict("invite_used")
             return await create_user_txn(
-                self, txn, sql, values, [Membership(str(org_id), Role(role))]
+                self, txn, sql, values, [Membership(str(org_id), Role(role))], entries
             )
 
         return await self._write(accept_txn)

@@ -5,16 +5,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from storage._engine import Row, Txn
 from storage._values import check_bytes, check_id, dt_of, us
-from storage.errors import NotFound
-from storage.records import Membership, Organisation, OrgKind, Role, User
+from storage.errors import Conflict, NotFound
+from storage.records import LogAppend, Membership, Organisation, OrgKind, Role, User
 from storage.sql._base import SqlBase, unit
+from storage.sql._log import append_log_txn
 from storage.sql.accounts import USER_COLS, add_membership_txn, get_user_txn, user_of
+from storage.transparency import check_appends
 
 __all__ = ["OrganisationsSql"]
 
-_ORG_COLS = "org_id, kind, name_sealed, records_key_sealed, created_at"
+_ORG_COLS = (
+    "org_id, kind, name_sealed, records_key_sealed, created_at, records_key_seq,"
+    " (SELECT k.key_id FROM org_keys k WHERE k.org_id = organisations.org_id)"
+)
 
 
 class OrganisationsSql(SqlBase):
@@ -28,6 +35,8 @@ class OrganisationsSql(SqlBase):
             name=self._open_text("organisations", "name_sealed", org_id, r[2]),
             records_public_key=self._open_opt("organisations", "records_key_sealed", org_id, r[3]),
             created_at=dt_of(r[4]),
+            records_key_sequence=None if r[5] is None else int(r[5]),
+            org_key_id=None if r[6] is None else bytes(r[6]),
         )
 
     @unit
@@ -91,11 +100,13 @@ class OrganisationsSql(SqlBase):
         async def set_key_txn(txn: Txn) -> Organisation:
             row = await txn.fetchone(
                 "UPDATE organisations SET records_key_sealed = ? WHERE org_id = ?"
-                f" RETURNING {_ORG_COLS}",
+                f" AND records_key_sealed IS NULL RETURNING {_ORG_COLS}",
                 sealed,
                 org_id,
             )
             if row is None:
+                if await txn.fetchone("SELECT 1 FROM organisations WHERE org_id = ?", org_id):
+                    raise Conflict("records_key_exists")
                 raise NotFound("organisation")
             return self._org(row)
 
@@ -137,12 +148,16 @@ class OrganisationsSql(SqlBase):
         return int(row[0])
 
     @unit
-    async def add_membership(self, user_id: str, membership: Membership) -> User:
+    async def add_membership(
+        self, user_id: str, membership: Membership, log: Sequence[LogAppend] = ()
+    ) -> User:
         check_id(user_id, "user_id")
+        entries = check_appends(log)
 
         async def add_txn(txn: Txn) -> User:
             await get_user_txn(self, txn, user_id)
             await add_membership_txn(txn, user_id, membership)
+            await append_log_txn(self, txn, entries)
             return await get_user_txn(self, txn, user_id)
 
         return await self._write(add_txn)

@@ -86,7 +86,32 @@ SEALED_TABLES: tuple[_SealedTable, ...] = (
         lambda r: rid_session(bytes(r[0])),
         ("address_sealed", "user_agent_sealed"),
     ),
-    _SealedTable("invites", ("token_hash",), lambda r: bytes(r[0]).hex(), ("login_sealed",)),
+    _SealedTable(
+        "invites",
+        ("token_hash",),
+        lambda r: bytes(r[0]).hex(),
+        ("login_sealed", "statement_sealed", "handover_sealed"),
+    ),
+    _SealedTable("transparency_entries", ("idx",), lambda r: str(r[0]), ("entry_sealed",)),
+    _SealedTable("org_keys", ("org_id",), lambda r: str(r[0]), ("statement_sealed",)),
+    _SealedTable(
+        "org_key_wraps",
+        ("org_id", "recipient_id"),
+        lambda r: f"{r[0]}/{r[1]}",
+        ("wrap_sealed",),
+    ),
+    _SealedTable(
+        "records_key_pending",
+        ("org_id", "statement_hash"),
+        lambda r: f"{r[0]}/{bytes(r[1]).hex()}",
+        ("statement_sealed", "public_key_sealed"),
+    ),
+    _SealedTable(
+        "records_key_approvals",
+        ("org_id", "statement_hash", "approver_id"),
+        lambda r: f"{r[0]}/{bytes(r[1]).hex()}/{r[2]}",
+        ("approval_sealed",),
+    ),
     _SealedTable(
         "passkeys",
         ("passkey_id",),

@@ -1,11 +1,13 @@
 """The `dermline` administration commands on a real SQLite data directory."""
 
+import base64
 import hashlib
 import re
 from pathlib import Path
 
 import pytest
 
+from crypto.fingerprint import key_id
 from server.cli import main
 
 
@@ -66,8 +68,24 @@ def test_admin_commands(tmp_path: Path, capsys, monkeypatch) -> None:  # type: i
     code, out = run(capsys, "audit", "verify", "--data-dir", d)
     assert code == 0 and "audit log verifies" in out and "1 signed checkpoints" in out
 
+    # the log key: printed for the operator to publish, stable across runs, and the key
+    # that signs the heads the server serves (so a client can pin it out of band)
+    code, out = run(capsys, "transparency", "key", "--data-dir", d)
+    assert code == 0
+    fields = dict(line.split(":", 1) for line in out.splitlines())
+    public = base64.urlsafe_b64decode(fields["log public key"].strip() + "=")
+    assert fields["log key id"].strip() == key_id(public).hex()
+    assert fields["log size"].strip() == "0"  # server-made invites: nothing certified
+    code, again = run(capsys, "transparency", "key", "--data-dir", d)
+    assert again == out
+
     code, out = run(capsys, "keys", "rotate", "--data-dir", d)
     assert code == 0 and out.startswith("rotated:")
+    code, after = run(capsys, "transparency", "key", "--data-dir", d)
+    assert (
+        dict(line.split(":", 1) for line in after.splitlines())["log key id"]
+        == fields["log key id"]
+    )
 
     log = tmp_path / "var" / "never.log"
     assert not log.exists()

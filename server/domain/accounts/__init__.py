@@ -17,6 +17,7 @@ codes in ``docs/api.md``); the clock and the server secret are given, never glob
 from server.domain.accounts._common import AccountSettings, AuthKeyHasher, actor_of, hash_token
 from server.domain.accounts.administration import AdministrationService
 from server.domain.accounts.organisations import (
+    CertifiedInvite,
     InviteAcceptance,
     InviteStatus,
     InviteSummary,
@@ -35,6 +36,7 @@ __all__ = [
     "AdministrationService",
     "AuthKeyHasher",
     "Authenticated",
+    "CertifiedInvite",
     "InviteAcceptance",
     "InviteStatus",
     "InviteSummary",

@@ -30,6 +30,7 @@ from server.domain.accounts._common import Auditor
 from server.domain.accounts.sessions import SessionService
 from server.domain.clock import Clock
 from server.domain.policy import Actor, check_org_role
+from server.domain.transparency import removal_append
 from server.errors import Forbidden, NotFound
 
 __all__ = ["AdministrationService"]
@@ -60,7 +61,14 @@ class AdministrationService:
         target = await self._user_in_admins_org(actor, user_id)
         if actor is not None and actor.user_id == target.user_id:
             raise Forbidden("you cannot disable your own account")
-        user, cases = await self._store.disable_user(target.user_id, self._clock.now())
+        now = self._clock.now()
+        # The removal goes into the transparency log with the change (once per account).
+        log = (
+            []
+            if target.disabled
+            else [removal_append(user_id=target.user_id, org_id=None, role=None, when=now)]
+        )
+        user, cases = await self._store.disable_user(target.user_id, now, log)
         await self._sessions.revoke_all(target.user_id)
         await self._sessions.notify_revoked(target.user_id)
         await self._audit(
@@ -85,11 +93,14 @@ class AdministrationService:
         that needed it). 404 for a user or role the organisation does not have."""
         if actor is not None:
             check_org_role(actor, org_id, storage.Role.ADMIN)
+        now = self._clock.now()
         try:
+            entry = removal_append(user_id=user_id, org_id=org_id, role=role, when=now)
             user, cases = await self._store.remove_membership(
-                user_id, storage.Membership(org_id, role), self._clock.now()
+                user_id, storage.Membership(org_id, role), now, [entry]
             )
-        except (storage.NotFound, storage.InvalidArgument):
+        except (storage.NotFound, storage.InvalidArgument, ValueError):
+            # (ValueError: an id that is not a UUID, so no account or organisation here)
             raise NotFound() from None
         await self._audit(
             "membership.removed",

@@ -21,6 +21,8 @@ Rules
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import secrets
 import uuid
@@ -28,7 +30,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import storage
+from crypto import statement as st
 from crypto.errors import CryptoError
+from crypto.fingerprint import key_id
+from crypto.org_key import ORG_KEY_HANDOVER_LENGTH
 from crypto.password import normalise_login_name, parse_kdf_params
 from server.domain.accounts._common import (
     AccountSettings,
@@ -38,14 +43,33 @@ from server.domain.accounts._common import (
     hash_token,
 )
 from server.domain.clock import Clock
+from server.domain.org_keys import org_public_key
 from server.domain.policy import ROLES_BY_KIND, Actor, check_org_role
-from server.errors import Conflict, Forbidden, InvalidInput, InviteInvalid, NotFound
+from server.domain.transparency import (
+    LogRef,
+    TransparencyService,
+    statement_append,
+    uncertified_append,
+)
+from server.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    InviteInvalid,
+    NotFound,
+    StatementInvalid,
+    StatementRequired,
+)
 from storage import OrgKind, Role
+from storage.transparency import ROLE_CODES
 
 __all__ = [
+    "CertifiedInvite",
     "InviteAcceptance",
     "InviteStatus",
     "InviteSummary",
+    "InviteView",
     "OrganisationService",
     "invite_status",
 ]
@@ -67,6 +91,35 @@ class InviteAcceptance:
     sealed_private_keys: bytes
     recovery_wrapped_usk: bytes | None = None
     org_wrapped_usk: bytes | None = None
+    #: the member statement (0x0c kind 0x03) signed with the invite key; required exactly
+    #: when the invite is certified (``docs/protocol.md`` section 21)
+    member_statement: bytes | None = None
+
+
+@dataclass(frozen=True)
+class CertifiedInvite:
+    """What an administrator's client sends to certify an invite it made: its token, the
+    invite statement signed by the organisation key and, for an administrator's invite,
+    the organisation key sealed to the link's secret."""
+
+    token: str
+    statement: bytes
+    handover: bytes | None = None
+
+
+@dataclass(frozen=True)
+class InviteView:
+    """An invite as the person opening its link sees it, with what their client checks:
+    the invite statement and the organisation key from the log with the head they are
+    proved against."""
+
+    invite: storage.Invite
+    org: storage.Organisation
+    invite_statement: LogRef | None
+    org_key: LogRef | None
+    handover: bytes | None
+    tree_head: storage.SignedTreeHead
+    log_public_key: bytes
 
 
 class InviteStatus(StrEnum):
@@ -108,11 +161,13 @@ class OrganisationService:
         settings: AccountSettings,
         clock: Clock,
         hasher: AuthKeyHasher,
+        transparency: TransparencyService,
     ) -> None:
         self._store = store
         self._settings = settings
         self._clock = clock
         self._hasher = hasher
+        self._log = transparency
         self._audit = Auditor(store, clock)
 
     # ------------------------------------------------------------------ organisations
@@ -144,35 +199,25 @@ class OrganisationService:
             )
         )
         if actor is not None:
+            me = await self._store.get_user(actor.user_id)
             await self._store.add_membership(
-                actor.user_id, storage.Membership(org.org_id, Role.ADMIN)
+                actor.user_id,
+                storage.Membership(org.org_id, Role.ADMIN),
+                [
+                    uncertified_append(
+                        user_id=me.user_id,
+                        org_id=org.org_id,
+                        role=Role.ADMIN,
+                        signing_public_key=me.signing_public_key,
+                        encryption_public_key=me.encryption_public_key,
+                        when=self._clock.now(),
+                    )
+                ],
             )
         await self._audit(
             "org.create",
             actor_id=actor.user_id if actor else None,
             target=org.org_id,
-            client=client,
-        )
-        return org
-
-    async def set_records_key(
-        self, actor: Actor | None, org_id: str, public_key: bytes, client: str | None
-    ) -> storage.Organisation:
-        """Set the organisation's records public key (records officer or admin)."""
-        if actor is not None:
-            try:
-                check_org_role(actor, org_id, Role.RECORDS_OFFICER)
-            except Forbidden:
-                check_org_role(actor, org_id, Role.ADMIN)
-        check_public_key(public_key)
-        try:
-            org = await self._store.set_records_public_key(org_id, public_key)
-        except storage.NotFound:
-            raise NotFound() from None
-        await self._audit(
-            "org.records_key",
-            actor_id=actor.user_id if actor else None,
-            target=org_id,
             client=client,
         )
         return org
@@ -187,8 +232,14 @@ class OrganisationService:
         *,
         login_name: str | None = None,
         client: str | None = None,
+        certified: CertifiedInvite | None = None,
     ) -> tuple[str, storage.Invite]:
-        """Make a single-use invite; returns the token (shown once) and the stored invite."""
+        """Make a single-use invite; returns the token (shown once) and the stored invite.
+
+        ``certified``: the administrator's client made the token and signed an invite
+        statement with the organisation key (appended to the log with the invite). Over
+        HTTP an organisation with an organisation key only gets certified invites; the
+        command line (``actor`` None) holds no key and makes uncertified ones."""
         if actor is not None:
             check_org_role(actor, org_id, Role.ADMIN)
         try:
@@ -202,19 +253,36 @@ class OrganisationService:
                 login_name = normalise_login_name(login_name)
             except ValueError:
                 raise InvalidInput("the login name is empty") from None
-        token = secrets.token_urlsafe(32)
         now = self._clock.now()
-        invite = await self._store.create_invite(
-            storage.Invite(
-                token_hash=hash_token(token),
-                org_id=org_id,
-                role=role,
-                created_by=actor.user_id if actor else None,
-                created_at=now,
-                expires_at=now + dt.timedelta(seconds=self._settings.invite_ttl),
-                login_name=login_name,
+        expires = now + dt.timedelta(seconds=self._settings.invite_ttl)
+        log: list[storage.LogAppend] = []
+        statement = handover = None
+        if certified is None:
+            if actor is not None and org.org_key_id is not None:
+                raise StatementRequired()
+            token = secrets.token_urlsafe(32)
+        else:
+            token = certified.token
+            expires = await self._check_invite_statement(org, role, certified, now, expires)
+            statement, handover = certified.statement, certified.handover
+            log.append(statement_append(statement, storage.LogKind.INVITE, when=now, org_id=org_id))
+        try:
+            invite = await self._store.create_invite(
+                storage.Invite(
+                    token_hash=hash_token(token),
+                    org_id=org_id,
+                    role=role,
+                    created_by=actor.user_id if actor else None,
+                    created_at=now,
+                    expires_at=expires,
+                    login_name=login_name,
+                    statement=statement,
+                    handover=handover,
+                ),
+                log,
             )
-        )
+        except storage.Conflict:
+            raise Conflict("this invite token is taken") from None
         await self._audit(
             "invite.create",
             actor_id=actor.user_id if actor else None,
@@ -222,6 +290,46 @@ class OrganisationService:
             client=client,
         )
         return token, invite
+
+    async def _check_invite_statement(
+        self,
+        org: storage.Organisation,
+        role: Role,
+        certified: CertifiedInvite,
+        now: dt.datetime,
+        latest: dt.datetime,
+    ) -> dt.datetime:
+        """Check a certified invite against the organisation key, the role, the token and
+        the lifetime; its expiry (the statement's)."""
+        if not _is_token(certified.token):
+            raise BadRequest("a certified invite needs the 43-character token", status=422)
+        ok = org_public_key(await self._store.get_org_key(org.org_id))
+        if ok is None:
+            raise StatementInvalid("the organisation has no organisation key yet")
+        try:
+            invite = st.verify_invite_statement(
+                certified.statement, org_id=uuid.UUID(org.org_id), org_public_key=ok
+            )
+        except CryptoError:
+            raise StatementInvalid() from None
+        expires = dt.datetime.fromtimestamp(invite.expires_at_ms / 1000, dt.UTC)
+        if (
+            invite.role is not ROLE_CODES[role]
+            or invite.token_hash != hash_token(certified.token)
+            or not now < expires <= latest
+        ):
+            raise StatementInvalid()
+        if certified.handover is not None:
+            handover = certified.handover
+            if (
+                role is not Role.ADMIN
+                or len(handover) != ORG_KEY_HANDOVER_LENGTH
+                or handover[:3] != b"\x01\x01\x10"
+                or handover[3:19] != uuid.UUID(org.org_id).bytes
+                or handover[19:35] != key_id(invite.invite_public_key)
+            ):
+                raise StatementInvalid("the handover does not go with this invite")
+        return expires
 
     async def list_invites(
         self, actor: Actor | None, org_id: str, client: str | None = None
@@ -296,6 +404,32 @@ class OrganisationService:
             raise InviteInvalid()
         return invite, await self._store.get_organisation(invite.org_id)
 
+    async def view_invite(self, token: str) -> InviteView:
+        """The invite with its statement and organisation key from the log, proved against
+        one head (for a client that pins both at first contact)."""
+        invite, org = await self.inspect_invite(token)
+        head = await self._log.head()
+        refs: dict[str, LogRef | None] = {"invite": None, "org_key": None}
+        wanted: dict[str, str] = {}
+        if invite.statement is not None:
+            wanted["invite"] = st.statement_hash(invite.statement).hex()
+        org_key = await self._store.get_org_key(org.org_id)
+        if org_key is not None:
+            wanted["org_key"] = st.statement_hash(org_key.statement).hex()
+        for name, ref in wanted.items():
+            found = [r for r in await self._store.find_log(ref=ref) if r.index < head.tree_size]
+            proved = await self._log.refs(found[:1], head)
+            refs[name] = proved[0] if proved else None
+        return InviteView(
+            invite,
+            org,
+            refs["invite"],
+            refs["org_key"],
+            invite.handover,
+            head,
+            await self._log.public_key(),
+        )
+
     async def accept_invite(self, data: InviteAcceptance, client: str | None) -> storage.User:
         """Create the account the invite allows, storing the client's key material."""
         invite, _org = await self.inspect_invite(data.token)
@@ -335,8 +469,9 @@ class OrganisationService:
             recovery_wrapped_usk=data.recovery_wrapped_usk,
             org_wrapped_usk=data.org_wrapped_usk,
         )
+        log = [await self._member_entry(invite, data, user_id, now)]
         try:
-            user = await self._store.accept_invite(hash_token(data.token), new_user, now)
+            user = await self._store.accept_invite(hash_token(data.token), new_user, now, log)
         except storage.NotFound:
             raise InviteInvalid() from None
         except storage.Conflict as exc:
@@ -347,6 +482,51 @@ class OrganisationService:
             "invite.accept", actor_id=user.user_id, target=invite.org_id, client=client
         )
         return user
+
+    async def _member_entry(
+        self, invite: storage.Invite, data: InviteAcceptance, user_id: str, now: dt.datetime
+    ) -> storage.LogAppend:
+        """The log entry of the new member: their member statement through a certified
+        invite (checked like a client checks it), else an uncertified entry."""
+        if invite.statement is None:
+            if data.member_statement is not None:
+                raise StatementInvalid("this invite is not certified")
+            return uncertified_append(
+                user_id=user_id,
+                org_id=invite.org_id,
+                role=invite.role,
+                signing_public_key=data.signing_public_key,
+                encryption_public_key=data.encryption_public_key,
+                when=now,
+            )
+        if data.member_statement is None:
+            raise StatementRequired()
+        ok = org_public_key(await self._store.get_org_key(invite.org_id))
+        if ok is None:
+            raise StatementInvalid()
+        try:
+            member = st.verify_member_statement(
+                data.member_statement,
+                org_id=uuid.UUID(invite.org_id),
+                org_public_key=ok,
+                invite_statement=invite.statement,
+            )
+        except CryptoError:
+            raise StatementInvalid() from None
+        if (
+            str(member.user_id) != user_id
+            or member.role is not ROLE_CODES[invite.role]
+            or member.signing_public_key != data.signing_public_key
+            or member.encryption_public_key != data.encryption_public_key
+        ):
+            raise StatementInvalid()
+        return statement_append(
+            data.member_statement,
+            storage.LogKind.MEMBER,
+            when=now,
+            org_id=invite.org_id,
+            user_id=user_id,
+        )
 
     # ------------------------------------------------------------------ first start
 
@@ -374,3 +554,14 @@ class OrganisationService:
                 await self._store.revoke_invite(old.token_hash, now)
         token, _invite = await self.invite(None, org.org_id, Role.ADMIN, client=None)
         return token
+
+
+def _is_token(token: str) -> bool:
+    """43 base64url characters of 32 bytes (one spelling: no padding, zero spare bits)."""
+    if len(token) != 43:
+        return False
+    try:
+        raw = base64.urlsafe_b64decode(token + "=")
+    except (binascii.Error, ValueError):
+        return False
+    return len(raw) == 32 and base64.urlsafe_b64encode(raw).rstrip(b"=").decode() == token

@@ -53,6 +53,9 @@ def domain_settings(data_dir: Path, **overrides: Any) -> Settings:
         "argon2_time_cost": 1,
         "argon2_memory_kib": 1024,
         "auth_rate_per_minute": 1000,
+        # tests make changes and read them back at once; one head per second is
+        # checked by its own test (tests/server/domain/test_transparency.py)
+        "tree_head_interval_ms": 0,
     }
     base.update(overrides)
     return load_settings(environ={}, overrides=base)

@@ -133,10 +133,11 @@ async def test_an_admin_who_creates_an_organisation_administers_it(cast: Clinic)
     assert org.name == "New Skin"
     admin = await w.refresh(admin)
     assert admin.actor.has(org.org_id, Role.ADMIN)
+    keys = w.services.org_keys
     with pytest.raises(InvalidInput):
-        await orgs.set_records_key(admin.actor, org.org_id, b"\x04" * 65, None)
+        await keys.put_records_key(admin.actor, org.org_id, public_key=b"\x04" * 65)
     with pytest.raises(Forbidden):
-        await orgs.set_records_key(cast.gp.actor, cast.practice.org_id, b"\x04" * 65, None)
+        await keys.put_records_key(cast.gp.actor, cast.practice.org_id, public_key=b"\x04" * 65)
 
 
 async def test_the_first_admin_link_is_offered_until_there_is_an_admin(world: World) -> None:
