@@ -209,7 +209,7 @@ try {
   ]) {
     const status = await attack(body);
     if (status === 501) {
-      notYet.push(`${body.kind}: the harness answers 501 (the server has no transparency log yet); not exercised`);
+      notYet.push(`${body.kind}: the harness answers 501 (this server or harness has no transparency log attacks yet); not exercised`);
       continue;
     }
     if (body.kind === "replace_org_key" && !world.org_key) throw new Error("the server has the log but the organisation key could not be set up");
@@ -259,7 +259,7 @@ try {
   // server hides it (Dr Three listed again, no rotation). The page reads the entries the new
   // head added, finds the removal and stops sending.
   if ((await attack({ kind: "hide_removal", user_id: world.three_id })) === 501) {
-    notYet.push("hide_removal: the harness answers 501 (the server has no transparency log yet); not exercised");
+    notYet.push("hide_removal: the harness answers 501 (this server or harness has no transparency log attacks yet); not exercised");
   } else {
     const done = execFileSync(python, [helper, "disable", origin, JSON.stringify(world)], { cwd: repo, encoding: "utf8", timeout: 120000 }).trim();
     if (done !== "ok") throw new Error(`disabling Dr Three failed: ${done}`);
