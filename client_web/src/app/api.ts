@@ -281,6 +281,10 @@ export interface AdminApi {
   setRecordsKey(orgId: string, recordsPublicKey: Uint8Array): Promise<Organisation>;
   /** `certified`: a certified invite made with the organisation key (docs/api.md "Invites"). */
   invite(orgId: string, role: string, loginName: string | null, certified?: { token: string; inviteStatement: Uint8Array; handover: Uint8Array | null }): Promise<CreatedInvite>;
+  /** POST /orgs/{id}/org-key: the statement and the wraps to administrators. */
+  setOrgKey(orgId: string, statement: Uint8Array, wraps: Uint8Array[]): Promise<void>;
+  /** POST /orgs/{id}/certifications: a member statement signed by the organisation key. */
+  certify(orgId: string, statement: Uint8Array): Promise<void>;
   /** My wrap of the organisation key (GET /orgs/{id}/org-key/wrap). */
   myOrgKeyWrap(orgId: string): Promise<{ wrap: Uint8Array; wrapperUserId: string; wrapperSigningPublicKey: Uint8Array }>;
   users(orgId: string): Promise<AdminUser[]>;
@@ -617,6 +621,12 @@ export function httpApi(base = "/api/v1"): Api {
         orgKey: logRef(r.org_key),
         handover: optionalB64(r.handover),
       };
+    },
+    async setOrgKey(orgId, statement, wraps) {
+      await call("POST", `/orgs/${encodeURIComponent(orgId)}/org-key`, { statement: b64(statement), wraps: wraps.map(b64) });
+    },
+    async certify(orgId, statement) {
+      await call("POST", `/orgs/${encodeURIComponent(orgId)}/certifications`, { statement: b64(statement) });
     },
     async myOrgKeyWrap(orgId) {
       const r = await call("GET", `/orgs/${encodeURIComponent(orgId)}/org-key/wrap`);

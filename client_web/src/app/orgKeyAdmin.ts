@@ -9,15 +9,21 @@ import type { Api, Organisation } from "./api";
 import { ROLE_CODES } from "./certifiedInvite";
 import {
   type KeyPair,
+  OrganisationKind,
   deriveInviteKey,
   equalBytes,
   formatInviteFragment,
   generateInviteSecret,
   inviteTokenHash,
   keyId,
+  generateKeyPair,
   makeInviteStatement,
+  makeMemberStatement,
+  makeOrganisationKeyStatement,
   openOrgKeyWrap,
   sealOrgKeyHandover,
+  signingIdentity,
+  wrapOrgKey,
 } from "./cryptoFacade";
 import { toBase64Url } from "../crypto/bytes";
 import { p256Sign } from "../crypto/primitives/ecc";
@@ -113,6 +119,54 @@ export async function createCertifiedInvite(
       }
     }
     throw last;
+  } finally {
+    ok.privateKey.fill(0);
+  }
+}
+
+/**
+ * Set up an organisation's key (docs/protocol.md sections 18 and 21): a fresh P-256 key made
+ * here, its self-signed statement, a wrap (0x0f) to each administrator whose keys the log
+ * shows (certified or enrolled uncertified), then the administrator's own member statement
+ * signed by the new key (so they are a certified administrator, who can approve records-key
+ * changes). The key's private part is wiped here; it lives only in the wraps.
+ */
+export async function setUpOrgKey(api: Api, keys: UnlockedKeys, pins: PinStore, org: Organisation): Promise<Uint8Array> {
+  const answer = await api.directoryAnswer(org.orgId);
+  const isAdmin = (p: { roles: { orgId: string; role: string }[] }) => p.roles.some((r) => r.orgId === org.orgId && r.role === "admin");
+  const v = await verifyAnswer(pins, logSource(api), { treeHead: answer.treeHead, orgs: answer.org ? [answer.org] : [], people: directoryPeople(answer, org.orgId, isAdmin), removals: [] });
+  if (v.hardStop) throw new Error(v.hardStop);
+  if (!v.verified) throw new Error("The server does not show its key log, so the administrators' keys cannot be checked.");
+  const admins = answer.members.filter((m) => isAdmin(m) && v.certifiedBy.has(m.userId) && m.userId !== keys.userId);
+  const ok = await generateKeyPair();
+  try {
+    const now = Date.now();
+    const statement = await makeOrganisationKeyStatement({
+      orgId: org.orgId,
+      orgKind: org.kind === "practice" ? OrganisationKind.PRACTICE : OrganisationKind.SERVICE,
+      name: org.name,
+      orgKey: { keyId: ok.keyId, publicKey: ok.publicKey, sign: (m) => p256Sign(ok.privateKey, m) },
+      issuedAtMs: now,
+    });
+    const wrapper = signingIdentity(keys.signing);
+    const wraps = [await wrapOrgKey(ok, { orgId: org.orgId, recipientPublicKey: keys.encryption.publicKey, wrapperUserId: keys.userId, wrapperSigningKey: wrapper })];
+    for (const a of admins) wraps.push(await wrapOrgKey(ok, { orgId: org.orgId, recipientPublicKey: a.encryptionPublicKey, wrapperUserId: keys.userId, wrapperSigningKey: wrapper }));
+    await api.setOrgKey(org.orgId, statement, wraps);
+    await pins.update((p, t) => {
+      p.orgs[org.orgId] = { orgId: org.orgId, name: org.name, orgPublicKey: ok.publicKey, from: "first_use", firstSeenMs: t };
+    });
+    const me = await makeMemberStatement({
+      userId: keys.userId,
+      orgId: org.orgId,
+      role: ROLE_CODES.admin!,
+      signingPublicKey: keys.signing.publicKey,
+      encryptionPublicKey: keys.encryption.publicKey,
+      inviteStatementHash: null,
+      signer: { keyId: ok.keyId, sign: (m) => p256Sign(ok.privateKey, m) },
+      issuedAtMs: now,
+    });
+    await api.certify(org.orgId, me);
+    return ok.keyId;
   } finally {
     ok.privateKey.fill(0);
   }

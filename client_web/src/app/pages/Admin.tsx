@@ -182,7 +182,7 @@ export function Admin({ api, me, sub, keys = null, pins = null }: { api: Api; me
     case "newService":
       return <AdminService api={api} />;
     case "org":
-      return <AdminPeople api={api} orgId={route.orgId} />;
+      return <AdminPeople api={api} orgId={route.orgId} keys={keys} pins={pins} />;
     case "invite":
       return <AdminInvite api={api} orgId={route.orgId} keys={keys} pins={pins} />;
     case "passkeys":
