@@ -9,6 +9,7 @@ them; ``crypto.at_rest`` and ``crypto.audit_checkpoint`` are the server's storag
 ``crypto.usk``         user symmetric key and its KEK / recovery / organisation / passkey wraps
 ``crypto.account``     account key pairs; private keys sealed under the USK
 ``crypto.fingerprint`` key ids, account fingerprints, safety numbers
+``crypto.suite``       which suite (1 classical, 2 post-quantum hybrid) a wrap uses; downgrades
 ``crypto.case_key``    case keys and their signed HPKE wrap records
 ``crypto.envelope``    the signed, encrypted message envelope
 ``crypto.content``     content types and message bodies

@@ -3,7 +3,12 @@ UUIDs and a strict reader that never reads past the end and refuses trailing byt
 
 Every record of protocol v1 starts with three bytes::
 
-    version (0x01) | suite (0x01 = P-256 / HKDF-SHA256 / AES-256-GCM) | record type
+    version (0x01) | suite | record type
+
+    suite 0x01 = P-256 (HPKE DHKEM, ECDSA) / HKDF-SHA256 / AES-256-GCM
+    suite 0x02 = the same, with HPKE's KEM X-Wing (ML-KEM-768 + X25519) instead of
+                 DHKEM(P-256), for the records that wrap a key to a recipient
+                 (docs/protocol.md section 26)
 
 The reader raises :class:`Malformed` on any structural problem; each public operation
 catches it and raises its own opaque :class:`crypto.errors.CryptoError` subclass, so callers
@@ -19,6 +24,7 @@ from typing import Final
 __all__ = [
     "LABEL_PREFIX",
     "MAX_SAFE_INTEGER",
+    "SUITE_HYBRID",
     "SUITE_P256_SHA256_AES256GCM",
     "VERSION_1",
     "Malformed",
@@ -35,6 +41,7 @@ __all__ = [
 
 VERSION_1: Final = 0x01
 SUITE_P256_SHA256_AES256GCM: Final = 0x01
+SUITE_HYBRID: Final = 0x02
 # Every label (HKDF info, HPKE info, AAD, signature context) starts with this, so no Dermline
 # key or signature can be confused with another protocol's (domain separation).
 LABEL_PREFIX: Final = b"dermline/v1/"
@@ -69,9 +76,9 @@ class Malformed(Exception):
     """Internal: the bytes do not parse. Never escapes a public function."""
 
 
-def prefix(record_type: int) -> bytes:
-    """The three-byte prefix of a v1, suite 0x01 record."""
-    return bytes((VERSION_1, SUITE_P256_SHA256_AES256GCM, record_type))
+def prefix(record_type: int, suite: int = SUITE_P256_SHA256_AES256GCM) -> bytes:
+    """The three-byte prefix of a v1 record (suite 0x01 unless told)."""
+    return bytes((VERSION_1, suite, record_type))
 
 
 def u32(value: int) -> bytes:
@@ -153,6 +160,13 @@ class Reader:
         """Check version, suite and record type; unknown values are rejected (not skipped)."""
         if self.take(3) != prefix(record_type):
             raise Malformed
+
+    def suite_prefix(self, record_type: int) -> int:
+        """Check version and record type and return the suite, which must be 0x01 or 0x02."""
+        head = self.take(3)
+        if head not in (prefix(record_type), prefix(record_type, SUITE_HYBRID)):
+            raise Malformed
+        return head[1]
 
     def rest(self) -> bytes:
         """Everything not read yet (for a record that ends with another record)."""

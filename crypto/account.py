@@ -13,9 +13,11 @@ Sealed private key record (type 0x05), 80 bytes::
     aad      = the first 20 bytes (01 01 05 | purpose | key id)
                || "dermline/v1/private-key" || 0x00 || user id (16)
 
-Purpose is 0x01 encryption, 0x02 signing. On unseal the purpose must be the expected one and
-the decrypted scalar must give a public key whose key id equals the one in the record, so a
-record cannot be swapped for another key of the same user.
+Purpose is 0x01 encryption, 0x02 signing, 0x03 hybrid encryption (suite 2: the private part is
+the 32-byte X-Wing seed, sealed the same way; :func:`seal_hybrid_private_key`). On unseal the
+purpose must be the expected one and the decrypted scalar (or seed) must give a public key
+whose key id equals the one in the record, so a record cannot be swapped for another key of
+the same user.
 """
 
 from __future__ import annotations
@@ -36,23 +38,31 @@ from crypto._wire import (
     prefix,
 )
 from crypto.errors import PrimitiveError, PrivateKeyUnsealError
-from crypto.fingerprint import key_id
+from crypto.fingerprint import hybrid_key_id, key_id
+from crypto.primitives import xwing
 from crypto.primitives.aead import aes256gcm_open, aes256gcm_seal
 from crypto.primitives.ecc import P256_N, p256_derive_keypair, p256_public_key
 from crypto.primitives.kdf import hkdf_sha256
 from crypto.usk import USK_LENGTH
 
 __all__ = [
+    "HYBRID_ENCRYPTION_PURPOSE",
     "AccountKeys",
+    "HybridKeyPair",
     "KeyPair",
     "KeyPurpose",
     "generate_account_keys",
     "generate_account_keys_from_parts",
+    "generate_hybrid_key_pair",
     "generate_key_pair",
+    "hybrid_key_pair_from_seed",
     "key_pair_from_private",
     "key_pair_from_seed",
+    "seal_hybrid_private_key",
+    "seal_hybrid_private_key_from_parts",
     "seal_private_key",
     "seal_private_key_from_parts",
+    "unseal_hybrid_private_key",
     "unseal_private_key",
 ]
 
@@ -68,11 +78,25 @@ class KeyPurpose(enum.IntEnum):
     SIGNING = 0x02
 
 
+#: Byte 3 of a sealed private key record holding an X-Wing seed (suite 2). Not a
+#: :class:`KeyPurpose`: those are the P-256 pairs, and ``seal_private_key`` takes only them.
+HYBRID_ENCRYPTION_PURPOSE: Final = 0x03
+
+
 @dataclass(frozen=True)
 class KeyPair:
     """A P-256 key pair: 32-byte scalar, 65-byte uncompressed point, 16-byte key id."""
 
     private_key: bytes = field(repr=False)
+    public_key: bytes
+    key_id: bytes
+
+
+@dataclass(frozen=True)
+class HybridKeyPair:
+    """An X-Wing key pair (suite 2): 32-byte seed, 1216-byte public key, 16-byte key id."""
+
+    seed: bytes = field(repr=False)
     public_key: bytes
     key_id: bytes
 
@@ -102,6 +126,17 @@ def generate_key_pair() -> KeyPair:
     return key_pair_from_seed(os.urandom(32))
 
 
+def hybrid_key_pair_from_seed(seed: bytes) -> HybridKeyPair:
+    """The X-Wing pair of a 32-byte seed (GenerateKeyPairDerand: the seed is the private key)."""
+    seed, public_key = xwing.derive_key_pair(check_bytes("seed", seed, xwing.SEED_LEN))
+    return HybridKeyPair(seed=seed, public_key=public_key, key_id=hybrid_key_id(public_key))
+
+
+def generate_hybrid_key_pair() -> HybridKeyPair:
+    """A fresh X-Wing key pair (an account's, the records key's or a drop box's)."""
+    return hybrid_key_pair_from_seed(os.urandom(xwing.SEED_LEN))
+
+
 def generate_account_keys_from_parts(*, encryption_ikm: bytes, signing_ikm: bytes) -> AccountKeys:
     """Deterministic form of :func:`generate_account_keys`."""
     return AccountKeys(
@@ -121,6 +156,37 @@ def _seal_key(usk: bytes) -> bytes:
     return hkdf_sha256(usk, salt=b"", info=_SEAL_INFO, length=32)
 
 
+def _seal(
+    purpose: int,
+    record_key_id: bytes,
+    secret: bytes,
+    usk: bytes,
+    user_id: uuid.UUID,
+    nonce: bytes,
+) -> bytes:
+    nonce = check_bytes("nonce", nonce, _NONCE)
+    head = prefix(RecordType.SEALED_PRIVATE_KEY) + bytes((purpose,)) + record_key_id
+    aad = head + _AAD_LABEL + check_uuid("user_id", user_id)
+    return head + nonce + aes256gcm_seal(_seal_key(usk), nonce, secret, aad)
+
+
+def _unseal(record: bytes, purpose: int, usk: bytes, user_id: uuid.UUID) -> tuple[bytes, bytes]:
+    """``(key id in the record, decrypted 32 bytes)``; raises :class:`Malformed` or
+    :class:`PrimitiveError` for a bad record."""
+    seal_key = _seal_key(usk)
+    user = check_uuid("user_id", user_id)
+    reader = Reader(record)
+    reader.prefix(RecordType.SEALED_PRIVATE_KEY)
+    if reader.byte() != purpose:
+        raise Malformed
+    record_key_id = reader.take(16)
+    head = reader.consumed()
+    nonce = reader.take(_NONCE)
+    ciphertext = reader.take(32 + 16)
+    reader.end()
+    return record_key_id, aes256gcm_open(seal_key, nonce, ciphertext, head + _AAD_LABEL + user)
+
+
 def seal_private_key_from_parts(
     key_pair: KeyPair, purpose: KeyPurpose, usk: bytes, user_id: uuid.UUID, *, nonce: bytes
 ) -> bytes:
@@ -128,10 +194,7 @@ def seal_private_key_from_parts(
     if not isinstance(key_pair, KeyPair):
         raise TypeError("key_pair must be a KeyPair")
     purpose = KeyPurpose(purpose)
-    nonce = check_bytes("nonce", nonce, _NONCE)
-    head = prefix(RecordType.SEALED_PRIVATE_KEY) + bytes((purpose,)) + key_pair.key_id
-    aad = head + _AAD_LABEL + check_uuid("user_id", user_id)
-    return head + nonce + aes256gcm_seal(_seal_key(usk), nonce, key_pair.private_key, aad)
+    return _seal(purpose, key_pair.key_id, key_pair.private_key, usk, user_id, nonce)
 
 
 def seal_private_key(
@@ -146,19 +209,8 @@ def unseal_private_key(
 ) -> KeyPair:
     """The key pair, or :class:`PrivateKeyUnsealError` for anything wrong with the record."""
     purpose = KeyPurpose(purpose)
-    seal_key = _seal_key(usk)
-    user = check_uuid("user_id", user_id)
-    reader = Reader(record)
     try:
-        reader.prefix(RecordType.SEALED_PRIVATE_KEY)
-        if reader.byte() != purpose:
-            raise Malformed
-        record_key_id = reader.take(16)
-        head = reader.consumed()
-        nonce = reader.take(_NONCE)
-        ciphertext = reader.take(32 + 16)
-        reader.end()
-        private_key = aes256gcm_open(seal_key, nonce, ciphertext, head + _AAD_LABEL + user)
+        record_key_id, private_key = _unseal(record, purpose, usk, user_id)
         # An authentic but invalid scalar (0 or >= n) can only come from a holder of the USK;
         # it is still refused with the same error. Checked here rather than by catching the
         # ValueError of p256_public_key, so that no misuse error of ours is ever swallowed.
@@ -168,6 +220,36 @@ def unseal_private_key(
         raise PrivateKeyUnsealError from None
     public_key = p256_public_key(private_key)
     pair = KeyPair(private_key=private_key, public_key=public_key, key_id=key_id(public_key))
+    if pair.key_id != record_key_id:
+        raise PrivateKeyUnsealError
+    return pair
+
+
+def seal_hybrid_private_key_from_parts(
+    key_pair: HybridKeyPair, usk: bytes, user_id: uuid.UUID, *, nonce: bytes
+) -> bytes:
+    """Deterministic form of :func:`seal_hybrid_private_key`."""
+    if not isinstance(key_pair, HybridKeyPair):
+        raise TypeError("key_pair must be a HybridKeyPair")
+    return _seal(HYBRID_ENCRYPTION_PURPOSE, key_pair.key_id, key_pair.seed, usk, user_id, nonce)
+
+
+def seal_hybrid_private_key(key_pair: HybridKeyPair, usk: bytes, user_id: uuid.UUID) -> bytes:
+    """Seal an X-Wing seed under the USK (record type 0x05, purpose 0x03), 80 bytes."""
+    return seal_hybrid_private_key_from_parts(key_pair, usk, user_id, nonce=os.urandom(_NONCE))
+
+
+def unseal_hybrid_private_key(record: bytes, usk: bytes, user_id: uuid.UUID) -> HybridKeyPair:
+    """The hybrid key pair, or :class:`PrivateKeyUnsealError`.
+
+    As for the classical keys, the public key made from the decrypted seed must have the
+    record's key id, so the record cannot be swapped for another key of the same user.
+    """
+    try:
+        record_key_id, seed = _unseal(record, HYBRID_ENCRYPTION_PURPOSE, usk, user_id)
+    except (Malformed, PrimitiveError):
+        raise PrivateKeyUnsealError from None
+    pair = hybrid_key_pair_from_seed(seed)
     if pair.key_id != record_key_id:
         raise PrivateKeyUnsealError
     return pair

@@ -27,6 +27,18 @@ The legacy record (type 0x06, 248 bytes) is the same without the commitment: hea
 (stored records are never rewritten), but nothing new is made in it except the published
 vectors (:func:`wrap_legacy_case_key_from_parts`).
 
+Suite 2 (``01 02 0b``, docs/protocol.md section 26), 1335 bytes: the same record with HPKE's
+KEM X-Wing (ML-KEM-768 + X25519) instead of DHKEM(P-256), to the recipient's *hybrid* key::
+
+      0  103  the clear header exactly as above, byte 1 = 0x02; recipient key id = the id of
+              the recipient's X-Wing key (SHA-256 of its SPKI, first 16 bytes)
+    103 1120  HPKE enc             (X-Wing ciphertext: ML-KEM-768 ct || X25519 ephemeral)
+   1223   48  HPKE ciphertext      (CK || tag)
+   1271   64  ECDSA P-256 signature over "dermline/v1/sig/case-key-wrap" || 0x00 || 0..1270
+
+The labels are those of 0x0b; the suite byte is in the HPKE aad and under the signature, so a
+suite-2 record cannot be passed off as suite 1 or the reverse.
+
 The clear header can be read without any key (:func:`parse_case_key_wrap_header`): the server
 uses it to refuse a case that is not wrapped to the records key, or whose wraps do not all
 carry the same commitment. :func:`verify_case_key_wrap` additionally checks the signature,
@@ -39,11 +51,14 @@ from __future__ import annotations
 import hmac
 import os
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, TypedDict, Unpack
 
 from crypto._wire import (
     LABEL_PREFIX,
+    SUITE_HYBRID,
+    SUITE_P256_SHA256_AES256GCM,
     Malformed,
     Reader,
     RecordType,
@@ -53,7 +68,7 @@ from crypto._wire import (
     prefix,
     u32,
 )
-from crypto.account import KeyPair
+from crypto.account import HybridKeyPair, KeyPair
 from crypto.errors import (
     CaseKeyUnwrapError,
     CaseKeyWrapHeaderError,
@@ -61,9 +76,10 @@ from crypto.errors import (
     PrimitiveError,
     PublicKeyError,
 )
-from crypto.fingerprint import key_id
+from crypto.fingerprint import hybrid_key_id, key_id
+from crypto.primitives import xwing
 from crypto.primitives.ecc import p256_sign, p256_verify
-from crypto.primitives.hpke import open_base, seal_base
+from crypto.primitives.hpke import open_base, open_base_hybrid, seal_base, seal_base_hybrid
 from crypto.primitives.kdf import hmac_sha256
 
 __all__ = [
@@ -71,6 +87,7 @@ __all__ = [
     "CASE_KEY_LENGTH",
     "CASE_KEY_WRAP_LENGTH",
     "COMMITTED_CASE_KEY_WRAP_LENGTH",
+    "HYBRID_CASE_KEY_WRAP_LENGTH",
     "MAX_EPOCH",
     "CaseKeyWrapHeader",
     "case_key_commitment",
@@ -81,6 +98,8 @@ __all__ = [
     "verify_case_key_wrap",
     "wrap_case_key",
     "wrap_case_key_from_parts",
+    "wrap_case_key_hybrid",
+    "wrap_case_key_hybrid_from_parts",
     "wrap_legacy_case_key_from_parts",
 ]
 
@@ -90,6 +109,8 @@ CASE_KEY_COMMITMENT_LENGTH: Final = 32
 CASE_KEY_WRAP_LENGTH: Final = 248
 #: The committed record, type 0x0b: what every new wrap is.
 COMMITTED_CASE_KEY_WRAP_LENGTH: Final = 280
+#: The committed record in suite 2 (X-Wing), type 0x0b.
+HYBRID_CASE_KEY_WRAP_LENGTH: Final = 1335
 MAX_EPOCH: Final = 0xFFFFFFFF
 _LEGACY_HEADER: Final = 71
 _ENC: Final = 65
@@ -104,7 +125,7 @@ class CaseKeyWrapHeader:
     """The clear part of a wrap record.
 
     ``commitment`` is the 32-byte key commitment of a type 0x0b record, ``None`` for a legacy
-    type 0x06 record (which commits to nothing).
+    type 0x06 record (which commits to nothing). ``suite`` is 1 (P-256 HPKE) or 2 (X-Wing).
     """
 
     case_id: uuid.UUID
@@ -113,6 +134,7 @@ class CaseKeyWrapHeader:
     wrapper_user_id: uuid.UUID
     wrapper_key_id: bytes
     commitment: bytes | None = None
+    suite: int = SUITE_P256_SHA256_AES256GCM
 
 
 def generate_case_key() -> bytes:
@@ -165,27 +187,34 @@ class _WrapTo(TypedDict):
     wrapper_signing_key: KeyPair
 
 
+_Seal = Callable[[bytes, bytes, bytes], tuple[bytes, bytes]]
+
+
 def _wrap(
     case_key: bytes,
     *,
     committed: bool,
-    ikm_e: bytes,
+    suite: int,
+    recipient_id: bytes,
+    seal: _Seal,
     case_id: uuid.UUID,
     epoch: int,
-    recipient_public_key: bytes,
     wrapper_user_id: uuid.UUID,
     wrapper_signing_key: KeyPair,
 ) -> bytes:
-    """The record of either type: 0x0b (``committed``) or the legacy 0x06."""
+    """The record of any kind: 0x0b (``committed``) in either suite, or the legacy 0x06.
+
+    ``seal(info, aad, plaintext)`` is the suite's HPKE SealBase to the recipient.
+    """
     case_key = check_bytes("case_key", case_key, CASE_KEY_LENGTH)
     case = check_uuid("case_id", case_id)
     epoch = check_uint("epoch", epoch, 32)
     wrapper = check_uuid("wrapper_user_id", wrapper_user_id)
     if not isinstance(wrapper_signing_key, KeyPair):
         raise TypeError("wrapper_signing_key must be a KeyPair")
-    recipient_id = key_id(recipient_public_key)
+    record_type = RecordType.CASE_KEY_WRAP_COMMITTED if committed else RecordType.CASE_KEY_WRAP
     header = (
-        prefix(RecordType.CASE_KEY_WRAP_COMMITTED if committed else RecordType.CASE_KEY_WRAP)
+        prefix(record_type, suite)
         + case
         + u32(epoch)
         + recipient_id
@@ -194,11 +223,29 @@ def _wrap(
     )
     if committed:
         header += _commitment(case_key, case, epoch)
-    enc, ciphertext = seal_base(
-        recipient_public_key, _info(case, epoch, recipient_id), header, case_key, ikm_e=ikm_e
-    )
+    enc, ciphertext = seal(_info(case, epoch, recipient_id), header, case_key)
     body = header + enc + ciphertext
     return body + p256_sign(wrapper_signing_key.private_key, _SIG_LABEL + body)
+
+
+def _classical(case_key: bytes, committed: bool, ikm_e: bytes, wrap_to: _WrapTo) -> bytes:
+    recipient_public_key = wrap_to["recipient_public_key"]
+    recipient_id = key_id(recipient_public_key)
+
+    def seal(info: bytes, aad: bytes, plaintext: bytes) -> tuple[bytes, bytes]:
+        return seal_base(recipient_public_key, info, aad, plaintext, ikm_e=ikm_e)
+
+    return _wrap(
+        case_key,
+        committed=committed,
+        suite=SUITE_P256_SHA256_AES256GCM,
+        recipient_id=recipient_id,
+        seal=seal,
+        case_id=wrap_to["case_id"],
+        epoch=wrap_to["epoch"],
+        wrapper_user_id=wrap_to["wrapper_user_id"],
+        wrapper_signing_key=wrap_to["wrapper_signing_key"],
+    )
 
 
 def wrap_case_key_from_parts(case_key: bytes, *, ikm_e: bytes, **wrap_to: Unpack[_WrapTo]) -> bytes:
@@ -206,7 +253,7 @@ def wrap_case_key_from_parts(case_key: bytes, *, ikm_e: bytes, **wrap_to: Unpack
 
     The other keyword arguments (all required) are those of :func:`wrap_case_key`.
     """
-    return _wrap(case_key, committed=True, ikm_e=ikm_e, **wrap_to)
+    return _classical(case_key, True, ikm_e, wrap_to)
 
 
 def wrap_legacy_case_key_from_parts(
@@ -218,7 +265,7 @@ def wrap_legacy_case_key_from_parts(
     vectors and tests that old records still open: new wraps are type 0x0b, and the server
     refuses 0x06 wraps for new cases.
     """
-    return _wrap(case_key, committed=False, ikm_e=ikm_e, **wrap_to)
+    return _classical(case_key, False, ikm_e, wrap_to)
 
 
 def wrap_case_key(case_key: bytes, **wrap_to: Unpack[_WrapTo]) -> bytes:
@@ -233,12 +280,52 @@ def wrap_case_key(case_key: bytes, **wrap_to: Unpack[_WrapTo]) -> bytes:
     return wrap_case_key_from_parts(case_key, ikm_e=os.urandom(32), **wrap_to)
 
 
+def wrap_case_key_hybrid_from_parts(
+    case_key: bytes, *, encapsulation: xwing.Encapsulation, **wrap_to: Unpack[_WrapTo]
+) -> bytes:
+    """Deterministic form of :func:`wrap_case_key_hybrid`: the X-Wing encapsulation given.
+
+    ``encapsulation`` must be a fresh one to ``recipient_public_key`` (this function cannot
+    check that: a wrong one makes a record the recipient cannot open).
+    """
+    recipient_id = hybrid_key_id(wrap_to["recipient_public_key"])
+
+    def seal(info: bytes, aad: bytes, plaintext: bytes) -> tuple[bytes, bytes]:
+        return seal_base_hybrid(encapsulation, info, aad, plaintext)
+
+    return _wrap(
+        case_key,
+        committed=True,
+        suite=SUITE_HYBRID,
+        recipient_id=recipient_id,
+        seal=seal,
+        case_id=wrap_to["case_id"],
+        epoch=wrap_to["epoch"],
+        wrapper_user_id=wrap_to["wrapper_user_id"],
+        wrapper_signing_key=wrap_to["wrapper_signing_key"],
+    )
+
+
+def wrap_case_key_hybrid(case_key: bytes, **wrap_to: Unpack[_WrapTo]) -> bytes:
+    """The suite-2 wrap (``01 02 0b``, 1335 bytes) to a recipient's X-Wing key.
+
+    As :func:`wrap_case_key`, with ``recipient_public_key`` the recipient's 1216-byte hybrid
+    key; :class:`crypto.errors.PublicKeyError` if it is not a valid X-Wing key.
+    """
+    hybrid_key_id(wrap_to["recipient_public_key"])  # PublicKeyError before any work
+    encapsulation = xwing.encapsulate(wrap_to["recipient_public_key"])
+    return wrap_case_key_hybrid_from_parts(case_key, encapsulation=encapsulation, **wrap_to)
+
+
 def _parse(record: bytes) -> tuple[CaseKeyWrapHeader, bytes]:
     """Header and the raw record, either type; raises :class:`Malformed`."""
     reader = Reader(record)
     kind = reader.take(3)
+    suite = SUITE_P256_SHA256_AES256GCM
     if kind == prefix(RecordType.CASE_KEY_WRAP_COMMITTED):
         committed = True
+    elif kind == prefix(RecordType.CASE_KEY_WRAP_COMMITTED, SUITE_HYBRID):
+        committed, suite = True, SUITE_HYBRID
     elif kind == prefix(RecordType.CASE_KEY_WRAP):
         committed = False
     else:
@@ -255,18 +342,23 @@ def _parse(record: bytes) -> tuple[CaseKeyWrapHeader, bytes]:
         wrapper_user_id=wrapper_user_id,
         wrapper_key_id=wrapper_key_id,
         commitment=reader.take(CASE_KEY_COMMITMENT_LENGTH) if committed else None,
+        suite=suite,
     )
-    reader.take(_ENC + CASE_KEY_LENGTH + 16 + _SIGNATURE)
+    reader.take(_enc_length(suite) + CASE_KEY_LENGTH + 16 + _SIGNATURE)
     reader.end()
     return header, reader.consumed()
+
+
+def _enc_length(suite: int) -> int:
+    return xwing.CIPHERTEXT_LEN if suite == SUITE_HYBRID else _ENC
 
 
 def parse_case_key_wrap_header(record: bytes) -> CaseKeyWrapHeader:
     """Read the clear header without any key (no signature check, no decryption).
 
-    Accepts the committed record (0x0b, ``commitment`` set) and the legacy one (0x06,
-    ``commitment`` None). Raises :class:`CaseKeyWrapHeaderError` unless the record has the
-    exact shape of one of them.
+    Accepts the committed record (0x0b, ``commitment`` set) in suite 1 or 2 (``suite``) and
+    the legacy one (0x06, ``commitment`` None). Raises :class:`CaseKeyWrapHeaderError`
+    unless the record has the exact shape of one of them.
     """
     try:
         return _parse(record)[0]
@@ -300,7 +392,7 @@ def open_case_key_wrap(
     *,
     case_id: uuid.UUID,
     epoch: int,
-    recipient: KeyPair,
+    recipient: KeyPair | HybridKeyPair,
     wrapper_signing_public_key: bytes,
     wrapper_user_id: uuid.UUID | None = None,
 ) -> bytes:
@@ -311,12 +403,17 @@ def open_case_key_wrap(
     :class:`CaseKeyUnwrapError`. ``wrapper_user_id`` is the user the caller's directory says
     owns ``wrapper_signing_public_key``; when given (recommended), the header's wrapper user
     id must equal it, so a record cannot claim to come from another member.
+
+    ``recipient`` is the caller's P-256 encryption :class:`KeyPair` for a suite-1 record and
+    its X-Wing :class:`HybridKeyPair` for a suite-2 record; a record of the other suite is
+    refused like any other mis-addressed one. Whether a suite-1 record was acceptable at all
+    (the wrapper knew of a hybrid key) is :func:`crypto.suite.require_suite`'s question.
     """
     case = check_uuid("case_id", case_id)
     epoch = check_uint("epoch", epoch, 32)
     wrapper = None if wrapper_user_id is None else check_uuid("wrapper_user_id", wrapper_user_id)
-    if not isinstance(recipient, KeyPair):
-        raise TypeError("recipient must be a KeyPair")
+    if not isinstance(recipient, KeyPair | HybridKeyPair):
+        raise TypeError("recipient must be a KeyPair or a HybridKeyPair")
     try:
         header, raw = _verify(record, wrapper_signing_public_key)
         if (
@@ -324,16 +421,17 @@ def open_case_key_wrap(
             or header.epoch != epoch
             or header.recipient_key_id != recipient.key_id
             or (wrapper is not None and header.wrapper_user_id.bytes != wrapper)
+            or isinstance(recipient, HybridKeyPair) != (header.suite == SUITE_HYBRID)
         ):
             raise Malformed
         clear = _LEGACY_HEADER + (0 if header.commitment is None else CASE_KEY_COMMITMENT_LENGTH)
-        ck = open_base(
-            recipient.private_key,
-            raw[clear : clear + _ENC],
-            _info(case, epoch, recipient.key_id),
-            raw[:clear],
-            raw[clear + _ENC : len(raw) - _SIGNATURE],
-        )
+        end = clear + _enc_length(header.suite)
+        enc, ciphertext = raw[clear:end], raw[end : len(raw) - _SIGNATURE]
+        info = _info(case, epoch, recipient.key_id)
+        if isinstance(recipient, HybridKeyPair):
+            ck = open_base_hybrid(recipient.seed, enc, info, raw[:clear], ciphertext)
+        else:
+            ck = open_base(recipient.private_key, enc, info, raw[:clear], ciphertext)
         if header.commitment is not None and not hmac.compare_digest(
             _commitment(ck, case, epoch), header.commitment
         ):

@@ -42,11 +42,13 @@ __all__ = [
     "PrimitiveError",
     "PrivateKeyUnsealError",
     "PublicKeyError",
+    "PushSubscriptionKeyError",
     "RecordsKeyChainError",
     "RecordsKeyFileError",
     "RecoveryKeyFormatError",
     "StatementError",
     "StatementSignatureError",
+    "SuiteDowngradeError",
     "TreeHeadError",
     "TreeHeadSignatureError",
     "UskKekUnwrapError",
@@ -109,6 +111,12 @@ class UskPasskeyUnwrapError(UskUnwrapError):
     message = "cannot unwrap the user key with this passkey"
 
 
+class SuiteDowngradeError(CryptoError):
+    """A suite-1 (classical) wrap to a recipient known to hold a hybrid (suite 2) key."""
+
+    message = "classical wrap where the post-quantum suite is required"
+
+
 class RecoveryKeyFormatError(ValueError):
     """The text typed as a recovery key is not one (length, alphabet or checksum)."""
 
@@ -120,7 +128,8 @@ class RecordsKeyFileError(CryptoError):
 
 
 class PublicKeyError(CryptoError):
-    """A public key from a peer or the directory is not a valid P-256 point."""
+    """A public key from a peer or the directory is not a valid P-256 point (or, where a
+    hybrid key is expected, not a valid X-Wing key)."""
 
     message = "invalid public key"
 
@@ -286,3 +295,9 @@ class AuditCheckpointError(CryptoError):
     not parse or does not verify."""
 
     message = "audit checkpoint does not verify"
+
+
+class PushSubscriptionKeyError(CryptoError):
+    """A Web Push subscription's keys are not a P-256 point and a 16-byte secret."""
+
+    message = "invalid push subscription keys"

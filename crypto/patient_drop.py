@@ -22,6 +22,10 @@ Drop record, one per photo, made by the patient's browser::
     info = "dermline/v1/patient-drop" || 0x00 || link id || photo index
     aad  = bytes 0..22 (the clear header)
 
+Suite 2 (``01 02 0a``, docs/protocol.md section 26): the same record HPKE-sealed with X-Wing to
+the drop box's *hybrid* key (:func:`seal_patient_photo_hybrid`), ``enc`` 1120 bytes at 23, the
+ciphertext at 1143; same labels, and the suite byte is in the AAD.
+
 There is no signature: the patient has no identity. Authenticity is that of the link: only
 someone holding the single-use token could make the server accept the record, and only a
 holder of the drop-box public key (which the server never sees) could make it open. Binding
@@ -48,6 +52,8 @@ from typing import Any, Final
 
 from crypto._wire import (
     LABEL_PREFIX,
+    SUITE_HYBRID,
+    SUITE_P256_SHA256_AES256GCM,
     Malformed,
     Reader,
     RecordType,
@@ -57,7 +63,7 @@ from crypto._wire import (
     prefix,
     u32,
 )
-from crypto.account import KeyPair
+from crypto.account import HybridKeyPair, KeyPair
 from crypto.content import (
     _ATTACHMENT_REF,
     _B64_32_RE,
@@ -74,8 +80,10 @@ from crypto.content import (
     _string,
 )
 from crypto.errors import PatientDropError, PatientLinkFormatError, PrimitiveError, PublicKeyError
+from crypto.fingerprint import hybrid_key_id
+from crypto.primitives import xwing
 from crypto.primitives.ecc import p256_check_public
-from crypto.primitives.hpke import open_base, seal_base
+from crypto.primitives.hpke import open_base, open_base_hybrid, seal_base, seal_base_hybrid
 
 __all__ = [
     "DROP_HEADER_LENGTH",
@@ -90,6 +98,8 @@ __all__ = [
     "parse_patient_photo_header",
     "seal_patient_photo",
     "seal_patient_photo_from_parts",
+    "seal_patient_photo_hybrid",
+    "seal_patient_photo_hybrid_from_parts",
 ]
 
 LINK_TOKEN_LENGTH: Final = 32
@@ -174,6 +184,7 @@ class DropHeader:
 
     link_id: uuid.UUID
     index: int
+    suite: int = SUITE_P256_SHA256_AES256GCM
 
 
 _QUALITY_SCHEMA: Final = _object(
@@ -302,14 +313,19 @@ def seal_patient_photo(
     )
 
 
+def _enc_length(suite: int) -> int:
+    return xwing.CIPHERTEXT_LEN if suite == SUITE_HYBRID else _ENC
+
+
 def _parse(record: object) -> tuple[DropHeader, bytes]:
     reader = Reader(record)
-    reader.prefix(RecordType.PATIENT_DROP)
-    header = DropHeader(link_id=reader.uuid(), index=reader.u32())
+    suite = reader.suite_prefix(RecordType.PATIENT_DROP)
+    header = DropHeader(link_id=reader.uuid(), index=reader.u32(), suite=suite)
     raw = reader.consumed()
     rest = reader.take(len(check_bytes("record", record)) - DROP_HEADER_LENGTH)
     # The body is at least "{}" plus the tag; anything shorter cannot be a record.
-    if len(rest) < _ENC + _TAG + 2 or len(rest) > _ENC + _TAG + MAX_DROP_BODY_BYTES:
+    enc = _enc_length(suite)
+    if len(rest) < enc + _TAG + 2 or len(rest) > enc + _TAG + MAX_DROP_BODY_BYTES:
         raise Malformed
     reader.end()
     return header, raw + rest
@@ -326,29 +342,66 @@ def parse_patient_photo_header(record: bytes) -> DropHeader:
         raise PatientDropError from None
 
 
+def seal_patient_photo_hybrid_from_parts(
+    photo: PatientPhoto,
+    *,
+    link_id: uuid.UUID,
+    index: int,
+    drop_box_public_key: bytes,
+    encapsulation: xwing.Encapsulation,
+) -> bytes:
+    """Deterministic form of :func:`seal_patient_photo_hybrid` (X-Wing encapsulation given)."""
+    link = check_uuid("link_id", link_id)
+    index = check_uint("index", index, 32)
+    hybrid_key_id(drop_box_public_key)  # PublicKeyError for an invalid key
+    plaintext = _encode_body(photo)
+    header = prefix(RecordType.PATIENT_DROP, SUITE_HYBRID) + link + u32(index)
+    enc, ciphertext = seal_base_hybrid(encapsulation, _info(link, index), header, plaintext)
+    return header + enc + ciphertext
+
+
+def seal_patient_photo_hybrid(
+    photo: PatientPhoto, *, link_id: uuid.UUID, index: int, drop_box_public_key: bytes
+) -> bytes:
+    """The suite-2 drop record (``01 02 0a``) to the drop box's 1216-byte X-Wing key.
+
+    Raises :class:`crypto.errors.PublicKeyError` if the key is not a valid X-Wing key.
+    """
+    hybrid_key_id(drop_box_public_key)
+    return seal_patient_photo_hybrid_from_parts(
+        photo,
+        link_id=link_id,
+        index=index,
+        drop_box_public_key=drop_box_public_key,
+        encapsulation=xwing.encapsulate(drop_box_public_key),
+    )
+
+
 def open_patient_photo(
-    record: bytes, *, link_id: uuid.UUID, drop_box: KeyPair
+    record: bytes, *, link_id: uuid.UUID, drop_box: KeyPair | HybridKeyPair
 ) -> tuple[int, PatientPhoto]:
     """Check the link id, decrypt with the drop-box private key, and parse the body.
 
     Returns ``(photo index, photo)``. The caller must still check that the indices of one
     submission are distinct and decrypt each attachment against its ``ciphertext_sha256``.
-    Raises :class:`PatientDropError` whatever went wrong.
+    Raises :class:`PatientDropError` whatever went wrong. ``drop_box`` is the P-256 pair for a
+    suite-1 record and the X-Wing pair for a suite-2 one; the other suite is refused.
     """
     link = check_uuid("link_id", link_id)
-    if not isinstance(drop_box, KeyPair):
-        raise TypeError("drop_box must be a KeyPair")
+    if not isinstance(drop_box, KeyPair | HybridKeyPair):
+        raise TypeError("drop_box must be a KeyPair or a HybridKeyPair")
     try:
         header, raw = _parse(record)
-        if header.link_id.bytes != link:
+        hybrid = isinstance(drop_box, HybridKeyPair)
+        if header.link_id.bytes != link or hybrid != (header.suite == SUITE_HYBRID):
             raise Malformed
-        plaintext = open_base(
-            drop_box.private_key,
-            raw[DROP_HEADER_LENGTH : DROP_HEADER_LENGTH + _ENC],
-            _info(link, header.index),
-            raw[:DROP_HEADER_LENGTH],
-            raw[DROP_HEADER_LENGTH + _ENC :],
-        )
+        end = DROP_HEADER_LENGTH + _enc_length(header.suite)
+        enc, ciphertext = raw[DROP_HEADER_LENGTH:end], raw[end:]
+        info, aad = _info(link, header.index), raw[:DROP_HEADER_LENGTH]
+        if isinstance(drop_box, HybridKeyPair):
+            plaintext = open_base_hybrid(drop_box.seed, enc, info, aad, ciphertext)
+        else:
+            plaintext = open_base(drop_box.private_key, enc, info, aad, ciphertext)
         return header.index, _decode_body(plaintext)
     except (Malformed, PrimitiveError):
         raise PatientDropError from None

@@ -11,7 +11,8 @@ Under the KEK (type 0x02) and under the recovery key (type 0x03), 63 bytes each:
 The KEK wrap key is the KEK itself; the recovery wrap key is
 ``HKDF-SHA256(recovery secret, salt="", info="dermline/v1/recovery-wrap-key", 32)``.
 
-To the organisation recovery key with HPKE (type 0x04), 132 bytes::
+To the organisation recovery key with HPKE (type 0x04), 132 bytes (suite 2, ``01 02 04``:
+the X-Wing key's id, a 1120-byte ``enc``, 1187 bytes; same labels)::
 
     01 01 04 | org key id (16) | enc (65) | HPKE ciphertext (48)
     info = "dermline/v1/usk-org" || 0x00 || user id (16) || org key id (16)
@@ -41,6 +42,7 @@ from typing import Final
 
 from crypto._wire import (
     LABEL_PREFIX,
+    SUITE_HYBRID,
     Malformed,
     Reader,
     RecordType,
@@ -55,10 +57,11 @@ from crypto.errors import (
     UskPasskeyUnwrapError,
     UskRecoveryUnwrapError,
 )
-from crypto.fingerprint import key_id
+from crypto.fingerprint import hybrid_key_id, key_id
+from crypto.primitives import xwing
 from crypto.primitives.aead import aes256gcm_open, aes256gcm_seal
 from crypto.primitives.ecc import p256_public_key
-from crypto.primitives.hpke import open_base, seal_base
+from crypto.primitives.hpke import open_base, open_base_hybrid, seal_base, seal_base_hybrid
 from crypto.primitives.kdf import hkdf_sha256
 from crypto.recovery_key import RECOVERY_SECRET_LENGTH
 
@@ -70,11 +73,14 @@ __all__ = [
     "check_passkey_wrap_form",
     "generate_usk",
     "unwrap_usk_for_org",
+    "unwrap_usk_for_org_hybrid",
     "unwrap_usk_with_kek",
     "unwrap_usk_with_passkey",
     "unwrap_usk_with_recovery_key",
     "wrap_usk_for_org",
     "wrap_usk_for_org_from_parts",
+    "wrap_usk_for_org_hybrid",
+    "wrap_usk_for_org_hybrid_from_parts",
     "wrap_usk_with_kek",
     "wrap_usk_with_kek_from_parts",
     "wrap_usk_with_passkey",
@@ -222,6 +228,56 @@ def unwrap_usk_for_org(record: bytes, org_private_key: bytes, user_id: uuid.UUID
         if org_id != own_id:
             raise Malformed
         return open_base(org_private_key, enc, _ORG_INFO + user + org_id, head, ciphertext)
+    except (Malformed, PrimitiveError):
+        raise UskOrgUnwrapError from None
+
+
+def wrap_usk_for_org_hybrid_from_parts(
+    usk: bytes, org_public_key: bytes, user_id: uuid.UUID, *, encapsulation: xwing.Encapsulation
+) -> bytes:
+    """Deterministic form of :func:`wrap_usk_for_org_hybrid` (the X-Wing encapsulation given)."""
+    usk = check_bytes("usk", usk, USK_LENGTH)
+    user = check_uuid("user_id", user_id)
+    org_id = hybrid_key_id(org_public_key)
+    head = prefix(RecordType.USK_ORG, SUITE_HYBRID) + org_id
+    enc, ciphertext = seal_base_hybrid(encapsulation, _ORG_INFO + user + org_id, head, usk)
+    return head + enc + ciphertext
+
+
+def wrap_usk_for_org_hybrid(usk: bytes, org_public_key: bytes, user_id: uuid.UUID) -> bytes:
+    """The suite-2 record ``01 02 04`` (1187 bytes) to the organisation's X-Wing key.
+
+    Layout as 0x04 with the hybrid key's id and X-Wing's 1120-byte ``enc``; same labels.
+    Raises :class:`crypto.errors.PublicKeyError` if the key is not a valid X-Wing key.
+    """
+    hybrid_key_id(org_public_key)  # PublicKeyError before any work
+    encapsulation = xwing.encapsulate(org_public_key)
+    return wrap_usk_for_org_hybrid_from_parts(
+        usk, org_public_key, user_id, encapsulation=encapsulation
+    )
+
+
+def unwrap_usk_for_org_hybrid(record: bytes, org_hybrid_seed: bytes, user_id: uuid.UUID) -> bytes:
+    """Admin-assisted recovery from a suite-2 record: the USK, or :class:`UskOrgUnwrapError`.
+
+    ``org_hybrid_seed`` is the organisation's X-Wing private key (its 32-byte seed). A
+    suite-1 record is refused here (it opens with :func:`unwrap_usk_for_org`).
+    """
+    own_id = hybrid_key_id(xwing.public_key(check_bytes("org_hybrid_seed", org_hybrid_seed, 32)))
+    user = check_uuid("user_id", user_id)
+    reader = Reader(record)
+    try:
+        if reader.suite_prefix(RecordType.USK_ORG) != SUITE_HYBRID:
+            raise Malformed
+        org_id = reader.take(16)
+        head = reader.consumed()
+        enc = reader.take(xwing.CIPHERTEXT_LEN)
+        ciphertext = reader.take(USK_LENGTH + 16)
+        reader.end()
+        if org_id != own_id:
+            raise Malformed
+        info = _ORG_INFO + user + org_id
+        return open_base_hybrid(org_hybrid_seed, enc, info, head, ciphertext)
     except (Malformed, PrimitiveError):
         raise UskOrgUnwrapError from None
 

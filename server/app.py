@@ -17,6 +17,7 @@ from aiohttp import web
 
 import storage
 from server.api import admin, auth, cases, passkeys, patient_links, transparency
+from server.api import notifications as notifications_api
 from server.api import retention as retention_api
 from server.api.http import Route
 from server.api.keys import CSRF_KEY, SERVICES, SETTINGS
@@ -27,7 +28,9 @@ from server.health import Readiness
 from server.housekeeping import retention_runs
 from server.keyfile import derive_key, load_server_secret
 from server.logs import event
+from server.mailer import SmtpMailer
 from server.metrics import Metrics
+from server.push import HttpPushGateway
 from server.realtime.server import Realtime
 from server.services import build_services
 from server.settings import Settings
@@ -44,6 +47,7 @@ ROUTES: list[Route] = [
     *patient_links.ROUTES,
     *retention_api.ROUTES,
     *transparency.ROUTES,
+    *notifications_api.ROUTES,
 ]
 REALTIME = web.AppKey("realtime", Realtime)
 # The opened storage: the composition root's own, for the health check (the transports
@@ -70,6 +74,20 @@ async def healthz(request: web.Request) -> web.Response:
     database outage never makes an orchestrator restart every node at once; whether a node
     should take traffic is ``/readyz`` (``server/health.py``, ``docs/operations.md``)."""
     return web.json_response({"status": "ok"})
+
+
+def _mailer(settings: Settings) -> SmtpMailer | None:
+    """The SMTP client for e-mail notices, when an SMTP server is configured."""
+    if not settings.smtp_host:
+        return None
+    return SmtpMailer(
+        settings.smtp_host,
+        settings.smtp_port,
+        security=settings.smtp_security,
+        sender=settings.mail_from(),
+        username=settings.smtp_username,
+        password=settings.smtp_password.reveal() if settings.smtp_password else "",
+    )
 
 
 async def _checkpoints(store: storage.Storage, clock: Clock, settings: Settings) -> None:
@@ -130,7 +148,9 @@ def create_app(
     async def resources(app: web.Application) -> AsyncIterator[None]:
         own = store is None
         opened = store or await storage.open_storage(storage_config(settings))
+        push = HttpPushGateway()
         try:
+            await push.__aenter__()
             app[STORE] = opened
             app[SERVICES] = build_services(
                 settings,
@@ -140,10 +160,15 @@ def create_app(
                 realtime,
                 realtime.sessions_revoked,
                 observe_login=metrics.observe_login,
+                push_gateway=push,
+                mailer=_mailer(settings),
+                in_page=realtime.notice,
             )
             if hasattr(opened, "unit_observer"):  # the SQL stores (server/metrics.py)
                 opened.unit_observer = metrics.observe_storage
             realtime.bind(app[SERVICES])
+            # The VAPID key is made on first start (kept sealed in storage) and loaded.
+            await app[SERVICES].notifications.vapid_public_key()
             event("server.started", level=logging.INFO)
             background = [
                 asyncio.create_task(_checkpoints(opened, clock, settings)),
@@ -161,7 +186,11 @@ def create_app(
                 for task in background:
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
+                # Notifications noted before the shutdown still go out (briefly).
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(app[SERVICES].notifications.close(), 5)
         finally:
+            await push.__aexit__(None, None, None)
             await readiness.close()
             if own:
                 await opened.close()

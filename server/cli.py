@@ -8,6 +8,8 @@
     dermline invites list --org ORG_ID
     dermline invites revoke --org ORG_ID --id INVITE_ID
     dermline users list --org ORG_ID
+    dermline users disable --user USER_ID
+    dermline users remove-role --user USER_ID --org ORG_ID --role ROLE
     dermline sessions revoke --user USER_ID
     dermline setup-link
     dermline audit verify | checkpoint
@@ -107,6 +109,16 @@ def _parser() -> argparse.ArgumentParser:
     users_sub = users.add_subparsers(dest="users_command", required=True)
     lst = users_sub.add_parser("list", parents=[common], help="list users of an organisation")
     lst.add_argument("--org", required=True)
+    dis = users_sub.add_parser(
+        "disable", parents=[common], help="disable an account (and take it off every case)"
+    )
+    dis.add_argument("--user", required=True)
+    rr = users_sub.add_parser(
+        "remove-role", parents=[common], help="take one role in an organisation away"
+    )
+    rr.add_argument("--user", required=True)
+    rr.add_argument("--org", required=True)
+    rr.add_argument("--role", required=True, choices=[r.value for r in storage.Role])
 
     sessions = sub.add_parser("sessions", help="sessions")
     sessions_sub = sessions.add_subparsers(dest="sessions_command", required=True)
@@ -265,6 +277,13 @@ async def _admin(args: argparse.Namespace, settings: Settings) -> int:
         elif cmd == "invites":
             await acc.revoke_invite(None, args.org, args.invite_id, "cli")
             print("invite cancelled")
+        elif cmd == "users" and args.users_command == "disable":
+            user = await svc.administration.disable_user(None, args.user, "cli")
+            print(f"disabled {user.user_id}; its cases need a new key epoch")
+        elif cmd == "users" and args.users_command == "remove-role":
+            role = storage.Role(args.role)
+            await svc.administration.remove_membership(None, args.org, args.user, role, "cli")
+            print(f"removed {role.value} in {args.org}; its cases there need a new key epoch")
         elif cmd == "users":
             for u in await svc.administration.list_users(None, args.org):
                 roles = ",".join(sorted(f"{m.role.value}@{m.org_id}" for m in u.memberships))

@@ -15,6 +15,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 __all__ = [
+    "AddressLocked",
     "AuthError",
     "BadRequest",
     "CaseKeyMismatch",
@@ -46,6 +47,7 @@ __all__ = [
     "RateLimited",
     "RecordsKeySequence",
     "RequestTimeout",
+    "SignInDelayed",
     "SignatureInvalid",
     "StaleEpoch",
     "StatementInvalid",
@@ -85,6 +87,8 @@ class ErrorCode(StrEnum):
     PASSKEY_INVALID = "passkey_invalid"
     PASSKEY_REQUIRED = "passkey_required"
     ACCOUNT_LOCKED = "account_locked"
+    ADDRESS_LOCKED = "address_locked"
+    SIGNIN_DELAYED = "signin_delayed"
     CSRF_FAILED = "csrf_failed"
     FORBIDDEN = "forbidden"
     NOT_FOUND = "not_found"
@@ -132,6 +136,8 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.PASSKEY_INVALID: 401,
     ErrorCode.PASSKEY_REQUIRED: 403,
     ErrorCode.ACCOUNT_LOCKED: 423,
+    ErrorCode.ADDRESS_LOCKED: 429,
+    ErrorCode.SIGNIN_DELAYED: 429,
     ErrorCode.CSRF_FAILED: 403,
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.NOT_FOUND: 404,
@@ -278,13 +284,35 @@ class LinkInvalid(DomainError):
 
 
 class Locked(DomainError):
+    """The account refuses every address it has not signed in from (the account-wide cap
+    of failures, NIST SP 800-63B 5.2.2; docs/architecture.md "Login attempts")."""
+
     code = ErrorCode.ACCOUNT_LOCKED
-    message = "too many failed attempts; try again later"
+    message = "too many failed attempts on this account; try again later"
+
+
+class AddressLocked(Locked):
+    """This address made too many failed attempts on this account; other addresses (the
+    real person's) are not affected."""
+
+    code = ErrorCode.ADDRESS_LOCKED
+    message = "too many failed attempts on this account from this address; try again later"
 
 
 class RateLimited(DomainError):
+    """A rate limit on a group of routes: per address (all accounts together), or per
+    patient link."""
+
     code = ErrorCode.RATE_LIMITED
     message = "too many requests; slow down"
+
+
+class SignInDelayed(RateLimited):
+    """The growing wait between failed attempts on one account from one address (seconds,
+    in Retry-After)."""
+
+    code = ErrorCode.SIGNIN_DELAYED
+    message = "wait a few seconds before the next attempt on this account"
 
 
 class PayloadTooLarge(DomainError):

@@ -27,6 +27,14 @@ from server.domain.accounts import (
 from server.domain.cases import CaseService, NullPublisher, Publisher
 from server.domain.clock import Clock
 from server.domain.directory import DirectoryService
+from server.domain.notifications import (
+    InPageNotifier,
+    Mailer,
+    NotificationService,
+    NotifyingPublisher,
+    PushGateway,
+    PushSettings,
+)
 from server.domain.org_keys import OrgKeyService
 from server.domain.patient_links import PatientLinkService
 from server.domain.retention import RetentionService
@@ -59,6 +67,8 @@ class Services:
     retention: RetentionService
     # The key transparency log (docs/protocol.md section 19).
     transparency: TransparencyService
+    # Web Push, e-mail notices, notification settings (docs/architecture.md).
+    notifications: NotificationService
 
 
 def build_services(
@@ -69,6 +79,9 @@ def build_services(
     publisher: Publisher | None = None,
     on_sessions_revoked: Callable[[str], Awaitable[None]] | None = None,
     observe_login: Callable[[str], None] = lambda _event: None,
+    push_gateway: PushGateway | None = None,
+    mailer: Mailer | None = None,
+    in_page: InPageNotifier | None = None,
 ) -> Services:
     account_settings = AccountSettings(
         session_ttl=settings.session_ttl,
@@ -76,6 +89,7 @@ def build_services(
         invite_ttl=settings.invite_ttl,
         login_max_failures=settings.login_max_failures,
         login_lockout=settings.login_lockout,
+        login_account_limit=settings.login_account_limit,
         mfa_pending_ttl=settings.mfa_pending_ttl,
     )
     secret = derive_key(server_secret, "accounts")
@@ -98,7 +112,25 @@ def build_services(
         second_factor,
         passkey_policy,
     )
-    cases = CaseService(store, clock, publisher or NullPublisher())
+    notifications = NotificationService(
+        store,
+        clock,
+        PushSettings(
+            services=settings.push_services,
+            contact=settings.vapid_contact(),
+            ttl=settings.push_ttl,
+            coalesce=settings.notify_coalesce_ms / 1000,
+            email_interval=settings.email_interval,
+            app_url=settings.origins()[0] + "/",
+        ),
+        push_gateway,
+        mailer,
+        in_page=in_page,
+    )
+    # After each commit: the real-time layer, then the notifications (noted, sent later).
+    cases = CaseService(
+        store, clock, NotifyingPublisher(publisher or NullPublisher(), notifications)
+    )
     transparency = TransparencyService(
         store, clock, min_interval=settings.tree_head_interval_ms / 1000
     )
@@ -134,4 +166,5 @@ def build_services(
         auth_limiter=RateLimiter(per_minute=settings.auth_rate_per_minute, clock=now),
         retention=RetentionService(store, clock),
         transparency=transparency,
+        notifications=notifications,
     )

@@ -50,6 +50,15 @@ class Secret:
         return "**********"
 
 
+#: Browsers' push services (Chrome and Edge on FCM, Firefox, Windows, Safari).
+DEFAULT_PUSH_SERVICES: tuple[str, ...] = (
+    "https://fcm.googleapis.com",
+    "https://updates.push.services.mozilla.com",
+    "https://*.notify.windows.com",
+    "https://web.push.apple.com",
+)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     """Every knob of the server. Durations are seconds, sizes are bytes."""
@@ -82,8 +91,13 @@ class Settings:
     session_ttl: int = 12 * 3600
     session_idle_timeout: int = 30 * 60
     invite_ttl: int = 7 * 24 * 3600
+    # Failed checks from one address on one account before that address is locked out of
+    # that account for login_lockout seconds (docs/architecture.md, "Login attempts").
     login_max_failures: int = 5
     login_lockout: int = 15 * 60
+    # Consecutive failures on one account, from all addresses together, before only the
+    # addresses that signed in to it before may try (NIST SP 800-63B 5.2.2: at most 100).
+    login_account_limit: int = 100
     auth_rate_per_minute: int = 30
     mfa_pending_ttl: int = 5 * 60
     # WebAuthn relying party id (a registrable domain suffix of every allowed origin's host);
@@ -110,6 +124,28 @@ class Settings:
     # Seconds between the server's retention runs (disposal of cases past their retention
     # date; docs/operations.md, "Retention"); 0 switches the scheduled run off.
     retention_interval: int = 24 * 3600
+    # Web Push (docs/operations.md, "Notifications"): the push services subscriptions may
+    # point at, as origins ("https://*.example" also matches its subdomains). The server
+    # POSTs to these only, so a browser cannot make it call anywhere else.
+    push_services: tuple[str, ...] = DEFAULT_PUSH_SERVICES
+    # The VAPID contact (RFC 8292 "sub": mailto: or https:); empty: the first https
+    # allowed origin, else mailto:postmaster@ the relying party id.
+    push_contact: str = ""
+    # Seconds a push service keeps a push it could not deliver yet (RFC 8030 TTL).
+    push_ttl: int = 24 * 3600
+    # Milliseconds of events gathered into one notification per person.
+    notify_coalesce_ms: int = 2000
+    # E-mail notices through this SMTP server (empty: no e-mail notices).
+    smtp_host: str = ""
+    smtp_port: int = 587
+    # starttls (port 587) | tls (implicit, port 465) | none (a relay on this machine only)
+    smtp_security: str = "starttls"
+    smtp_username: str = ""
+    smtp_password: Secret | None = None
+    # The From address of e-mail notices; empty: dermline@ the relying party id.
+    smtp_from: str = ""
+    # Seconds between two e-mail notices to one person at most.
+    email_interval: int = 15 * 60
     log_level: str = "INFO"
     log_file: Path | None = None
     # Argon2id cost for the hash of the auth key (the auth key is already a 256-bit PBKDF2
@@ -167,8 +203,18 @@ class Settings:
                 out.append(origin)
         return tuple(out)
 
+    def vapid_contact(self) -> str:
+        """RFC 8292 ``sub``: ``push_contact``, the first https origin, or a mailto:."""
+        if self.push_contact:
+            return self.push_contact
+        https = [o for o in self.origins() if o.startswith("https://")]
+        return https[0] if https else f"mailto:postmaster@{self.webauthn_rp_id()}"
 
-_SECRET_FIELDS = {"database_url", "redis_url"}
+    def mail_from(self) -> str:
+        return self.smtp_from or f"dermline@{self.webauthn_rp_id()}"
+
+
+_SECRET_FIELDS = {"database_url", "redis_url", "smtp_password"}
 
 
 def _is_ip(host: str) -> bool:
@@ -189,6 +235,9 @@ def _coerce(name: str, raw: Any, kind: Any) -> Any:
         if name == "data_dir":
             return Path(str(raw))
         if name == "allowed_origins":
+            items = raw if isinstance(raw, list) else str(raw).split(",")
+            return tuple(str(i).strip().rstrip("/") for i in items if str(i).strip())
+        if name == "push_services":
             items = raw if isinstance(raw, list) else str(raw).split(",")
             return tuple(str(i).strip().rstrip("/") for i in items if str(i).strip())
         if name in ("trusted_proxies", "metrics_allow"):
@@ -245,4 +294,10 @@ def load_settings(
         raise SettingsError("invalid value for setting 'port'")
     if not settings.webauthn_origins():
         raise SettingsError("invalid value for setting 'rp_id'")
+    if settings.smtp_security not in ("starttls", "tls", "none"):
+        raise SettingsError("invalid value for setting 'smtp_security'")
+    if settings.push_contact and not settings.push_contact.startswith(("mailto:", "https:")):
+        raise SettingsError("invalid value for setting 'push_contact'")
+    if any(not s.startswith(("https://", "http://")) for s in settings.push_services):
+        raise SettingsError("invalid value for setting 'push_services'")
     return settings

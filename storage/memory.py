@@ -32,6 +32,7 @@ from storage._memory_accounts import MemoryAccounts
 from storage._memory_base import op, utc
 from storage._memory_blobs import MemoryBlobStore
 from storage._memory_epochs import MemoryEpochs
+from storage._memory_notifications import MemoryNotifications
 from storage._memory_passkeys import MemoryPasskeys
 from storage._memory_retention import MemoryRetention
 from storage._values import (
@@ -78,7 +79,9 @@ _MIGRATIONS = Path(__file__).parent / "migrations" / "sqlite"
 _TEXT = 1 << 20  # the longest text value the SQL backends seal
 
 
-class MemoryStorage(MemoryAccounts, MemoryPasskeys, MemoryRetention, MemoryEpochs):
+class MemoryStorage(
+    MemoryAccounts, MemoryPasskeys, MemoryRetention, MemoryEpochs, MemoryNotifications
+):
     """:class:`storage.interface.Storage` in memory (tests and development only)."""
 
     def __init__(self) -> None:

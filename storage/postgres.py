@@ -73,8 +73,9 @@ class _PgTxn:
 
 
 async def migrate_postgres(conn: asyncpg.Connection, schema: str) -> int:
-    """Apply ``migrations/postgres/NNNN_*.sql`` newer than the recorded version, each in one
-    transaction, under an advisory lock so that several starting nodes migrate once."""
+    """Apply every ``migrations/postgres/NNNN_*.sql`` not recorded yet, in order, each in one
+    transaction, under an advisory lock so that several starting nodes migrate once (not
+    recorded rather than newer than the newest: see ``storage.sqlite.migrate_sqlite_sync``)."""
     if not _SCHEMA_RE.match(schema):  # spliced into SQL below (identifiers cannot be bound)
         raise InvalidArgument("malformed schema name")
     async with conn.transaction():
@@ -84,14 +85,11 @@ async def migrate_postgres(conn: asyncpg.Connection, schema: str) -> int:
             f'CREATE TABLE IF NOT EXISTS "{schema}".schema_migrations ('
             " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
         )
-        current = int(
-            await conn.fetchval(
-                f'SELECT COALESCE(MAX(version), 0) FROM "{schema}".schema_migrations'
-            )
-        )
+        rows = await conn.fetch(f'SELECT version FROM "{schema}".schema_migrations')
+        done = {int(r[0]) for r in rows}
         for path in sorted(MIGRATIONS.glob("[0-9][0-9][0-9][0-9]_*.sql")):
             version = int(path.name[:4])
-            if version <= current:
+            if version in done:
                 continue
             # pg_temp last: no temporary table may shadow ours (by default it comes first).
             await conn.execute(f'SET LOCAL search_path TO "{schema}", pg_temp')
@@ -102,8 +100,8 @@ async def migrate_postgres(conn: asyncpg.Connection, schema: str) -> int:
                 version,
                 path.stem,
             )
-            current = version
-    return current
+            done.add(version)
+    return max(done, default=0)
 
 
 class PostgresStorage(SqlStorage):

@@ -36,6 +36,7 @@ __all__ = [
     "NewCase",
     "NewMessage",
     "NewUser",
+    "NotificationSettings",
     "OrgKey",
     "OrgKeyWrap",
     "OrgKind",
@@ -50,6 +51,7 @@ __all__ = [
     "PasskeyRequirement",
     "PatientLink",
     "Priority",
+    "PushSubscription",
     "Receipt",
     "ReceiptKind",
     "RecordsKeyApproval",
@@ -676,3 +678,29 @@ class RecordsKeyPending:
     proposed_by: str
     proposed_at: _dt.datetime
     approvals: tuple[RecordsKeyApproval, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PushSubscription:
+    """A browser's Web Push subscription (RFC 8030): where to push (``endpoint``, a URL of
+    the browser's push service) and the keys to encrypt to (RFC 8291: ``p256dh`` a P-256
+    point, ``auth`` 16 bytes). ``counter`` counts the pushes sent to it (the opaque number a
+    push carries)."""
+
+    subscription_id: str
+    user_id: str
+    endpoint: str
+    p256dh: bytes
+    auth: bytes
+    created_at: _dt.datetime
+    counter: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationSettings:
+    """A person's notification choices (``docs/api.md``, "Notifications"): a sound in the
+    page, and e-mail notices (to the login name). Push is per device (a subscription)."""
+
+    user_id: str
+    sound: bool = False
+    email: bool = False

@@ -120,18 +120,24 @@ def _enable_wal(conn: sqlite3.Connection) -> Any:
 
 
 def migrate_sqlite_sync(conn: sqlite3.Connection) -> int:
-    """Apply ``migrations/sqlite/NNNN_*.sql`` newer than the recorded version, each as one
-    transaction together with its ``schema_migrations`` row. Returns the schema version."""
+    """Apply every ``migrations/sqlite/NNNN_*.sql`` not recorded yet, in order, each as one
+    transaction together with its ``schema_migrations`` row. Returns the schema version.
+
+    "Not recorded", not "newer than the newest": migration numbers are reserved per branch
+    and can land out of order (0005 after 0008), and each migration only adds its own
+    tables and columns, so one landing late is applied when it arrives."""
     conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
         " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)"
     )
-    current = int(
-        conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
-    )
+
+    def applied() -> set[int]:
+        return {int(r[0]) for r in conn.execute("SELECT version FROM schema_migrations")}
+
+    done = applied()
     for path in sorted(MIGRATIONS.glob("[0-9][0-9][0-9][0-9]_*.sql")):
         version = int(path.name[:4])
-        if version <= current:
+        if version in done:
             continue
         if not _MIGRATION_NAME.match(path.stem):
             # The name is spliced into the script below (executescript cannot bind
@@ -151,13 +157,12 @@ def migrate_sqlite_sync(conn: sqlite3.Connection) -> int:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             # Another process on the same file may have applied this version between our
-            # read of the version and our BEGIN IMMEDIATE: then its CREATE TABLE failed
+            # read of the versions and our BEGIN IMMEDIATE: then its CREATE TABLE failed
             # here, and there is nothing left to do for this version.
-            done = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
-            if int(done.fetchone()[0]) < version:
+            if version not in applied():
                 raise
-        current = version
-    return current
+        done.add(version)
+    return max(done, default=0)
 
 
 @dataclass

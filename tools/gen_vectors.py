@@ -24,6 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from kyber_py.ml_kem import ML_KEM_768
+
 from crypto import (
     account,
     at_rest,
@@ -55,6 +57,7 @@ from crypto.errors import (
     TreeHeadError,
 )
 from crypto.primitives import hpke as primitives_hpke
+from crypto.primitives import xwing
 from crypto.primitives.aead import aes256gcm_seal
 from crypto.primitives.ecc import p256_sign
 from crypto.primitives.kdf import hkdf_sha256
@@ -120,6 +123,12 @@ FLAGS: dict[str, str] = {
     "LongCredentialId": "A credential id of the WebAuthn maximum length (1023 bytes).",
     "CommitmentMismatch": "Signed and HPKE-valid, but the case key inside is not the one the "
     "signed key commitment names: only the commitment check refuses it.",
+    "ModifiedPostQuantumHalf": "One bit flipped in the ML-KEM-768 ciphertext of an X-Wing enc "
+    "(implicit rejection: a wrong shared secret, so the AEAD fails).",
+    "ModifiedClassicalHalf": "The X25519 ephemeral key of an X-Wing enc changed (a flipped bit, "
+    "or a small-order point).",
+    "WrongSuite": "The suite byte names the other suite than the record's layout and keys.",
+    "SuiteDowngrade": "A suite-1 (classical) wrap to a recipient whose hybrid key was known.",
 }
 
 
@@ -4355,6 +4364,548 @@ def h_(value: str) -> bytes:
     return bytes.fromhex(value)
 
 
+# --- suite 2: the post-quantum hybrid (X-Wing) records ------------------------------------
+
+
+def xwing_encapsulation(public_key: bytes, label: str) -> tuple[bytes, xwing.Encapsulation]:
+    """``(eseed, encapsulation)``: X-Wing EncapsulateDerand(pk, eseed) with a fixed eseed.
+
+    pyca's ML-KEM draws its own randomness, so the derandomised ML-KEM half comes from
+    ``kyber-py`` (an independent FIPS 203 implementation, dev only); the X25519 half and the
+    combiner are ours (``xwing.encapsulate_from_parts``). The browser reproduces the same
+    bytes with ``@noble/post-quantum`` from ``eseed``.
+    """
+    eseed = rnd("xwing-eseed/" + label, xwing.ENCAPSULATION_SEED_LEN)
+    mlkem_ss, mlkem_ct = ML_KEM_768._encaps_internal(
+        public_key[: xwing.MLKEM768_PUBLIC_LEN], eseed[:32]
+    )
+    return eseed, xwing.encapsulate_from_parts(
+        public_key, ek_x=eseed[32:], mlkem_ciphertext=mlkem_ct, mlkem_shared_secret=mlkem_ss
+    )
+
+
+def hybrid_pair(label: str) -> account.HybridKeyPair:
+    return account.hybrid_key_pair_from_seed(rnd("xwing-seed/" + label, 32))
+
+
+def hybrid_fields(prefix: str, pair: account.HybridKeyPair) -> dict[str, str]:
+    return {
+        f"{prefix}_seed": pair.seed.hex(),
+        f"{prefix}_public_key": pair.public_key.hex(),
+        f"{prefix}_key_id": pair.key_id.hex(),
+    }
+
+
+def hybrid_prefix_mutations(record: bytes) -> list[tuple[str, list[str], bytes]]:
+    """As :func:`prefix_mutations` for a suite-2 record (suite 0x01 is the other suite)."""
+    return [
+        ("version 0x02", ["UnknownVersion"], set_byte(record, 0, 0x02)),
+        (
+            "suite 0x01 (the classical suite) with the hybrid layout",
+            ["WrongSuite"],
+            set_byte(record, 1, 0x01),
+        ),
+        ("suite 0x03", ["UnknownSuite"], set_byte(record, 1, 0x03)),
+        ("record type changed", ["WrongRecordType"], flip(record, 2, 0x0F)),
+        ("last byte removed", ["Truncated"], record[:-1]),
+        ("only the 3-byte prefix", ["Truncated"], record[:3]),
+        ("one zero byte appended", ["TrailingData"], record + b"\x00"),
+        ("empty record", ["EmptyRecord"], b""),
+    ]
+
+
+def enc_mutations(record: bytes, enc_offset: int) -> list[tuple[str, list[str], bytes]]:
+    """The post-quantum half (ML-KEM ciphertext) and the classical half (X25519) of ``enc``."""
+    pq, classical = enc_offset, enc_offset + xwing.MLKEM768_CIPHERTEXT_LEN
+    return [
+        ("ML-KEM ciphertext: first byte flipped", ["ModifiedPostQuantumHalf"], flip(record, pq)),
+        (
+            "ML-KEM ciphertext: last byte flipped",
+            ["ModifiedPostQuantumHalf"],
+            flip(record, classical - 1, 0x80),
+        ),
+        (
+            "X25519 ephemeral key: first byte flipped",
+            ["ModifiedClassicalHalf"],
+            flip(record, classical),
+        ),
+        (
+            "X25519 ephemeral key: last byte flipped",
+            ["ModifiedClassicalHalf"],
+            flip(record, classical + 31, 0x40),
+        ),
+        (
+            "X25519 ephemeral key replaced by a small-order point (zero)",
+            ["ModifiedClassicalHalf"],
+            record[:classical] + bytes(32) + record[classical + 32 :],
+        ),
+    ]
+
+
+def gen_hybrid() -> VectorFile:
+    f = VectorFile(
+        "hybrid",
+        "Suite 2, the post-quantum hybrid (docs/protocol.md section 26): X-Wing keys "
+        "(ML-KEM-768 + X25519; key id = SHA-256 of the X-Wing SPKI, first 16 bytes), the "
+        "fingerprint over three keys, the hybrid private key sealed under the USK (0x05 "
+        "purpose 3), and HPKE base mode with KEM X-Wing (0x647a) / HKDF-SHA256 / AES-256-GCM "
+        "in the case key wrap (01 02 0b), the organisation recovery wrap (01 02 04), the "
+        "patient drop record (01 02 0a) and the records key file with both keys (01 02 09); "
+        "the suite downgrade rule. crypto.account, crypto.fingerprint, crypto.case_key, "
+        "crypto.usk, crypto.patient_drop, crypto.records_key, crypto.suite. Every X-Wing "
+        "encapsulation is EncapsulateDerand(pk, eseed).",
+    )
+    gp_user, derm_user = rid("user/gp"), rid("user/derm")
+    gp_sig = key_pair("gp-signing")
+    gp_enc = key_pair("gp-encryption")
+    derm = hybrid_pair("derm")
+    other = hybrid_pair("other")
+
+    # Keys, ids and fingerprints.
+    for label in ("derm", "other", "records"):
+        pair = hybrid_pair(label)
+        f.add(
+            "HybridKeyId",
+            "valid",
+            f"X-Wing key pair '{label}'",
+            ["Normal"],
+            seed=pair.seed.hex(),
+            public_key=pair.public_key.hex(),
+            spki=fingerprint.hybrid_spki_der(pair.public_key).hex(),
+            key_id=pair.key_id.hex(),
+        )
+    bad_keys = [
+        ("one byte short", ["InvalidPublicKey"], derm.public_key[:-1]),
+        ("one byte appended", ["InvalidPublicKey"], derm.public_key + b"\x00"),
+        (
+            "ML-KEM key fails the modulus check (all 0xff)",
+            ["InvalidPublicKey"],
+            b"\xff" * 1184 + derm.public_key[1184:],
+        ),
+        ("a P-256 point", ["InvalidPublicKey"], gp_enc.public_key),
+        (
+            "X25519 half is a small-order point (zero)",
+            ["InvalidPublicKey"],
+            derm.public_key[:1184] + bytes(32),
+        ),
+        (
+            "X25519 half is a small-order point (order 8)",
+            ["InvalidPublicKey"],
+            derm.public_key[:1184]
+            + bytes.fromhex("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800"),
+        ),
+    ]
+    for comment, flags, bad in bad_keys:
+        f.add("HybridKeyId", "invalid", comment, flags, public_key=bad.hex())
+    f.add(
+        "HybridFingerprint",
+        "valid",
+        "signing, encryption and hybrid keys",
+        ["Normal"],
+        signing_public_key=gp_sig.public_key.hex(),
+        encryption_public_key=gp_enc.public_key.hex(),
+        hybrid_public_key=derm.public_key.hex(),
+        fingerprint=fingerprint.account_fingerprint(
+            gp_sig.public_key, gp_enc.public_key, derm.public_key
+        ),
+        classical_fingerprint=fingerprint.account_fingerprint(gp_sig.public_key, gp_enc.public_key),
+    )
+    derm_sig, derm_enc = key_pair("derm-signing"), key_pair("derm-encryption")
+    ours = (gp_sig.public_key, gp_enc.public_key, other.public_key)
+    theirs = (derm_sig.public_key, derm_enc.public_key, derm.public_key)
+    f.add(
+        "HybridSafetyNumber",
+        "valid",
+        "two accounts with hybrid keys",
+        ["Normal"],
+        ours_signing_public_key=ours[0].hex(),
+        ours_encryption_public_key=ours[1].hex(),
+        ours_hybrid_public_key=ours[2].hex(),
+        theirs_signing_public_key=theirs[0].hex(),
+        theirs_encryption_public_key=theirs[1].hex(),
+        theirs_hybrid_public_key=theirs[2].hex(),
+        safety_number=fingerprint.safety_number(ours, theirs),
+    )
+
+    # The hybrid private key sealed under the USK (0x05, purpose 0x03).
+    the_usk, nonce = rnd("usk/hybrid", 32), rnd("nonce/hybrid-seal", 12)
+    sealed = account.seal_hybrid_private_key_from_parts(derm, the_usk, derm_user, nonce=nonce)
+    seal_base: dict[str, Any] = {
+        "user_id": str(derm_user),
+        "usk": the_usk.hex(),
+        **hybrid_fields("hybrid", derm),
+    }
+    f.add(
+        "SealedHybridPrivateKey",
+        "valid",
+        "X-Wing seed sealed",
+        ["Normal"],
+        **seal_base,
+        nonce=nonce.hex(),
+        record=sealed.hex(),
+    )
+    seal_bad = [
+        *prefix_mutations(sealed)[:2],
+        ("purpose 0x01 instead of 0x03", ["WrongPurpose"], set_byte(sealed, 3, 0x01)),
+        *field_mutations(sealed, [("key_id", 4, 16), ("nonce", 20, 12), ("ciphertext", 32, 32)]),
+        ("tag: last byte flipped", ["ModifiedTag"], flip(sealed, 79)),
+        ("last byte removed", ["Truncated"], sealed[:-1]),
+    ]
+    for comment, flags, bad in seal_bad:
+        f.add("SealedHybridPrivateKey", "invalid", comment, flags, **seal_base, record=bad.hex())
+    f.add(
+        "SealedHybridPrivateKey",
+        "invalid",
+        "opened for another user",
+        ["WrongUserId"],
+        **{**seal_base, "user_id": str(gp_user)},
+        record=sealed.hex(),
+    )
+
+    # Case key wrap, suite 2 (01 02 0b).
+    case_id, epoch, ck = rid("case/hybrid"), 2, rnd("case-key/hybrid", 32)
+    eseed, encapsulation = xwing_encapsulation(derm.public_key, "case-key")
+    wrap = case_key.wrap_case_key_hybrid_from_parts(
+        ck,
+        encapsulation=encapsulation,
+        case_id=case_id,
+        epoch=epoch,
+        recipient_public_key=derm.public_key,
+        wrapper_user_id=gp_user,
+        wrapper_signing_key=gp_sig,
+    )
+    wrap_base: dict[str, Any] = {
+        "case_id": str(case_id),
+        "epoch": epoch,
+        **hybrid_fields("recipient", derm),
+        "wrapper_user_id": str(gp_user),
+        **kp_fields("wrapper_signing", gp_sig),
+    }
+
+    def add_wrap(
+        result: str,
+        comment: str,
+        flags: list[str],
+        record: bytes,
+        parses: bool,
+        verifies: bool,
+        **extra: Any,
+    ) -> None:
+        fields = {**wrap_base, **extra}
+        f.add(
+            "HybridCaseKeyWrap",
+            result,
+            comment,
+            flags,
+            **fields,
+            record=record.hex(),
+            header_parses=parses,
+            signature_verifies=verifies,
+        )
+
+    add_wrap(
+        "valid",
+        "case key to the recipient's X-Wing key",
+        ["Normal"],
+        wrap,
+        True,
+        True,
+        case_key=ck.hex(),
+        eseed=eseed.hex(),
+        commitment=case_key.case_key_commitment(ck, case_id=case_id, epoch=epoch).hex(),
+    )
+    body = wrap[:-64]
+    fields = [
+        ("case_id", 3, 16),
+        ("epoch", 19, 4),
+        ("recipient_key_id", 23, 16),
+        ("wrapper_user_id", 39, 16),
+        ("wrapper_key_id", 55, 16),
+        ("commitment", 71, 32),
+    ]
+    for comment, flags, bad in field_mutations(wrap, fields, {"commitment": "ModifiedCommitment"}):
+        add_wrap("invalid", comment, flags, bad, True, False)
+    for comment, flags, bad in field_mutations(body, fields, {"commitment": "ModifiedCommitment"}):
+        # Re-signed by the right key; with the wrapper key id changed the signature check
+        # still fails (the id no longer names the key that signed).
+        add_wrap(
+            "invalid",
+            comment + ", re-signed",
+            [*flags, "Resigned"],
+            _sign_case_key_wrap(gp_sig, bad),
+            True,
+            not comment.startswith("wrapper_key_id"),
+        )
+    for comment, flags, bad in enc_mutations(body, 103):
+        add_wrap(
+            "invalid",
+            comment + ", re-signed",
+            [*flags, "Resigned"],
+            _sign_case_key_wrap(gp_sig, bad),
+            True,
+            True,
+        )
+    for comment, flags, bad in enc_mutations(wrap, 103)[:1]:
+        add_wrap("invalid", comment, flags, bad, True, False)
+    add_wrap(
+        "invalid",
+        "HPKE ciphertext: first byte flipped, re-signed",
+        ["ModifiedCiphertext", "Resigned"],
+        _sign_case_key_wrap(gp_sig, flip(body, 1223)),
+        True,
+        True,
+    )
+    add_wrap(
+        "invalid",
+        "HPKE tag: last byte flipped, re-signed",
+        ["ModifiedTag", "Resigned"],
+        _sign_case_key_wrap(gp_sig, flip(body, 1270)),
+        True,
+        True,
+    )
+    add_wrap(
+        "invalid",
+        "signature: last byte flipped",
+        ["ModifiedSignature"],
+        flip(wrap, 1334),
+        True,
+        False,
+    )
+    for comment, flags, bad in hybrid_prefix_mutations(wrap):
+        add_wrap("invalid", comment, flags, bad, False, False)
+    add_wrap(
+        "invalid",
+        "suite byte set to 0x01 and re-signed (a suite-1 layout is 280 bytes)",
+        ["WrongSuite", "Resigned"],
+        _sign_case_key_wrap(gp_sig, set_byte(body, 1, 0x01)),
+        False,
+        False,
+    )
+    add_wrap(
+        "invalid",
+        "opened by another X-Wing key",
+        ["WrongRecipient"],
+        wrap,
+        True,
+        True,
+        **hybrid_fields("recipient", other),
+    )
+    add_wrap(
+        "invalid",
+        "checked against another signing key",
+        ["WrongSigner"],
+        wrap,
+        True,
+        False,
+        **kp_fields("wrapper_signing", derm_sig),
+    )
+    add_wrap(
+        "invalid", "opened for another epoch", ["WrongContext"], wrap, True, True, epoch=epoch + 1
+    )
+
+    # Downgrade: a suite-1 wrap to a recipient whose hybrid key was known.
+    classical = case_key.wrap_case_key_from_parts(
+        ck,
+        ikm_e=rnd("ikm-e/hybrid-downgrade", 32),
+        case_id=case_id,
+        epoch=epoch,
+        recipient_public_key=derm_enc.public_key,
+        wrapper_user_id=gp_user,
+        wrapper_signing_key=gp_sig,
+    )
+    for result, comment, record, known in (
+        ("valid", "suite-2 wrap, hybrid key known", wrap, True),
+        ("valid", "suite-2 wrap, no hybrid key known", wrap, False),
+        ("valid", "suite-1 wrap to a recipient without a hybrid key", classical, False),
+        ("invalid", "suite-1 wrap to a recipient whose hybrid key was known", classical, True),
+    ):
+        f.add(
+            "SuiteDowngrade",
+            result,
+            comment,
+            ["SuiteDowngrade"] if result == "invalid" else ["Normal"],
+            record=record.hex(),
+            hybrid_key_known=known,
+        )
+
+    # Organisation recovery wrap, suite 2 (01 02 04).
+    org = hybrid_pair("org-recovery")
+    eseed, encapsulation = xwing_encapsulation(org.public_key, "usk-org")
+    org_usk = rnd("usk/hybrid-org", 32)
+    org_rec = usk.wrap_usk_for_org_hybrid_from_parts(
+        org_usk, org.public_key, derm_user, encapsulation=encapsulation
+    )
+    org_base: dict[str, Any] = {
+        "user_id": str(derm_user),
+        "usk": org_usk.hex(),
+        **hybrid_fields("org", org),
+    }
+    f.add(
+        "HybridUskOrgWrap",
+        "valid",
+        "USK to the organisation's X-Wing key",
+        ["Normal"],
+        **org_base,
+        eseed=eseed.hex(),
+        record=org_rec.hex(),
+    )
+    org_bad = [
+        *hybrid_prefix_mutations(org_rec),
+        *field_mutations(org_rec, [("org_key_id", 3, 16)]),
+        *enc_mutations(org_rec, 19),
+        ("HPKE ciphertext: first byte flipped", ["ModifiedCiphertext"], flip(org_rec, 1139)),
+        ("HPKE tag: last byte flipped", ["ModifiedTag"], flip(org_rec, 1186)),
+    ]
+    for comment, flags, bad in org_bad:
+        f.add("HybridUskOrgWrap", "invalid", comment, flags, **org_base, record=bad.hex())
+    f.add(
+        "HybridUskOrgWrap",
+        "invalid",
+        "opened for another user",
+        ["WrongUserId"],
+        **{**org_base, "user_id": str(gp_user)},
+        record=org_rec.hex(),
+    )
+    f.add(
+        "HybridUskOrgWrap",
+        "invalid",
+        "opened with another X-Wing key",
+        ["WrongKey"],
+        **{**org_base, **hybrid_fields("org", other)},
+        record=org_rec.hex(),
+    )
+
+    # Patient drop record, suite 2 (01 02 0a).
+    box = hybrid_pair("patient-drop-box")
+    link = rid("patient-link/hybrid")
+    photo = patient_drop.PatientPhoto(
+        attachment_id=rid("patient-photo-hybrid"),
+        file_key=rnd("file-key/patient-photo-hybrid", 32),
+        ciphertext_sha256=rnd("sha/patient-photo-hybrid", 32),
+        ciphertext_size=812_345,
+        media_type="image/jpeg",
+        tag="close_up",
+        body_site="Left shin",
+    )
+    eseed, encapsulation = xwing_encapsulation(box.public_key, "patient-drop")
+    drop = patient_drop.seal_patient_photo_hybrid_from_parts(
+        photo,
+        link_id=link,
+        index=1,
+        drop_box_public_key=box.public_key,
+        encapsulation=encapsulation,
+    )
+    body_bytes = patient_drop._encode_body(photo)
+    drop_base: dict[str, Any] = {"link_id": str(link), **hybrid_fields("drop_box", box)}
+    f.add(
+        "HybridPatientDrop",
+        "valid",
+        "one photo to the drop box's X-Wing key",
+        ["Normal"],
+        **drop_base,
+        index=1,
+        eseed=eseed.hex(),
+        body=body_bytes.hex(),
+        decoded=json.loads(body_bytes),
+        record=drop.hex(),
+        header_parses=True,
+    )
+    for comment, flags, bad in hybrid_prefix_mutations(drop):
+        # The drop record's body length varies, so a cut or extended record, or one whose
+        # suite byte says 0x01 (read with the suite-1 layout), still has a parseable header.
+        f.add(
+            "HybridPatientDrop",
+            "invalid",
+            comment,
+            flags,
+            **drop_base,
+            record=bad.hex(),
+            header_parses=_drop_header_parses(bad),
+        )
+    for comment, flags, bad in [
+        *field_mutations(drop, [("link_id", 3, 16), ("index", 19, 4)]),
+        *enc_mutations(drop, 23),
+        ("HPKE ciphertext: first byte flipped", ["ModifiedCiphertext"], flip(drop, 1143)),
+        ("HPKE tag: last byte flipped", ["ModifiedTag"], flip(drop, len(drop) - 1)),
+    ]:
+        f.add(
+            "HybridPatientDrop",
+            "invalid",
+            comment,
+            flags,
+            **drop_base,
+            record=bad.hex(),
+            header_parses=True,
+        )
+    f.add(
+        "HybridPatientDrop",
+        "invalid",
+        "opened with another X-Wing key",
+        ["WrongKey"],
+        **{**drop_base, **hybrid_fields("drop_box", other)},
+        record=drop.hex(),
+        header_parses=True,
+    )
+    f.add(
+        "HybridPatientDrop",
+        "invalid",
+        "opened for another link",
+        ["WrongLink"],
+        **{**drop_base, "link_id": str(rid("patient-link/other"))},
+        record=drop.hex(),
+        header_parses=True,
+    )
+
+    # Records key file with both private keys (01 02 09).
+    records_pair, records_hybrid = key_pair("practice-records"), hybrid_pair("records")
+    salt, nonce = rnd("salt/records-hybrid", 16), rnd("nonce/records-hybrid", 12)
+    phrase, iterations = "r\u00e9cords officer, hybrid", 1000
+    rkf = records_key.seal_hybrid_records_key_file_from_parts(
+        records_pair, records_hybrid, phrase, salt=salt, nonce=nonce, iterations=iterations
+    )
+    rkf_base: dict[str, Any] = {
+        "passphrase": phrase,
+        **kp_fields("records", records_pair),
+        **hybrid_fields("records_hybrid", records_hybrid),
+    }
+    f.add(
+        "HybridRecordsKeyFile",
+        "valid",
+        "both records private keys",
+        ["FewIterations"],
+        **rkf_base,
+        iterations=iterations,
+        salt=salt.hex(),
+        nonce=nonce.hex(),
+        record=rkf.hex(),
+    )
+    for comment, flags, bad in [
+        *hybrid_prefix_mutations(rkf),
+        *field_mutations(
+            rkf,
+            [
+                ("records_key_id", 3, 16),
+                ("records_hybrid_key_id", 19, 16),
+                ("iterations", 36, 4),
+                ("salt", 41, 16),
+                ("nonce", 57, 12),
+            ],
+        ),
+        ("ciphertext: first byte flipped", ["ModifiedCiphertext"], flip(rkf, 69)),
+        ("tag: last byte flipped", ["ModifiedTag"], flip(rkf, len(rkf) - 1)),
+    ]:
+        f.add("HybridRecordsKeyFile", "invalid", comment, flags, **rkf_base, record=bad.hex())
+    f.add(
+        "HybridRecordsKeyFile",
+        "invalid",
+        "wrong passphrase",
+        ["WrongKey"],
+        **{**rkf_base, "passphrase": "records officer"},
+        record=rkf.hex(),
+    )
+    return f
+
+
 GENERATORS: list[Callable[[], VectorFile]] = [
     gen_password,
     gen_kdf_params,
@@ -4378,6 +4929,7 @@ GENERATORS: list[Callable[[], VectorFile]] = [
     gen_transcript,
     gen_at_rest,
     gen_passkey_wrap,
+    gen_hybrid,
 ]
 
 

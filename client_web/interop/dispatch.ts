@@ -94,7 +94,17 @@ import {
   verifyStatement,
   verifyTreeHead,
   verifyTreeHeadExtends,
+  hybridAccountFingerprint,
+  hybridKeyPairFromSeed,
+  openHybridCaseKeyWrap,
+  openPatientPhotoHybrid,
+  sealPatientPhotoHybrid,
+  unwrapUskForOrgHybrid,
+  wrapCaseKeyHybrid,
+  wrapUskForOrgHybrid,
+  type PatientPhoto,
 } from "../src/crypto/index";
+import { setXWingPath, xwingPath, type XWingPath } from "../src/crypto/primitives/xwing";
 import { chunkedDecrypt, chunkedEncrypt } from "../src/crypto/primitives/chunked";
 import { p256Sign, p256Verify } from "../src/crypto/primitives/ecc";
 import { hpkeOpenBase, hpkeRecipientFromScalar, hpkeSealBase } from "../src/crypto/primitives/hpke";
@@ -636,6 +646,93 @@ const ops: Record<string, (a: Args) => Promise<Result>> = {
       ...(a.wrapper_user_id === undefined ? {} : { wrapperUserId: str(a, "wrapper_user_id") }),
     });
     return keyPairFields(pair);
+  },
+  // Suite 2 (docs/protocol.md section 26). `xwing_path` ("webcrypto" | "library") forces the
+  // X-Wing path for the following requests; "auto" returns to detection. Each answer names
+  // the path that ran.
+  async xwing_path(a) {
+    const want = a.path === undefined ? "auto" : str(a, "path");
+    setXWingPath(want === "auto" ? undefined : (want as XWingPath));
+    return { path: await xwingPath() };
+  },
+  async hybrid_key_pair(a) {
+    const pair = await hybridKeyPairFromSeed(b(a, "seed"));
+    return { public_key: toHex(pair.publicKey), key_id: toHex(pair.keyId) };
+  },
+  async hybrid_fingerprint(a) {
+    const fp = await hybridAccountFingerprint(
+      b(a, "signing_public_key"),
+      b(a, "encryption_public_key"),
+      b(a, "hybrid_public_key"),
+    );
+    return { fingerprint: fp };
+  },
+  async wrap_case_key_hybrid(a) {
+    const rec = await wrapCaseKeyHybrid(
+      b(a, "case_key"),
+      {
+        caseId: str(a, "case_id"),
+        epoch: num(a, "epoch"),
+        recipientPublicKey: b(a, "recipient_public_key"),
+        wrapperUserId: str(a, "wrapper_user_id"),
+        wrapper: await signer(b(a, "wrapper_signing_private_key")),
+      },
+      optHex(a, "eseed") ?? undefined,
+    );
+    return { record: toHex(rec), path: await xwingPath() };
+  },
+  async open_hybrid_case_key_wrap(a) {
+    const ck = await openHybridCaseKeyWrap(b(a, "record"), {
+      caseId: str(a, "case_id"),
+      epoch: num(a, "epoch"),
+      recipient: await hybridKeyPairFromSeed(b(a, "recipient_seed")),
+      wrapperSigningPublicKey: b(a, "wrapper_signing_public_key"),
+      wrapperUserId: str(a, "wrapper_user_id"),
+    });
+    return { case_key: toHex(ck), path: await xwingPath() };
+  },
+  async wrap_usk_for_org_hybrid(a) {
+    const rec = await wrapUskForOrgHybrid(b(a, "usk"), b(a, "org_public_key"), str(a, "user_id"));
+    return { record: toHex(rec), path: await xwingPath() };
+  },
+  async unwrap_usk_for_org_hybrid(a) {
+    const org = await hybridKeyPairFromSeed(b(a, "org_seed"));
+    const usk = await unwrapUskForOrgHybrid(b(a, "record"), org, str(a, "user_id"));
+    return { usk: toHex(usk), path: await xwingPath() };
+  },
+  async seal_patient_photo_hybrid(a) {
+    const photo: PatientPhoto = {
+      attachmentId: str(a, "attachment_id"),
+      fileKey: b(a, "file_key"),
+      ciphertextSha256: b(a, "ciphertext_sha256"),
+      ciphertextSize: num(a, "ciphertext_size"),
+      mediaType: str(a, "media_type"),
+      tag: str(a, "tag") as PatientPhoto["tag"],
+      bodySite: str(a, "body_site"),
+    };
+    const rec = await sealPatientPhotoHybrid(photo, {
+      linkId: str(a, "link_id"),
+      index: num(a, "index"),
+      dropBoxPublicKey: b(a, "drop_box_public_key"),
+    });
+    return { record: toHex(rec), path: await xwingPath() };
+  },
+  async open_patient_photo_hybrid(a) {
+    const { index, photo } = await openPatientPhotoHybrid(b(a, "record"), {
+      linkId: str(a, "link_id"),
+      dropBox: await hybridKeyPairFromSeed(b(a, "drop_box_seed")),
+    });
+    return {
+      index,
+      attachment_id: photo.attachmentId,
+      file_key: toHex(photo.fileKey),
+      ciphertext_sha256: toHex(photo.ciphertextSha256),
+      ciphertext_size: photo.ciphertextSize,
+      media_type: photo.mediaType,
+      tag: photo.tag,
+      body_site: photo.bodySite,
+      path: await xwingPath(),
+    };
   },
   async seal_org_key_handover(a) {
     const record = await sealOrgKeyHandover(await keyPairFromPrivate(b(a, "org_private_key")), {

@@ -69,3 +69,47 @@ self.addEventListener("fetch", (event) => {
     ),
   );
 });
+
+/*
+ * Web Push (docs/architecture.md, "Notifications"). The server's push holds, encrypted to
+ * this browser (RFC 8291), {"v":1,"title":"Dermline","body":<one fixed sentence>,"n":<count>}:
+ * no case, no name, no content. Only the sentences below are ever shown; anything else
+ * shows the first one, so even a forged push cannot put words on the lock screen. Tag
+ * "dermline": a newer notice replaces the older one (and the page's own notification).
+ */
+const NOTICES = [
+  "A new reply in one of your cases",
+  "A new case is waiting in your service's queue",
+  "One of your cases has changed",
+];
+
+self.addEventListener("push", (event) => {
+  let body = NOTICES[0];
+  try {
+    const data = event.data ? event.data.json() : null;
+    if (data && NOTICES.includes(data.body)) body = data.body;
+  } catch {
+    // not JSON: the generic sentence
+  }
+  event.waitUntil(
+    self.registration.showNotification("Dermline", {
+      body,
+      tag: "dermline",
+      renotify: true,
+      icon: "/icons/icon-192.png",
+      badge: "/icons/icon-192.png",
+    }),
+  );
+});
+
+// A tap on the notification: bring an open Dermline tab forward, else open one.
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  event.waitUntil(
+    self.clients.matchAll({ type: "window", includeUncontrolled: true }).then((wins) => {
+      const own = wins.find((w) => new URL(w.url).origin === self.location.origin);
+      if (own) return own.focus();
+      return self.clients.openWindow("/#/cases");
+    }),
+  );
+});

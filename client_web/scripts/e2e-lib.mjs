@@ -73,8 +73,9 @@ async function freePort() {
  * on a fresh data folder and a free port, serving the built client.
  * Resolves once the server is listening and has printed its first-admin setup link.
  * `output()` returns everything the server printed so far (for log checks and artifacts).
+ * `env`: extra DERMLINE_* settings for this run.
  */
-export async function startServer({ repo, staticDir, prefix, harness = false }) {
+export async function startServer({ repo, staticDir, prefix, env = {}, harness = false }) {
   const dataDir = mkdtempSync(join(tmpdir(), prefix));
   const port = await freePort();
   const where = ["--data-dir", dataDir, "--host", "127.0.0.1", "--port", String(port)];
@@ -84,7 +85,7 @@ export async function startServer({ repo, staticDir, prefix, harness = false }) 
     harness ? ["-m", "tests.harness.serve", ...where] : ["serve", ...where],
     {
       cwd: repo,
-      env: { ...process.env, DERMLINE_STATIC_DIR: staticDir, DERMLINE_ARGON2_MEMORY_KIB: "8192", ...(harness ? { DERMLINE_HARNESS: "1" } : {}) },
+      env: { ...process.env, DERMLINE_STATIC_DIR: staticDir, DERMLINE_ARGON2_MEMORY_KIB: "8192", ...env, ...(harness ? { DERMLINE_HARNESS: "1" } : {}) },
       stdio: ["ignore", "pipe", "pipe"],
     },
   );

@@ -15,7 +15,7 @@
 //      reason and reference, the 10-year minimum and the basis organisation_minimum;
 //   6. the hold is released from the list after a confirmation; the server has no hold left.
 // Every page state is checked with axe-core (no serious/critical violation), for 24x24 px touch
-// targets and for console errors. Screenshots: test-results/e2e-retention/. Exit 1 on failure.
+// targets and for console errors (the page with a hold also at 1280x800). Screenshots: test-results/e2e-retention/. Exit 1 on failure.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -127,6 +127,9 @@ try {
   expect(rowText.includes(world.case_id) && rowText.includes("A complaint") && rowText.includes("CMP-2026-0042") && rowText.includes("by you"), "the hold's row");
   expect((await found.innerText()).includes("A complaint, since"), "the case shows its hold");
   await check("hold-placed");
+  await page.setViewportSize({ width: 1280, height: 800 }); // the desktop layout too (a table)
+  await check("hold-placed-desktop");
+  await page.setViewportSize({ width: 360, height: 640 });
   const held = JSON.parse(py("check", origin, JSON.stringify({ ...world, use_code: 0 })));
   expect(held.minimum.min_years === 10, "the server has the 10-year minimum");
   expect(held.case.basis === "organisation_minimum" && held.case.retain_until === `${year + 8}-12-31`, "the server's basis and the client's date");

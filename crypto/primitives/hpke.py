@@ -6,9 +6,16 @@ could be checked end to end. This module follows RFC 9180 step by step, with the
 key derived from injected ``ikm_e`` (section 7.1.3 ``DeriveKeyPair``), and the tests prove it
 interoperates with pyca's implementation in both directions.
 
-Suites: the protocol uses :data:`DEFAULT_SUITE` = DHKEM(P-256, HKDF-SHA256) (``kem_id``
-0x0010) / HKDF-SHA256 (``kdf_id`` 0x0001) / AES-256-GCM (``aead_id`` 0x0002). DHKEM(X25519)
-(0x0020) and AES-128-GCM (0x0001) exist for the RFC vectors only.
+Suites: the protocol's suite 1 uses :data:`DEFAULT_SUITE` = DHKEM(P-256, HKDF-SHA256)
+(``kem_id`` 0x0010) / HKDF-SHA256 (``kdf_id`` 0x0001) / AES-256-GCM (``aead_id`` 0x0002); its
+suite 2 uses :data:`HYBRID_SUITE` = X-Wing (``kem_id`` 0x647a, :mod:`crypto.primitives.xwing`)
+with the same KDF and AEAD. DHKEM(X25519) (0x0020) and AES-128-GCM (0x0001) exist for the RFC
+vectors only.
+
+X-Wing is not a DHKEM: its encapsulation is :func:`crypto.primitives.xwing.encapsulate` and
+its shared secret goes into the key schedule as it is (no ExtractAndExpand), so it has its
+own single-shot pair, :func:`seal_base_hybrid` (which takes the encapsulation, since pyca's
+ML-KEM draws its own randomness) and :func:`open_base_hybrid`.
 
 Layout, bottom to top (RFC 9180 section numbers):
 
@@ -34,7 +41,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from crypto.primitives import aead, ecc
+from crypto.primitives import aead, ecc, xwing
 from crypto.primitives._checks import require_bytes
 from crypto.primitives._labeled import (
     hpke_suite_id,
@@ -47,10 +54,13 @@ __all__ = [
     "AEAD_AES_128_GCM",
     "AEAD_AES_256_GCM",
     "DEFAULT_SUITE",
+    "HYBRID_SUITE",
     "KDF_HKDF_SHA256",
     "KEM_P256_HKDF_SHA256",
     "KEM_X25519_HKDF_SHA256",
+    "KEM_XWING",
     "Aead",
+    "HybridKem",
     "Kem",
     "KeySchedule",
     "Suite",
@@ -62,7 +72,9 @@ __all__ = [
     "encap",
     "key_schedule_base",
     "open_base",
+    "open_base_hybrid",
     "seal_base",
+    "seal_base_hybrid",
 ]
 
 _MODE_BASE: Final = 0x00
@@ -83,6 +95,17 @@ class Kem:
 
 
 @dataclass(frozen=True, slots=True)
+class HybridKem:
+    """A KEM that is not a DHKEM (here only X-Wing): ids and sizes; operations in its module."""
+
+    kem_id: int
+    n_secret: int
+    n_enc: int
+    n_pk: int
+    n_sk: int
+
+
+@dataclass(frozen=True, slots=True)
 class Aead:
     """An AEAD (RFC 9180 section 7.3): ids, key and nonce sizes, seal/open."""
 
@@ -97,7 +120,7 @@ class Aead:
 class Suite:
     """An HPKE ciphersuite. Only HKDF-SHA256 (``kdf_id`` 1) is implemented."""
 
-    kem: Kem
+    kem: Kem | HybridKem
     kdf_id: int
     aead: Aead
 
@@ -125,6 +148,13 @@ KEM_X25519_HKDF_SHA256: Final = Kem(
     public_key=ecc.x25519_public_key,
     dh=ecc.x25519_dh,
 )
+KEM_XWING: Final = HybridKem(
+    kem_id=0x647A,
+    n_secret=xwing.SHARED_SECRET_LEN,
+    n_enc=xwing.CIPHERTEXT_LEN,
+    n_pk=xwing.PUBLIC_KEY_LEN,
+    n_sk=xwing.SEED_LEN,
+)
 KDF_HKDF_SHA256: Final = 0x0001
 AEAD_AES_128_GCM: Final = Aead(
     aead_id=0x0001, n_k=16, n_n=12, seal=aead.aes128gcm_seal, open=aead.aes128gcm_open
@@ -133,6 +163,7 @@ AEAD_AES_256_GCM: Final = Aead(
     aead_id=0x0002, n_k=32, n_n=12, seal=aead.aes256gcm_seal, open=aead.aes256gcm_open
 )
 DEFAULT_SUITE: Final = Suite(KEM_P256_HKDF_SHA256, KDF_HKDF_SHA256, AEAD_AES_256_GCM)
+HYBRID_SUITE: Final = Suite(KEM_XWING, KDF_HKDF_SHA256, AEAD_AES_256_GCM)
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -152,9 +183,15 @@ class KeySchedule:
 # --- KEM (section 4.1) ------------------------------------------------------------------
 
 
+def _dhkem(suite: Suite) -> Kem:
+    if not isinstance(suite.kem, Kem):
+        raise TypeError("this function takes a DHKEM suite; X-Wing has its own")
+    return suite.kem
+
+
 def derive_keypair(ikm: bytes, *, suite: Suite = DEFAULT_SUITE) -> tuple[bytes, bytes]:
     """DeriveKeyPair(ikm) of the suite's KEM: ``(skXm, pkXm)`` in the KEM's serialization."""
-    return suite.kem.derive_keypair(ikm)
+    return _dhkem(suite).derive_keypair(ikm)
 
 
 def _extract_and_expand(kem: Kem, dh: bytes, kem_context: bytes) -> bytes:
@@ -169,7 +206,7 @@ def encap(pk_r: bytes, *, ikm_e: bytes, suite: Suite = DEFAULT_SUITE) -> tuple[b
     Returns ``(shared_secret, enc)``. ``pk_r`` is validated; an invalid one raises
     :class:`PrimitiveError`.
     """
-    kem = suite.kem
+    kem = _dhkem(suite)
     sk_e, pk_e = kem.derive_keypair(ikm_e)
     dh = kem.dh(sk_e, require_bytes("pk_r", pk_r))
     return _extract_and_expand(kem, dh, pk_e + pk_r), pk_e
@@ -177,7 +214,7 @@ def encap(pk_r: bytes, *, ikm_e: bytes, suite: Suite = DEFAULT_SUITE) -> tuple[b
 
 def decap(enc: bytes, sk_r: bytes, *, suite: Suite = DEFAULT_SUITE) -> bytes:
     """DHKEM Decap(enc, skR): the shared secret. An invalid ``enc`` raises PrimitiveError."""
-    kem = suite.kem
+    kem = _dhkem(suite)
     pk_r = kem.public_key(sk_r)
     dh = kem.dh(sk_r, require_bytes("enc", enc))
     return _extract_and_expand(kem, dh, enc + pk_r)
@@ -266,3 +303,34 @@ def open_base(
     shared_secret = decap(enc, sk_r, suite=suite)
     ks = key_schedule_base(shared_secret, info, suite=suite)
     return context_open(ks, 0, aad, ciphertext, suite=suite)
+
+
+# --- X-Wing (suite 2): the KEM's shared secret goes straight into the key schedule -----
+
+
+def seal_base_hybrid(
+    encapsulation: xwing.Encapsulation, info: bytes, aad: bytes, plaintext: bytes
+) -> tuple[bytes, bytes]:
+    """SealBase for :data:`HYBRID_SUITE` given the X-Wing encapsulation: ``(enc, ct)``.
+
+    ``encapsulation`` must be fresh for every call (:func:`crypto.primitives.xwing.encapsulate`
+    on the recipient's key); ``enc`` is its 1120-byte ciphertext.
+    """
+    if not isinstance(encapsulation, xwing.Encapsulation):
+        raise TypeError("encapsulation must be an xwing.Encapsulation")
+    ks = key_schedule_base(encapsulation.shared_secret, info, suite=HYBRID_SUITE)
+    return encapsulation.ciphertext, context_seal(ks, 0, aad, plaintext, suite=HYBRID_SUITE)
+
+
+def open_base_hybrid(seed: bytes, enc: bytes, info: bytes, aad: bytes, ciphertext: bytes) -> bytes:
+    """OpenBase for :data:`HYBRID_SUITE` with the X-Wing decapsulation key (its 32-byte seed).
+
+    Raises :class:`PrimitiveError` on any failure of the input (``enc`` of the wrong length,
+    a tampered ``enc`` or ciphertext, wrong ``info`` / ``aad`` or key).
+    """
+    require_bytes("info", info)
+    require_bytes("aad", aad)
+    require_bytes("ciphertext", ciphertext)
+    shared_secret = xwing.decapsulate(enc, seed)
+    ks = key_schedule_base(shared_secret, info, suite=HYBRID_SUITE)
+    return context_open(ks, 0, aad, ciphertext, suite=HYBRID_SUITE)

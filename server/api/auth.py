@@ -129,7 +129,11 @@ async def totp_verify(request: web.Request) -> web.Response:
     response = web.Response(content_type="application/json")
     csrf = set_session(request, response, step)
     # "done", or "passkey_enrol" under a passkey requirement (the session stays pending)
-    out = s.LoginResponse(next=step.next, csrf_token=csrf)  # type: ignore[arg-type]
+    out = s.LoginResponse(
+        next=step.next,  # type: ignore[arg-type]
+        csrf_token=csrf,
+        failed_attempts=step.failed_attempts,
+    )
     response.text = out.model_dump_json()
     return response
 

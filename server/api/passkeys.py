@@ -95,7 +95,10 @@ def _signed_in(request: web.Request, done: PasskeySignIn) -> web.Response:
     response = web.Response(content_type="application/json")
     csrf = set_session(request, response, done.step)
     response.text = s.PasskeyLoginResponse(
-        next="done", csrf_token=csrf, passkey=passkey_out(done.passkey)
+        next="done",
+        csrf_token=csrf,
+        failed_attempts=done.step.failed_attempts,
+        passkey=passkey_out(done.passkey),
     ).model_dump_json()
     return response
 

@@ -915,6 +915,23 @@ class CaseService:
         except CryptoError:
             raise SignatureInvalid() from None
         await self._check_epoch(case, header.epoch)
+        await self._check_commitment(case, actor, header.epoch, header.commitment)
+
+    async def _check_commitment(
+        self, case: storage.Case, actor: Actor, epoch: int, commitment: bytes
+    ) -> None:
+        """The message names the commitment of the epoch's case key, as the sender's own
+        wrap of that epoch carries it: a message sealed under another key would be an
+        unreadable item for every reader (``case_key_mismatch``). A sender without a wrap of
+        the epoch (never the case for a participant) is not checked here: readers are."""
+        mine = await self._store.get_case_keys(
+            case.case_id, recipient_kind=storage.KeyRecipientKind.USER, recipient_id=actor.user_id
+        )
+        for k in mine:
+            if k.epoch == epoch:
+                if parse_case_key_wrap_header(k.wrapped_key).commitment not in (None, commitment):
+                    raise CaseKeyMismatch()
+                return
 
     async def _check_epoch(self, case: storage.Case, epoch: int | None) -> None:
         """Sealed content (``epoch`` from its header; None: an upload, which names none) is

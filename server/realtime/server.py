@@ -320,6 +320,13 @@ class Realtime:
             room=f"case:{case.case_id}",
         )
 
+    async def notice(self, user_id: str, kind: str, text: str) -> None:
+        """An in-page notification for one person (``server/domain/notifications.py``): the
+        kind and its fixed text, to the person's own room; the page counts it in its title,
+        announces it and may play a sound."""
+        payload = _json(s.NoticeOut(kind=kind, text=text))  # type: ignore[arg-type]
+        await self.sio.emit("notice", payload, room=f"user:{user_id}")
+
     async def case_changed(self, change: CaseChange) -> None:
         """Tell the case room, each participant's own room (a new case has no room members
         yet: the client then calls ``sync`` to join it) and the service queue."""

@@ -18,10 +18,12 @@ from server.domain.records import (
     Attachment,
     Case,
     Message,
+    NotificationSettings,
     Organisation,
     Participant,
     Passkey,
     PatientLink,
+    PushSubscription,
     Receipt,
     RecordsKeyPending,
     Session,
@@ -288,6 +290,8 @@ def case_detail_out(view: CaseView) -> s.CaseDetail:
                 org_id=o.org_id,
                 kind=o.kind,
                 name=o.name,
+                records_public_key=o.records_public_key,
+                org_key_id=None if o.org_key_id is None else o.org_key_id.hex(),
                 org_key=log_ref_opt(proof.org_key),
                 records_keys=records_keys_out(proof),
             )
@@ -349,4 +353,20 @@ def link_out(link: PatientLink, now: dt.datetime) -> s.PatientLinkOut:
         used_at=link.used_at,
         revoked_at=link.revoked_at,
         status=link_status(link, now),  # type: ignore[arg-type]
+    )
+
+
+def push_subscription_out(sub: PushSubscription) -> s.PushSubscriptionOut:
+    """A subscription as its owner sees it: the id and when (never the endpoint or keys)."""
+    return s.PushSubscriptionOut(subscription_id=sub.subscription_id, created_at=sub.created_at)
+
+
+def notification_settings_out(
+    settings: NotificationSettings, subs: list[PushSubscription], email_available: bool
+) -> s.NotificationSettingsOut:
+    return s.NotificationSettingsOut(
+        sound=settings.sound,
+        email=settings.email,
+        email_available=email_available,
+        subscriptions=[push_subscription_out(x) for x in subs],
     )

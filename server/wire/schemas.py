@@ -139,6 +139,9 @@ class LoginRequest(Model):
 class LoginResponse(Model):
     next: Literal["totp", "enrol", "passkey", "passkey_only", "passkey_enrol", "done"]
     csrf_token: str | None = None
+    #: after the second step: failed attempts on the account (password or second factor,
+    #: from any address) since the previous sign-in, to show the person
+    failed_attempts: int | None = None
 
 
 class TotpRequest(Model):
@@ -310,6 +313,8 @@ class PasskeyUnlockRequest(Model):
 class PasskeyLoginResponse(Model):
     next: Literal["done"]
     csrf_token: str | None = None
+    #: failed attempts on the account since the previous sign-in (as ``LoginResponse``)
+    failed_attempts: int | None = None
     #: the passkey that signed in, with its USK wrap (unlock without the password)
     passkey: PasskeyOut
 
@@ -590,6 +595,10 @@ class CaseOrgOut(Model):
     org_id: str
     kind: OrgKind
     name: str
+    #: the current records key (as ``OrganisationOut``): a dermatologist who rotates the
+    #: case wraps to the practice's, which no directory answer shows them
+    records_public_key: B64 | None = None
+    org_key_id: str | None = None
     org_key: LogRefOut | None
     records_keys: list[RecordsKeyLinkOut]
 
@@ -885,3 +894,52 @@ class PatientPhotosOut(Model):
 
     case_id: str
     link_id: str
+
+
+# ---------------------------------------------------------------- notifications
+
+
+class PushKey(Model):
+    #: the VAPID public key (P-256 point, base64url): PushManager.subscribe's
+    #: applicationServerKey
+    public_key: str
+
+
+class PushSubscriptionKeys(Model):
+    p256dh: B64
+    auth: B64
+
+
+class PushSubscriptionRequest(Model):
+    """A browser's ``PushSubscription.toJSON()`` (``expirationTime`` is ignored)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    endpoint: Annotated[str, Field(min_length=8, max_length=2048)]
+    keys: PushSubscriptionKeys
+
+
+class PushSubscriptionOut(Model):
+    subscription_id: str
+    created_at: dt.datetime
+
+
+class NotificationSettingsRequest(Model):
+    sound: bool
+    email: bool
+
+
+class NotificationSettingsOut(Model):
+    sound: bool
+    email: bool
+    #: whether the server can send e-mail notices (an SMTP server is configured)
+    email_available: bool
+    #: this person's push subscriptions (one per browser)
+    subscriptions: list[PushSubscriptionOut]
+
+
+class NoticeOut(Model):
+    """The Socket.IO ``notice`` event: something new for this person (no case, no content)."""
+
+    kind: Literal["message", "queue", "change"]
+    text: str

@@ -33,6 +33,7 @@ from storage.interface.epochs import EpochStore
 from storage.interface.figures import FigureStore
 from storage.interface.invites import InviteStore
 from storage.interface.lifecycle import StorageLifecycle
+from storage.interface.notifications import NotificationStore
 from storage.interface.organisations import OrganisationStore
 from storage.interface.passkeys import PasskeyStore
 from storage.interface.patient_links import PatientLinkStore
@@ -54,6 +55,7 @@ __all__ = [
     "FigureStore",
     "InviteStore",
     "KeyRotationStore",
+    "NotificationStore",
     "OrganisationStore",
     "OutcomeStore",
     "ParticipantStore",
@@ -91,6 +93,7 @@ class Storage(
     FigureStore,
     TransparencyStore,
     DirectoryKeyStore,
+    NotificationStore,
     Protocol,
 ):
     """Everything the server persists. Implementations: ``storage.sqlite.SqliteStorage``
@@ -121,4 +124,5 @@ FEATURE_PROTOCOLS: tuple[type, ...] = (
     FigureStore,
     TransparencyStore,
     DirectoryKeyStore,
+    NotificationStore,
 )

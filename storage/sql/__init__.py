@@ -4,10 +4,11 @@ Rules of this package:
 
 * One module per feature (``accounts``, ``passkeys``, ``organisations``, ``sessions``, ``invites``,
   ``patient_links``, ``cases``, ``participants``, ``epochs``, ``outcomes`` (with receipts),
-  ``thread``, ``attachments``, ``audit``, ``rotation``, ``retention``, ``figures``), each a mixin
-  over :class:`~._base.SqlBase`; :class:`SqlStorage` composes them. The engines (``storage.sqlite``,
-  ``storage.postgres``) subclass it and implement ``_write`` / ``_read``; what differs
-  between the dialects is in ``storage/_engine.py``.
+  ``thread``, ``attachments``, ``audit``, ``rotation``, ``retention``, ``figures``,
+  ``notifications``), each a mixin over :class:`~._base.SqlBase`; :class:`SqlStorage`
+  composes them. The engines (``storage.sqlite``, ``storage.postgres``) subclass it and
+  implement ``_write`` / ``_read``; what differs between the dialects is in
+  ``storage/_engine.py``.
 * Every public method is one unit of work marked with :func:`~._base.unit`: it prepares what
   it can outside the transaction (validation, sealing of values whose row id is known), then
   hands one ``*_txn`` function to the engine. SQLite batches write units into one
@@ -28,6 +29,7 @@ from storage.sql.cases import CasesSql
 from storage.sql.epochs import EpochsSql
 from storage.sql.figures import FiguresSql
 from storage.sql.invites import InvitesSql
+from storage.sql.notifications import NotificationsSql
 from storage.sql.organisations import OrganisationsSql
 from storage.sql.outcomes import OutcomesSql, ReceiptsSql
 from storage.sql.participants import ParticipantsSql
@@ -46,6 +48,7 @@ class SqlStorage(
     OrganisationsSql,
     AccountsSql,
     PasskeysSql,
+    NotificationsSql,
     SessionsSql,
     InvitesSql,
     PatientLinksSql,

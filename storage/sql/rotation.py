@@ -125,6 +125,13 @@ SEALED_TABLES: tuple[_SealedTable, ...] = (
         ),
     ),
     _SealedTable(
+        "push_subscriptions",
+        ("subscription_id",),
+        lambda r: str(r[0]),
+        ("endpoint_sealed", "keys_sealed"),
+    ),
+    _SealedTable("notification_settings", ("user_id",), lambda r: str(r[0]), ("settings_sealed",)),
+    _SealedTable(
         "case_keys",
         ("case_id", "epoch", "recipient_kind", "recipient_id"),
         lambda r: rid_case_key(str(r[0]), int(r[1]), str(r[2]), str(r[3])),

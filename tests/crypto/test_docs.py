@@ -85,3 +85,10 @@ def test_worked_envelope_example_is_the_first_vector() -> None:
         else:
             assert field == shown, (offset, shown)
     assert sum(int(length) for _, length, _ in rows) == len(record)
+
+
+def test_documented_suite_2_sizes() -> None:
+    section = DOC[DOC.index("## 26. Suite 2") :]
+    assert f"| `01 02 0b` | {case_key.HYBRID_CASE_KEY_WRAP_LENGTH} |" in section
+    assert "| `01 02 04` | 1187 |" in section
+    assert f"**Suite {_wire.SUITE_HYBRID:#04x}**" in DOC

@@ -38,6 +38,7 @@ from crypto import (
     merkle,
     org_key,
     password,
+    patient_drop,
     records_key,
     recovery_key,
     statement,
@@ -65,6 +66,7 @@ from crypto.errors import (
     OrgKeyHandoverError,
     OrgKeyUnwrapError,
     OrgKeyWrapHeaderError,
+    PatientDropError,
     PrimitiveError,
     PrivateKeyUnsealError,
     PublicKeyError,
@@ -116,6 +118,34 @@ _ATTACHMENT, _ATTACHMENT_SHA = attachment.encrypt_attachment(FILE_KEY, bytes(ran
 # the opener accepts, only by editing the 4 iteration bytes (rare, and still bounded).
 _RECORDS_FILE = records_key.seal_records_key_file_from_parts(
     ORG, "passphrase", salt=b"s" * 16, nonce=b"n" * 12, iterations=1
+)
+
+# Suite 2 (post-quantum hybrid): the same readers dispatch on the suite byte.
+HYBRID = account.hybrid_key_pair_from_seed(b"h" * 32)
+_HYBRID_WRAP = case_key.wrap_case_key_hybrid(
+    CK,
+    case_id=CASE,
+    epoch=1,
+    recipient_public_key=HYBRID.public_key,
+    wrapper_user_id=USER,
+    wrapper_signing_key=ALICE.signing,
+)
+_HYBRID_DROP = patient_drop.seal_patient_photo_hybrid(
+    patient_drop.PatientPhoto(
+        attachment_id=uuid.UUID(int=5),
+        file_key=b"f" * 32,
+        ciphertext_sha256=b"h" * 32,
+        ciphertext_size=10,
+        media_type="image/jpeg",
+        tag="locator",
+        body_site="arm",
+    ),
+    link_id=CASE,
+    index=0,
+    drop_box_public_key=HYBRID.public_key,
+)
+_HYBRID_RECORDS_FILE = records_key.seal_hybrid_records_key_file_from_parts(
+    ORG, HYBRID, "passphrase", salt=b"s" * 16, nonce=b"n" * 12, iterations=1
 )
 
 _LEGACY_MESSAGE = envelope.seal_legacy_message_from_parts(
@@ -211,6 +241,53 @@ READERS: dict[str, tuple[Reader, type[CryptoError], bytes]] = {
         ),
         CaseKeyUnwrapError,
         _WRAP,
+    ),
+    "parse_case_key_wrap_header (suite 2)": (
+        case_key.parse_case_key_wrap_header,
+        CaseKeyWrapHeaderError,
+        _HYBRID_WRAP,
+    ),
+    "verify_case_key_wrap (suite 2)": (
+        lambda r: case_key.verify_case_key_wrap(r, ALICE.signing.public_key),
+        CaseKeyWrapSignatureError,
+        _HYBRID_WRAP,
+    ),
+    "open_case_key_wrap (suite 2)": (
+        lambda r: case_key.open_case_key_wrap(
+            r,
+            case_id=CASE,
+            epoch=1,
+            recipient=HYBRID,
+            wrapper_signing_public_key=ALICE.signing.public_key,
+            wrapper_user_id=USER,
+        ),
+        CaseKeyUnwrapError,
+        _HYBRID_WRAP,
+    ),
+    "unwrap_usk_for_org_hybrid": (
+        lambda r: usk.unwrap_usk_for_org_hybrid(r, HYBRID.seed, USER),
+        UskOrgUnwrapError,
+        usk.wrap_usk_for_org_hybrid(USK, HYBRID.public_key, USER),
+    ),
+    "parse_patient_photo_header (suite 2)": (
+        patient_drop.parse_patient_photo_header,
+        PatientDropError,
+        _HYBRID_DROP,
+    ),
+    "open_patient_photo (suite 2)": (
+        lambda r: patient_drop.open_patient_photo(r, link_id=CASE, drop_box=HYBRID),
+        PatientDropError,
+        _HYBRID_DROP,
+    ),
+    "unseal_hybrid_private_key": (
+        lambda r: account.unseal_hybrid_private_key(r, USK, USER),
+        PrivateKeyUnsealError,
+        account.seal_hybrid_private_key(HYBRID, USK, USER),
+    ),
+    "open_hybrid_records_key_file": (
+        lambda r: records_key.open_hybrid_records_key_file(r, "passphrase"),
+        RecordsKeyFileError,
+        _HYBRID_RECORDS_FILE,
     ),
     "parse_message_header": (envelope.parse_message_header, MessageHeaderError, _MESSAGE),
     "message_hash": (envelope.message_hash, MessageHeaderError, _MESSAGE),

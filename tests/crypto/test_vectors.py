@@ -56,6 +56,7 @@ FILES = [
     "transcript.json",
     "at_rest.json",
     "passkey_wrap.json",
+    "hybrid.json",
 ]
 
 

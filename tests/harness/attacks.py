@@ -16,23 +16,35 @@ and every answer naming a ``seq`` (the send acknowledgements) goes through the s
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import datetime as dt
 import json
 import os
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from crypto import merkle
 from crypto.envelope import MessageHeaderError, parse_message_header
+from crypto.errors import CryptoError
+from crypto.fingerprint import key_id
+from crypto.log_entry import RemovalEntry, encode_statement_entry, parse_log_entry
+from crypto.statement import OrganisationKeyStatement, parse_statement
+from crypto.tree_head import sign_tree_head
 from server.api.http import SESSION_COOKIE, current
+from server.api.keys import SERVICES
 from server.app import REALTIME, STORE
 from server.errors import DomainError
 from server.realtime.server import Realtime
 from server.wire.render import message_out
+
+if TYPE_CHECKING:
+    from tests.server.harness import Live
 
 __all__ = [
     "HARNESS",
@@ -42,6 +54,7 @@ __all__ = [
     "AttackError",
     "Harness",
     "Item",
+    "harnessed",
     "install",
     "thread_view",
 ]
@@ -68,10 +81,12 @@ KINDS: dict[str, dict[str, str]] = {
 #: Optional parameters.
 OPTIONAL: dict[str, dict[str, str]] = {
     "inject_message": {"after_seq": "seq0", "sender_id": "id", "client_msg_id": "id"},
+    "rewrite_log": {"index": "seq0"},
 }
 #: Kinds that tamper with the transparency log's answers; they need the log on the server
-#: (answered 501 ``not_implemented`` until then).
+#: (answered 501 ``not_implemented`` when the store has none).
 PENDING_KINDS = frozenset({"replace_org_key", "hide_removal", "rewrite_log", "stale_head"})
+LOG_KINDS = PENDING_KINDS
 MESSAGE_KINDS = frozenset(
     {
         "drop_message",
@@ -225,6 +240,14 @@ def shown_seq(items: list[Item], real_seq: int) -> int:
 # ---------------------------------------------------------------------- JSON rewriting
 
 
+def _b64d(value: str) -> bytes:
+    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+
+
+def _b64e(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
 def _walk(value: Any, fn: Callable[[Json], None]) -> None:
     if isinstance(value, dict):
         fn(value)
@@ -277,16 +300,85 @@ class Harness:
         the case's newest message at this moment)."""
         ready: list[Attack] = []
         for a in attacks:
-            if a.kind in PENDING_KINDS:
+            if a.kind in LOG_KINDS and not hasattr(self.app[STORE], "list_log"):
                 raise NotImplementedError(a.kind)
+            if a.kind == "stale_head":
+                a = Attack(a.kind, {"head": await self._current_head()})
             if a.kind == "inject_message" and "after_seq" not in a.params:
                 real = await self._real_thread(a.params["case_id"])
                 a = Attack(a.kind, {**a.params, "after_seq": real[-1]["seq"] if real else 0})
             ready.append(a)
         self.attacks = ready
 
+    async def attack(self, kind: str, **params: Any) -> None:
+        """In-process form of ``POST /__harness/attack``: replace the attacks with one."""
+        await self.set([Attack.parse({"kind": kind, **params})])
+
     def reset(self) -> None:
         self.attacks = []
+
+    def _of(self, kind: str) -> list[Attack]:
+        return [a for a in self.attacks if a.kind == kind]
+
+    # -- the transparency log (a compromised server holds the log's signing key)
+
+    async def _current_head(self) -> str:
+        """The newest signed tree head now (signing one if the log has none yet)."""
+        services = self.app[SERVICES]
+        return _b64e((await services.transparency.head()).head)
+
+    async def _forged_log(self, index: int) -> tuple[list[bytes], bytes]:
+        """The log's entries with entry ``index`` rewritten (its time moved by 1 ms: still a
+        well-formed entry) and a head over that history, signed with the log's real key."""
+        store: Any = self.app[STORE]
+        size = await store.log_size()
+        entries: list[bytes] = []
+        while len(entries) < size:
+            page = await store.list_log(len(entries), min(size, len(entries) + 1000))
+            entries.extend(r.entry for r in page)
+        if entries:
+            at = min(index, len(entries) - 1)
+            changed = bytearray(entries[at])
+            changed[8] ^= 1
+            entries[at] = bytes(changed)
+        leaves = [merkle.leaf_hash(e) for e in entries]
+        head = sign_tree_head(
+            tree_size=len(entries),
+            timestamp_ms=int(dt.datetime.now(dt.UTC).timestamp() * 1000),
+            root_hash=merkle.root_hash(leaves) if leaves else merkle.EMPTY_ROOT,
+            log_key=store._log_key,  # the compromised server's own key
+        )
+        return entries, head
+
+    async def _rewrite_log_answer(self, request: web.Request, data: Any) -> None:
+        """A coherent forged world: every tree head, entry, inclusion and consistency proof
+        is computed over the rewritten history, so only a client holding an older head
+        (whose root the forged history does not extend) can tell."""
+        [attack] = self._of("rewrite_log")
+        entries, head = await self._forged_log(attack.params.get("index", 0))
+        leaves = [merkle.leaf_hash(e) for e in entries]
+
+        def fn(d: Json) -> None:
+            if "tree_head" in d:
+                d["tree_head"] = _b64e(head)
+            if {"index", "entry", "proof"} <= d.keys() and d["index"] < len(entries):
+                d["entry"] = _b64e(entries[d["index"]])
+                d["proof"] = [_b64e(h) for h in merkle.inclusion_proof(leaves, d["index"])]
+
+        _walk(data, fn)
+        if not isinstance(data, dict):
+            return
+        path = request.path
+        if path.endswith("/transparency/entries"):
+            for item in data.get("entries", []):
+                if item["index"] < len(entries):
+                    item["entry"] = _b64e(entries[item["index"]])
+        elif path.endswith("/transparency/consistency") and data.get("to") == len(entries):
+            old = data["from"]
+            proof = merkle.consistency_proof(leaves, old) if 0 < old < len(leaves) else []
+            data["proof"] = [_b64e(h) for h in proof]
+        elif path.endswith("/transparency/inclusion") and data.get("size") == len(entries):
+            data["proof"] = [_b64e(h) for h in merkle.inclusion_proof(leaves, data["index"])]
 
     def for_case(self, case_id: str) -> list[Attack]:
         return [
@@ -350,6 +442,8 @@ class Harness:
             return response
         data = json.loads(response.body)
         changed = _rewrite_keys(data, self.attacks)
+        if any(a.kind in LOG_KINDS for a in self.attacks):
+            changed = await self._log_attacks(request, data) or changed
         if listing and request.method == "POST" and isinstance(data, dict) and "seq" in data:
             case_id = listing.group(1)
             if self.for_case(case_id):
@@ -359,6 +453,58 @@ class Harness:
         if changed:
             response.body = json.dumps(data, separators=(",", ":")).encode()
         return response
+
+    async def _log_attacks(self, request: web.Request, data: Any) -> bool:
+        for a in self._of("stale_head"):
+            _walk(
+                data,
+                lambda d, head=a.params["head"]: (
+                    d.update(tree_head=head) if "tree_head" in d else None
+                ),
+            )
+        for a in self._of("replace_org_key"):
+            _walk(data, lambda d, p=a.params: _replace_org_key(d, p))
+        for a in self._of("hide_removal"):
+            await self._hide_removal(data, a.params["user_id"])
+        if self._of("rewrite_log"):
+            await self._rewrite_log_answer(request, data)
+        return True
+
+    async def _hide_removal(self, data: Any, user_id: str) -> None:
+        """The server keeps quiet about a removal: no removal in directory answers, no
+        required rotation, the person still listed as a participant (the log itself still
+        holds the removal: hiding it there would fork the log)."""
+        store: Any = self.app[STORE]
+        hidden: list[Json] = []
+
+        def fn(d: Json) -> None:
+            if isinstance(d.get("removals"), list):
+                d["removals"] = [r for r in d["removals"] if not _removes(r, user_id)]
+            rotation = d.get("rotation")
+            if isinstance(rotation, dict) and user_id in rotation.get("removed", []):
+                left = [u for u in rotation["removed"] if u != user_id]
+                d["rotation"] = {**rotation, "removed": left} if left else None
+            if (
+                isinstance(d.get("removed"), list)
+                and isinstance(d.get("participants"), list)
+                and any(r.get("user_id") == user_id for r in d["removed"])
+            ):
+                d["removed"] = [r for r in d["removed"] if r.get("user_id") != user_id]
+                hidden.append(d)
+
+        _walk(data, fn)
+        for d in hidden:
+            user = await store.get_user(user_id)
+            creator = d.get("case", {}).get("created_by")
+            d["participants"].append(
+                {
+                    "user_id": user_id,
+                    "role": "gp" if creator == user_id else "dermatologist",
+                    "display_name": user.display_name,
+                    "encryption_public_key": _b64e(user.encryption_public_key),
+                    "signing_public_key": _b64e(user.signing_public_key),
+                }
+            )
 
     async def _list(self, request: web.Request, case_id: str) -> web.Response:
         after = int(request.query.get("after_seq", "0"))
@@ -438,11 +584,54 @@ async def _socket_viewer(realtime: Realtime, sid: str) -> str | None:
     return auth.user.user_id
 
 
+def _stale_head(d: Json, head: str) -> None:
+    if "tree_head" in d:
+        d["tree_head"] = head
+
+
+def _removes(ref: Any, user_id: str) -> bool:
+    """Whether a log reference is a removal entry (0x03) of ``user_id``."""
+    try:
+        entry = parse_log_entry(_b64d(ref["entry"]))
+    except (CryptoError, KeyError, TypeError, ValueError):
+        return False
+    return isinstance(entry, RemovalEntry) and str(entry.user_id) == user_id
+
+
+def _replace_org_key(d: Json, p: Mapping[str, Any]) -> None:
+    """An organisation's key swapped for the statement of the attacker's: the log reference
+    names the new statement (its proof is left as it was: no entry of the log has it)."""
+    if d.get("org_id") != p["org_id"] or "org_key" not in d:
+        return
+    old = d["org_key"] if isinstance(d["org_key"], dict) else {"index": 0, "proof": []}
+    statement = _b64d(p["statement"])
+    entry = encode_statement_entry(statement, appended_at_ms=0)
+    d["org_key"] = {"index": old["index"], "entry": _b64e(entry), "proof": old["proof"]}
+    if "org_key_id" in d:
+        parsed = parse_statement(statement)
+        if isinstance(parsed, OrganisationKeyStatement):
+            d["org_key_id"] = key_id(parsed.org_public_key).hex()
+
+
 def _bad(message: str) -> web.Response:
     return web.json_response({"error": {"code": "bad_request", "message": message}}, status=400)
 
 
 HARNESS: web.AppKey[Harness] = web.AppKey("harness", Harness)
+
+
+@contextlib.asynccontextmanager
+async def harnessed(
+    data_dir: Path, backend: str = "sqlite", **overrides: Any
+) -> AsyncIterator[tuple[Live, Harness]]:
+    """The real server on a random port with the harness installed (pytest, in process):
+    ``async with harnessed(tmp_path) as (live, harness): await harness.attack(...)``."""
+    from tests.server.harness import live_server
+
+    async with live_server(
+        data_dir, backend, app_hook=lambda app: install(app, {"DERMLINE_HARNESS": "1"}), **overrides
+    ) as live:
+        yield live, live.app[HARNESS]
 
 
 def install(app: web.Application, environ: Mapping[str, str] | None = None) -> Harness:

@@ -8,6 +8,7 @@ import asyncio
 import os
 import socket
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +16,17 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from client_py.api import b64e
+from client_py.api import b64d, b64e
 from client_py.client import DermlineClient
+from crypto import merkle
 from crypto.account import generate_key_pair
+from crypto.errors import CryptoError
+from crypto.fingerprint import key_id
+from crypto.log_entry import RemovalEntry, StatementEntry, parse_log_entry
+from crypto.statement import OrganisationKind, make_organisation_key_statement
+from crypto.tree_head import TreeHead, verify_tree_head, verify_tree_head_extends
 from server.app import create_app
-from tests.harness.attacks import Attack, AttackError, install, thread_view
+from tests.harness.attacks import Attack, AttackError, harnessed, install, thread_view
 from tests.harness.serve import main as serve_main
 from tests.samples import HISTORY
 from tests.server.harness import Live, live_server, make_world, settings_for
@@ -131,7 +138,8 @@ async def test_serve_starts_the_real_server_with_the_harness(tmp_path: Path) -> 
                 assert r.status == 200
                 assert (await r.json())["attacks"] == [body]
             async with http.post(f"{url}/__harness/attack", json={"kind": "stale_head"}) as r:
-                assert r.status == 501
+                assert r.status == 200  # the log exists: the head of now is held
+                assert (await r.json())["attacks"][0]["head"]
             async with http.post(f"{url}/__harness/reset") as r:
                 assert (await r.json())["attacks"] == []
     finally:
@@ -259,6 +267,17 @@ async def test_key_substitution_changes_the_directory_and_the_case(tmp_path: Pat
         assert p["encryption_public_key"] != evil
 
 
+async def test_in_process_helper(tmp_path: Path) -> None:
+    async with harnessed(tmp_path) as (live, harness):
+        w = await make_world(live)
+        case_id = await w.gp.client.create_case(w.practice_id, w.service_id, HISTORY)
+        await w.gp.client.post_message(case_id, _text(), {"text": "two"})
+        await harness.attack("drop_message", case_id=case_id, seq=1)
+        assert len(await w.gp.client.messages(case_id)) == 1
+        harness.reset()
+        assert len(await w.gp.client.messages(case_id)) == 2
+
+
 async def _thread_of(client: DermlineClient, case_id: str, after: int = 0) -> list[str]:
     return [m["client_msg_id"] for m in await client.messages(case_id, after_seq=after)]
 
@@ -341,3 +360,110 @@ async def test_message_attacks_over_socketio(tmp_path: Path) -> None:
         assert [m["seq"] for m in answer["cases"][case_id]["messages"]] == [1, 2]
         answer = await rt_gp.sio.call("sync", {"cases": {case_id: 1}})
         assert [m["seq"] for m in answer["cases"][case_id]["messages"]] == [2, 3]
+
+
+# ---------------------------------------------------------------------- the transparency log
+
+
+async def _head(c: DermlineClient) -> tuple[TreeHead, bytes]:
+    answer = await c.api.get("/api/v1/transparency/head")
+    key = b64d(answer["log_public_key"])
+    return verify_tree_head(b64d(answer["tree_head"]), key), key
+
+
+async def _grow(live: Live, w: Any, name: str) -> None:
+    """A directory change (a new member: its log entry)."""
+    await live.person(
+        await w.admin.client.invite(w.service_id, "dermatologist"), f"{name}@x.org", name
+    )
+
+
+async def test_stale_head_holds_the_head_of_when_it_was_set(tmp_path: Path) -> None:
+    async with harnessed(tmp_path) as (live, harness):
+        w = await make_world(live)
+        before, _ = await _head(w.gp.client)
+        await harness.attack("stale_head")
+        await _grow(live, w, "late")
+        held, _ = await _head(w.gp.client)
+        assert held.record == before.record
+        directory = await w.gp.client.api.get(f"/api/v1/orgs/{w.service_id}/directory")
+        assert b64d(directory["tree_head"]) == before.record
+        harness.reset()
+        now, _ = await _head(w.gp.client)
+        assert now.tree_size > before.tree_size
+
+
+async def test_rewrite_log_serves_a_signed_head_over_another_history(tmp_path: Path) -> None:
+    async with harnessed(tmp_path) as (live, harness):
+        w = await make_world(live)
+        pinned, log_key = await _head(w.gp.client)
+        await _grow(live, w, "late")
+        await harness.attack("rewrite_log", index=0)
+        forged, _ = await _head(w.gp.client)  # verifies: signed with the log's real key
+        assert forged.tree_size > pinned.tree_size
+        # Self-consistent: the entries it serves hash to the forged root ...
+        page = await w.gp.client.api.get(
+            "/api/v1/transparency/entries", start=0, end=forged.tree_size
+        )
+        leaves = [merkle.leaf_hash(b64d(e["entry"])) for e in page["entries"]]
+        assert merkle.root_hash(leaves) == forged.root_hash
+        # ... but no consistency proof links the pinned head to it.
+        proof = await w.gp.client.api.get(
+            "/api/v1/transparency/consistency", **{"from": pinned.tree_size, "to": forged.tree_size}
+        )
+        with pytest.raises(CryptoError):
+            verify_tree_head_extends(pinned, forged, [b64d(h) for h in proof["proof"]])
+        harness.reset()
+        honest, _ = await _head(w.gp.client)
+        proof = await w.gp.client.api.get(
+            "/api/v1/transparency/consistency", **{"from": pinned.tree_size, "to": honest.tree_size}
+        )
+        verify_tree_head_extends(pinned, honest, [b64d(h) for h in proof["proof"]])
+        assert log_key
+
+
+async def test_replace_org_key_names_the_attackers_statement(tmp_path: Path) -> None:
+    async with harnessed(tmp_path) as (live, harness):
+        w = await make_world(live)
+        evil = generate_key_pair()
+        statement = make_organisation_key_statement(
+            org_id=uuid.UUID(w.practice_id),
+            org_kind=OrganisationKind.PRACTICE,
+            name="Elm Surgery",
+            org_key=evil,
+            issued_at_ms=1_700_000_000_000,
+        )
+        await harness.attack("replace_org_key", org_id=w.practice_id, statement=b64e(statement))
+        directory = await w.gp.client.api.get(f"/api/v1/orgs/{w.practice_id}/directory")
+        entry = parse_log_entry(b64d(directory["org"]["org_key"]["entry"]))
+        assert isinstance(entry, StatementEntry) and entry.statement.record == statement
+        assert directory["org"]["org_key_id"] == key_id(evil.public_key).hex()
+
+
+async def test_hide_removal_keeps_quiet_about_a_disabled_account(tmp_path: Path) -> None:
+    async with harnessed(tmp_path) as (live, harness):
+        w = await make_world(live)
+        gp, derm_id = w.gp.client, w.derm.user_id
+        case_id = await gp.create_case(w.practice_id, w.service_id, HISTORY)
+        await w.admin.client.api.post(f"/api/v1/users/{derm_id}/disable")
+
+        def removed_in(directory: dict[str, Any]) -> bool:
+            for ref in directory["removals"]:
+                entry = parse_log_entry(b64d(ref["entry"]))
+                if isinstance(entry, RemovalEntry) and str(entry.user_id) == derm_id:
+                    return True
+            return False
+
+        honest = await gp.api.get(f"/api/v1/orgs/{w.service_id}/directory")
+        assert removed_in(honest)
+        assert (await gp.api.get(f"/api/v1/cases/{case_id}"))["rotation"] is not None
+        await harness.attack("hide_removal", user_id=derm_id)
+        assert not removed_in(await gp.api.get(f"/api/v1/orgs/{w.service_id}/directory"))
+        detail = await gp.api.get(f"/api/v1/cases/{case_id}")
+        assert detail["rotation"] is None and detail["removed"] == []
+        assert derm_id in [p["user_id"] for p in detail["participants"]]
+        # The log itself still holds the removal: that is how a client finds out.
+        head, _ = await _head(gp)
+        page = await gp.api.get("/api/v1/transparency/entries", start=0, end=head.tree_size)
+        entries = [parse_log_entry(b64d(e["entry"])) for e in page["entries"]]
+        assert any(isinstance(e, RemovalEntry) and str(e.user_id) == derm_id for e in entries)

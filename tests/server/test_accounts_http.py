@@ -63,7 +63,9 @@ async def test_invite_is_single_use_and_expires(tmp_path: Path) -> None:
         assert err.value.code == "invite_invalid"
 
 
-async def test_wrong_password_locks_and_unknown_user_looks_the_same(tmp_path: Path) -> None:
+async def test_wrong_password_locks_the_address_and_unknown_user_looks_the_same(
+    tmp_path: Path,
+) -> None:
     async with live_server(tmp_path, login_max_failures=2) as live:
         w = await make_world(live)
         for name in (w.gp.login_name, "nobody@example.org"):
@@ -75,7 +77,7 @@ async def test_wrong_password_locks_and_unknown_user_looks_the_same(tmp_path: Pa
         live.clock.advance(60)
         with pytest.raises(ApiError) as err:
             await live.client().login(w.gp.login_name, PASSWORD)
-        assert (err.value.status, err.value.code) == (423, "account_locked")
+        assert (err.value.status, err.value.code) == (429, "address_locked")
 
 
 async def test_pending_session_cannot_use_the_api(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ import pytest_asyncio
 from client_py.api import ApiError, b64d, b64e
 from client_py.client import DermlineClient
 from client_py.realtime import RealtimeError
-from crypto.case_key import wrap_case_key
+from crypto.case_key import generate_case_key, wrap_case_key
 from crypto.content import ContentType
 from tests.samples import HISTORY
 from tests.server.harness import Live, World, live_server, make_world
@@ -232,6 +232,34 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
             "auditor": 403,
         },
     ),
+    # Taking the second addressed dermatologist off the case: the referring GP or the
+    # responder (status_of counts the 204 as 200).
+    "remove": (
+        "in_review",
+        {
+            "gp": 200,
+            "gp2": 403,
+            "derm": 200,
+            "derm2": 403,
+            "padmin": 403,
+            "records": 403,
+            "auditor": 403,
+        },
+    ),
+    # A new case key epoch: any participant holding the key (a valid set of wraps from
+    # each; records officers read the case but are not in it).
+    "epochs": (
+        "in_review",
+        {
+            "gp": 200,
+            "gp2": 403,
+            "derm": 200,
+            "derm2": 200,
+            "padmin": 403,
+            "records": 403,
+            "auditor": 403,
+        },
+    ),
     "claim_again": (
         "in_review",
         {
@@ -298,8 +326,56 @@ async def share_body(who: DermlineClient, case_id: str) -> dict[str, Any]:
     return {"case_keys": wraps}
 
 
-async def attempt(route: str, who: DermlineClient, case_id: str) -> int:
+async def epoch_body(
+    who: DermlineClient, case_id: str, records: dict[str, bytes]
+) -> dict[str, Any]:
+    """Wraps of a fresh epoch-1 key to every participant and the ``records`` keys, as the
+    caller's client makes them; a well-formed stand-in for callers who cannot read the case."""
+    try:
+        detail = await who.get_case(case_id)
+        assert who.identity is not None
+        key = generate_case_key()
+        recipients = [
+            ("user", p["user_id"], b64d(p["encryption_public_key"])) for p in detail["participants"]
+        ]
+        recipients += [("organisation", org_id, public) for org_id, public in records.items()]
+        wraps = [
+            {
+                "recipient_kind": kind,
+                "recipient_id": rid,
+                "wrapped_key": b64e(
+                    wrap_case_key(
+                        key,
+                        case_id=uuid.UUID(case_id),
+                        epoch=1,
+                        recipient_public_key=public,
+                        wrapper_user_id=uuid.UUID(who.identity.user_id),
+                        wrapper_signing_key=who.identity.signing,
+                    )
+                ),
+            }
+            for kind, rid, public in recipients
+        ]
+    except Exception:
+        wraps = [
+            {"recipient_kind": "user", "recipient_id": str(uuid.uuid4()), "wrapped_key": "AAAA"}
+        ]
+    return {"epoch": 1, "case_keys": wraps}
+
+
+async def attempt(
+    route: str,
+    who: DermlineClient,
+    case_id: str,
+    target: str = "",
+    records: dict[str, bytes] | None = None,
+) -> int:
     base = f"/api/v1/cases/{case_id}"
+    if route == "remove":
+        return await status_of(lambda: who.api.post(f"{base}/participants/{target}/remove"))
+    if route == "epochs":
+        body = await epoch_body(who, case_id, records or {})
+        return await status_of(lambda: who.api.post(base + "/epochs", body))
     if route == "share":
         body = await share_body(who, case_id)
         return await status_of(lambda: who.api.post(base + "/keys", body))
@@ -341,7 +417,18 @@ async def attempt(route: str, who: DermlineClient, case_id: str) -> int:
     return await status_of(lambda: who.api.post(f"{base}/{action}"))
 
 
-MUTATING = {"claim", "ask", "answer", "withdraw", "close", "post", "downgrade", "share"}
+MUTATING = {
+    "claim",
+    "ask",
+    "answer",
+    "withdraw",
+    "close",
+    "post",
+    "downgrade",
+    "share",
+    "remove",
+    "epochs",
+}
 CASE_CELLS = [
     pytest.param(route, actor, id=f"{route}-{actor}-{_where(actor)}")
     for route in MATRIX
@@ -367,10 +454,20 @@ async def test_case_route(env: Env, route: str, actor: str) -> None:
             f"{late}@example.org",
             late,
         )
+    target = ""
+    if route == "remove":
+        # An addressed dermatologist other than the responder (read as the referring GP).
+        detail = await w.gp.client.get_case(case_id)
+        target = next(
+            p["user_id"]
+            for p in detail["participants"]
+            if p["role"] == "dermatologist" and p["user_id"] != detail["case"]["claimed_by"]
+        )
     want = expected[actor]
     if route == "close" and want == 200:
         want = 422  # a stand-in payload is refused only after the policy passed
-    assert await attempt(route, env.who[actor], case_id) == want
+    records = {w.practice_id: w.records_key.public_key}
+    assert await attempt(route, env.who[actor], case_id, target, records) == want
 
 
 @pytest.mark.parametrize("actor", ACTORS, ids=[f"{a}-{_where(a)}" for a in ACTORS])

@@ -1,5 +1,6 @@
 """The `dermline` administration commands on a real SQLite data directory."""
 
+import asyncio
 import base64
 import hashlib
 import re
@@ -7,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
+import storage
 from crypto.fingerprint import key_id
 from server.cli import main
+from tests.samples import HISTORY
+from tests.server.harness import live_server, make_world
 
 
 def run(capsys, *argv: str) -> tuple[int, str]:  # type: ignore[no-untyped-def]
@@ -95,3 +99,62 @@ def test_bad_settings_exit_2(tmp_path: Path, capsys, monkeypatch) -> None:  # ty
     monkeypatch.setenv("DERMLINE_PORT", "not-a-port")
     code, out = run(capsys, "db", "migrate", "--data-dir", str(tmp_path))
     assert code == 2 and "port" in out
+
+
+async def test_users_disable_and_remove_role_mark_cases(
+    tmp_path: Path,
+    capsys,
+    monkeypatch,  # type: ignore[no-untyped-def]
+) -> None:
+    """The operator's path (no administrator at hand): the same domain operations as the
+    admin routes, so the person's cases need a new epoch (docs/operations.md section 4a)."""
+    monkeypatch.delenv("DERMLINE_CONFIG", raising=False)
+    async with live_server(tmp_path) as live:
+        w = await make_world(live)
+        case_id = await w.gp.client.create_case(w.practice_id, w.service_id, HISTORY)
+        derm_id, gp_id, practice_id = w.derm.user_id, w.gp.user_id, w.practice_id
+    d = str(tmp_path)
+
+    def cli(*argv: str) -> tuple[int, str]:
+        return run(capsys, *argv)
+
+    code, out = await asyncio.to_thread(cli, "users", "disable", "--data-dir", d, "--user", derm_id)
+    assert code == 0 and "disabled" in out
+    code, out = await asyncio.to_thread(
+        cli,
+        "users",
+        "remove-role",
+        "--data-dir",
+        d,
+        "--user",
+        gp_id,
+        "--org",
+        practice_id,
+        "--role",
+        "gp",
+    )
+    assert code == 0 and "removed gp" in out
+    code, out = await asyncio.to_thread(
+        cli,
+        "users",
+        "remove-role",
+        "--data-dir",
+        d,
+        "--user",
+        gp_id,
+        "--org",
+        practice_id,
+        "--role",
+        "gp",
+    )
+    assert code == 1 and "not found" in out
+    store = await storage.open_storage(storage.StorageConfig(data_dir=tmp_path))
+    try:
+        removals = await store.list_case_removals(case_id)
+        assert {(r.user_id, r.reason) for r in removals} == {
+            (derm_id, storage.RemovalReason.ACCOUNT),
+            (gp_id, storage.RemovalReason.MEMBERSHIP),
+        }
+        assert (await store.get_user(derm_id)).disabled
+    finally:
+        await store.close()

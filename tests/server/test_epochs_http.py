@@ -18,7 +18,12 @@ from client_py.client import DermlineClient
 from crypto.account import generate_key_pair
 from crypto.case_key import generate_case_key, open_case_key_wrap, wrap_case_key
 from crypto.content import ContentType, encode_content
-from crypto.envelope import GENESIS_HASH, open_message, seal_message
+from crypto.envelope import (
+    GENESIS_HASH,
+    open_message,
+    seal_legacy_message_from_parts,
+    seal_message,
+)
 from crypto.errors import CryptoError
 from tests.samples import HISTORY
 from tests.server.harness import BACKENDS, Live, World, live_server, make_world
@@ -154,6 +159,30 @@ async def test_the_server_refuses_bad_messages(tmp_path: Path, backend: str) -> 
             "send", {"case_id": case_id, "client_msg_id": forged[0], "envelope": forged[1]}
         )
         assert answer["error"]["code"] == "signature_invalid"
+        # The legacy envelope (0x07), properly signed: outdated, over both transports.
+        assert gp.identity is not None
+        legacy_id = str(uuid.uuid4())
+        legacy = seal_legacy_message_from_parts(
+            encode_content(ContentType.TEXT, {"text": "old app"}),
+            case_key=key,
+            case_id=uuid.UUID(case_id),
+            epoch=0,
+            client_message_id=uuid.UUID(legacy_id),
+            sender_user_id=uuid.UUID(gp.identity.user_id),
+            sender_signing_key=gp.identity.signing,
+            content_type=ContentType.TEXT,
+            timestamp_ms=1_700_000_000_000,
+            previous_hash=GENESIS_HASH,
+            nonce=bytes(12),
+        )
+        assert await code_of(post(gp, case_id, (legacy_id, b64e(legacy)))) == (
+            422,
+            "envelope_outdated",
+        )
+        answer = await rt.sio.call(
+            "send", {"case_id": case_id, "client_msg_id": legacy_id, "envelope": b64e(legacy)}
+        )
+        assert answer["error"]["code"] == "envelope_outdated"
         assert [m["client_msg_id"] for m in await gp.messages(case_id)].count(forged[0]) == 0
 
 
@@ -202,6 +231,15 @@ async def test_removal_rotation_and_the_removed_persons_real_keys(
         assert status == 409
         assert body["error"]["code"] == "key_rotation_required"
         assert (body["error"]["key_epoch"], body["error"]["next_epoch"]) == (0, 1)
+        # The same refusal, with the same fields, in a Socket.IO acknowledgement.
+        rt_gp = await gp.connect_realtime()
+        msg_id, envelope = seal(gp, case_id, key0)
+        answer = await rt_gp.sio.call(
+            "send", {"case_id": case_id, "client_msg_id": msg_id, "envelope": envelope}
+        )
+        assert answer["ok"] is False
+        assert answer["error"]["code"] == "key_rotation_required"
+        assert (answer["error"]["key_epoch"], answer["error"]["next_epoch"]) == (0, 1)
 
         records = {w.practice_id: w.records_key.public_key}
         key1 = generate_case_key()
@@ -268,6 +306,10 @@ async def test_removal_rotation_and_the_removed_persons_real_keys(
         await post(gp, case_id, secret)
         stale = seal(gp, case_id, key0, epoch=0)
         assert await code_of(post(gp, case_id, stale)) == (409, "stale_epoch")
+        answer = await rt_gp.sio.call(
+            "send", {"case_id": case_id, "client_msg_id": stale[0], "envelope": stale[1]}
+        )
+        assert (answer["error"]["code"], answer["error"]["key_epoch"]) == ("stale_epoch", 1)
 
         # The removed person: their real old key does not open it, no epoch-1 wrap of
         # theirs exists, and they heard nothing of it live.

@@ -10,6 +10,7 @@ consistency between heads, the trust functions of crypto.statement)."""
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import secrets
 import urllib.parse
@@ -503,8 +504,11 @@ async def test_certified_invites_inspect_accept_and_refusals(tmp_path: Path) -> 
             org_key_id=org.key.key_id,
         )
         assert handed.private_key == org.key.private_key
-        expires = seen["expires_at"]
-        assert expires.startswith("2026-01-05T10:")  # the statement's expiry, an hour on
+        # the invite expires exactly at the statement's expiry (to the millisecond)
+        assert isinstance(invite, st.InviteStatement)
+        expires = datetime.datetime.fromisoformat(seen["expires_at"].replace("Z", "+00:00"))
+        assert int(expires.timestamp() * 1000) == invite.expires_at_ms
+        assert expires.microsecond % 1000 == 0
 
         # acceptance: the member statement is required and must say exactly the request
         assert await refused(
@@ -880,6 +884,15 @@ async def test_case_detail_is_self_contained_for_a_reader(tmp_path: Path) -> Non
         assert ok.org_public_key == org.key.public_key
         assert orgs[w.service_id]["org_key"] is None
         assert orgs[w.practice_id]["records_keys"] == []
+        # the legacy records key is reachable from the case (a dermatologist rotating it
+        # wraps to it, and sees no practice directory)
+        assert b64d(orgs[w.practice_id]["records_public_key"]) == w.records_key.public_key
+        assert orgs[w.practice_id]["org_key_id"] == org.key.key_id.hex()
+        d_derm = await w.derm.client.api.get(f"{V1}/cases/{case_id}")
+        assert {o["org_id"]: o["records_public_key"] for o in d_derm["orgs"]} == {
+            w.practice_id: b64e(w.records_key.public_key),
+            w.service_id: None,
+        }
 
         await w.admin.client.api.post(f"{V1}/users/{w.derm.user_id}/disable")
         d = await w.gp.client.api.get(f"{V1}/cases/{case_id}")

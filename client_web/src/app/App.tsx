@@ -9,6 +9,7 @@ import { Invite } from "./pages/Invite";
 import { Login } from "./pages/Login";
 import { NotFound } from "./pages/NotFound";
 import { PatientUpload } from "./pages/PatientUpload";
+import { Notifications } from "./pages/Notifications";
 import { Security } from "./pages/Security";
 import { Start } from "./pages/Start";
 import { Unlock } from "./pages/Unlock";
@@ -20,6 +21,9 @@ import { RecordsKeyBanner } from "./pages/RecordsKeyBanner";
 import { Realtime } from "./realtime";
 import { Session, idleLockMs } from "./session";
 import { forgetUsk, unlockRemembered } from "./unlock";
+import { failedAttemptsText, takeFailedAttempts } from "./signinNotice";
+import { Notifier } from "./notify";
+import { disablePush, notificationApi } from "./push";
 
 function Header(): JSX.Element {
   return (
@@ -63,6 +67,18 @@ export function App({ api }: { api: Api }): JSX.Element {
   const [locked, setLocked] = useState(true);
   const [me, setMe] = useState<Me | null>(null);
   const [online, setOnline] = useState(navigator.onLine);
+  // Failed sign-in attempts since the previous sign-in, shown once after signing in.
+  const [attemptsNotice, setAttemptsNotice] = useState<string | null>(null);
+  // In-page notifications (notify.ts): the live region's text, the title count, the sound.
+  const [noticeText, setNoticeText] = useState("");
+  const notifier = useMemo(() => new Notifier(realtime, setNoticeText), [realtime]);
+  const startNotices = () => {
+    notifier.start();
+    notificationApi.get().then(
+      (p) => notifier.setSound(p.sound),
+      () => undefined,
+    );
+  };
   useEffect(
     () =>
       session.subscribe((isLocked, reason) => {
@@ -100,10 +116,12 @@ export function App({ api }: { api: Api }): JSX.Element {
 
   const home = () => {
     // Fetch the profile (memberships) once the keys are unlocked, then show the cases.
+    setAttemptsNotice(failedAttemptsText(takeFailedAttempts()));
     api.me().then(
       (m) => {
         setMe(m);
         realtime.connect();
+        startNotices();
         navigate({ name: "cases" });
       },
       () => navigate({ name: "login" }),
@@ -119,6 +137,7 @@ export function App({ api }: { api: Api }): JSX.Element {
           session.unlock(keys);
           setMe(m);
           realtime.connect();
+          startNotices();
           if (route.name === "start" || route.name === "login") navigate({ name: "cases" });
         }
       },
@@ -132,7 +151,12 @@ export function App({ api }: { api: Api }): JSX.Element {
     realtime.disconnect();
     outbox.clear();
     setMe(null);
-    void api.logout().catch(() => undefined);
+    setAttemptsNotice(null);
+    notifier.stop();
+    // This device stops receiving the person's pushes first (a shared device), then signs out.
+    void disablePush()
+      .then(() => api.logout())
+      .catch(() => undefined);
     navigate({ name: "login" });
   };
 
@@ -159,6 +183,9 @@ export function App({ api }: { api: Api }): JSX.Element {
       break;
     case "security":
       page = signedIn ? <Security api={api} /> : <Start />;
+      break;
+    case "notifications":
+      page = signedIn ? <Notifications onSound={(on) => notifier.setSound(on)} /> : <Start />;
       break;
     case "invite":
       page = <Invite api={api} token={route.token} session={session} onSignedIn={home} />;
@@ -192,6 +219,10 @@ export function App({ api }: { api: Api }): JSX.Element {
         Skip to main content
       </a>
       <Header />
+      {/* New replies and cases announced to screen readers (notify.ts); no case is named. */}
+      <div class="nhsuk-u-visually-hidden" role="status" aria-live="polite" data-testid="notice-live">
+        {noticeText}
+      </div>
       {!online && (
         <div class="dl-offline-banner" role="status">
           <div class="nhsuk-width-container">You are offline. Messages will be sent when the connection returns.</div>
@@ -200,11 +231,26 @@ export function App({ api }: { api: Api }): JSX.Element {
       <div class="nhsuk-width-container">
         <main class="nhsuk-main-wrapper dl-main" id="maincontent" tabIndex={-1}>
           {signedIn && pins && (route.name === "cases" || route.name === "start") && <RecordsKeyBanner api={api} me={me} pins={pins} />}
+          {signedIn && attemptsNotice && (route.name === "cases" || route.name === "start") && (
+            <div class="nhsuk-warning-callout" data-testid="failed-attempts">
+              <h2 class="nhsuk-warning-callout__label">
+                <span class="nhsuk-u-visually-hidden">Important: </span>Failed sign-in attempts
+              </h2>
+              <p>{attemptsNotice}</p>
+              <button type="button" class="nhsuk-button nhsuk-button--secondary nhsuk-u-margin-bottom-0" onClick={() => setAttemptsNotice(null)}>
+                Dismiss
+              </button>
+            </div>
+          )}
           {signedIn && (route.name === "cases" || route.name === "start") && <AdminEntryLink me={me} />}
           {signedIn && (route.name === "cases" || route.name === "start") && (
             <p>
               <a href="#/security" data-testid="security-link">
                 Passkeys and security
+              </a>
+              {" · "}
+              <a href="#/notifications" data-testid="notifications-link">
+                Notification settings
               </a>
             </p>
           )}

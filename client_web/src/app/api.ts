@@ -7,6 +7,7 @@
  */
 import { fromBase64Url, toBase64Url } from "../crypto/bytes";
 import type { LogRef, MemberProof, OrgProof } from "./transparency";
+import { noteSignInAnswer } from "./signinNotice";
 
 export class ServerUnavailable extends Error {
   constructor() {
@@ -19,6 +20,8 @@ export class ApiError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
+    /** seconds, from Retry-After (rate limits, sign-in delays and lockouts) */
+    readonly retryAfter: number | null = null,
     /** Extra numeric fields of the error object (`key_epoch`, `next_epoch`; docs/api.md). */
     readonly details: Record<string, number> = {},
   ) {
@@ -485,10 +488,11 @@ export function httpApi(base = "/api/v1"): Api {
       const code = typeof err?.code === "string" ? err.code : "internal";
       const details: Record<string, number> = {};
       for (const [k, v] of Object.entries(err ?? {})) if (typeof v === "number") details[k] = v;
-      throw new ApiError(res.status, code, details);
+      throw new ApiError(res.status, code, retryAfterOf(res), details);
     }
     const obj = (typeof data === "object" && data !== null ? data : {}) as Record<string, unknown>;
     if (typeof obj.csrf_token === "string") csrf = obj.csrf_token;
+    noteSignInAnswer(obj);
     return obj;
   }
 
@@ -519,7 +523,7 @@ export function httpApi(base = "/api/v1"): Api {
       } catch {
         // not JSON
       }
-      throw new ApiError(res.status, code);
+      throw new ApiError(res.status, code, retryAfterOf(res));
     }
     return res;
   }
@@ -806,7 +810,23 @@ export function httpApi(base = "/api/v1"): Api {
   };
 }
 
-/** User-facing text for an API failure (NHS.UK error message style). */
+/** Seconds from a Retry-After header (delta-seconds only), or null. */
+export function retryAfterOf(res: Response): number | null {
+  const v = res.headers.get("Retry-After");
+  return v !== null && /^\d{1,9}$/.test(v) ? Number(v) : null;
+}
+
+/** "15 minutes", "2 seconds": a wait in words, rounded up. */
+function waitText(seconds: number | null, fallback: string): string {
+  if (seconds === null) return fallback;
+  if (seconds < 60) return seconds === 1 ? "1 second" : `${seconds} seconds`;
+  const minutes = Math.ceil(seconds / 60);
+  return minutes === 1 ? "1 minute" : `${minutes} minutes`;
+}
+
+/** User-facing text for an API failure (NHS.UK error message style). Each wait is said as
+ * what it is (docs/architecture.md, "Login attempts"): only `rate_limited` and
+ * `address_locked` are about this device. */
 export function apiErrorMessage(e: unknown): string {
   if (e instanceof ServerUnavailable) return e.message;
   if (e instanceof ApiError) {
@@ -817,10 +837,14 @@ export function apiErrorMessage(e: unknown): string {
         return "Your organisation requires you to sign in with a passkey.";
       case "invalid_totp":
         return "The security code is not right or has already been used. Wait for a new code and try again.";
+      case "signin_delayed":
+        return `Wait ${waitText(e.retryAfter, "a few seconds")} before trying again: each wrong attempt on this account adds a short wait.`;
+      case "address_locked":
+        return `Too many wrong attempts on this account from this device. Try again in ${waitText(e.retryAfter, "15 minutes")}, or sign in from another device.`;
       case "account_locked":
-        return "Your account is locked after too many attempts. Try again in 15 minutes.";
+        return `Too many wrong attempts on this account from several places. For now it can only be signed in to from a device you have used before. Try again in ${waitText(e.retryAfter, "15 minutes")}.`;
       case "rate_limited":
-        return "Too many attempts from this device. Wait a minute and try again.";
+        return `Too many attempts from this device. Wait ${waitText(e.retryAfter, "a minute")} and try again.`;
       case "invite_invalid":
         return "This invitation link has expired, was cancelled or has already been used. Ask your administrator for a new one.";
       case "conflict":

@@ -4,7 +4,8 @@
  * api.ts (passkeys.ts, records.ts). Failures are ApiError with the server's stable code, or
  * ServerUnavailable when the request did not get through.
  */
-import { ApiError, ServerUnavailable } from "./api";
+import { ApiError, ServerUnavailable, retryAfterOf } from "./api";
+import { noteSignInAnswer } from "./signinNotice";
 
 function csrf(): string | null {
   const m = /(?:^|;\s*)dermline_csrf=([^;]+)/.exec(document.cookie);
@@ -37,7 +38,9 @@ export async function call(method: string, path: string, body?: unknown): Promis
   }
   if (!res.ok) {
     const code = (data as { error?: { code?: unknown } } | null)?.error?.code;
-    throw new ApiError(res.status, typeof code === "string" ? code : "internal");
+    throw new ApiError(res.status, typeof code === "string" ? code : "internal", retryAfterOf(res));
   }
-  return (typeof data === "object" && data !== null ? data : {}) as Record<string, unknown>;
+  const obj = (typeof data === "object" && data !== null ? data : {}) as Record<string, unknown>;
+  noteSignInAnswer(obj); // a passkey sign-in answers failed_attempts
+  return obj;
 }

@@ -3,13 +3,14 @@
  * signed-in tab, authenticated by the session cookie. The server puts the connection in the
  * user's own room and, for dermatologists, in their services' queue rooms, and emits `case`
  * (state changes), `queue` (triage queue changes), `message` (new envelopes) and
- * `patient_photos` (a patient sent photos through a one-time link). Pages
+ * `patient_photos` (a patient sent photos through a one-time link) and `notice` (something
+ * new for this person, no case named: notify.ts). Pages
  * subscribe and re-read what changed; the database replay (HTTP, or `sync`) stays the source
  * of truth, so a missed event only delays an update.
  */
 import { type Socket, io } from "socket.io-client";
 
-export type RealtimeEvent = "case" | "queue" | "message" | "receipt" | "typing" | "patient_photos";
+export type RealtimeEvent = "case" | "queue" | "message" | "receipt" | "typing" | "patient_photos" | "notice";
 type Handler = (data: Record<string, unknown>) => void;
 
 export class Realtime {
@@ -22,7 +23,7 @@ export class Realtime {
   connect(): void {
     if (this.socket) return;
     const s = io({ path: "/socket.io/", transports: ["websocket"], withCredentials: true });
-    for (const ev of ["case", "queue", "message", "receipt", "typing", "patient_photos"] as const) {
+    for (const ev of ["case", "queue", "message", "receipt", "typing", "patient_photos", "notice"] as const) {
       s.on(ev, (data: unknown) => {
         const d = typeof data === "object" && data !== null ? (data as Record<string, unknown>) : {};
         for (const h of this.handlers.get(ev) ?? []) h(d);

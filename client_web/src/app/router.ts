@@ -11,6 +11,8 @@ export type Route =
   | { name: "unlock" }
   /** #/security: the signed-in person's passkeys (pages/Security.tsx) */
   | { name: "security" }
+  /** #/notifications: push on this device, sound, e-mail (pages/Notifications.tsx) */
+  | { name: "notifications" }
   | { name: "cases" }
   | { name: "newCase" }
   | { name: "case"; caseId: string }
@@ -28,6 +30,7 @@ export function parseRoute(hash: string): Route {
   if (path === "/login") return { name: "login" };
   if (path === "/unlock") return { name: "unlock" };
   if (path === "/security") return { name: "security" };
+  if (path === "/notifications") return { name: "notifications" };
   if (path === "/cases") return { name: "cases" };
   if (path === "/cases/new") return { name: "newCase" };
   if (path === "/admin" || path.startsWith("/admin/")) return { name: "admin", sub: path.slice("/admin".length) };
@@ -55,6 +58,8 @@ export function href(route: Route): string {
       return "#/unlock";
     case "security":
       return "#/security";
+    case "notifications":
+      return "#/notifications";
     case "invite":
       return `#/invite/${route.token}`;
     case "cases":

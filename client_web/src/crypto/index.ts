@@ -24,3 +24,4 @@ export * from "./invite";
 export * from "./orgKey";
 export * from "./transcript";
 export { uuidString } from "./wire";
+export * from "./hybrid";

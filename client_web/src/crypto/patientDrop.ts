@@ -122,6 +122,11 @@ function bodyToPhoto(b: Body): PatientPhoto {
   return photo;
 }
 
+/** Decode and check a photo body (the plaintext of a drop record); ContentError if invalid. */
+export function decodePatientPhoto(plaintext: Uint8Array): PatientPhoto {
+  return bodyToPhoto(decodePatientPhotoBody(plaintext));
+}
+
 function info(linkId: Uint8Array, index: number): Uint8Array {
   return concat(INFO_LABEL, linkId, u32be(index));
 }

@@ -130,6 +130,7 @@ const FILES = [
   "envelope_committed.json", // envelopeCommitted.test.ts
   "transcript.json", // transcript.test.ts
   "passkey_wrap.json",
+  "hybrid.json", // hybrid.test.ts
 ];
 const LOADED = new Map<string, VFile>();
 for (const name of FILES) LOADED.set(name, await loadVectors<VFile>(`dermline/${name}`));

@@ -8,16 +8,29 @@ import { describe, expect, it } from "vitest";
 import { fromHex } from "../../src/crypto/bytes";
 import { parseMessageHeader, verifyMessageSignature } from "../../src/crypto/envelope";
 import {
+  CaseKeyUnwrapError,
+  CaseKeyWrapHeaderError,
+  CaseKeyWrapSignatureError,
   InviteLinkFormatError,
   LogEntryError,
   MessageHeaderError,
   MessageSignatureError,
   OrgKeyWrapHeaderError,
+  PatientDropError,
   StatementError,
   StatementSignatureError,
   TreeHeadError,
   TreeHeadSignatureError,
+  UskOrgUnwrapError,
 } from "../../src/crypto/errors";
+import {
+  openHybridCaseKeyWrap,
+  openPatientPhotoHybrid,
+  parseHybridCaseKeyWrapHeader,
+  unwrapUskForOrgHybrid,
+  verifyHybridCaseKeyWrap,
+  hybridKeyPairFromSeed,
+} from "../../src/crypto/hybrid";
 import { parseInviteFragment } from "../../src/crypto/invite";
 import { parseLogEntry } from "../../src/crypto/logEntry";
 import { parseOrgKeyWrapHeader } from "../../src/crypto/orgKey";
@@ -101,6 +114,7 @@ const statements = await loadVectors<VFile>("dermline/statement.json");
 const orgKeys = await loadVectors<VFile>("dermline/org_key.json");
 const envelopes = await loadVectors<VFile>("dermline/envelope_committed.json");
 const invites = await loadVectors<VFile>("dermline/invite.json");
+const hybrid = await loadVectors<VFile>("dermline/hybrid.json");
 const N = 400;
 
 describe("fuzzing the parsers of the new records", () => {
@@ -136,6 +150,35 @@ describe("fuzzing the parsers of the new records", () => {
     for (const m of mutations(env, N, 5)) {
       await only(MessageHeaderError.name, () => parseMessageHeader(m));
       await only(MessageSignatureError.name, () => verifyMessageSignature(m, key));
+    }
+  });
+
+  it("suite 2 records (01 02 0b, 01 02 04, 01 02 0a)", async () => {
+    const wrap = hybrid.testGroups.find((g) => g.type === "HybridCaseKeyWrap")!.tests[0]!;
+    const recipient = await hybridKeyPairFromSeed(fromHex(wrap.recipient_seed as string));
+    const signer = fromHex(wrap.wrapper_signing_public_key as string);
+    // Fewer rounds: every open runs an X-Wing decapsulation.
+    for (const m of mutations(hexes(hybrid, "HybridCaseKeyWrap", "record"), N / 4, 8)) {
+      await only(CaseKeyWrapHeaderError.name, () => parseHybridCaseKeyWrapHeader(m));
+      await only(CaseKeyWrapSignatureError.name, () => verifyHybridCaseKeyWrap(m, signer));
+      await only(CaseKeyUnwrapError.name, () =>
+        openHybridCaseKeyWrap(m, {
+          caseId: wrap.case_id as string,
+          epoch: wrap.epoch as number,
+          recipient,
+          wrapperSigningPublicKey: signer,
+        }),
+      );
+    }
+    const org = hybrid.testGroups.find((g) => g.type === "HybridUskOrgWrap")!.tests[0]!;
+    const orgKey = await hybridKeyPairFromSeed(fromHex(org.org_seed as string));
+    for (const m of mutations(hexes(hybrid, "HybridUskOrgWrap", "record"), N / 4, 9)) {
+      await only(UskOrgUnwrapError.name, () => unwrapUskForOrgHybrid(m, orgKey, org.user_id as string));
+    }
+    const drop = hybrid.testGroups.find((g) => g.type === "HybridPatientDrop")!.tests[0]!;
+    const box = await hybridKeyPairFromSeed(fromHex(drop.drop_box_seed as string));
+    for (const m of mutations(hexes(hybrid, "HybridPatientDrop", "record"), N / 4, 10)) {
+      await only(PatientDropError.name, () => openPatientPhotoHybrid(m, { linkId: drop.link_id as string, dropBox: box }));
     }
   });
 

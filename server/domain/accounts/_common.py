@@ -38,6 +38,7 @@ class AccountSettings:
     login_max_failures: int
     login_lockout: int
     mfa_pending_ttl: int
+    login_account_limit: int = 100
 
 
 def hash_token(token: str) -> bytes:

@@ -151,6 +151,7 @@ def invite_status(invite: storage.Invite, now: dt.datetime) -> InviteStatus:
 
 
 _INVITE_USED = "this invitation has already been used"
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _INVITE_REVOKED = "this invitation has already been cancelled"
 
 
@@ -312,7 +313,7 @@ class OrganisationService:
             )
         except CryptoError:
             raise StatementInvalid() from None
-        expires = dt.datetime.fromtimestamp(invite.expires_at_ms / 1000, dt.UTC)
+        expires = _EPOCH + dt.timedelta(milliseconds=invite.expires_at_ms)  # exact, no float
         if (
             invite.role is not ROLE_CODES[role]
             or invite.token_hash != hash_token(certified.token)

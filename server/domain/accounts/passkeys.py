@@ -398,7 +398,7 @@ class PasskeyService:
         async with self._throttle.one_attempt("user:" + user.user_id):
             # Re-read under the lock: a failure counted by a parallel attempt counts here.
             session, user = await self._second_factor.pending_user(token)
-            self._throttle.check_not_locked(user)
+            self._throttle.check_not_locked(user, client)
             try:
                 challenge = await self._take_challenge(
                     credential, storage.PasskeyPurpose.SECOND_FACTOR, user, session
@@ -443,7 +443,7 @@ class PasskeyService:
             user = await self._store.get_user(user.user_id)
             if user.disabled:
                 raise PasskeyInvalid("unknown_credential")
-            self._throttle.check_not_locked(user)
+            self._throttle.check_not_locked(user, client)
             try:
                 passkey = await self._assert(
                     credential, storage.PasskeyPurpose.SIGN_IN, user, challenge
@@ -453,7 +453,7 @@ class PasskeyService:
                     user, "login.passkey_failed", client, refused.reason.encode()
                 )
                 raise
-            await self._throttle.succeeded(user.user_id)
+            failed = await self._throttle.succeeded(user, client)
             token, session = await self._sessions.create(
                 user.user_id, mfa_verified=True, client=client, user_agent=user_agent
             )
@@ -464,4 +464,4 @@ class PasskeyService:
                 client=client,
             )
             await self._audit("login.ok", actor_id=user.user_id, client=client)
-            return PasskeySignIn(LoginStep(token, session, "done"), passkey)
+            return PasskeySignIn(LoginStep(token, session, "done", failed), passkey)

@@ -93,7 +93,7 @@ class SecondFactorService:
         async with self._throttle.one_attempt("user:" + user.user_id):
             # Re-read under the lock: a failure counted by a parallel attempt counts here.
             session, user = await self._pending(token)
-            self._throttle.check_not_locked(user)
+            self._throttle.check_not_locked(user, client)
             if user.totp_confirmed or user.totp_secret is None:
                 raise Conflict("start the enrolment first")
             try:
@@ -137,7 +137,7 @@ class SecondFactorService:
         recovery_code: str | None,
         client: str,
     ) -> None:
-        self._throttle.check_not_locked(user)
+        self._throttle.check_not_locked(user, client)
         if not user.totp_confirmed or user.totp_secret is None:
             raise MfaRequired("set up two-factor authentication first")
         if recovery_code is None and await self._passkey_policy.next_step(user) == "passkey_only":
@@ -174,7 +174,7 @@ class SecondFactorService:
         person is under a passkey requirement without a passkey and this was not a passkey
         (then the pending session stays, granted one passkey registration: ``passkey_enrol``).
         """
-        await self._throttle.succeeded(user.user_id)
+        failed = await self._throttle.succeeded(user, client)
         if (
             not by_passkey
             and await self._passkey_policy.required_for(user)
@@ -182,10 +182,10 @@ class SecondFactorService:
         ):
             await self._passkey_policy.grant_enrolment(pending, user)
             await self._audit("login.passkey_enrol_required", actor_id=user.user_id, client=client)
-            return LoginStep(token, pending, "passkey_enrol")
+            return LoginStep(token, pending, "passkey_enrol", failed)
         await self._sessions.end(pending)
         token, session = await self._sessions.create(
             user.user_id, mfa_verified=True, client=client, user_agent=user_agent
         )
         await self._audit("login.ok", actor_id=user.user_id, client=client)
-        return LoginStep(token, session, "done")
+        return LoginStep(token, session, "done", failed)

@@ -40,6 +40,9 @@ class LoginStep:
     #: "totp" | "enrol" | "passkey" | "passkey_only" | "passkey_enrol" | "done"
     #: (``passkey_policy`` has the table)
     next: str
+    #: with a completed second step: failed attempts on the account since the previous
+    #: sign-in (``throttle``), shown to the person
+    failed_attempts: int | None = None
 
 
 @dataclass(frozen=True)

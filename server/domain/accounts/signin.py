@@ -81,12 +81,12 @@ class SignInService:
                 # Same answers as for an account: backoff and lockout are simulated, and
                 # one Argon2 verify is paid, so neither the code nor the timing class
                 # tells whether the name exists.
-                self._throttle.check_ghost(name)
+                self._throttle.check_ghost(name, client)
                 await self._hasher.verify_dummy(auth_key)
-                self._throttle.fail_ghost(name)
+                self._throttle.fail_ghost(name, client)
                 await self._audit("login.unknown", actor_id=None, client=client)
                 raise InvalidCredentials()
-            self._throttle.check_not_locked(user)
+            self._throttle.check_not_locked(user, client)
             if not await self._hasher.verify(user.auth_key_hash, auth_key):
                 await self._throttle.fail(user, "login.password_failed", client)
                 raise InvalidCredentials()
@@ -116,7 +116,7 @@ class SignInService:
         """
         async with self._throttle.one_attempt("user:" + auth.user.user_id):
             user = await self._store.get_user(auth.user.user_id)
-            self._throttle.check_not_locked(user)
+            self._throttle.check_not_locked(user, client)
             if not await self._hasher.verify(user.auth_key_hash, current_auth_key):
                 await self._throttle.fail(user, "password.change_failed", client)
                 raise InvalidCredentials()

@@ -8,11 +8,12 @@ from __future__ import annotations
 import pytest
 
 from crypto.account import generate_key_pair
+from crypto.case_key import generate_case_key
 from crypto.content import ContentType
 from server.domain.cases import ThreadMessage
 from server.domain.outcomes import Destination, Urgency
 from server.domain.policy import CaseAction
-from server.errors import EnvelopeOutdated, SignatureInvalid
+from server.errors import CaseKeyMismatch, EnvelopeOutdated, SignatureInvalid
 from storage import OutcomeCategory
 from tests.server.domain.world import Clinic
 
@@ -112,3 +113,17 @@ async def test_an_outcome_and_a_downgrade_reason_are_checked(cast: Clinic) -> No
     msg_id, forged = w.seal(cast.gp, case.case_id, signing_key=generate_key_pair())
     with pytest.raises(SignatureInvalid):
         await cases.downgrade(cast.gp.actor, case.case_id, Urgency.ROUTINE, msg_id, forged, None)
+
+
+async def test_a_message_under_another_key_of_the_epoch_is_refused(cast: Clinic) -> None:
+    """Properly signed, but sealed under a key that is not the epoch's: every reader would
+    find it unreadable (its commitment is not the one of the sender's own wrap)."""
+    w = cast.world
+    case = await cast.case()
+    real = w.case_keys[case.case_id]
+    w.case_keys[case.case_id] = generate_case_key()
+    msg_id, other = w.seal(cast.gp, case.case_id)
+    w.case_keys[case.case_id] = real
+    with pytest.raises(CaseKeyMismatch):
+        await w.services.cases.send(cast.gp.actor, case.case_id, msg_id, other, None)
+    assert await w.store.list_messages(case.case_id) == []

@@ -177,9 +177,9 @@ async def test_every_directory_change_extends_the_log(seed: int, tmp_path_factor
             await world.services.administration.disable_user(None, victim.user_id, None)
         elif action == "remove" and len(people) > 3:
             victim = people.pop()
-            m = victim.user.memberships[0]
+            held = victim.user.memberships[0]
             await world.services.administration.remove_membership(
-                None, m.org_id, victim.user_id, m.role, None
+                None, held.org_id, victim.user_id, held.role, None
             )
         else:
             expected = 0
@@ -304,3 +304,105 @@ async def test_at_most_one_head_per_interval_yet_every_request_covered(tmp_path)
     assert {h.head for h in heads} == {heads[0].head} and heads[0].tree_size == 2
     assert await svc.head() == heads[0]  # nothing new: no wait, no new head
     await store.close()
+
+
+async def test_organisation_key_and_records_key_refusals(cast: Clinic) -> None:
+    """The refusals a confused or malicious administrator or records officer meets."""
+    from server.errors import InvalidInput, OrgKeyExists, RecordsKeySequence, WrapInvalid
+
+    w = cast.world
+    keys = w.services.org_keys
+    practice = cast.practice
+    admin = await w.member(practice.org_id, Role.ADMIN, "admin")
+    admin2 = await w.member(practice.org_id, Role.ADMIN, "admin2")
+    officer = await w.member(practice.org_id, Role.RECORDS_OFFICER, "officer")
+    ok = generate_key_pair()
+    # nothing to certify or wrap before the organisation has a key
+    with pytest.raises(StatementInvalid):
+        await keys.certify(
+            admin.actor, practice.org_id, certify(practice, ok, cast.gp, st.Role.GP), None
+        )
+    with pytest.raises(NotFound):
+        await keys.add_wraps(admin.actor, practice.org_id, [b"x"], None)
+    with pytest.raises(StatementInvalid):
+        await keys.put_records_key(
+            admin.actor,
+            practice.org_id,
+            statement=records_statement(practice, 0, cast.records_key, None, ok),
+        )
+    # the wraps must include one to the caller
+    statement = st.make_organisation_key_statement(
+        org_id=uuid.UUID(practice.org_id),
+        org_kind=st.OrganisationKind.PRACTICE,
+        name=practice.name,
+        org_key=ok,
+        issued_at_ms=1,
+    )
+    to_admin2 = wrap_org_key(
+        ok,
+        org_id=uuid.UUID(practice.org_id),
+        recipient_public_key=admin2.keys.encryption.public_key,
+        wrapper_user_id=uuid.UUID(admin.user_id),
+        wrapper_signing_key=admin.keys.signing,
+    )
+    with pytest.raises(WrapInvalid):
+        await keys.set_org_key(admin.actor, practice.org_id, statement, [to_admin2], None)
+    ok = await set_org_key(w, admin, practice)
+    with pytest.raises(OrgKeyExists):
+        await set_org_key(w, admin, practice)
+    with pytest.raises(InvalidInput):
+        await keys.add_wraps(admin.actor, practice.org_id, [], None)
+    with pytest.raises(InvalidInput):
+        await keys.put_records_key(admin.actor, practice.org_id)
+    # records keys: another organisation's statement, a records officer signing with the
+    # organisation key, a skipped sequence
+    other = records_statement(cast.other_practice, 0, cast.records_key, None, ok)
+    with pytest.raises(StatementInvalid):
+        await keys.put_records_key(admin.actor, practice.org_id, statement=other)
+    seq0 = records_statement(practice, 0, cast.records_key, None, ok)
+    with pytest.raises(Forbidden):
+        await keys.put_records_key(officer.actor, practice.org_id, statement=seq0)
+    await keys.put_records_key(admin.actor, practice.org_id, statement=seq0)
+    new = generate_key_pair()
+    with pytest.raises(StatementInvalid):  # a rollover signed by a key that is not RSK 0
+        await keys.put_records_key(
+            officer.actor,
+            practice.org_id,
+            statement=records_statement(practice, 1, new, cast.records_key, generate_key_pair()),
+        )
+    with pytest.raises(StatementInvalid):  # an OK change naming another previous key
+        await keys.put_records_key(
+            admin.actor,
+            practice.org_id,
+            statement=records_statement(practice, 1, new, generate_key_pair(), ok),
+        )
+    with pytest.raises(Forbidden):  # only administrators propose with the organisation key
+        await keys.put_records_key(
+            officer.actor,
+            practice.org_id,
+            statement=records_statement(practice, 1, new, cast.records_key, ok),
+        )
+    change = records_statement(practice, 1, new, cast.records_key, ok)
+    await keys.put_records_key(admin.actor, practice.org_id, statement=change)
+    with pytest.raises(Conflict):  # the same change twice
+        await keys.put_records_key(admin.actor, practice.org_id, statement=change)
+    # the records officer's rollover (signed by RSK 0) wins the race for sequence 1: the
+    # pending change of that sequence is gone, and approving it is not found
+    rollover = records_statement(
+        practice,
+        1,
+        generate_key_pair(),
+        cast.records_key,
+        derive_records_signing_key(cast.records_key.private_key),
+    )
+    await keys.put_records_key(officer.actor, practice.org_id, statement=rollover)
+    assert await keys.list_pending(admin.actor, practice.org_id) == []
+    await keys.certify(
+        admin.actor, practice.org_id, certify(practice, ok, admin, st.Role.ADMIN), None
+    )
+    with pytest.raises(NotFound):
+        await keys.approve(admin.actor, practice.org_id, approval(admin, change), None)
+    with pytest.raises(RecordsKeySequence):
+        await keys.put_records_key(admin.actor, practice.org_id, statement=seq0)
+    with pytest.raises(NotFound):
+        await keys.list_pending(cast.stranger.actor, practice.org_id)

@@ -27,6 +27,7 @@ from crypto.password import encode_kdf_params, new_salt
 from server.domain.accounts import InviteAcceptance, actor_of
 from server.domain.cases import CaseChange, NewCaseRequest, WrapIn
 from server.domain.clock import FakeClock
+from server.domain.notifications import InPageNotifier, Mailer, PushGateway
 from server.domain.policy import Actor
 from server.services import Services, build_services
 from server.settings import Settings, load_settings
@@ -122,7 +123,16 @@ class World:
     case_epochs: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, store: storage.Storage, data_dir: Path, **settings: Any) -> World:
+    def build(
+        cls,
+        store: storage.Storage,
+        data_dir: Path,
+        *,
+        push_gateway: PushGateway | None = None,
+        mailer: Mailer | None = None,
+        in_page: InPageNotifier | None = None,
+        **settings: Any,
+    ) -> World:
         clock = FakeClock()
         publisher = RecordingPublisher()
         revoked: list[str] = []
@@ -131,7 +141,15 @@ class World:
             revoked.append(user_id)
 
         services = build_services(
-            domain_settings(data_dir, **settings), store, clock, SECRET, publisher, on_revoked
+            domain_settings(data_dir, **settings),
+            store,
+            clock,
+            SECRET,
+            publisher,
+            on_revoked,
+            push_gateway=push_gateway,
+            mailer=mailer,
+            in_page=in_page,
         )
         return cls(services, store, clock, publisher, revoked)
 
