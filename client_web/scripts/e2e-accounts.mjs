@@ -757,7 +757,7 @@ try {
   const left = await page.evaluate(
     () =>
       new Promise((resolve) => {
-        const r = indexedDB.open("dermline-device", 1);
+        const r = indexedDB.open("dermline-device");
         r.onsuccess = () => {
           const q = r.result.transaction("keys").objectStore("keys").count();
           q.onsuccess = () => resolve(q.result);

@@ -363,6 +363,29 @@ try {
   });
   if (inspected.status !== 410) throw new Error(`a cancelled invite answered ${inspected.status}`);
   console.log("ok   an invite sent to the wrong person is listed as pending, cancelled with the keyboard after a confirmation, and its link refuses to be used");
+
+  // The organisation key (docs/protocol.md section 21), made in the administrator's browser
+  // and wrapped to the administrators the log shows; then an invite from the same page is
+  // certified: its link carries token.s.okid, and a newcomer's browser says so.
+  await page.goto(`${origin}/#/admin/orgs/${practice.org_id}`);
+  await page.getByRole("button", { name: "Set up the organisation key" }).click();
+  await page.getByTestId("org-key-status").getByText("The organisation key is set up").waitFor({ timeout: 30000 });
+  await page.getByTestId("org-key").getByText("Key id").waitFor({ timeout: 30000 });
+  await check(page, "admin-org-key");
+  await page.goto(`${origin}/#/admin/orgs/${practice.org_id}/invite`);
+  await page.getByLabel(/^GP:/).check();
+  await page.getByRole("button", { name: "Create invitation link" }).click();
+  await page.getByTestId("invite-created").waitFor({ timeout: 30000 });
+  const certifiedLink = await page.getByLabel("Invitation link").inputValue();
+  if (new URL(certifiedLink).hash.split("/").pop().split(".").length !== 3) throw new Error(`not a certified link: ${certifiedLink}`);
+  const nc = await browser.newContext({ viewport: { width: 360, height: 640 }, serviceWorkers: "block" });
+  const np = await nc.newPage();
+  np.on("pageerror", (e) => problems.push(`certified-invitee: page error: ${e.message}`));
+  await np.goto(certifiedLink);
+  await np.getByTestId("invite-certified").getByText("Certified by").waitFor({ timeout: 30000 });
+  await check(np, "certified-invite-details");
+  await nc.close();
+  console.log("ok   the organisation key set up in the browser; the next invite is certified and the newcomer's browser checks it");
 } catch (e) {
   problems.push(`flow failed: ${e.message}`);
   for (const [i, pg] of browser.contexts().flatMap((c) => c.pages()).entries()) {

@@ -69,20 +69,23 @@ async function freePort() {
 }
 
 /**
- * Start `dermline serve` on a fresh data folder and a free port, serving the built client.
+ * Start `dermline serve` (or, with `harness`, the malicious-server harness around the same app)
+ * on a fresh data folder and a free port, serving the built client.
  * Resolves once the server is listening and has printed its first-admin setup link.
  * `output()` returns everything the server printed so far (for log checks and artifacts).
  * `env`: extra DERMLINE_* settings for this run.
  */
-export async function startServer({ repo, staticDir, prefix, env = {} }) {
+export async function startServer({ repo, staticDir, prefix, env = {}, harness = false }) {
   const dataDir = mkdtempSync(join(tmpdir(), prefix));
   const port = await freePort();
+  const where = ["--data-dir", dataDir, "--host", "127.0.0.1", "--port", String(port)];
+  // `harness`: the real app behind the test-only malicious-server layer (tests/harness/README.md).
   const server = spawn(
-    join(repo, ".venv", "bin", "dermline"),
-    ["serve", "--data-dir", dataDir, "--host", "127.0.0.1", "--port", String(port)],
+    join(repo, ".venv", "bin", harness ? "python" : "dermline"),
+    harness ? ["-m", "tests.harness.serve", ...where] : ["serve", ...where],
     {
       cwd: repo,
-      env: { ...process.env, DERMLINE_STATIC_DIR: staticDir, DERMLINE_ARGON2_MEMORY_KIB: "8192", ...env },
+      env: { ...process.env, DERMLINE_STATIC_DIR: staticDir, DERMLINE_ARGON2_MEMORY_KIB: "8192", ...env, ...(harness ? { DERMLINE_HARNESS: "1" } : {}) },
       stdio: ["ignore", "pipe", "pipe"],
     },
   );

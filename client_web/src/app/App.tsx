@@ -15,6 +15,9 @@ import { Start } from "./pages/Start";
 import { Unlock } from "./pages/Unlock";
 import { navigate, useRoute } from "./router";
 import { Outbox } from "./outbox";
+import { PinStore, indexedDbPinBackend } from "./pins";
+import { SafetyNumberPage } from "./pages/SafetyNumber";
+import { RecordsKeyBanner } from "./pages/RecordsKeyBanner";
 import { Realtime } from "./realtime";
 import { Session, idleLockMs } from "./session";
 import { forgetUsk, unlockRemembered } from "./unlock";
@@ -158,13 +161,15 @@ export function App({ api }: { api: Api }): JSX.Element {
   };
 
   const signedIn = !locked && session.unlocked !== null && me !== null;
+  // The signed-in user's pinned keys (src/app/pins.ts), kept on this device across sign-ins.
+  const pins = useMemo(() => (me ? new PinStore(me.userId, indexedDbPinBackend()) : null), [me?.userId]);
   let page: JSX.Element;
   switch (route.name) {
     case "start":
       page = signedIn ? <Cases api={api} me={me} realtime={realtime} onLogout={logout} /> : <Start />;
       break;
     case "admin":
-      page = signedIn ? <Admin api={api} me={me} sub={route.sub} /> : <Start />;
+      page = signedIn ? <Admin api={api} me={me} sub={route.sub} keys={session.unlocked} pins={pins} /> : <Start />;
       break;
     case "patient":
       // No account: the link's token is the only credential (docs/api.md).
@@ -189,10 +194,14 @@ export function App({ api }: { api: Api }): JSX.Element {
       page = signedIn ? <Cases api={api} me={me} realtime={realtime} onLogout={logout} /> : <Start />;
       break;
     case "newCase":
-      page = signedIn ? <NewCase api={api} me={me} session={session} /> : <Start />;
+      page = signedIn && pins ? <NewCase api={api} me={me} session={session} pins={pins} /> : <Start />;
       break;
     case "case":
-      page = signedIn ? <CaseView api={api} me={me} session={session} realtime={realtime} outbox={outbox} caseId={route.caseId} /> : <Start />;
+      page =
+        signedIn && pins ? <CaseView api={api} me={me} session={session} realtime={realtime} outbox={outbox} pins={pins} caseId={route.caseId} /> : <Start />;
+      break;
+    case "person":
+      page = signedIn && pins ? <SafetyNumberPage pins={pins} keys={session.unlocked!} userId={route.userId} caseId={route.caseId} /> : <Start />;
       break;
     default:
       page = <NotFound />;
@@ -221,6 +230,7 @@ export function App({ api }: { api: Api }): JSX.Element {
       )}
       <div class="nhsuk-width-container">
         <main class="nhsuk-main-wrapper dl-main" id="maincontent" tabIndex={-1}>
+          {signedIn && pins && (route.name === "cases" || route.name === "start") && <RecordsKeyBanner api={api} me={me} pins={pins} />}
           {signedIn && attemptsNotice && (route.name === "cases" || route.name === "start") && (
             <div class="nhsuk-warning-callout" data-testid="failed-attempts">
               <h2 class="nhsuk-warning-callout__label">

@@ -6,6 +6,7 @@
  * NHS.UK-style text), or ServerUnavailable when the server cannot be reached.
  */
 import { fromBase64Url, toBase64Url } from "../crypto/bytes";
+import type { LogRef, MemberProof, OrgProof } from "./transparency";
 import { noteSignInAnswer } from "./signinNotice";
 
 export class ServerUnavailable extends Error {
@@ -21,6 +22,8 @@ export class ApiError extends Error {
     readonly code: string,
     /** seconds, from Retry-After (rate limits, sign-in delays and lockouts) */
     readonly retryAfter: number | null = null,
+    /** Extra numeric fields of the error object (`key_epoch`, `next_epoch`; docs/api.md). */
+    readonly details: Record<string, number> = {},
   ) {
     super(`server refused the request (${code})`);
     this.name = "ApiError";
@@ -32,6 +35,13 @@ export interface InviteInfo {
   orgKind: string;
   role: string;
   loginName: string | null;
+  /** The certified invite's proofs (contract section 5); absent fields are null. */
+  orgId?: string;
+  treeHead?: Uint8Array | null;
+  logPublicKey?: Uint8Array | null;
+  inviteStatement?: LogRef | null;
+  orgKey?: LogRef | null;
+  handover?: Uint8Array | null;
 }
 
 export interface AcceptInvite {
@@ -47,6 +57,8 @@ export interface AcceptInvite {
   /** encryption record followed by signing record, 80 bytes each */
   sealedPrivateKeys: Uint8Array;
   recoveryWrappedUsk: Uint8Array;
+  /** A certified invite: the member statement signed with the invite key (kind 0x03). */
+  memberStatement?: Uint8Array;
 }
 
 export interface Membership {
@@ -75,6 +87,8 @@ export interface Organisation {
   kind: "practice" | "service" | string;
   name: string;
   recordsPublicKey: Uint8Array | null;
+  /** Hex of the organisation key's id, for display (null: no organisation key yet). */
+  orgKeyId?: string | null;
 }
 
 export interface Person {
@@ -83,6 +97,17 @@ export interface Person {
   roles: Membership[];
   encryptionPublicKey: Uint8Array;
   signingPublicKey: Uint8Array;
+  /** How the person's keys are in the transparency log (absent from an older server). */
+  proof?: MemberProof;
+}
+
+/** GET /orgs/{id}/directory with its log proofs (docs/api.md; contract section 3). */
+export interface DirectoryAnswer {
+  /** null when the server sends no tree head (a server before the transparency log). */
+  treeHead: Uint8Array | null;
+  org: OrgProof | null;
+  members: Person[];
+  removals: LogRef[];
 }
 
 export interface CaseSummary {
@@ -96,6 +121,8 @@ export interface CaseSummary {
   outcomeCategory: string | null;
   lastSeq: number;
   claimedBy: string | null;
+  /** The case's current key epoch (docs/protocol.md section 24); 0 from an older server. */
+  keyEpoch?: number;
 }
 
 export interface OutcomeCodes {
@@ -133,6 +160,17 @@ export interface Participant {
   displayName: string;
   encryptionPublicKey: Uint8Array;
   signingPublicKey: Uint8Array;
+  /** The organisation through which they take part, and their keys' log proof. */
+  orgId?: string;
+  proof?: MemberProof;
+  /** Set by src/app/trust.ts: keys no log entry backs and no pin holds; never used. */
+  untrusted?: boolean;
+}
+
+/** A required rotation: the epoch that must come next and who may no longer read. */
+export interface Rotation {
+  nextEpoch: number;
+  removed: string[];
 }
 
 export interface CaseDetail {
@@ -140,6 +178,11 @@ export interface CaseDetail {
   participants: Participant[];
   caseKeys: WrappedKey[];
   outcome: OutcomeOut | null;
+  /** The log proofs (absent from a server before the transparency log). */
+  treeHead?: Uint8Array | null;
+  orgs?: OrgProof[];
+  rotation?: Rotation | null;
+  removed?: { userId: string; log: LogRef | null }[];
 }
 
 export interface ThreadMessage {
@@ -163,6 +206,8 @@ export interface NewCaseRequest {
 export interface Api extends AdminApi {
   inspectInvite(token: string): Promise<InviteInfo>;
   acceptInvite(req: AcceptInvite): Promise<void>;
+  /** An administrator holding the organisation key wraps it to administrators (0x0f). */
+  addOrgKeyWraps(orgId: string, wraps: Uint8Array[]): Promise<void>;
   prelogin(loginName: string): Promise<Uint8Array>;
   login(loginName: string, authKey: Uint8Array): Promise<NextStep>;
   /** "done", or "passkey_enrol" under a passkey requirement (docs/api.md "Passkeys"). */
@@ -175,6 +220,12 @@ export interface Api extends AdminApi {
   logout(): Promise<void>;
   organisations(): Promise<Organisation[]>;
   directory(orgId: string): Promise<Person[]>;
+  directoryAnswer(orgId: string): Promise<DirectoryAnswer>;
+  /** GET /transparency/head and /transparency/consistency (docs/api.md). */
+  transparencyHead(): Promise<{ treeHead: Uint8Array; logPublicKey: Uint8Array }>;
+  consistency(from: number, to: number): Promise<Uint8Array[]>;
+  logEntries(start: number, end: number): Promise<{ index: number; entry: Uint8Array }[]>;
+  inclusion(index: number, size: number): Promise<Uint8Array[]>;
   createCase(req: NewCaseRequest): Promise<CaseSummary>;
   sendMessage(caseId: string, clientMsgId: string, envelope: Uint8Array): Promise<{ seq: number; duplicate: boolean }>;
   move(caseId: string, move: "submit" | "claim" | "withdraw" | "ask" | "answer" | "resubmit", message?: { clientMsgId: string; envelope: Uint8Array }): Promise<CaseSummary>;
@@ -183,6 +234,10 @@ export interface Api extends AdminApi {
   myCases(): Promise<CaseSummary[]>;
   queue(serviceId: string): Promise<CaseSummary[]>;
   caseDetail(caseId: string): Promise<CaseDetail>;
+  /** Start the next key epoch (docs/api.md "Removals and epochs"); the case detail after it. */
+  rotateEpoch(caseId: string, epoch: number, caseKeys: NewCaseRequest["caseKeys"]): Promise<CaseDetail>;
+  /** Take a dermatologist off the case (the referring GP or the responder). */
+  removeParticipant(caseId: string, userId: string): Promise<void>;
   /** Share the case key with service colleagues who lack it; the new participants' ids. */
   shareCaseKeys(caseId: string, wraps: { recipientId: string; wrappedKey: Uint8Array }[]): Promise<string[]>;
   messages(caseId: string, afterSeq?: number): Promise<ThreadMessage[]>;
@@ -227,7 +282,14 @@ export interface InviteSummary {
 export interface AdminApi {
   createOrganisation(kind: "practice" | "service", name: string, recordsPublicKey: Uint8Array | null): Promise<Organisation>;
   setRecordsKey(orgId: string, recordsPublicKey: Uint8Array): Promise<Organisation>;
-  invite(orgId: string, role: string, loginName: string | null): Promise<CreatedInvite>;
+  /** `certified`: a certified invite made with the organisation key (docs/api.md "Invites"). */
+  invite(orgId: string, role: string, loginName: string | null, certified?: { token: string; inviteStatement: Uint8Array; handover: Uint8Array | null }): Promise<CreatedInvite>;
+  /** POST /orgs/{id}/org-key: the statement and the wraps to administrators. */
+  setOrgKey(orgId: string, statement: Uint8Array, wraps: Uint8Array[]): Promise<void>;
+  /** POST /orgs/{id}/certifications: a member statement signed by the organisation key. */
+  certify(orgId: string, statement: Uint8Array): Promise<void>;
+  /** My wrap of the organisation key (GET /orgs/{id}/org-key/wrap). */
+  myOrgKeyWrap(orgId: string): Promise<{ wrap: Uint8Array; wrapperUserId: string; wrapperSigningPublicKey: Uint8Array }>;
   users(orgId: string): Promise<AdminUser[]>;
   revokeSessions(userId: string): Promise<number>;
   resetTotp(userId: string): Promise<void>;
@@ -253,8 +315,50 @@ function caseOut(r: Record<string, unknown>): CaseSummary {
     outcomeCategory: typeof r.outcome_category === "string" ? r.outcome_category : null,
     lastSeq: typeof r.last_seq === "number" ? r.last_seq : 0,
     claimedBy: typeof r.claimed_by === "string" ? r.claimed_by : null,
+    keyEpoch: typeof r.key_epoch === "number" ? r.key_epoch : 0,
   };
 }
+
+/** A LogRef (contract section 1); null for JSON null or absent. */
+export function logRef(v: unknown): LogRef | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v !== "object") throw new ApiError(200, "bad_response");
+  const r = v as Record<string, unknown>;
+  if (typeof r.index !== "number" || !Number.isSafeInteger(r.index) || !Array.isArray(r.proof)) throw new ApiError(200, "bad_response");
+  return { index: r.index, entry: unb64(r.entry), proof: r.proof.map(unb64) };
+}
+
+const logRefs = (v: unknown): LogRef[] => (Array.isArray(v) ? v.map((x) => logRef(x)).filter((x): x is LogRef => x !== null) : []);
+
+/** A member's or participant's `certification` / `uncertified` (absent: undefined). */
+export function memberProof(m: Record<string, unknown>): MemberProof | undefined {
+  if (!("certification" in m) && !("uncertified" in m)) return undefined;
+  const c = m.certification;
+  let certification: MemberProof["certification"] = null;
+  if (typeof c === "object" && c !== null) {
+    const member = logRef((c as Record<string, unknown>).member);
+    if (member === null) throw new ApiError(200, "bad_response");
+    certification = { member, invite: logRef((c as Record<string, unknown>).invite) };
+  }
+  return { certification, uncertified: logRef(m.uncertified) };
+}
+
+/** An organisation's key and records-key chain (directory `org`, case `orgs[]`). */
+export function orgProof(o: Record<string, unknown>): OrgProof {
+  return {
+    orgId: String(o.org_id),
+    name: String(o.name),
+    orgKey: logRef(o.org_key),
+    recordsKeys: records(o.records_keys).map((k) => {
+      const statement = logRef(k.statement);
+      if (statement === null) throw new ApiError(200, "bad_response");
+      return { statement, approvals: logRefs(k.approvals) };
+    }),
+    recordsPublicKey: typeof o.records_public_key === "string" ? unb64(o.records_public_key) : null,
+  };
+}
+
+const optionalB64 = (v: unknown): Uint8Array | null => (typeof v === "string" ? unb64(v) : null);
 
 const records = (v: unknown): Record<string, unknown>[] =>
   Array.isArray(v) ? (v.filter((x) => typeof x === "object" && x !== null) as Record<string, unknown>[]) : [];
@@ -281,6 +385,42 @@ function parseOutcome(v: unknown): OutcomeOut | null {
     };
   }
   return out;
+}
+
+function caseDetailOut(r: Record<string, unknown>): CaseDetail {
+  return {
+    case: caseOut((r.case ?? {}) as Record<string, unknown>),
+    participants: records(r.participants).map((p) => {
+      const out: Participant = {
+        userId: String(p.user_id),
+        role: String(p.role),
+        displayName: String(p.display_name),
+        encryptionPublicKey: unb64(p.encryption_public_key),
+        signingPublicKey: unb64(p.signing_public_key),
+      };
+      if (typeof p.org_id === "string") out.orgId = p.org_id;
+      const proof = memberProof(p);
+      if (proof) out.proof = proof;
+      return out;
+    }),
+    caseKeys: records(r.case_keys).map((k) => ({
+      epoch: Number(k.epoch),
+      recipientKind: k.recipient_kind === "organisation" ? "organisation" : "user",
+      recipientId: String(k.recipient_id),
+      wrappedKey: unb64(k.wrapped_key),
+    })),
+    outcome: parseOutcome(r.outcome),
+    treeHead: optionalB64(r.tree_head),
+    orgs: records(r.orgs).map(orgProof),
+    rotation:
+      typeof r.rotation === "object" && r.rotation !== null
+        ? {
+            nextEpoch: Number((r.rotation as Record<string, unknown>).next_epoch),
+            removed: Array.isArray((r.rotation as Record<string, unknown>).removed) ? ((r.rotation as Record<string, unknown>).removed as unknown[]).map(String) : [],
+          }
+        : null,
+    removed: records(r.removed).map((x) => ({ userId: String(x.user_id), log: logRef(x.log) })),
+  };
 }
 
 const INVITE_STATUSES = ["pending", "used", "revoked", "expired"] as const;
@@ -344,11 +484,11 @@ export function httpApi(base = "/api/v1"): Api {
       data = null;
     }
     if (!res.ok) {
-      const code =
-        typeof data === "object" && data !== null && typeof (data as { error?: { code?: unknown } }).error?.code === "string"
-          ? (data as { error: { code: string } }).error.code
-          : "internal";
-      throw new ApiError(res.status, code, retryAfterOf(res));
+      const err = typeof data === "object" && data !== null ? (data as { error?: Record<string, unknown> }).error : undefined;
+      const code = typeof err?.code === "string" ? err.code : "internal";
+      const details: Record<string, number> = {};
+      for (const [k, v] of Object.entries(err ?? {})) if (typeof v === "number") details[k] = v;
+      throw new ApiError(res.status, code, retryAfterOf(res), details);
     }
     const obj = (typeof data === "object" && data !== null ? data : {}) as Record<string, unknown>;
     if (typeof obj.csrf_token === "string") csrf = obj.csrf_token;
@@ -393,7 +533,29 @@ export function httpApi(base = "/api/v1"): Api {
     kind: String(o.kind),
     name: String(o.name),
     recordsPublicKey: typeof o.records_public_key === "string" ? unb64(o.records_public_key) : null,
+    orgKeyId: typeof o.org_key_id === "string" ? o.org_key_id : null,
   });
+
+  async function directoryAnswer(orgId: string): Promise<DirectoryAnswer> {
+    const r = await call("GET", `/orgs/${encodeURIComponent(orgId)}/directory`);
+    return {
+      treeHead: optionalB64(r.tree_head),
+      org: typeof r.org === "object" && r.org !== null ? orgProof(r.org as Record<string, unknown>) : null,
+      members: records(r.members).map((m) => {
+        const p: Person = {
+          userId: String(m.user_id),
+          displayName: String(m.display_name),
+          roles: memberships(m.memberships),
+          encryptionPublicKey: unb64(m.encryption_public_key),
+          signingPublicKey: unb64(m.signing_public_key),
+        };
+        const proof = memberProof(m);
+        if (proof) p.proof = proof;
+        return p;
+      }),
+      removals: logRefs(r.removals),
+    };
+  }
 
   return {
     async createOrganisation(kind, name, recordsPublicKey) {
@@ -404,9 +566,14 @@ export function httpApi(base = "/api/v1"): Api {
     async setRecordsKey(orgId, recordsPublicKey) {
       return org(await call("PUT", `/orgs/${encodeURIComponent(orgId)}/records-key`, { records_public_key: b64(recordsPublicKey) }));
     },
-    async invite(orgId, role, loginName) {
+    async invite(orgId, role, loginName, certified) {
       const body: Record<string, unknown> = { role };
       if (loginName) body.login_name = loginName;
+      if (certified) {
+        body.token = certified.token;
+        body.invite_statement = b64(certified.inviteStatement);
+        if (certified.handover) body.handover = b64(certified.handover);
+      }
       const r = await call("POST", `/orgs/${encodeURIComponent(orgId)}/invites`, body);
       return { token: String(r.token), orgId: String(r.org_id), role: String(r.role), expiresAt: String(r.expires_at) };
     },
@@ -451,10 +618,30 @@ export function httpApi(base = "/api/v1"): Api {
         orgKind: String(r.org_kind),
         role: String(r.role),
         loginName: typeof r.login_name === "string" ? r.login_name : null,
+        orgId: String(r.org_id),
+        treeHead: optionalB64(r.tree_head),
+        logPublicKey: optionalB64(r.log_public_key),
+        inviteStatement: logRef(r.invite_statement),
+        orgKey: logRef(r.org_key),
+        handover: optionalB64(r.handover),
       };
+    },
+    async setOrgKey(orgId, statement, wraps) {
+      await call("POST", `/orgs/${encodeURIComponent(orgId)}/org-key`, { statement: b64(statement), wraps: wraps.map(b64) });
+    },
+    async certify(orgId, statement) {
+      await call("POST", `/orgs/${encodeURIComponent(orgId)}/certifications`, { statement: b64(statement) });
+    },
+    async myOrgKeyWrap(orgId) {
+      const r = await call("GET", `/orgs/${encodeURIComponent(orgId)}/org-key/wrap`);
+      return { wrap: unb64(r.wrap), wrapperUserId: String(r.wrapper_user_id), wrapperSigningPublicKey: unb64(r.wrapper_signing_public_key) };
+    },
+    async addOrgKeyWraps(orgId, wraps) {
+      await call("POST", `/orgs/${encodeURIComponent(orgId)}/org-key/wraps`, { wraps: wraps.map(b64) });
     },
     async acceptInvite(a) {
       await call("POST", "/invites/accept", {
+        ...(a.memberStatement ? { member_statement: b64(a.memberStatement) } : {}),
         token: a.token,
         user_id: a.userId,
         login_name: a.loginName,
@@ -517,17 +704,28 @@ export function httpApi(base = "/api/v1"): Api {
         kind: String(o.kind),
         name: String(o.name),
         recordsPublicKey: typeof o.records_public_key === "string" ? unb64(o.records_public_key) : null,
+        orgKeyId: typeof o.org_key_id === "string" ? o.org_key_id : null,
       }));
     },
     async directory(orgId) {
-      const r = await call("GET", `/orgs/${encodeURIComponent(orgId)}/directory`);
-      return records(r.members).map((m) => ({
-        userId: String(m.user_id),
-        displayName: String(m.display_name),
-        roles: memberships(m.memberships),
-        encryptionPublicKey: unb64(m.encryption_public_key),
-        signingPublicKey: unb64(m.signing_public_key),
-      }));
+      return (await directoryAnswer(orgId)).members;
+    },
+    directoryAnswer,
+    async transparencyHead() {
+      const r = await call("GET", "/transparency/head");
+      return { treeHead: unb64(r.tree_head), logPublicKey: unb64(r.log_public_key) };
+    },
+    async consistency(from, to) {
+      const r = await call("GET", `/transparency/consistency?from=${from}&to=${to}`);
+      return Array.isArray(r.proof) ? r.proof.map(unb64) : [];
+    },
+    async logEntries(start, end) {
+      const r = await call("GET", `/transparency/entries?start=${start}&end=${end}`);
+      return records(r.entries).map((e) => ({ index: Number(e.index), entry: unb64(e.entry) }));
+    },
+    async inclusion(index, size) {
+      const r = await call("GET", `/transparency/inclusion?index=${index}&size=${size}`);
+      return Array.isArray(r.proof) ? r.proof.map(unb64) : [];
     },
     async createCase(q) {
       const r = await call("POST", "/cases", {
@@ -580,24 +778,17 @@ export function httpApi(base = "/api/v1"): Api {
       return records((await call("GET", `/services/${encodeURIComponent(serviceId)}/queue`)).cases).map(caseOut);
     },
     async caseDetail(caseId) {
-      const r = await call("GET", `/cases/${encodeURIComponent(caseId)}`);
-      return {
-        case: caseOut((r.case ?? {}) as Record<string, unknown>),
-        participants: records(r.participants).map((p) => ({
-          userId: String(p.user_id),
-          role: String(p.role),
-          displayName: String(p.display_name),
-          encryptionPublicKey: unb64(p.encryption_public_key),
-          signingPublicKey: unb64(p.signing_public_key),
-        })),
-        caseKeys: records(r.case_keys).map((k) => ({
-          epoch: Number(k.epoch),
-          recipientKind: k.recipient_kind === "organisation" ? "organisation" : "user",
-          recipientId: String(k.recipient_id),
-          wrappedKey: unb64(k.wrapped_key),
-        })),
-        outcome: parseOutcome(r.outcome),
-      };
+      return caseDetailOut(await call("GET", `/cases/${encodeURIComponent(caseId)}`));
+    },
+    async rotateEpoch(caseId, epoch, caseKeys) {
+      const r = await call("POST", `/cases/${encodeURIComponent(caseId)}/epochs`, {
+        epoch,
+        case_keys: caseKeys.map((k) => ({ recipient_kind: k.recipientKind, recipient_id: k.recipientId, wrapped_key: b64(k.wrappedKey) })),
+      });
+      return caseDetailOut(r);
+    },
+    async removeParticipant(caseId, userId) {
+      await call("POST", `/cases/${encodeURIComponent(caseId)}/participants/${encodeURIComponent(userId)}/remove`);
     },
     async receipts(caseId) {
       return records((await call("GET", `/cases/${encodeURIComponent(caseId)}/receipts`)).receipts).map((r) => ({

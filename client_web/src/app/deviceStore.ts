@@ -20,6 +20,9 @@ import { uuidBytes } from "../crypto/wire";
 
 const DB = "dermline-device";
 const STORE = "keys";
+/** Version 2 added the `pins` store (src/app/pins.ts); an upgrade keeps the stored keys. */
+const DB_VERSION = 2;
+export const PINS_STORE = "pins";
 const AAD_LABEL = new TextEncoder().encode("dermline/v1/device-usk\u0000");
 
 interface DeviceRecord {
@@ -28,26 +31,31 @@ interface DeviceRecord {
   wrapped: Uint8Array;
 }
 
-function openDb(factory: IDBFactory): Promise<IDBDatabase> {
+/** The device database with both stores (`keys` here, `pins` for src/app/pins.ts). */
+export function openDb(factory: IDBFactory): Promise<IDBDatabase> {
   return new Promise((resolve, reject) => {
-    const req = factory.open(DB, 1);
-    req.onupgradeneeded = () => req.result.createObjectStore(STORE);
+    const req = factory.open(DB, DB_VERSION);
+    req.onupgradeneeded = () => {
+      for (const name of [STORE, PINS_STORE]) {
+        if (!req.result.objectStoreNames.contains(name)) req.result.createObjectStore(name);
+      }
+    };
     req.onsuccess = () => resolve(req.result);
     req.onerror = () => reject(req.error ?? new Error("IndexedDB open failed"));
   });
 }
 
-function tx<T>(db: IDBDatabase, mode: IDBTransactionMode, f: (s: IDBObjectStore) => IDBRequest<T>): Promise<T> {
+export function tx<T>(db: IDBDatabase, mode: IDBTransactionMode, f: (s: IDBObjectStore) => IDBRequest<T>, store = STORE): Promise<T> {
   return new Promise((resolve, reject) => {
-    const t = db.transaction(STORE, mode);
-    const req = f(t.objectStore(STORE));
+    const t = db.transaction(store, mode);
+    const req = f(t.objectStore(store));
     t.oncomplete = () => resolve(req.result);
     t.onerror = () => reject(t.error ?? new Error("IndexedDB transaction failed"));
     t.onabort = () => reject(t.error ?? new Error("IndexedDB transaction aborted"));
   });
 }
 
-function factoryOrNull(factory?: IDBFactory): IDBFactory | null {
+export function factoryOrNull(factory?: IDBFactory): IDBFactory | null {
   if (factory) return factory;
   return typeof indexedDB === "undefined" ? null : indexedDB;
 }

@@ -9,6 +9,12 @@
  * flushes at once when the browser comes back online or the real-time connection reconnects.
  * A refusal that retrying cannot fix (a 4xx other than 408/429) marks the item failed and
  * moves on, so one bad message cannot block the others.
+ *
+ * Epochs (docs/protocol.md section 24): a message refused because the case needs (or has) a
+ * newer key epoch (409 key_rotation_required / stale_epoch) keeps its failure code; once the
+ * conversation is secured under the new epoch, the page reseals such items (same client
+ * message id, same text, the new key and epoch) and the outbox sends them again. Nothing the
+ * person wrote is lost, and nothing is sent under a key the removed person holds.
  */
 import { ApiError } from "./api";
 
@@ -21,7 +27,12 @@ export interface OutboxItem {
   /** SHA-256 chain hash of this envelope (the next message's previousHash). */
   hash: Uint8Array;
   failed: boolean;
+  /** The server's error code when failed (e.g. key_rotation_required). */
+  failure?: string;
 }
+
+/** Refusals that a reseal under the case's newer key epoch cures. */
+export const EPOCH_REFUSALS: ReadonlySet<string> = new Set(["key_rotation_required", "stale_epoch"]);
 
 export type Sender = (caseId: string, clientMsgId: string, envelope: Uint8Array) => Promise<unknown>;
 
@@ -80,6 +91,7 @@ export class Outbox {
         } catch (e) {
           if (e instanceof ApiError && e.status >= 400 && e.status < 500 && e.status !== 408 && e.status !== 429) {
             item.failed = true;
+            item.failure = e.code;
             this.emit();
             continue;
           }
@@ -91,6 +103,31 @@ export class Outbox {
     } finally {
       this.flushing = false;
     }
+  }
+
+  /** The items of a case refused for its key epoch (to reseal after the rotation). */
+  epochRefused(caseId: string): OutboxItem[] {
+    return this.pending(caseId).filter((i) => i.failed && i.failure !== undefined && EPOCH_REFUSALS.has(i.failure));
+  }
+
+  /**
+   * Reseal the epoch-refused items of a case, in order (`reseal` seals the same text under the
+   * new key, chained after the previous one), and send them again.
+   */
+  async reseal(caseId: string, reseal: (item: OutboxItem) => Promise<{ envelope: Uint8Array; hash: Uint8Array }>): Promise<number> {
+    const todo = this.epochRefused(caseId);
+    for (const item of todo) {
+      const fresh = await reseal(item);
+      item.envelope = fresh.envelope;
+      item.hash = fresh.hash;
+      item.failed = false;
+      delete item.failure;
+    }
+    if (todo.length > 0) {
+      this.emit();
+      await this.flush();
+    }
+    return todo.length;
   }
 
   /** Drop everything (logout). */

@@ -128,7 +128,7 @@ export interface MadeLink {
  */
 export async function makePatientLink(
   keys: UnlockedKeys,
-  p: { caseKey: Uint8Array; caseId: string; previousHash: Uint8Array; ttlMinutes: number; maxPhotos: number; origin: string },
+  p: { caseKey: Uint8Array; caseId: string; epoch?: number; previousHash: Uint8Array; ttlMinutes: number; maxPhotos: number; origin: string },
   send: (clientMsgId: string, envelope: Uint8Array) => Promise<unknown>,
 ): Promise<MadeLink> {
   const box = await generateKeyPair();
@@ -146,7 +146,7 @@ export async function makePatientLink(
     const envelope = await sealMessage(body, {
       caseKey: p.caseKey,
       caseId: p.caseId,
-      epoch: 0,
+      epoch: p.epoch ?? 0,
       clientMessageId: clientMsgId,
       senderUserId: keys.userId,
       sender: signingIdentity(keys.signing),

@@ -168,7 +168,7 @@ async function encryptOne(bytes: Uint8Array): Promise<{ upload: SealedUpload; fi
  */
 export async function sealPhotos(
   keys: UnlockedKeys,
-  p: { caseKey: Uint8Array; caseId: string; previousHash: Uint8Array; photos: readonly PhotoToSend[] },
+  p: { caseKey: Uint8Array; caseId: string; epoch?: number; previousHash: Uint8Array; photos: readonly PhotoToSend[] },
 ): Promise<{ uploads: SealedUpload[]; messages: SealedMessage[]; lastHash: Uint8Array }> {
   const thumbs: SealedUpload[] = [];
   const fulls: SealedUpload[] = [];
@@ -194,7 +194,7 @@ export async function sealPhotos(
           ciphertextSize: thumb.size,
         },
       });
-      const m = await sealOne(keys, { caseKey: p.caseKey, caseId: p.caseId, epoch: 0, previousHash: previous, contentType: ContentType.PHOTO_REFERENCE, body });
+      const m = await sealOne(keys, { caseKey: p.caseKey, caseId: p.caseId, epoch: p.epoch ?? 0, previousHash: previous, contentType: ContentType.PHOTO_REFERENCE, body });
       previous = await messageHash(m.envelope);
       messages.push(m);
       thumbs.push(thumb.upload);
@@ -220,13 +220,13 @@ export const RETAKE_REASONS: [string, string][] = [
 /** A `retake_request` message (content type 5): which photos, coded reasons, what to retake. */
 export async function sealRetakeRequest(
   keys: UnlockedKeys,
-  p: { caseKey: Uint8Array; caseId: string; previousHash: Uint8Array; attachmentIds: string[]; reasons: string[]; text: string },
+  p: { caseKey: Uint8Array; caseId: string; epoch?: number; previousHash: Uint8Array; attachmentIds: string[]; reasons: string[]; text: string },
 ): Promise<SealedMessage> {
   const known = new Set(RETAKE_REASONS.map(([k]) => k));
   if (p.reasons.length === 0 || p.reasons.some((r) => !known.has(r))) throw new RangeError("retake reasons must be known codes");
   const body: Body = { attachment_ids: p.attachmentIds, reasons: p.reasons };
   if (p.text.trim()) body.text = p.text.trim();
-  return sealOne(keys, { ...p, epoch: 0, contentType: ContentType.RETAKE_REQUEST, body: encodeContent(ContentType.RETAKE_REQUEST, body) });
+  return sealOne(keys, { ...p, epoch: p.epoch ?? 0, contentType: ContentType.RETAKE_REQUEST, body: encodeContent(ContentType.RETAKE_REQUEST, body) });
 }
 
 /** Whether an upload failure is worth retrying: the network, 429 and 5xx; never 4xx refusals. */

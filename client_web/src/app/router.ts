@@ -16,6 +16,8 @@ export type Route =
   | { name: "cases" }
   | { name: "newCase" }
   | { name: "case"; caseId: string }
+  /** #/people/USER or #/cases/CASE/people/USER: one person's safety number (pages/SafetyNumber.tsx) */
+  | { name: "person"; userId: string; caseId: string | null }
   /** #/admin and below; pages/Admin.tsx routes the rest (`sub` is "" or "/...") */
   | { name: "admin"; sub: string }
   /** #/p/<token>.<drop-box public key>: the patient's photo page (no account) */
@@ -34,10 +36,14 @@ export function parseRoute(hash: string): Route {
   if (path === "/admin" || path.startsWith("/admin/")) return { name: "admin", sub: path.slice("/admin".length) };
   const c = /^\/cases\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/.exec(path);
   if (c) return { name: "case", caseId: c[1]! };
+  const UUID = "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}";
+  const person = new RegExp(`^(?:/cases/(${UUID}))?/people/(${UUID})$`).exec(path);
+  if (person) return { name: "person", userId: person[2]!, caseId: person[1] ?? null };
   // Checked strictly by the page itself (parseLinkFragment), which explains a mistyped link.
   const patient = /^\/p\/([A-Za-z0-9_.-]{1,200})$/.exec(path);
   if (patient) return { name: "patient", fragment: patient[1]! };
-  const invite = /^\/invite\/([A-Za-z0-9_-]{8,128})$/.exec(path);
+  // A token, or a certified link's token.secret.keyid (checked by pages/Invite.tsx).
+  const invite = /^\/invite\/([A-Za-z0-9_-]{8,128}(?:\.[A-Za-z0-9_-]{1,64}){0,2})$/.exec(path);
   if (invite) return { name: "invite", token: invite[1]! };
   return { name: "notFound" };
 }
@@ -64,6 +70,8 @@ export function href(route: Route): string {
       return `#/cases/${route.caseId}`;
     case "admin":
       return `#/admin${route.sub}`;
+    case "person":
+      return route.caseId ? `#/cases/${route.caseId}/people/${route.userId}` : `#/people/${route.userId}`;
     case "patient":
       return `#/p/${route.fragment}`;
     case "notFound":

@@ -64,10 +64,12 @@ describe("case crypto in the app layer", () => {
     const msgs: ThreadMessage[] = [
       { seq: 1, clientMsgId: made.firstMessage.clientMsgId, senderId: gp.keys.userId, envelope: made.firstMessage.envelope, createdAt: "" },
     ];
-    const thread = await openThread(derm.keys, detail, msgs);
+    const thread = (await openThread(derm.keys, detail, msgs)).entries;
     expect(thread).toHaveLength(1);
     expect(thread[0]!.body).toEqual({ ...history, v: 1 });
     expect(thread[0]!.sender?.displayName).toBe("Dr GP");
+    expect(thread[0]!.findings).toEqual([]);
+    expect(thread[0]!.legacy).toBe(false);
 
     // The practice records key opens its wrap (records are never lost).
     const recordsWrap = made.request.caseKeys.find((k) => k.recipientKind === "organisation")!;
@@ -80,11 +82,16 @@ describe("case crypto in the app layer", () => {
     });
     expect(ck.length).toBe(32);
 
-    // A server that flips a byte of the envelope, or claims another sender, is caught.
+    // A server that flips a byte of the envelope, or claims another sender, is caught: the
+    // message is one unreadable item with its reason, never shown.
     const bad = made.firstMessage.envelope.slice();
     bad[150]! ^= 1;
-    await expect(openThread(derm.keys, detail, [{ ...msgs[0]!, envelope: bad }])).rejects.toThrow();
-    await expect(openThread(derm.keys, detail, [{ ...msgs[0]!, senderId: derm.keys.userId }])).rejects.toThrow();
+    const flipped = await openThread(derm.keys, detail, [{ ...msgs[0]!, envelope: bad }]);
+    expect(flipped.entries).toHaveLength(0);
+    expect(flipped.unreadable.map((u) => u.reason)).toEqual(["not_verified"]);
+    const claimed = await openThread(derm.keys, detail, [{ ...msgs[0]!, senderId: derm.keys.userId }]);
+    expect(claimed.entries).toHaveLength(0);
+    expect(claimed.unreadable.map((u) => u.reason)).toEqual(["not_participant"]);
     // A server that swaps the GP's listed signing key cannot make the wrap verify.
     const swapped = { ...detail, participants: [{ ...participants[0]!, signingPublicKey: derm.sig.publicKey }, participants[1]!] };
     await expect(openThread(derm.keys, swapped, msgs)).rejects.toThrow();

@@ -67,3 +67,45 @@ describe("outbox", () => {
     expect(ob.items).toHaveLength(0);
   });
 });
+
+describe("outbox and key epochs", () => {
+  it("keeps the refusal code of an epoch refusal and resends resealed items in order", async () => {
+    const sent: [string, number][] = [];
+    let epoch = 0;
+    const ob = new Outbox(async (_c, id, env) => {
+      if (env[0] !== epoch) throw new ApiError(409, env[0]! < epoch ? "stale_epoch" : "key_rotation_required");
+      sent.push([id, env[0]!]);
+    });
+    epoch = 1; // the case moved on: items sealed at epoch 0 are refused
+    await ob.add({ ...item(1), envelope: new Uint8Array([0]) });
+    await ob.add({ ...item(2), envelope: new Uint8Array([0]) });
+    await ob.add({ ...item(3, "other"), envelope: new Uint8Array([1]) });
+    expect(sent).toEqual([["m3", 1]]);
+    expect(ob.epochRefused("c1").map((i) => [i.clientMsgId, i.failure])).toEqual([
+      ["m1", "stale_epoch"],
+      ["m2", "stale_epoch"],
+    ]);
+    const order: string[] = [];
+    const n = await ob.reseal("c1", async (i) => {
+      order.push(i.preview);
+      return { envelope: new Uint8Array([1]), hash: new Uint8Array([9]) };
+    });
+    expect(n).toBe(2);
+    expect(order).toEqual(["text 1", "text 2"]);
+    expect(sent).toEqual([
+      ["m3", 1],
+      ["m1", 1],
+      ["m2", 1],
+    ]);
+    expect(ob.items).toHaveLength(0);
+  });
+
+  it("other refusals are not resealed", async () => {
+    const ob = new Outbox(async () => {
+      throw new ApiError(422, "signature_invalid");
+    });
+    await ob.add(item(1));
+    expect(ob.epochRefused("c1")).toEqual([]);
+    expect(await ob.reseal("c1", async () => ({ envelope: new Uint8Array(), hash: new Uint8Array() }))).toBe(0);
+  });
+});

@@ -25,7 +25,7 @@ describe("device key store", () => {
 
     // The stored device key itself is non-extractable.
     const raw = await new Promise<{ deviceKey: CryptoKey }>((resolve, reject) => {
-      const r = indexedDB.open("dermline-device", 1);
+      const r = indexedDB.open("dermline-device");
       r.onsuccess = () => {
         const g = r.result.transaction("keys").objectStore("keys").get(user);
         g.onsuccess = () => resolve(g.result);
@@ -40,7 +40,7 @@ describe("device key store", () => {
     const other = crypto.randomUUID();
     expect(await recallUsk(other)).toBeNull();
     await new Promise<void>((resolve, reject) => {
-      const r = indexedDB.open("dermline-device", 1);
+      const r = indexedDB.open("dermline-device");
       r.onsuccess = () => {
         const t = r.result.transaction("keys", "readwrite");
         t.objectStore("keys").put(raw, other);

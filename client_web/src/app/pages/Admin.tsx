@@ -19,6 +19,8 @@ import type { JSX } from "preact";
 import type { Api, Me } from "../api";
 import { BackLink, usePageTitle } from "../components";
 import { AdminInvite } from "./AdminInvite";
+import type { PinStore } from "../pins";
+import type { UnlockedKeys } from "../session";
 import { AdminPasskeys } from "./AdminPasskeys";
 import { AdminPeople } from "./AdminPeople";
 import { AdminRecordsKey } from "./AdminRecordsKey";
@@ -164,7 +166,7 @@ function AdminNotFound(): JSX.Element {
  * #/admin...: administrators, and records officers for the retention pages (the server checks
  * every request again: retention is for records officers of the organisation only).
  */
-export function Admin({ api, me, sub }: { api: Api; me: Me; sub: string }): JSX.Element {
+export function Admin({ api, me, sub, keys = null, pins = null }: { api: Api; me: Me; sub: string; keys?: UnlockedKeys | null; pins?: PinStore | null }): JSX.Element {
   const route = parseAdminRoute(sub);
   if (route.page === "retention" && (isRecordsOfficer(me) || isAdmin(me))) return <AdminRetention api={api} me={me} orgId={route.orgId} />;
   if (!isAdmin(me)) {
@@ -180,9 +182,9 @@ export function Admin({ api, me, sub }: { api: Api; me: Me; sub: string }): JSX.
     case "newService":
       return <AdminService api={api} />;
     case "org":
-      return <AdminPeople api={api} orgId={route.orgId} />;
+      return <AdminPeople api={api} orgId={route.orgId} keys={keys} pins={pins} />;
     case "invite":
-      return <AdminInvite api={api} orgId={route.orgId} />;
+      return <AdminInvite api={api} orgId={route.orgId} keys={keys} pins={pins} />;
     case "passkeys":
       return <AdminPasskeys api={api} orgId={route.orgId} />;
     default:

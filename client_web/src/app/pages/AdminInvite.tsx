@@ -15,6 +15,9 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import type { Api, CreatedInvite } from "../api";
 import { BackLink, Button, ErrorSummary, type FieldError, Radios, TextInput, usePageTitle } from "../components";
 import { emailError } from "../validation";
+import { createCertifiedInvite } from "../orgKeyAdmin";
+import type { PinStore } from "../pins";
+import type { UnlockedKeys } from "../session";
 import { qrDataUrl } from "./TotpSetup";
 import { LoadError, Panel, ROLES_BY_KIND, adminErrorMessage, roleLabel, useAdministered } from "./AdminCommon";
 
@@ -36,7 +39,7 @@ function expiryText(iso: string): string {
   return `on ${d.toLocaleDateString("en-GB", { day: "numeric", month: "long", year: "numeric" })} at ${d.toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" })}`;
 }
 
-export function AdminInvite({ api, orgId }: { api: Api; orgId: string }): JSX.Element {
+export function AdminInvite({ api, orgId, keys = null, pins = null }: { api: Api; orgId: string; keys?: UnlockedKeys | null; pins?: PinStore | null }): JSX.Element {
   const { data, error: loadError } = useAdministered(api);
   const org = data?.orgs.find((o) => o.orgId === orgId) ?? null;
   const [role, setRole] = useState("");
@@ -81,10 +84,18 @@ export function AdminInvite({ api, orgId }: { api: Api; orgId: string }): JSX.El
     if (found.length > 0) return;
     setBusy(true);
     try {
-      setInvite(await api.invite(orgId, role, email.trim() || null));
+      if (org?.orgKeyId && keys && pins) {
+        // The organisation has a key: the invite is certified with it, and the link carries
+        // the secret and the key's id in its fragment (docs/protocol.md section 21).
+        const c = await createCertifiedInvite(api, keys, pins, org, role, email.trim() || null);
+        setInvite({ token: c.fragment, orgId: c.orgId, role: c.role, expiresAt: c.expiresAt });
+      } else {
+        setInvite(await api.invite(orgId, role, email.trim() || null));
+      }
       setCopied(null);
     } catch (x) {
-      setErrors([{ field: "role", message: adminErrorMessage(x) }]);
+      // A check of the organisation key failed (a plain Error with its reason), or the server refused.
+      setErrors([{ field: "role", message: x instanceof Error && x.name === "Error" ? x.message : adminErrorMessage(x) }]);
     } finally {
       setBusy(false);
     }

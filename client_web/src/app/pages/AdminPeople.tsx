@@ -11,6 +11,9 @@ import type { JSX } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import type { AdminUser, Api } from "../api";
 import { BackLink, Button, WarningCallout, usePageTitle } from "../components";
+import { setUpOrgKey } from "../orgKeyAdmin";
+import type { PinStore } from "../pins";
+import type { UnlockedKeys } from "../session";
 import { keyId } from "../cryptoFacade";
 import { LoadError, adminErrorMessage, kindLabel, roleLabel, useAdministered, useConfirmStep } from "./AdminCommon";
 import { AdminInvites } from "./AdminInvites";
@@ -31,8 +34,11 @@ const ACTION_TEXT: Record<Action, { button: string; confirm: (n: string) => stri
   },
 };
 
-export function AdminPeople({ api, orgId }: { api: Api; orgId: string }): JSX.Element {
-  const { data, error: loadError } = useAdministered(api);
+export function AdminPeople({ api, orgId, keys = null, pins = null }: { api: Api; orgId: string; keys?: UnlockedKeys | null; pins?: PinStore | null }): JSX.Element {
+  const [orgKeyReload, setOrgKeyReload] = useState(0);
+  const { data, error: loadError } = useAdministered(api, orgKeyReload);
+  const [orgKeyBusy, setOrgKeyBusy] = useState(false);
+  const [orgKeyStatus, setOrgKeyStatus] = useState<string | null>(null);
   const org = data?.orgs.find((o) => o.orgId === orgId) ?? null;
   const [users, setUsers] = useState<AdminUser[] | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -108,6 +114,49 @@ export function AdminPeople({ api, orgId }: { api: Api; orgId: string }): JSX.El
             <a href={`#/admin/orgs/${org.orgId}/records-key`}>Make the practice's records key</a>
           </p>
         </WarningCallout>
+      )}
+      {org && (
+        <div data-testid="org-key">
+          <h2 class="nhsuk-heading-m">Organisation key</h2>
+          {org.orgKeyId ? (
+            <p>
+              Key id <span class="dl-totp-key">{org.orgKeyId.replace(/(.{4})/g, "$1 ").trim()}</span>. Invitations made here are certified with it, so
+              the people you invite can check them.
+            </p>
+          ) : (
+            <>
+              <p>
+                With an organisation key, the invitations you make carry a certificate that the server cannot forge, and the people you invite
+                trust your organisation's members without asking. The key is made on this device and given only to the administrators.
+              </p>
+              {keys && pins && (
+                <Button
+                  type="button"
+                  secondary
+                  disabled={orgKeyBusy}
+                  onClick={() => {
+                    setOrgKeyBusy(true);
+                    setOrgKeyStatus(null);
+                    setUpOrgKey(api, keys, pins, org).then(
+                      () => {
+                        setOrgKeyStatus("The organisation key is set up. You are certified as an administrator with it.");
+                        setOrgKeyReload((n) => n + 1);
+                      },
+                      (e) => setOrgKeyStatus(e instanceof Error && e.name === "Error" ? e.message : adminErrorMessage(e)),
+                    ).finally(() => setOrgKeyBusy(false));
+                  }}
+                >
+                  {orgKeyBusy ? "Setting up the organisation key…" : "Set up the organisation key"}
+                </Button>
+              )}
+            </>
+          )}
+          {orgKeyStatus && (
+            <p role="status" data-testid="org-key-status">
+              {orgKeyStatus}
+            </p>
+          )}
+        </div>
       )}
       <p>
         <a class="nhsuk-button" href={`#/admin/orgs/${orgId}/invite`} role="button" draggable={false}>

@@ -1,13 +1,21 @@
-import type { JSX } from "preact";
+import { Fragment, type JSX } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { type Api, type CaseDetail, type Me, type Person, type Receipt, apiErrorMessage } from "../api";
+import { type Api, ApiError, type CaseDetail, type Me, type Person, type Receipt, apiErrorMessage } from "../api";
 import {
+  type CaseKeys,
+  FINDING_TEXT,
+  LEGACY_NOTE,
   type OpenedEntry,
   type OutcomeBody,
+  SendChain,
+  type ThreadItem,
+  UNREADABLE_TEXT,
+  buildRotation,
   buildShareWraps,
   colleaguesWithoutKey,
+  currentEpoch,
   openMessages,
-  openMyCaseKey,
+  openMyCaseKeys,
   openOutcome,
   openPhoto,
   sealOutcome,
@@ -24,6 +32,8 @@ import { PhotoViewer, type ViewerPhoto } from "./PhotoViewer";
 import { PatientLinks } from "./PatientLinks";
 import { ContentType, messageHash } from "../cryptoFacade";
 import type { Outbox } from "../outbox";
+import { type PinStore, type PersonPin, badge, blocked, changeWarning, observeRecordsKey } from "../pins";
+import { type CaseTrust, checkCaseTrust, directoryPeople, logSource, verifyAnswer } from "../trust";
 import type { Realtime } from "../realtime";
 import type { Session } from "../session";
 import { StateTag } from "./Cases";
@@ -181,13 +191,15 @@ function ClinicalHistoryView({ body }: { body: Record<string, unknown> }): JSX.E
 }
 
 /** One case: metadata, the decrypted and verified thread, and the moves open to me. */
-export function CaseView(props: { api: Api; me: Me; session: Session; realtime: Realtime; outbox: Outbox; caseId: string }): JSX.Element {
-  const { api, me, session, realtime, outbox, caseId } = props;
+export function CaseView(props: { api: Api; me: Me; session: Session; realtime: Realtime; outbox: Outbox; pins: PinStore; caseId: string }): JSX.Element {
+  const { api, me, session, realtime, outbox, pins, caseId } = props;
   const [, setOutboxVersion] = useState(0);
   const [detail, setDetail] = useState<CaseDetail | null>(null);
   const detailRef = useRef<CaseDetail | null>(null);
   detailRef.current = detail;
   const [thread, setThread] = useState<OpenedEntry[] | null>(null);
+  // The thread as shown, in the server's order: verified messages and unreadable items.
+  const [items, setItems] = useState<ThreadItem[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [reply, setReply] = useState("");
   const [replyError, setReplyError] = useState<string | null>(null);
@@ -213,31 +225,192 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
   const typingTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
   const lastTypingSent = useRef(0);
   const readSent = useRef(0);
-  // The case key and the hash of the last message, in memory while this page is open.
-  const caseKey = useRef<Uint8Array | null>(null);
-  const lastHash = useRef<Uint8Array | null>(null);
+  // My case keys by epoch, in memory while this page is open; new messages use the newest.
+  const caseKeys = useRef<CaseKeys | null>(null);
+  // What my next message names as its previous hash (docs/protocol.md section 23, "Senders").
+  const chain = useRef(new SendChain());
+  const loaded = useRef(false);
+  // The participants' keys as checked against this device's pins (src/app/trust.ts).
+  const [trust, setTrust] = useState<CaseTrust | null>(null);
+  const [people, setPeople] = useState<Record<string, PersonPin>>({});
+  const sendBlocked = useRef(false);
+  // My messages the server acknowledged (client message id -> when), to notice one that the
+  // thread then leaves out: the server withholding messages (docs/protocol.md section 23).
+  const acked = useRef(new Map<string, number>());
+  const [withheld, setWithheld] = useState(0);
+  // A new key epoch being made after someone was taken off the case (docs/protocol.md 24).
+  const [securing, setSecuring] = useState(false);
+  const [secureError, setSecureError] = useState<string | null>(null);
+  const rotating = useRef(false);
+  const triedEpoch = useRef<number | null>(null);
+  const keyEpoch = useRef(0);
+  const [removing, setRemoving] = useState<string | null>(null);
   usePageTitle("Case");
 
   useEffect(
     () => () => {
-      caseKey.current?.fill(0);
-      caseKey.current = null;
+      for (const k of caseKeys.current?.values() ?? []) k.fill(0);
+      caseKeys.current = null;
+      chain.current = new SendChain();
+      acked.current = new Map();
+      loaded.current = false;
     },
     [caseId],
   );
 
+  /** The key, epoch and previous hash for my next message (null while locked or loading). */
+  function sealing(): { caseKey: Uint8Array; epoch: number; previousHash: Uint8Array } | null {
+    const ks = caseKeys.current;
+    // Nothing is sealed while someone's keys changed without the user accepting the change,
+    // nor while the case waits for its next epoch (the old key is no longer for new messages).
+    if (!ks || !loaded.current || sendBlocked.current || rotating.current || detailRef.current?.rotation) return null;
+    const epoch = Math.max(keyEpoch.current, currentEpoch(ks));
+    const caseKey = ks.get(epoch);
+    if (caseKey === undefined) return null; // no wrap of the current epoch for me
+    return { caseKey, epoch, previousHash: chain.current.head(outbox.lastHash(caseId)) };
+  }
+  /** Record a message of mine as the newest I hold (sent directly or queued). */
+  async function chained(envelope: Uint8Array): Promise<void> {
+    chain.current.sent(await messageHash(envelope));
+  }
+  /** The server stored this message of mine (a send or a move carrying it succeeded). */
+  function stored(clientMsgId: string): void {
+    acked.current.set(clientMsgId, Date.now());
+  }
+
+  /**
+   * The records keys a new epoch is wrapped to: the practice's (always) and the service's (when
+   * it has one), each checked against this device's pins, and against the log's records-key
+   * chain when the server has the log (src/app/transparency.ts).
+   */
+  async function recordsKeysFor(d: CaseDetail): Promise<{ orgId: string; publicKey: Uint8Array }[]> {
+    const listed = await api.organisations().catch(() => []);
+    const out: { orgId: string; publicKey: Uint8Array }[] = [];
+    for (const orgId of [d.case.practiceId, d.case.serviceId]) {
+      const org = d.orgs?.find((o) => o.orgId === orgId);
+      const myOrg = (me.memberships ?? []).some((m) => m.orgId === orgId);
+      if (d.treeHead && org && (org.recordsKeys.length > 0 || myOrg)) {
+        // Verified: the chain from the pin, with the organisation's certified admins as the
+        // approvers (its directory, which its own members can read).
+        const answer = myOrg ? await api.directoryAnswer(orgId) : null;
+        const v = await verifyAnswer(pins, logSource(api), {
+          treeHead: answer?.treeHead ?? d.treeHead,
+          orgs: [answer?.org ?? org],
+          people: answer ? directoryPeople(answer, orgId, (p) => p.roles.some((r) => r.orgId === orgId && r.role === "admin")) : [],
+          removals: [],
+          recordsKeys: true,
+        });
+        const k = v.records.get(orgId);
+        if (v.hardStop) throw new Error(v.hardStop);
+        if (k) {
+          out.push({ orgId, publicKey: k.publicKey });
+          continue;
+        }
+        if (v.recordsProblems.has(orgId)) throw new Error(v.recordsProblems.get(orgId));
+      }
+      const key = org?.recordsPublicKey ?? listed.find((o) => o.orgId === orgId)?.recordsPublicKey ?? (await pins.read()).records[orgId]?.publicKey ?? null;
+      if (key === null) {
+        if (orgId === d.case.practiceId) throw new Error("The practice's records key is not available to this device.");
+        continue;
+      }
+      if ((await pins.update((p, now) => observeRecordsKey(p, orgId, key, null, now))) === "changed") {
+        throw new Error("A records key of this case has changed without a certified change. Dermline will not wrap the conversation to it.");
+      }
+      out.push({ orgId, publicKey: key });
+    }
+    return out;
+  }
+
+  /** Make the next epoch after a removal; the first complete rotation wins (compare-and-set). */
+  async function secure(d: CaseDetail): Promise<void> {
+    const keys = session.unlocked;
+    if (!keys || !d.rotation || rotating.current) return;
+    rotating.current = true;
+    setSecuring(true);
+    setSecureError(null);
+    try {
+      const caseKeys = await buildRotation(keys, { detail: d, epoch: d.rotation.nextEpoch, recordsKeys: await recordsKeysFor(d) });
+      try {
+        await api.rotateEpoch(caseId, d.rotation.nextEpoch, caseKeys);
+      } catch (e) {
+        // Another participant's rotation won the race: go on with theirs.
+        if (!(e instanceof ApiError && e.code === "epoch_conflict")) throw e;
+      }
+    } catch (e) {
+      setSecureError(e instanceof ApiError ? apiErrorMessage(e) : e instanceof Error ? e.message : String(e));
+    } finally {
+      rotating.current = false;
+      setSecuring(false);
+    }
+    await load();
+  }
+
+  /** Messages queued at an older epoch: sealed again, same text and id, under the new key. */
+  async function resealQueued(): Promise<void> {
+    const keys = session.unlocked;
+    if (!keys || outbox.epochRefused(caseId).length === 0) return;
+    const seal = sealing();
+    if (!seal) return;
+    let previousHash = seal.previousHash;
+    setSecuring(true);
+    try {
+      await outbox.reseal(caseId, async (item) => {
+        const m = await sealText(keys, { ...seal, previousHash, caseId, text: item.preview, clientMsgId: item.clientMsgId });
+        const hash = await messageHash(m.envelope);
+        previousHash = hash;
+        chain.current.sent(hash);
+        return { envelope: m.envelope, hash };
+      });
+    } finally {
+      setSecuring(false);
+    }
+  }
+
+  /** Take a dermatologist off the case (the referrer or the responder); a new epoch follows. */
+  async function removeFromCase(userId: string): Promise<void> {
+    setRemoving(null);
+    try {
+      await api.removeParticipant(caseId, userId);
+    } catch (e) {
+      setError(apiErrorMessage(e));
+    }
+    await load();
+  }
+
   async function load() {
     const keys = session.unlocked;
     if (!keys) return;
+    const started = Date.now();
     try {
-      const d = await api.caseDetail(caseId);
+      // Every key used below is the one this device pinned for that person (src/app/trust.ts).
+      const checked = await checkCaseTrust(pins, keys, await api.caseDetail(caseId), logSource(api));
+      const d = checked.trusted;
+      sendBlocked.current = checked.sendBlocked;
+      setTrust(checked);
+      setPeople((await pins.read()).people);
       const msgs = await api.messages(caseId);
-      if (caseKey.current === null) caseKey.current = await openMyCaseKey(keys, d);
-      const opened = await openMessages(caseKey.current, d, msgs);
-      lastHash.current = opened.lastHash;
-      setOutcome(await openOutcome(caseKey.current, d));
+      // Keys of epochs opened before are kept; a new epoch's wrap is opened when it appears.
+      caseKeys.current = await openMyCaseKeys(keys, d, caseKeys.current ?? new Map());
+      const opened = await openMessages(caseKeys.current, d, msgs);
+      chain.current.loaded(opened.lastHash, opened.hashes);
+      loaded.current = true;
+      setOutcome(await openOutcome(caseKeys.current, d));
       setDetail(d);
       setThread(opened.entries);
+      setItems(opened.items);
+      const shown = new Set(opened.items.map((i) => i.entry.clientMsgId));
+      setWithheld([...acked.current].filter(([id, at]) => at <= started && !shown.has(id)).length);
+      keyEpoch.current = d.case.keyEpoch ?? 0;
+      detailRef.current = d;
+      const mine = d.participants.some((p) => p.userId === keys.userId);
+      if (d.rotation && mine && !checked.sendBlocked && triedEpoch.current !== d.rotation.nextEpoch) {
+        // Someone was taken off: this client makes the next epoch (the server cannot). Once
+        // per epoch: a failure is shown, not retried in a loop.
+        triedEpoch.current = d.rotation.nextEpoch;
+        void secure(d);
+      } else if (!d.rotation) {
+        await resealQueued();
+      }
       if (d.participants.some((p) => p.userId === keys.userId)) {
         // Who lacks the key: the service directory's dermatologists minus the participants.
         api.directory(d.case.serviceId).then(
@@ -279,7 +452,14 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
     });
     // When a queued message is acknowledged, re-read the thread (it now has a seq).
     let queued = outbox.pending(caseId).length;
+    let waitingIds = new Set(outbox.pending(caseId).map((i) => i.clientMsgId));
     const offOutbox = outbox.subscribe(() => {
+      // An item that left the queue was acknowledged (failed ones stay, marked failed).
+      const nowIds = new Set(outbox.pending(caseId).map((i) => i.clientMsgId));
+      for (const id of waitingIds) if (!nowIds.has(id)) stored(id);
+      waitingIds = nowIds;
+      // Refused for the key epoch: secure the conversation (or pick up the new epoch) and reseal.
+      if (outbox.epochRefused(caseId).length > 0 && !rotating.current) void load();
       setOutboxVersion((v) => v + 1);
       const now = outbox.pending(caseId).length;
       if (now < queued) void load();
@@ -304,20 +484,25 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
       setReplyError("Enter a message");
       return;
     }
-    if (!keys || !caseKey.current || !lastHash.current) return;
+    const seal = sealing();
+    if (keys && !seal && (securing || detailRef.current?.rotation)) {
+      setReplyError("Dermline is securing the conversation after a change of members. Try again in a moment.");
+      return;
+    }
+    if (!keys || !seal) return;
     setSending(true);
     try {
-      // Chain after the last queued message of this case if any, else after the thread.
-      const previousHash = outbox.lastHash(caseId) ?? lastHash.current;
       const text = reply.trim();
       const state = detail?.case.state;
       const asking = isDermatologist && state === "in_review" && ask.has("yes");
       const answering = !isDermatologist && state === "awaiting_gp";
-      const m = await sealText(keys, { caseKey: caseKey.current, caseId, previousHash, text, question: asking });
+      const m = await sealText(keys, { ...seal, caseId, text, question: asking });
+      await chained(m.envelope);
       if (asking || answering) {
         // A lifecycle move carrying the message (docs/api.md): sent now, not queued, because
         // the move must happen in order with what the other side sees.
         await api.move(caseId, asking ? "ask" : "answer", m);
+        stored(m.clientMsgId);
         setReply("");
         setAsk(new Set());
         setReplyError(null);
@@ -342,8 +527,9 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
     .filter((r) => r.kind === "read" && r.userId !== me.userId && r.seq >= lastMineSeq)
     .map((r) => detail?.participants.find((p) => p.userId === r.userId)?.displayName ?? "another participant");
   const waiting = outbox.pending(caseId).filter((i) => !delivered.has(i.clientMsgId));
-  const canReply = detail !== null && ["in_review", "awaiting_gp"].includes(detail.case.state);
-  const canClose = detail !== null && isDermatologist && detail.case.state === "in_review" && detail.case.claimedBy === me.userId;
+  const blockedNow = trust !== null && trust.sendBlocked;
+  const canReply = detail !== null && !blockedNow && ["in_review", "awaiting_gp"].includes(detail.case.state);
+  const canClose = detail !== null && !blockedNow && isDermatologist && detail.case.state === "in_review" && detail.case.claimedBy === me.userId;
 
   // Photos: one card per full photo, numbered in thread order; each reference carries its own
   // thumbnail. Old threads may hold legacy thumbnail references instead (threadPhotos pairs
@@ -360,12 +546,12 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
   });
   const byId = new Map(fullPhotos.map((b) => [String(b.attachment_id), b]));
   const toggleCompare = (id: string, on: boolean) => setCompare((c) => (on ? [...c.filter((x) => x !== id), id].slice(-2) : c.filter((x) => x !== id)));
-  const isResponder = detail !== null && isDermatologist && detail.case.state === "in_review" && detail.case.claimedBy === me.userId;
+  const isResponder = detail !== null && !blockedNow && isDermatologist && detail.case.state === "in_review" && detail.case.claimedBy === me.userId;
   const rejected = detail?.case.state === "closed" && detail.outcome?.category === "image_rejected";
-  const canAddPhotos = detail !== null && !isDermatologist && (detail.case.state === "awaiting_gp" || rejected);
+  const canAddPhotos = detail !== null && !blockedNow && !isDermatologist && (detail.case.state === "awaiting_gp" || rejected);
   // Patient photo links: the referring GP, while the case is open (server/domain/policy.py rule 5).
   const canMakePatientLink =
-    detail !== null && detail.case.createdBy === me.userId && ["draft", "submitted", "in_review", "awaiting_gp"].includes(detail.case.state);
+    detail !== null && !blockedNow && detail.case.createdBy === me.userId && ["draft", "submitted", "in_review", "awaiting_gp"].includes(detail.case.state);
 
   // One NHS.UK error summary for the page's forms; memoised so it takes focus only when the
   // errors change, not on every live update of the thread.
@@ -379,20 +565,22 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
     if (!retakeText.trim()) found.push({ field: "retake-text", message: "Enter what the GP should photograph again" });
     setRetakeErrors(found);
     const keys = session.unlocked;
-    if (found.length > 0 || !keys || !caseKey.current || !lastHash.current) return;
+    const seal = sealing();
+    if (found.length > 0 || !keys || !seal) return;
     setSending(true);
     try {
       // The coded reasons and what to retake travel inside the encrypted retake_request
       // message (content type 5); the server sees only the "ask" move (case -> awaiting_gp).
       const m = await sealRetakeRequest(keys, {
-        caseKey: caseKey.current,
+        ...seal,
         caseId,
-        previousHash: outbox.lastHash(caseId) ?? lastHash.current,
         attachmentIds: fullPhotos.map((b) => String(b.attachment_id)).filter((id) => retakePhotos.has(id)),
         reasons: RETAKE_REASONS.map(([k]) => k).filter((k) => retakeReasons.has(k)),
         text: retakeText,
       });
+      await chained(m.envelope);
       await api.move(caseId, "ask", m);
+      stored(m.clientMsgId);
       setRetakeOpen(false);
       setRetakePhotos(new Set());
       setRetakeReasons(new Set());
@@ -410,19 +598,26 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
     const found = newPhotos.length === 0 ? [{ field: "new-photos", message: "Take or choose at least one photo" }] : photoErrors("new-photos", newPhotos);
     setPhotoErrs(found);
     const keys = session.unlocked;
-    if (found.length > 0 || !keys || !caseKey.current || !lastHash.current || !detail) return;
+    if (found.length > 0 || !keys || !sealing() || !detail) return;
     setPhotoBusy(true);
     try {
       // After an "image rejected" outcome the case is closed: resubmitting reopens the SAME
       // case (closed -> submitted, docs/architecture.md) so it can take the new photos.
       if (detail.case.state === "closed") await api.move(caseId, "resubmit");
-      const sealed = await sealPhotos(keys, { caseKey: caseKey.current, caseId, previousHash: lastHash.current, photos: await draftsToSend(newPhotos) });
+      const seal = sealing()!;
+      const sealed = await sealPhotos(keys, { ...seal, caseId, photos: await draftsToSend(newPhotos) });
       await uploadPhotos((id, rec, sha) => api.uploadAttachment(caseId, id, rec, sha), sealed.uploads);
-      for (const m of sealed.messages) await api.sendMessage(caseId, m.clientMsgId, m.envelope);
+      for (const m of sealed.messages) {
+        await api.sendMessage(caseId, m.clientMsgId, m.envelope);
+        stored(m.clientMsgId);
+        await chained(m.envelope);
+      }
       const n = newPhotos.length;
-      const note = await sealText(keys, { caseKey: caseKey.current, caseId, previousHash: sealed.lastHash, text: `I have added ${n} new photo${n > 1 ? "s" : ""}.` });
+      const note = await sealText(keys, { ...seal, caseId, previousHash: sealed.lastHash, text: `I have added ${n} new photo${n > 1 ? "s" : ""}.` });
+      await chained(note.envelope);
       if (detail.case.state === "awaiting_gp") await api.move(caseId, "answer", note);
       else await api.sendMessage(caseId, note.clientMsgId, note.envelope);
+      stored(note.clientMsgId);
       for (const d of newPhotos) URL.revokeObjectURL(d.preview);
       setNewPhotos([]);
       await load();
@@ -435,9 +630,10 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
 
   async function close(d: OutcomeDraft): Promise<string | null> {
     const keys = session.unlocked;
-    if (!keys || !caseKey.current || !lastHash.current) return "Your keys are locked. Unlock Dermline and try again.";
+    const seal = sealing();
+    if (!keys || !seal) return "Your keys are locked. Unlock Dermline and try again.";
     try {
-      const payload = await sealOutcome(keys, { caseKey: caseKey.current, caseId, previousHash: lastHash.current, body: d.body });
+      const payload = await sealOutcome(keys, { ...seal, caseId, body: d.body });
       // The retention date from the date of birth only this client can read (../retention.ts).
       await api.close(caseId, { ...d.codes, payload }, closeRetention(thread ?? [], ContentType.CLINICAL_HISTORY));
       await load();
@@ -450,10 +646,13 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
   // as a text message of this thread and sent with the change; both sides then re-read the case.
   async function downgrade(urgency: LowerUrgency, reasonText: string): Promise<string | null> {
     const keys = session.unlocked;
-    if (!keys || !caseKey.current || !lastHash.current) return "Your keys are locked. Unlock Dermline and try again.";
+    const seal = sealing();
+    if (!keys || !seal) return "Your keys are locked. Unlock Dermline and try again.";
     try {
-      const m = await sealText(keys, { caseKey: caseKey.current, caseId, previousHash: lastHash.current, text: reasonText });
+      const m = await sealText(keys, { ...seal, caseId, text: reasonText });
+      await chained(m.envelope);
       await api.downgrade(caseId, urgency, m);
+      stored(m.clientMsgId);
       await load();
       return null;
     } catch (e) {
@@ -462,11 +661,21 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
   }
   async function shareKey() {
     const keys = session.unlocked;
-    if (!keys || !caseKey.current || lacking.length === 0) return;
+    const seal = sealing();
+    if (!keys || !seal || lacking.length === 0) return;
     setSharing(true);
     setShareStatus(null);
     try {
-      const wraps = await buildShareWraps(keys, { caseKey: caseKey.current, caseId, colleagues: lacking });
+      // Wrap only to keys this device pinned: a changed key blocks sharing with that person.
+      const checks = await pins.observe(
+        lacking.map((c) => ({ userId: c.userId, name: c.displayName, signingPublicKey: c.signingPublicKey, encryptionPublicKey: c.encryptionPublicKey })),
+      );
+      const stop = blocked(checks);
+      if (stop.length > 0) {
+        setError(stop.map(changeWarning).join(" "));
+        return;
+      }
+      const wraps = await buildShareWraps(keys, { caseKey: seal.caseKey, epoch: seal.epoch, caseId, colleagues: lacking });
       const added = await api.shareCaseKeys(caseId, wraps);
       setShareStatus(`Shared with ${added.length} ${added.length === 1 ? "colleague" : "colleagues"}. They can now open this case.`);
       setLacking([]);
@@ -483,10 +692,167 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
       <ErrorSummary errors={summary} />
       <h1>Case {caseId.slice(0, 8)}</h1>
       {error && <p class="nhsuk-error-message">{error}</p>}
+      {trust?.selfMismatch && (
+        <div class="nhsuk-warning-callout" data-testid="self-key-warning">
+          <h2 class="nhsuk-warning-callout__label">
+            <span>
+              <span class="nhsuk-u-visually-hidden">Important: </span>
+              Your security keys are listed wrongly
+            </span>
+          </h2>
+          <p>The server lists security keys for you in this case that are not yours. Dermline will not send anything in this case. Tell your administrator.</p>
+        </div>
+      )}
+      {securing && (
+        <div class="nhsuk-inset-text" role="status" data-testid="securing">
+          <p>Securing the conversation after a change of members…</p>
+        </div>
+      )}
+      {secureError && (
+        <div class="nhsuk-warning-callout" data-testid="secure-error">
+          <h2 class="nhsuk-warning-callout__label">
+            <span>
+              <span class="nhsuk-u-visually-hidden">Important: </span>
+              The conversation could not be secured
+            </span>
+          </h2>
+          <p>{secureError}</p>
+        </div>
+      )}
+      {withheld > 0 && (
+        <div class="nhsuk-warning-callout" data-testid="withheld-warning">
+          <h2 class="nhsuk-warning-callout__label">
+            <span>
+              <span class="nhsuk-u-visually-hidden">Important: </span>
+              Check this conversation
+            </span>
+          </h2>
+          <p>
+            {withheld === 1 ? "A message you sent is" : `${withheld} messages you sent are`} missing from this conversation, although the server
+            accepted {withheld === 1 ? "it" : "them"}: the server may be withholding messages from you.
+          </p>
+        </div>
+      )}
+      {trust?.log?.hardStop && (
+        <div class="nhsuk-warning-callout" data-testid="log-warning">
+          <h2 class="nhsuk-warning-callout__label">
+            <span>
+              <span class="nhsuk-u-visually-hidden">Important: </span>
+              Dermline has stopped sending in this case
+            </span>
+          </h2>
+          <p>{trust.log.hardStop}</p>
+        </div>
+      )}
+      {trust?.hiddenRemovals.map((h) => (
+        <div key={h.userId} class="nhsuk-warning-callout" data-testid="hidden-removal-warning">
+          <h2 class="nhsuk-warning-callout__label">
+            <span>
+              <span class="nhsuk-u-visually-hidden">Important: </span>
+              A removal is being hidden
+            </span>
+          </h2>
+          <p>
+            The key log shows that {h.name} was removed from their organisation, but the server still lists them in this case. Dermline will not
+            send anything in this case until this is resolved: tell your administrator.
+          </p>
+        </div>
+      ))}
+      {trust?.log?.unlogged.map((u) => (
+        <div key={u.userId} class="nhsuk-warning-callout" data-testid="unlogged-warning">
+          <h2 class="nhsuk-warning-callout__label">
+            <span>
+              <span class="nhsuk-u-visually-hidden">Important: </span>
+              Security keys not certified
+            </span>
+          </h2>
+          <p>{u.message}</p>
+          <p>
+            <a href={`#/cases/${caseId}/people/${u.userId}`} data-testid="check-safety-number">
+              Check {u.name}'s safety number
+            </a>
+          </p>
+        </div>
+      ))}
+      {trust?.blocked.map((c) => (
+        <div key={c.userId} class="nhsuk-warning-callout" data-testid="key-change-warning">
+          <h2 class="nhsuk-warning-callout__label">
+            <span>
+              <span class="nhsuk-u-visually-hidden">Important: </span>
+              Security keys changed
+            </span>
+          </h2>
+          <p>{changeWarning(c)}</p>
+          <p>
+            <a href={`#/cases/${caseId}/people/${c.userId}`} data-testid="check-safety-number">
+              Check {c.name}'s safety number
+            </a>
+          </p>
+        </div>
+      ))}
       {detail && (
         <p>
           <StateTag state={detail.case.state} /> {detail.case.priority === "urgent" ? "Urgent" : "Routine"}
         </p>
+      )}
+      {detail && (
+        <details class="nhsuk-details" data-testid="case-people">
+          <summary class="nhsuk-details__summary">
+            <span class="nhsuk-details__summary-text">People in this case and their security keys</span>
+          </summary>
+          <div class="nhsuk-details__text">
+            <ul class="nhsuk-list">
+              {detail.participants
+                .filter((p) => p.userId !== me.userId)
+                .map((p) => {
+                  const pin = people[p.userId];
+                  const b = pin ? badge(pin) : null;
+                  // The referring GP or the responder may take a dermatologist off the case
+                  // (never the referrer or the responder themselves; docs/api.md).
+                  const canRemove =
+                    !blockedNow &&
+                    (detail.case.createdBy === me.userId || detail.case.claimedBy === me.userId) &&
+                    p.userId !== detail.case.createdBy &&
+                    p.userId !== detail.case.claimedBy;
+                  return (
+                    <li key={p.userId} data-testid="case-person">
+                      {p.displayName}{" "}
+                      {b && (
+                        <strong class={`nhsuk-tag ${b.tag}`} data-testid="person-badge">
+                          {b.text}
+                        </strong>
+                      )}{" "}
+                      <a href={`#/cases/${caseId}/people/${p.userId}`}>
+                        Safety number<span class="nhsuk-u-visually-hidden"> of {p.displayName}</span>
+                      </a>
+                      {canRemove && removing !== p.userId && (
+                        <>
+                          {" "}
+                          <button type="button" class="nhsuk-button nhsuk-button--secondary dl-small-button" onClick={() => setRemoving(p.userId)}>
+                            Remove from case<span class="nhsuk-u-visually-hidden">: {p.displayName}</span>
+                          </button>
+                        </>
+                      )}
+                      {canRemove && removing === p.userId && (
+                        <div class="nhsuk-inset-text" data-testid="remove-confirm">
+                          <p>
+                            {p.displayName} will not be able to read anything sent in this case from now on. The conversation is secured with a new key
+                            that they do not get.
+                          </p>
+                          <button type="button" class="nhsuk-button nhsuk-button--warning dl-small-button" onClick={() => void removeFromCase(p.userId)}>
+                            Remove {p.displayName} from this case
+                          </button>{" "}
+                          <button type="button" class="nhsuk-button nhsuk-button--secondary dl-small-button" onClick={() => setRemoving(null)}>
+                            Cancel
+                          </button>
+                        </div>
+                      )}
+                    </li>
+                  );
+                })}
+            </ul>
+          </div>
+        </details>
       )}
       {detail && isDermatologist && detail.case.state === "submitted" && (
         <Button
@@ -501,7 +867,7 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
           Claim this case
         </Button>
       )}
-      {detail && caseKey.current && lacking.length > 0 && (
+      {detail && caseKeys.current && !blockedNow && lacking.length > 0 && (
         <Button type="button" secondary disabled={sharing} onClick={() => void shareKey()}>
           {sharing
             ? "Sharing…"
@@ -514,71 +880,109 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
         </p>
       )}
       {detail?.outcome && outcome && <OutcomePanel codes={detail.outcome} body={outcome} reason={downgradeReason(detail.outcome, thread ?? [])} />}
-      {detail?.outcome && outcome && canDowngrade(detail, me.userId) && <DowngradeControl from={detail.outcome.urgency ?? ""} onSubmit={downgrade} />}
+      {detail?.outcome && outcome && !blockedNow && canDowngrade(detail, me.userId) && <DowngradeControl from={detail.outcome.urgency ?? ""} onSubmit={downgrade} />}
       {thread === null && !error && <p>Decrypting the case…</p>}
       {compare.length === 2 && (
         <Button type="button" secondary onClick={() => setViewer(compare.map((id) => viewerPhoto(byId.get(id)!)))}>
           View the 2 selected photos side by side
         </Button>
       )}
-      {thread?.map((m) =>
-        // A patient_link message carries a key, not text: the links section below shows it. A
-        // paired legacy thumbnail reference is shown inside its photo's card, not on its own.
-        m.contentType === ContentType.PATIENT_LINK || pairedThumbs.has(m.body) ? null : (
-          <section key={m.seq} class={`nhsuk-card${m.contentType === ContentType.RETAKE_REQUEST ? " dl-retake-card" : ""}`} data-testid={m.contentType === ContentType.RETAKE_REQUEST ? "retake-request" : undefined}>
-            <div class="nhsuk-card__content">
-              <h2 class="nhsuk-card__heading nhsuk-heading-s">
-                {m.contentType === ContentType.CLINICAL_HISTORY
-                  ? "Clinical history"
-                  : m.contentType === ContentType.PHOTO_REFERENCE
-                    ? `Photo ${photoIndex.get(String(m.body.attachment_id)) ?? ""}: ${TAG_NAMES[String(m.body.tag)] ?? "Photo"}`
-                    : m.contentType === ContentType.QUESTION
-                      ? "Question"
-                      : m.contentType === ContentType.RETAKE_REQUEST
-                        ? "Photos to take again"
-                        : "Message"}{" "}
-                from {m.sender?.displayName ?? "unknown"}
-              </h2>
-              {m.contentType === ContentType.CLINICAL_HISTORY ? (
-                <ClinicalHistoryView body={m.body} />
-              ) : m.contentType === ContentType.PHOTO_REFERENCE ? (
-                <PhotoCard
-                  api={api}
-                  caseId={caseId}
-                  body={m.body}
-                  legacyThumb={legacyThumbs.get(String(m.body.attachment_id))}
-                  index={photoIndex.get(String(m.body.attachment_id)) ?? 0}
-                  onView={() => setViewer([viewerPhoto(m.body)])}
-                  compare={compare.includes(String(m.body.attachment_id))}
-                  onCompare={(on) => toggleCompare(String(m.body.attachment_id), on)}
-                />
-              ) : m.contentType === ContentType.RETAKE_REQUEST ? (
-                <>
-                  <p class="nhsuk-body-s">
-                    Photos:{" "}
-                    {(m.body.attachment_ids as string[])
-                      .map((id) => {
-                        const b = byId.get(id);
-                        return b ? `photo ${photoIndex.get(id)} (${photoName(b)})` : "a photo not in this thread";
-                      })
-                      .join(", ")}
+      {thread !== null &&
+        items.map((item, i) => {
+          if (item.kind === "unreadable") {
+            const u = item.entry;
+            return (
+              <section key={`u${i}`} class="nhsuk-card dl-unreadable" data-testid="unreadable-message">
+                <div class="nhsuk-card__content">
+                  <h2 class="nhsuk-card__heading nhsuk-heading-s">
+                    Unreadable message <strong class="nhsuk-tag nhsuk-tag--red">Not shown</strong>
+                  </h2>
+                  <p class="nhsuk-card__description" data-testid="unreadable-reason">
+                    {UNREADABLE_TEXT[u.reason]}
                   </p>
-                  <p class="nhsuk-body-s">Reasons: {(m.body.reasons as string[]).map((r) => RETAKE_REASON_TEXT[r] ?? r).join(", ")}</p>
-                  {typeof m.body.text === "string" && (
-                    <p class="nhsuk-card__description" data-testid="retake-text">
-                      {m.body.text}
+                </div>
+              </section>
+            );
+          }
+          const m = item.entry;
+          // Transcript warnings show even where the message itself is not drawn as a card.
+          const warnings = m.findings.map((f) => (
+            <div key={`w${i}${f}`} class="nhsuk-warning-callout dl-transcript-warning" data-testid="transcript-warning" data-finding={f}>
+              <h2 class="nhsuk-warning-callout__label">
+                <span>
+                  <span class="nhsuk-u-visually-hidden">Important: </span>
+                  Check this conversation
+                </span>
+              </h2>
+              <p>{FINDING_TEXT[f]}</p>
+            </div>
+          ));
+          // A patient_link message carries a key, not text: the links section below shows it. A
+          // paired legacy thumbnail reference is shown inside its photo's card, not on its own.
+          if (m.contentType === ContentType.PATIENT_LINK || pairedThumbs.has(m.body)) return <Fragment key={`m${i}`}>{warnings}</Fragment>;
+          return (
+            <Fragment key={`m${i}`}>
+              {warnings}
+              <section class={`nhsuk-card${m.contentType === ContentType.RETAKE_REQUEST ? " dl-retake-card" : ""}`} data-testid={m.contentType === ContentType.RETAKE_REQUEST ? "retake-request" : "thread-message"}>
+                <div class="nhsuk-card__content">
+                  <h2 class="nhsuk-card__heading nhsuk-heading-s">
+                    {m.contentType === ContentType.CLINICAL_HISTORY
+                      ? "Clinical history"
+                      : m.contentType === ContentType.PHOTO_REFERENCE
+                        ? `Photo ${photoIndex.get(String(m.body.attachment_id)) ?? ""}: ${TAG_NAMES[String(m.body.tag)] ?? "Photo"}`
+                        : m.contentType === ContentType.QUESTION
+                          ? "Question"
+                          : m.contentType === ContentType.RETAKE_REQUEST
+                            ? "Photos to take again"
+                            : "Message"}{" "}
+                    from {m.sender?.displayName ?? "unknown"}
+                  </h2>
+                  {m.contentType === ContentType.CLINICAL_HISTORY ? (
+                    <ClinicalHistoryView body={m.body} />
+                  ) : m.contentType === ContentType.PHOTO_REFERENCE ? (
+                    <PhotoCard
+                      api={api}
+                      caseId={caseId}
+                      body={m.body}
+                      legacyThumb={legacyThumbs.get(String(m.body.attachment_id))}
+                      index={photoIndex.get(String(m.body.attachment_id)) ?? 0}
+                      onView={() => setViewer([viewerPhoto(m.body)])}
+                      compare={compare.includes(String(m.body.attachment_id))}
+                      onCompare={(on) => toggleCompare(String(m.body.attachment_id), on)}
+                    />
+                  ) : m.contentType === ContentType.RETAKE_REQUEST ? (
+                    <>
+                      <p class="nhsuk-body-s">
+                        Photos:{" "}
+                        {(m.body.attachment_ids as string[])
+                          .map((id) => {
+                            const b = byId.get(id);
+                            return b ? `photo ${photoIndex.get(id)} (${photoName(b)})` : "a photo not in this thread";
+                          })
+                          .join(", ")}
+                      </p>
+                      <p class="nhsuk-body-s">Reasons: {(m.body.reasons as string[]).map((r) => RETAKE_REASON_TEXT[r] ?? r).join(", ")}</p>
+                      {typeof m.body.text === "string" && (
+                        <p class="nhsuk-card__description" data-testid="retake-text">
+                          {m.body.text}
+                        </p>
+                      )}
+                    </>
+                  ) : (
+                    <p class="nhsuk-card__description" data-testid="message-text">
+                      {typeof m.body.text === "string" ? m.body.text : ""}
                     </p>
                   )}
-                </>
-              ) : (
-                <p class="nhsuk-card__description" data-testid="message-text">
-                  {typeof m.body.text === "string" ? m.body.text : ""}
-                </p>
-              )}
-            </div>
-          </section>
-        ),
-      )}
+                  {m.legacy && (
+                    <p class="nhsuk-body-s dl-legacy-note" data-testid="legacy-note">
+                      {LEGACY_NOTE}
+                    </p>
+                  )}
+                </div>
+              </section>
+            </Fragment>
+          );
+        })}
       {viewer && <PhotoViewer photos={viewer} onClose={() => setViewer(null)} />}
       {thread && (
         <PatientLinks
@@ -588,8 +992,11 @@ export function CaseView(props: { api: Api; me: Me; session: Session; realtime: 
           realtime={realtime}
           thread={thread}
           canMake={canMakePatientLink}
-          caseKey={() => caseKey.current}
-          lastHash={() => lastHash.current}
+          sealing={sealing}
+          onSent={async (envelope, id) => {
+            await chained(envelope);
+            stored(id);
+          }}
           reload={load}
         />
       )}

@@ -1,6 +1,8 @@
 import type { JSX } from "preact";
 import { useEffect, useMemo, useState } from "preact/hooks";
-import { encodeRecoveryKey, newRecoverySecret } from "../cryptoFacade";
+import { type InviteLink, encodeRecoveryKey, newRecoverySecret, parseInviteFragment } from "../cryptoFacade";
+import { type CheckedInvite, InviteTrustError, checkCertifiedInvite, handoverWrap, memberStatementFor, pinFromInvite } from "../certifiedInvite";
+import { PinStore, indexedDbPinBackend } from "../pins";
 import { type Api, ApiError, type InviteInfo, apiErrorMessage } from "../api";
 import { Button, ErrorSummary, type FieldError, TextInput, WarningCallout, usePageTitle } from "../components";
 import { enrol } from "../enrolment";
@@ -26,7 +28,18 @@ const ROLE_NAMES: Record<string, string> = {
  * organisation that requires passkeys, add one last (pages/PasskeyEnrol.tsx).
  */
 export function Invite(props: { api: Api; token: string; session: Session; onSignedIn: () => void; iterations?: number }): JSX.Element {
-  const { api, token } = props;
+  const { api } = props;
+  // The fragment: a server-made invite's token, or a certified link token.s.okid
+  // (docs/protocol.md section 21). Only the token ever goes to the server.
+  const link = useMemo((): InviteLink | "malformed" | null => {
+    try {
+      return parseInviteFragment(props.token);
+    } catch {
+      return props.token.includes(".") ? "malformed" : null;
+    }
+  }, [props.token]);
+  const token = link !== null && link !== "malformed" ? link.token : props.token;
+  const [certified, setCertified] = useState<CheckedInvite | null>(null);
   const [step, setStep] = useState<Step>("loading");
   const [info, setInfo] = useState<InviteInfo | null>(null);
   const [loginName, setLoginName] = useState("");
@@ -42,8 +55,33 @@ export function Invite(props: { api: Api; token: string; session: Session; onSig
   const err = (f: string) => errors.find((e) => e.field === f)?.message ?? null;
 
   useEffect(() => {
+    if (link === "malformed") {
+      setErrors([{ field: "invite", message: "This invitation link is not complete. Copy the whole link from the message you were sent, or ask your administrator for a new one." }]);
+      setStep("invalid");
+      return;
+    }
     api.inspectInvite(token).then(
-      (i) => {
+      async (i) => {
+        if (link?.certified) {
+          // The organisation key named in the link must have certified this invite.
+          try {
+            setCertified(
+              await checkCertifiedInvite(link, {
+                orgId: i.orgId ?? "",
+                role: i.role,
+                treeHead: i.treeHead ?? null,
+                logPublicKey: i.logPublicKey ?? null,
+                inviteStatement: i.inviteStatement ?? null,
+                orgKey: i.orgKey ?? null,
+                handover: i.handover ?? null,
+              }),
+            );
+          } catch (e) {
+            setErrors([{ field: "invite", message: e instanceof InviteTrustError ? e.message : apiErrorMessage(e) }]);
+            setStep("invalid");
+            return;
+          }
+        }
         setInfo(i);
         if (i.loginName) setLoginName(i.loginName);
         setStep("details");
@@ -99,9 +137,24 @@ export function Invite(props: { api: Api; token: string; session: Session; onSig
         secret,
         props.iterations,
       );
+      if (certified) {
+        // The new keys, certified by the invite key (then forgotten): docs/protocol.md 21.
+        made.request.memberStatement = await memberStatementFor(certified, {
+          userId: made.request.userId,
+          signingPublicKey: made.request.signingPublicKey,
+          encryptionPublicKey: made.request.encryptionPublicKey,
+        });
+      }
       await api.acceptInvite(made.request);
       // Sign in straight away with the auth key we just made (no second PBKDF2 run).
       await api.login(name, made.request.authKey);
+      if (certified) {
+        await pinFromInvite(new PinStore(made.request.userId, indexedDbPinBackend()), certified);
+        // An administrator's invite: take the organisation key from the handover and wrap it to
+        // myself, so that it no longer depends on the link.
+        const wrap = await handoverWrap(certified, made.keys);
+        if (wrap !== null) await api.addOrgKeyWraps(certified.orgId, [wrap]);
+      }
       setKeys({ unlocked: made.keys, kek: made.kek });
       setPassword("");
       setConfirm("");
@@ -152,6 +205,12 @@ export function Invite(props: { api: Api; token: string; session: Session; onSig
             You have been invited to {info.orgName} as {ROLE_NAMES[info.role] ?? info.role}. Your password protects the keys that
             encrypt your cases. Nobody at Dermline can see it or reset it.
           </p>
+          {certified && (
+            <p data-testid="invite-certified">
+              <strong class="nhsuk-tag nhsuk-tag--blue">Certified by {certified.orgName}</strong> This invitation link carries your organisation's
+              key: this device will trust the people your organisation certifies.
+            </p>
+          )}
           <TextInput id="login-name" label="Email address" type="email" autocomplete="username" inputMode="email" value={loginName} onInput={setLoginName} error={err("login-name")} />
           <TextInput id="display-name" label="Full name" hint="Shown to the people you work with on cases" autocomplete="name" value={displayName} onInput={setDisplayName} error={err("display-name")} />
           <TextInput id="password" label="Password" hint="Use 12 characters or more. A few unrelated words make a strong password." type="password" autocomplete="new-password" value={password} onInput={setPassword} error={err("password")} />

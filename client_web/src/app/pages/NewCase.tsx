@@ -8,6 +8,9 @@ import { Button, Checkboxes, ErrorSummary, type FieldError, Radios, Select, Text
 import { navigate } from "../router";
 import type { Session } from "../session";
 import { nhsNumberError, parseDateOfBirth } from "../validation";
+import { type KeyCheck, type PinStore, blocked, changeWarning, observeRecordsKey } from "../pins";
+import { SafetyNumberPanel } from "./SafetyNumber";
+import { directoryPeople, logSource, verifyAnswer } from "../trust";
 
 const SKIN_TYPES: [string, string][] = [
   ["", "Select skin type"],
@@ -23,7 +26,7 @@ const SKIN_TYPES: [string, string][] = [
  * A GP's new case with the minimum clinical dataset (DESIGN.md section 2). The NHS number is
  * checked (modulus 11) as it is typed; every field is encrypted on this device before sending.
  */
-export function NewCase({ api, me, session }: { api: Api; me: Me; session: Session }): JSX.Element {
+export function NewCase({ api, me, session, pins }: { api: Api; me: Me; session: Session; pins: PinStore }): JSX.Element {
   const [services, setServices] = useState<Organisation[]>([]);
   const [practice, setPractice] = useState<Organisation | null>(null);
   const [f, setF] = useState({
@@ -48,7 +51,11 @@ export function NewCase({ api, me, session }: { api: Api; me: Me; session: Sessi
   const [photos, setPhotos] = useState<PhotoDraft[]>([]);
   const [errors, setErrors] = useState<FieldError[]>([]);
   const [busy, setBusy] = useState(false);
-  usePageTitle("Send a new case", errors.length > 0);
+  // Dermatologists whose keys changed since this device pinned them: nothing is sent to them
+  // until the GP checks (one tap to the safety number, shown here so the form is kept).
+  const [keyBlock, setKeyBlock] = useState<KeyCheck[]>([]);
+  const [checking, setChecking] = useState<string | null>(null);
+  usePageTitle(checking ? "Check security keys" : "Send a new case", errors.length > 0);
   const set = <K extends keyof typeof f>(k: K) => (v: (typeof f)[K]) => setF((old) => ({ ...old, [k]: v }));
   const err = (id: string) => errors.find((e) => e.field === id)?.message ?? null;
 
@@ -104,11 +111,66 @@ export function NewCase({ api, me, session }: { api: Api; me: Me; session: Sessi
     }
     setBusy(true);
     try {
-      const people = await api.directory(f.service);
-      const dermatologists = people.filter((p) => p.roles.some((r) => r.orgId === f.service && r.role === "dermatologist"));
+      const answer = await api.directoryAnswer(f.service);
+      const isDerm = (p: { roles: { orgId: string; role: string }[] }) => p.roles.some((r) => r.orgId === f.service && r.role === "dermatologist");
+      const dermatologists = answer.members.filter(isDerm);
       if (dermatologists.length === 0) {
         setErrors([{ field: "service", message: "This service has no dermatologists yet. Choose another service." }]);
         return;
+      }
+      // Every key wrapped to must be in the transparency log as its rules require
+      // (src/app/transparency.ts); the service's organisation key is pinned on first use.
+      const log = logSource(api);
+      const svc = await verifyAnswer(pins, log, { treeHead: answer.treeHead, orgs: answer.org ? [answer.org] : [], people: directoryPeople(answer, f.service, isDerm), removals: answer.removals });
+      const refuse = svc.hardStop ?? (svc.unlogged.length > 0 ? svc.unlogged.map((u) => u.message).join(" ") : null);
+      if (refuse) {
+        setErrors([{ field: "service", message: refuse }]);
+        return;
+      }
+      // Pin on first use (silently), stop on a changed key (docs/protocol.md section 18).
+      const checks = await pins.observe(
+        dermatologists.map((d) => ({
+          userId: d.userId,
+          name: d.displayName,
+          signingPublicKey: d.signingPublicKey,
+          encryptionPublicKey: d.encryptionPublicKey,
+          certifiedBy: svc.certifiedBy.get(d.userId) ?? null,
+        })),
+      );
+      const stop = blocked(checks);
+      setKeyBlock(stop);
+      if (stop.length > 0) return;
+      // The practice's records key: the newest of its certified chain from the pin (the
+      // administrators in the practice directory are the approvers of a two-person change), or
+      // a legacy key pinned on first use and never replaced without a chain.
+      const mine = await api.directoryAnswer(practice.orgId);
+      const prac = await verifyAnswer(pins, log, {
+        treeHead: mine.treeHead,
+        orgs: mine.org ? [mine.org] : [],
+        people: directoryPeople(mine, practice.orgId, (p) => p.roles.some((r) => r.orgId === practice.orgId && r.role === "admin")),
+        removals: [],
+        recordsKeys: true,
+      });
+      let recordsKey = practice.recordsPublicKey;
+      const recordsRefusal =
+        "Your practice's records key has changed and the change is not certified by your organisation. Dermline will not send a case until this is resolved. Tell your practice administrator.";
+      if (prac.hardStop) {
+        setErrors([{ field: "service", message: prac.hardStop }]);
+        return;
+      }
+      if (prac.verified) {
+        const checked = prac.records.get(practice.orgId);
+        if (!checked) {
+          setErrors([{ field: "service", message: prac.recordsProblems.get(practice.orgId) ?? recordsRefusal }]);
+          return;
+        }
+        recordsKey = checked.publicKey;
+      } else {
+        const legacy = recordsKey;
+        if ((await pins.update((p, now) => observeRecordsKey(p, practice.orgId, legacy, null, now))) === "changed") {
+          setErrors([{ field: "service", message: recordsRefusal }]);
+          return;
+        }
       }
       const optional = (k: "relevant_history" | "medicines", v: string) => (v.trim() ? { [k]: v.trim() } : {});
       const history: ClinicalHistory = {
@@ -132,7 +194,7 @@ export function NewCase({ api, me, session }: { api: Api; me: Me; session: Sessi
       const chosen = f.consent === "no" ? [] : await draftsToSend(photos);
       const made = await buildNewCase(keys, {
         practiceId: practice.orgId,
-        recordsPublicKey: practice.recordsPublicKey,
+        recordsPublicKey: recordsKey,
         serviceId: f.service,
         dermatologists,
         priority: f.priority === "urgent" ? "urgent" : "routine",
@@ -156,10 +218,47 @@ export function NewCase({ api, me, session }: { api: Api; me: Me; session: Sessi
     }
   }
 
+  const keys = session.unlocked;
+  if (checking && keys) {
+    return (
+      <>
+        <a
+          class="nhsuk-back-link"
+          href="#/cases/new"
+          onClick={(e) => {
+            e.preventDefault();
+            setChecking(null);
+          }}
+        >
+          Back to the new case
+        </a>
+        <SafetyNumberPanel
+          pins={pins}
+          keys={keys}
+          userId={checking}
+          onDone={() => setKeyBlock((old) => old.filter((c) => c.userId !== checking))}
+        />
+      </>
+    );
+  }
   return (
     <>
       <ErrorSummary errors={errors} />
       <h1>Send a new case</h1>
+      {keyBlock.map((c) => (
+        <div key={c.userId} class="nhsuk-warning-callout" data-testid="key-change-warning">
+          <h2 class="nhsuk-warning-callout__label">
+            <span>
+              <span class="nhsuk-u-visually-hidden">Important: </span>
+              Security keys changed
+            </span>
+          </h2>
+          <p>{changeWarning(c)}</p>
+          <button type="button" class="nhsuk-button nhsuk-button--secondary" data-testid="check-safety-number" onClick={() => setChecking(c.userId)}>
+            Check {c.name}'s safety number
+          </button>
+        </div>
+      ))}
       <p>Everything you enter is encrypted on this device. Only the dermatologists and your practice's records can read it.</p>
       <form onSubmit={submit} noValidate>
         <h2>Patient</h2>

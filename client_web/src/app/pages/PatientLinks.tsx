@@ -159,9 +159,10 @@ export function PatientLinks(p: {
   realtime: Realtime;
   thread: readonly OpenedEntry[];
   canMake: boolean;
-  /** The case key and the last message hash, for sealing the `patient_link` message. */
-  caseKey: () => Uint8Array | null;
-  lastHash: () => Uint8Array | null;
+  /** The case key, its epoch and the previous hash, for sealing the `patient_link` message. */
+  sealing: () => { caseKey: Uint8Array; epoch: number; previousHash: Uint8Array } | null;
+  /** Tell the thread about the stored message (the next one chains to it). */
+  onSent: (envelope: Uint8Array, clientMsgId: string) => Promise<void>;
   /** Re-read the thread after the link message was sent. */
   reload: () => Promise<void>;
 }): JSX.Element {
@@ -211,9 +212,8 @@ export function PatientLinks(p: {
 
   async function make() {
     const unlocked = p.session.unlocked;
-    const caseKey = p.caseKey();
-    const lastHash = p.lastHash();
-    if (!unlocked || !caseKey || !lastHash) {
+    const seal = p.sealing();
+    if (!unlocked || !seal) {
       setError("Your keys are locked. Unlock Dermline and try again.");
       return;
     }
@@ -222,8 +222,12 @@ export function PatientLinks(p: {
     try {
       const m = await makePatientLink(
         unlocked,
-        { caseKey, caseId, previousHash: lastHash, ttlMinutes: 24 * 60, maxPhotos: 6, origin: window.location.origin },
-        (id, env) => api.sendMessage(caseId, id, env),
+        { ...seal, caseId, ttlMinutes: 24 * 60, maxPhotos: 6, origin: window.location.origin },
+        async (id, env) => {
+          const r = await api.sendMessage(caseId, id, env);
+          await p.onSent(env, id);
+          return r;
+        },
       );
       setMade(m);
       setCopied(null);
