@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 from pathlib import Path
@@ -17,8 +18,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from client_py.api import ApiError
 from crypto.content import ContentType
 from server.realtime import server as realtime_server
+from tests.leaks import collect_garbage_after_each_test
 from tests.samples import HISTORY
 from tests.server.harness import Live, live_server, make_world
+
+# Autouse here: a socket these tests leave open fails the test that leaked it
+# (``tests/leaks.py``), not a later one that happens to collect it.
+__all__ = ["collect_garbage_after_each_test"]
 
 REDIS_URL = os.environ.get("DERMLINE_TEST_REDIS_URL")
 
@@ -140,11 +146,16 @@ class _Cuttable:
         self.target_port = target_port
         self.server: asyncio.Server | None = None
         self.writers: list[asyncio.StreamWriter] = []
+        self.is_cut = False
 
     async def start(self) -> int:
         async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.writers.append(writer)
             up_r, up_w = await asyncio.open_connection("127.0.0.1", self.target_port)
-            self.writers += [writer, up_w]
+            self.writers.append(up_w)
+            if self.is_cut:  # cut while this connection was being relayed: close it too
+                await self.close_all()
+                return
 
             async def pipe(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
                 try:
@@ -163,10 +174,19 @@ class _Cuttable:
 
     async def cut(self) -> None:
         assert self.server is not None
+        self.is_cut = True
         self.server.close()
-        for w in self.writers:
-            w.close()
+        await self.close_all()
         await self.server.wait_closed()
+
+    async def close_all(self) -> None:
+        """Close every relayed socket and wait until each is really closed: a connection
+        to Redis left open is a ``ResourceWarning`` in whichever later test collects it."""
+        for w in list(self.writers):
+            w.close()
+        for w in list(self.writers):
+            with contextlib.suppress(ConnectionError, OSError):
+                await w.wait_closed()
 
 
 async def _readyz_follows_redis(tmp_path: Path) -> None:
@@ -175,17 +195,20 @@ async def _readyz_follows_redis(tmp_path: Path) -> None:
     relay = _Cuttable(port)
     local = await relay.start()
     url = f"redis://127.0.0.1:{local}/0"
-    async with live_server(tmp_path, redis_url=url, redis_channel=f"t-{os.getpid()}") as live:
-        status, text = await _get(live, "/readyz")
-        assert (status, text) == (200, '{"status": "ok", "storage": "ok", "redis": "ok"}')
-        s = _samples((await _get(live, "/metrics"))[1])
-        assert _value(s, "dermline_redis_subscribed") == 1
+    try:
+        async with live_server(tmp_path, redis_url=url, redis_channel=f"t-{os.getpid()}") as live:
+            status, text = await _get(live, "/readyz")
+            assert (status, text) == (200, '{"status": "ok", "storage": "ok", "redis": "ok"}')
+            s = _samples((await _get(live, "/metrics"))[1])
+            assert _value(s, "dermline_redis_subscribed") == 1
+            await relay.cut()
+            status, text = await _get(live, "/readyz")
+            assert (status, text) == (
+                503,
+                '{"status": "unavailable", "storage": "ok", "redis": "down"}',
+            )
+    finally:
         await relay.cut()
-        status, text = await _get(live, "/readyz")
-        assert (status, text) == (
-            503,
-            '{"status": "unavailable", "storage": "ok", "redis": "down"}',
-        )
 
 
 if REDIS_URL:  # collected only where a test Redis exists (CI), as tests/server/realtime/
