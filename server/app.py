@@ -170,25 +170,28 @@ def create_app(
             # The VAPID key is made on first start (kept sealed in storage) and loaded.
             await app[SERVICES].notifications.vapid_public_key()
             event("server.started", level=logging.INFO)
-            background = [
-                asyncio.create_task(_checkpoints(opened, clock, settings)),
-                # Records retention (docs/operations.md, "Retention").
-                asyncio.create_task(
-                    retention_runs(app[SERVICES].retention, settings.retention_interval)
-                ),
-            ]
-            try:
-                async with realtime.running():
+            # Inside realtime.running(): what is sent at shutdown (in-page notices, changes
+            # from the background tasks) may publish to Redis, and a publish after the Redis
+            # manager closed would open a new connection that nothing closes.
+            async with realtime.running():
+                background = [
+                    asyncio.create_task(_checkpoints(opened, clock, settings)),
+                    # Records retention (docs/operations.md, "Retention").
+                    asyncio.create_task(
+                        retention_runs(app[SERVICES].retention, settings.retention_interval)
+                    ),
+                ]
+                try:
                     yield
-            finally:
-                for task in background:
-                    task.cancel()
-                for task in background:
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
-                # Notifications noted before the shutdown still go out (briefly).
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(app[SERVICES].notifications.close(), 5)
+                finally:
+                    for task in background:
+                        task.cancel()
+                    for task in background:
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await task
+                    # Notifications noted before the shutdown still go out (briefly).
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(app[SERVICES].notifications.close(), 5)
         finally:
             await push.__aexit__(None, None, None)
             await readiness.close()

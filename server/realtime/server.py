@@ -127,6 +127,9 @@ class _RedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
         self.lost_publish = False
         #: the listener is subscribed (python-socketio keeps no such flag)
         self.listening = False
+        #: shut down (``Realtime._close_manager``): a publish now would open a new connection
+        #: that nothing closes, so there is none
+        self.closed = False
 
     def _redis_connect(self) -> None:
         super()._redis_connect()
@@ -135,6 +138,8 @@ class _RedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
     async def _publish(self, data: Any) -> None:
         """The library's publish (two attempts), remembering a failure instead of only
         logging it."""
+        if self.closed:
+            return
         for attempt in range(2):
             try:
                 if not self.connected:
@@ -306,6 +311,7 @@ class Realtime:
         manager = self.sio.manager
         if not isinstance(manager, _RedisManager):
             return
+        manager.closed = True
         listener = getattr(manager, "thread", None)
         if isinstance(listener, asyncio.Future):
             listener.cancel()

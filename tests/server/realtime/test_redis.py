@@ -18,6 +18,7 @@ from client_py.keylog import KeyLog
 from server.api.keys import SERVICES
 from server.app import create_app
 from server.domain.clock import FakeClock
+from server.realtime.server import Realtime
 from tests.samples import HISTORY
 from tests.server.harness import Live, make_world, settings_for
 
@@ -95,3 +96,20 @@ if REDIS_URL:  # collected only where a test Redis exists (CI), never reported a
 
     async def test_message_crosses_nodes_through_redis(tmp_path: Path) -> None:
         await message_crosses_nodes_through_redis(tmp_path)
+
+    async def test_nothing_reopens_redis_after_shutdown(tmp_path: Path) -> None:
+        """Something sent after the node's Redis connections closed (a notification flushed
+        at shutdown) must not open a new one: nothing would close it."""
+        channel = f"dermline-test-{secrets.token_hex(4)}"
+        realtime = Realtime(
+            settings_for(tmp_path, redis_url=REDIS_URL, redis_channel=channel), FakeClock()
+        )
+        async with realtime.running():
+            await realtime.notice("someone", "message", "text")  # published: one connection
+        await realtime.notice("someone", "message", "text")
+        manager = realtime.sio.manager
+        assert manager.clients
+        for redis, _pubsub in manager.clients:
+            pool = redis.connection_pool
+            conns = [*pool._available_connections, *pool._in_use_connections]
+            assert not [c for c in conns if c.is_connected]
