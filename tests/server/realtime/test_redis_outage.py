@@ -23,6 +23,7 @@ from aiohttp.test_utils import TestServer
 
 import storage
 from client_py.client import DermlineClient
+from client_py.keylog import KeyLog
 from server.api.keys import SERVICES
 from server.app import create_app
 from server.domain.clock import FakeClock
@@ -121,6 +122,9 @@ async def redis_restart_mid_conversation(tmp_path: Path) -> None:
             derm_b.api.csrf_token = w.derm.client.api.csrf_token
             derm_b.identity = w.derm.client.identity
             derm_b._case_keys = w.derm.client._case_keys
+            # The same device's pins and key-log view (client_py.pins, client_py.keylog).
+            derm_b._pins = w.derm.client.pins
+            derm_b._keylog = KeyLog(derm_b.api, derm_b._pins)
             await derm_b.connect_realtime()
             await gp_rt.call("join", {"case_id": case_id})
 
