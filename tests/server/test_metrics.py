@@ -146,16 +146,12 @@ class _Cuttable:
         self.target_port = target_port
         self.server: asyncio.Server | None = None
         self.writers: list[asyncio.StreamWriter] = []
-        self.is_cut = False
 
     async def start(self) -> int:
         async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             self.writers.append(writer)
             up_r, up_w = await asyncio.open_connection("127.0.0.1", self.target_port)
-            self.writers.append(up_w)
-            if self.is_cut:  # cut while this connection was being relayed: close it too
-                await self.close_all()
-                return
+            self.writers.append(up_w)  # one made while cut is closed by the final cut()
 
             async def pipe(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
                 try:
@@ -174,7 +170,6 @@ class _Cuttable:
 
     async def cut(self) -> None:
         assert self.server is not None
-        self.is_cut = True
         self.server.close()
         await self.close_all()
         await self.server.wait_closed()
