@@ -25,17 +25,11 @@
 //
 // Every state is checked with axe-core (no serious/critical violation) and for 24x24 px touch
 // targets; screenshots in test-results/e2e-attacks/. Exit 1 on failure.
-import { join } from "node:path";
-import { accessibilityProblems, signIn, startRun } from "./e2e-lib.mjs";
+import { signIn, startRun } from "./e2e-lib.mjs";
 
 const run = await startRun({ name: "e2e-attacks", helper: "e2e_attacks.py", harness: true, pyTimeout: 180000 });
-const { origin, token, browser, problems, outDir, py } = run;
+const { origin, token, browser, problems, check, py } = run;
 const notYet = [];
-
-async function check(pg, name) {
-  problems.push(...(await accessibilityProblems(pg, name)));
-  await pg.screenshot({ path: join(outDir, `${name}.png`), fullPage: true });
-}
 
 /** Set one attack (replacing any in force); the harness's status code. */
 async function attack(body) {

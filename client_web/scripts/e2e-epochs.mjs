@@ -15,16 +15,10 @@
 //      the real private key, opens no epoch-1 wrap.
 // Every page state is checked with axe-core and for 24x24 px touch targets; screenshots in
 // test-results/e2e-epochs/. Exit 1 on failure.
-import { join } from "node:path";
-import { accessibilityProblems, signIn, startRun } from "./e2e-lib.mjs";
+import { signIn, startRun } from "./e2e-lib.mjs";
 
 const run = await startRun({ name: "e2e-epochs", helper: "e2e_epochs.py", pyTimeout: 180000 });
-const { origin, token, browser, problems, outDir, py } = run;
-
-async function check(pg, name) {
-  problems.push(...(await accessibilityProblems(pg, name)));
-  await pg.screenshot({ path: join(outDir, `${name}.png`), fullPage: true });
-}
+const { origin, token, browser, problems, check, py } = run;
 
 try {
   const world = JSON.parse(py("setup", origin, token));

@@ -124,7 +124,7 @@ const repo = join(root, "..");
  * The frame of an end-to-end script named `name` (e.g. "e2e-share") whose world the Python
  * helper `scripts/<helper>` sets up: a fresh results folder test-results/<name>/, a server
  * (`harness`: the malicious-server harness) serving dist/, and Chromium. Returns
- * `{ origin, token, browser, problems, outDir, py, failed, stop, report }`:
+ * `{ origin, token, browser, problems, outDir, check, py, failed, stop, report }`:
  * `py(...args)` runs the helper (`pyTimeout` ms at most) and returns what it printed;
  * `failed(e, text)` records the flow's failure and screenshots every open page; `stop()`
  * saves the server log and stops the browser and the server; `report(passed, notes)` prints
@@ -145,6 +145,11 @@ export async function startRun({ name, helper, harness = false, pyTimeout = 1200
     browser,
     problems,
     outDir,
+    /** Record what page `pg` fails (`accessibilityProblems`) and save it as <name>.png. */
+    async check(pg, shot) {
+      problems.push(...(await accessibilityProblems(pg, shot)));
+      await pg.screenshot({ path: join(outDir, `${shot}.png`), fullPage: true });
+    },
     py: (...args) => execFileSync(python, [helperPath, ...args], { cwd: repo, encoding: "utf8", timeout: pyTimeout }).trim(),
     async failed(e, text = e.message) {
       problems.push(`flow failed: ${text}`);

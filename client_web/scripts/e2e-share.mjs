@@ -12,22 +12,16 @@
 //      case key the browser wrapped, decrypts the clinical history and claims the case.
 // Every page state is checked with axe-core (no serious/critical violation), for 24x24 px touch
 // targets and for console errors. Screenshots: test-results/e2e-share/. Exit 1 on failure.
-import { join } from "node:path";
-import { accessibilityProblems, signIn, startRun } from "./e2e-lib.mjs";
+import { signIn, startRun } from "./e2e-lib.mjs";
 
 const run = await startRun({ name: "e2e-share", helper: "e2e_share.py" });
-const { origin, token, browser, problems, outDir, py } = run;
+const { origin, token, browser, problems, check, py } = run;
 function watch(pg, who) {
   pg.on("console", (m) => {
     // Expected: 401 while signing in; anything else (a CSP violation, an exception) fails.
     if (m.type() === "error" && !/status of 401/.test(m.text())) problems.push(`${who}: console error: ${m.text()}`);
   });
   pg.on("pageerror", (e) => problems.push(`${who}: page error: ${e.message}`));
-}
-
-async function check(pg, name) {
-  problems.push(...(await accessibilityProblems(pg, name)));
-  await pg.screenshot({ path: join(outDir, `${name}.png`), fullPage: true });
 }
 
 try {

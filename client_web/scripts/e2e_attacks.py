@@ -16,7 +16,7 @@ import time
 import uuid
 from typing import Any
 
-from e2e_world import history, main, organisations, person, signed_in
+from e2e_world import history, main, member, organisations, signed_in
 
 from client_py.api import ApiError
 from client_py.client import DermlineClient
@@ -48,22 +48,10 @@ async def say(c: DermlineClient, case_id: str, text: str) -> None:
 
 async def setup(url: str, token: str) -> dict[str, Any]:
     admin, admin_creds, practice, service = await organisations(url, token)
-    gp, gp_creds = await person(
-        url, await admin.invite(practice["org_id"], "gp"), "gp@example.org", "Dr Gee"
-    )
-    derm, _ = await person(
-        url,
-        await admin.invite(service["org_id"], "dermatologist"),
-        "derm@example.org",
-        "Dr Derm",
-    )
+    gp, gp_creds = await member(url, admin, practice, "gp", "gp@example.org", "Dr Gee")
+    derm, _ = await member(url, admin, service, "dermatologist", "derm@example.org", "Dr Derm")
     # Dr Three is addressed too (hide_removal disables this account at the end).
-    three, _ = await person(
-        url,
-        await admin.invite(service["org_id"], "dermatologist"),
-        "three@example.org",
-        "Dr Three",
-    )
+    three, _ = await member(url, admin, service, "dermatologist", "three@example.org", "Dr Three")
     await three.close()
     case_id = await gp.create_case(practice["org_id"], service["org_id"], HISTORY)
     await derm.move(case_id, "claim")

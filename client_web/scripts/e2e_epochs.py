@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from e2e_world import history, main, organisations, person, signed_in
+from e2e_world import history, main, member, organisations, signed_in
 
 from client_py.api import b64d
 from crypto.case_key import open_case_key_wrap, parse_case_key_wrap_header
@@ -30,15 +30,9 @@ HISTORY = history("Epoch Patient", "Epochs: is this a melanoma?")
 
 async def setup(url: str, token: str) -> dict[str, Any]:
     admin, _, practice, service = await organisations(url, token)
-    gp, gp_creds = await person(
-        url, await admin.invite(practice["org_id"], "gp"), "gp@example.org", "Dr Gee"
-    )
-    one, one_creds = await person(
-        url, await admin.invite(service["org_id"], "dermatologist"), "one@example.org", "Dr One"
-    )
-    two, two_creds = await person(
-        url, await admin.invite(service["org_id"], "dermatologist"), "two@example.org", "Dr Two"
-    )
+    gp, gp_creds = await member(url, admin, practice, "gp", "gp@example.org", "Dr Gee")
+    one, one_creds = await member(url, admin, service, "dermatologist", "one@example.org", "Dr One")
+    two, two_creds = await member(url, admin, service, "dermatologist", "two@example.org", "Dr Two")
     case_id = await gp.create_case(practice["org_id"], service["org_id"], HISTORY)
     await one.move(case_id, "claim")
     for c in (admin, gp, one, two):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from e2e_world import history, main, organisations, person, signed_in
+from e2e_world import history, main, member, organisations, signed_in
 
 from crypto.content import ContentType
 
@@ -19,17 +19,10 @@ HISTORY = history("Notify Patient", "Notify test: is this a melanoma?")
 
 async def setup(url: str, token: str) -> dict[str, Any]:
     admin, _, practice, service = await organisations(url, token)
-    gp, gp_creds = await person(
-        url, await admin.invite(practice["org_id"], "gp"), "gp@example.org", "Dr Gee"
-    )
-    gp2, gp2_creds = await person(
-        url, await admin.invite(practice["org_id"], "gp"), "gp2@example.org", "Dr Two"
-    )
-    derm, derm_creds = await person(
-        url,
-        await admin.invite(service["org_id"], "dermatologist"),
-        "derm@example.org",
-        "Dr Derm",
+    gp, gp_creds = await member(url, admin, practice, "gp", "gp@example.org", "Dr Gee")
+    gp2, gp2_creds = await member(url, admin, practice, "gp", "gp2@example.org", "Dr Two")
+    derm, derm_creds = await member(
+        url, admin, service, "dermatologist", "derm@example.org", "Dr Derm"
     )
     case_id = await gp.create_case(practice["org_id"], service["org_id"], HISTORY)
     await derm.move(case_id, "claim")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from e2e_world import history, main, organisations, person
+from e2e_world import history, main, member, organisations
 
 from client_py.client import DermlineClient
 
@@ -23,18 +23,13 @@ HISTORY = history("E2E Patient", "Retention: is this eczema?")
 
 async def setup(url: str, token: str) -> dict[str, Any]:
     admin, _, practice, service = await organisations(url, token)
-    gp, _ = await person(
-        url, await admin.invite(practice["org_id"], "gp"), "gp@example.org", "Dr Gee"
-    )
-    derm, _ = await person(
+    gp, _ = await member(url, admin, practice, "gp", "gp@example.org", "Dr Gee")
+    derm, _ = await member(url, admin, service, "dermatologist", "derm@example.org", "Dr Derm")
+    officer, officer_creds = await member(
         url,
-        await admin.invite(service["org_id"], "dermatologist"),
-        "derm@example.org",
-        "Dr Derm",
-    )
-    officer, officer_creds = await person(
-        url,
-        await admin.invite(practice["org_id"], "records_officer"),
+        admin,
+        practice,
+        "records_officer",
         "records@example.org",
         "Rhea Records",
         recovery_codes=True,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from e2e_world import history, main, organisations, person, signed_in
+from e2e_world import history, main, member, organisations, signed_in
 
 from crypto.content import ContentType
 
@@ -20,21 +20,11 @@ HISTORY = history("E2E Patient", "Shared later: is this a melanoma?")
 
 async def setup(url: str, token: str) -> dict[str, Any]:
     admin, _, practice, service = await organisations(url, token)
-    gp, gp_creds = await person(
-        url, await admin.invite(practice["org_id"], "gp"), "gp@example.org", "Dr Gee"
-    )
-    derm, _ = await person(
-        url,
-        await admin.invite(service["org_id"], "dermatologist"),
-        "derm@example.org",
-        "Dr Derm",
-    )
+    gp, gp_creds = await member(url, admin, practice, "gp", "gp@example.org", "Dr Gee")
+    derm, _ = await member(url, admin, service, "dermatologist", "derm@example.org", "Dr Derm")
     case_id = await gp.create_case(practice["org_id"], service["org_id"], HISTORY)
-    late, late_creds = await person(
-        url,
-        await admin.invite(service["org_id"], "dermatologist"),
-        "late@example.org",
-        "Dr Late",
+    late, late_creds = await member(
+        url, admin, service, "dermatologist", "late@example.org", "Dr Late"
     )
     for c in (admin, gp, derm, late):
         await c.close()

@@ -67,6 +67,21 @@ async def person(
     return c, creds
 
 
+async def member(
+    url: str,
+    admin: DermlineClient,
+    org: dict[str, Any],
+    role: str,
+    login: str,
+    name: str,
+    *,
+    recovery_codes: bool = False,
+) -> tuple[DermlineClient, dict[str, Any]]:
+    """Someone ``admin`` invites to ``org`` as ``role``, enrolled as by ``person``."""
+    token = await admin.invite(org["org_id"], role)
+    return await person(url, token, login, name, recovery_codes=recovery_codes)
+
+
 async def signed_in(url: str, creds: dict[str, Any]) -> DermlineClient:
     """A client signed in with ``creds`` (from ``person``), on a TOTP step not yet used."""
     c = DermlineClient(url, origin=url)
