@@ -25,31 +25,11 @@
 //
 // Every state is checked with axe-core (no serious/critical violation) and for 24x24 px touch
 // targets; screenshots in test-results/e2e-attacks/. Exit 1 on failure.
-import { execFileSync } from "node:child_process";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { accessibilityProblems, launchChromium, nowStep, startServer, totp } from "./e2e-lib.mjs";
+import { signIn, startRun } from "./e2e-lib.mjs";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
-const repo = join(root, "..");
-const python = join(repo, ".venv", "bin", "python");
-const helper = join(root, "scripts", "e2e_attacks.py");
-const outDir = join(root, "test-results", "e2e-attacks");
-rmSync(outDir, { recursive: true, force: true });
-mkdirSync(outDir, { recursive: true });
-
-const { server, dataDir, setupLink, output } = await startServer({ repo, staticDir: join(root, "dist"), prefix: "dermline-e2e-attacks-", harness: true });
-const origin = new URL(setupLink).origin;
-const token = new URL(setupLink).hash.split("/").pop();
-const browser = await launchChromium();
-const problems = [];
+const run = await startRun({ name: "e2e-attacks", helper: "e2e_attacks.py", harness: true, pyTimeout: 180000 });
+const { origin, token, browser, problems, check, py } = run;
 const notYet = [];
-
-async function check(pg, name) {
-  problems.push(...(await accessibilityProblems(pg, name)));
-  await pg.screenshot({ path: join(outDir, `${name}.png`), fullPage: true });
-}
 
 /** Set one attack (replacing any in force); the harness's status code. */
 async function attack(body) {
@@ -63,19 +43,12 @@ async function reset() {
 }
 
 try {
-  const world = JSON.parse(execFileSync(python, [helper, "setup", origin, token], { cwd: repo, encoding: "utf8", timeout: 180000 }).trim());
+  const world = JSON.parse(py("setup", origin, token));
   const { gp, case_id: caseId } = world;
   const context = await browser.newContext({ viewport: { width: 360, height: 640 }, serviceWorkers: "block" });
   const page = await context.newPage();
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
-  await page.goto(`${origin}/#/login`);
-  await page.getByLabel("Email address").fill(gp.login);
-  await page.getByLabel("Password").fill(gp.password);
-  await page.getByRole("button", { name: "Continue" }).click();
-  await page.getByLabel("Security code").waitFor({ timeout: 30000 });
-  await page.getByLabel("Security code").fill(totp(gp.secret, Math.max(nowStep(), gp.step) + 1));
-  await page.keyboard.press("Enter");
-  await page.getByTestId("signed-in").waitFor({ timeout: 30000 });
+  await signIn(page, origin, gp);
 
   /** Open the case afresh (the page re-reads and re-verifies everything). */
   async function openCase() {
@@ -261,7 +234,7 @@ try {
   if ((await attack({ kind: "hide_removal", user_id: world.three_id })) === 501) {
     notYet.push("hide_removal: the harness answers 501 (this server or harness has no transparency log attacks yet); not exercised");
   } else {
-    const done = execFileSync(python, [helper, "disable", origin, JSON.stringify(world)], { cwd: repo, encoding: "utf8", timeout: 120000 }).trim();
+    const done = py("disable", origin, JSON.stringify(world));
     if (done !== "ok") throw new Error(`disabling Dr Three failed: ${done}`);
     await openCase();
     await page.getByTestId("hidden-removal-warning").getByText("Dr Three was removed").waitFor({ timeout: 30000 });
@@ -276,17 +249,8 @@ try {
   notYet.push("stale_head: a head equal to the pinned one is indistinguishable from a quiet log for one device; older heads are refused (unit tests)");
   await context.close();
 } catch (e) {
-  problems.push(`flow failed: ${e.message}`);
-  for (const [i, pg] of browser.contexts().flatMap((c) => c.pages()).entries()) {
-    await pg.screenshot({ path: join(outDir, `failure-${i + 1}.png`), fullPage: true }).catch(() => undefined);
-  }
+  await run.failed(e);
 } finally {
-  writeFileSync(join(outDir, "server.log"), output());
-  await browser.close();
-  server.kill("SIGTERM");
-  rmSync(dataDir, { recursive: true, force: true });
+  await run.stop();
 }
-for (const k of notYet) console.log(`note ${k}`);
-for (const p of problems) console.log(`FAIL ${p}`);
-console.log(problems.length ? `${problems.length} problem(s)` : "every harness attack is refused or shown in the browser");
-process.exit(problems.length ? 1 : 0);
+run.report("every harness attack is refused or shown in the browser", notYet);

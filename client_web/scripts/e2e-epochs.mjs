@@ -15,31 +15,10 @@
 //      the real private key, opens no epoch-1 wrap.
 // Every page state is checked with axe-core and for 24x24 px touch targets; screenshots in
 // test-results/e2e-epochs/. Exit 1 on failure.
-import { execFileSync } from "node:child_process";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { accessibilityProblems, launchChromium, nowStep, startServer, totp } from "./e2e-lib.mjs";
+import { signIn, startRun } from "./e2e-lib.mjs";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
-const repo = join(root, "..");
-const python = join(repo, ".venv", "bin", "python");
-const helper = join(root, "scripts", "e2e_epochs.py");
-const outDir = join(root, "test-results", "e2e-epochs");
-rmSync(outDir, { recursive: true, force: true });
-mkdirSync(outDir, { recursive: true });
-
-const { server, dataDir, setupLink, output } = await startServer({ repo, staticDir: join(root, "dist"), prefix: "dermline-e2e-epochs-" });
-const origin = new URL(setupLink).origin;
-const token = new URL(setupLink).hash.split("/").pop();
-const browser = await launchChromium();
-const problems = [];
-
-async function check(pg, name) {
-  problems.push(...(await accessibilityProblems(pg, name)));
-  await pg.screenshot({ path: join(outDir, `${name}.png`), fullPage: true });
-}
-const py = (...args) => execFileSync(python, [helper, ...args], { cwd: repo, encoding: "utf8", timeout: 180000 }).trim();
+const run = await startRun({ name: "e2e-epochs", helper: "e2e_epochs.py", pyTimeout: 180000 });
+const { origin, token, browser, problems, check, py } = run;
 
 try {
   const world = JSON.parse(py("setup", origin, token));
@@ -50,14 +29,7 @@ try {
   page.on("console", (m) => {
     if (m.type() === "error" && !/status of 401/.test(m.text())) problems.push(`console error: ${m.text()}`);
   });
-  await page.goto(`${origin}/#/login`);
-  await page.getByLabel("Email address").fill(gp.login);
-  await page.getByLabel("Password").fill(gp.password);
-  await page.getByRole("button", { name: "Continue" }).click();
-  await page.getByLabel("Security code").waitFor({ timeout: 30000 });
-  await page.getByLabel("Security code").fill(totp(gp.secret, Math.max(nowStep(), gp.step) + 1));
-  await page.keyboard.press("Enter");
-  await page.getByTestId("signed-in").waitFor({ timeout: 30000 });
+  await signIn(page, origin, gp);
   await page.evaluate((id) => (location.hash = `#/cases/${id}`), world.case_id);
   await page.getByTestId("clinical-history").waitFor({ timeout: 30000 });
 
@@ -84,16 +56,8 @@ try {
   console.log("ok   Dr One reads the epoch-1 message (the server took the epoch with a records-key wrap); Dr Two, with the real key, opens nothing");
   await context.close();
 } catch (e) {
-  problems.push(`flow failed: ${e.message}`);
-  for (const [i, pg] of browser.contexts().flatMap((c) => c.pages()).entries()) {
-    await pg.screenshot({ path: join(outDir, `failure-${i + 1}.png`), fullPage: true }).catch(() => undefined);
-  }
+  await run.failed(e);
 } finally {
-  writeFileSync(join(outDir, "server.log"), output());
-  await browser.close();
-  server.kill("SIGTERM");
-  rmSync(dataDir, { recursive: true, force: true });
+  await run.stop();
 }
-for (const p of problems) console.log(`FAIL ${p}`);
-console.log(problems.length ? `${problems.length} problem(s)` : "removal and the new key epoch pass end to end");
-process.exit(problems.length ? 1 : 0);
+run.report("removal and the new key epoch pass end to end");

@@ -1,13 +1,15 @@
 // Shared pieces of the end-to-end scripts: TOTP codes computed by the test, a real Dermline
 // server on a free port with a fresh data folder (the setup link read from its output), and
-// Debian's Chromium launched with the flags this machine needs.
-import { spawn } from "node:child_process";
+// Debian's Chromium launched with the flags this machine needs; and the frame of the scripts
+// whose world is set up by a Python helper (`startRun`, `signIn`).
+import { execFileSync, spawn } from "node:child_process";
 import { createHmac } from "node:crypto";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { touchTargetProblems } from "./checks.mjs";
 
@@ -113,4 +115,74 @@ export function launchChromium() {
     headless: true,
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
+}
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const repo = join(root, "..");
+
+/**
+ * The frame of an end-to-end script named `name` (e.g. "e2e-share") whose world the Python
+ * helper `scripts/<helper>` sets up: a fresh results folder test-results/<name>/, a server
+ * (`harness`: the malicious-server harness) serving dist/, and Chromium. Returns
+ * `{ origin, token, browser, problems, outDir, check, py, failed, stop, report }`:
+ * `py(...args)` runs the helper (`pyTimeout` ms at most) and returns what it printed;
+ * `failed(e, text)` records the flow's failure and screenshots every open page; `stop()`
+ * saves the server log and stops the browser and the server; `report(passed, notes)` prints
+ * the notes, the problems and `passed` (if there were none) and exits 1 on any problem.
+ */
+export async function startRun({ name, helper, harness = false, pyTimeout = 120000 }) {
+  const outDir = join(root, "test-results", name);
+  rmSync(outDir, { recursive: true, force: true });
+  mkdirSync(outDir, { recursive: true });
+  const { server, dataDir, setupLink, output } = await startServer({ repo, staticDir: join(root, "dist"), prefix: `dermline-${name}-`, harness });
+  const browser = await launchChromium();
+  const problems = [];
+  const python = join(repo, ".venv", "bin", "python");
+  const helperPath = join(root, "scripts", helper);
+  return {
+    origin: new URL(setupLink).origin,
+    token: new URL(setupLink).hash.split("/").pop(),
+    browser,
+    problems,
+    outDir,
+    /** Record what page `pg` fails (`accessibilityProblems`) and save it as <name>.png. */
+    async check(pg, shot) {
+      problems.push(...(await accessibilityProblems(pg, shot)));
+      await pg.screenshot({ path: join(outDir, `${shot}.png`), fullPage: true });
+    },
+    py: (...args) => execFileSync(python, [helperPath, ...args], { cwd: repo, encoding: "utf8", timeout: pyTimeout }).trim(),
+    async failed(e, text = e.message) {
+      problems.push(`flow failed: ${text}`);
+      for (const [i, pg] of browser.contexts().flatMap((c) => c.pages()).entries()) {
+        await pg.screenshot({ path: join(outDir, `failure-${i + 1}.png`), fullPage: true }).catch(() => undefined);
+      }
+    },
+    async stop() {
+      writeFileSync(join(outDir, "server.log"), output());
+      await browser.close();
+      server.kill("SIGTERM");
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+    report(passed, notes = []) {
+      for (const k of notes) console.log(`note ${k}`);
+      for (const p of problems) console.log(`FAIL ${p}`);
+      console.log(problems.length ? `${problems.length} problem(s)` : passed);
+      process.exit(problems.length ? 1 : 0);
+    },
+  };
+}
+
+/**
+ * Sign `creds` (a helper's `login`, `password`, TOTP `secret` and enrolment `step`) in on
+ * `page`, with the code of a TOTP step not yet used, submitted with Enter.
+ */
+export async function signIn(page, origin, creds) {
+  await page.goto(`${origin}/#/login`);
+  await page.getByLabel("Email address").fill(creds.login);
+  await page.getByLabel("Password").fill(creds.password);
+  await page.getByRole("button", { name: "Continue" }).click();
+  await page.getByLabel("Security code").waitFor({ timeout: 30000 });
+  await page.getByLabel("Security code").fill(totp(creds.secret, Math.max(nowStep(), creds.step) + 1));
+  await page.keyboard.press("Enter");
+  await page.getByTestId("signed-in").waitFor({ timeout: 30000 });
 }

@@ -16,30 +16,12 @@
 //   6. the hold is released from the list after a confirmation; the server has no hold left.
 // Every page state is checked with axe-core (no serious/critical violation), for 24x24 px touch
 // targets and for console errors (the page with a hold also at 1280x800). Screenshots: test-results/e2e-retention/. Exit 1 on failure.
-import { execFileSync } from "node:child_process";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { accessibilityProblems, launchChromium, nowStep, startServer, totp } from "./e2e-lib.mjs";
+import { accessibilityProblems, nowStep, startRun, totp } from "./e2e-lib.mjs";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
-const repo = join(root, "..");
-const python = join(repo, ".venv", "bin", "python");
-const helper = join(root, "scripts", "e2e_retention.py");
-const outDir = join(root, "test-results", "e2e-retention");
-rmSync(outDir, { recursive: true, force: true });
-mkdirSync(outDir, { recursive: true });
-
-const { server, dataDir, setupLink, output } = await startServer({ repo, staticDir: join(root, "dist"), prefix: "dermline-e2e-retention-" });
-const origin = new URL(setupLink).origin;
-const token = new URL(setupLink).hash.split("/").pop();
-const browser = await launchChromium();
-const problems = [];
+const run = await startRun({ name: "e2e-retention", helper: "e2e_retention.py" });
+const { origin, token, browser, problems, outDir, py } = run;
 let shot = 0;
-
-function py(...args) {
-  return execFileSync(python, [helper, ...args], { cwd: repo, encoding: "utf8", timeout: 120000 }).trim();
-}
 
 function expect(condition, what) {
   if (!condition) throw new Error(`expected: ${what}`);
@@ -150,16 +132,8 @@ try {
   console.log("ok   the hold released in the browser is gone from the server");
   await context.close();
 } catch (e) {
-  problems.push(`flow failed: ${e.stack ?? e}`);
-  for (const [i, pg] of browser.contexts().flatMap((c) => c.pages()).entries()) {
-    await pg.screenshot({ path: join(outDir, `failure-${i + 1}.png`), fullPage: true }).catch(() => undefined);
-  }
+  await run.failed(e, e.stack ?? e);
 } finally {
-  writeFileSync(join(outDir, "server.log"), output());
-  await browser.close();
-  server.kill("SIGTERM");
-  rmSync(dataDir, { recursive: true, force: true });
+  await run.stop();
 }
-for (const p of problems) console.log(`FAIL ${p}`);
-console.log(problems.length ? `${problems.length} problem(s)` : "records retention passes end to end");
-process.exit(problems.length ? 1 : 0);
+run.report("records retention passes end to end");

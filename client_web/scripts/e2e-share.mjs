@@ -12,25 +12,10 @@
 //      case key the browser wrapped, decrypts the clinical history and claims the case.
 // Every page state is checked with axe-core (no serious/critical violation), for 24x24 px touch
 // targets and for console errors. Screenshots: test-results/e2e-share/. Exit 1 on failure.
-import { execFileSync } from "node:child_process";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { accessibilityProblems, launchChromium, nowStep, startServer, totp } from "./e2e-lib.mjs";
+import { signIn, startRun } from "./e2e-lib.mjs";
 
-const root = fileURLToPath(new URL("..", import.meta.url));
-const repo = join(root, "..");
-const python = join(repo, ".venv", "bin", "python");
-const helper = join(root, "scripts", "e2e_share.py");
-const outDir = join(root, "test-results", "e2e-share");
-rmSync(outDir, { recursive: true, force: true });
-mkdirSync(outDir, { recursive: true });
-
-const { server, dataDir, setupLink, output } = await startServer({ repo, staticDir: join(root, "dist"), prefix: "dermline-e2e-share-" });
-const origin = new URL(setupLink).origin;
-const token = new URL(setupLink).hash.split("/").pop();
-const browser = await launchChromium();
-const problems = [];
+const run = await startRun({ name: "e2e-share", helper: "e2e_share.py" });
+const { origin, token, browser, problems, check, py } = run;
 function watch(pg, who) {
   pg.on("console", (m) => {
     // Expected: 401 while signing in; anything else (a CSP violation, an exception) fails.
@@ -39,29 +24,13 @@ function watch(pg, who) {
   pg.on("pageerror", (e) => problems.push(`${who}: page error: ${e.message}`));
 }
 
-async function check(pg, name) {
-  problems.push(...(await accessibilityProblems(pg, name)));
-  await pg.screenshot({ path: join(outDir, `${name}.png`), fullPage: true });
-}
-
-function py(...args) {
-  return execFileSync(python, [helper, ...args], { cwd: repo, encoding: "utf8", timeout: 120000 }).trim();
-}
-
 try {
   const world = JSON.parse(py("setup", origin, token));
   const gp = world.gp;
   const context = await browser.newContext({ viewport: { width: 360, height: 640 }, serviceWorkers: "block" });
   const page = await context.newPage();
   watch(page, "gp");
-  await page.goto(`${origin}/#/login`);
-  await page.getByLabel("Email address").fill(gp.login);
-  await page.getByLabel("Password").fill(gp.password);
-  await page.getByRole("button", { name: "Continue" }).click();
-  await page.getByLabel("Security code").waitFor({ timeout: 30000 });
-  await page.getByLabel("Security code").fill(totp(gp.secret, Math.max(nowStep(), gp.step) + 1));
-  await page.keyboard.press("Enter");
-  await page.getByTestId("signed-in").waitFor({ timeout: 30000 });
+  await signIn(page, origin, gp);
   await page.evaluate((id) => (location.hash = `#/cases/${id}`), world.case_id);
   const share = page.getByRole("button", { name: "Share with 1 colleague who joined the service later" });
   await share.waitFor({ timeout: 30000 });
@@ -77,16 +46,8 @@ try {
   console.log("ok   the late dermatologist opened the wrap made in the browser, decrypted the history and claimed the case");
   await context.close();
 } catch (e) {
-  problems.push(`flow failed: ${e.message}`);
-  for (const [i, pg] of browser.contexts().flatMap((c) => c.pages()).entries()) {
-    await pg.screenshot({ path: join(outDir, `failure-${i + 1}.png`), fullPage: true }).catch(() => undefined);
-  }
+  await run.failed(e);
 } finally {
-  writeFileSync(join(outDir, "server.log"), output());
-  await browser.close();
-  server.kill("SIGTERM");
-  rmSync(dataDir, { recursive: true, force: true });
+  await run.stop();
 }
-for (const p of problems) console.log(`FAIL ${p}`);
-console.log(problems.length ? `${problems.length} problem(s)` : "sharing the case key passes end to end");
-process.exit(problems.length ? 1 : 0);
+run.report("sharing the case key passes end to end");

@@ -10,17 +10,13 @@ envelopes to inject (junk, and message 4 with one ciphertext byte flipped: badly
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import json
 import secrets
-import sys
 import time
-import urllib.parse
 import uuid
 from typing import Any
 
-import pyotp
+from e2e_world import history, main, member, organisations, signed_in
 
 from client_py.api import ApiError
 from client_py.client import DermlineClient
@@ -36,41 +32,11 @@ from crypto.statement import (
     make_organisation_key_statement,
 )
 
-PASSWORD = secrets.token_urlsafe(18)  # one run only; printed for the browser
-HISTORY = {
-    "patient": {
-        "nhs_number": "9434765919",
-        "name": "Attack Patient",
-        "date_of_birth": "1970-01-01",
-        "sex": "female",
-    },
-    "body_site": "left forearm",
-    "duration": "3 months",
-    "changes": {"size": True, "shape": False, "colour": True},
-    "symptoms": {"itch": False, "bleeding": True, "scaling": False, "soreness": False},
-    "previous_skin_cancer": False,
-    "skin_type": "II",
-    "question": "Attacked: is this a melanoma?",
-    "consent_to_photography": True,
-}
+HISTORY = history("Attack Patient", "Attacked: is this a melanoma?")
 
 
 def b64(b: bytes) -> str:
     return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-
-
-async def person(
-    url: str, token: str, login: str, name: str
-) -> tuple[DermlineClient, dict[str, Any]]:
-    c = DermlineClient(url, origin=url)
-    await c.accept_invite(token, login, name, PASSWORD)
-    assert await c.login(login, PASSWORD) == "enrol"
-    enrolment = await c.begin_totp_enrolment()
-    query = urllib.parse.urlparse(enrolment["otpauth_uri"]).query
-    secret = urllib.parse.parse_qs(query)["secret"][0]
-    step = int(time.time() // 30)
-    await c.confirm_totp(pyotp.TOTP(secret).at(step * 30))
-    return c, {"login": login, "password": PASSWORD, "secret": secret, "step": step}
 
 
 async def say(c: DermlineClient, case_id: str, text: str) -> None:
@@ -81,27 +47,11 @@ async def say(c: DermlineClient, case_id: str, text: str) -> None:
 
 
 async def setup(url: str, token: str) -> dict[str, Any]:
-    admin, admin_creds = await person(url, token, "admin@example.org", "Ada Admin")
-    practice = await admin.create_organisation(
-        "practice", "Elm Surgery", generate_key_pair().public_key
-    )
-    service = await admin.create_organisation("service", "Skin Service")
-    gp, gp_creds = await person(
-        url, await admin.invite(practice["org_id"], "gp"), "gp@example.org", "Dr Gee"
-    )
-    derm, _ = await person(
-        url,
-        await admin.invite(service["org_id"], "dermatologist"),
-        "derm@example.org",
-        "Dr Derm",
-    )
+    admin, admin_creds, practice, service = await organisations(url, token)
+    gp, gp_creds = await member(url, admin, practice, "gp", "gp@example.org", "Dr Gee")
+    derm, _ = await member(url, admin, service, "dermatologist", "derm@example.org", "Dr Derm")
     # Dr Three is addressed too (hide_removal disables this account at the end).
-    three, _ = await person(
-        url,
-        await admin.invite(service["org_id"], "dermatologist"),
-        "three@example.org",
-        "Dr Three",
-    )
+    three, _ = await member(url, admin, service, "dermatologist", "three@example.org", "Dr Three")
     await three.close()
     case_id = await gp.create_case(practice["org_id"], service["org_id"], HISTORY)
     await derm.move(case_id, "claim")
@@ -190,26 +140,13 @@ async def setup(url: str, token: str) -> dict[str, Any]:
 
 async def disable(url: str, world: dict[str, Any]) -> str:
     """The administrator disables Dr Three's account (a removal entry in the log)."""
-    creds = world["admin"]
-    c = DermlineClient(url, origin=url)
+    c = await signed_in(url, world["admin"])
     try:
-        code = pyotp.TOTP(creds["secret"]).at((max(int(time.time() // 30), creds["step"]) + 1) * 30)
-        await c.login(creds["login"], creds["password"], totp=lambda: code)
         await c.api.post(f"/api/v1/users/{world['three_id']}/disable", {})
     finally:
         await c.close()
     return "ok"
 
 
-def main() -> None:
-    cmd, url, arg = sys.argv[1:4]
-    if cmd == "setup":
-        print(json.dumps(asyncio.run(setup(url, arg))))
-    elif cmd == "disable":
-        print(asyncio.run(disable(url, json.loads(arg))))
-    else:
-        raise SystemExit(f"unknown command {cmd}")
-
-
 if __name__ == "__main__":
-    main()
+    main(setup=setup, disable=disable)

@@ -14,79 +14,25 @@ Prints ``ok``.
 
 from __future__ import annotations
 
-import asyncio
-import json
-import secrets
-import sys
-import time
-import urllib.parse
 import uuid
 from typing import Any
 
-import pyotp
+from e2e_world import history, main, member, organisations, signed_in
 
 from client_py.api import b64d
-from client_py.client import DermlineClient
-from crypto.account import generate_key_pair
 from crypto.case_key import open_case_key_wrap, parse_case_key_wrap_header
 from crypto.content import ContentType, decode_content
 from crypto.envelope import open_message, parse_message_header
 from crypto.errors import CaseKeyUnwrapError
 
-PASSWORD = secrets.token_urlsafe(18)  # one run only; printed for the browser
-HISTORY = {
-    "patient": {
-        "nhs_number": "9434765919",
-        "name": "Epoch Patient",
-        "date_of_birth": "1970-01-01",
-        "sex": "female",
-    },
-    "body_site": "left forearm",
-    "duration": "3 months",
-    "changes": {"size": True, "shape": False, "colour": True},
-    "symptoms": {"itch": False, "bleeding": True, "scaling": False, "soreness": False},
-    "previous_skin_cancer": False,
-    "skin_type": "II",
-    "question": "Epochs: is this a melanoma?",
-    "consent_to_photography": True,
-}
-
-
-async def person(
-    url: str, token: str, login: str, name: str
-) -> tuple[DermlineClient, dict[str, Any]]:
-    c = DermlineClient(url, origin=url)
-    await c.accept_invite(token, login, name, PASSWORD)
-    assert await c.login(login, PASSWORD) == "enrol"
-    enrolment = await c.begin_totp_enrolment()
-    query = urllib.parse.urlparse(enrolment["otpauth_uri"]).query
-    secret = urllib.parse.parse_qs(query)["secret"][0]
-    step = int(time.time() // 30)
-    await c.confirm_totp(pyotp.TOTP(secret).at(step * 30))
-    return c, {"login": login, "password": PASSWORD, "secret": secret, "step": step}
-
-
-async def signed_in(url: str, creds: dict[str, Any]) -> DermlineClient:
-    c = DermlineClient(url, origin=url)
-    code = pyotp.TOTP(creds["secret"]).at((max(int(time.time() // 30), creds["step"]) + 1) * 30)
-    await c.login(creds["login"], creds["password"], totp=lambda: code)
-    return c
+HISTORY = history("Epoch Patient", "Epochs: is this a melanoma?")
 
 
 async def setup(url: str, token: str) -> dict[str, Any]:
-    admin, _ = await person(url, token, "admin@example.org", "Ada Admin")
-    records = generate_key_pair()
-    practice = await admin.create_organisation("practice", "Elm Surgery", records.public_key)
-    service = await admin.create_organisation("service", "Skin Service")
-    gp, gp_creds = await person(
-        url, await admin.invite(practice["org_id"], "gp"), "gp@example.org", "Dr Gee"
-    )
-    one, one_creds = await person(
-        url, await admin.invite(service["org_id"], "dermatologist"), "one@example.org", "Dr One"
-    )
-    two, two_creds = await person(
-        url, await admin.invite(service["org_id"], "dermatologist"), "two@example.org", "Dr Two"
-    )
+    admin, _, practice, service = await organisations(url, token)
+    gp, gp_creds = await member(url, admin, practice, "gp", "gp@example.org", "Dr Gee")
+    one, one_creds = await member(url, admin, service, "dermatologist", "one@example.org", "Dr One")
+    two, two_creds = await member(url, admin, service, "dermatologist", "two@example.org", "Dr Two")
     case_id = await gp.create_case(practice["org_id"], service["org_id"], HISTORY)
     await one.move(case_id, "claim")
     for c in (admin, gp, one, two):
@@ -160,13 +106,5 @@ async def check(url: str, world: dict[str, Any]) -> str:
     return "ok"
 
 
-def main() -> None:
-    cmd, url, arg = sys.argv[1:4]
-    if cmd == "setup":
-        print(json.dumps(asyncio.run(setup(url, arg))))
-    else:
-        print(asyncio.run(check(url, json.loads(arg))))
-
-
 if __name__ == "__main__":
-    main()
+    main(setup=setup, check=check)

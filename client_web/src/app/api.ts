@@ -449,48 +449,56 @@ const unb64 = (v: unknown): Uint8Array => {
   return fromBase64Url(v);
 };
 
-function csrfFromCookie(): string | null {
+export function csrfFromCookie(): string | null {
   if (typeof document === "undefined") return null;
   const m = /(?:^|;\s*)dermline_csrf=([^;]+)/.exec(document.cookie);
   return m ? decodeURIComponent(m[1]!) : null;
+}
+
+/**
+ * One JSON request with the session cookie and `csrfToken` (sent on all but GET): the answer
+ * object ({} for 204). Failures are ApiError with the server's stable code (and the error's
+ * numeric fields), or ServerUnavailable when the request did not get through.
+ */
+export async function requestJson(method: string, url: string, csrfToken: string | null, body?: unknown): Promise<Record<string, unknown>> {
+  const headers: Record<string, string> = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET" && csrfToken) headers["X-CSRF-Token"] = csrfToken;
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method,
+      headers,
+      credentials: "same-origin",
+      cache: "no-store",
+      body: body === undefined ? null : JSON.stringify(body),
+    });
+  } catch {
+    throw new ServerUnavailable();
+  }
+  if (res.status === 204) return {};
+  let data: unknown = null;
+  try {
+    data = await res.json();
+  } catch {
+    data = null;
+  }
+  if (!res.ok) {
+    const err = typeof data === "object" && data !== null ? (data as { error?: Record<string, unknown> }).error : undefined;
+    const code = typeof err?.code === "string" ? err.code : "internal";
+    const details: Record<string, number> = {};
+    for (const [k, v] of Object.entries(err ?? {})) if (typeof v === "number") details[k] = v;
+    throw new ApiError(res.status, code, retryAfterOf(res), details);
+  }
+  return (typeof data === "object" && data !== null ? data : {}) as Record<string, unknown>;
 }
 
 export function httpApi(base = "/api/v1"): Api {
   let csrf: string | null = null;
 
   async function call(method: "GET" | "POST" | "PUT", path: string, body?: unknown): Promise<Record<string, unknown>> {
-    const headers: Record<string, string> = { Accept: "application/json" };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
     // The cookie first: a session made outside this object (passkeys.ts) set a new one.
-    const token = csrfFromCookie() ?? csrf;
-    if (method !== "GET" && token) headers["X-CSRF-Token"] = token;
-    let res: Response;
-    try {
-      res = await fetch(`${base}${path}`, {
-        method,
-        headers,
-        credentials: "same-origin",
-        cache: "no-store",
-        body: body === undefined ? null : JSON.stringify(body),
-      });
-    } catch {
-      throw new ServerUnavailable();
-    }
-    if (res.status === 204) return {};
-    let data: unknown = null;
-    try {
-      data = await res.json();
-    } catch {
-      data = null;
-    }
-    if (!res.ok) {
-      const err = typeof data === "object" && data !== null ? (data as { error?: Record<string, unknown> }).error : undefined;
-      const code = typeof err?.code === "string" ? err.code : "internal";
-      const details: Record<string, number> = {};
-      for (const [k, v] of Object.entries(err ?? {})) if (typeof v === "number") details[k] = v;
-      throw new ApiError(res.status, code, retryAfterOf(res), details);
-    }
-    const obj = (typeof data === "object" && data !== null ? data : {}) as Record<string, unknown>;
+    const obj = await requestJson(method, `${base}${path}`, csrfFromCookie() ?? csrf, body);
     if (typeof obj.csrf_token === "string") csrf = obj.csrf_token;
     noteSignInAnswer(obj);
     return obj;
