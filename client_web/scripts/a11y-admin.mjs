@@ -100,6 +100,13 @@ export async function adminApi(r) {
   if (path.endsWith("/invites")) {
     return json({ token: "a11yInviteTokenA11yInviteTokenA11yInviteTok", org_id: PRACTICE, role: req.postDataJSON().role, expires_at: "2026-12-05T09:30:00+00:00" }, 201);
   }
+  // Notification settings (the app reads them once signed in) and the directory (the records
+  // key banner and the organisation key page read it); an answer without a key-log head is what
+  // a server before the log gave, which the pages show without a warning.
+  if (path === "/notifications/settings") return json({ sound: false, email: false, email_available: false, subscriptions: [] });
+  const dir = /^\/orgs\/([^/]+)\/directory$/.exec(path);
+  const dirOrg = dir && orgs.find((o) => o.org_id === dir[1]);
+  if (dirOrg) return json({ org: { ...dirOrg, org_key: null, records_keys: [] }, members: [], removals: [] });
   return json({ error: { code: "not_found", message: "x" } }, 404);
 }
 
