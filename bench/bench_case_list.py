@@ -11,7 +11,7 @@ message each; ``bench.bench_storage.bulk_load``), then, in each of ``--runs`` ru
   (the worst case for one organisation), half the calls the first page, half a page at a
   random depth (keyset cursor);
 * ``service``: the same for a service (1/20 of the cases);
-* ``triage``: ``triage_queue(service)``, for comparison (issue 3's query);
+* ``triage``: ``triage_queue(service)``, for comparison;
 * ``or-filter`` (the former query, for comparison): ``practice_id = ? OR service_id = ?``
   ordered by ``updated_at``, run as raw SQL on the same reader.
 

@@ -1,4 +1,4 @@
-"""Storage benchmark (issue 3, "Performance"; DESIGN.md section 11).
+"""Storage benchmark (DESIGN.md section 11).
 
     python -m bench.bench_storage [--backend sqlite|postgres] [--dsn DSN] [--scale 1.0]
                                   [--seconds 5] [--writers 64]

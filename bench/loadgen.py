@@ -132,7 +132,7 @@ class Load:
             self.ack_ms.append((time.perf_counter() - t0) * 1000)
 
     async def catch_up(self, missed: int) -> dict[str, float]:
-        """DESIGN section 11: a client that missed ``missed`` messages catches up with
+        """A client that missed ``missed`` messages catches up with
         ``sync`` (rooms first, then replay in batches). Timed from the first sync call
         until every missed message is in hand."""
         pair = self.plan["pairs"][0]

@@ -136,7 +136,7 @@ class Thread:
 
 
 def new_message_id() -> str:
-    """A UUIDv7 (time-ordered, RFC 9562) made by the sender (DESIGN section 6)."""
+    """A UUIDv7 (time-ordered, RFC 9562) made by the sender."""
     import os
     import time
 
@@ -1073,8 +1073,7 @@ class DermlineClient:
         ``thumbnail``: the prepared thumbnail's JPEG bytes (``client_py.photo.prepare_photo``
         makes both). It is uploaded first, as its own attachment under its own key, and named
         in the same reference (its ``thumbnail`` object), so one signature binds the photo
-        and its thumbnail. Returns the message's seq. Photos never travel over Socket.IO
-        (DESIGN section 6)."""
+        and its thumbnail. Returns the message's seq. Photos never travel over Socket.IO."""
         thumb = None if thumbnail is None else await self._upload_attachment(case_id, thumbnail)
         body: dict[str, Any] = {
             **await self._upload_attachment(case_id, image),

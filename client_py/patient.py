@@ -1,4 +1,4 @@
-"""Patient photo links from Python (issue 6 item 8; docs/protocol.md section 17).
+"""Patient photo links from Python (docs/protocol.md section 17).
 
 Three roles, each a reference for the web client:
 

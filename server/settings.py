@@ -77,7 +77,7 @@ class Settings:
     database_url: Secret | None = None
     # PostgreSQL schema (one database can hold several deployments or test runs).
     database_schema: str = "public"
-    # Redis for cross-node Socket.IO emits (DESIGN section 8); single node when absent.
+    # Redis for cross-node Socket.IO emits; single node when absent.
     redis_url: Secret | None = None
     # Redis pub/sub channel: nodes of one deployment share it; separate deployments (or test
     # runs) on one Redis must not.
@@ -109,7 +109,7 @@ class Settings:
     client_backlog_limit: int = 512
     # Socket.IO connections one session may hold on one node (0: no limit); counted per node.
     max_sockets_per_session: int = 20
-    # Seconds between signed audit checkpoints (DESIGN section 10); 0 switches them off.
+    # Seconds between signed audit checkpoints; 0 switches them off.
     audit_checkpoint_interval: int = 300
     # Milliseconds at least between two tree heads this process signs (docs/protocol.md
     # section 19): a request that needs a newer head waits for the rest of the interval.

@@ -16,7 +16,7 @@ from tools.safety_report import LOG, REPORT, SEVERITIES, load_log, render, risk_
 ROOT = Path(__file__).resolve().parents[1]
 LOGDOC = load_log()
 
-#: The hazards issue 16 names, each of which must be in the log.
+#: The hazards the clinical safety case names, each of which must be in the log.
 REQUIRED = {
     "A case is not seen in time",
     "An outcome is shown on the wrong patient",

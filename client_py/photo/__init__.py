@@ -1,4 +1,4 @@
-"""Clinical photo preparation and quality check (issue 6; ``docs/photos.md``).
+"""Clinical photo preparation and quality check (``docs/photos.md``).
 
 Usage::
 

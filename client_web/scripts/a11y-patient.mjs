@@ -1,4 +1,4 @@
-// The patient's photo page (#/p/<token>.<public key>, issue 6 item 8) for `npm run check:a11y`
+// The patient's photo page (#/p/<token>.<public key>) for `npm run check:a11y`
 // (scripts/a11y.mjs runs these states like its own, at 360x640 and 1280x800). The link check is
 // stubbed; `npm run e2e` (scripts/e2e-accounts.mjs step 9) drives the same page against a live
 // server, through to sending photos.

@@ -35,7 +35,7 @@
 // leaving no keys in memory (same page) or IndexedDB. Every page state is also checked for
 // touch targets of at least 24x24 CSS px, and every invalid submission for the NHS.UK error
 // summary (scripts/checks.mjs).
-// Added for issue 6 item 8: the patient photo link, end to end (step 9).
+// The patient photo link, end to end (step 9).
 // Every page is checked with axe-core (no serious/critical violation) and for console errors
 // (a CSP violation is one); screenshots go to test-results/e2e/. Exit code 1 on any failure.
 import { generateKeyPairSync } from "node:crypto";
@@ -209,7 +209,7 @@ try {
     performance.getEntriesByType("resource").filter((r) => r.name.endsWith(".js")).reduce((a, r) => a + r.transferSize, 0),
   );
   console.log(`     cold load of the sign-in page: interactive form after ${coldMs} ms (domInteractive ${nav.domInteractive} ms, JS transferred ${jsBytes} B)`);
-  // KEYBOARD ONLY from here to the case list (issue 5: everything works by keyboard): Tab to
+  // KEYBOARD ONLY from here to the case list (everything works by keyboard): Tab to
   // each field, type, Space on the checkbox, Enter to submit. An empty submission first shows
   // the error summary, which takes focus.
   await tabToText(page, "Continue");
@@ -243,7 +243,7 @@ try {
   console.log("ok   remembered device: unlocked after reload without the password");
   console.log("ok   keyboard only: sign-in, remember device and security code with Tab, Space and Enter");
 
-  // Re-lock after idle (issue 5): the test hook shortens the idle time to 4 s (it can only
+  // Re-lock after idle: the test hook shortens the idle time to 4 s (it can only
   // shorten it, src/app/session.ts). With no activity the keys are dropped and the unlock page
   // asks for the password; the page shows no clinical content while locked. 4 s, not less: we
   // must see "signed-in" before the lock, twice, on a machine that may be busy.
@@ -306,7 +306,7 @@ try {
   await gp.getByLabel("Skin type (Fitzpatrick)").selectOption("II");
   await gp.getByLabel("Your question for the dermatologist").fill("Is this a basal cell carcinoma? Please advise on management.");
   await gp.locator("#consent").check();
-  // Photos (issue 6), chosen from the "gallery" input (accept="image/*", multiple): a close-up
+  // Photos, chosen from the "gallery" input (accept="image/*", multiple): a close-up
   // carrying EXIF GPS (stripped on the device) and a deliberately blurred dermoscopic photo
   // that earns a quality warning BEFORE sending. The GP must tag each and may send the blurred
   // one only with "send anyway" and a stated reason.
@@ -471,7 +471,7 @@ try {
   await check(gp, "gp-back-online");
   console.log("ok   network drop: message resent automatically, none lost or doubled");
 
-  // 5c. Retake (issue 6): the dermatologist rejects the blurred photo with coded reasons (a
+  // 5c. Retake: the dermatologist rejects the blurred photo with coded reasons (a
   //     retake request, distinct from asking for information); the case goes back to the GP,
   //     who adds a new photo to the SAME case; the thread shows what was asked and what came back.
   //     KEYBOARD ONLY on the dermatologist's side: Tab, Enter, Space and typing.
@@ -573,7 +573,7 @@ try {
   await check(gp, "gp-sees-outcome");
   console.log("ok   outcome closed by the dermatologist, decrypted by the GP live");
 
-  // 6c. Only the referring GP may downgrade a two-week-wait decision (DESIGN section 2).
+  // 6c. Only the referring GP may downgrade a two-week-wait decision.
   if ((await derm.getByRole("button", { name: "Change urgency" }).count()) !== 0) problems.push("the dermatologist is offered Change urgency");
   await gp.getByRole("button", { name: "Change urgency" }).click();
   await gp.getByRole("button", { name: "Continue" }).click();
@@ -596,7 +596,7 @@ try {
 
   // 8. Performance: a thread with 20 photos. The GP sends a second case with 20 photos; the
   //    dermatologist opens it from the queue; timed from the click to the clinical history and
-  //    all 20 thumbnails downloaded, hash-checked, decrypted and painted (issue 6: < 1 s).
+  //    all 20 thumbnails downloaded, hash-checked, decrypted and painted (< 1 s).
   await gp.goto(`${origin}/#/cases/new`);
   await gp.getByLabel("NHS number").fill("943 476 5919");
   await gp.getByLabel("Full name").fill("Second Patient");
@@ -653,7 +653,7 @@ try {
   await derm.unroute(attachmentUrl);
   console.log("ok   a photo altered on the wire shows a message in its own card; the thread and 19 other photos still show");
 
-  // 9. Patient photo link (issue 6 item 8): the GP makes a one-time link for this case (text
+  // 9. Patient photo link: the GP makes a one-time link for this case (text
   //    and QR code); a THIRD browser context (the patient: a phone, no account, no cookie)
   //    opens it, is refused without consent or photos, attaches two photos (one blurred: sent
   //    anyway with a reason), and sends; the GP and the dermatologist see them arrive without

@@ -1,4 +1,4 @@
-"""Patient photo link routes (issue 6 item 8; docs/api.md "Patient photo links").
+"""Patient photo link routes (docs/api.md "Patient photo links").
 
 GP side (session): create, list, revoke a link; fetch what the patient sent. Patient side
 (no session, no CSRF cookie): the token travels in ``X-Dermline-Link-Token`` (unpadded

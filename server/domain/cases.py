@@ -7,7 +7,7 @@ once per unit of work; storage does the compare-and-set.
 Rules
 -----
 * Create (GP): the case key of epoch 0 must be wrapped to every participant's account
-  encryption key *and* to the practice's records key (DESIGN section 3: records are never
+  encryption key *and* to the practice's records key (records are never
   lost), each wrap signed by the creating GP. The server checks this from the wraps' clear
   headers (``crypto.case_key.parse_case_key_wrap_header`` / ``verify_case_key_wrap``)
   without any key; a case without the records-key wrap is refused.
@@ -30,7 +30,7 @@ Rules
   after the commit, so nothing is announced that could still be lost.
 * The outcome's coded part (category, urgency, destination, reason codes) is in the
   clear; its clinical content is the client's encrypted payload.
-* Downgrade (DESIGN section 2): only the referring GP lowers a closed two-week-wait
+* Downgrade: only the referring GP lowers a closed two-week-wait
   referral's urgency (``outcomes.downgrade``). The GP's reason is a thread message (end-to-end
   encrypted, appended first, idempotent by its id); the new coded outcome is then stored with
   compare-and-set on the stored record, keeping the dermatologist's encrypted content and
@@ -548,7 +548,7 @@ class CaseService:
             # The records key or a participant would be given another key than the rest.
             raise CaseKeyMismatch()
         if ("organisation", req.practice_id) not in seen:
-            # DESIGN section 3: every case key is also wrapped to the records key.
+            # Every case key is also wrapped to the records key.
             raise InvalidInput("the case key must be wrapped to the practice's records key")
         if any(("user", uid) not in seen for uid in users):
             raise InvalidInput("the case key must be wrapped to every participant")
@@ -1204,7 +1204,7 @@ class CaseService:
         max_size: int,
         client: str | None,
     ) -> Stored:
-        """Store a photo's *ciphertext* (DESIGN section 9: the server never decodes an
+        """Store a photo's *ciphertext* (the server never decodes an
         image). Streamed into the blob store with a size cap; the SHA-256 the client
         declared (the one inside its photo-reference message) must match what arrived.
         Checks and idempotent retry: ``server.domain.attachments``."""

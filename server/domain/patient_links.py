@@ -1,4 +1,4 @@
-"""Patient photo links (issue 6 item 8; docs/protocol.md section 17; docs/api.md).
+"""Patient photo links (docs/protocol.md section 17; docs/api.md).
 
 Rules
 -----

@@ -1,4 +1,4 @@
-"""Real time over python-socketio on aiohttp (DESIGN section 6).
+"""Real time over python-socketio on aiohttp.
 
 Rules
 -----
@@ -205,7 +205,7 @@ class Realtime:
         self._services: Services | None = None
         manager = None
         if settings.redis_url is not None:
-            # DESIGN section 8: cross-node emits; Redis is lossy, the DB replay is not.
+            # Cross-node emits; Redis is lossy, the DB replay is not.
             manager = _RedisManager(settings.redis_url.reveal(), settings.redis_channel)
         origins = list(settings.origins())
         if not origins:  # an empty list would switch Engine.IO's Origin check off
@@ -323,7 +323,7 @@ class Realtime:
                     await conn.aclose()
 
     async def _watchdog(self) -> None:
-        """Disconnect clients whose outgoing backlog exceeds the limit (DESIGN section 6)."""
+        """Disconnect clients whose outgoing backlog exceeds the limit."""
         limit = self._settings.client_backlog_limit
         resync: asyncio.Task[None] | None = None
         while True:

@@ -98,7 +98,7 @@ async def test_photo_access_is_authorised(tmp_path: Path) -> None:
             assert resp.status == 401
 
 
-# ---------------------------------------------------------------- bad uploads (issue 6)
+# ---------------------------------------------------------------- bad uploads
 
 
 def _record(plaintext: bytes) -> tuple[bytes, str]:

@@ -204,7 +204,7 @@ MATRIX: dict[str, tuple[str, dict[str, int]]] = {
             "auditor": 403,
         },
     ),
-    # Only the referring GP lowers a two-week-wait referral (DESIGN section 2): the
+    # Only the referring GP lowers a two-week-wait referral: the
     # dermatologists are parties but outcomes.downgrade refuses them.
     "downgrade": (
         "closed_2ww",

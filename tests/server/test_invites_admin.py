@@ -1,4 +1,4 @@
-"""Administrators list their organisation's invites and cancel unused ones (issue 4).
+"""Administrators list their organisation's invites and cancel unused ones.
 
 ``GET /api/v1/orgs/{org}/invites`` and ``POST /api/v1/orgs/{org}/invites/{id}/revoke``:
 the id is the hex of the token's SHA-256, never the token; another organisation's invite

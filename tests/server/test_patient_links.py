@@ -1,4 +1,4 @@
-"""Patient photo links over HTTP and Socket.IO (issue 6 item 8; docs/api.md).
+"""Patient photo links over HTTP and Socket.IO (docs/api.md).
 
 The GP makes a link, a patient without an account sends photos through it, the
 dermatologist and the GP open them; single use, expiry, revocation, rate limits, bad

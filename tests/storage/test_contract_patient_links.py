@@ -1,4 +1,4 @@
-"""Contract suite: patient photo links (issue 6 item 8; docs/protocol.md section 17).
+"""Contract suite: patient photo links (docs/protocol.md section 17).
 
 Runs on SQLite and, with DERMLINE_TEST_POSTGRES_DSN, on PostgreSQL."""
 

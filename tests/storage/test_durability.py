@@ -1,4 +1,4 @@
-"""Durability (issue 3, "Show"): a child process writes messages and records each
+"""Durability: a child process writes messages and records each
 acknowledgement; it is SIGKILLed at random moments, many times; after each restart every
 acknowledged message is present exactly once and SQLite's integrity_check passes."""
 

@@ -1,5 +1,5 @@
 /**
- * "Remember this device" (issue 5, "Key safety"): the USK is kept in IndexedDB wrapped by a
+ * "Remember this device": the USK is kept in IndexedDB wrapped by a
  * device key that is itself a NON-EXTRACTABLE WebCrypto AES-256-GCM key stored in IndexedDB
  * (CryptoKey objects are structured-cloneable and stay non-extractable there), so script on
  * the page can use it but never read it, and a copied profile folder holds no usable key

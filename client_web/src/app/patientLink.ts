@@ -1,5 +1,5 @@
 /**
- * Patient photo links (issue 6 item 8; docs/protocol.md section 17; docs/api.md "Patient photo
+ * Patient photo links (docs/protocol.md section 17; docs/api.md "Patient photo
  * links"). Three roles, mirroring client_py/patient.py:
  *
  * - the GP: `makePatientLink` makes a fresh drop-box key pair, asks the server for a link (the

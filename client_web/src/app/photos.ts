@@ -1,5 +1,5 @@
 /**
- * Photos in a case thread (issue 6): sealing, thumbnails, upload with retry, retake requests.
+ * Photos in a case thread: sealing, thumbnails, upload with retry, retake requests.
  *
  * Each photo travels as TWO encrypted attachments, each with a fresh file key (crypto
  * attachment format, docs/api.md "Photos"): the 320 px thumbnail and the 2048 px photo. ONE

@@ -1,5 +1,5 @@
 /**
- * The unlocked key material of the signed-in user, held in memory only (issue 5, "Key safety"):
+ * The unlocked key material of the signed-in user, held in memory only:
  * the USK as a non-extractable HKDF CryptoKey and the account private keys as non-extractable
  * WebCrypto keys. Nothing here is ever written to localStorage or logged. `lock()` drops every
  * key reference (the garbage collector reclaims them; JavaScript cannot wipe memory, see
@@ -13,7 +13,7 @@ export const IDLE_LOCK_MS = 15 * 60 * 1000;
 export const IDLE_TEST_KEY = "dermline.test.idleLockMs";
 
 /**
- * The idle time before re-locking. A test hook lets the end-to-end test shorten it (issue 5:
+ * The idle time before re-locking. A test hook lets the end-to-end test shorten it (to
  * prove re-lock after idle without waiting 15 minutes) through sessionStorage. It can only make
  * the lock EARLIER (1 s to IDLE_LOCK_MS); anything else is ignored, so a page that sets it
  * cannot weaken key safety.

@@ -1,5 +1,5 @@
 /**
- * Public API of the browser photo pipeline (docs/photos.md; issue 6 items 2-4):
+ * Public API of the browser photo pipeline (docs/photos.md):
  *
  *   const prepared = await preparePhoto(file);      // file from <input type="file">
  *   prepared.jpeg, prepared.thumbnail               // metadata-free JPEG Blobs: encrypt these

@@ -1,4 +1,4 @@
-"""The two-week-wait downgrade on the case service (DESIGN section 2: only the referring GP
+"""The two-week-wait downgrade on the case service (only the referring GP
 lowers a suspected-cancer referral): who may, which outcomes, the reason message, retries."""
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
  * records key of an existing practice that has none (#/admin/orgs/ORG/records-key).
  *
  * Why: every case key is also wrapped to the practice's records key, so a lost phone or a
- * forgotten password never makes a record unreadable (DESIGN section 3); the server refuses a
+ * forgotten password never makes a record unreadable; the server refuses a
  * case without that wrap (docs/api.md). The private part must never reach the server:
  *   1. the records officer types a passphrase (twice);
  *   2. the browser makes a P-256 key pair (WebCrypto), seals the private key into a records

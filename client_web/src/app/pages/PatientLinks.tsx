@@ -1,5 +1,5 @@
 /**
- * Patient photo links on the case page (issue 6 item 8; docs/api.md "Patient photo links").
+ * Patient photo links on the case page (docs/api.md "Patient photo links").
  *
  * - The referring GP, while the case is open: "Ask the patient for photos" makes a one-time link
  *   (src/app/patientLink.ts), shown once as text with a copy button and as a QR code (an SVG made

@@ -1,5 +1,5 @@
 /**
- * The patient's photo page at #/p/<token>.<public key> (issue 6 item 8): phone first, no
+ * The patient's photo page at #/p/<token>.<public key>: phone first, no
  * account. It explains what happens, asks for consent, takes or chooses photos, prepares and
  * checks them on the phone (src/photo, the same code the GP uses: upright, every metadata block
  * including GPS removed, quality warnings with "send anyway" and a reason), encrypts them so only

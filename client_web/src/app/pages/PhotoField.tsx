@@ -30,7 +30,7 @@ export interface PhotoDraft {
 /**
  * Errors for the NHS.UK error summary (field ids match the inputs below): every photo needs a
  * type and a body site; a photo with a quality warning is sent only with "send anyway" and a
- * stated reason (issue 6: the verdict never blocks, but the decision is recorded).
+ * stated reason (the verdict never blocks, but the decision is recorded).
  */
 export function photoErrors(id: string, drafts: readonly PhotoDraft[]): FieldError[] {
   const out: FieldError[] = [];
@@ -64,7 +64,7 @@ export async function draftsToSend(drafts: readonly PhotoDraft[]): Promise<Photo
 }
 
 /**
- * Photo capture (issue 6): take photos with the camera or choose several from the gallery; each
+ * Photo capture: take photos with the camera or choose several from the gallery; each
  * is prepared on this device (upright, every metadata block including GPS removed, long edge
  * capped, thumbnail made: src/photo) and its quality checked BEFORE anything is sent. Each photo
  * is tagged (locator, close-up, dermoscopic) with its body site. Controlled: the parent keeps

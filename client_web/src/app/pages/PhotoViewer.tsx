@@ -170,7 +170,7 @@ function ZoomPane({ photo, label }: { photo: ViewerPhoto; label: string }): JSX.
 }
 
 /**
- * Full-screen review (issue 6): one photo, or two side by side (before and after, clinical
+ * Full-screen review: one photo, or two side by side (before and after, clinical
  * beside dermoscopic). A modal dialog: focus moves into it, Escape or "Close" returns focus to
  * where it was.
  */
