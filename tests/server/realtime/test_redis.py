@@ -66,16 +66,8 @@ async def message_crosses_nodes_through_redis(tmp_path: Path, nodes: int = 2) ->
         await w.derm.client.move(case_id, "claim")
         # The GP listens on node A; the dermatologist talks to node B with the same session.
         gp_rt = await w.gp.client.connect_realtime()
-        derm_b = DermlineClient(urls[1])
+        derm_b = same_device_on(w.derm.client, urls[1])
         clients.append(derm_b)
-        for cookie in w.derm.client.api.session.cookie_jar:
-            derm_b.api.session.cookie_jar.update_cookies({cookie.key: cookie.value})
-        derm_b.api.csrf_token = w.derm.client.api.csrf_token
-        derm_b.identity = w.derm.client.identity
-        derm_b._case_keys = w.derm.client._case_keys
-        # The same device's pins and key-log view (client_py.pins, client_py.keylog).
-        derm_b._pins = w.derm.client.pins
-        derm_b._keylog = KeyLog(derm_b.api, derm_b._pins)
         await derm_b.connect_realtime()
         seq = await derm_b.send_text(case_id, "via node B")
         async with asyncio.timeout(10):
@@ -113,3 +105,18 @@ if REDIS_URL:  # collected only where a test Redis exists (CI), never reported a
             pool = redis.connection_pool
             conns = [*pool._available_connections, *pool._in_use_connections]
             assert not [c for c in conns if c.is_connected]
+
+
+def same_device_on(client: DermlineClient, url: str) -> DermlineClient:
+    """A client for another node that is the same signed-in device as ``client``: its session
+    cookie and CSRF token, its keys, and its pins and key-log view (client_py.pins,
+    client_py.keylog)."""
+    other = DermlineClient(url)
+    for cookie in client.api.session.cookie_jar:
+        other.api.session.cookie_jar.update_cookies({cookie.key: cookie.value})
+    other.api.csrf_token = client.api.csrf_token
+    other.identity = client.identity
+    other._case_keys = client._case_keys
+    other._pins = client.pins
+    other._keylog = KeyLog(other.api, other._pins)
+    return other

@@ -23,12 +23,12 @@ from aiohttp.test_utils import TestServer
 
 import storage
 from client_py.client import DermlineClient
-from client_py.keylog import KeyLog
 from server.api.keys import SERVICES
 from server.app import create_app
 from server.domain.clock import FakeClock
 from tests.samples import HISTORY
 from tests.server.harness import Live, make_world, settings_for
+from tests.server.realtime.test_redis import same_device_on
 
 REDIS_SERVER = shutil.which("redis-server")
 #: after Redis is back, every message is on the GP's screen within this many seconds
@@ -115,16 +115,8 @@ async def redis_restart_mid_conversation(tmp_path: Path) -> None:
             case_id = await w.gp.client.create_case(w.practice_id, w.service_id, HISTORY)
             await w.derm.client.move(case_id, "claim")
             gp_rt = await w.gp.client.connect_realtime()
-            derm_b = DermlineClient(urls[1])
+            derm_b = same_device_on(w.derm.client, urls[1])
             clients.append(derm_b)
-            for cookie in w.derm.client.api.session.cookie_jar:
-                derm_b.api.session.cookie_jar.update_cookies({cookie.key: cookie.value})
-            derm_b.api.csrf_token = w.derm.client.api.csrf_token
-            derm_b.identity = w.derm.client.identity
-            derm_b._case_keys = w.derm.client._case_keys
-            # The same device's pins and key-log view (client_py.pins, client_py.keylog).
-            derm_b._pins = w.derm.client.pins
-            derm_b._keylog = KeyLog(derm_b.api, derm_b._pins)
             await derm_b.connect_realtime()
             await gp_rt.call("join", {"case_id": case_id})
 
